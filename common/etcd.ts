@@ -1,0 +1,32 @@
+// The one place an etcd client is built from the flags every daemon shares (--etcd-endpoints and
+// the TLS and auth flags), so flanneld, the kubelet and the proxy connect the same way.
+import { readFileSync } from 'node:fs';
+import { Etcd3, type IOptions } from 'etcd3';
+
+export interface EtcdOptions {
+  readonly endpoints: readonly string[];
+  readonly keyfile?: string;
+  readonly certfile?: string;
+  readonly cafile?: string;
+  readonly username?: string;
+  readonly password?: string;
+  /** Per-call deadline in ms, so a hung etcd surfaces as an error instead of a stuck daemon. */
+  readonly callTimeoutMs?: number;
+}
+
+export function createEtcdClient(o: EtcdOptions): Etcd3 {
+  const opts: IOptions = {
+    hosts: [...o.endpoints],
+    dialTimeout: 5_000,
+    ...(o.callTimeoutMs !== undefined && { defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + o.callTimeoutMs! }) }),
+  };
+  if (o.cafile || o.certfile || o.keyfile) {
+    opts.credentials = {
+      rootCertificate: o.cafile ? readFileSync(o.cafile) : Buffer.alloc(0),
+      ...(o.keyfile && { privateKey: readFileSync(o.keyfile) }),
+      ...(o.certfile && { certChain: readFileSync(o.certfile) }),
+    };
+  }
+  if (o.username) opts.auth = { username: o.username, password: o.password ?? '' };
+  return new Etcd3(opts);
+}

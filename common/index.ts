@@ -1,0 +1,5 @@
+export { FlannelError, isTransient, errorMessage } from './errors.js';
+export { createLogger, silentLogger, type Logger } from './log.js';
+export { AsyncQueue } from './queue.js';
+export { createEtcdClient, type EtcdOptions } from './etcd.js';
+export { sleep, Backoff } from './backoff.js';

@@ -1,0 +1,206 @@
+// Lease policy, as flannel's LocalManager, over any SubnetRegistry:
+//   1. a lease (or reservation) already held by this node's public IP,
+//   2. else the subnet from the previous subnet.env, if nobody holds it,
+//   3. else a random free subnet between SubnetMin and SubnetMax,
+// created with a create-if-absent transaction. A lost race lists again and retries (flannel's v3
+// code gave up), and the lease is renewed `renewMargin` before it expires.
+import { Backoff, FlannelError, type Logger, silentLogger, sleep } from '../common/index.js';
+import { pickFreeSubnet, subnetFitsConfig } from './allocate.js';
+import { type FamilyNetwork, type NetworkConfig } from './config.js';
+import { describeLease, type Lease, type LeaseAttrs, leaseKeyName } from './lease.js';
+import { type Cidr, cidrEqual, formatCidr } from './net.js';
+import type { LeaseSnapshot, SubnetRegistry } from './registry.js';
+
+export const DEFAULT_LEASE_TTL_SEC = 24 * 60 * 60;
+export const DEFAULT_RENEW_MARGIN_SEC = 60 * 60;
+
+export class OutOfSubnetsError extends FlannelError {
+  readonly code = 'OUT_OF_SUBNETS';
+  constructor(readonly range: string) {
+    super(`out of subnets: every subnet in ${range} is leased or reserved`);
+  }
+}
+
+export class LeaseConflictError extends FlannelError {
+  readonly code = 'LEASE_CONFLICT';
+  override readonly transient = true;
+  constructor(readonly attempts: number) {
+    super(`lost the race for a free subnet ${attempts} times in a row`);
+  }
+}
+
+export interface AcquiredLease {
+  readonly lease: Lease;
+  readonly key: string;
+  /** Undefined for a reservation, which never expires. */
+  readonly expiration: Date | undefined;
+}
+
+export interface LeaseManagerOptions {
+  readonly registry: SubnetRegistry;
+  readonly log?: Logger;
+  readonly ttlSec?: number;
+  readonly renewMarginSec?: number;
+  /** The subnets of the previous run (from subnet.env), preferred when still free. */
+  readonly previous?: { subnet?: Cidr; ipv6Subnet?: Cidr };
+  readonly rnd?: () => number;
+  readonly maxAttempts?: number;
+}
+
+export class LeaseManager {
+  private readonly registry: SubnetRegistry;
+  private readonly log: Logger;
+  readonly ttlSec: number;
+  readonly renewMarginSec: number;
+  private previous: { subnet?: Cidr; ipv6Subnet?: Cidr };
+  private readonly rnd: () => number;
+  private readonly maxAttempts: number;
+  private lost = new AbortController();
+
+  constructor(o: LeaseManagerOptions) {
+    this.registry = o.registry;
+    this.log = o.log ?? silentLogger;
+    this.ttlSec = o.ttlSec ?? DEFAULT_LEASE_TTL_SEC;
+    this.renewMarginSec = o.renewMarginSec ?? DEFAULT_RENEW_MARGIN_SEC;
+    if (this.renewMarginSec >= this.ttlSec) {
+      throw new RangeError(`renew margin ${this.renewMarginSec}s must be shorter than the lease TTL ${this.ttlSec}s`);
+    }
+    this.previous = o.previous ?? {};
+    this.rnd = o.rnd ?? Math.random;
+    this.maxAttempts = o.maxAttempts ?? 30;
+  }
+
+  async acquire(cfg: NetworkConfig, attrs: LeaseAttrs, signal?: AbortSignal): Promise<AcquiredLease> {
+    const backoff = new Backoff(20, 1_000, this.rnd);
+    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+      const got = await this.tryAcquire(cfg, attrs, await this.registry.listLeases());
+      if (got) {
+        this.previous = { ...(got.lease.subnet && { subnet: got.lease.subnet }), ...(got.lease.ipv6Subnet && { ipv6Subnet: got.lease.ipv6Subnet }) };
+        return got;
+      }
+      this.log.info({ attempt }, 'another node took the chosen subnet first; retrying');
+      if (!(await sleep(backoff.next(), signal))) break;
+    }
+    throw new LeaseConflictError(this.maxAttempts);
+  }
+
+  private async tryAcquire(cfg: NetworkConfig, attrs: LeaseAttrs, snap: LeaseSnapshot): Promise<AcquiredLease | undefined> {
+    for (const c of snap.corrupt) this.log.warn({ key: c.key, reason: c.reason }, 'skipping corrupt lease');
+    const leases = [...snap.leases.values()];
+
+    const mine = leases.find((l) => heldBy(l, attrs, cfg));
+    if (mine) {
+      if (fitsConfig(cfg, mine)) {
+        const lease: Lease = { ...mine, attrs };
+        const expiration = await this.registry.updateLease(lease, this.ttlSec);
+        this.log.info({ subnet: describeLease(lease), reservation: lease.reservation }, 'reusing the lease held by this node');
+        return { lease, key: leaseKeyName(lease), expiration };
+      }
+      if (mine.reservation) {
+        this.log.error({ subnet: describeLease(mine) }, 'ignoring a reservation for this node that is outside the configured network');
+      } else {
+        this.log.warn({ subnet: describeLease(mine) }, 'deleting this node\'s lease: it no longer fits the network config');
+        await this.registry.deleteLease(mine);
+      }
+    }
+
+    const taken = (pick: (l: Lease) => Cidr | undefined) =>
+      leases.filter((l) => l !== mine || mine.reservation).map(pick).filter((c): c is Cidr => c !== undefined);
+    const subnet = cfg.v4 && this.choose(cfg.v4, this.previous.subnet, taken((l) => l.subnet));
+    const ipv6Subnet = cfg.v6 && this.choose(cfg.v6, this.previous.ipv6Subnet, taken((l) => l.ipv6Subnet));
+    const lease: Lease = { ...(subnet && { subnet }), ...(ipv6Subnet && { ipv6Subnet }), attrs, reservation: false };
+
+    const res = await this.registry.createLease(lease, this.ttlSec);
+    if (!res.created) return undefined;
+    this.log.info({ subnet: describeLease(lease) }, 'leased a new subnet');
+    return { lease, key: leaseKeyName(lease), expiration: res.expiration };
+  }
+
+  private choose(net: FamilyNetwork, previous: Cidr | undefined, taken: Cidr[]): Cidr {
+    if (previous) {
+      const free = !taken.some((t) => cidrEqual(t, previous));
+      if (free && subnetFitsConfig(net, previous)) return previous;
+      this.log.info({ subnet: formatCidr(previous), free }, 'previous subnet cannot be reused');
+    }
+    const sn = pickFreeSubnet(net, taken, this.rnd);
+    if (!sn) throw new OutOfSubnetsError(`${formatCidr({ addr: net.subnetMin, prefix: net.subnetLen })}..${formatCidr({ addr: net.subnetMax, prefix: net.subnetLen })}`);
+    return sn;
+  }
+
+  /** Milliseconds until the lease should be renewed (never negative). */
+  renewDelayMs(expiration: Date, now = Date.now()): number {
+    return Math.max(0, expiration.getTime() - this.renewMarginSec * 1000 - now);
+  }
+
+  /** Tells a running keepAlive that our key is gone (seen by the lease watch): acquire again now. */
+  markLost(): void {
+    this.lost.abort();
+  }
+
+  /**
+   * Keeps `held` alive until the signal aborts: renews it `renewMargin` before it expires and, when
+   * it is gone (expired while etcd was unreachable, or deleted by hand), acquires again — the same
+   * subnet if it is still free — and reports the new lease through `onChange`.
+   */
+  async keepAlive(cfg: NetworkConfig, held: AcquiredLease, signal: AbortSignal, onChange: (l: AcquiredLease) => Promise<void> | void): Promise<void> {
+    let cur = held;
+    let needAcquire = false;
+    let retryAt: number | undefined;
+    const backoff = new Backoff(1_000, 60_000, this.rnd);
+    while (!signal.aborted) {
+      const renewAt = cur.expiration ? cur.expiration.getTime() - this.renewMarginSec * 1000 : Infinity;
+      const due = retryAt ?? (needAcquire ? Date.now() : renewAt);
+      await sleep(Math.min(Math.max(0, due - Date.now()), MAX_TIMER_MS), AbortSignal.any([signal, this.lost.signal]));
+      if (signal.aborted) return;
+      if (this.lost.signal.aborted) {
+        this.lost = new AbortController();
+        needAcquire = true;
+        retryAt = undefined;
+      } else if (Date.now() < due) {
+        continue; // the timer is capped; keep waiting
+      }
+      try {
+        if (!needAcquire) {
+          const r = await this.registry.renewLease(cur.lease);
+          retryAt = undefined;
+          backoff.reset();
+          if (r.kind === 'renewed') {
+            cur = { ...cur, expiration: r.expiration };
+            this.log.info({ subnet: describeLease(cur.lease), expiration: r.expiration.toISOString() }, 'renewed lease');
+            continue;
+          }
+          if (r.kind === 'reservation') {
+            cur = { ...cur, lease: { ...cur.lease, reservation: true }, expiration: undefined };
+            continue;
+          }
+          needAcquire = true;
+        }
+        this.log.warn({ subnet: describeLease(cur.lease) }, 'own lease is gone; acquiring again');
+        this.previous = { ...(cur.lease.subnet && { subnet: cur.lease.subnet }), ...(cur.lease.ipv6Subnet && { ipv6Subnet: cur.lease.ipv6Subnet }) };
+        cur = await this.acquire(cfg, cur.lease.attrs, signal);
+        needAcquire = false;
+        retryAt = undefined;
+        backoff.reset();
+        await onChange(cur);
+      } catch (e) {
+        if (signal.aborted) return;
+        const delay = backoff.next();
+        retryAt = Date.now() + delay;
+        this.log.error({ err: (e as Error).message, subnet: describeLease(cur.lease), retryInMs: delay }, needAcquire ? 'acquiring a lease failed' : 'lease renewal failed');
+      }
+    }
+  }
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function heldBy(l: Lease, attrs: LeaseAttrs, cfg: NetworkConfig): boolean {
+  if (cfg.v4 && attrs.publicIP !== undefined && l.attrs.publicIP !== attrs.publicIP) return false;
+  if (cfg.v6 && attrs.publicIPv6 !== undefined && l.attrs.publicIPv6 !== attrs.publicIPv6) return false;
+  return (cfg.v4 ? attrs.publicIP !== undefined : true) && (cfg.v6 ? attrs.publicIPv6 !== undefined : true);
+}
+
+function fitsConfig(cfg: NetworkConfig, l: Lease): boolean {
+  const ok = (net: FamilyNetwork | undefined, sn: Cidr | undefined) => (net ? sn !== undefined && subnetFitsConfig(net, sn) : sn === undefined);
+  return ok(cfg.v4, l.subnet) && ok(cfg.v6, l.ipv6Subnet);
+}

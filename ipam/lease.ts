@@ -1,0 +1,127 @@
+// A subnet lease as flannel stores it: the key names the subnet(s), the value is flannel's
+// LeaseAttrs JSON. Parsing is strict and names the key, so one corrupt entry in etcd is skipped
+// with a warning instead of taking the daemon down.
+import { FlannelError } from '../common/errors.js';
+import { type Cidr, cidrEqual, formatCidr, formatIp, hasHostBits, isIp, parseCidr, parseIp } from './net.js';
+
+export interface LeaseAttrs {
+  readonly publicIP?: string;
+  readonly publicIPv6?: string;
+  /** Absent for udp, as flannel writes it. */
+  readonly backendType?: string;
+  /** Backend-specific JSON (vxlan: {"VNI":1,"VtepMAC":"…"}), opaque to the store. */
+  readonly backendData?: unknown;
+  readonly backendV6Data?: unknown;
+}
+
+export interface Lease {
+  readonly subnet?: Cidr;
+  readonly ipv6Subnet?: Cidr;
+  readonly attrs: LeaseAttrs;
+  /** A key written without a TTL: the subnet is reserved for the node with that PublicIP. */
+  readonly reservation: boolean;
+}
+
+export class CorruptLeaseError extends FlannelError {
+  readonly code = 'CORRUPT_LEASE';
+  constructor(
+    readonly key: string,
+    readonly raw: string,
+    readonly reason: string,
+  ) {
+    super(`corrupt lease ${key}: ${reason}`);
+  }
+}
+
+const NO_V4 = '0.0.0.0-0';
+
+/** `10.5.72.0-24`, or `10.5.72.0-24&fc00:0:0:48::-64` when dual-stack; IPv6-only leases keep flannel's `0.0.0.0-0&…`. */
+export function subnetKeyName(subnet: Cidr | undefined, ipv6Subnet?: Cidr): string {
+  const v4 = subnet ? `${formatIp(subnet.addr)}-${subnet.prefix}` : NO_V4;
+  return ipv6Subnet ? `${v4}&${formatIp(ipv6Subnet.addr)}-${ipv6Subnet.prefix}` : v4;
+}
+
+export const leaseKeyName = (l: Pick<Lease, 'subnet' | 'ipv6Subnet'>): string => subnetKeyName(l.subnet, l.ipv6Subnet);
+
+/** Parses the last path element of a lease key. Returns a reason string when it is not one. */
+export function parseSubnetKeyName(name: string): { subnet?: Cidr; ipv6Subnet?: Cidr } | string {
+  const parts = name.split('&');
+  if (parts.length > 2) return 'more than one "&"';
+  const [v4s, v6s] = parts as [string, string | undefined];
+  const v4 = v4s === NO_V4 && v6s !== undefined ? undefined : dashedCidr(v4s, 4);
+  if (typeof v4 === 'string') return v4;
+  const v6 = v6s === undefined ? undefined : dashedCidr(v6s, 6);
+  if (typeof v6 === 'string') return v6;
+  return { ...(v4 && { subnet: v4 }), ...(v6 && { ipv6Subnet: v6 }) };
+}
+
+function dashedCidr(s: string, family: 4 | 6): Cidr | string {
+  const dash = s.lastIndexOf('-');
+  if (dash < 0) return `"${s}" is not <address>-<prefix>`;
+  let c: Cidr;
+  try {
+    c = parseCidr(`${s.slice(0, dash)}/${s.slice(dash + 1)}`);
+  } catch {
+    return `"${s}" is not <address>-<prefix>`;
+  }
+  if (c.addr.family !== family) return `"${s}" is not an IPv${family} subnet`;
+  if (hasHostBits(c)) return `"${s}" has host bits set`;
+  return c;
+}
+
+export function parseLease(key: string, raw: string, reservation: boolean): Lease {
+  const name = key.slice(key.lastIndexOf('/') + 1);
+  const sub = parseSubnetKeyName(name);
+  if (typeof sub === 'string') throw new CorruptLeaseError(key, raw, `bad key: ${sub}`);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(raw);
+  } catch (e) {
+    throw new CorruptLeaseError(key, raw, `value is not JSON: ${(e as Error).message}`);
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    throw new CorruptLeaseError(key, raw, 'value is not a JSON object');
+  }
+  const d = doc as Record<string, unknown>;
+  const str = (field: string, check?: (v: string) => boolean): string | undefined => {
+    const v = d[field];
+    if (v === undefined || v === null || v === '') return undefined;
+    if (typeof v !== 'string' || (check && !check(v))) {
+      throw new CorruptLeaseError(key, raw, `${field} ${JSON.stringify(v)} is not valid`);
+    }
+    return v;
+  };
+  const publicIP = str('PublicIP', (v) => isIp(v) && parseIp(v).family === 4);
+  const publicIPv6 = str('PublicIPv6', (v) => isIp(v) && parseIp(v).family === 6);
+  if (publicIP === undefined && publicIPv6 === undefined) throw new CorruptLeaseError(key, raw, 'no PublicIP');
+  const backendType = str('BackendType');
+  const attrs: LeaseAttrs = {
+    ...(publicIP !== undefined && { publicIP }),
+    ...(publicIPv6 !== undefined && { publicIPv6 }),
+    ...(backendType !== undefined && { backendType }),
+    ...(d.BackendData !== undefined && d.BackendData !== null && { backendData: d.BackendData }),
+    ...(d.BackendV6Data !== undefined && d.BackendV6Data !== null && { backendV6Data: d.BackendV6Data }),
+  };
+  return { ...sub, attrs, reservation };
+}
+
+/** flannel's LeaseAttrs JSON, field for field (Go writes a null PublicIPv6 and omits the empty rest). */
+export function renderLeaseAttrs(a: LeaseAttrs): string {
+  const out: Record<string, unknown> = { PublicIP: a.publicIP ?? '0.0.0.0', PublicIPv6: a.publicIPv6 ?? null };
+  if (a.backendType) out.BackendType = a.backendType;
+  if (a.backendData !== undefined) out.BackendData = a.backendData;
+  if (a.backendV6Data !== undefined) out.BackendV6Data = a.backendV6Data;
+  return JSON.stringify(out);
+}
+
+export function sameSubnets(a: Pick<Lease, 'subnet' | 'ipv6Subnet'>, b: Pick<Lease, 'subnet' | 'ipv6Subnet'>): boolean {
+  const eq = (x?: Cidr, y?: Cidr) => (x === undefined ? y === undefined : y !== undefined && cidrEqual(x, y));
+  return eq(a.subnet, b.subnet) && eq(a.ipv6Subnet, b.ipv6Subnet);
+}
+
+export function describeLease(l: Pick<Lease, 'subnet' | 'ipv6Subnet'>): string {
+  return [l.subnet, l.ipv6Subnet]
+    .filter((c): c is Cidr => c !== undefined)
+    .map(formatCidr)
+    .join(',');
+}
