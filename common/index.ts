@@ -3,3 +3,4 @@ export { createLogger, silentLogger, type Logger } from './log.js';
 export { AsyncQueue } from './queue.js';
 export { createEtcdClient, type EtcdOptions } from './etcd.js';
 export { sleep, Backoff } from './backoff.js';
+export { SyncRunner, type SyncRunnerOptions } from './runner.js';

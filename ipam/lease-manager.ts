@@ -34,6 +34,8 @@ export interface AcquiredLease {
   readonly key: string;
   /** Undefined for a reservation, which never expires. */
   readonly expiration: Date | undefined;
+  /** How many listings it took (more than 1 when other nodes won races for the chosen subnet). */
+  readonly attempts: number;
 }
 
 export interface LeaseManagerOptions {
@@ -73,7 +75,7 @@ export class LeaseManager {
   async acquire(cfg: NetworkConfig, attrs: LeaseAttrs, signal?: AbortSignal): Promise<AcquiredLease> {
     const backoff = new Backoff(20, 1_000, this.rnd);
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
-      const got = await this.tryAcquire(cfg, attrs, await this.registry.listLeases());
+      const got = await this.tryAcquire(cfg, attrs, await this.registry.listLeases(), attempt);
       if (got) {
         this.previous = { ...(got.lease.subnet && { subnet: got.lease.subnet }), ...(got.lease.ipv6Subnet && { ipv6Subnet: got.lease.ipv6Subnet }) };
         return got;
@@ -84,7 +86,7 @@ export class LeaseManager {
     throw new LeaseConflictError(this.maxAttempts);
   }
 
-  private async tryAcquire(cfg: NetworkConfig, attrs: LeaseAttrs, snap: LeaseSnapshot): Promise<AcquiredLease | undefined> {
+  private async tryAcquire(cfg: NetworkConfig, attrs: LeaseAttrs, snap: LeaseSnapshot, attempts: number): Promise<AcquiredLease | undefined> {
     for (const c of snap.corrupt) this.log.warn({ key: c.key, reason: c.reason }, 'skipping corrupt lease');
     const leases = [...snap.leases.values()];
 
@@ -94,7 +96,7 @@ export class LeaseManager {
         const lease: Lease = { ...mine, attrs };
         const expiration = await this.registry.updateLease(lease, this.ttlSec);
         this.log.info({ subnet: describeLease(lease), reservation: lease.reservation }, 'reusing the lease held by this node');
-        return { lease, key: leaseKeyName(lease), expiration };
+        return { lease, key: leaseKeyName(lease), expiration, attempts };
       }
       if (mine.reservation) {
         this.log.error({ subnet: describeLease(mine) }, 'ignoring a reservation for this node that is outside the configured network');
@@ -113,7 +115,7 @@ export class LeaseManager {
     const res = await this.registry.createLease(lease, this.ttlSec);
     if (!res.created) return undefined;
     this.log.info({ subnet: describeLease(lease) }, 'leased a new subnet');
-    return { lease, key: leaseKeyName(lease), expiration: res.expiration };
+    return { lease, key: leaseKeyName(lease), expiration: res.expiration, attempts };
   }
 
   private choose(net: FamilyNetwork, previous: Cidr | undefined, taken: Cidr[]): Cidr {

@@ -1,0 +1,3 @@
+export type { BackendContext, BackendFactory, ExternalInterface, Network } from './types.js';
+export { BackendRegistry } from './registry.js';
+export { allocBackend } from './alloc.js';

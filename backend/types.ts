@@ -1,0 +1,46 @@
+import type { Logger } from '../common/index.js';
+import type { Lease, LeaseAttrs, NetworkConfig } from '../ipam/index.js';
+import type { Netlink } from '../netlink/index.js';
+
+/** The interface flanneld sends overlay traffic through, and the addresses it publishes. */
+export interface ExternalInterface {
+  readonly name: string;
+  readonly index: number;
+  readonly mtu: number;
+  /** The interface's own IPv4 / IPv6 address (the VTEP source). */
+  readonly ifaceAddr?: string;
+  readonly ifaceAddrV6?: string;
+  /** What peers use to reach us: --public-ip, else the interface address. */
+  readonly publicIP?: string;
+  readonly publicIPv6?: string;
+}
+
+export interface BackendContext {
+  readonly cfg: NetworkConfig;
+  readonly ext: ExternalInterface;
+  readonly nl: Netlink;
+  readonly log: Logger;
+}
+
+/** A backend as flanneld sees it: a config parser with defaults, and a way to set up its network. */
+export interface BackendFactory<C = unknown> {
+  readonly type: string;
+  /** Validates the `Backend` object and fills in defaults; throws ConfigError naming `Backend.<Field>`. */
+  parseConfig(raw: Readonly<Record<string, unknown>>): C;
+  /** The effective `Backend` object, every default filled in, with flannel's field names. */
+  renderConfig(c: C): Record<string, unknown>;
+  /** Creates the backend's devices; the lease is acquired afterwards with the returned attributes. */
+  create(ctx: BackendContext, c: C): Promise<Network>;
+}
+
+export interface Network {
+  readonly mtu: number;
+  /** Published in our lease: PublicIP, BackendType, BackendData. */
+  readonly attrs: LeaseAttrs;
+  /** Our lease was acquired (or replaced): configure local addresses for it. */
+  setLease(lease: Lease): Promise<void>;
+  /** Converges the kernel to exactly these peers; called on every change and periodically. */
+  reconcile(peers: readonly Lease[]): Promise<void>;
+  /** Releases resources held by the process; the data path stays up so a restart does not cut traffic. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,26 @@
+// /healthz answers while the process runs; /readyz once subnet.env has been written.
+import { createServer, type Server } from 'node:http';
+import type { Logger } from '../common/index.js';
+
+export interface Health {
+  ready: boolean;
+}
+
+export async function startHealthz(ip: string, port: number, health: Health, log: Logger): Promise<Server> {
+  const srv = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('flanneld is running\n');
+    } else if (path === '/readyz') {
+      res.writeHead(health.ready ? 200 : 503, { 'content-type': 'text/plain' }).end(health.ready ? 'ready\n' : 'subnet.env not written yet\n');
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(port, ip, () => resolve());
+  });
+  log.info({ addr: `${ip}:${port}` }, 'healthz listening');
+  return srv;
+}

@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+// flanneld: wiring only. Flags → real etcd, netlink and backends → the daemon; SIGTERM/SIGINT abort it.
+import { Command } from 'commander';
+import { createEtcdClient, createLogger, errorMessage } from '../common/index.js';
+import { EtcdRegistry } from '../ipam/index.js';
+import { openNetlink } from '../netlink/index.js';
+import { createBackendRegistry } from './backends.js';
+import { checkConfigText, readConfigSource } from './config-check.js';
+import { createDaemon } from './daemon.js';
+import { addDaemonOptions, daemonOptions, VERSION } from './options.js';
+
+const program = addDaemonOptions(new Command('flanneld'))
+  .description('flannel-compatible overlay network daemon')
+  .version(VERSION, '--version', 'print the version and exit')
+  .showHelpAfterError()
+  .action(async (raw: Record<string, unknown>) => {
+    const o = daemonOptions(raw);
+    const log = createLogger({ level: o.logLevel as 'info' });
+    const client = createEtcdClient({
+      endpoints: o.etcdEndpoints,
+      ...(o.etcdKeyfile && { keyfile: o.etcdKeyfile }),
+      ...(o.etcdCertfile && { certfile: o.etcdCertfile }),
+      ...(o.etcdCafile && { cafile: o.etcdCafile }),
+      ...(o.etcdUsername && { username: o.etcdUsername }),
+      ...(o.etcdPassword && { password: o.etcdPassword }),
+      callTimeoutMs: 10_000,
+    });
+    const nl = openNetlink();
+    const ac = new AbortController();
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+      process.once(sig, () => {
+        log.info({ signal: sig }, 'shutting down');
+        ac.abort();
+      });
+    }
+    const daemon = createDaemon(o, { log, registry: new EtcdRegistry(client, o.etcdPrefix, log), backends: createBackendRegistry(), nl });
+    try {
+      await daemon.run(ac.signal);
+    } finally {
+      nl.close();
+      client.close();
+    }
+  });
+
+const config = program.command('config').description('network config tools');
+config
+  .command('check')
+  .argument('[file]', 'config file, or - for stdin; without it, the config stored in etcd')
+  .description('validate a network config and print it with every default filled in')
+  .action(async (file: string | undefined) => {
+    const o = daemonOptions(program.opts());
+    let raw: string | undefined;
+    if (file !== undefined) {
+      raw = await readConfigSource(file);
+    } else {
+      const client = createEtcdClient({ endpoints: o.etcdEndpoints, callTimeoutMs: 5_000 });
+      try {
+        raw = await new EtcdRegistry(client, o.etcdPrefix).getNetworkConfig();
+      } finally {
+        client.close();
+      }
+      if (raw === undefined) {
+        process.stderr.write(`flanneld: no network config at ${o.etcdPrefix}/config\n`);
+        process.exitCode = 1;
+        return;
+      }
+    }
+    const r = checkConfigText(raw, createBackendRegistry());
+    (r.ok ? process.stdout : process.stderr).write(r.output);
+    process.exitCode = r.ok ? 0 : 1;
+  });
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  process.stderr.write(`flanneld: ${errorMessage(e)}\n`);
+  process.exit(1);
+});

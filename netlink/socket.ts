@@ -1,0 +1,406 @@
+// The I/O edge: one rtnetlink request socket in the network namespace of the calling process.
+//
+// The socket belongs to the namespace of the process that opens it; the daemon is started inside its
+// namespace (nsenter) and never switches namespaces in-process.
+//
+// We use npm `netlink`'s NetlinkSocket (createNetlink) rather than the typed methods of RtNetlinkSocket:
+// those turn a kernel NLMSG_ERROR into `Error('Request rejected: EEXIST')` and drop the message type of
+// notifications. Here every request is sent with `checkError: false` and the errno is read from the
+// NLMSG_ERROR payload (parseError), so nothing parses message text. Requests are serialised: the kernel
+// runs one dump per socket at a time and the library reassembles one multipart reply at a time.
+import { Flags, MessageType as NlMessageType, Protocol, createNetlink, parseError, rt, type NetlinkMessage, type NetlinkSocket } from 'netlink';
+import { silentLogger, type Logger } from '../common/index.js';
+import { AF_BRIDGE, AF_UNSPEC, afOf, canonicalIp, canonicalMac } from './addr.js';
+import {
+  addrReq, canonicalRoute, describeAddr, describeFdb, describeLink, describeNeigh, describeRoute, describeVxlan, dumpReq,
+  encodeBody, fdbReq, kindLinkInfo, linkCreateReq, linkDelReq, linkGetReq, linkSetReq, neighReq, parseAddr, parseFdb,
+  parseLink, parseNeigh, parseRoute, routeDiff, routeKey, routeReq, vxlanIncompat, vxlanLinkInfo, vxlanWant, type Request,
+} from './codec.js';
+import { E, LinkIncompatError, NetlinkError, toNetlinkError, type NetlinkOp } from './errors.js';
+import {
+  TABLE_MAIN, type Addr, type AddrSpec, type BridgeSpec, type DevFilter, type DevRef, type Fdb, type FdbSpec, type Link,
+  type LinkChange, type Neigh, type NeighSpec, type Netlink, type NetlinkEvent, type Route, type RouteFilter,
+  type VxlanOptions, type VxlanSpec, type WatchOptions,
+} from './types.js';
+import { NetlinkWatch } from './watch.js';
+
+export interface NetlinkOptions {
+  readonly log?: Logger;
+  /** Bound on every request; default 10 s. */
+  readonly timeoutMs?: number;
+  /** SO_RCVBUF of watch sockets (capped by net.core.rmem_max); default 4 MiB. */
+  readonly watchRecvBuffer?: number;
+}
+
+/** Opens an rtnetlink socket in the current network namespace. It does not hold the event loop when idle. */
+export function openNetlink(opts: NetlinkOptions = {}): Netlink {
+  return new RtnlClient(opts);
+}
+
+const DUMP_ATTEMPTS = 3;
+
+const isErrno = (e: unknown, ...errnos: number[]): e is NetlinkError => e instanceof NetlinkError && errnos.includes(e.errno);
+
+class RtnlClient implements Netlink {
+  private readonly sock: NetlinkSocket;
+  private readonly log: Logger;
+  private readonly timeoutMs: number;
+  private tail: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  /** Settles when close() is called, so an in-flight request fails at once instead of at its timeout. */
+  private readonly closedSignal = new AbortController();
+
+  constructor(private readonly opts: NetlinkOptions) {
+    this.log = (opts.log ?? silentLogger).child({ component: 'netlink' });
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.sock = createNetlink(Protocol.ROUTE, { ref: false, recvBufferSize: 0, sendBufferSize: 0 });
+    // Without a listener an 'error' event would throw; request failures reach their callers on their own.
+    this.sock.on('error', (err) => this.log.warn({ err }, 'netlink socket error'));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closedSignal.abort();
+    this.sock.close();
+  }
+
+  // ------------------------------------------------------------ request plumbing
+
+  /** Runs requests one at a time. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.tail.then(fn, fn);
+    this.tail = p.catch(() => undefined);
+    return p;
+  }
+
+  /** Sends one request and returns the reply messages (none for an ACK); kernel errors become NetlinkError. */
+  private request(op: NetlinkOp, object: string, req: Request): Promise<NetlinkMessage[]> {
+    return this.serial(async () => {
+      const closedError = (): NetlinkError => new NetlinkError(op, object, E.EBADF, { detail: 'netlink socket closed' });
+      if (this.closed) throw closedError();
+      const onClose = (): void => rejectClosed(closedError());
+      let rejectClosed: (e: NetlinkError) => void = () => undefined;
+      const closed = new Promise<never>((_, reject) => (rejectClosed = reject));
+      this.closedSignal.signal.addEventListener('abort', onClose, { once: true });
+      try {
+        const reply = this.sock.request(req.type, encodeBody(req.body), {
+          flags: req.flags,
+          checkError: false,
+          timeout: this.timeoutMs,
+        });
+        reply.catch(() => undefined); // may settle after close() has already failed the request
+        const [msgs] = await Promise.race([reply, closed]);
+        const first = msgs[0];
+        if (first?.type !== NlMessageType.ERROR) return msgs;
+        const { errno } = parseError(first.data, first.flags);
+        if (errno !== 0) throw new NetlinkError(op, object, -errno);
+        return [];
+      } catch (e) {
+        throw toNetlinkError(op, object, e);
+      } finally {
+        this.closedSignal.signal.removeEventListener('abort', onClose);
+      }
+    });
+  }
+
+  /** A dump, parsed; retried when the kernel flags it as interrupted by a concurrent change. */
+  private async dump<T>(op: NetlinkOp, object: string, req: Request, pick: (m: rt.Message) => T | undefined): Promise<T[]> {
+    for (let attempt = 1; ; attempt++) {
+      const msgs = await this.request(op, object, req);
+      if (msgs.some((m) => m.flags & Flags.DUMP_INTR) && attempt < DUMP_ATTEMPTS) continue;
+      if (msgs.some((m) => m.flags & Flags.DUMP_INTR)) {
+        throw new NetlinkError(op, object, E.EINTR, { detail: 'dump kept being interrupted by concurrent changes' });
+      }
+      const out: T[] = [];
+      for (const m of msgs) {
+        let v: T | undefined;
+        try {
+          v = pick(rt.parseMessage(m.type, m.data));
+        } catch (e) {
+          throw toNetlinkError(op, object, e);
+        }
+        if (v !== undefined) out.push(v);
+      }
+      return out;
+    }
+  }
+
+  /** The ifindex of a device reference; a missing device is ENODEV for `op` on `object`. */
+  private async ifindex(op: NetlinkOp, object: string, dev: DevRef): Promise<number> {
+    if (typeof dev === 'number') return dev;
+    const link = await this.getLink(dev);
+    if (!link) throw new NetlinkError(op, object, E.ENODEV, { detail: `no device named ${dev}` });
+    return link.index;
+  }
+
+  /** Like ifindex, but undefined when the device is gone (for deletes, where absent means done). */
+  private async ifindexIfPresent(op: NetlinkOp, object: string, dev: DevRef): Promise<number | undefined> {
+    try {
+      return await this.ifindex(op, object, dev);
+    } catch (e) {
+      if (isErrno(e, E.ENODEV)) return undefined;
+      throw e;
+    }
+  }
+
+  // ------------------------------------------------------------ links
+
+  async ensureVxlan(spec: VxlanSpec, opts: VxlanOptions = {}): Promise<Link> {
+    const devIndex = spec.dev === undefined ? undefined : await this.ifindex('createLink', `vxlan ${spec.name}`, spec.dev);
+    const want = vxlanWant(spec, devIndex);
+    const req = linkCreateReq(spec.name, vxlanLinkInfo(want), spec);
+    return this.ensureLink(spec.name, describeVxlan(want), req, (have) => vxlanIncompat(want, have), opts.onIncompat ?? 'fail');
+  }
+
+  async ensureBridge(spec: BridgeSpec): Promise<Link> {
+    const req = linkCreateReq(spec.name, kindLinkInfo('bridge'), spec);
+    const incompat = (have: Link): string | undefined => (have.kind === 'bridge' ? undefined : `kind bridge != ${have.kind ?? 'none'}`);
+    return this.ensureLink(spec.name, `bridge ${spec.name}`, req, incompat, 'fail');
+  }
+
+  /** Create; on EEXIST accept a compatible device, else fail or recreate it. */
+  private async ensureLink(
+    name: string,
+    object: string,
+    req: Request,
+    incompat: (have: Link) => string | undefined,
+    onIncompat: 'fail' | 'recreate',
+  ): Promise<Link> {
+    try {
+      await this.request('createLink', object, req);
+    } catch (e) {
+      if (!isErrno(e, E.EEXIST)) throw e;
+      const have = await this.getLink(name);
+      // EEXIST without a device of that name: another device holds the identity (e.g. the same VNI and port).
+      if (!have) throw e;
+      const diff = incompat(have);
+      if (diff === undefined) return have;
+      if (onIncompat === 'fail') throw new LinkIncompatError(name, diff);
+      this.log.warn({ dev: name, diff }, 'recreating incompatible link');
+      await this.deleteLink(have.index);
+      await this.request('createLink', object, req);
+    }
+    const link = await this.getLink(name);
+    if (!link) throw new NetlinkError('createLink', object, E.ENODEV, { detail: 'device vanished after creation' });
+    return link;
+  }
+
+  async setLink(dev: DevRef, change: LinkChange): Promise<void> {
+    const parts = [describeLink(dev)];
+    if (change.mac !== undefined) parts.push(`address ${change.mac}`);
+    if (change.mtu !== undefined) parts.push(`mtu ${change.mtu}`);
+    if (change.up !== undefined) parts.push(change.up ? 'up' : 'down');
+    await this.request('setLink', parts.join(' '), linkSetReq(dev, change));
+  }
+
+  async deleteLink(dev: DevRef): Promise<boolean> {
+    try {
+      await this.request('deleteLink', describeLink(dev), linkDelReq(dev));
+      return true;
+    } catch (e) {
+      if (isErrno(e, E.ENODEV)) return false;
+      throw e;
+    }
+  }
+
+  async getLink(dev: DevRef): Promise<Link | undefined> {
+    const object = describeLink(dev);
+    let msgs: NetlinkMessage[];
+    try {
+      msgs = await this.request('getLink', object, linkGetReq(dev));
+    } catch (e) {
+      if (isErrno(e, E.ENODEV)) return undefined;
+      throw e;
+    }
+    try {
+      for (const m of msgs) {
+        const parsed = rt.parseMessage(m.type, m.data);
+        if (parsed.kind === 'link') return parseLink(parsed);
+      }
+    } catch (e) {
+      throw toNetlinkError('getLink', object, e);
+    }
+    return undefined;
+  }
+
+  dumpLinks(): Promise<Link[]> {
+    return this.dump('dumpLinks', 'links', dumpReq('link'), (m) => (m.kind === 'link' ? parseLink(m) : undefined));
+  }
+
+  // ------------------------------------------------------------ addresses
+
+  async addAddr(a: AddrSpec): Promise<void> {
+    const object = describeAddr(a.cidr, a.dev);
+    const ifindex = await this.ifindex('addAddr', object, a.dev);
+    try {
+      await this.request('addAddr', object, addrReq('add', a.cidr, ifindex));
+    } catch (e) {
+      if (!isErrno(e, E.EEXIST)) throw e; // the same address and prefix length on the same device
+    }
+  }
+
+  async deleteAddr(a: AddrSpec): Promise<boolean> {
+    const object = describeAddr(a.cidr, a.dev);
+    const ifindex = await this.ifindexIfPresent('deleteAddr', object, a.dev);
+    if (ifindex === undefined) return false;
+    try {
+      await this.request('deleteAddr', object, addrReq('del', a.cidr, ifindex));
+      return true;
+    } catch (e) {
+      if (isErrno(e, E.EADDRNOTAVAIL, E.ENODEV)) return false;
+      throw e;
+    }
+  }
+
+  async dumpAddrs(filter: DevFilter = {}): Promise<Addr[]> {
+    const af = filter.family ? afOf(filter.family) : AF_UNSPEC;
+    const all = await this.dump('dumpAddrs', 'addresses', dumpReq('address', af), (m) =>
+      m.kind === 'address' ? parseAddr(m) : undefined,
+    );
+    return all.filter((a) => filter.ifindex === undefined || a.ifindex === filter.ifindex);
+  }
+
+  // ------------------------------------------------------------ routes
+
+  /** The output device of a route as an ifindex, when it names one. */
+  private async routeDev(op: NetlinkOp, r: Route): Promise<number | undefined> {
+    if (r.ifindex !== undefined || r.dev === undefined) return r.ifindex;
+    return this.ifindex(op, describeRoute(r), r.dev);
+  }
+
+  async addRoute(r: Route): Promise<void> {
+    const object = describeRoute(r);
+    const ifindex = await this.routeDev('addRoute', r);
+    const want = { ...canonicalRoute(r), ...(ifindex !== undefined ? { ifindex } : {}) };
+    try {
+      await this.request('addRoute', object, routeReq('add', r, ifindex));
+    } catch (e) {
+      if (!isErrno(e, E.EEXIST)) throw e;
+      const key = routeKey(want);
+      const have = (await this.dumpRoutes({ family: want.family, table: want.table ?? TABLE_MAIN })).find((h) => routeKey(h) === key);
+      if (!have) throw e;
+      const diff = routeDiff(want, have);
+      if (diff !== undefined) throw new NetlinkError('addRoute', object, E.EEXIST, { cause: e, detail: `exists with ${diff}` });
+    }
+  }
+
+  async replaceRoute(r: Route): Promise<void> {
+    const ifindex = await this.routeDev('replaceRoute', r);
+    await this.request('replaceRoute', describeRoute(r), routeReq('replace', r, ifindex));
+  }
+
+  async deleteRoute(r: Route): Promise<boolean> {
+    try {
+      const ifindex = await this.routeDev('deleteRoute', r);
+      await this.request('deleteRoute', describeRoute(r), routeReq('del', r, ifindex));
+      return true;
+    } catch (e) {
+      // Absent route (ESRCH; ENOENT on some paths) or absent device: either way the route is gone.
+      if (isErrno(e, E.ESRCH, E.ENOENT, E.ENODEV)) return false;
+      throw e;
+    }
+  }
+
+  async dumpRoutes(filter: RouteFilter = {}): Promise<Route[]> {
+    const af = filter.family ? afOf(filter.family) : AF_UNSPEC;
+    const table = filter.table ?? TABLE_MAIN;
+    const all = await this.dump('dumpRoutes', 'routes', dumpReq('route', af), (m) => (m.kind === 'route' ? parseRoute(m) : undefined));
+    return all.filter(
+      (r) =>
+        (table === 'all' || (r.table ?? TABLE_MAIN) === table) &&
+        (filter.ifindex === undefined || r.ifindex === filter.ifindex),
+    );
+  }
+
+  // ------------------------------------------------------------ neighbours
+
+  async addNeigh(n: NeighSpec): Promise<void> {
+    const object = describeNeigh(n);
+    const ifindex = await this.ifindex('addNeigh', object, n.dev);
+    try {
+      await this.request('addNeigh', object, neighReq('add', { ...n, ifindex }));
+    } catch (e) {
+      if (!isErrno(e, E.EEXIST)) throw e;
+      const ip = canonicalIp(n.ip, 'ip');
+      const have = (await this.dumpNeighs({ ifindex })).find((h) => h.ip === ip);
+      if (have?.mac === canonicalMac(n.mac) && have.state === 'permanent') return;
+      const detail = `exists with lladdr ${have?.mac ?? 'none'} ${have?.state ?? ''}`.trimEnd();
+      throw new NetlinkError('addNeigh', object, E.EEXIST, { cause: e, detail });
+    }
+  }
+
+  async replaceNeigh(n: NeighSpec): Promise<void> {
+    const object = describeNeigh(n);
+    const ifindex = await this.ifindex('replaceNeigh', object, n.dev);
+    await this.request('replaceNeigh', object, neighReq('replace', { ...n, ifindex }));
+  }
+
+  async deleteNeigh(n: Pick<NeighSpec, 'ip' | 'dev'>): Promise<boolean> {
+    const object = describeNeigh(n);
+    const ifindex = await this.ifindexIfPresent('deleteNeigh', object, n.dev);
+    if (ifindex === undefined) return false;
+    try {
+      await this.request('deleteNeigh', object, neighReq('del', { ip: n.ip, ifindex }));
+      return true;
+    } catch (e) {
+      if (isErrno(e, E.ENOENT, E.ENODEV)) return false;
+      throw e;
+    }
+  }
+
+  async dumpNeighs(filter: DevFilter = {}): Promise<Neigh[]> {
+    // One dump per family: an AF_UNSPEC neighbour dump would include every bridge FDB as well.
+    const out: Neigh[] = [];
+    for (const fam of filter.family ? [filter.family] : ([4, 6] as const)) {
+      const got = await this.dump('dumpNeighs', `neighbours ipv${fam}`, dumpReq('neighbor', afOf(fam)), (m) =>
+        m.kind === 'neighbor' ? parseNeigh(m) : undefined,
+      );
+      out.push(...got.filter((n) => filter.ifindex === undefined || n.ifindex === filter.ifindex));
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------ FDB
+
+  async addFdb(f: FdbSpec): Promise<void> {
+    const object = describeFdb(f);
+    const ifindex = await this.ifindex('addFdb', object, f.dev);
+    try {
+      await this.request('addFdb', object, fdbReq('add', { ...f, ifindex }));
+    } catch (e) {
+      if (!isErrno(e, E.EEXIST)) throw e; // the same MAC with the same destination
+    }
+  }
+
+  async deleteFdb(f: FdbSpec): Promise<boolean> {
+    const object = describeFdb(f);
+    const ifindex = await this.ifindexIfPresent('deleteFdb', object, f.dev);
+    if (ifindex === undefined) return false;
+    try {
+      await this.request('deleteFdb', object, fdbReq('del', { ...f, ifindex }));
+      return true;
+    } catch (e) {
+      if (isErrno(e, E.ENOENT, E.ENODEV)) return false;
+      throw e;
+    }
+  }
+
+  async dumpFdb(filter: { readonly ifindex?: number } = {}): Promise<Fdb[]> {
+    const all = await this.dump('dumpFdb', 'fdb', dumpReq('neighbor', AF_BRIDGE), (m) => (m.kind === 'neighbor' ? parseFdb(m) : undefined));
+    return all.filter((f) => filter.ifindex === undefined || f.ifindex === filter.ifindex);
+  }
+
+  // ------------------------------------------------------------ notifications
+
+  watch(opts: WatchOptions): AsyncIterable<NetlinkEvent> {
+    const object = `groups ${opts.groups.join(',')}`;
+    let sock: NetlinkSocket;
+    try {
+      sock = createNetlink(Protocol.ROUTE, { ref: true, recvBufferSize: this.opts.watchRecvBuffer ?? 4 << 20, sendBufferSize: 0 });
+    } catch (e) {
+      throw toNetlinkError('watch', object, e);
+    }
+    return new NetlinkWatch(opts, sock, this.log);
+  }
+}
