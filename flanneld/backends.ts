@@ -1,4 +1,5 @@
 import { allocBackend, BackendRegistry } from '../backend/index.js';
+import { vxlanBackend } from '../vxlan/index.js';
 
 /** Every backend this flanneld can run. */
-export const createBackendRegistry = (): BackendRegistry => new BackendRegistry([allocBackend]);
+export const createBackendRegistry = (): BackendRegistry => new BackendRegistry([vxlanBackend, allocBackend]);
