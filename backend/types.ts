@@ -41,6 +41,12 @@ export interface Network {
   setLease(lease: Lease): Promise<void>;
   /** Converges the kernel to exactly these peers; called on every change and periodically. */
   reconcile(peers: readonly Lease[]): Promise<void>;
+  /**
+   * Optional: calls `onDrift` whenever the kernel state the backend owns changes under it (a route
+   * deleted by hand, the device removed), until the signal aborts, so the daemon reconciles at once
+   * instead of at the next periodic resync.
+   */
+  watchDrift?(signal: AbortSignal, onDrift: () => void): Promise<void>;
   /** Releases resources held by the process; the data path stays up so a restart does not cut traffic. */
   close(): Promise<void>;
 }

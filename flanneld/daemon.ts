@@ -103,7 +103,7 @@ export function createDaemon(o: DaemonOptions, d: DaemonDeps): Daemon {
   }
 
   /** Lists the leases, then watches from that revision; peers feed the reconciler, our own loss the lease manager. */
-  async function watchPeers(watcher: LeaseWatcher, mgr: LeaseManager, runner: SyncRunner, signal: AbortSignal): Promise<void> {
+  async function watchPeers(watcher: LeaseWatcher, mgr: LeaseManager, runner: SyncRunner, network: Network, signal: AbortSignal): Promise<void> {
     const snap = await retrying('listing leases', () => d.registry.listLeases(), signal);
     if (!snap) return;
     const onOutcome = (out: ReturnType<LeaseWatcher['apply']>) => {
@@ -114,7 +114,8 @@ export function createDaemon(o: DaemonOptions, d: DaemonDeps): Daemon {
       if (out.ownLost) mgr.markLost();
     };
     onOutcome(watcher.reset(snap));
-    const runnerDone = runner.run(signal); // only now: never converge to a partial view of the peers
+    // Only now: never converge to a partial view of the peers.
+    const runnerDone = Promise.all([runner.run(signal), network.watchDrift?.(signal, () => runner.request())]);
     let from = snap.revision + 1n;
     const backoff = new Backoff(500, 10_000);
     while (!signal.aborted) {
@@ -202,7 +203,7 @@ export function createDaemon(o: DaemonOptions, d: DaemonDeps): Daemon {
           if (changed) log.warn({ subnet: describeLease(next.lease) }, 'subnet changed: restart docker and other consumers of the subnet file');
           runner.request();
         }),
-        watchPeers(watcher, mgr, runner, signal),
+        watchPeers(watcher, mgr, runner, network, signal),
       ]);
       await network.close();
       log.info({ subnet: describeLease(held.lease) }, 'stopped; the lease is kept for the next start');

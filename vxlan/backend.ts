@@ -4,7 +4,7 @@
 // departed peer's entries go, a route deleted by hand comes back, and a deleted device is recreated.
 import type { BackendContext, BackendFactory, ExternalInterface, Network } from '../backend/index.js';
 import { type KernelState, applyOps, describeOp, diffKernelState, emptyKernelState } from '../backend/index.js';
-import { errorMessage, FlannelError, type Logger } from '../common/index.js';
+import { Backoff, errorMessage, FlannelError, type Logger, sleep } from '../common/index.js';
 import { type Cidr, type Family, type Lease, type LeaseAttrs, contains, formatIp, parseCidr, parseIp } from '../ipam/index.js';
 import { fdbKey, type Link, neighKey, type Netlink, routeKey } from '../netlink/index.js';
 import { parseVxlanConfig, renderVxlanConfig, type VxlanConfig } from './config.js';
@@ -163,6 +163,25 @@ export class VxlanNetwork implements Network {
       if (this.skippedLogged.has(k)) continue;
       this.skippedLogged.add(k);
       this.log.warn({ subnet: s.subnet, reason: s.reason }, 'skipping peer');
+    }
+  }
+
+  async watchDrift(signal: AbortSignal, onDrift: () => void): Promise<void> {
+    const backoff = new Backoff(500, 10_000);
+    while (!signal.aborted) {
+      try {
+        for await (const ev of this.nl.watch({ groups: ['link', 'ipv4-route', 'ipv6-route'], signal })) {
+          backoff.reset();
+          const ours =
+            ev.kind === 'overflow' ||
+            (ev.kind === 'link' && this.planes.some((p) => p.name === ev.link.name) && (ev.action === 'del' || !ev.link.up)) ||
+            (ev.kind === 'route' && ev.action === 'del' && this.planes.some((p) => p.link.index === ev.route.ifindex));
+          if (ours) onDrift();
+        }
+      } catch (e) {
+        this.log.warn({ err: errorMessage(e) }, 'netlink notifications failed; resubscribing');
+      }
+      await sleep(backoff.next(), signal);
     }
   }
 

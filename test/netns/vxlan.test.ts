@@ -102,6 +102,19 @@ describe('vxlan backend', () => {
     expect((await ping(pods.get('a')!, pods.get('b')!.ip, { count: 1, timeoutMs: 5_000 })).ok).toBe(true);
   });
 
+  it('recreates flannel.1 with its address and peers when it is deleted by hand', async () => {
+    const b = lab.host('b');
+    const [before] = await json<{ address: string }[]>(b, ['link', 'show', 'flannel.1']);
+    await b.ipCmd(['link', 'del', 'flannel.1']);
+    await waitFor('flannel.1 and its routes to come back', async () => {
+      const routes = await routesOn(b).catch(() => []);
+      return routes.some((r) => r.dst === netOf(subnets.get('a')!));
+    }, 20_000);
+    const [after] = await json<{ address: string }[]>(b, ['link', 'show', 'flannel.1']);
+    expect(after!.address).toBe(before!.address);
+    expect((await ping(pods.get('b')!, pods.get('a')!.ip, { count: 2, timeoutMs: 5_000 })).ok).toBe(true);
+  });
+
   it('keeps the subnet and the flow across a flanneld restart', async () => {
     const a = lab.host('a');
     const before = subnets.get('a');
