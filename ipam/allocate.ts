@@ -39,10 +39,11 @@ export function freeSubnets(net: FamilyNetwork, taken: readonly Cidr[], limit: n
 
 /**
  * A random free subnet among the first `window` free ones, or undefined when the range is full.
- * Randomness keeps nodes that start together from all racing for the same subnet; a window wider
- * than flannel's 100 keeps a thousand simultaneous starts from colliding round after round.
+ * Randomness keeps nodes that start together from racing for the same subnet; flannel's window of
+ * 100 makes a thousand simultaneous starts collide round after round, so ours spans the whole range
+ * (capped for huge IPv6 ranges, where collisions are rare anyway).
  */
-export function pickFreeSubnet(net: FamilyNetwork, taken: readonly Cidr[], rnd: () => number, window = 1024): Cidr | undefined {
+export function pickFreeSubnet(net: FamilyNetwork, taken: readonly Cidr[], rnd: () => number, window = 65_536): Cidr | undefined {
   const free = freeSubnets(net, taken, window);
   if (free.length === 0) return undefined;
   return free[Math.min(free.length - 1, Math.floor(rnd() * free.length))];

@@ -106,16 +106,25 @@ export class LeaseManager {
       }
     }
 
-    const taken = (pick: (l: Lease) => Cidr | undefined) =>
-      leases.filter((l) => l !== mine || mine.reservation).map(pick).filter((c): c is Cidr => c !== undefined);
-    const subnet = cfg.v4 && this.choose(cfg.v4, this.previous.subnet, taken((l) => l.subnet));
-    const ipv6Subnet = cfg.v6 && this.choose(cfg.v6, this.previous.ipv6Subnet, taken((l) => l.ipv6Subnet));
-    const lease: Lease = { ...(subnet && { subnet }), ...(ipv6Subnet && { ipv6Subnet }), attrs, reservation: false };
-
-    const res = await this.registry.createLease(lease, this.ttlSec);
-    if (!res.created) return undefined;
-    this.log.info({ subnet: describeLease(lease) }, 'leased a new subnet');
-    return { lease, key: leaseKeyName(lease), expiration: res.expiration, attempts };
+    const taken4 = leases.filter((l) => l !== mine || mine.reservation).flatMap((l) => (l.subnet ? [l.subnet] : []));
+    const taken6 = leases.filter((l) => l !== mine || mine.reservation).flatMap((l) => (l.ipv6Subnet ? [l.ipv6Subnet] : []));
+    let previous = this.previous;
+    // A lost race tells us one key is taken; other candidates from the same listing are still
+    // likely free, so try a few before paying for another listing.
+    for (let tries = 0; tries < CANDIDATES_PER_LISTING; tries++) {
+      const subnet = cfg.v4 && this.choose(cfg.v4, previous.subnet, taken4);
+      const ipv6Subnet = cfg.v6 && this.choose(cfg.v6, previous.ipv6Subnet, taken6);
+      const lease: Lease = { ...(subnet && { subnet }), ...(ipv6Subnet && { ipv6Subnet }), attrs, reservation: false };
+      const res = await this.registry.createLease(lease, this.ttlSec);
+      if (res.created) {
+        this.log.info({ subnet: describeLease(lease) }, 'leased a new subnet');
+        return { lease, key: leaseKeyName(lease), expiration: res.expiration, attempts };
+      }
+      if (subnet) taken4.push(subnet);
+      if (ipv6Subnet) taken6.push(ipv6Subnet);
+      previous = {};
+    }
+    return undefined;
   }
 
   private choose(net: FamilyNetwork, previous: Cidr | undefined, taken: Cidr[]): Cidr {
@@ -195,6 +204,7 @@ export class LeaseManager {
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
+const CANDIDATES_PER_LISTING = 3;
 
 function heldBy(l: Lease, attrs: LeaseAttrs, cfg: NetworkConfig): boolean {
   if (cfg.v4 && attrs.publicIP !== undefined && l.attrs.publicIP !== attrs.publicIP) return false;

@@ -2,7 +2,7 @@
 // LeaseAttrs JSON. Parsing is strict and names the key, so one corrupt entry in etcd is skipped
 // with a warning instead of taking the daemon down.
 import { FlannelError } from '../common/errors.js';
-import { type Cidr, cidrEqual, formatCidr, formatIp, hasHostBits, isIp, parseCidr, parseIp } from './net.js';
+import { type Cidr, cidrEqual, formatCidr, formatIp, hasHostBits, parseCidr, parseIp } from './net.js';
 
 export interface LeaseAttrs {
   readonly publicIP?: string;
@@ -69,6 +69,14 @@ function dashedCidr(s: string, family: 4 | 6): Cidr | string {
   return c;
 }
 
+function familyOf(s: string): 4 | 6 | undefined {
+  try {
+    return parseIp(s).family;
+  } catch {
+    return undefined;
+  }
+}
+
 export function parseLease(key: string, raw: string, reservation: boolean): Lease {
   const name = key.slice(key.lastIndexOf('/') + 1);
   const sub = parseSubnetKeyName(name);
@@ -91,8 +99,8 @@ export function parseLease(key: string, raw: string, reservation: boolean): Leas
     }
     return v;
   };
-  const publicIP = str('PublicIP', (v) => isIp(v) && parseIp(v).family === 4);
-  const publicIPv6 = str('PublicIPv6', (v) => isIp(v) && parseIp(v).family === 6);
+  const publicIP = str('PublicIP', (v) => familyOf(v) === 4);
+  const publicIPv6 = str('PublicIPv6', (v) => familyOf(v) === 6);
   if (publicIP === undefined && publicIPv6 === undefined) throw new CorruptLeaseError(key, raw, 'no PublicIP');
   const backendType = str('BackendType');
   const attrs: LeaseAttrs = {
