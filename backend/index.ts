@@ -12,3 +12,4 @@ export {
   describeOp,
   applyOps,
 } from './kernel-state.js';
+export { segmentOf, isOwnUnderlayRoute, watchDrift } from './routes.js';

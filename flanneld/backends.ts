@@ -1,5 +1,6 @@
 import { allocBackend, BackendRegistry } from '../backend/index.js';
+import { hostGwBackend } from '../hostgw/index.js';
 import { vxlanBackend } from '../vxlan/index.js';
 
 /** Every backend this flanneld can run. */
-export const createBackendRegistry = (): BackendRegistry => new BackendRegistry([vxlanBackend, allocBackend]);
+export const createBackendRegistry = (): BackendRegistry => new BackendRegistry([vxlanBackend, hostGwBackend, allocBackend]);

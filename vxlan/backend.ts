@@ -3,9 +3,9 @@
 // reads the device's routes, neighbours and FDB entries and converges them to the leases, so a
 // departed peer's entries go, a route deleted by hand comes back, and a deleted device is recreated.
 import type { BackendContext, BackendFactory, ExternalInterface, Network } from '../backend/index.js';
-import { type KernelState, applyOps, describeOp, diffKernelState, emptyKernelState } from '../backend/index.js';
-import { Backoff, errorMessage, FlannelError, type Logger, sleep } from '../common/index.js';
-import { type Cidr, type Family, type Lease, type LeaseAttrs, contains, formatIp, parseCidr, parseIp } from '../ipam/index.js';
+import { type KernelState, applyOps, describeOp, diffKernelState, emptyKernelState, isOwnUnderlayRoute, watchDrift } from '../backend/index.js';
+import { errorMessage, FlannelError, type Logger } from '../common/index.js';
+import { type Cidr, type Family, type Lease, type LeaseAttrs, formatIp, parseIp } from '../ipam/index.js';
 import { fdbKey, type Link, neighKey, type Netlink, routeKey } from '../netlink/index.js';
 import { parseVxlanConfig, renderVxlanConfig, type VxlanConfig } from './config.js';
 import { desiredVxlanState, peerSubnet, type SkippedPeer } from './desired.js';
@@ -144,9 +144,7 @@ export class VxlanNetwork implements Network {
     const s = emptyKernelState();
     const net = this.networks.get(p.family)!;
     for (const r of await this.nl.dumpRoutes({ family: p.family })) {
-      const onDev = r.ifindex === p.link.index;
-      const direct = this.cfg.directRouting && r.ifindex === this.ext.index && r.gw !== undefined && contains(net, parseCidr(r.dst).addr) && parseCidr(r.dst).prefix > net.prefix;
-      if (onDev || direct) s.routes.set(routeKey(r), r);
+      if (r.ifindex === p.link.index || (this.cfg.directRouting && isOwnUnderlayRoute(r, this.ext.index, net))) s.routes.set(routeKey(r), r);
     }
     for (const n of await this.nl.dumpNeighs({ family: p.family, ifindex: p.link.index })) {
       if (n.state === 'permanent' && n.mac) s.neighs.set(neighKey(n), { ip: n.ip, mac: n.mac, ifindex: n.ifindex });
@@ -166,23 +164,16 @@ export class VxlanNetwork implements Network {
     }
   }
 
-  async watchDrift(signal: AbortSignal, onDrift: () => void): Promise<void> {
-    const backoff = new Backoff(500, 10_000);
-    while (!signal.aborted) {
-      try {
-        for await (const ev of this.nl.watch({ groups: ['link', 'ipv4-route', 'ipv6-route'], signal })) {
-          backoff.reset();
-          const ours =
-            ev.kind === 'overflow' ||
-            (ev.kind === 'link' && this.planes.some((p) => p.name === ev.link.name) && (ev.action === 'del' || !ev.link.up)) ||
-            (ev.kind === 'route' && ev.action === 'del' && this.planes.some((p) => p.link.index === ev.route.ifindex));
-          if (ours) onDrift();
-        }
-      } catch (e) {
-        this.log.warn({ err: errorMessage(e) }, 'netlink notifications failed; resubscribing');
-      }
-      await sleep(backoff.next(), signal);
-    }
+  watchDrift(signal: AbortSignal, onDrift: () => void): Promise<void> {
+    return watchDrift(
+      this.nl,
+      signal,
+      (ev) =>
+        (ev.kind === 'link' && this.planes.some((p) => p.name === ev.link.name) && (ev.action === 'del' || !ev.link.up)) ||
+        (ev.kind === 'route' && ev.action === 'del' && (this.planes.some((p) => p.link.index === ev.route.ifindex) || (this.cfg.directRouting && ev.route.ifindex === this.ext.index))),
+      onDrift,
+      this.log,
+    );
   }
 
   async close(): Promise<void> {

@@ -5,8 +5,8 @@
 // or, with DirectRouting and the peer on our L2 segment, `<peer subnet> via <PublicIP> dev <iface>`.
 // Programming every peer statically (no L2/L3 miss handling) keeps the data path up while flanneld
 // restarts or is down.
-import { type KernelState, addFdb, addNeigh, addRoute, emptyKernelState } from '../backend/index.js';
-import { type Cidr, type Family, contains, formatCidr, formatIp, isIp, parseCidr, parseIp } from '../ipam/index.js';
+import { type KernelState, addFdb, addNeigh, addRoute, emptyKernelState, segmentOf } from '../backend/index.js';
+import { type Cidr, type Family, formatCidr, formatIp, isIp, parseIp } from '../ipam/index.js';
 import type { Lease } from '../ipam/index.js';
 
 export interface FamilyPlane {
@@ -43,7 +43,6 @@ export function peerVtep(l: Lease, family: Family): { ip: string; mac: string } 
 export function desiredVxlanState(peers: readonly Lease[], p: FamilyPlane): { state: KernelState; skipped: SkippedPeer[] } {
   const s = emptyKernelState();
   const skipped: SkippedPeer[] = [];
-  const segments = p.extCidrs.map((c) => parseCidr(c));
   for (const l of peers) {
     const sn = peerSubnet(l, p.family);
     if (!sn) continue;
@@ -53,7 +52,7 @@ export function desiredVxlanState(peers: readonly Lease[], p: FamilyPlane): { st
       continue;
     }
     const dst = formatCidr(sn);
-    if (p.directRouting && segments.some((seg) => contains(seg, parseIp(vtep.ip)))) {
+    if (p.directRouting && segmentOf(vtep.ip, p.extCidrs)) {
       addRoute(s, { dst, gw: vtep.ip, ifindex: p.extIndex });
       continue;
     }

@@ -1,0 +1,103 @@
+// The host-gw backend: no device and no encapsulation, a plain route per peer through the underlay,
+// at line rate. Reconciled like vxlan: the routes we own on the underlay device converge to the leases.
+import {
+  type BackendContext,
+  type BackendFactory,
+  type ExternalInterface,
+  type KernelState,
+  type Network,
+  applyOps,
+  describeOp,
+  diffKernelState,
+  emptyKernelState,
+  isOwnUnderlayRoute,
+  watchDrift,
+} from '../backend/index.js';
+import { errorMessage, FlannelError, type Logger } from '../common/index.js';
+import { type Cidr, type Family, type Lease, type LeaseAttrs } from '../ipam/index.js';
+import { type Netlink, routeKey } from '../netlink/index.js';
+import { desiredHostGwState } from './desired.js';
+
+export class HostGwError extends FlannelError {
+  readonly code = 'HOST_GW';
+  override readonly transient = true;
+}
+
+export const hostGwBackend: BackendFactory<Record<string, never>> = {
+  type: 'host-gw',
+  parseConfig: () => ({}),
+  renderConfig: () => ({ Type: 'host-gw' }),
+  create: async (ctx: BackendContext) => new HostGwNetwork(ctx.nl, ctx.ext, networksOf(ctx), ctx.log.child({ dev: ctx.ext.name })),
+};
+
+function networksOf(ctx: BackendContext): Map<Family, Cidr> {
+  const m = new Map<Family, Cidr>();
+  if (ctx.cfg.v4) m.set(4, ctx.cfg.v4.network);
+  if (ctx.cfg.v6) m.set(6, ctx.cfg.v6.network);
+  return m;
+}
+
+export class HostGwNetwork implements Network {
+  readonly attrs: LeaseAttrs;
+  readonly mtu: number;
+  private readonly refused = new Set<string>();
+
+  constructor(
+    private readonly nl: Netlink,
+    private readonly ext: ExternalInterface,
+    private readonly networks: Map<Family, Cidr>,
+    private readonly log: Logger,
+  ) {
+    this.mtu = ext.mtu;
+    this.attrs = {
+      ...(networks.has(4) && ext.publicIP && { publicIP: ext.publicIP }),
+      ...(networks.has(6) && ext.publicIPv6 && { publicIPv6: ext.publicIPv6 }),
+      backendType: 'host-gw',
+    };
+  }
+
+  async setLease(): Promise<void> {
+    // Nothing local to configure: the subnet lives on the bridge that docker or the CNI plugin makes.
+  }
+
+  async reconcile(peers: readonly Lease[]): Promise<void> {
+    const failures: string[] = [];
+    for (const [family, net] of this.networks) {
+      const extCidrs = (await this.nl.dumpAddrs({ family, ifindex: this.ext.index })).map((a) => a.cidr);
+      const { state: want, skipped } = desiredHostGwState(peers, { family, extIndex: this.ext.index, extName: this.ext.name, extCidrs });
+      for (const s of skipped) {
+        const k = `${s.subnet} ${s.reason}`;
+        if (this.refused.has(k)) continue;
+        this.refused.add(k);
+        if (s.peer) this.log.error({ subnet: s.subnet, peer: s.peer, reason: s.reason }, 'refusing peer');
+        else this.log.warn({ subnet: s.subnet, reason: s.reason }, 'skipping peer');
+      }
+      const ops = diffKernelState(want, await this.owned(family, net));
+      if (ops.length === 0) continue;
+      const failed = await applyOps(this.nl, ops);
+      for (const o of ops) {
+        const f = failed.find((x) => x.op === o);
+        if (f) this.log.error({ op: describeOp(o), err: errorMessage(f.err) }, 'kernel update failed');
+        else this.log.info({ op: describeOp(o) }, 'programmed');
+      }
+      failures.push(...failed.map((f) => `${describeOp(f.op)}: ${errorMessage(f.err)}`));
+    }
+    if (failures.length) throw new HostGwError(`${failures.length} route updates failed: ${failures[0]}`);
+  }
+
+  private async owned(family: Family, net: Cidr): Promise<KernelState> {
+    const s = emptyKernelState();
+    for (const r of await this.nl.dumpRoutes({ family })) {
+      if (isOwnUnderlayRoute(r, this.ext.index, net)) s.routes.set(routeKey(r), r);
+    }
+    return s;
+  }
+
+  watchDrift(signal: AbortSignal, onDrift: () => void): Promise<void> {
+    return watchDrift(this.nl, signal, (ev) => ev.kind === 'route' && ev.action === 'del' && ev.route.ifindex === this.ext.index, onDrift, this.log);
+  }
+
+  async close(): Promise<void> {
+    // Routes stay: traffic keeps flowing while flanneld restarts.
+  }
+}
