@@ -47,6 +47,8 @@ export interface Network {
    * instead of at the next periodic resync.
    */
   watchDrift?(signal: AbortSignal, onDrift: () => void): Promise<void>;
+  /** Optional: how many kernel objects of each kind the last reconcile left programmed. */
+  objects?(): Readonly<Record<string, number>>;
   /** Releases resources held by the process; the data path stays up so a restart does not cut traffic. */
   close(): Promise<void>;
 }

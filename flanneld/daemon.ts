@@ -9,6 +9,7 @@ import {
   type AcquiredLease,
   ConfigError,
   describeLease,
+  formatCidr,
   LeaseManager,
   LeaseWatcher,
   type NetworkConfig,
@@ -20,7 +21,10 @@ import {
   subnetEnvFor,
   writeFileAtomic,
 } from '../ipam/index.js';
+import { type ChainSpec, forwardChain, IptablesManager, type IptablesRunner, masqChain } from '../iptables/index.js';
 import type { Netlink } from '../netlink/index.js';
+import { renderDockerOpts } from './docker-opts.js';
+import type { FlannelMetrics } from './metrics.js';
 import { type Health, startHealthz } from './healthz.js';
 import { lookupExternalInterface } from './iface.js';
 import type { DaemonOptions } from './options.js';
@@ -30,6 +34,9 @@ export interface DaemonDeps {
   readonly registry: SubnetRegistry;
   readonly backends: BackendRegistry;
   readonly nl: Netlink;
+  /** iptables (and ip6tables) of the host; the daemon's own namespace in production. */
+  readonly iptables: (family: 4 | 6) => IptablesRunner;
+  readonly metrics?: FlannelMetrics;
   /** How often the backend is reconciled even without lease events. */
   readonly resyncMs?: number;
 }
@@ -98,8 +105,28 @@ export function createDaemon(o: DaemonOptions, d: DaemonDeps): Daemon {
   }
 
   async function writeSubnetFile(cfg: NetworkConfig, held: AcquiredLease, network: Network): Promise<void> {
-    await writeFileAtomic(o.subnetFile, renderSubnetEnv(subnetEnvFor(cfg, held.lease, network.mtu, o.ipMasq)));
+    const env = renderSubnetEnv(subnetEnvFor(cfg, held.lease, network.mtu, o.ipMasq));
+    await writeFileAtomic(o.subnetFile, env);
     log.info({ file: o.subnetFile, subnet: describeLease(held.lease), mtu: network.mtu }, 'wrote subnet file');
+    if (o.dockerOptsFile) {
+      await writeFileAtomic(o.dockerOptsFile, renderDockerOpts(env));
+      log.info({ file: o.dockerOptsFile, subnet: describeLease(held.lease) }, 'wrote docker options');
+    }
+    d.metrics?.leaseExpiration.set(held.expiration ? held.expiration.getTime() / 1000 : 0);
+  }
+
+  /** The masquerade and forward chains for our lease, per enabled family. */
+  function trafficRules(cfg: NetworkConfig, lease: AcquiredLease['lease']): Map<4 | 6, ChainSpec[]> {
+    const out = new Map<4 | 6, ChainSpec[]>();
+    for (const [family, net, sn] of [
+      [4, cfg.v4?.network, lease.subnet],
+      [6, cfg.v6?.network, lease.ipv6Subnet],
+    ] as const) {
+      if (!net || !sn) continue;
+      const p = { network: formatCidr(net), subnet: formatCidr(sn) };
+      out.set(family, [...(o.ipMasq ? [masqChain(p, family)] : []), ...(o.iptablesForwardRules ? [forwardChain(p)] : [])]);
+    }
+    return out;
   }
 
   /** Lists the leases, then watches from that revision; peers feed the reconciler, our own loss the lease manager. */
@@ -110,6 +137,7 @@ export function createDaemon(o: DaemonOptions, d: DaemonDeps): Daemon {
       for (const ev of out.events) {
         log.info({ peer: ev.lease.attrs.publicIP ?? ev.lease.attrs.publicIPv6, subnet: describeLease(ev.lease), key: ev.key }, ev.type === 'added' ? 'peer lease added' : 'peer lease removed');
       }
+      d.metrics?.peers.set(watcher.current().length);
       if (out.events.length > 0) runner.request();
       if (out.ownLost) mgr.markLost();
     };
@@ -121,11 +149,13 @@ export function createDaemon(o: DaemonOptions, d: DaemonDeps): Daemon {
     while (!signal.aborted) {
       try {
         for await (const batch of d.registry.watchLeases(from, signal)) {
+          if (batch.kind === 'reset') d.metrics?.watchRestarts.inc();
           from = (batch.kind === 'events' ? batch.revision : batch.snapshot.revision) + 1n;
           onOutcome(watcher.apply(batch));
           backoff.reset();
         }
       } catch (e) {
+        d.metrics?.watchRestarts.inc();
         log.warn({ err: errorMessage(e) }, 'lease watch failed; restarting');
         await sleep(backoff.next(), signal);
       }
@@ -136,7 +166,7 @@ export function createDaemon(o: DaemonOptions, d: DaemonDeps): Daemon {
   async function run(signal: AbortSignal): Promise<void> {
     let srv: Server | undefined;
     if (o.healthzPort > 0) {
-      srv = await startHealthz(o.healthzIp, o.healthzPort, health, log);
+      srv = await startHealthz(o.healthzIp, o.healthzPort, health, log, d.metrics?.registry);
     }
     try {
       const loaded = await loadConfig(signal);
@@ -184,22 +214,49 @@ export function createDaemon(o: DaemonOptions, d: DaemonDeps): Daemon {
       await writeSubnetFile(cfg, held, network);
       health.ready = true;
 
+      const iptables = new Map<4 | 6, IptablesManager>();
+      const applyTraffic = (lease: AcquiredLease['lease']) => {
+        for (const [family, specs] of trafficRules(cfg, lease)) {
+          if (specs.length === 0) continue;
+          let m = iptables.get(family);
+          if (!m) {
+            m = new IptablesManager(d.iptables(family), o.iptablesResync, log.child({ component: family === 4 ? 'iptables' : 'ip6tables' }), () => d.metrics?.iptablesRestores.inc());
+            iptables.set(family, m);
+          }
+          m.set(specs);
+        }
+      };
+      applyTraffic(held.lease);
+
       const watcher = new LeaseWatcher(held.key, log);
       const runner = new SyncRunner({
         name: 'reconcile',
-        fn: () => network.reconcile(watcher.current()),
+        fn: async () => {
+          const end = d.metrics?.reconcileDuration.startTimer();
+          try {
+            await network.reconcile(watcher.current());
+          } catch (e) {
+            d.metrics?.reconcileErrors.inc();
+            throw e;
+          } finally {
+            end?.();
+            for (const [kind, n] of Object.entries(network.objects?.() ?? {})) d.metrics?.kernelObjects.set({ kind }, n);
+          }
+        },
         minMs: 50,
         maxMs: d.resyncMs ?? 10_000,
         retryMs: 1_000,
         log,
       });
       await Promise.all([
+        ...[...iptables.values()].map((m) => m.run(signal)),
         mgr.keepAlive(cfg, held, signal, async (next) => {
           const changed = describeLease(next.lease) !== describeLease(held.lease);
           held = next;
           watcher.setOwnKey(next.key);
           await network.setLease(next.lease);
           await writeSubnetFile(cfg, next, network);
+          applyTraffic(next.lease);
           if (changed) log.warn({ subnet: describeLease(next.lease) }, 'subnet changed: restart docker and other consumers of the subnet file');
           runner.request();
         }),

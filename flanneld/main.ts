@@ -2,11 +2,14 @@
 // flanneld: wiring only. Flags → real etcd, netlink and backends → the daemon; SIGTERM/SIGINT abort it.
 import { Command } from 'commander';
 import { createEtcdClient, createLogger, errorMessage } from '../common/index.js';
-import { EtcdRegistry } from '../ipam/index.js';
+import { EtcdRegistry, writeFileAtomic } from '../ipam/index.js';
+import { systemIptables } from '../iptables/index.js';
 import { openNetlink } from '../netlink/index.js';
 import { createBackendRegistry } from './backends.js';
 import { checkConfigText, readConfigSource } from './config-check.js';
 import { createDaemon } from './daemon.js';
+import { renderDockerOpts } from './docker-opts.js';
+import { FlannelMetrics } from './metrics.js';
 import { addDaemonOptions, daemonOptions, VERSION } from './options.js';
 
 const program = addDaemonOptions(new Command('flanneld'))
@@ -33,7 +36,14 @@ const program = addDaemonOptions(new Command('flanneld'))
         ac.abort();
       });
     }
-    const daemon = createDaemon(o, { log, registry: new EtcdRegistry(client, o.etcdPrefix, log), backends: createBackendRegistry(), nl });
+    const daemon = createDaemon(o, {
+      log,
+      registry: new EtcdRegistry(client, o.etcdPrefix, log),
+      backends: createBackendRegistry(),
+      nl,
+      iptables: systemIptables,
+      metrics: new FlannelMetrics(),
+    });
     try {
       await daemon.run(ac.signal);
     } finally {
@@ -68,6 +78,18 @@ config
     const r = checkConfigText(raw, createBackendRegistry());
     (r.ok ? process.stdout : process.stderr).write(r.output);
     process.exitCode = r.ok ? 0 : 1;
+  });
+
+program
+  .command('docker-opts')
+  .description("write Docker's network options from subnet.env, as mk-docker-opts.sh did (for docker.service's ExecStartPre)")
+  .option('-f, --subnet-env <path>', 'flannel subnet file', '/run/flannel/subnet.env')
+  .option('-d, --dest <path>', 'Docker environment file to write', '/run/flannel/docker')
+  .option('-k, --key <name>', 'name of the combined variable', 'DOCKER_NETWORK_OPTIONS')
+  .option('-m, --no-ip-masq', 'leave out --ip-masq')
+  .action(async (opts: { subnetEnv: string; dest: string; key: string; ipMasq: boolean }) => {
+    const text = await readConfigSource(opts.subnetEnv);
+    await writeFileAtomic(opts.dest, renderDockerOpts(text, { key: opts.key, noIpMasq: !opts.ipMasq }));
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

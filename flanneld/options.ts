@@ -19,6 +19,9 @@ export interface DaemonOptions {
   readonly subnetLeaseRenewMargin: number;
   readonly subnetLeaseTtl: number;
   readonly ipMasq: boolean;
+  readonly iptablesResync: number;
+  readonly iptablesForwardRules: boolean;
+  readonly dockerOptsFile?: string;
   readonly healthzIp: string;
   readonly healthzPort: number;
   readonly logLevel: string;
@@ -82,6 +85,9 @@ export function addDaemonOptions(cmd: Command): Command {
     .addOption(opt('--subnet-lease-renew-margin <minutes>', 'subnet lease renewal margin, in minutes', 'subnet-lease-renew-margin').argParser(parseMinutes).default(60))
     .addOption(opt('--subnet-lease-ttl <seconds>', 'subnet lease TTL (for tests)', 'subnet-lease-ttl').argParser(parseUint).default(DEFAULT_LEASE_TTL_SEC).hideHelp())
     .addOption(opt('--ip-masq [bool]', 'setup IP masquerade rule for traffic destined outside of overlay network', 'ip-masq').argParser(parseBool).preset(true).default(false))
+    .addOption(opt('--iptables-resync <seconds>', 'resync period for iptables rules, in seconds', 'iptables-resync').argParser(parseUint).default(5))
+    .addOption(opt('--iptables-forward-rules [bool]', 'add default accept rules to the FORWARD chain in iptables', 'iptables-forward-rules').argParser(parseBool).preset(true).default(true))
+    .addOption(opt('--docker-opts-file <path>', 'also write Docker\'s --bip/--mtu/--ip-masq options here (as mk-docker-opts.sh did), e.g. /run/flannel/docker', 'docker-opts-file'))
     .addOption(opt('--healthz-ip <ip>', 'the IP address for healthz server to listen', 'healthz-ip').default('0.0.0.0'))
     .addOption(opt('--healthz-port <port>', 'the port for healthz server to listen (0 to disable)', 'healthz-port').argParser(parsePort).default(0))
     .addOption(opt('--log-level <level>', 'log level: trace, debug, info, warn, error', 'log-level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'));
@@ -107,10 +113,14 @@ export function daemonOptions(raw: Record<string, unknown>): DaemonOptions {
     subnetLeaseRenewMargin: Number(raw.subnetLeaseRenewMargin),
     subnetLeaseTtl: Number(raw.subnetLeaseTtl),
     ipMasq: raw.ipMasq === true,
+    iptablesResync: Number(raw.iptablesResync),
+    iptablesForwardRules: raw.iptablesForwardRules !== false,
+    dockerOptsFile: str(raw.dockerOptsFile),
     healthzIp: String(raw.healthzIp),
     healthzPort: Number(raw.healthzPort),
     logLevel: String(raw.logLevel),
   };
+  if (o.iptablesResync < 1) throw new InvalidArgumentError('--iptables-resync must be at least 1 second');
   if (o.subnetLeaseRenewMargin * 60 >= o.subnetLeaseTtl) {
     throw new InvalidArgumentError(`--subnet-lease-renew-margin ${o.subnetLeaseRenewMargin}m must be shorter than the lease TTL (${o.subnetLeaseTtl}s)`);
   }

@@ -41,6 +41,7 @@ export class HostGwNetwork implements Network {
   readonly attrs: LeaseAttrs;
   readonly mtu: number;
   private readonly refused = new Set<string>();
+  private programmed: Record<string, number> = {};
 
   constructor(
     private readonly nl: Netlink,
@@ -60,8 +61,13 @@ export class HostGwNetwork implements Network {
     // Nothing local to configure: the subnet lives on the bridge that docker or the CNI plugin makes.
   }
 
+  objects(): Readonly<Record<string, number>> {
+    return this.programmed;
+  }
+
   async reconcile(peers: readonly Lease[]): Promise<void> {
     const failures: string[] = [];
+    let routes = 0;
     for (const [family, net] of this.networks) {
       const extCidrs = (await this.nl.dumpAddrs({ family, ifindex: this.ext.index })).map((a) => a.cidr);
       const { state: want, skipped } = desiredHostGwState(peers, { family, extIndex: this.ext.index, extName: this.ext.name, extCidrs });
@@ -72,6 +78,7 @@ export class HostGwNetwork implements Network {
         if (s.peer) this.log.error({ subnet: s.subnet, peer: s.peer, reason: s.reason }, 'refusing peer');
         else this.log.warn({ subnet: s.subnet, reason: s.reason }, 'skipping peer');
       }
+      routes += want.routes.size;
       const ops = diffKernelState(want, await this.owned(family, net));
       if (ops.length === 0) continue;
       const failed = await applyOps(this.nl, ops);
@@ -82,6 +89,7 @@ export class HostGwNetwork implements Network {
       }
       failures.push(...failed.map((f) => `${describeOp(f.op)}: ${errorMessage(f.err)}`));
     }
+    this.programmed = { route: routes };
     if (failures.length) throw new HostGwError(`${failures.length} route updates failed: ${failures[0]}`);
   }
 

@@ -37,6 +37,7 @@ export const vxlanBackend: BackendFactory<VxlanConfig> = {
 
 export class VxlanNetwork implements Network {
   private skippedLogged = new Set<string>();
+  private programmed: Record<string, number> = {};
 
   private constructor(
     private readonly nl: Netlink,
@@ -104,8 +105,13 @@ export class VxlanNetwork implements Network {
     await this.nl.setLink(p.link.index, { up: true });
   }
 
+  objects(): Readonly<Record<string, number>> {
+    return this.programmed;
+  }
+
   async reconcile(peers: readonly Lease[]): Promise<void> {
     const failures: string[] = [];
+    const counts = { route: 0, neigh: 0, fdb: 0 };
     for (const p of this.planes) {
       // The device may have been deleted by hand: recreate it and its address before the peers.
       const link = await this.nl.getLink(p.name);
@@ -125,6 +131,9 @@ export class VxlanNetwork implements Network {
         directRouting: this.cfg.directRouting,
       });
       this.logSkipped(skipped);
+      counts.route += want.routes.size;
+      counts.neigh += want.neighs.size;
+      counts.fdb += want.fdbs.size;
       const have = await this.kernelState(p);
       const ops = diffKernelState(want, have);
       if (ops.length === 0) continue;
@@ -136,6 +145,7 @@ export class VxlanNetwork implements Network {
       }
       failures.push(...failed.map((f) => `${describeOp(f.op)}: ${errorMessage(f.err)}`));
     }
+    this.programmed = counts;
     if (failures.length) throw new ReconcileError(`${failures.length} kernel updates failed: ${failures[0]}`);
   }
 
