@@ -12,4 +12,4 @@ export {
   describeOp,
   applyOps,
 } from './kernel-state.js';
-export { segmentOf, isOwnUnderlayRoute, watchDrift } from './routes.js';
+export { segmentOf, isPeerRoute, removeForeignDevices, watchDrift } from './routes.js';

@@ -11,11 +11,29 @@ export function segmentOf(ip: string, extCidrs: readonly string[]): string | und
   return extCidrs.find((c) => contains(parseCidr(c), a));
 }
 
-/** A route we programmed on the underlay device: a gateway, and a destination inside the network. */
-export function isOwnUnderlayRoute(r: Route, extIndex: number, network: Cidr): boolean {
-  if (r.ifindex !== extIndex || r.gw === undefined) return false;
+/**
+ * A route to a peer's subnet, whichever backend programmed it: a gateway, and a destination inside
+ * the network but smaller than it. Every backend treats all of these as its own, so switching the
+ * backend (vxlan → host-gw and back) replaces the old backend's routes instead of colliding with
+ * them. The node's own subnet (on docker0 or cni0) has no gateway and is never touched.
+ */
+export function isPeerRoute(r: Route, network: Cidr): boolean {
+  if (r.gw === undefined) return false;
   const dst = parseCidr(r.dst);
-  return dst.prefix > network.prefix && contains(network, dst.addr);
+  return dst.addr.family === network.addr.family && dst.prefix > network.prefix && contains(network, dst.addr);
+}
+
+/** Device names the flannel backends create: flannel.<VNI>, flannel-v6.<VNI> (vxlan), flannel0 (udp). */
+const FLANNEL_DEVICE = /^(flannel\.\d+|flannel-v6\.\d+|flannel0)$/;
+
+/** Deletes the devices another backend left behind (after a backend switch), keeping `keep`. */
+export async function removeForeignDevices(nl: Netlink, keep: readonly string[], log: Logger): Promise<void> {
+  for (const l of await nl.dumpLinks()) {
+    if (FLANNEL_DEVICE.test(l.name) && !keep.includes(l.name)) {
+      await nl.deleteLink(l.index);
+      log.info({ device: l.name }, 'removed the device of a previous backend');
+    }
+  }
 }
 
 /**

@@ -10,7 +10,8 @@ import {
   describeOp,
   diffKernelState,
   emptyKernelState,
-  isOwnUnderlayRoute,
+  isPeerRoute,
+  removeForeignDevices,
   watchDrift,
 } from '../backend/index.js';
 import { errorMessage, FlannelError, type Logger } from '../common/index.js';
@@ -27,7 +28,10 @@ export const hostGwBackend: BackendFactory<Record<string, never>> = {
   type: 'host-gw',
   parseConfig: () => ({}),
   renderConfig: () => ({ Type: 'host-gw' }),
-  create: async (ctx: BackendContext) => new HostGwNetwork(ctx.nl, ctx.ext, networksOf(ctx), ctx.log.child({ dev: ctx.ext.name })),
+  create: async (ctx: BackendContext) => {
+    await removeForeignDevices(ctx.nl, [], ctx.log);
+    return new HostGwNetwork(ctx.nl, ctx.ext, networksOf(ctx), ctx.log.child({ dev: ctx.ext.name }));
+  },
 };
 
 function networksOf(ctx: BackendContext): Map<Family, Cidr> {
@@ -96,7 +100,7 @@ export class HostGwNetwork implements Network {
   private async owned(family: Family, net: Cidr): Promise<KernelState> {
     const s = emptyKernelState();
     for (const r of await this.nl.dumpRoutes({ family })) {
-      if (isOwnUnderlayRoute(r, this.ext.index, net)) s.routes.set(routeKey(r), r);
+      if (isPeerRoute(r, net)) s.routes.set(routeKey(r), r);
     }
     return s;
   }

@@ -3,7 +3,7 @@
 // reads the device's routes, neighbours and FDB entries and converges them to the leases, so a
 // departed peer's entries go, a route deleted by hand comes back, and a deleted device is recreated.
 import type { BackendContext, BackendFactory, ExternalInterface, Network } from '../backend/index.js';
-import { type KernelState, applyOps, describeOp, diffKernelState, emptyKernelState, isOwnUnderlayRoute, watchDrift } from '../backend/index.js';
+import { type KernelState, applyOps, describeOp, diffKernelState, emptyKernelState, isPeerRoute, removeForeignDevices, watchDrift } from '../backend/index.js';
 import { errorMessage, FlannelError, type Logger } from '../common/index.js';
 import { type Cidr, type Family, type Lease, type LeaseAttrs, formatIp, parseIp } from '../ipam/index.js';
 import { fdbKey, type Link, neighKey, type Netlink, routeKey } from '../netlink/index.js';
@@ -71,6 +71,7 @@ export class VxlanNetwork implements Network {
       plane.link = await ensureDevice(ctx.nl, ctx.ext, c, plane, ctx.log);
       planes.push(plane);
     }
+    await removeForeignDevices(ctx.nl, planes.map((p) => p.name), ctx.log);
     const vtep = (f: Family) => planes.find((p) => p.family === f);
     const attrs: LeaseAttrs = {
       ...(ctx.ext.publicIP && vtep(4) && { publicIP: ctx.ext.publicIP }),
@@ -154,7 +155,7 @@ export class VxlanNetwork implements Network {
     const s = emptyKernelState();
     const net = this.networks.get(p.family)!;
     for (const r of await this.nl.dumpRoutes({ family: p.family })) {
-      if (r.ifindex === p.link.index || (this.cfg.directRouting && isOwnUnderlayRoute(r, this.ext.index, net))) s.routes.set(routeKey(r), r);
+      if (isPeerRoute(r, net)) s.routes.set(routeKey(r), r);
     }
     for (const n of await this.nl.dumpNeighs({ family: p.family, ifindex: p.link.index })) {
       if (n.state === 'permanent' && n.mac) s.neighs.set(neighKey(n), { ip: n.ip, mac: n.mac, ifindex: n.ifindex });
