@@ -16,8 +16,9 @@ export const REPO = ((): string => {
 /** The built daemon; the test command builds before it runs the tests. */
 export const FLANNELD = path.join(REPO, 'dist/flanneld/main.js');
 
-export async function startLabEtcd(lab: Lab): Promise<EtcdServer> {
-  return EtcdServer.start({ netnsPath: lab.switch.nsPath, host: lab.switch.ip, dir: path.join(lab.dir, 'etcd') });
+/** etcd in the lab's switch namespace, on the switch's underlay address (port 2379). */
+export async function startLabEtcd(lab: Lab, opts: { readonly extraArgs?: readonly string[] } = {}): Promise<EtcdServer> {
+  return EtcdServer.start({ netnsPath: lab.switch.nsPath, host: lab.switch.ip, dir: path.join(lab.dir, 'etcd'), ...(opts.extraArgs && { extraArgs: opts.extraArgs }) });
 }
 
 export interface FlanneldOptions {
@@ -25,15 +26,21 @@ export interface FlanneldOptions {
   readonly env?: Record<string, string>;
   /** Distinguishes the log file of a restart. */
   readonly tag?: string;
+  /**
+   * flanneld writes straight to its log file instead of through a pipe to this process, so it can
+   * outlive this process (the demo's --keep). Its output is then not in Proc.stdout()/stderr().
+   */
+  readonly outputToFile?: boolean;
 }
 
 export const subnetFileOf = (h: Host): string => path.join(h.dir, 'subnet.env');
 
 export function startFlanneld(h: Host, etcd: EtcdServer, o: FlanneldOptions = {}): Proc {
-  return h.spawn(
-    [process.execPath, FLANNELD, `--etcd-endpoints=${etcd.endpoint}`, `--subnet-file=${subnetFileOf(h)}`, ...(o.args ?? [])],
-    { env: o.env ?? {}, logFile: path.join(h.dir, `flanneld${o.tag ? `-${o.tag}` : ''}.log`) },
-  );
+  const argv = [process.execPath, FLANNELD, `--etcd-endpoints=${etcd.endpoint}`, `--subnet-file=${subnetFileOf(h)}`, ...(o.args ?? [])];
+  const logFile = path.join(h.dir, `flanneld${o.tag ? `-${o.tag}` : ''}.log`);
+  // sh execs flanneld with stdout/stderr on the file: same PID, no pipe left to break.
+  const wrapped = o.outputToFile ? ['sh', '-c', 'exec "$@" >>"$0" 2>&1', logFile, ...argv] : argv;
+  return h.spawn(wrapped, { env: o.env ?? {}, logFile });
 }
 
 export async function readEnvFile(file: string): Promise<Record<string, string> | undefined> {

@@ -489,6 +489,14 @@ export class Lab implements LabCore {
     this.log.info({ namespaces: this.nsList.length, processes: this.procs.size }, 'lab destroyed');
   }
 
+  /**
+   * Hands the lab over to whoever outlives this process (the demo's --keep): the last-resort exit
+   * handler no longer destroys it; `destroy()` still works while this process runs.
+   */
+  detach(): void {
+    process.off('exit', this.onExit);
+  }
+
   /** Last resort from process 'exit' (synchronous): SIGKILL, delete namespaces, remove the dir. */
   private destroySync(): void {
     if (this.state === 'destroyed') return;

@@ -1,0 +1,547 @@
+// `bash scripts/demo`: a three-host flannel VXLAN cluster on one machine, built from network
+// namespaces (test/netns/lab.ts), shown step by step with real command output:
+//
+//   1. a lab of hosts a, b, c on an underlay bridge, etcd in the switch namespace, the network config
+//   2. flanneld on every host, each writing its subnet.env
+//   3. what flanneld programmed: subnet.env, routes, neighbours, FDB, and the leases in etcd
+//   4. a pod per host, ping and TCP between pods across hosts, tcpdump on flannel.1 and on the wire
+//   5. teardown (or, with --keep, how to look around and how to tear down later)
+//
+//   node dist/test/demo/demo.js [--keep]      run the demo
+//   node dist/test/demo/demo.js --down <prefix>   tear down a kept demo by the names and PIDs it recorded
+//
+// Nothing is created in the machine's root network namespace. Every wait is bounded. Cleanup runs on
+// success, on failure and on SIGINT/SIGTERM/SIGHUP, by exact namespace name and recorded PID.
+import { existsSync } from 'node:fs';
+import { lstat, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { EtcdServer } from '../harness/etcd.js';
+import { FLANNELD, readEnvFile, startFlanneld, startLabEtcd, subnetFileOf, waitFor } from '../netns/flannel.js';
+import {
+  Lab,
+  LabError,
+  NETNS_DIR,
+  TMP_ROOT,
+  capture,
+  pidAlive,
+  ping,
+  runCommand,
+  startTcpEcho,
+  tcpProbe,
+  type Endpoint,
+  type Pod,
+  type Proc,
+} from '../netns/lab.js';
+import { PREFIX_RE } from '../netns/names.js';
+
+const NETWORK_CONFIG = '{"Network":"10.5.0.0/16","Backend":{"Type":"vxlan"}}';
+const ETCD_PREFIX = '/coreos.com/network';
+const HOSTS = ['a', 'b', 'c'] as const;
+const STATE_FILE = 'demo-state.json';
+/** The whole demo must stay well under two minutes; this is the hard stop. */
+const OVERALL_LIMIT_MS = 100_000;
+
+// ------------------------------------------------------------------ output
+
+/** Set once the demo is being torn down after a signal or the overall limit: the steps still running go quiet. */
+let muted = false;
+const say = (s = ''): void => void process.stdout.write(`${s}\n`);
+const out = (s = ''): void => {
+  if (!muted) say(s);
+};
+const quote = (a: string): string => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+const cmdline = (argv: readonly string[]): string => argv.map(quote).join(' ');
+const indent = (text: string, pad = '    '): string =>
+  text
+    .replace(/\s+$/, '')
+    .split('\n')
+    .map((l) => pad + l)
+    .join('\n');
+
+let step = 0;
+function heading(title: string): void {
+  step++;
+  const t = `${step}. ${title}`;
+  out();
+  out(`== ${t} ${'='.repeat(Math.max(3, 76 - t.length))}`);
+}
+
+/** `a# ip route` followed by what it printed. */
+function shown(label: string, argv: readonly string[], text: string): void {
+  out(`  ${label}# ${cmdline(argv)}`);
+  if (text.trim()) out(indent(text));
+  else out('    (nothing)');
+}
+
+function lines(text: string, max: number): string {
+  const ls = text.split('\n').filter((l) => l.length > 0);
+  const more = ls.length > max ? `\n… ${ls.length - max} more lines` : '';
+  return ls.slice(0, max).join('\n') + more;
+}
+
+class DemoError extends Error {}
+
+// ------------------------------------------------------------------ the demo's state
+
+interface Recorded {
+  prefix: string;
+  /** Every namespace the lab created, in creation order (lab.namespaces). */
+  namespaces: string[];
+  /** Long-running processes started in the lab: etcd and flanneld. */
+  pids: { pid: number; what: string; ns: string }[];
+  createdBy: number;
+  createdAt: string;
+}
+
+class Demo {
+  lab: Lab | undefined;
+  etcd: EtcdServer | undefined;
+  readonly flanneld = new Map<string, Proc>();
+  readonly pods = new Map<string, Pod>();
+  private cleaning: Promise<void> | undefined;
+
+  constructor(readonly keep: boolean) {}
+
+  /** Writes /tmp/<prefix>/demo-state.json: what `--down <prefix>` may kill and delete. */
+  async record(): Promise<void> {
+    const lab = this.lab;
+    if (!lab || !existsSync(lab.dir)) return;
+    const pids: Recorded['pids'] = [];
+    if (this.etcd?.pid) pids.push({ pid: this.etcd.pid, what: 'etcd', ns: lab.switch.ns });
+    for (const [h, p] of this.flanneld) if (p.running) pids.push({ pid: p.pid, what: `flanneld on ${h}`, ns: lab.host(h).ns });
+    const rec: Recorded = { prefix: lab.prefix, namespaces: [...lab.namespaces], pids, createdBy: process.pid, createdAt: new Date().toISOString() };
+    await writeFile(path.join(lab.dir, STATE_FILE), `${JSON.stringify(rec, null, 2)}\n`);
+  }
+
+  /** Idempotent: etcd, then every lab process and namespace, by PID and exact name. */
+  cleanup(): Promise<void> {
+    this.cleaning ??= (async () => {
+      await this.etcd?.destroy().catch((e: unknown) => out(`  etcd stop failed: ${String(e)}`));
+      await this.lab?.destroy();
+    })();
+    return this.cleaning;
+  }
+
+  /** Runs argv in an endpoint, prints the prompt and the output; throws if it fails. */
+  async show(e: Endpoint, argv: readonly string[], timeoutMs = 10_000): Promise<string> {
+    const r = await e.exec(argv, { timeoutMs });
+    shown(e.name, argv, r.stdout + (r.code === 0 ? '' : r.stderr));
+    if (r.code !== 0 || r.timedOut) throw new LabError(`run in ${e.name}`, argv, r);
+    return r.stdout;
+  }
+
+  /** etcdctl in the switch namespace against the lab etcd, printed as typed. */
+  async etcdctl(args: readonly string[]): Promise<string> {
+    const etcd = this.etcd!;
+    const text = await etcd.ctl(args);
+    shown('sw', ['etcdctl', `--endpoints=${etcd.endpoint}`, ...args], text);
+    return text;
+  }
+
+  async run(): Promise<void> {
+    const t0 = Date.now();
+    // ---------------------------------------------------------------- 1
+    heading('A lab of three hosts, etcd, the network config');
+    this.lab = await createLab(this.keep);
+    const lab = this.lab;
+    await this.record();
+    out(`  Every "host" is a network namespace named ${lab.prefix}-<host>; its eth0 is a veth on the bridge br0`);
+    out(`  in ${lab.switch.ns} (the underlay, ${formatCidr(lab)}). "a# cmd" below means:`);
+    out(`  nsenter --net=${NETNS_DIR}/${lab.prefix}-a cmd`);
+    out();
+    out(`  ${'name'.padEnd(6)}${'namespace'.padEnd(22)}address`);
+    out(`  ${'sw'.padEnd(6)}${lab.switch.ns.padEnd(22)}${lab.switch.ip} on br0 (etcd listens here)`);
+    for (const h of lab.hosts) out(`  ${h.name.padEnd(6)}${h.ns.padEnd(22)}${h.ip} on eth0`);
+    out();
+    await this.show(lab.host('a'), ['ip', '-br', 'addr', 'show', 'dev', 'eth0']);
+    await this.show(lab.host('a'), ['ip', 'route']);
+
+    // etcd logs to its file (not through a pipe to this process), so a --keep'd etcd outlives us.
+    const etcdLog = path.join(lab.dir, 'etcd', 'etcd.log');
+    this.etcd = await startLabEtcd(lab, { extraArgs: ['--logger=zap', `--log-outputs=${etcdLog}`] });
+    await this.record();
+    out();
+    out(`  etcd started in ${lab.switch.ns}: ${this.etcd.endpoint} (pid ${this.etcd.pid}, log ${etcdLog})`);
+    await this.etcdctl(['put', `${ETCD_PREFIX}/config`, NETWORK_CONFIG]);
+    await this.etcdctl(['get', `${ETCD_PREFIX}/config`]);
+
+    // ---------------------------------------------------------------- 2
+    heading('flanneld on every host');
+    const etcd = this.etcd;
+    for (const h of lab.hosts) {
+      const p = startFlanneld(h, etcd, { args: ['--iface=eth0'], outputToFile: this.keep });
+      this.flanneld.set(h.name, p);
+      const argv = ['flanneld', `--etcd-endpoints=${etcd.endpoint}`, `--subnet-file=${subnetFileOf(h)}`, '--iface=eth0'];
+      out(`  ${h.name}# ${cmdline(argv)} &`);
+      out(`    pid ${p.pid}, log ${p.logFile}  (flanneld is ${path.relative(process.cwd(), FLANNELD) || FLANNELD})`);
+    }
+    await this.record();
+    out();
+    const started = Date.now();
+    const envs = new Map<string, Record<string, string>>();
+    await Promise.all(
+      lab.hosts.map(async (h) => {
+        const env = await waitFor(
+          `subnet.env on ${h.name}`,
+          async () => {
+            const p = this.flanneld.get(h.name)!;
+            if (!p.running) throw new DemoError(`flanneld on ${h.name} exited (${JSON.stringify(p.exitInfo)}); log: ${p.logFile}`);
+            const e = await readEnvFile(subnetFileOf(h));
+            return e?.FLANNEL_SUBNET ? e : undefined;
+          },
+          20_000,
+        );
+        envs.set(h.name, env);
+        out(`  ${h.name}: subnet.env written after ${Date.now() - started} ms: FLANNEL_SUBNET=${env.FLANNEL_SUBNET}`);
+      }),
+    );
+    // Every host has a route to each peer's subnet before traffic is sent.
+    await Promise.all(
+      lab.hosts.map((h) =>
+        waitFor(
+          `${h.name} to have routes to its ${lab.hosts.length - 1} peers`,
+          async () => {
+            const routes = JSON.parse((await h.ipCmd(['-j', 'route', 'show', 'dev', 'flannel.1'])) || '[]') as { dst: string }[];
+            return lab.hosts.filter((o) => o !== h).every((o) => routes.some((r) => r.dst === netOf(envs.get(o.name)!.FLANNEL_SUBNET!)));
+          },
+          15_000,
+        ),
+      ),
+    );
+    out(`  every host has a route to each peer's subnet (${Date.now() - started} ms after start)`);
+
+    // ---------------------------------------------------------------- 3
+    heading('What flanneld programmed');
+    for (const h of lab.hosts) {
+      out();
+      out(`  -- host ${h.name} (${h.ip}) --`);
+      const file = subnetFileOf(h);
+      shown(h.name, ['cat', file], await readFile(file, 'utf8'));
+      if (h.name === 'a') await this.show(h, ['ip', '-d', 'link', 'show', 'flannel.1']);
+      await this.show(h, ['ip', 'route']);
+      await this.show(h, ['ip', 'neigh', 'show', 'dev', 'flannel.1']);
+      await this.show(h, ['bridge', 'fdb', 'show', 'dev', 'flannel.1']);
+    }
+    out();
+    out('  -- the leases in etcd (key, then value) --');
+    await this.etcdctl(['get', '--prefix', `${ETCD_PREFIX}/subnets`]);
+    out();
+    out('  -- what flanneld on a logged (msg and a few fields) --');
+    out(indent(await flanneldLogSummary(this.flanneld.get('a')!.logFile, 14)));
+
+    // ---------------------------------------------------------------- 4
+    heading('Pods on every host, traffic across hosts');
+    for (const h of lab.hosts) {
+      const env = envs.get(h.name)!;
+      const pod = await h.addPod('p1', { cidr: env.FLANNEL_SUBNET!, mtu: Number(env.FLANNEL_MTU) });
+      this.pods.set(h.name, pod);
+      out(`  ${pod.name.padEnd(5)} ${pod.ip.padEnd(10)} netns ${pod.ns}, eth0 (mtu ${env.FLANNEL_MTU}) on ${h.name}'s ${pod.bridge} ${env.FLANNEL_SUBNET}`);
+    }
+    await this.record();
+    const [pa, pb, pc] = HOSTS.map((n) => this.pods.get(n)!) as [Pod, Pod, Pod];
+    const [ha, hb] = [lab.host('a'), lab.host('b')];
+    out();
+    await this.show(pa, ['ip', 'route']);
+    await this.show(ha, ['ip', 'route', 'get', pb.ip]);
+
+    out();
+    out(`  tcpdump on b: flannel.1 (the inner packets) and eth0 (the wire), while a/p1 talks to b/p1`);
+    const caps = {
+      inner: await capture(hb, 'flannel.1', 'icmp or tcp', { timeoutMs: 30_000 }),
+      wire: await capture(hb, 'eth0', 'udp port 8472', { timeoutMs: 30_000 }),
+      vxlan: await capture(hb, 'eth0', 'udp port 8472', { timeoutMs: 30_000, extraArgs: ['-T', 'vxlan'] }),
+    };
+    let captured: Record<keyof typeof caps, string[]>;
+    try {
+      out();
+      await this.ping(pa, pb, 3);
+      out();
+      await this.tcp(pb, pa);
+      // tcpdump prints a little after the packets pass: wait for the end of the TCP exchange (its
+      // FIN) on flannel.1, then for as many encapsulated packets on the wire, before stopping them.
+      await caps.inner.waitFor(/Flags \[F/, 3_000);
+      const innerCount = caps.inner.lines().length;
+      await caps.wire.waitFor((ls) => ls.filter((l) => l.includes(': OTV')).length >= innerCount, 3_000);
+      await caps.vxlan.waitFor((ls) => ls.filter((l) => l.includes(': VXLAN')).length >= innerCount, 3_000);
+    } finally {
+      captured = { inner: await caps.inner.stop(), wire: await caps.wire.stop(), vxlan: await caps.vxlan.stop() };
+    }
+    out();
+    printCapture('b', ['tcpdump', '-l', '-n', '-i', 'flannel.1', 'icmp or tcp'], captured.inner, 'inner packets: pod address to pod address');
+    printCapture('b', ['tcpdump', '-l', '-n', '-i', 'eth0', 'udp port 8472'], captured.wire, 'on the wire: host to host, UDP 8472 (tcpdump names the header OTV; the VNI is the "instance")');
+    printCapture('b', ['tcpdump', '-l', '-n', '-i', 'eth0', '-T', 'vxlan', 'udp port 8472'], captured.vxlan, 'the same, decoded as VXLAN: outer header, vni 1, then the inner packet');
+    const innerText = captured.inner.join('\n');
+    if (!innerText.includes(`${pa.ip} > ${pb.ip}: ICMP echo request`)) throw new DemoError(`tcpdump on b/flannel.1 did not see the ping ${pa.ip} > ${pb.ip}`);
+    if (!new RegExp(`${esc(pa.ip)}\\.\\d+ > ${esc(pb.ip)}\\.\\d+: Flags \\[S\\]`).test(innerText)) throw new DemoError('tcpdump on b/flannel.1 did not see the TCP SYN');
+    if (!new RegExp(`${esc(ha.ip)}\\.\\d+ > ${esc(hb.ip)}\\.8472: OTV.*instance 1`).test(captured.wire.join('\n'))) throw new DemoError('tcpdump on b/eth0 did not see VXLAN (UDP 8472, VNI 1) from a');
+    if (!/VXLAN.*vni 1/.test(captured.vxlan.join('\n'))) throw new DemoError('tcpdump -T vxlan on b/eth0 did not decode VNI 1');
+
+    out();
+    out('  the other pairs:');
+    await this.ping(pb, pc, 2);
+    await this.ping(pc, pa, 2);
+    await this.tcp(pa, pc);
+
+    // ---------------------------------------------------------------- 5
+    const secs = ((Date.now() - t0) / 1000).toFixed(1);
+    if (this.keep) {
+      heading('Kept running');
+      await this.record();
+      // Otherwise the lab's last-resort 'exit' handler deletes everything when this process exits.
+      lab.detach();
+      printKeepHelp(lab, etcd, this.flanneld, this.pods);
+      out();
+      out(`demo OK in ${secs} s; the cluster is still running.`);
+    } else {
+      heading('Teardown');
+      await this.cleanup();
+      out(`  etcd stopped, every lab process ended, namespaces deleted: ${lab.namespaces.join(' ')}`);
+      out(`  ${TMP_ROOT}/${lab.prefix} removed`);
+      out();
+      out(`demo OK in ${((Date.now() - t0) / 1000).toFixed(1)} s (traffic done at ${secs} s).`);
+    }
+  }
+
+  async ping(from: Pod, to: Pod, count: number): Promise<void> {
+    const argv = ['busybox', 'ping', '-c', String(count), '-i', '0.2', '-w', '5', to.ip];
+    const r = await ping(from, to.ip, { count, timeoutMs: 5_000, intervalS: 0.2 });
+    shown(from.name, argv, r.output);
+    if (r.received !== count) throw new DemoError(`ping ${from.name} -> ${to.name} (${to.ip}): ${r.received}/${r.transmitted} replies`);
+  }
+
+  /** One TCP exchange: a one-shot echo server in `server`, one line from `client`. */
+  async tcp(server: Pod, client: Pod): Promise<void> {
+    const echo = await startTcpEcho(server, { once: true, lifetimeMs: 15_000, label: `echo from ${server.name}` });
+    try {
+      const payload = `hello from ${client.name}`;
+      out(`  ${server.name}# (a one-shot TCP echo server, node) listening on 0.0.0.0:${echo.port}`);
+      const r = await tcpProbe(client, server.ip, echo.port, { payload, timeoutMs: 5_000 });
+      out(`  ${client.name}# (TCP client) ${client.ip} -> ${server.ip}:${echo.port} sent "${payload}", got ${r.ok ? `"${r.reply}"` : `nothing: ${r.error}`}`);
+      if (!r.ok) throw new DemoError(`TCP ${client.name} -> ${server.name}:${echo.port}: ${r.error}`);
+    } finally {
+      await echo.stop();
+    }
+  }
+}
+
+// ------------------------------------------------------------------ helpers
+
+async function createLab(keep: boolean): Promise<Lab> {
+  if (!keep) return Lab.create({ hosts: HOSTS });
+  // A kept lab gets a prefix that encodes no PID, so another run's stale sweep leaves it alone.
+  for (let i = 0; ; i++) {
+    const letters = Array.from({ length: 4 }, () => String.fromCharCode(97 + Math.floor(Math.random() * 26))).join('');
+    try {
+      return await Lab.create({ hosts: HOSTS, prefix: `demo${letters}` });
+    } catch (e) {
+      if (i >= 4 || !(e instanceof RangeError) || !/already in use/.test(e.message)) throw e;
+    }
+  }
+}
+
+const netOf = (s: string): string => s.replace(/\.1\/24$/, '.0/24');
+const esc = (s: string): string => s.replace(/\./g, '\\.');
+const formatCidr = (lab: Lab): string => `${lab.switch.ip.replace(/\.\d+$/, '.0')}/${lab.underlay.len}`;
+
+function printCapture(label: string, argv: readonly string[], captured: readonly string[], what: string): void {
+  out(`  ${label}# ${cmdline(argv)}        # ${what}`);
+  out(indent(lines(captured.join('\n'), 12) || '(nothing captured)'));
+  out();
+}
+
+async function flanneldLogSummary(file: string, max: number): Promise<string> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  const rows: string[] = [];
+  for (const l of text.split('\n')) {
+    if (!l.startsWith('{')) continue;
+    try {
+      const r = JSON.parse(l) as Record<string, unknown>;
+      const lvl = ({ 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' } as Record<number, string>)[Number(r.level)] ?? String(r.level);
+      const fields = Object.entries(r)
+        .filter(([k]) => !['level', 'time', 'pid', 'hostname', 'msg', 'name', 'component'].includes(k))
+        .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+        .join(' ');
+      rows.push(`${lvl.padEnd(5)} ${String(r.msg)}${fields ? `  ${fields}` : ''}`);
+    } catch {
+      rows.push(l);
+    }
+  }
+  return lines(rows.join('\n'), max) || '(no log lines)';
+}
+
+function printKeepHelp(lab: Lab, etcd: EtcdServer, flanneld: ReadonlyMap<string, Proc>, pods: ReadonlyMap<string, Pod>): void {
+  const ns = (n: string): string => `${NETNS_DIR}/${n}`;
+  out('  A shell in a host or a pod (exit to leave):');
+  for (const h of lab.hosts) out(`    nsenter --net=${ns(h.ns)} bash        # host ${h.name}, ${h.ip}`);
+  for (const p of pods.values()) out(`    nsenter --net=${ns(p.ns)} bash     # pod ${p.name}, ${p.ip}`);
+  out();
+  out('  etcdctl against the lab etcd (reachable only from the lab namespaces):');
+  out(`    nsenter --net=${ns(lab.switch.ns)} etcdctl --endpoints=${etcd.endpoint} get --prefix ${ETCD_PREFIX}/subnets`);
+  out();
+  out('  Try, for instance:');
+  const [pa, pb] = [pods.get('a')!, pods.get('b')!];
+  out(`    nsenter --net=${ns(pa.ns)} busybox ping -c 3 ${pb.ip}`);
+  out(`    nsenter --net=${ns(lab.host('b').ns)} tcpdump -n -i eth0 -T vxlan udp port 8472`);
+  out();
+  out('  Processes and logs:');
+  out(`    etcd            pid ${etcd.pid}   ${path.join(lab.dir, 'etcd', 'etcd.log')}`);
+  for (const [h, p] of flanneld) out(`    flanneld on ${h}   pid ${p.pid}   ${p.logFile}`);
+  out();
+  out('  Tear it all down later:');
+  out(`    bash scripts/demo --down ${lab.prefix}`);
+  out('  or by hand, the same thing:');
+  out(`    kill ${[etcd.pid, ...[...flanneld.values()].map((p) => p.pid)].join(' ')}`);
+  out(`    for ns in ${[...lab.namespaces].reverse().join(' ')}; do ip netns del $ns; done`);
+  out(`    rm -rf ${lab.dir}`);
+}
+
+// ------------------------------------------------------------------ --down
+
+/** Tears down a kept demo: only the PIDs and exact namespace names recorded in /tmp/<prefix>. */
+async function down(prefix: string | undefined): Promise<number> {
+  if (!prefix || !PREFIX_RE.test(prefix)) {
+    out(`usage: scripts/demo --down <prefix>   (a lab prefix, ${PREFIX_RE})`);
+    return 2;
+  }
+  const dir = path.join(TMP_ROOT, prefix);
+  const file = path.join(dir, STATE_FILE);
+  const st = await lstat(dir).catch(() => undefined);
+  let rec: Recorded;
+  try {
+    if (!st?.isDirectory()) throw new Error('no such directory');
+    rec = JSON.parse(await readFile(file, 'utf8')) as Recorded;
+    if (rec.prefix !== prefix) throw new Error(`it records prefix ${rec.prefix}`);
+  } catch (e) {
+    out(`demo --down: nothing recorded for ${prefix} (${file}: ${(e as Error).message}); nothing done.`);
+    out(`  (to look by hand: ip netns list | grep '^${prefix}-')`);
+    return 1;
+  }
+  const names = rec.namespaces.filter((n) => typeof n === 'string' && n.startsWith(`${prefix}-`) && /^[a-z0-9-]+$/.test(n));
+  for (const n of rec.namespaces) if (!names.includes(n)) out(`  skipping recorded namespace ${JSON.stringify(n)}: not ${prefix}-…`);
+
+  // A recorded PID is only signalled while it still lives in one of the recorded namespaces
+  // (so a PID reused by an unrelated process is left alone).
+  const inodes = new Set<string>();
+  for (const n of names) {
+    const s = await stat(path.join(NETNS_DIR, n)).catch(() => undefined);
+    if (s) inodes.add(`net:[${s.ino}]`);
+  }
+  const ours: { pid: number; what: string }[] = [];
+  for (const p of rec.pids) {
+    if (!Number.isInteger(p.pid) || p.pid <= 1 || p.pid === process.pid) continue;
+    const net = await readlink(`/proc/${p.pid}/ns/net`).catch(() => undefined);
+    if (net && inodes.has(net)) ours.push(p);
+    else out(`  ${p.what} (pid ${p.pid}): ${net ? 'that PID is no longer in the lab; left alone' : 'already gone'}`);
+  }
+  for (const p of ours) {
+    process.kill(p.pid, 'SIGTERM');
+    out(`  SIGTERM ${p.what} (pid ${p.pid})`);
+  }
+  for (let i = 0; i < 50 && ours.some((p) => pidAlive(p.pid)); i++) await sleep(100);
+  for (const p of ours) {
+    if (pidAlive(p.pid)) {
+      process.kill(p.pid, 'SIGKILL');
+      out(`  SIGKILL ${p.what} (pid ${p.pid}): still running after 5 s`);
+    }
+  }
+  let failed = 0;
+  for (const n of [...names].reverse()) {
+    if (!existsSync(path.join(NETNS_DIR, n))) continue;
+    // Whatever still runs inside a lab namespace would keep it (and its links) alive.
+    for (let round = 0; round < 20; round++) {
+      const r = await runCommand(['ip', 'netns', 'pids', n], { timeoutMs: 3000 });
+      const pids = r.stdout.split('\n').map(Number).filter((x) => Number.isInteger(x) && x > 1 && x !== process.pid);
+      if (pids.length === 0) break;
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
+      if (round === 0) out(`  killed ${pids.join(' ')} left in ${n}`);
+      await sleep(50);
+    }
+    const r = await runCommand(['ip', 'netns', 'del', n], { timeoutMs: 5000 });
+    if (r.code === 0) out(`  ip netns del ${n}`);
+    else {
+      failed++;
+      out(`  ip netns del ${n} FAILED: ${r.stderr.trim()}`);
+    }
+  }
+  if (failed === 0) {
+    await rm(dir, { recursive: true, force: true });
+    out(`  rm -rf ${dir}`);
+    out(`demo --down ${prefix}: done.`);
+    return 0;
+  }
+  out(`demo --down ${prefix}: ${failed} namespaces could not be deleted; ${dir} kept.`);
+  return 1;
+}
+
+// ------------------------------------------------------------------ main
+
+async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  if (args[0] === '--down') return down(args[1]);
+  if (args.some((a) => a === '-h' || a === '--help') || args.some((a) => a !== '--keep')) {
+    out('usage: scripts/demo [--keep]          a three-host flannel VXLAN demo in network namespaces');
+    out('       scripts/demo --down <prefix>   tear down a demo kept with --keep');
+    return args.some((a) => a === '-h' || a === '--help') ? 0 : 2;
+  }
+  if (process.getuid?.() !== 0) {
+    out('scripts/demo: must run as root (it creates network namespaces)');
+    return 1;
+  }
+  const demo = new Demo(args.includes('--keep'));
+  let exitCode: number | undefined;
+  const finish = (code: number): never => {
+    process.exit(exitCode ?? code);
+  };
+  const onSignal = (sig: NodeJS.Signals, num: number): void => {
+    if (exitCode !== undefined) return; // cleanup already under way
+    exitCode = 128 + num;
+    muted = true;
+    say(`\n${sig}: tearing down`);
+    // Bounded: if cleanup hangs, exit anyway (the lab's 'exit' handler still deletes its namespaces).
+    setTimeout(() => finish(exitCode!), 20_000).unref();
+    void demo.cleanup().finally(() => {
+      say(`torn down${demo.lab ? `: ${demo.lab.namespaces.join(' ')}` : ''}`);
+      finish(exitCode!);
+    });
+  };
+  process.on('SIGINT', () => onSignal('SIGINT', 2));
+  process.on('SIGTERM', () => onSignal('SIGTERM', 15));
+  process.on('SIGHUP', () => onSignal('SIGHUP', 1));
+  const overall = setTimeout(() => {
+    if (exitCode !== undefined) return;
+    exitCode = 1;
+    muted = true;
+    say(`\nFAILED: the demo did not finish within ${OVERALL_LIMIT_MS / 1000} s; tearing down`);
+    setTimeout(() => finish(1), 20_000).unref();
+    void demo.cleanup().finally(() => finish(1));
+  }, OVERALL_LIMIT_MS);
+  overall.unref();
+
+  try {
+    await demo.run();
+    clearTimeout(overall);
+    return 0;
+  } catch (e) {
+    clearTimeout(overall);
+    if (exitCode !== undefined) return new Promise<number>(() => undefined); // the signal handler exits
+    exitCode = 1;
+    out();
+    out(`FAILED (step ${step}): ${e instanceof Error ? e.message : String(e)}`);
+    for (const [h, p] of demo.flanneld) {
+      out(`  last lines of flanneld on ${h} (${p.logFile}):`);
+      out(indent(await flanneldLogSummary(p.logFile, 1_000).then((t) => t.split('\n').slice(-6).join('\n')), '      '));
+    }
+    out('tearing down');
+    await demo.cleanup();
+    return 1;
+  }
+}
+
+process.exit(await main());
