@@ -1,12 +1,16 @@
 // `npm run bench [name...]`: runs the named benchmarks (all by default) and prints each figure with
 // its ratio to a baseline measured in the same run.
 import { benchColdStart } from './coldstart.js';
+import { benchDataplane } from './dataplane.js';
+import { benchControlPlane } from './controlplane.js';
 import { benchConcurrentAcquire } from './leases.js';
 import { printResults, type BenchResult } from './stats.js';
 
 const benches: Record<string, { title: string; run: () => Promise<BenchResult[]> }> = {
   leases: { title: 'Lease acquisition, 1,000 nodes, one etcd', run: () => benchConcurrentAcquire(1000) },
   coldstart: { title: 'flanneld cold start', run: () => benchColdStart(5) },
+  dataplane: { title: 'Data plane: iperf3 TCP and ping, pod to pod over VXLAN vs the underlay', run: () => benchDataplane({ rounds: 3, seconds: 5, pings: 20 }) },
+  controlplane: { title: 'Control plane: 5,000 peer leases, one flanneld (vxlan)', run: () => benchControlPlane(5000, 200) },
 };
 
 const wanted = process.argv.slice(2);

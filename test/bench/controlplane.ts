@@ -1,0 +1,234 @@
+// Control-plane benchmark: 5,000 peer leases written to etcd, one flanneld (vxlan) programs them all.
+//
+//   convergence   first lease write → the kernel of host a holds every peer's route on flannel.1 (polled
+//                 with `ip route`, every 100 ms); baseline: `ip -batch` / `bridge -batch` programming the
+//                 same neighbours, FDB entries and routes by hand into a second host's own flannel.1,
+//                 the kernel's floor for these writes.
+//   per event     after convergence, one lease at a time: lease written → its route announced by the
+//                 kernel (a netlink notification), measured in host a by controlplane-agent.ts with one
+//                 clock; baseline: an etcd put → watch notification round trip from the same host.
+//                 Then the same under churn: a new lease every 20 ms, whether or not the last one is in.
+//   memory / CPU  flanneld's VmRSS, and the CPU it burns while idle over 20.5 s (two periodic full
+//                 resyncs), with 0 peers as the baseline.
+//
+// The peers are fake: public IPs in 198.18.0.0/15 (the benchmark range) and made-up VTEP MACs; the
+// entries are static, so nothing has to answer. `CONTROLPLANE_CPU_PROF=<dir>` runs flanneld with
+// `--cpu-prof` and leaves the profile (written when flanneld stops) and flanneld's log in <dir>.
+import { copyFile, readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { EtcdServer } from '../harness/etcd.js';
+import { type Host, Lab, type Proc, runCommand } from '../netns/lab.js';
+import { FLANNELD, readEnvFile, startFlanneld, startLabEtcd, subnetFileOf, waitFor } from '../netns/flannel.js';
+import { peerOf, peerSlot } from './controlplane-agent.js';
+import { percentile, type BenchResult } from './stats.js';
+
+const PREFIX = '/coreos.com/network';
+const AGENT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'controlplane-agent.js');
+const fmt = (n: number): string => n.toLocaleString('en-US');
+
+interface Status {
+  rssKiB: number;
+  hwmKiB: number;
+}
+
+/** flanneld's own process: startFlanneld spawns `nsenter … -- node …`, and nsenter execs node in place. */
+async function nodePid(p: Proc): Promise<number> {
+  const comm = (await readFile(`/proc/${p.pid}/comm`, 'utf8')).trim();
+  if (comm === 'node' || comm === 'MainThread') return p.pid;
+  // A forking nsenter: the program is its only child.
+  const kids = (await readFile(`/proc/${p.pid}/task/${p.pid}/children`, 'utf8')).trim().split(/\s+/).map(Number);
+  if (kids.length === 1 && kids[0]! > 0) return kids[0]!;
+  throw new Error(`flanneld pid ${p.pid} is ${comm} with children ${kids.join(',')}`);
+}
+
+async function status(pid: number): Promise<Status> {
+  const text = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string): number => {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
+    if (!m) throw new Error(`no ${field} in /proc/${pid}/status`);
+    return Number(m[1]);
+  };
+  return { rssKiB: kib('VmRSS'), hwmKiB: kib('VmHWM') };
+}
+
+/** CPU time (user + system) of a process, in ms. */
+async function cpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state): utime and stime are fields 14 and 15, in clock ticks (USER_HZ = 100).
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** CPU flanneld uses while nothing happens, over a window that holds two of its periodic resyncs (every 10 s). */
+async function idleCpuMs(pid: number, windowMs = 20_500): Promise<number> {
+  const before = await cpuMs(pid);
+  await new Promise((r) => setTimeout(r, windowMs));
+  return (await cpuMs(pid)) - before;
+}
+
+/** A line about a /24 in 10/8 outside 10.0.x: one of the fake peers (flanneld's own /24 has no route or neighbour). */
+const PEER_LINE = /^10\.(?!0\.)/;
+const lines = (text: string, re: RegExp): number => text.split('\n').filter((l) => re.test(l)).length;
+
+async function countEntries(h: Host): Promise<{ routes: number; neighs: number; fdbs: number }> {
+  const [routes, neighs, fdbs] = await Promise.all([
+    h.ipCmd(['route', 'show', 'dev', 'flannel.1']),
+    h.ipCmd(['neigh', 'show', 'dev', 'flannel.1', 'nud', 'permanent']),
+    h.run(['bridge', 'fdb', 'show', 'dev', 'flannel.1'], { timeoutMs: 30_000 }),
+  ]);
+  return { routes: lines(routes, PEER_LINE), neighs: lines(neighs, PEER_LINE), fdbs: lines(fdbs, / dst 198\.1[89]\./) };
+}
+
+/** Runs one controlplane-agent job in host `h` and returns its RESULT. */
+async function agent<T>(h: Host, job: string, opts: Record<string, string | number>, timeoutMs: number): Promise<T> {
+  const argv = [process.execPath, AGENT, job, ...Object.entries(opts).map(([k, v]) => `--${k}=${v}`)];
+  const r = await h.exec(argv, { timeoutMs });
+  const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
+  if (r.code !== 0 || r.timedOut || !line) {
+    throw new Error(`agent ${job} failed (${r.timedOut ? 'timed out' : `exit ${r.code}`}): ${r.stderr.trim().slice(-2000)}`);
+  }
+  return JSON.parse(line.slice('RESULT '.length)) as T;
+}
+
+/**
+ * The kernel's floor: a fresh host with a flannel.1 made by hand, and the same per-peer entries flanneld
+ * would program, written by three batch processes (neighbours, FDB, routes: flanneld's order).
+ */
+async function ipBatchBaseline(b: Host, peers: number, skip: number): Promise<number> {
+  await b.ipCmd(['link', 'add', 'flannel.1', 'type', 'vxlan', 'id', '1', 'local', b.ip, 'dev', 'eth0', 'dstport', '8472', 'nolearning']);
+  await b.ipCmd(['link', 'set', 'flannel.1', 'up']);
+  const ps = Array.from({ length: peers }, (_, i) => peerOf(i, skip));
+  const neigh = ps.map((p) => `neigh add ${p.gw} lladdr ${p.mac} dev flannel.1 nud permanent`);
+  const fdb = ps.map((p) => `fdb add ${p.mac} dev flannel.1 dst ${p.publicIP} self permanent`);
+  const route = ps.map((p) => `route add ${p.subnet} via ${p.gw} dev flannel.1 onlink`);
+  const batch = async (cmd: string, input: string[]): Promise<void> => {
+    const r = await runCommand([cmd, '-n', b.ns, '-batch', '-'], { input: `${input.join('\n')}\n`, timeoutMs: 120_000 });
+    if (r.code !== 0 || r.timedOut) throw new Error(`${cmd} -batch in ${b.name}: ${r.timedOut ? 'timed out' : r.stderr.trim()}`);
+  };
+  const t0 = performance.now();
+  await batch('ip', neigh);
+  await batch('bridge', fdb);
+  await batch('ip', route);
+  const ms = performance.now() - t0;
+  const got = await countEntries(b);
+  if (got.routes !== peers || got.neighs !== peers || got.fdbs !== peers) throw new Error(`ip -batch baseline left ${JSON.stringify(got)}`);
+  return ms;
+}
+
+interface BulkResult {
+  leaseId: string;
+  t0: number;
+  writeMs: number;
+  routesSeen: number;
+  lastRouteMs?: number;
+  overflowed: boolean;
+  perSecond: number[];
+}
+interface EventsResult {
+  latencies: number[];
+  missing: number;
+  totalMs: number;
+  overflowed: boolean;
+}
+
+export async function benchControlPlane(peers = 5000, events = 200): Promise<BenchResult[]> {
+  const lab = await Lab.create({ hosts: ['a', 'b'] });
+  let etcd: EtcdServer | undefined;
+  try {
+    etcd = await startLabEtcd(lab);
+    const a = lab.host('a');
+
+    // Room for 65k /24s. The fake peers take the /24s from 10.1.0.0 upwards, stepping over flanneld's own.
+    await etcd.ctl(['put', `${PREFIX}/config`, '{"Network":"10.0.0.0/8","Backend":{"Type":"vxlan"}}']);
+    const prof = process.env.CONTROLPLANE_CPU_PROF;
+    const fl = prof
+      ? // startFlanneld's command line with node's profiler flags, which NODE_OPTIONS does not accept.
+        a.spawn([process.execPath, '--cpu-prof', `--cpu-prof-dir=${path.resolve(prof)}`, FLANNELD, `--etcd-endpoints=${etcd.endpoint}`, `--subnet-file=${subnetFileOf(a)}`, '--iface=eth0'], {
+          logFile: path.join(a.dir, 'flanneld.log'),
+        })
+      : startFlanneld(a, etcd, { args: ['--iface=eth0'] });
+    const env = await waitFor('flanneld subnet.env', () => readEnvFile(subnetFileOf(a)), 30_000);
+    const skip = peerSlot(env.FLANNEL_SUBNET!.replace(/\/\d+$/, ''));
+    // On a quiet machine (flanneld idle, nothing written yet), the kernel's floor on host b.
+    const floorMs = await ipBatchBaseline(lab.host('b'), peers, skip);
+    const pid = await nodePid(fl);
+    await new Promise((r) => setTimeout(r, 1_000)); // past start-up's garbage
+    const idle0 = await status(pid);
+    const idleCpu0 = await idleCpuMs(pid);
+
+    // ---- 5,000 leases at once → every route in the kernel
+    const bulkRun = agent<BulkResult>(a, 'bulk', { endpoint: etcd.endpoint, prefix: PREFIX, count: peers, first: 0, skip, ttl: 600, 'wait-ms': 240_000 }, 300_000);
+    let convergedAt = 0;
+    let bulkFailed: unknown;
+    bulkRun.catch((e: unknown) => (bulkFailed = e));
+    await waitFor(
+      `${fmt(peers)} routes on flannel.1`,
+      async () => {
+        if (bulkFailed) throw bulkFailed;
+        const r = await a.exec(['ip', '-n', a.ns, 'route', 'show', 'dev', 'flannel.1'], { timeoutMs: 5_000 });
+        if (lines(r.stdout, PEER_LINE) < peers) return false;
+        convergedAt = Date.now();
+        return true;
+      },
+      240_000,
+      100,
+    );
+    const bulk = await bulkRun;
+    const convergeMs = convergedAt - bulk.t0;
+    const full = await status(pid);
+    const entries = await countEntries(a);
+    const idleCpuFull = await idleCpuMs(pid);
+
+    // ---- one lease at a time, then churn
+    const rtt = (await agent<{ samples: number[] }>(a, 'rtt', { endpoint: etcd.endpoint, n: 200 }, 60_000)).samples;
+    const base = { endpoint: etcd.endpoint, prefix: PREFIX, lease: bulk.leaseId, gap: 20, skip };
+    const seq = await agent<EventsResult>(a, 'events', { ...base, first: peers, count: events, mode: 'seq' }, 300_000);
+    const churn = await agent<EventsResult>(a, 'events', { ...base, first: peers + events, count: events, mode: 'open' }, 300_000);
+    if (seq.missing || churn.missing) throw new Error(`routes never appeared: ${seq.missing} one at a time, ${churn.missing} under churn`);
+    const after = await status(pid);
+
+    if (prof) {
+      await fl.stop(20_000); // the profile is written on a clean exit
+      await copyFile(fl.logFile, path.join(path.resolve(prof), 'flanneld.log'));
+    }
+    if (bulk.overflowed || seq.overflowed || churn.overflowed) console.error('controlplane: route notifications overflowed; notification-based figures are partial');
+    console.error(`controlplane: routes per second after the first write: ${bulk.perSecond.join(' ')}`);
+    console.error(`controlplane: load average at the end ${(await readFile('/proc/loadavg', 'utf8')).split(' ', 3).join(' ')} on ${availableParallelism()} CPUs`);
+
+    const rttP50 = percentile(rtt, 50);
+    const rttP99 = percentile(rtt, 99);
+    const row = (name: string, value: number, unit: string, baseValue?: number, baseline?: string): BenchResult => ({
+      name,
+      value,
+      unit,
+      ...(baseValue !== undefined && baseValue > 0 && { ratio: value / baseValue }),
+      ...(baseline && { baseline }),
+    });
+    const n = fmt(peers);
+    return [
+      row(`ip/bridge -batch: ${n} × (neigh, fdb, route) by hand (baseline)`, floorMs, 'ms', floorMs),
+      row(`flanneld: first lease write → ${n} routes in the kernel`, convergeMs, 'ms', floorMs, 'ip -batch'),
+      row(`  of which writing ${n} leases to etcd`, bulk.writeMs, 'ms', floorMs, 'ip -batch'),
+      row(`  last route notification after the first write`, bulk.lastRouteMs ?? NaN, 'ms', floorMs, 'ip -batch'),
+      row(`  neighbours on flannel.1 at convergence`, entries.neighs, 'entries', peers, 'peers'),
+      row(`  FDB entries on flannel.1 at convergence`, entries.fdbs, 'entries', peers, 'peers'),
+      row('etcd put → watch notification (baseline) p50', rttP50, 'ms', rttP50),
+      row('etcd put → watch notification (baseline) p99', rttP99, 'ms', rttP99),
+      row(`lease → route, one at a time (${events}) p50`, percentile(seq.latencies, 50), 'ms', rttP50, 'etcd p50'),
+      row(`lease → route, one at a time (${events}) p99`, percentile(seq.latencies, 99), 'ms', rttP99, 'etcd p99'),
+      row(`lease → route, a lease every 20 ms (${events}) p50`, percentile(churn.latencies, 50), 'ms', rttP50, 'etcd p50'),
+      row(`lease → route, a lease every 20 ms (${events}) p99`, percentile(churn.latencies, 99), 'ms', rttP99, 'etcd p99'),
+      row('flanneld RSS, 0 peers (baseline)', idle0.rssKiB / 1024, 'MiB', idle0.rssKiB / 1024),
+      row(`flanneld RSS, ${n} peers (at convergence)`, full.rssKiB / 1024, 'MiB', idle0.rssKiB / 1024, '0 peers'),
+      row(`flanneld RSS, ${fmt(peers + 2 * events)} peers (end)`, after.rssKiB / 1024, 'MiB', idle0.rssKiB / 1024, '0 peers'),
+      row('flanneld peak RSS (VmHWM)', after.hwmKiB / 1024, 'MiB', idle0.rssKiB / 1024, '0 peers'),
+      row('flanneld CPU while idle for 20.5 s, 0 peers (baseline)', idleCpu0, 'ms', idleCpu0),
+      row(`flanneld CPU while idle for 20.5 s, ${n} peers`, idleCpuFull, 'ms', idleCpu0, '0 peers'),
+    ];
+  } finally {
+    await etcd?.destroy();
+    await lab.destroy();
+  }
+}
