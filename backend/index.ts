@@ -1,13 +1,20 @@
-export type { BackendContext, BackendFactory, ExternalInterface, Network } from './types.js';
+export type { BackendContext, BackendFactory, ExternalInterface, LeaseChanges, Network } from './types.js';
 export { BackendRegistry } from './registry.js';
 export { allocBackend } from './alloc.js';
 export {
   type KernelState,
+  type MutableKernelState,
+  type NeighEntry,
   type KernelOp,
+  type ConvergeResult,
+  Converger,
   emptyKernelState,
   addRoute,
   addNeigh,
   addFdb,
+  routeKeyOf,
+  neighKeyOf,
+  fdbKeyOf,
   diffKernelState,
   describeOp,
   applyOps,

@@ -2,13 +2,23 @@
 // the leases, reads what the kernel has on the devices it owns, and applies the difference in a safe
 // order (neighbours and FDB before the routes that use them; routes removed before what they used).
 // `diffKernelState` is pure; `applyOps` is the thin edge over the netlink port.
-import { describeFdb, describeNeigh, describeRoute, fdbKey, neighKey, routeDiff, routeKey } from '../netlink/index.js';
-import type { Fdb, Neigh, Netlink, Route } from '../netlink/index.js';
+import { describeFdb, describeNeigh, describeRoute, routeDiff } from '../netlink/index.js';
+import type { Fdb, Netlink, Route } from '../netlink/index.js';
+import { errorMessage, type Logger } from '../common/index.js';
+
+export type NeighEntry = { readonly ip: string; readonly mac: string; readonly ifindex: number; readonly state?: string };
 
 export interface KernelState {
   readonly routes: ReadonlyMap<string, Route>;
-  readonly neighs: ReadonlyMap<string, Required<Pick<Neigh, 'ip' | 'mac' | 'ifindex'>>>;
+  /** Desired entries have no state (permanent); read ones carry the kernel's. */
+  readonly neighs: ReadonlyMap<string, NeighEntry>;
   readonly fdbs: ReadonlyMap<string, Fdb>;
+}
+
+export interface MutableKernelState extends KernelState {
+  readonly routes: Map<string, Route>;
+  readonly neighs: Map<string, NeighEntry>;
+  readonly fdbs: Map<string, Fdb>;
 }
 
 export type KernelOp =
@@ -17,18 +27,25 @@ export type KernelOp =
   | { readonly op: 'del-neigh'; readonly neigh: { ip: string; ifindex: number } }
   | { readonly op: 'add-fdb' | 'del-fdb'; readonly fdb: Fdb };
 
-export function emptyKernelState(): { routes: Map<string, Route>; neighs: Map<string, Required<Pick<Neigh, 'ip' | 'mac' | 'ifindex'>>>; fdbs: Map<string, Fdb> } {
+export function emptyKernelState(): MutableKernelState {
   return { routes: new Map(), neighs: new Map(), fdbs: new Map() };
 }
 
-export function addRoute(s: ReturnType<typeof emptyKernelState>, r: Route): void {
-  s.routes.set(routeKey(r), r);
+// Keys are built from the canonical text both sides already hold (our own formatting, and the
+// netlink layer's parsing of dumps), so they cost a template string, not a parse: with thousands
+// of peers, canonicalising every address on every reconcile was most of its time.
+export const routeKeyOf = (r: Route): string => `${r.dst}${r.table !== undefined && r.table !== 254 ? ` table ${r.table}` : ''}${r.metric ? ` metric ${r.metric}` : ''}`;
+export const neighKeyOf = (n: { ip: string; ifindex: number }): string => `${n.ifindex}/${n.ip}`;
+export const fdbKeyOf = (f: { mac: string; dst: string; ifindex: number }): string => `${f.ifindex}/${f.mac}/${f.dst}`;
+
+export function addRoute(s: MutableKernelState, r: Route): void {
+  s.routes.set(routeKeyOf(r), r);
 }
-export function addNeigh(s: ReturnType<typeof emptyKernelState>, n: { ip: string; mac: string; ifindex: number }): void {
-  s.neighs.set(neighKey(n), n);
+export function addNeigh(s: MutableKernelState, n: NeighEntry): void {
+  s.neighs.set(neighKeyOf(n), n);
 }
-export function addFdb(s: ReturnType<typeof emptyKernelState>, f: Fdb): void {
-  s.fdbs.set(fdbKey(f), f);
+export function addFdb(s: MutableKernelState, f: Fdb): void {
+  s.fdbs.set(fdbKeyOf(f), f);
 }
 
 /** The ordered operations that turn `have` into `want`. */
@@ -48,7 +65,8 @@ export function diffKernelState(want: KernelState, have: KernelState): KernelOp[
   for (const [k, n] of want.neighs) {
     const h = have.neighs.get(k);
     if (!h) setNeighs.push({ op: 'add-neigh', neigh: n });
-    else if (h.mac !== n.mac) setNeighs.push({ op: 'replace-neigh', neigh: n });
+    // A learned (reachable, stale, incomplete) entry for a peer's gateway is replaced by ours.
+    else if (h.mac !== n.mac || (h.state !== undefined && h.state !== 'permanent')) setNeighs.push({ op: 'replace-neigh', neigh: n });
   }
 
   const delFdbs: KernelOp[] = [];
@@ -67,7 +85,7 @@ export function describeOp(o: KernelOp): string {
       return `${o.op} ${describeRoute(o.route)}`;
     case 'add-neigh':
     case 'replace-neigh':
-      return `${o.op} ${describeNeigh({ ...o.neigh, dev: o.neigh.ifindex })}`;
+      return `${o.op} ${describeNeigh({ ip: o.neigh.ip, mac: o.neigh.mac, dev: o.neigh.ifindex })}`;
     case 'del-neigh':
       return `${o.op} ${describeNeigh({ ip: o.neigh.ip, dev: o.neigh.ifindex })}`;
     case 'add-fdb':
@@ -115,4 +133,87 @@ export async function applyOps(nl: Netlink, ops: readonly KernelOp[]): Promise<{
     }
   }
   return failed;
+}
+
+export interface ConvergeResult {
+  readonly ops: number;
+  readonly failed: number;
+}
+
+/**
+ * Converges one device's entries and remembers what it left in the kernel, so that lease events
+ * can be applied as a partial sync (only the entries of the leases that changed, no dumps: the cost
+ * of one event no longer grows with the number of peers). A full sync (dump and diff) runs at start,
+ * periodically, after any failure and on drift; a failure forgets the remembered state so the next
+ * sync is full (kube-proxy's rule).
+ */
+export class Converger {
+  private applied: MutableKernelState | undefined;
+
+  constructor(
+    private readonly nl: Netlink,
+    private readonly log: Logger,
+  ) {}
+
+  get ready(): boolean {
+    return this.applied !== undefined;
+  }
+
+  sizes(): { route: number; neigh: number; fdb: number } {
+    const a = this.applied;
+    return { route: a?.routes.size ?? 0, neigh: a?.neighs.size ?? 0, fdb: a?.fdbs.size ?? 0 };
+  }
+
+  forget(): void {
+    this.applied = undefined;
+  }
+
+  async full(want: KernelState, have: KernelState): Promise<ConvergeResult> {
+    this.applied = undefined;
+    const res = await this.apply(diffKernelState(want, have));
+    if (res.failed === 0) this.applied = cloneState(want);
+    return res;
+  }
+
+  /** Applies the entries of removed and added leases on top of the remembered state. */
+  async partial(removed: KernelState, added: KernelState): Promise<ConvergeResult> {
+    const applied = this.applied;
+    if (!applied) throw new Error('partial sync before a full one');
+    const want = emptyKernelState();
+    const have = emptyKernelState();
+    for (const kind of ['routes', 'neighs', 'fdbs'] as const) {
+      const a = applied[kind] as Map<string, unknown>;
+      for (const k of [...removed[kind].keys(), ...added[kind].keys()]) {
+        if (a.has(k)) (have[kind] as Map<string, unknown>).set(k, a.get(k));
+      }
+      for (const [k, v] of added[kind]) (want[kind] as Map<string, unknown>).set(k, v);
+    }
+    this.applied = undefined;
+    const res = await this.apply(diffKernelState(want, have));
+    if (res.failed > 0) return res;
+    for (const kind of ['routes', 'neighs', 'fdbs'] as const) {
+      const a = applied[kind] as Map<string, unknown>;
+      for (const k of removed[kind].keys()) a.delete(k);
+      for (const [k, v] of added[kind]) a.set(k, v);
+    }
+    this.applied = applied;
+    return res;
+  }
+
+  private async apply(ops: readonly KernelOp[]): Promise<ConvergeResult> {
+    if (ops.length === 0) return { ops: 0, failed: 0 };
+    const failed = await applyOps(this.nl, ops);
+    const failedOps = new Set(failed.map((f) => f.op));
+    if (this.log.isLevelEnabled('debug')) {
+      for (const o of ops) if (!failedOps.has(o)) this.log.debug({ op: describeOp(o) }, 'programmed');
+    }
+    for (const f of failed) this.log.error({ op: describeOp(f.op), err: errorMessage(f.err) }, 'kernel update failed');
+    const count = (p: string) => ops.filter((o) => o.op.startsWith(p)).length;
+    this.log.info({ add: count('add'), replace: count('replace'), del: count('del'), failed: failed.length }, 'kernel entries updated');
+    return { ops: ops.length, failed: failed.length };
+  }
+}
+
+function cloneState(s: KernelState): MutableKernelState {
+  return { routes: new Map(s.routes), neighs: new Map(s.neighs), fdbs: new Map(s.fdbs) };
 }

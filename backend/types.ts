@@ -2,6 +2,11 @@ import type { Logger } from '../common/index.js';
 import type { Lease, LeaseAttrs, NetworkConfig } from '../ipam/index.js';
 import type { Netlink } from '../netlink/index.js';
 
+export interface LeaseChanges {
+  readonly added: readonly Lease[];
+  readonly removed: readonly Lease[];
+}
+
 /** The interface flanneld sends overlay traffic through, and the addresses it publishes. */
 export interface ExternalInterface {
   readonly name: string;
@@ -39,8 +44,12 @@ export interface Network {
   readonly attrs: LeaseAttrs;
   /** Our lease was acquired (or replaced): configure local addresses for it. */
   setLease(lease: Lease): Promise<void>;
-  /** Converges the kernel to exactly these peers; called on every change and periodically. */
-  reconcile(peers: readonly Lease[]): Promise<void>;
+  /**
+   * Converges the kernel to exactly these peers. With `changes` (the leases added and removed since
+   * the last successful call), a backend may apply just those; without, or after a failure, it
+   * reads the kernel and converges everything. Called on every change and periodically.
+   */
+  reconcile(peers: readonly Lease[], changes?: LeaseChanges): Promise<void>;
   /**
    * Optional: calls `onDrift` whenever the kernel state the backend owns changes under it (a route
    * deleted by hand, the device removed), until the signal aborts, so the daemon reconciles at once

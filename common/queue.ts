@@ -6,7 +6,7 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
   private closed = false;
   private failure: unknown;
 
-  constructor(private readonly signal?: AbortSignal) {
+  constructor(signal?: AbortSignal) {
     signal?.addEventListener('abort', () => this.close(), { once: true });
   }
 

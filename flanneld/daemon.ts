@@ -4,7 +4,7 @@
 // config or an unreachable etcd: it says what it waits for and tries again.
 import type { Server } from 'node:http';
 import type { BackendFactory, BackendRegistry, ExternalInterface, Network } from '../backend/index.js';
-import { Backoff, errorMessage, type Logger, sleep, SyncRunner } from '../common/index.js';
+import { Backoff, errorMessage, type Logger, sleep } from '../common/index.js';
 import {
   type AcquiredLease,
   ConfigError,
@@ -26,6 +26,7 @@ import type { Netlink } from '../netlink/index.js';
 import { renderDockerOpts } from './docker-opts.js';
 import type { FlannelMetrics } from './metrics.js';
 import { type Health, startHealthz } from './healthz.js';
+import { PeerSync } from './peer-sync.js';
 import { lookupExternalInterface } from './iface.js';
 import type { DaemonOptions } from './options.js';
 
@@ -130,7 +131,7 @@ export function createDaemon(o: DaemonOptions, d: DaemonDeps): Daemon {
   }
 
   /** Lists the leases, then watches from that revision; peers feed the reconciler, our own loss the lease manager. */
-  async function watchPeers(watcher: LeaseWatcher, mgr: LeaseManager, runner: SyncRunner, network: Network, signal: AbortSignal): Promise<void> {
+  async function watchPeers(watcher: LeaseWatcher, mgr: LeaseManager, peerSync: PeerSync, signal: AbortSignal): Promise<void> {
     const snap = await retrying('listing leases', () => d.registry.listLeases(), signal);
     if (!snap) return;
     const onOutcome = (out: ReturnType<LeaseWatcher['apply']>) => {
@@ -138,12 +139,12 @@ export function createDaemon(o: DaemonOptions, d: DaemonDeps): Daemon {
         log.info({ peer: ev.lease.attrs.publicIP ?? ev.lease.attrs.publicIPv6, subnet: describeLease(ev.lease), key: ev.key }, ev.type === 'added' ? 'peer lease added' : 'peer lease removed');
       }
       d.metrics?.peers.set(watcher.current().length);
-      if (out.events.length > 0) runner.request();
+      peerSync.record(out.events);
       if (out.ownLost) mgr.markLost();
     };
     onOutcome(watcher.reset(snap));
     // Only now: never converge to a partial view of the peers.
-    const runnerDone = Promise.all([runner.run(signal), network.watchDrift?.(signal, () => runner.request())]);
+    const runnerDone = peerSync.run(signal);
     let from = snap.revision + 1n;
     const backoff = new Backoff(500, 10_000);
     while (!signal.aborted) {
@@ -229,25 +230,7 @@ export function createDaemon(o: DaemonOptions, d: DaemonDeps): Daemon {
       applyTraffic(held.lease);
 
       const watcher = new LeaseWatcher(held.key, log);
-      const runner = new SyncRunner({
-        name: 'reconcile',
-        fn: async () => {
-          const end = d.metrics?.reconcileDuration.startTimer();
-          try {
-            await network.reconcile(watcher.current());
-          } catch (e) {
-            d.metrics?.reconcileErrors.inc();
-            throw e;
-          } finally {
-            end?.();
-            for (const [kind, n] of Object.entries(network.objects?.() ?? {})) d.metrics?.kernelObjects.set({ kind }, n);
-          }
-        },
-        minMs: 50,
-        maxMs: d.resyncMs ?? 10_000,
-        retryMs: 1_000,
-        log,
-      });
+      const peerSync = new PeerSync(network, () => watcher.current(), log, d.resyncMs ?? 10_000, d.metrics);
       await Promise.all([
         ...[...iptables.values()].map((m) => m.run(signal)),
         mgr.keepAlive(cfg, held, signal, async (next) => {
@@ -258,9 +241,9 @@ export function createDaemon(o: DaemonOptions, d: DaemonDeps): Daemon {
           await writeSubnetFile(cfg, next, network);
           applyTraffic(next.lease);
           if (changed) log.warn({ subnet: describeLease(next.lease) }, 'subnet changed: restart docker and other consumers of the subnet file');
-          runner.request();
+          peerSync.requestFull();
         }),
-        watchPeers(watcher, mgr, runner, network, signal),
+        watchPeers(watcher, mgr, peerSync, signal),
       ]);
       await network.close();
       log.info({ subnet: describeLease(held.lease) }, 'stopped; the lease is kept for the next start');

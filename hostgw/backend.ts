@@ -5,19 +5,19 @@ import {
   type BackendFactory,
   type ExternalInterface,
   type KernelState,
+  type LeaseChanges,
   type Network,
-  applyOps,
-  describeOp,
-  diffKernelState,
+  Converger,
+  addRoute,
   emptyKernelState,
   isPeerRoute,
   removeForeignDevices,
   watchDrift,
 } from '../backend/index.js';
-import { errorMessage, FlannelError, type Logger } from '../common/index.js';
+import { FlannelError, type Logger } from '../common/index.js';
 import { type Cidr, type Family, type Lease, type LeaseAttrs } from '../ipam/index.js';
-import { type Netlink, routeKey } from '../netlink/index.js';
-import { desiredHostGwState } from './desired.js';
+import type { Netlink } from '../netlink/index.js';
+import { desiredHostGwState, type SkippedPeer } from './desired.js';
 
 export class HostGwError extends FlannelError {
   readonly code = 'HOST_GW';
@@ -45,7 +45,7 @@ export class HostGwNetwork implements Network {
   readonly attrs: LeaseAttrs;
   readonly mtu: number;
   private readonly refused = new Set<string>();
-  private programmed: Record<string, number> = {};
+  private readonly sync = new Map<Family, Converger>();
 
   constructor(
     private readonly nl: Netlink,
@@ -66,41 +66,50 @@ export class HostGwNetwork implements Network {
   }
 
   objects(): Readonly<Record<string, number>> {
-    return this.programmed;
+    let route = 0;
+    for (const c of this.sync.values()) route += c.sizes().route;
+    return { route };
   }
 
-  async reconcile(peers: readonly Lease[]): Promise<void> {
-    const failures: string[] = [];
-    let routes = 0;
+  async reconcile(peers: readonly Lease[], changes?: LeaseChanges): Promise<void> {
+    let failed = 0;
     for (const [family, net] of this.networks) {
-      const extCidrs = (await this.nl.dumpAddrs({ family, ifindex: this.ext.index })).map((a) => a.cidr);
-      const { state: want, skipped } = desiredHostGwState(peers, { family, extIndex: this.ext.index, extName: this.ext.name, extCidrs });
-      for (const s of skipped) {
-        const k = `${s.subnet} ${s.reason}`;
-        if (this.refused.has(k)) continue;
-        this.refused.add(k);
-        if (s.peer) this.log.error({ subnet: s.subnet, peer: s.peer, reason: s.reason }, 'refusing peer');
-        else this.log.warn({ subnet: s.subnet, reason: s.reason }, 'skipping peer');
-      }
-      routes += want.routes.size;
-      const ops = diffKernelState(want, await this.owned(family, net));
-      if (ops.length === 0) continue;
-      const failed = await applyOps(this.nl, ops);
-      for (const o of ops) {
-        const f = failed.find((x) => x.op === o);
-        if (f) this.log.error({ op: describeOp(o), err: errorMessage(f.err) }, 'kernel update failed');
-        else this.log.info({ op: describeOp(o) }, 'programmed');
-      }
-      failures.push(...failed.map((f) => `${describeOp(f.op)}: ${errorMessage(f.err)}`));
+      let sync = this.sync.get(family);
+      if (!sync) this.sync.set(family, (sync = new Converger(this.nl, this.log)));
+      const plane = {
+        family,
+        extIndex: this.ext.index,
+        extName: this.ext.name,
+        extCidrs: (await this.nl.dumpAddrs({ family, ifindex: this.ext.index })).map((a) => a.cidr),
+      };
+      const desired = (leases: readonly Lease[]) => {
+        const { state, skipped } = desiredHostGwState(leases, plane);
+        this.logSkipped(skipped);
+        return state;
+      };
+      const res =
+        changes && sync.ready
+          ? await sync.partial(desired(changes.removed), desired(changes.added))
+          : await sync.full(desired(peers), await this.owned(family, net));
+      failed += res.failed;
     }
-    this.programmed = { route: routes };
-    if (failures.length) throw new HostGwError(`${failures.length} route updates failed: ${failures[0]}`);
+    if (failed) throw new HostGwError(`${failed} route updates failed (see the log); the next sync reads the kernel again`);
+  }
+
+  private logSkipped(skipped: readonly SkippedPeer[]): void {
+    for (const s of skipped) {
+      const k = `${s.subnet} ${s.reason}`;
+      if (this.refused.has(k)) continue;
+      this.refused.add(k);
+      if (s.peer) this.log.error({ subnet: s.subnet, peer: s.peer, reason: s.reason }, 'refusing peer');
+      else this.log.warn({ subnet: s.subnet, reason: s.reason }, 'skipping peer');
+    }
   }
 
   private async owned(family: Family, net: Cidr): Promise<KernelState> {
     const s = emptyKernelState();
     for (const r of await this.nl.dumpRoutes({ family })) {
-      if (isPeerRoute(r, net)) s.routes.set(routeKey(r), r);
+      if (isPeerRoute(r, net)) addRoute(s, r);
     }
     return s;
   }

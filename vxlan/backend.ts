@@ -2,11 +2,11 @@
 // stable MAC, our subnet's .0 as a /32 on it, and every peer programmed statically. Each reconcile
 // reads the device's routes, neighbours and FDB entries and converges them to the leases, so a
 // departed peer's entries go, a route deleted by hand comes back, and a deleted device is recreated.
-import type { BackendContext, BackendFactory, ExternalInterface, Network } from '../backend/index.js';
-import { type KernelState, applyOps, describeOp, diffKernelState, emptyKernelState, isPeerRoute, removeForeignDevices, watchDrift } from '../backend/index.js';
-import { errorMessage, FlannelError, type Logger } from '../common/index.js';
+import type { BackendContext, BackendFactory, ExternalInterface, LeaseChanges, Network } from '../backend/index.js';
+import { Converger, type KernelState, addFdb, addNeigh, addRoute, emptyKernelState, isPeerRoute, removeForeignDevices, watchDrift } from '../backend/index.js';
+import { FlannelError, type Logger } from '../common/index.js';
 import { type Cidr, type Family, type Lease, type LeaseAttrs, formatIp, parseIp } from '../ipam/index.js';
-import { fdbKey, type Link, neighKey, type Netlink, routeKey } from '../netlink/index.js';
+import type { Link, Netlink } from '../netlink/index.js';
 import { parseVxlanConfig, renderVxlanConfig, type VxlanConfig } from './config.js';
 import { desiredVxlanState, peerSubnet, type SkippedPeer } from './desired.js';
 import { stableVtepMac } from './mac.js';
@@ -26,6 +26,7 @@ interface Plane {
   readonly mac: string;
   link: Link;
   subnet?: Cidr;
+  readonly sync: Converger;
 }
 
 export const vxlanBackend: BackendFactory<VxlanConfig> = {
@@ -37,7 +38,6 @@ export const vxlanBackend: BackendFactory<VxlanConfig> = {
 
 export class VxlanNetwork implements Network {
   private skippedLogged = new Set<string>();
-  private programmed: Record<string, number> = {};
 
   private constructor(
     private readonly nl: Netlink,
@@ -67,8 +67,9 @@ export class VxlanNetwork implements Network {
       const pub = family === 4 ? ctx.ext.publicIP : ctx.ext.publicIPv6;
       if (!local || !pub) throw new ReconcileError(`interface ${ctx.ext.name} has no IPv${family} address for the VTEP`);
       const name = family === 4 ? `flannel.${c.vni}` : `flannel-v6.${c.vni}`;
-      const plane: Plane = { family, name, local, mac: stableVtepMac(c.vni, pub, family), link: undefined as unknown as Link };
-      plane.link = await ensureDevice(ctx.nl, ctx.ext, c, plane, ctx.log);
+      const mac = stableVtepMac(c.vni, pub, family);
+      const link = await ensureDevice(ctx.nl, ctx.ext, c, { family, name, local, mac }, ctx.log);
+      const plane: Plane = { family, name, local, mac, link, sync: new Converger(ctx.nl, ctx.log.child({ dev: name })) };
       planes.push(plane);
     }
     await removeForeignDevices(ctx.nl, planes.map((p) => p.name), ctx.log);
@@ -107,47 +108,45 @@ export class VxlanNetwork implements Network {
   }
 
   objects(): Readonly<Record<string, number>> {
-    return this.programmed;
+    const total = { route: 0, neigh: 0, fdb: 0 };
+    for (const p of this.planes) for (const [k, n] of Object.entries(p.sync.sizes())) total[k as keyof typeof total] += n;
+    return total;
   }
 
-  async reconcile(peers: readonly Lease[]): Promise<void> {
-    const failures: string[] = [];
-    const counts = { route: 0, neigh: 0, fdb: 0 };
+  async reconcile(peers: readonly Lease[], changes?: LeaseChanges): Promise<void> {
+    let failed = 0;
     for (const p of this.planes) {
       // The device may have been deleted by hand: recreate it and its address before the peers.
       const link = await this.nl.getLink(p.name);
-      if (!link || link.kind !== 'vxlan' || !link.up) {
-        this.log.warn({ device: p.name }, 'vxlan device missing or down; recreating');
-        p.link = await ensureDevice(this.nl, this.ext, this.cfg, p, this.log);
-        await this.ensureAddress(p);
-      } else {
-        p.link = link;
+      if (!link || link.kind !== 'vxlan' || !link.up || link.index !== p.link.index) {
+        if (!link || link.kind !== 'vxlan' || !link.up) {
+          this.log.warn({ device: p.name }, 'vxlan device missing or down; recreating');
+          p.link = await ensureDevice(this.nl, this.ext, this.cfg, p, this.log);
+          await this.ensureAddress(p);
+        } else {
+          p.link = link;
+        }
+        p.sync.forget();
       }
-      const extCidrs = (await this.nl.dumpAddrs({ family: p.family, ifindex: this.ext.index })).map((a) => a.cidr);
-      const { state: want, skipped } = desiredVxlanState(peers, {
+      const plane = {
         family: p.family,
         devIndex: p.link.index,
         extIndex: this.ext.index,
-        extCidrs,
+        extCidrs: (await this.nl.dumpAddrs({ family: p.family, ifindex: this.ext.index })).map((a) => a.cidr),
         directRouting: this.cfg.directRouting,
-      });
-      this.logSkipped(skipped);
-      counts.route += want.routes.size;
-      counts.neigh += want.neighs.size;
-      counts.fdb += want.fdbs.size;
-      const have = await this.kernelState(p);
-      const ops = diffKernelState(want, have);
-      if (ops.length === 0) continue;
-      const failed = await applyOps(this.nl, ops);
-      for (const o of ops) {
-        const f = failed.find((x) => x.op === o);
-        if (f) this.log.error({ device: p.name, op: describeOp(o), err: errorMessage(f.err) }, 'kernel update failed');
-        else this.log.info({ device: p.name, op: describeOp(o) }, 'programmed');
-      }
-      failures.push(...failed.map((f) => `${describeOp(f.op)}: ${errorMessage(f.err)}`));
+      };
+      const desired = (leases: readonly Lease[]) => {
+        const { state, skipped } = desiredVxlanState(leases, plane);
+        this.logSkipped(skipped);
+        return state;
+      };
+      const res =
+        changes && p.sync.ready
+          ? await p.sync.partial(desired(changes.removed), desired(changes.added))
+          : await p.sync.full(desired(peers), await this.kernelState(p));
+      failed += res.failed;
     }
-    this.programmed = counts;
-    if (failures.length) throw new ReconcileError(`${failures.length} kernel updates failed: ${failures[0]}`);
+    if (failed) throw new ReconcileError(`${failed} kernel updates failed (see the log); the next sync reads the kernel again`);
   }
 
   /** What the kernel holds on the objects this backend owns. */
@@ -155,13 +154,13 @@ export class VxlanNetwork implements Network {
     const s = emptyKernelState();
     const net = this.networks.get(p.family)!;
     for (const r of await this.nl.dumpRoutes({ family: p.family })) {
-      if (isPeerRoute(r, net)) s.routes.set(routeKey(r), r);
+      if (isPeerRoute(r, net)) addRoute(s, r);
     }
     for (const n of await this.nl.dumpNeighs({ family: p.family, ifindex: p.link.index })) {
-      if (n.state === 'permanent' && n.mac) s.neighs.set(neighKey(n), { ip: n.ip, mac: n.mac, ifindex: n.ifindex });
+      addNeigh(s, { ip: n.ip, mac: n.mac ?? '', ifindex: n.ifindex, state: n.state });
     }
     for (const f of await this.nl.dumpFdb({ ifindex: p.link.index })) {
-      if (parseIp(f.dst).family === p.family) s.fdbs.set(fdbKey(f), f);
+      if (parseIp(f.dst).family === p.family) addFdb(s, f);
     }
     return s;
   }
@@ -192,7 +191,7 @@ export class VxlanNetwork implements Network {
   }
 }
 
-async function ensureDevice(nl: Netlink, ext: ExternalInterface, c: VxlanConfig, p: Omit<Plane, 'link'>, log: Logger): Promise<Link> {
+async function ensureDevice(nl: Netlink, ext: ExternalInterface, c: VxlanConfig, p: Pick<Plane, 'family' | 'name' | 'local' | 'mac'>, log: Logger): Promise<Link> {
   const mtu = c.mtu ?? ext.mtu - ENCAP_OVERHEAD[p.family];
   const link = await nl.ensureVxlan(
     { name: p.name, vni: c.vni, local: p.local, dev: ext.index, port: c.port, learning: c.learning, gbp: c.gbp, mtu, mac: p.mac },
