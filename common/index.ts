@@ -4,3 +4,4 @@ export { AsyncQueue } from './queue.js';
 export { createEtcdClient, type EtcdOptions } from './etcd.js';
 export { sleep, Backoff } from './backoff.js';
 export { SyncRunner, type SyncRunnerOptions } from './runner.js';
+export { watchPrefix, listPrefix, type PrefixWatchBatch } from './etcd-watch.js';

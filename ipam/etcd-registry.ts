@@ -2,8 +2,8 @@
 // `<prefix>/subnets/<key name>`. A lease key carries an etcd lease (the TTL); a key without one is
 // a reservation and is never given a TTL here (flannel's v3 registry did, turning reservations
 // into leases that expired).
-import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
-import { AsyncQueue, Backoff, errorMessage, FlannelError, sleep, type Logger, silentLogger } from '../common/index.js';
+import type { Etcd3, IKeyValue } from 'etcd3';
+import { errorMessage, FlannelError, listPrefix, type Logger, silentLogger, watchPrefix } from '../common/index.js';
 import { CorruptLeaseError, type Lease, leaseKeyName, parseLease, renderLeaseAttrs } from './lease.js';
 import type { LeaseSnapshot, RegistryEvent, RenewResult, SubnetRegistry, WatchBatch } from './registry.js';
 
@@ -48,20 +48,23 @@ export class EtcdRegistry implements SubnetRegistry {
   }
 
   async listLeases(): Promise<LeaseSnapshot> {
-    let res;
     try {
-      res = await this.client.getAll().prefix(this.subnetsPrefix).exec();
+      const { kvs, revision } = await listPrefix(this.client, this.subnetsPrefix);
+      return this.snapshotOf(kvs, revision);
     } catch (e) {
       throw new RegistryError('list', this.subnetsPrefix, e);
     }
+  }
+
+  private snapshotOf(kvs: readonly IKeyValue[], revision: bigint): LeaseSnapshot {
     const leases = new Map<string, Lease>();
     const corrupt: CorruptLeaseError[] = [];
-    for (const kv of res.kvs) {
+    for (const kv of kvs) {
       const ev = this.toEvent(kv);
       if (ev.type === 'put') leases.set(ev.key, ev.lease);
       else if (ev.type === 'corrupt') corrupt.push(ev.error);
     }
-    return { leases, corrupt, revision: BigInt(res.header.revision) };
+    return { leases, corrupt, revision };
   }
 
   async createLease(lease: Lease, ttlSec: number): Promise<{ created: true; expiration: Date } | { created: false }> {
@@ -124,56 +127,17 @@ export class EtcdRegistry implements SubnetRegistry {
     }
   }
 
-  /**
-   * etcd3's watcher already reconnects and resumes from its last revision; what it cannot recover
-   * from is a cancelled watch (compaction, or a revision etcd no longer has). Then we list again and
-   * hand the caller a `reset` snapshot to diff against what it knew.
-   */
+  /** Lease events from `fromRevision` on; a lost watch becomes a `reset` snapshot (see watchPrefix). */
   async *watchLeases(fromRevision: bigint, signal: AbortSignal): AsyncIterable<WatchBatch> {
-    const backoff = new Backoff(200, 10_000);
-    let rev = fromRevision;
-    while (!signal.aborted) {
-      const queue = new AsyncQueue<WatchBatch | { kind: 'lost'; reason: string }>(signal);
-      const watcher: Watcher = this.client.watch().prefix(this.subnetsPrefix).startRevision(rev.toString()).watcher();
-      watcher.on('data', (res: IWatchResponse) => {
-        if (res.events.length === 0) return;
-        const events = res.events.map((e): RegistryEvent => {
-          const key = e.kv.key.toString();
-          return e.type === 'Delete' ? { type: 'delete', key: this.nameOf(key) } : this.toEvent(e.kv);
-        });
-        queue.push({ kind: 'events', events, revision: BigInt(res.header.revision) });
-      });
-      let cancelledByServer = false;
-      watcher.on('error', (err: unknown) => {
-        cancelledByServer = true;
-        queue.push({ kind: 'lost', reason: errorMessage(err) || 'watch cancelled by etcd' });
-      });
-      watcher.on('disconnected', (err: unknown) => this.log.warn({ err: errorMessage(err) }, 'lease watch disconnected; reconnecting'));
-      watcher.on('connected', () => backoff.reset());
-      try {
-        for await (const item of queue) {
-          if (item.kind === 'lost') {
-            this.log.warn({ reason: item.reason, revision: rev.toString() }, 'lease watch lost; listing leases again');
-            break;
-          }
-          if (item.kind === 'events') rev = item.revision + 1n;
-          yield item;
-        }
-      } finally {
-        // A watch etcd already cancelled is detached; cancelling it again would wait forever.
-        if (!cancelledByServer) await withTimeout(watcher.cancel(), 5_000).catch(() => undefined);
-      }
-      // Re-list until etcd answers, then resume watching right after the listing's revision.
-      while (!signal.aborted) {
-        try {
-          const snapshot = await this.listLeases();
-          rev = snapshot.revision + 1n;
-          yield { kind: 'reset', snapshot };
-          break;
-        } catch (e) {
-          this.log.warn({ err: errorMessage(e) }, 'listing leases failed; retrying');
-          await sleep(backoff.next(), signal);
-        }
+    for await (const b of watchPrefix(this.client, this.subnetsPrefix, fromRevision, signal, this.log)) {
+      if (b.kind === 'events') {
+        yield {
+          kind: 'events',
+          events: b.events.map((e): RegistryEvent => (e.type === 'delete' ? { type: 'delete', key: this.nameOf(e.kv.key.toString()) } : this.toEvent(e.kv))),
+          revision: b.revision,
+        };
+      } else {
+        yield { kind: 'reset', snapshot: this.snapshotOf(b.kvs, b.revision) };
       }
     }
   }
@@ -226,9 +190,4 @@ export class EtcdRegistry implements SubnetRegistry {
       stream.end();
     }
   }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms)))]).finally(() => clearTimeout(timer));
 }

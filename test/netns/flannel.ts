@@ -46,7 +46,7 @@ export function startFlanneld(h: Host, etcd: EtcdServer, o: FlanneldOptions = {}
 export async function readEnvFile(file: string): Promise<Record<string, string> | undefined> {
   try {
     const text = await readFile(file, 'utf8');
-    return Object.fromEntries(text.trim().split('\n').map((l) => l.split('=', 2) as [string, string]));
+    return Object.fromEntries(text.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
   } catch {
     return undefined;
   }
