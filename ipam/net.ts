@@ -1,7 +1,12 @@
 // One address arithmetic for both families (the CNI plugins' cidr.go idea): an address is a family
 // and a bigint, so IPv4 and IPv6 share every function below. ip-num stays behind this file.
-import { IPv6, collapseIPv6Number } from 'ip-num';
+import { createRequire } from 'node:module';
 import { FlannelError } from '../common/errors.js';
+
+// ip-num is loaded on the first IPv6 address only: it costs tens of milliseconds at start-up, which
+// every CNI plugin invocation would pay.
+let ipNum: typeof import('ip-num') | undefined;
+const ipv6Lib = (): typeof import('ip-num') => (ipNum ??= createRequire(import.meta.url)('ip-num') as typeof import('ip-num'));
 
 export type Family = 4 | 6;
 
@@ -43,7 +48,7 @@ export function parseIp(s: string): IpAddr {
   }
   if (s.includes(':') && /^[0-9a-fA-F:.]+$/.test(s)) {
     try {
-      return { family: 6, value: IPv6.fromString(s).getValue() };
+      return { family: 6, value: ipv6Lib().IPv6.fromString(s).getValue() };
     } catch {
       // fall through to the common error
     }
@@ -66,7 +71,7 @@ export function formatIp(a: IpAddr): string {
     const v = Number(a.value);
     return `${(v >>> 24) & 255}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
   }
-  return collapseIPv6Number(IPv6.fromBigInt(a.value).toString()).toLowerCase();
+  return ipv6Lib().collapseIPv6Number(ipv6Lib().IPv6.fromBigInt(a.value).toString()).toLowerCase();
 }
 
 export function parseCidr(s: string): Cidr {

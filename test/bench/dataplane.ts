@@ -11,6 +11,7 @@
 // of several rounds, the three paths alternating (rotated order) within each round.
 // Prints its figures; throws if a measurement cannot be made.
 import { FlannelError } from '../../common/index.js';
+import type { EtcdServer } from '../harness/etcd.js';
 import { readEnvFile, startFlanneld, startLabEtcd, subnetFileOf, waitFor } from '../netns/flannel.js';
 import { Lab, PING, type Endpoint, type Host, type Pod } from '../netns/lab.js';
 import { percentile, type BenchResult } from './stats.js';
@@ -116,11 +117,22 @@ async function forwardRules(h: Host): Promise<string> {
 
 const gbit = (bps: number): number => bps / 1e9;
 
+/** Two hosts running flanneld with `config` under `prefix`, a pod on each, and a route between them. */
+async function flannelPair(lab: Lab, etcd: EtcdServer, names: [string, string], prefix: string, config: string): Promise<{ from: Pod; to: Pod }> {
+  await etcd.ctl(['put', `${prefix}/config`, config]);
+  const hosts = names.map((n) => lab.host(n));
+  for (const h of hosts) startFlanneld(h, etcd, { args: ['--iface=eth0', `--etcd-prefix=${prefix}`] });
+  const envs = await Promise.all(hosts.map((h) => waitFor(`subnet.env on ${h.name}`, () => readEnvFile(subnetFileOf(h)), 20_000)));
+  const pods = await Promise.all(hosts.map((h, i) => h.addPod('p1', { cidr: envs[i]!.FLANNEL_SUBNET!, mtu: Number(envs[i]!.FLANNEL_MTU) })));
+  await waitFor(`${prefix}: ${names[0]} reaches ${names[1]}`, async () => (await pingRtts(pods[0]!, pods[1]!, 1).catch(() => [])).length > 0, 20_000, 500);
+  return { from: pods[0]!, to: pods[1]! };
+}
+
 export async function benchDataplane(opts: DataplaneOptions = {}): Promise<BenchResult[]> {
   const rounds = opts.rounds ?? 3;
   const seconds = opts.seconds ?? 5;
   const pings = opts.pings ?? 20;
-  const lab = await Lab.create({ hosts: ['a', 'b', 'c', 'd'] });
+  const lab = await Lab.create({ hosts: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'] });
   try {
     const etcd = await startLabEtcd(lab);
     try {
@@ -140,11 +152,16 @@ export async function benchDataplane(opts: DataplaneOptions = {}): Promise<Bench
         return routes.some((r) => r.dst === bNet);
       }, 15_000);
       const hand = await handMadeVxlan(lab, lab.mtu - 50);
+      // The other backends, each on its own pair of hosts and its own etcd prefix and network.
+      const udp = await flannelPair(lab, etcd, ['e', 'f'], '/udp/network', '{"Network":"10.6.0.0/16","Backend":{"Type":"udp"}}');
+      const hostgw = await flannelPair(lab, etcd, ['g', 'h'], '/hostgw/network', '{"Network":"10.7.0.0/16","Backend":{"Type":"host-gw"}}');
 
       const paths: Path[] = [
         { name: 'underlay', from: a, to: b },
         { name: 'hand-made', from: hand.c, to: hand.d },
         { name: 'project', from: pa, to: pb },
+        { name: 'udp', from: udp.from, to: udp.to },
+        { name: 'host-gw', from: hostgw.from, to: hostgw.to },
       ];
       // Every path must work before anything is measured (and this warms ARP and the caches).
       for (const p of paths) await pingRtts(p.from, p.to, 2);
@@ -168,18 +185,23 @@ export async function benchDataplane(opts: DataplaneOptions = {}): Promise<Bench
       }
 
       const med = (m: Map<string, number[]>, k: string): number => percentile(m.get(k)!, 50);
-      const [under, handV, proj] = ['underlay', 'hand-made', 'project'].map((k) => gbit(med(bps, k))) as [number, number, number];
-      const [uRtt, hRtt, pRtt] = ['underlay', 'hand-made', 'project'].map((k) => med(rtt, k) * 1000) as [number, number, number];
+      const [under, handV, proj, udpV, hgV] = ['underlay', 'hand-made', 'project', 'udp', 'host-gw'].map((k) => gbit(med(bps, k))) as [number, number, number, number, number];
+      const [uRtt, hRtt, pRtt, udpRtt, hgRtt] = ['underlay', 'hand-made', 'project', 'udp', 'host-gw'].map((k) => med(rtt, k) * 1000) as [number, number, number, number, number];
       const runs = `median of ${rounds}`;
       return [
         { name: `underlay host->host eth0, iperf3 TCP ${seconds}s (baseline)`, value: under, unit: `Gbit/s ${runs}`, ratio: 1 },
         { name: 'hand-made vxlan42 pod->pod', value: handV, unit: `Gbit/s ${runs}`, ratio: handV / under, baseline: 'underlay' },
         { name: 'project flannel.1 pod->pod', value: proj, unit: `Gbit/s ${runs}`, ratio: proj / under, baseline: 'underlay' },
         { name: 'project flannel.1 pod->pod', value: proj, unit: `Gbit/s ${runs}`, ratio: proj / handV, baseline: 'hand-made vxlan' },
+        { name: 'project udp (flannel0) pod->pod', value: udpV, unit: `Gbit/s ${runs}`, ratio: udpV / under, baseline: 'underlay' },
+        { name: 'project udp (flannel0) pod->pod', value: udpV, unit: `Gbit/s ${runs}`, ratio: udpV / proj, baseline: 'project vxlan' },
+        { name: 'project host-gw pod->pod', value: hgV, unit: `Gbit/s ${runs}`, ratio: hgV / under, baseline: 'underlay' },
         { name: `underlay ping host->host (baseline)`, value: uRtt, unit: `µs p50 of ${rtt.get('underlay')!.length}`, ratio: 1 },
         { name: 'hand-made vxlan42 ping pod->pod', value: hRtt, unit: `µs p50 of ${rtt.get('hand-made')!.length}`, ratio: hRtt / uRtt, baseline: 'underlay' },
         { name: 'project flannel.1 ping pod->pod', value: pRtt, unit: `µs p50 of ${rtt.get('project')!.length}`, ratio: pRtt / uRtt, baseline: 'underlay' },
         { name: 'project flannel.1 ping pod->pod', value: pRtt, unit: `µs p50 of ${rtt.get('project')!.length}`, ratio: pRtt / hRtt, baseline: 'hand-made vxlan' },
+        { name: 'project udp ping pod->pod', value: udpRtt, unit: `µs p50 of ${rtt.get('udp')!.length}`, ratio: udpRtt / uRtt, baseline: 'underlay' },
+        { name: 'project host-gw ping pod->pod', value: hgRtt, unit: `µs p50 of ${rtt.get('host-gw')!.length}`, ratio: hgRtt / uRtt, baseline: 'underlay' },
       ];
     } finally {
       await etcd.destroy();

@@ -1,6 +1,7 @@
 // `npm run bench [name...]`: runs the named benchmarks (all by default) and prints each figure with
 // its ratio to a baseline measured in the same run.
 import { benchColdStart } from './coldstart.js';
+import { benchCni } from './cni.js';
 import { benchDataplane } from './dataplane.js';
 import { benchControlPlane } from './controlplane.js';
 import { benchConcurrentAcquire } from './leases.js';
@@ -11,6 +12,7 @@ const benches: Record<string, { title: string; run: () => Promise<BenchResult[]>
   coldstart: { title: 'flanneld cold start', run: () => benchColdStart(5) },
   dataplane: { title: 'Data plane: iperf3 TCP and ping, pod to pod over VXLAN vs the underlay', run: () => benchDataplane({ rounds: 3, seconds: 5, pings: 20 }) },
   controlplane: { title: 'Control plane: 5,000 peer leases, one flanneld (vxlan)', run: () => benchControlPlane(5000, 200) },
+  cni: { title: 'CNI ADD/DEL latency: flannel -> bridge -> our host-local vs bridge + Debian host-local', run: () => benchCni(30) },
 };
 
 const wanted = process.argv.slice(2);

@@ -1,0 +1,100 @@
+// CNI ADD/DEL latency inside a lab host: our chain (flannel -> Debian's bridge -> our host-local)
+// against Debian's bridge with Debian's host-local, given the same delegate config (the one our
+// flannel plugin renders, on its own bridge and subnet), in the same run, rounds alternating. Also
+// bridge + our host-local (the IPAM swapped alone) and a bare `node -e 0` (the floor any Node plugin
+// pays per exec). Each figure is the time from exec to exit as the runtime sees it, nsenter included.
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { buildDelegateConfig, parseFlannelEnv, parseFlannelNetConf, renderDelegateConfig } from '../../cni/index.js';
+import { CNI_DIST, CNI_PATH, SYSTEM_CNI, type CniOutcome, type CniPodNs, addPodNs, runCni } from '../netns/cni.js';
+import { type Host, Lab } from '../netns/lab.js';
+import { percentile, type BenchResult } from './stats.js';
+
+interface Variant {
+  readonly name: string;
+  readonly file: string;
+  readonly cniPath: string;
+  readonly conf: unknown;
+  readonly pod: CniPodNs;
+  readonly add: number[];
+  readonly del: number[];
+}
+
+function mustSucceed(what: string, r: CniOutcome): number {
+  if (r.code !== 0) throw new Error(`${what} failed (exit ${r.code}): ${r.stdout.trim()} ${r.stderr.trim().slice(-300)}`);
+  return r.ms;
+}
+
+async function variant(lab: Lab, h: Host, name: string, file: string, cniPath: string, conf: unknown): Promise<Variant> {
+  return { name, file, cniPath, conf, pod: await addPodNs(lab, h, name), add: [], del: [] };
+}
+
+export async function benchCni(runs = 30): Promise<BenchResult[]> {
+  const lab = await Lab.create({ hosts: ['a'] });
+  try {
+    const a = lab.host('a');
+    // flannel only reads subnet.env: a hand-written one stands in for flanneld's.
+    const subnetFile = path.join(a.dir, 'subnet.env');
+    const envText = 'FLANNEL_NETWORK=10.5.0.0/16\nFLANNEL_SUBNET=10.5.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n';
+    await writeFile(subnetFile, envText);
+    const flannelConf = {
+      cniVersion: '1.0.0',
+      name: 'cbr0',
+      type: 'flannel',
+      subnetFile,
+      dataDir: path.join(a.dir, 'flannel-cni'),
+      ipam: { dataDir: path.join(a.dir, 'ipam-ours') },
+      delegate: { hairpinMode: true, isDefaultGateway: true },
+    };
+    // The delegate config our plugin renders, moved to bridge cni1 / 10.6.1.0/24 for the baselines.
+    const delegate = JSON.parse(renderDelegateConfig(buildDelegateConfig(parseFlannelNetConf(flannelConf), parseFlannelEnv(envText, subnetFile)))) as {
+      ipam: Record<string, unknown>;
+    } & Record<string, unknown>;
+    const baseline = (bridge: string, subnet: string, dataDir: string) => ({
+      ...delegate,
+      bridge,
+      ipam: { ...delegate.ipam, dataDir: path.join(a.dir, dataDir), ranges: [[{ subnet }]] },
+    });
+    const variants = [
+      await variant(lab, a, 'base', path.join(SYSTEM_CNI, 'bridge'), SYSTEM_CNI, baseline('cni1', '10.6.1.0/24', 'ipam-debian')),
+      await variant(lab, a, 'ours', path.join(CNI_DIST, 'flannel'), CNI_PATH, flannelConf),
+      await variant(lab, a, 'mixed', path.join(SYSTEM_CNI, 'bridge'), CNI_PATH, baseline('cni2', '10.7.1.0/24', 'ipam-mixed')),
+    ];
+    const floor: number[] = [];
+    const warmup = 2;
+    for (let i = 0; i < runs + warmup; i++) {
+      // Rotate the order each round so drift on a shared machine hits every variant alike.
+      const order = [...variants.slice(i % variants.length), ...variants.slice(0, i % variants.length)];
+      for (const v of order) {
+        const call = { containerId: `bench-${v.name}-${i}`, netns: v.pod.nsPath, cniPath: v.cniPath, conf: v.conf };
+        const add = mustSucceed(`${v.name} ADD`, await runCni(a, v.file, { command: 'ADD', ...call }));
+        const del = mustSucceed(`${v.name} DEL`, await runCni(a, v.file, { command: 'DEL', ...call }));
+        if (i >= warmup) {
+          v.add.push(add);
+          v.del.push(del);
+        }
+      }
+      const t0 = performance.now();
+      await a.run([process.execPath, '-e', '0']);
+      if (i >= warmup) floor.push(performance.now() - t0);
+    }
+
+    const [base, ours, mixed] = variants as [Variant, Variant, Variant];
+    const rows: BenchResult[] = [];
+    for (const op of ['add', 'del'] as const) {
+      for (const p of [50, 99]) {
+        const b = percentile(base[op], p);
+        const label = `${op.toUpperCase()} p${p}`;
+        rows.push({ name: `${label} bridge + Debian host-local (baseline)`, value: b, unit: 'ms', ratio: 1 });
+        rows.push({ name: `${label} flannel -> bridge -> our host-local`, value: percentile(ours[op], p), unit: 'ms', ratio: percentile(ours[op], p) / b, baseline: 'baseline' });
+        rows.push({ name: `${label} bridge + our host-local`, value: percentile(mixed[op], p), unit: 'ms', ratio: percentile(mixed[op], p) / b, baseline: 'baseline' });
+      }
+    }
+    const f = percentile(floor, 50);
+    rows.push({ name: `node -e 0 in the namespace p50 (floor per Node exec)`, value: f, unit: 'ms', ratio: f / percentile(base.add, 50), baseline: 'baseline ADD p50' });
+    rows.push({ name: `runs per figure`, value: runs, unit: '' });
+    return rows;
+  } finally {
+    await lab.destroy();
+  }
+}
