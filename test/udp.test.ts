@@ -183,9 +183,22 @@ class FakeDataPath implements DataPath {
 
 /** Just the netlink calls the udp backend makes, on one device. */
 function fakeNetlink() {
-  const state = { link: { index: 7, name: 'flannel0', mtu: 1500, up: false } as Link | undefined, addrs: [] as string[], routes: [] as Route[], calls: [] as string[] };
+  const state = {
+    link: { index: 7, name: 'flannel0', mtu: 1500, up: false } as Link | undefined,
+    // A vxlan device and a peer route a previous backend left behind.
+    foreign: [{ index: 9, name: 'flannel.1', mtu: 1450, up: true, kind: 'vxlan' }] as Link[],
+    addrs: [] as string[],
+    routes: [{ dst: '10.5.9.0/24', gw: '10.5.9.0', ifindex: 9, onlink: true }] as Route[],
+    calls: [] as string[],
+  };
   const nl: Partial<Netlink> = {
     getLink: async () => state.link,
+    dumpLinks: async () => (state.link ? [state.link, ...state.foreign] : state.foreign),
+    deleteLink: async (dev) => {
+      state.calls.push(`deleteLink ${String(dev)}`);
+      state.foreign = state.foreign.filter((l) => l.index !== dev);
+      return true;
+    },
     setLink: async (_dev, c) => {
       state.calls.push(`setLink ${JSON.stringify(c)}`);
       if (state.link) state.link = { ...state.link, ...(c.mtu !== undefined && { mtu: c.mtu }), ...(c.up !== undefined && { up: c.up }) };
@@ -241,10 +254,13 @@ describe('udp backend', () => {
     expect(net.mtu).toBe(1472);
     expect(state.link).toMatchObject({ mtu: 1472, up: true });
     expect(net.attrs).toEqual({ publicIP: '192.0.2.11' });
+    // A previous backend's device is removed; its peer route goes with the first full sync.
+    expect(state.calls).toContain('deleteLink 9');
 
     state.addrs.push('10.5.1.0/16'); // an old lease's address
     await net.setLease({ subnet: OWN, attrs: net.attrs, reservation: false });
     expect(state.addrs).toEqual(['10.5.72.0/16']);
+    expect(state.calls).toContain('deleteRoute 10.5.9.0/24');
     await net.reconcile([udpPeer('10.5.3.0/24', '192.0.2.12'), udpPeer('10.5.4.0/24', '192.0.2.14', { backendType: 'vxlan' })]);
     expect(dps[0]!.tables.at(-1)).toEqual({ own: { subnet: '10.5.72.0', prefixLen: 24 }, entries: [{ subnet: '10.5.3.0', prefixLen: 24, peerIP: '192.0.2.12' }] });
 

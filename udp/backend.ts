@@ -9,7 +9,7 @@
 // device (or a loop whose TUN thread died) is reopened, and the peer table computed from the leases
 // is swapped into the running loop. The loop lives in this process: while flanneld is down, the
 // tunnel is down too, and the kernel removes flannel0 when the process exits (as flannel's).
-import { addRoute, applyOps, type BackendContext, type BackendFactory, describeOp, diffKernelState, emptyKernelState, type LeaseChanges, type Network, watchDrift } from '../backend/index.js';
+import { addRoute, applyOps, type BackendContext, type BackendFactory, describeOp, diffKernelState, emptyKernelState, isPeerRoute, type LeaseChanges, type Network, removeForeignDevices, watchDrift } from '../backend/index.js';
 import { errorMessage, FlannelError, type Logger, sleep } from '../common/index.js';
 import { type Cidr, ConfigError, formatCidr, formatIp, type Lease, type LeaseAttrs } from '../ipam/index.js';
 import type { Link, Netlink } from '../netlink/index.js';
@@ -89,6 +89,7 @@ export class UdpNetwork implements Network {
     if (!ifaceAddr || !publicIP) throw new UdpBackendError(`interface ${ctx.ext.name} has no IPv4 address for the udp tunnel`);
     const mtu = ctx.ext.mtu - UDP_OVERHEAD;
     const log = ctx.log.child({ device: TUN_DEVICE });
+    await removeForeignDevices(ctx.nl, [TUN_DEVICE], log);
     const dp = deps.openDataPath({ device: TUN_DEVICE, bindIp: ifaceAddr, port: c.port });
     let link: Link;
     try {
@@ -186,7 +187,11 @@ export class UdpNetwork implements Network {
     const wantState = emptyKernelState();
     addRoute(wantState, { dst: formatCidr(this.network), ifindex, src: addr });
     const haveState = emptyKernelState();
-    for (const r of await this.nl.dumpRoutes({ family: 4, ifindex })) addRoute(haveState, r);
+    // Peer routes another backend left (vxlan's via flannel.1, host-gw's via the underlay) would
+    // take traffic away from the network route: they go too.
+    for (const r of await this.nl.dumpRoutes({ family: 4 })) {
+      if (r.ifindex === ifindex || isPeerRoute(r, this.network)) addRoute(haveState, r);
+    }
     const ops = diffKernelState(wantState, haveState);
     if (ops.length === 0) return;
     const failed = await applyOps(this.nl, ops);
