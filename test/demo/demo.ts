@@ -30,10 +30,14 @@ import {
   startTcpEcho,
   tcpProbe,
   type Endpoint,
+  type Host,
   type Pod,
   type Proc,
 } from '../netns/lab.js';
 import { PREFIX_RE } from '../netns/names.js';
+import { type Dockerd, startDockerd } from '../netns/docker.js';
+
+const dockerOptsFile = (h: Host): string => path.join(h.dir, 'docker');
 
 const NETWORK_CONFIG = '{"Network":"10.5.0.0/16","Backend":{"Type":"vxlan"}}';
 const ETCD_PREFIX = '/coreos.com/network';
@@ -170,7 +174,7 @@ class Demo {
     heading('flanneld on every host');
     const etcd = this.etcd;
     for (const h of lab.hosts) {
-      const p = startFlanneld(h, etcd, { args: ['--iface=eth0'], outputToFile: this.keep });
+      const p = startFlanneld(h, etcd, { args: ['--iface=eth0', '--ip-masq', `--docker-opts-file=${dockerOptsFile(h)}`], outputToFile: this.keep });
       this.flanneld.set(h.name, p);
       const argv = ['flanneld', `--etcd-endpoints=${etcd.endpoint}`, `--subnet-file=${subnetFileOf(h)}`, '--iface=eth0'];
       out(`  ${h.name}# ${cmdline(argv)} &`);
@@ -283,6 +287,10 @@ class Demo {
     await this.ping(pc, pa, 2);
     await this.tcp(pa, pc);
 
+    // ---------------------------------------------------------------- 4b
+    heading('Docker on the overlay: dockerd per host with --bip from flanneld, containers across hosts');
+    await this.docker(lab);
+
     // ---------------------------------------------------------------- 5
     const secs = ((Date.now() - t0) / 1000).toFixed(1);
     if (this.keep) {
@@ -300,6 +308,46 @@ class Demo {
       out(`  ${TMP_ROOT}/${lab.prefix} removed`);
       out();
       out(`demo OK in ${((Date.now() - t0) / 1000).toFixed(1)} s (traffic done at ${secs} s).`);
+    }
+  }
+
+  /**
+   * flanneld wrote Docker's options (as mk-docker-opts.sh did); each host's dockerd starts with them,
+   * so docker0 carries the host's subnet and containers on different hosts reach each other by their
+   * own addresses. The daemons are stopped at the end of this step, --keep or not.
+   */
+  async docker(lab: Lab): Promise<void> {
+    const daemons: Dockerd[] = [];
+    try {
+      out('  docker0 takes over the subnet the pods of the last step used on cni0, so cni0 goes first:');
+      for (const h of lab.hosts) {
+        await this.show(h, ['ip', 'link', 'del', 'cni0']);
+        await this.show(h, ['cat', dockerOptsFile(h)]);
+        const d = await startDockerd(h, { optsFile: dockerOptsFile(h) });
+        daemons.push(d);
+        out(`  ${h.name}# dockerd ${d.networkArgs.join(' ')} --data-root ${path.join(d.dir, 'data')} -H unix://${d.socket} --storage-driver=vfs   (ready in ${d.timings.dockerdMs} ms)`);
+      }
+      const [da, db, dc] = daemons as [Dockerd, Dockerd, Dockerd];
+      const web = await db.runContainer('web', ['sh', '-c', 'mkdir -p /w && echo "hello from a container on b" > /w/index.html && exec httpd -f -p 8080 -h /w']);
+      const client = await da.runContainer('client', ['sleep', '600']);
+      const third = await dc.runContainer('client', ['sleep', '600']);
+      out();
+      await this.show(lab.host('b'), ['ip', '-br', 'addr', 'show', 'docker0']);
+      out(`  containers: a/client ${client.ip}, b/web ${web.ip}, c/client ${third.ip}`);
+      for (const [d, from, to] of [
+        [da, 'a/client', web.ip],
+        [dc, 'c/client', client.ip],
+      ] as const) {
+        const r = await d.execIn('client', ['ping', '-c', '2', '-W', '3', to], { timeoutMs: 10_000 });
+        shown(from, ['ping', '-c', '2', to], r.stdout);
+        if (r.code !== 0) throw new DemoError(`${from} could not ping ${to}`);
+      }
+      const r = await da.execIn('client', ['timeout', '5', 'wget', '-q', '-O', '-', `http://${web.ip}:8080/`], { timeoutMs: 10_000 });
+      shown('a/client', ['wget', '-q', '-O', '-', `http://${web.ip}:8080/`], r.stdout);
+      if (!r.stdout.includes('hello from a container on b')) throw new DemoError(`a/client could not fetch from b/web at ${web.ip}`);
+    } finally {
+      for (const d of daemons) await d.stop();
+      if (daemons.length) out(`  dockerd stopped on ${daemons.map((d) => d.host.name).join(', ')}`);
     }
   }
 
