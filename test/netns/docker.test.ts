@@ -20,7 +20,7 @@ const inSubnet = (cidr: string, ip: string): boolean => offsetIn(parseCidr4(cidr
 const json = async <T>(h: Host, args: string[]): Promise<T> => JSON.parse((await h.ipCmd(['-j', ...args])) || '[]') as T;
 const docker0 = (h: Host) => json<{ mtu: number; addr_info: { family: string; local: string; prefixlen: number }[] }[]>(h, ['addr', 'show', 'dev', 'docker0']);
 
-for (const backend of ['vxlan', 'host-gw'] as const) {
+for (const backend of ['vxlan', 'host-gw', 'udp'] as const) {
   describe(`Docker on flannel (${backend})`, () => {
     let lab: Lab;
     let etcd: EtcdServer;
@@ -84,7 +84,7 @@ for (const backend of ['vxlan', 'host-gw'] as const) {
         expect(nat).not.toMatch(/-A POSTROUTING -s 10\.5\.\d+\.0\/24 ! -o docker0 -j MASQUERADE/);
         expect(nat).toContain('-j FLANNEL-POSTRTG');
       }
-      expect(env.get('a')!.FLANNEL_MTU).toBe(backend === 'vxlan' ? '1450' : '1500');
+      expect(env.get('a')!.FLANNEL_MTU).toBe({ vxlan: '1450', 'host-gw': '1500', udp: '1472' }[backend]);
     });
 
     it("gives each container an address inside its host's lease", () => {
