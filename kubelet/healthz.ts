@@ -1,0 +1,27 @@
+// /healthz answers 200 while the Docker relist keeps running (Kubernetes' PLEG health), 500 when it
+// has stalled; /pods lists the pods this kubelet runs (the old read-only port's /pods).
+import { createServer, type Server } from 'node:http';
+import type { Logger } from '../common/index.js';
+import type { Kubelet } from './kubelet.js';
+
+export async function startKubeletHealthz(ip: string, port: number, k: Kubelet, log: Logger): Promise<Server> {
+  const srv = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/healthz') {
+      const staleMs = Math.max(10_000, 3 * k.config.plegPeriodMs);
+      const age = Date.now() - k.lastRelist;
+      const ok = k.lastRelist > 0 && age < staleMs;
+      res.writeHead(ok ? 200 : 500, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : `pleg was last seen active ${k.lastRelist ? `${age} ms ago` : 'never'}\n`);
+    } else if (path === '/pods') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'PodList', apiVersion: 'v1', items: k.pods() }));
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(port, ip, () => resolve());
+  });
+  log.info({ addr: `${ip}:${port}` }, 'healthz listening');
+  return srv;
+}

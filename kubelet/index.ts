@@ -1,0 +1,28 @@
+// The kubelet's public surface: the node agent, its pure decision modules and the Docker client.
+export { Kubelet, type KubeletConfig, type KubeletDeps } from './kubelet.js';
+export { DockerClient, DockerError, parseDockerEndpoint, demuxStream, dockerTime, parseContainerDetails, parseContainerList, type ContainerDetails, type ContainerSummary } from './docker.js';
+export { PodRuntime, LABELS, DEFAULT_PAUSE_IMAGE, type RuntimePod, type ContainerRecord, type SandboxRecord } from './runtime.js';
+export { computePodActions, shouldRestart, type PodActions } from './actions.js';
+export { computePodStatus, containerStatuses, podPhase, invalidPodStatus, rfc3339, type StatusInput, type Waiting } from './status.js';
+export { CrashLoopBackoff, DEFAULT_BACKOFF, backoffKey, type BackoffPolicy } from './backoff.js';
+export { PodWorkers, type PodSyncer, type SyncResult, type WorkerState } from './pod-workers.js';
+export { ProbeManager, httpGetProbe, tcpProbe, type ProbeOutcome } from './prober.js';
+export { serviceEnv, expand, resolveContainerEnv, secretData, ContainerConfigError, type EnvSources } from './env.js';
+export {
+  validatePod,
+  InvalidPodError,
+  parseQuantity,
+  parseDuration,
+  dockerResources,
+  containerHash,
+  probeSettings,
+  resolvePort,
+  uidFromHash,
+  jsonHash,
+} from './spec.js';
+export { parseManifest, apiPodFor, StaticPodSource, PrefixCache, ANNOTATIONS, type ClusterStore, type StaticPod, type ApiPod } from './sources.js';
+export { buildNode, markStale, readCapacity, readPodCIDR, NodeStatusManager, KUBELET_VERSION, type NodeFacts, type Readiness } from './node-status.js';
+export { tarball, type TarEntry } from './tar.js';
+export { setUpVolumes, bindsFor, emptyDirPath, VolumeError } from './volumes.js';
+export { defaultRouteIface, detectNodeIp } from './netinfo.js';
+export { addKubeletOptions, kubeletOptions, type KubeletOptions } from './options.js';

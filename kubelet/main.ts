@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+// kubelet: wiring only. Flags → etcd, Docker → the Kubelet; SIGTERM/SIGINT stop it (pods keep running).
+import { hostname } from 'node:os';
+import { Command } from 'commander';
+import { ObjectStore } from '../cluster/index.js';
+import { createEtcdClient, createLogger, errorMessage } from '../common/index.js';
+import { DockerClient, parseDockerEndpoint } from './docker.js';
+import { startKubeletHealthz } from './healthz.js';
+import { Kubelet } from './kubelet.js';
+import { detectNodeIp } from './netinfo.js';
+import { addKubeletOptions, kubeletOptions, VERSION } from './options.js';
+
+const program = addKubeletOptions(new Command('kubelet'))
+  .description('the node agent: registers the node and runs the pods bound to it on Docker, over flannel')
+  .version(VERSION, '--version', 'print the version and exit')
+  .showHelpAfterError()
+  .action(async (raw: Record<string, unknown>) => {
+    const o = kubeletOptions(raw);
+    const log = createLogger({ level: o.logLevel as 'info' });
+    const client = createEtcdClient({
+      endpoints: o.etcdEndpoints,
+      ...(o.etcdKeyfile && { keyfile: o.etcdKeyfile }),
+      ...(o.etcdCertfile && { certfile: o.etcdCertfile }),
+      ...(o.etcdCafile && { cafile: o.etcdCafile }),
+      ...(o.etcdUsername && { username: o.etcdUsername }),
+      ...(o.etcdPassword && { password: o.etcdPassword }),
+      callTimeoutMs: 10_000,
+    });
+    const docker = new DockerClient(parseDockerEndpoint(o.dockerEndpoint));
+    const nodeName = (o.hostnameOverride ?? hostname()).toLowerCase();
+    const nodeIP = o.nodeIp ?? (await detectNodeIp());
+    const kubelet = new Kubelet(
+      {
+        nodeName,
+        nodeIP,
+        rootDir: o.rootDir,
+        podManifestPath: o.podManifestPath,
+        subnetFile: o.subnetFile,
+        pauseImage: o.podInfraContainerImage,
+        pauseBusybox: o.pauseBusybox,
+        syncFrequencyMs: o.syncFrequency,
+        plegPeriodMs: o.plegRelistPeriod,
+        fileCheckMs: o.fileCheckFrequency,
+        nodeStatusUpdateMs: o.nodeStatusUpdateFrequency,
+        nodeMonitorPeriodMs: o.nodeMonitorPeriod,
+        nodeMonitorGraceMs: o.nodeMonitorGracePeriod,
+        backoff: { baseMs: o.crashloopBackoffBase, maxMs: o.crashloopBackoffMax, resetMs: o.crashloopBackoffReset },
+        maxPods: o.maxPods,
+      },
+      { log, store: new ObjectStore(client, log), docker },
+    );
+    const ac = new AbortController();
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+      process.once(sig, () => {
+        log.info({ signal: sig }, 'shutting down');
+        ac.abort();
+      });
+    }
+    const healthz = o.healthzPort > 0 ? await startKubeletHealthz(o.healthzBindAddress, o.healthzPort, kubelet, log) : undefined;
+    try {
+      await kubelet.run(ac.signal);
+    } finally {
+      healthz?.close();
+      docker.close();
+      client.close();
+    }
+  });
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  process.stderr.write(`kubelet: ${errorMessage(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,133 @@
+// The kubelet's flags. Every flag can also come from the environment as KUBELET_<NAME> (what a
+// systemd EnvironmentFile sets); the command line wins. The etcd flags are flanneld's.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_BACKOFF } from './backoff.js';
+import { DEFAULT_PAUSE_IMAGE } from './runtime.js';
+import { parseDuration } from './spec.js';
+
+export interface KubeletOptions {
+  readonly etcdEndpoints: string[];
+  readonly etcdKeyfile?: string;
+  readonly etcdCertfile?: string;
+  readonly etcdCafile?: string;
+  readonly etcdUsername?: string;
+  readonly etcdPassword?: string;
+  readonly hostnameOverride?: string;
+  readonly nodeIp?: string;
+  readonly dockerEndpoint: string;
+  readonly podManifestPath?: string;
+  readonly subnetFile: string;
+  readonly rootDir: string;
+  readonly podInfraContainerImage: string;
+  readonly pauseBusybox: string;
+  readonly healthzBindAddress: string;
+  readonly healthzPort: number;
+  readonly syncFrequency: number;
+  readonly fileCheckFrequency: number;
+  readonly plegRelistPeriod: number;
+  readonly nodeStatusUpdateFrequency: number;
+  readonly nodeMonitorPeriod: number;
+  readonly nodeMonitorGracePeriod: number;
+  readonly crashloopBackoffBase: number;
+  readonly crashloopBackoffMax: number;
+  readonly crashloopBackoffReset: number;
+  readonly maxPods: number;
+  readonly logLevel: string;
+}
+
+export const VERSION = '0.1.0';
+
+const envName = (flag: string): string => `KUBELET_${flag.replace(/-/g, '_').toUpperCase()}`;
+
+function duration(v: string): number {
+  const ms = parseDuration(v);
+  if (ms === undefined) throw new InvalidArgumentError('expected a duration such as 10s, 500ms, 1m or a number of seconds');
+  return ms;
+}
+
+function uint(v: string): number {
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError('expected a whole number');
+  return Number(v);
+}
+
+function port(v: string): number {
+  const n = uint(v);
+  if (n > 65535) throw new InvalidArgumentError('expected a port number 0..65535');
+  return n;
+}
+
+function opt(flags: string, description: string): Option {
+  const name = /--([a-z0-9-]+)/.exec(flags)![1]!;
+  return new Option(flags, description).env(envName(name));
+}
+
+export function addKubeletOptions(cmd: Command): Command {
+  return cmd
+    .addOption(opt('--etcd-endpoints <urls>', 'a comma-delimited list of etcd endpoints').default('http://127.0.0.1:4001,http://127.0.0.1:2379'))
+    .addOption(opt('--etcd-keyfile <file>', 'SSL key file used to secure etcd communication'))
+    .addOption(opt('--etcd-certfile <file>', 'SSL certification file used to secure etcd communication'))
+    .addOption(opt('--etcd-cafile <file>', 'SSL Certificate Authority file used to secure etcd communication'))
+    .addOption(opt('--etcd-username <name>', 'username for BasicAuth to etcd'))
+    .addOption(opt('--etcd-password <password>', 'password for BasicAuth to etcd'))
+    .addOption(opt('--hostname-override <name>', "the node's name (default: the hostname)"))
+    .addOption(opt('--node-ip <ip>', "the node's address: pods' hostIP and the node's InternalIP (default: the address of the default route's interface)"))
+    .addOption(opt('--docker-endpoint <url>', 'the Docker Engine API').default('unix:///var/run/docker.sock'))
+    .addOption(opt('--pod-manifest-path <path>', 'a directory of static pod manifests (YAML or JSON), or one file'))
+    .addOption(opt('--subnet-file <path>', "flannel's subnet.env (the node's podCIDR)").default('/run/flannel/subnet.env'))
+    .addOption(opt('--root-dir <path>', 'where pod volumes (emptyDir) live').default('/var/lib/kubelet'))
+    .addOption(opt('--pod-infra-container-image <image>', 'the infra (pause) image; made locally from --pause-busybox when not present').default(DEFAULT_PAUSE_IMAGE))
+    .addOption(opt('--pause-busybox <path>', 'a static busybox binary for making the pause image').default('/bin/busybox'))
+    .addOption(opt('--healthz-bind-address <ip>', 'the address of the healthz server').default('127.0.0.1'))
+    .addOption(opt('--healthz-port <port>', 'the port of the healthz server (/healthz, /pods); 0 disables it').argParser(port).default(10248))
+    .addOption(opt('--sync-frequency <duration>', 'how often every pod is synced even without a change').argParser(duration).default(10_000, '10s'))
+    .addOption(opt('--file-check-frequency <duration>', 'how often the static pod manifests are re-read').argParser(duration).default(20_000, '20s'))
+    .addOption(opt('--pleg-relist-period <duration>', 'how often Docker is listed for container changes').argParser(duration).default(1_000, '1s'))
+    .addOption(opt('--node-status-update-frequency <duration>', "how often the node's status (heartbeat) is written").argParser(duration).default(10_000, '10s'))
+    .addOption(opt('--node-monitor-period <duration>', 'how often peers are checked for stale heartbeats').argParser(duration).default(5_000, '5s'))
+    .addOption(opt('--node-monitor-grace-period <duration>', 'a peer whose heartbeat is older than this is marked NotReady').argParser(duration).default(40_000, '40s'))
+    .addOption(opt('--crashloop-backoff-base <duration>', 'first restart back-off of a crashing container').argParser(duration).default(DEFAULT_BACKOFF.baseMs, '10s'))
+    .addOption(opt('--crashloop-backoff-max <duration>', 'longest restart back-off').argParser(duration).default(DEFAULT_BACKOFF.maxMs, '5m'))
+    .addOption(opt('--crashloop-backoff-reset <duration>', 'a container that ran this long starts its back-off again').argParser(duration).default(DEFAULT_BACKOFF.resetMs, '10m'))
+    .addOption(opt('--max-pods <n>', "the node's pod capacity").argParser(uint).default(110))
+    .addOption(opt('--log-level <level>', 'log level: trace, debug, info, warn, error').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'));
+}
+
+export function kubeletOptions(raw: Record<string, unknown>): KubeletOptions {
+  const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+  const o = {
+    etcdEndpoints: String(raw.etcdEndpoints).split(',').map((s) => s.trim()).filter(Boolean),
+    etcdKeyfile: str(raw.etcdKeyfile),
+    etcdCertfile: str(raw.etcdCertfile),
+    etcdCafile: str(raw.etcdCafile),
+    etcdUsername: str(raw.etcdUsername),
+    etcdPassword: str(raw.etcdPassword),
+    hostnameOverride: str(raw.hostnameOverride),
+    nodeIp: str(raw.nodeIp),
+    dockerEndpoint: String(raw.dockerEndpoint),
+    podManifestPath: str(raw.podManifestPath),
+    subnetFile: String(raw.subnetFile),
+    rootDir: String(raw.rootDir),
+    podInfraContainerImage: String(raw.podInfraContainerImage),
+    pauseBusybox: String(raw.pauseBusybox),
+    healthzBindAddress: String(raw.healthzBindAddress),
+    healthzPort: Number(raw.healthzPort),
+    syncFrequency: Number(raw.syncFrequency),
+    fileCheckFrequency: Number(raw.fileCheckFrequency),
+    plegRelistPeriod: Number(raw.plegRelistPeriod),
+    nodeStatusUpdateFrequency: Number(raw.nodeStatusUpdateFrequency),
+    nodeMonitorPeriod: Number(raw.nodeMonitorPeriod),
+    nodeMonitorGracePeriod: Number(raw.nodeMonitorGracePeriod),
+    crashloopBackoffBase: Number(raw.crashloopBackoffBase),
+    crashloopBackoffMax: Number(raw.crashloopBackoffMax),
+    crashloopBackoffReset: Number(raw.crashloopBackoffReset),
+    maxPods: Number(raw.maxPods),
+    logLevel: String(raw.logLevel),
+  };
+  for (const k of ['syncFrequency', 'fileCheckFrequency', 'plegRelistPeriod', 'nodeStatusUpdateFrequency', 'nodeMonitorPeriod', 'crashloopBackoffBase', 'crashloopBackoffMax'] as const) {
+    if (!(o[k] >= 50)) throw new InvalidArgumentError(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} must be at least 50ms`);
+  }
+  if (o.crashloopBackoffMax < o.crashloopBackoffBase) throw new InvalidArgumentError('--crashloop-backoff-max must not be shorter than --crashloop-backoff-base');
+  if (o.nodeMonitorGracePeriod <= o.nodeStatusUpdateFrequency) throw new InvalidArgumentError('--node-monitor-grace-period must be longer than --node-status-update-frequency');
+  if (o.etcdEndpoints.length === 0) throw new InvalidArgumentError('--etcd-endpoints is empty');
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as unknown as KubeletOptions;
+}

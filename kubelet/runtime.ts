@@ -1,0 +1,331 @@
+// Pods on Docker: the edge between the kubelet's pure decisions and the Docker Engine API.
+//
+// A pod is an infra ("pause") container that holds the network namespace on docker0, plus one Docker
+// container per spec container joined to it (NetworkMode and IpcMode `container:<infra>`), so every
+// container of a pod shares one IP from the node's flannel subnet. Everything the kubelet creates
+// carries labels naming the pod (namespace, name, UID), the container, its restart count and its
+// spec hash: that is how a restarted kubelet finds and adopts its pods, and how it leaves every other
+// container alone (anything without io.kubernetes.pod.uid is never listed, let alone touched).
+// Names follow dockershim: k8s_<container>_<pod>_<namespace>_<uid>_<attempt>, k8s_POD_… for the infra.
+import { readFile } from 'node:fs/promises';
+import type { Container, Pod } from '../cluster/index.js';
+import { type Logger } from '../common/index.js';
+import { type ContainerDetails, type ContainerSummary, type DockerClient, DockerError, isConflict } from './docker.js';
+import { dockerResources, graceOf, namespaceOf } from './spec.js';
+import { tarball } from './tar.js';
+
+export const LABELS = {
+  podName: 'io.kubernetes.pod.name',
+  podNamespace: 'io.kubernetes.pod.namespace',
+  podUid: 'io.kubernetes.pod.uid',
+  containerName: 'io.kubernetes.container.name',
+  type: 'io.kubernetes.docker.type',
+  hash: 'io.kubernetes.container.hash',
+  restartCount: 'io.kubernetes.container.restartCount',
+  attempt: 'io.kubernetes.sandbox.attempt',
+  sandboxId: 'io.kubernetes.sandbox.id',
+  grace: 'io.kubernetes.pod.terminationGracePeriod',
+} as const;
+
+export const SANDBOX_NAME = 'POD';
+export const DEFAULT_PAUSE_IMAGE = 'flannel-ts/pause:1';
+
+export interface SandboxRecord {
+  readonly id: string;
+  readonly attempt: number;
+  readonly running: boolean;
+  readonly ip: string | undefined;
+  readonly createdAt: number;
+}
+
+export interface ContainerRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly hash: string;
+  readonly restartCount: number;
+  readonly sandboxId: string;
+  /** Docker's state: created, running, exited, dead, … */
+  readonly state: string;
+  readonly running: boolean;
+  readonly exitCode: number;
+  /** Completed, Error, OOMKilled or ContainerCannotRun, once it has stopped. */
+  readonly reason: string | undefined;
+  readonly message: string | undefined;
+  readonly startedAt: string | undefined;
+  readonly finishedAt: string | undefined;
+  readonly image: string;
+  readonly imageId: string;
+  readonly createdAt: number;
+}
+
+/** What Docker holds for one pod, newest first in each list. */
+export interface RuntimePod {
+  readonly uid: string;
+  readonly name: string;
+  readonly namespace: string;
+  readonly graceSec: number;
+  readonly sandboxes: readonly SandboxRecord[];
+  readonly containers: readonly ContainerRecord[];
+}
+
+/** One pod's containers as `docker ps -a` lists them (cheap; no inspect). */
+export interface RuntimePodSummary {
+  readonly uid: string;
+  readonly name: string;
+  readonly namespace: string;
+  readonly graceSec: number;
+  readonly containers: readonly ContainerSummary[];
+}
+
+/** A container that was created but would not start (bad command, missing mount source…). */
+export class StartContainerError extends DockerError {
+  constructor(
+    readonly containerId: string,
+    cause: DockerError,
+  ) {
+    super('start container', cause.status, cause.detail, { cause });
+  }
+}
+
+export const latestContainer = (rt: RuntimePod | undefined, name: string): ContainerRecord | undefined => rt?.containers.find((c) => c.name === name);
+
+export interface PodRuntimeOptions {
+  readonly docker: DockerClient;
+  readonly log: Logger;
+  readonly pauseImage: string;
+  /** A static busybox that becomes the pause image when that image is not present locally. */
+  readonly pauseBusybox: string;
+}
+
+export class PodRuntime {
+  private readonly docker: DockerClient;
+  private readonly log: Logger;
+  /** Inspect results of containers that have stopped: they never change again. */
+  private readonly finished = new Map<string, ContainerDetails>();
+  private pauseReady: Promise<void> | undefined;
+
+  constructor(private readonly o: PodRuntimeOptions) {
+    this.docker = o.docker;
+    this.log = o.log.child({ component: 'runtime' });
+  }
+
+  /** Every kubelet-made container, grouped by pod UID. */
+  async listPods(): Promise<Map<string, RuntimePodSummary>> {
+    const all = await this.docker.listContainers(LABELS.podUid);
+    const out = new Map<string, RuntimePodSummary & { containers: ContainerSummary[] }>();
+    for (const c of all) {
+      const uid = c.labels[LABELS.podUid]!;
+      let p = out.get(uid);
+      if (!p) {
+        const g = Number(c.labels[LABELS.grace]);
+        p = { uid, name: c.labels[LABELS.podName] ?? '', namespace: c.labels[LABELS.podNamespace] ?? '', graceSec: Number.isFinite(g) ? g : 30, containers: [] };
+        out.set(uid, p);
+      }
+      p.containers.push(c);
+    }
+    const live = new Set(all.map((c) => c.id));
+    for (const id of this.finished.keys()) if (!live.has(id)) this.finished.delete(id);
+    return out;
+  }
+
+  /** The full state of one pod: every container inspected (stopped ones from the cache). */
+  async podStatus(s: RuntimePodSummary): Promise<RuntimePod> {
+    const details = await Promise.all(
+      s.containers.map(async (c) => {
+        const cached = this.finished.get(c.id);
+        if (cached) return cached;
+        try {
+          const d = await this.docker.inspectContainer(c.id);
+          if (!d.running && (d.status === 'exited' || d.status === 'dead' || (d.status === 'created' && d.error !== ''))) this.finished.set(c.id, d);
+          return d;
+        } catch (e) {
+          if (e instanceof DockerError && e.status === 404) return undefined; // removed meanwhile
+          throw e;
+        }
+      }),
+    );
+    const sandboxes: SandboxRecord[] = [];
+    const containers: ContainerRecord[] = [];
+    for (const d of details) {
+      if (!d) continue;
+      const created = d.createdAt ? Date.parse(d.createdAt) : 0;
+      if (d.labels[LABELS.type] === 'podsandbox') {
+        sandboxes.push({ id: d.id, attempt: Number(d.labels[LABELS.attempt] ?? 0) || 0, running: d.running, ip: d.running ? d.ip : undefined, createdAt: created });
+        continue;
+      }
+      // A container whose start failed stays "created" with State.Error: it counts as exited.
+      const startFailed = !d.running && d.status === 'created' && d.error !== '';
+      const stopped = (!d.running && d.status !== 'created') || startFailed;
+      const neverRan = stopped && d.startedAt === undefined;
+      containers.push({
+        id: d.id,
+        name: d.labels[LABELS.containerName] ?? '',
+        hash: d.labels[LABELS.hash] ?? '',
+        restartCount: Number(d.labels[LABELS.restartCount] ?? 0) || 0,
+        sandboxId: d.labels[LABELS.sandboxId] ?? '',
+        state: startFailed ? 'exited' : d.status,
+        running: d.running,
+        exitCode: startFailed && d.exitCode === 0 ? 128 : d.exitCode,
+        reason: !stopped ? undefined : neverRan || d.error ? 'ContainerCannotRun' : d.oomKilled ? 'OOMKilled' : d.exitCode === 0 ? 'Completed' : 'Error',
+        message: d.error || undefined,
+        startedAt: d.startedAt,
+        finishedAt: d.finishedAt ?? (startFailed ? d.createdAt : undefined),
+        image: d.image,
+        imageId: d.imageId,
+        createdAt: created,
+      });
+    }
+    sandboxes.sort((a, b) => b.attempt - a.attempt || b.createdAt - a.createdAt);
+    containers.sort((a, b) => b.restartCount - a.restartCount || b.createdAt - a.createdAt);
+    return { uid: s.uid, name: s.name, namespace: s.namespace, graceSec: s.graceSec, sandboxes, containers };
+  }
+
+  // ---- images
+
+  /** The image's ID when it is present locally (this kubelet never pulls: no registry is reachable). */
+  imageId(ref: string): Promise<string | undefined> {
+    return this.docker.imageId(ref);
+  }
+
+  /** The pause image: used when present, else made from a static busybox with `docker import`. */
+  ensurePauseImage(): Promise<void> {
+    this.pauseReady ??= this.makePauseImage().catch((e: unknown) => {
+      this.pauseReady = undefined;
+      throw e;
+    });
+    return this.pauseReady;
+  }
+
+  private async makePauseImage(): Promise<void> {
+    if (await this.docker.imageId(this.o.pauseImage)) return;
+    const busybox = await readFile(this.o.pauseBusybox);
+    const tar = tarball([
+      ...['bin', 'dev', 'etc', 'proc', 'sys', 'tmp'].map((path) => ({ type: 'dir' as const, path })),
+      { type: 'file', path: 'bin/busybox', data: busybox, mode: 0o755 },
+      { type: 'symlink', path: 'bin/sh', target: 'busybox' },
+    ]);
+    const colon = this.o.pauseImage.lastIndexOf(':');
+    const [repo, tag] = colon > this.o.pauseImage.lastIndexOf('/') ? [this.o.pauseImage.slice(0, colon), this.o.pauseImage.slice(colon + 1)] : [this.o.pauseImage, 'latest'];
+    // PID 1 of the infra container: sleeps, exits at once on SIGTERM/SIGINT (PID 1 has no default handlers).
+    const cmd = ['/bin/busybox', 'sh', '-c', "trap 'exit 0' TERM INT; while :; do /bin/busybox sleep 3600 & wait $!; done"];
+    await this.docker.importImage(tar, repo, tag, [`CMD ${JSON.stringify(cmd)}`]);
+    this.log.info({ image: this.o.pauseImage, from: this.o.pauseBusybox }, 'pause image made');
+  }
+
+  // ---- create, start, stop, remove
+
+  private labels(pod: Pod, extra: Record<string, string>): Record<string, string> {
+    return {
+      [LABELS.podName]: pod.metadata.name,
+      [LABELS.podNamespace]: namespaceOf(pod),
+      [LABELS.podUid]: pod.metadata.uid ?? '',
+      [LABELS.grace]: String(graceOf(pod)),
+      ...extra,
+    };
+  }
+
+  /** Creates and starts the infra container; returns it with its address on docker0. */
+  async createSandbox(pod: Pod, attempt: number): Promise<SandboxRecord> {
+    await this.ensurePauseImage();
+    const ns = namespaceOf(pod);
+    const name = `k8s_${SANDBOX_NAME}_${pod.metadata.name}_${ns}_${pod.metadata.uid}_${attempt}`;
+    const exposed: Record<string, object> = {};
+    const bindings: Record<string, { HostPort: string }[]> = {};
+    for (const c of pod.spec.containers) {
+      for (const p of c.ports ?? []) {
+        if (!p.hostPort) continue;
+        const k = `${p.containerPort}/${(p.protocol ?? 'TCP').toLowerCase()}`;
+        exposed[k] = {};
+        (bindings[k] ??= []).push({ HostPort: String(p.hostPort) });
+      }
+    }
+    const config = {
+      Image: this.o.pauseImage,
+      Hostname: pod.metadata.name.slice(0, 63).replace(/\.+$/, ''),
+      Labels: this.labels(pod, { [LABELS.containerName]: SANDBOX_NAME, [LABELS.type]: 'podsandbox', [LABELS.attempt]: String(attempt) }),
+      ExposedPorts: exposed,
+      HostConfig: { IpcMode: 'shareable', PortBindings: bindings, RestartPolicy: { Name: 'no' } },
+    };
+    const id = await this.createReplacingStale(name, config);
+    try {
+      await this.docker.startContainer(id);
+    } catch (e) {
+      await this.docker.removeContainer(id).catch(() => undefined);
+      throw e;
+    }
+    const d = await this.docker.inspectContainer(id);
+    return { id, attempt, running: d.running, ip: d.ip, createdAt: d.createdAt ? Date.parse(d.createdAt) : Date.now() };
+  }
+
+  /** Creates and starts an app container in the sandbox; a start failure leaves it for the status (StartContainerError). */
+  async startContainer(
+    pod: Pod,
+    c: Container,
+    sandboxId: string,
+    restartCount: number,
+    hash: string,
+    cfg: { env: readonly string[]; command: readonly string[] | undefined; args: readonly string[] | undefined; binds: readonly string[] },
+  ): Promise<string> {
+    const name = `k8s_${c.name}_${pod.metadata.name}_${namespaceOf(pod)}_${pod.metadata.uid}_${restartCount}`;
+    const config = {
+      Image: c.image,
+      ...(cfg.command !== undefined && { Entrypoint: cfg.command }),
+      ...(cfg.args !== undefined && { Cmd: cfg.args }),
+      Env: cfg.env,
+      ...(c.workingDir && { WorkingDir: c.workingDir }),
+      Labels: this.labels(pod, {
+        [LABELS.containerName]: c.name,
+        [LABELS.type]: 'container',
+        [LABELS.hash]: hash,
+        [LABELS.restartCount]: String(restartCount),
+        [LABELS.sandboxId]: sandboxId,
+      }),
+      HostConfig: {
+        NetworkMode: `container:${sandboxId}`,
+        IpcMode: `container:${sandboxId}`,
+        Binds: cfg.binds,
+        RestartPolicy: { Name: 'no' },
+        ...dockerResources(c),
+      },
+    };
+    const id = await this.createReplacingStale(name, config);
+    try {
+      await this.docker.startContainer(id);
+    } catch (e) {
+      if (e instanceof DockerError) throw new StartContainerError(id, e);
+      throw e;
+    }
+    return id;
+  }
+
+  /** Creates a container; a container of the same name (left by an earlier failed attempt) is removed first. */
+  private async createReplacingStale(name: string, config: Record<string, unknown>): Promise<string> {
+    try {
+      return await this.docker.createContainer(name, config);
+    } catch (e) {
+      if (!isConflict(e)) throw e;
+      this.log.warn({ container: name }, 'removing a stale container of the same name');
+      await this.docker.removeContainer(name);
+      return this.docker.createContainer(name, config);
+    }
+  }
+
+  /** Stop signal, then SIGKILL after graceSec; a container that is already gone is fine. */
+  async stopContainer(id: string, graceSec: number): Promise<void> {
+    try {
+      await this.docker.stopContainer(id, graceSec);
+    } catch (e) {
+      if (e instanceof DockerError && e.status === 404) return;
+      throw e;
+    }
+  }
+
+  async removeContainer(id: string): Promise<void> {
+    await this.docker.removeContainer(id);
+    this.finished.delete(id);
+  }
+
+  exec(id: string, argv: readonly string[], timeoutMs: number): ReturnType<DockerClient['exec']> {
+    return this.docker.exec(id, argv, timeoutMs);
+  }
+}

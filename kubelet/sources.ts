@@ -1,0 +1,280 @@
+// Where the kubelet's desired pods come from, and the cluster objects it reads.
+//
+// - etcd: every pod under /registry/pods/ whose spec.nodeName is this node (there is no API server
+//   to filter by field, so the kubelet watches the whole prefix and filters; mirror pods of static
+//   pods are skipped, they are outputs). A pod without metadata.uid gets one, as an API server would.
+// - files: static pods from --pod-manifest-path (a directory of YAML/JSON files, or one file), read
+//   at start and again on change (fs.watch plus a periodic re-read, since fs.watch misses changes on
+//   some file systems). A static pod is named `<name>-<node>`, its UID is a hash of its content and
+//   the node, so it is stable across kubelet restarts and changes when the file does.
+// - services: a watched cache of /registry/services/specs/, for the service environment variables.
+// Each source reports `synced` after its first complete listing: nothing is started or killed before
+// every source has synced (STYLE 3.7: never act on a partial view).
+import { watch as fsWatch, type FSWatcher } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { type Corrupt, type Pod, REGISTRY, type Service, type StoreWatchBatch, type Stored, keys, namespacedName } from '../cluster/index.js';
+import { type Logger, errorMessage, sleep } from '../common/index.js';
+import { DEFAULT_NAMESPACE, InvalidPodError, jsonHash, uidFromHash, validatePod } from './spec.js';
+
+/** What the kubelet needs of cluster/ObjectStore (so tests can pass an in-memory store). */
+export interface ClusterStore {
+  get<T>(key: string): Promise<Stored<T> | Corrupt | undefined>;
+  list<T>(prefix: string): Promise<{ items: Stored<T>[]; corrupt: Corrupt[]; revision: bigint }>;
+  create(key: string, obj: unknown): Promise<boolean>;
+  update<T>(key: string, fn: (cur: T | undefined) => T | undefined, maxAttempts?: number): Promise<T | undefined>;
+  delete(key: string): Promise<void>;
+  watch<T>(prefix: string, fromRevision: bigint, signal: AbortSignal): AsyncIterable<StoreWatchBatch<T>>;
+}
+
+export const ANNOTATIONS = {
+  mirror: 'kubernetes.io/config.mirror',
+  source: 'kubernetes.io/config.source',
+  hash: 'kubernetes.io/config.hash',
+} as const;
+
+type Json = Record<string, unknown>;
+const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Keeps a prefix of etcd in memory: lists it, then follows the watch (a lost watch comes back as a
+ * `reset` listing). Calls onChange with the keys that changed.
+ */
+export class PrefixCache<T> {
+  readonly items = new Map<string, Stored<T>>();
+  synced = false;
+
+  constructor(
+    private readonly store: ClusterStore,
+    readonly prefix: string,
+    private readonly log: Logger,
+    private readonly onChange: (changed: ReadonlySet<string>) => void,
+  ) {}
+
+  async run(signal: AbortSignal): Promise<void> {
+    let rev = 0n;
+    // Bounded by the signal: retry the first listing until etcd answers.
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      try {
+        const l = await this.store.list<T>(this.prefix);
+        this.replace(l.items, l.corrupt);
+        rev = l.revision;
+        break;
+      } catch (e) {
+        if (attempt === 0 || attempt % 10 === 0) this.log.warn({ prefix: this.prefix, err: errorMessage(e) }, 'cannot list from etcd; retrying');
+        await sleep(Math.min(5000, 200 * 2 ** Math.min(attempt, 5)), signal);
+      }
+    }
+    if (signal.aborted) return;
+    for await (const b of this.store.watch<T>(this.prefix, rev + 1n, signal)) {
+      if (b.kind === 'reset') {
+        this.replace(b.items, b.corrupt);
+        continue;
+      }
+      const changed = new Set<string>();
+      for (const e of b.events) {
+        if (e.type === 'put') {
+          this.items.set(e.item.key, e.item);
+          changed.add(e.item.key);
+        } else if (e.type === 'delete') {
+          if (this.items.delete(e.key)) changed.add(e.key);
+        } else {
+          this.warnCorrupt(e.corrupt);
+          if (this.items.delete(e.corrupt.key)) changed.add(e.corrupt.key);
+        }
+      }
+      if (changed.size) this.onChange(changed);
+    }
+  }
+
+  private replace(items: readonly Stored<T>[], corrupt: readonly Corrupt[]): void {
+    const changed = new Set<string>(this.items.keys());
+    this.items.clear();
+    for (const it of items) {
+      this.items.set(it.key, it);
+      changed.add(it.key);
+    }
+    for (const c of corrupt) this.warnCorrupt(c);
+    this.synced = true;
+    this.onChange(changed);
+  }
+
+  private warnCorrupt(c: Corrupt): void {
+    this.log.warn({ key: c.key, reason: c.reason }, 'skipping a value that is not a JSON object');
+  }
+}
+
+/** The services of one namespace, from the services cache. */
+export function servicesIn(cache: PrefixCache<Service>, ns: string): Service[] {
+  const prefix = keys.services(ns);
+  const out: Service[] = [];
+  for (const [k, s] of cache.items) if (k.startsWith(prefix) && isObj(s.obj.spec)) out.push(s.obj);
+  return out;
+}
+
+// ---------------------------------------------------------------- pods from etcd
+
+/** A pod of this node as read from etcd: valid and typed, or invalid with the reason. */
+export type ApiPod =
+  | { readonly kind: 'valid'; readonly key: string; readonly pod: Pod; readonly modRevision: string }
+  | { readonly kind: 'invalid'; readonly key: string; readonly raw: Json; readonly error: InvalidPodError; readonly modRevision: string };
+
+/** Is this etcd pod ours to run? (spec.nodeName is this node, and it is not a mirror pod.) */
+export function apiPodFor(node: string, s: Stored<unknown>): ApiPod | undefined {
+  const raw = s.obj;
+  if (!isObj(raw)) return undefined;
+  const spec = raw.spec;
+  const meta = raw.metadata;
+  if (!isObj(spec) || spec.nodeName !== node) return undefined;
+  if (isObj(meta) && isObj(meta.annotations) && typeof meta.annotations[ANNOTATIONS.mirror] === 'string') return undefined;
+  try {
+    const pod = validatePod(raw);
+    const nn = namespacedName(`${REGISTRY}/pods/`, s.key);
+    if (nn && (nn[0] !== (pod.metadata.namespace ?? DEFAULT_NAMESPACE) || nn[1] !== pod.metadata.name)) {
+      throw new InvalidPodError('metadata', `${pod.metadata.namespace ?? DEFAULT_NAMESPACE}/${pod.metadata.name}`, `does not match its key ${s.key}`);
+    }
+    return { kind: 'valid', key: s.key, pod, modRevision: s.modRevision };
+  } catch (e) {
+    if (e instanceof InvalidPodError) return { kind: 'invalid', key: s.key, raw, error: e, modRevision: s.modRevision };
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------- static pods from files
+
+export interface StaticPod {
+  readonly file: string;
+  readonly pod: Pod;
+  /** The mirror pod's key in etcd. */
+  readonly key: string;
+}
+
+/**
+ * The pods of one manifest file (YAML with one or more documents, or JSON), with the static pod
+ * defaults applied; throws InvalidPodError (path prefixed with the document index) or a parse error.
+ */
+export function parseManifest(text: string, file: string, node: string): Pod[] {
+  const docs = parseAllDocuments(text);
+  const out: Pod[] = [];
+  docs.forEach((d, i) => {
+    if (d.errors.length) throw new InvalidPodError(`document ${i}`, undefined, d.errors[0]!.message);
+    const raw: unknown = d.toJS();
+    if (raw === null || raw === undefined) return;
+    let pod: Pod;
+    try {
+      pod = validatePod(raw);
+    } catch (e) {
+      if (e instanceof InvalidPodError && docs.length > 1) throw new InvalidPodError(`document ${i}: ${e.path}`, e.value, e.reason);
+      throw e;
+    }
+    const ns = pod.metadata.namespace || DEFAULT_NAMESPACE;
+    const name = `${pod.metadata.name}-${node}`;
+    const hash = jsonHash({ pod: raw, node, file: path.basename(file) });
+    out.push({
+      ...pod,
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        ...pod.metadata,
+        name,
+        namespace: ns,
+        uid: pod.metadata.uid ?? uidFromHash(hash),
+        annotations: { ...pod.metadata.annotations, [ANNOTATIONS.source]: 'file', [ANNOTATIONS.hash]: hash.slice(0, 32) },
+      },
+      spec: { ...pod.spec, nodeName: node },
+    });
+  });
+  return out;
+}
+
+export class StaticPodSource {
+  /** file → its pods (a file that stops parsing keeps its last good pods, with a warning). */
+  readonly pods = new Map<string, StaticPod[]>();
+  synced = false;
+  private readonly mtimes = new Map<string, number>();
+
+  constructor(
+    private readonly dir: string | undefined,
+    private readonly node: string,
+    private readonly everyMs: number,
+    private readonly log: Logger,
+    private readonly onChange: () => void,
+  ) {}
+
+  all(): StaticPod[] {
+    return [...this.pods.values()].flat();
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    if (!this.dir) {
+      this.synced = true;
+      this.onChange();
+      return;
+    }
+    let watcher: FSWatcher | undefined;
+    let poke: () => void = () => undefined;
+    try {
+      watcher = fsWatch(this.dir, { persistent: false }, () => poke());
+      watcher.on('error', () => undefined);
+    } catch {
+      // the path may not exist yet: the periodic read covers it
+    }
+    try {
+      while (!signal.aborted) {
+        await this.read();
+        const wake = new AbortController();
+        poke = () => wake.abort();
+        await sleep(this.everyMs, AbortSignal.any([signal, wake.signal]));
+        if (wake.signal.aborted) await sleep(100, signal); // let an editor finish writing
+      }
+    } finally {
+      watcher?.close();
+    }
+  }
+
+  /** Re-reads the manifests; calls onChange when any pod appeared, changed or went away. */
+  async read(): Promise<void> {
+    const dir = this.dir!;
+    let files: string[];
+    try {
+      const st = await stat(dir);
+      files = st.isDirectory()
+        ? (await readdir(dir)).filter((f) => !f.startsWith('.') && /\.(ya?ml|json)$/i.test(f)).sort().map((f) => path.join(dir, f))
+        : [dir];
+    } catch (e) {
+      files = [];
+      if (!this.synced) this.log.warn({ path: dir, err: errorMessage(e) }, 'pod manifest path is not readable');
+    }
+    let changed = !this.synced;
+    const seen = new Set(files);
+    for (const f of [...this.pods.keys()]) {
+      if (!seen.has(f)) {
+        this.pods.delete(f);
+        this.mtimes.delete(f);
+        changed = true;
+      }
+    }
+    for (const f of files) {
+      let st;
+      try {
+        st = await stat(f);
+      } catch {
+        continue;
+      }
+      if (this.mtimes.get(f) === st.mtimeMs) continue;
+      this.mtimes.set(f, st.mtimeMs);
+      try {
+        const pods = parseManifest(await readFile(f, 'utf8'), f, this.node).map((pod) => ({ file: f, pod, key: keys.pod(pod.metadata.namespace!, pod.metadata.name) }));
+        const before = JSON.stringify(this.pods.get(f) ?? []);
+        this.pods.set(f, pods);
+        if (JSON.stringify(pods) !== before) changed = true;
+      } catch (e) {
+        const fields = e instanceof InvalidPodError ? { path: e.path, reason: e.reason } : { reason: errorMessage(e) };
+        this.log.warn({ file: f, ...fields }, 'static pod manifest is invalid; keeping its last good version');
+      }
+    }
+    this.synced = true;
+    if (changed) this.onChange();
+  }
+}
