@@ -30,3 +30,25 @@ export function createEtcdClient(o: EtcdOptions): Etcd3 {
   if (o.username) opts.auth = { username: o.username, password: o.password ?? '' };
   return new Etcd3(opts);
 }
+
+/** The etcd flags every daemon shares (--etcd-endpoints, --etcd-keyfile, ...), as parsed. */
+export interface EtcdFlagValues {
+  readonly etcdEndpoints: readonly string[];
+  readonly etcdKeyfile?: string;
+  readonly etcdCertfile?: string;
+  readonly etcdCafile?: string;
+  readonly etcdUsername?: string;
+  readonly etcdPassword?: string;
+}
+
+export function etcdClientFromFlags(o: EtcdFlagValues, callTimeoutMs = 10_000): Etcd3 {
+  return createEtcdClient({
+    endpoints: o.etcdEndpoints,
+    ...(o.etcdKeyfile && { keyfile: o.etcdKeyfile }),
+    ...(o.etcdCertfile && { certfile: o.etcdCertfile }),
+    ...(o.etcdCafile && { cafile: o.etcdCafile }),
+    ...(o.etcdUsername && { username: o.etcdUsername }),
+    ...(o.etcdPassword && { password: o.etcdPassword }),
+    callTimeoutMs,
+  });
+}

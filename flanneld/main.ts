@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // flanneld: wiring only. Flags → real etcd, netlink and backends → the daemon; SIGTERM/SIGINT abort it.
 import { Command } from 'commander';
-import { createEtcdClient, createLogger, errorMessage } from '../common/index.js';
+import { createLogger, errorMessage, etcdClientFromFlags } from '../common/index.js';
 import { EtcdRegistry, writeFileAtomic } from '../ipam/index.js';
 import { systemIptables } from '../iptables/index.js';
 import { openNetlink } from '../netlink/index.js';
@@ -19,15 +19,7 @@ const program = addDaemonOptions(new Command('flanneld'))
   .action(async (raw: Record<string, unknown>) => {
     const o = daemonOptions(raw);
     const log = createLogger({ level: o.logLevel as 'info' });
-    const client = createEtcdClient({
-      endpoints: o.etcdEndpoints,
-      ...(o.etcdKeyfile && { keyfile: o.etcdKeyfile }),
-      ...(o.etcdCertfile && { certfile: o.etcdCertfile }),
-      ...(o.etcdCafile && { cafile: o.etcdCafile }),
-      ...(o.etcdUsername && { username: o.etcdUsername }),
-      ...(o.etcdPassword && { password: o.etcdPassword }),
-      callTimeoutMs: 10_000,
-    });
+    const client = etcdClientFromFlags(o);
     const nl = openNetlink();
     const ac = new AbortController();
     for (const sig of ['SIGTERM', 'SIGINT'] as const) {
@@ -63,7 +55,7 @@ config
     if (file !== undefined) {
       raw = await readConfigSource(file);
     } else {
-      const client = createEtcdClient({ endpoints: o.etcdEndpoints, callTimeoutMs: 5_000 });
+      const client = etcdClientFromFlags(o, 5_000);
       try {
         raw = await new EtcdRegistry(client, o.etcdPrefix).getNetworkConfig();
       } finally {

@@ -3,7 +3,7 @@
 import { hostname } from 'node:os';
 import { Command } from 'commander';
 import { ObjectStore } from '../cluster/index.js';
-import { createEtcdClient, createLogger, errorMessage } from '../common/index.js';
+import { createLogger, errorMessage, etcdClientFromFlags } from '../common/index.js';
 import { DockerClient, parseDockerEndpoint } from './docker.js';
 import { startKubeletHealthz } from './healthz.js';
 import { Kubelet } from './kubelet.js';
@@ -17,15 +17,7 @@ const program = addKubeletOptions(new Command('kubelet'))
   .action(async (raw: Record<string, unknown>) => {
     const o = kubeletOptions(raw);
     const log = createLogger({ level: o.logLevel as 'info' });
-    const client = createEtcdClient({
-      endpoints: o.etcdEndpoints,
-      ...(o.etcdKeyfile && { keyfile: o.etcdKeyfile }),
-      ...(o.etcdCertfile && { certfile: o.etcdCertfile }),
-      ...(o.etcdCafile && { cafile: o.etcdCafile }),
-      ...(o.etcdUsername && { username: o.etcdUsername }),
-      ...(o.etcdPassword && { password: o.etcdPassword }),
-      callTimeoutMs: 10_000,
-    });
+    const client = etcdClientFromFlags(o);
     const docker = new DockerClient(parseDockerEndpoint(o.dockerEndpoint));
     const nodeName = (o.hostnameOverride ?? hostname()).toLowerCase();
     const nodeIP = o.nodeIp ?? (await detectNodeIp());
