@@ -6,6 +6,7 @@ import { benchDataplane } from './dataplane.js';
 import { benchControlPlane } from './controlplane.js';
 import { benchConcurrentAcquire } from './leases.js';
 import { benchKubelet } from './kubelet.js';
+import { benchProxy } from './proxy.js';
 import { printResults, type BenchResult } from './stats.js';
 
 const benches: Record<string, { title: string; run: () => Promise<BenchResult[]> }> = {
@@ -15,6 +16,7 @@ const benches: Record<string, { title: string; run: () => Promise<BenchResult[]>
   controlplane: { title: 'Control plane: 5,000 peer leases, one flanneld (vxlan)', run: () => benchControlPlane(5000, 200) },
   kubelet: { title: 'kubelet: pod startup latency (etcd write → Running with podIP), 50 pods, image present', run: () => benchKubelet(50, 500) },
   cni: { title: 'CNI ADD/DEL latency: flannel -> bridge -> our host-local vs bridge + Debian host-local', run: () => benchCni(30) },
+  proxy: { title: 'Service proxy: rule syncs, 10,000 services x 5 endpoints, vs kube-proxy iptables layout; endpoint shares', run: () => benchProxy() },
 };
 
 const wanted = process.argv.slice(2);

@@ -1,0 +1,42 @@
+// The service proxy: ClusterIPs and node ports, load-balanced across ready pods in nftables.
+export type { Protocol, ServiceName, ServicePortKey, ServicePortInfo, EndpointInfo } from './types.js';
+export { ObjectSpecError, NftError, AllocationError } from './types.js';
+export { parseService, parseEndpoints, portKey, endpointPortId, endpointId, type EndpointsByPort, DEFAULT_AFFINITY_TIMEOUT } from './model.js';
+export { ChangeTracker } from './tracker.js';
+export { assignSlots } from './slots.js';
+export {
+  FAMILY,
+  TABLE,
+  SET,
+  BASE_CHAINS,
+  baseChains,
+  chainDef,
+  pickChainName,
+  parsePickChain,
+  renderFullSync,
+  renderPartialSync,
+  renderCleanup,
+  type RulesetConfig,
+  type ChainDef,
+} from './ruleset.js';
+export { ProxyState, type SyncPlan, type ConntrackFlush } from './state.js';
+export { Proxier, type ProxierOptions, type ProxierDeps } from './proxier.js';
+export { NftCli, type NftPort, contextLines, failingLine } from './nft.js';
+export { ConntrackCli, ConntrackError, type ConntrackPort, conntrackArgs } from './conntrack.js';
+export { computeEndpoints, sameEndpoints, selectorMatches, podReady, resolveTargetPort } from './endpoints.js';
+export { EndpointsController } from './endpoints-controller.js';
+export { LeaderElection, type LeaderFence } from './election.js';
+export {
+  ServiceAllocator,
+  RangeReconciler,
+  planRanges,
+  pickFree,
+  allocationNeeds,
+  parseServiceRange,
+  parsePortRange,
+  type IpRange,
+  type PortRange,
+} from './allocator.js';
+export { proxyKeys, type RangeOwner } from './keys.js';
+export { ProxyServer, type ProxyServerOptions } from './server.js';
+export { FakeNft, type TracePacket, type TraceResult } from './fake-nft.js';

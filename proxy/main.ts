@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+// kube-proxy: wiring only. Flags → etcd, nft, conntrack → the proxy server; SIGTERM/SIGINT stop it.
+// The rules stay in the kernel when it stops (a restart does not interrupt traffic); --cleanup
+// removes them.
+import { Command } from 'commander';
+import { ObjectStore } from '../cluster/index.js';
+import { createEtcdClient, createLogger, errorMessage } from '../common/index.js';
+import { ConntrackCli } from './conntrack.js';
+import { NftCli } from './nft.js';
+import { addProxyOptions, proxyOptions, VERSION } from './options.js';
+import { FAMILY, TABLE } from './ruleset.js';
+import { ProxyServer } from './server.js';
+
+const program = addProxyOptions(new Command('kube-proxy'))
+  .description('service proxy: ClusterIPs and node ports load-balanced across pods, in nftables')
+  .version(VERSION, '--version', 'print the version and exit')
+  .showHelpAfterError()
+  .action(async (raw: Record<string, unknown>) => {
+    const o = proxyOptions(raw);
+    const log = createLogger({ level: o.logLevel as 'info', name: 'kube-proxy' });
+    const nft = new NftCli();
+    if (o.cleanup) {
+      await nft.run(`add table ${FAMILY} ${TABLE}\ndelete table ${FAMILY} ${TABLE}\n`);
+      log.info({ table: `${FAMILY} ${TABLE}` }, 'rules removed');
+      return;
+    }
+    const client = createEtcdClient({
+      endpoints: o.etcdEndpoints,
+      ...(o.etcdKeyfile && { keyfile: o.etcdKeyfile }),
+      ...(o.etcdCertfile && { certfile: o.etcdCertfile }),
+      ...(o.etcdCafile && { cafile: o.etcdCafile }),
+      ...(o.etcdUsername && { username: o.etcdUsername }),
+      ...(o.etcdPassword && { password: o.etcdPassword }),
+      callTimeoutMs: 10_000,
+    });
+    const ac = new AbortController();
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+      process.once(sig, () => {
+        log.info({ signal: sig }, 'shutting down');
+        ac.abort();
+      });
+    }
+    log.info({ node: o.hostnameOverride, serviceRange: o.serviceRange.cidr, nodePorts: `${o.nodePortRange.min}-${o.nodePortRange.max}`, version: VERSION }, 'starting');
+    const server = new ProxyServer(
+      {
+        nodeName: o.hostnameOverride,
+        serviceRange: o.serviceRange,
+        nodePortRange: o.nodePortRange,
+        ruleset: { masqMark: 2 ** o.masqueradeBit, ...(o.clusterCidr && { clusterCIDR: o.clusterCidr }) },
+        minSyncMs: o.minSyncPeriodMs,
+        syncPeriodMs: o.syncPeriodMs,
+        leaderTtlSec: o.leaderElectLeaseDurationSec,
+        ...(o.healthzPort > 0 && { healthz: { ip: o.healthzBindAddress, port: o.healthzPort } }),
+      },
+      { store: new ObjectStore(client, log), nft, conntrack: new ConntrackCli(), log },
+    );
+    try {
+      await server.run(ac.signal);
+    } finally {
+      client.close();
+    }
+    log.info({}, 'stopped');
+  });
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  process.stderr.write(`kube-proxy: ${errorMessage(e)}\n`);
+  process.exit(1);
+});

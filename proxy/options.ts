@@ -1,0 +1,121 @@
+// kube-proxy's flags (the subset this proxy has), with the etcd flags named as flanneld names them.
+// Every flag can also come from the environment as KUBE_PROXY_<NAME>; the command line wins.
+import { hostname } from 'node:os';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { isIp, parseCidr } from '../ipam/index.js';
+import { parsePortRange, parseServiceRange, type IpRange, type PortRange } from './allocator.js';
+
+export interface ProxyOptions {
+  readonly etcdEndpoints: string[];
+  readonly etcdKeyfile?: string;
+  readonly etcdCertfile?: string;
+  readonly etcdCafile?: string;
+  readonly etcdUsername?: string;
+  readonly etcdPassword?: string;
+  readonly hostnameOverride: string;
+  readonly serviceRange: IpRange;
+  readonly nodePortRange: PortRange;
+  readonly clusterCidr?: string;
+  readonly minSyncPeriodMs: number;
+  readonly syncPeriodMs: number;
+  readonly masqueradeBit: number;
+  readonly healthzBindAddress: string;
+  readonly healthzPort: number;
+  readonly leaderElectLeaseDurationSec: number;
+  readonly cleanup: boolean;
+  readonly logLevel: string;
+}
+
+export const VERSION = '0.1.0';
+const envName = (flag: string) => `KUBE_PROXY_${flag.replace(/-/g, '_').toUpperCase()}`;
+
+/** A Go-style duration (`1s`, `500ms`, `1m30s`, `0.5s`) or plain seconds, in milliseconds. */
+export function parseDuration(v: string): number {
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+  let ms = 0;
+  let end = 0;
+  for (let m = re.exec(v); m; m = re.exec(v)) {
+    ms += Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+    end = re.lastIndex;
+  }
+  if (end === 0 || end !== v.length) throw new InvalidArgumentError('expected a duration such as 500ms, 1s or 1m');
+  return Math.round(ms);
+}
+
+function parseUint(v: string): number {
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError('expected a whole number');
+  return Number(v);
+}
+
+const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+const opt = (flags: string, description: string, name: string): Option => new Option(flags, description).env(envName(name));
+
+export function addProxyOptions(cmd: Command): Command {
+  return cmd
+    .addOption(opt('--etcd-endpoints <urls>', 'a comma-delimited list of etcd endpoints', 'etcd-endpoints').default('http://127.0.0.1:2379'))
+    .addOption(opt('--etcd-keyfile <file>', 'SSL key file used to secure etcd communication', 'etcd-keyfile'))
+    .addOption(opt('--etcd-certfile <file>', 'SSL certification file used to secure etcd communication', 'etcd-certfile'))
+    .addOption(opt('--etcd-cafile <file>', 'SSL Certificate Authority file used to secure etcd communication', 'etcd-cafile'))
+    .addOption(opt('--etcd-username <name>', 'username for BasicAuth to etcd', 'etcd-username'))
+    .addOption(opt('--etcd-password <password>', 'password for BasicAuth to etcd', 'etcd-password'))
+    .addOption(opt('--hostname-override <name>', "this node's name (pods' spec.nodeName); default the hostname", 'hostname-override'))
+    .addOption(opt('--service-cluster-ip-range <cidr>', 'the range ClusterIPs are allocated from', 'service-cluster-ip-range').default('10.254.0.0/16'))
+    .addOption(opt('--service-node-port-range <min-max>', 'the range node ports are allocated from', 'service-node-port-range').default('30000-32767'))
+    .addOption(opt('--cluster-cidr <cidr>', 'the pod network; traffic to a ClusterIP from outside it is masqueraded', 'cluster-cidr'))
+    .addOption(opt('--min-sync-period <duration>', 'least time between two rule syncs: changes within it are applied together', 'min-sync-period').default('500ms'))
+    .addOption(opt('--sync-period <duration>', 'a full resync of the rules at least this often', 'sync-period').default('30s'))
+    .addOption(opt('--masquerade-bit <bit>', 'the packet mark bit for traffic to masquerade (flanneld --ip-masq leaves 0x4000, bit 14, alone)', 'masquerade-bit').default('14'))
+    .addOption(opt('--healthz-bind-address <ip>', 'the address /healthz listens on', 'healthz-bind-address').default('0.0.0.0'))
+    .addOption(opt('--healthz-port <port>', 'the port /healthz listens on (0: off)', 'healthz-port').default('10256'))
+    .addOption(opt('--leader-elect-lease-duration <duration>', "the endpoints maintainer's lease: another node takes over this long after it dies", 'leader-elect-lease-duration').default('15s'))
+    .addOption(opt('--cleanup', 'remove the proxy\'s nftables table and exit', 'cleanup'))
+    .addOption(opt('--log-level <level>', 'log level: trace, debug, info, warn, error', 'log-level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'));
+}
+
+/** The parsed flags; throws InvalidArgumentError naming the flag. */
+export function proxyOptions(raw: Record<string, unknown>): ProxyOptions {
+  const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+  const flag = <T>(name: string, fn: () => T): T => {
+    try {
+      return fn();
+    } catch (e) {
+      throw new InvalidArgumentError(`--${name}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  };
+  const bit = flag('masquerade-bit', () => parseUint(String(raw.masqueradeBit)));
+  if (bit > 31) throw new InvalidArgumentError('--masquerade-bit: must be 0..31');
+  const port = flag('healthz-port', () => parseUint(String(raw.healthzPort)));
+  if (port > 65535) throw new InvalidArgumentError('--healthz-port: must be 0..65535');
+  const healthzBindAddress = String(raw.healthzBindAddress);
+  if (!isIp(healthzBindAddress)) throw new InvalidArgumentError('--healthz-bind-address: expected an IP address');
+  const clusterCidr = str(raw.clusterCidr);
+  if (clusterCidr !== undefined) flag('cluster-cidr', () => parseCidr(clusterCidr));
+  const optional = (k: 'etcdKeyfile' | 'etcdCertfile' | 'etcdCafile' | 'etcdUsername' | 'etcdPassword') => {
+    const v = str(raw[k]);
+    return v === undefined ? {} : { [k]: v };
+  };
+  const o: ProxyOptions = {
+    etcdEndpoints: collect(String(raw.etcdEndpoints ?? ''), []),
+    ...optional('etcdKeyfile'),
+    ...optional('etcdCertfile'),
+    ...optional('etcdCafile'),
+    ...optional('etcdUsername'),
+    ...optional('etcdPassword'),
+    hostnameOverride: str(raw.hostnameOverride) ?? hostname(),
+    serviceRange: flag('service-cluster-ip-range', () => parseServiceRange(String(raw.serviceClusterIpRange))),
+    nodePortRange: flag('service-node-port-range', () => parsePortRange(String(raw.serviceNodePortRange))),
+    ...(clusterCidr !== undefined && { clusterCidr }),
+    minSyncPeriodMs: flag('min-sync-period', () => parseDuration(String(raw.minSyncPeriod))),
+    syncPeriodMs: flag('sync-period', () => parseDuration(String(raw.syncPeriod))),
+    masqueradeBit: bit,
+    healthzBindAddress,
+    healthzPort: port,
+    leaderElectLeaseDurationSec: Math.max(2, Math.round(flag('leader-elect-lease-duration', () => parseDuration(String(raw.leaderElectLeaseDuration))) / 1000)),
+    cleanup: raw.cleanup === true || raw.cleanup === 'true',
+    logLevel: String(raw.logLevel),
+  };
+  if (o.syncPeriodMs < 1000) throw new InvalidArgumentError('--sync-period: must be at least 1s');
+  if (o.minSyncPeriodMs > o.syncPeriodMs) throw new InvalidArgumentError('--min-sync-period: must not exceed --sync-period');
+  return o;
+}

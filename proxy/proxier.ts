@@ -1,0 +1,194 @@
+// The proxy's one writer (kube-proxy's syncProxyRules): watch handlers only feed the change trackers
+// and ask the runner for a sync; the sync plans against the desired state, writes one nft
+// transaction, and then deletes the UDP flows the change orphaned. Nothing is written before both
+// initial listings (services and endpoints) are in, so a restart never programs half a view. A
+// failed sync makes the next one full; a full sync also runs every --sync-period and removes chains
+// no service uses any more.
+import type { Endpoints, Service } from '../cluster/index.js';
+import { errorMessage, type Logger, SyncRunner } from '../common/index.js';
+import type { ConntrackPort } from './conntrack.js';
+import { parseEndpoints, parseService, type EndpointsByPort } from './model.js';
+import type { NftPort } from './nft.js';
+import { BASE_CHAINS, affinitySet, parsePickChain, renderCleanup, type RulesetConfig } from './ruleset.js';
+import { type ConntrackFlush, conntrackFlushId, ProxyState, type SyncPlan } from './state.js';
+import { NftError, ObjectSpecError, type ServicePortInfo } from './types.js';
+
+export interface ProxierOptions {
+  readonly nodeName: string;
+  readonly ruleset: RulesetConfig;
+  readonly minSyncMs: number;
+  readonly syncPeriodMs: number;
+  readonly retryMs?: number;
+}
+
+export interface ProxierDeps {
+  readonly nft: NftPort;
+  readonly conntrack: ConntrackPort;
+  readonly log: Logger;
+}
+
+export interface SyncRecord {
+  readonly at: number;
+  readonly full: boolean;
+  readonly ms: number;
+  readonly elementsChanged: number;
+}
+
+export class Proxier {
+  readonly state: ProxyState;
+  private readonly runner: SyncRunner;
+  private readonly synced = { services: false, endpoints: false };
+  private needFull = true;
+  private fullFailures = 0;
+  private lastFull = 0;
+  private readonly pendingFlush = new Map<string, ConntrackFlush>();
+  private readonly specErrors = new Map<string, string>();
+  private lastOk: SyncRecord | undefined;
+  private lastErr: { at: number; err: string } | undefined;
+  private syncCount = 0;
+
+  constructor(
+    private readonly o: ProxierOptions,
+    private readonly d: ProxierDeps,
+  ) {
+    this.state = new ProxyState(o.ruleset);
+    this.runner = new SyncRunner({ name: 'proxy', fn: () => this.sync(), minMs: o.minSyncMs, maxMs: o.syncPeriodMs, retryMs: o.retryMs ?? 1_000, log: d.log });
+  }
+
+  run(signal: AbortSignal): Promise<void> {
+    return this.runner.run(signal);
+  }
+
+  // ---------------------------------------------------------------- inputs (never touch the kernel)
+
+  updateService(name: string, svc: Service | undefined): void {
+    if (this.state.services.update(name, this.parse(name, svc, (s) => parseService(name, s)))) this.runner.request();
+  }
+
+  resetServices(all: ReadonlyMap<string, Service>): void {
+    const parsed = new Map<string, ServicePortInfo[]>();
+    for (const [name, svc] of all) {
+      const p = this.parse(name, svc, (s) => parseService(name, s));
+      if (p) parsed.set(name, p);
+    }
+    if (this.state.services.reset(parsed)) this.runner.request();
+  }
+
+  updateEndpoints(name: string, ep: Endpoints | undefined): void {
+    if (this.state.endpoints.update(name, this.parse(`endpoints ${name}`, ep, (e) => parseEndpoints(name, e, this.o.nodeName)))) this.runner.request();
+  }
+
+  resetEndpoints(all: ReadonlyMap<string, Endpoints>): void {
+    const parsed = new Map<string, EndpointsByPort>();
+    for (const [name, ep] of all) {
+      const p = this.parse(`endpoints ${name}`, ep, (e) => parseEndpoints(name, e, this.o.nodeName));
+      if (p) parsed.set(name, p);
+    }
+    if (this.state.endpoints.reset(parsed)) this.runner.request();
+  }
+
+  /** Makes the next sync a full one (and asks for it). */
+  requestFullSync(): void {
+    this.needFull = true;
+    this.runner.request();
+  }
+
+  /** The initial listing of services or endpoints is in. */
+  setSynced(what: 'services' | 'endpoints'): void {
+    if (this.synced[what]) return;
+    this.synced[what] = true;
+    if (this.initialized) this.runner.request();
+  }
+
+  get initialized(): boolean {
+    return this.synced.services && this.synced.endpoints;
+  }
+
+  health(): { initialized: boolean; lastSync?: SyncRecord; lastError?: { at: number; err: string }; syncs: number } {
+    return { initialized: this.initialized, ...(this.lastOk && { lastSync: this.lastOk }), ...(this.lastErr && { lastError: this.lastErr }), syncs: this.syncCount };
+  }
+
+  private parse<T, R>(what: string, obj: T | undefined, fn: (o: T) => R): R | undefined {
+    if (obj === undefined) {
+      this.specErrors.delete(what);
+      return undefined;
+    }
+    try {
+      const r = fn(obj);
+      this.specErrors.delete(what);
+      return r;
+    } catch (e) {
+      if (!(e instanceof ObjectSpecError)) throw e;
+      if (this.specErrors.get(what) !== e.message) this.d.log.warn({ object: what, path: e.path, value: e.value, reason: e.reason }, 'object ignored');
+      this.specErrors.set(what, e.message);
+      return undefined;
+    }
+  }
+
+  // ---------------------------------------------------------------- the writer
+
+  /** One sync (the runner's function; tests call it directly). */
+  async sync(): Promise<void> {
+    if (!this.initialized) return;
+    const t0 = performance.now();
+    const full = this.needFull || Date.now() - this.lastFull >= this.o.syncPeriodMs;
+    if (!full && !this.state.hasChanges && this.pendingFlush.size === 0) return;
+    const plan = this.state.plan({ full, recreate: full && this.fullFailures >= 2 });
+    for (const f of plan.conntrack) this.pendingFlush.set(conntrackFlushId(f), f);
+    try {
+      await this.d.nft.run(plan.script);
+    } catch (e) {
+      this.needFull = true;
+      if (full) this.fullFailures++;
+      this.lastErr = { at: Date.now(), err: errorMessage(e) };
+      const fields = e instanceof NftError ? { line: e.line, context: e.context, stderr: e.stderr.trim().slice(0, 2000) } : { err: errorMessage(e) };
+      this.d.log.error({ full, ...fields }, 'nft transaction failed; next sync is full');
+      throw e;
+    }
+    this.state.applied(plan);
+    this.needFull = false;
+    if (full) {
+      this.fullFailures = 0;
+      this.lastFull = Date.now();
+      await this.cleanup(plan);
+    }
+    await this.flushConntrack();
+    const ms = Math.round((performance.now() - t0) * 10) / 10;
+    this.lastOk = { at: Date.now(), full, ms, elementsChanged: plan.elementsChanged };
+    this.syncCount++;
+    this.d.log.info(
+      { full, servicePorts: this.state.servicePortCount, endpoints: this.state.endpointCount, changedServicePorts: plan.servicePortsChanged, changedElements: plan.elementsChanged, ms },
+      'rules synced',
+    );
+  }
+
+  /** Deletes pick chains (and their affinity sets) that nothing refers to since this full sync. */
+  private async cleanup(plan: SyncPlan): Promise<void> {
+    try {
+      const keep = new Set<string>([...BASE_CHAINS, ...plan.chains]);
+      const stale = (await this.d.nft.listChains()).filter((c) => !keep.has(c));
+      if (stale.length === 0) return;
+      const sets = new Set<string>();
+      for (const c of stale) {
+        const p = parsePickChain(c);
+        if (p?.kind === 'aff-slot' && !plan.sets.has(affinitySet(p.slot))) sets.add(affinitySet(p.slot));
+      }
+      await this.d.nft.run(renderCleanup(stale, [...sets]));
+      this.d.log.info({ chains: stale.length, sets: sets.size }, 'stale chains removed');
+    } catch (e) {
+      this.d.log.warn({ err: errorMessage(e) }, 'stale chain cleanup failed; retried at the next full sync');
+    }
+  }
+
+  private async flushConntrack(): Promise<void> {
+    for (const [id, f] of [...this.pendingFlush]) {
+      this.pendingFlush.delete(id);
+      try {
+        const n = await this.d.conntrack.flush(f);
+        this.d.log.debug({ ...f, deleted: n }, 'udp conntrack entries deleted');
+      } catch (e) {
+        this.d.log.warn({ ...f, err: errorMessage(e) }, 'conntrack deletion failed');
+      }
+    }
+  }
+}

@@ -1,0 +1,299 @@
+// The proxy's nftables layout, rendered as `nft -f` scripts. Pure.
+//
+// Everything lives in `table ip kube-proxy`; no other table is ever named. Chains are few and fixed:
+// there is no chain per service or per endpoint (chains are what makes kube-proxy's iptables layout
+// slow to load), only per *endpoint count*, shared by every service with that many endpoints:
+//
+//   nat-prerouting / nat-output (dstnat)   jump services
+//   services        ip daddr . meta l4proto . th dport vmap @service-ips     (ClusterIP:port → goto pick-tcp-<n>)
+//                   fib daddr type local ... meta l4proto . th dport vmap @service-nodeports
+//   pick-tcp-<n>    dnat ip to ip daddr . tcp dport . numgen random mod <n> map @endpoints-tcp
+//   np-pick-tcp-<n> mark for masquerade; the same through @nodeport-endpoints-tcp (key nodePort . slot)
+//   aff-tcp-<n>-<T> session affinity, T seconds: a client remembered in @affinity-<k> for this service
+//                   goes to slot k again, else numgen picks a slot; aff-slot-tcp-<k>-<T> remembers, DNATs
+//   (and the same for udp)
+//   filter-prerouting / filter-output      a new connection to a service without endpoints is rejected
+//                   (TCP reset, else ICMP port unreachable)
+//   mark-hairpin    after DNAT: a pod that reached itself gets the masquerade mark
+//   nat-postrouting the mark → masquerade (and the mark bit cleared, so an encapsulating VXLAN packet
+//                   that inherits it is not masqueraded again)
+//
+// Selection: slot = numgen random mod n, n the service's endpoint count, endpoint = @endpoints-<proto>[
+// service . slot]. The kernel draws the slot as reciprocal_scale(get_random_u32(), n), so each of the
+// n endpoints gets a share within n/2^32 of 1/n: equal shares, with no per-service rule.
+//
+// A sync is a diff of set and map elements (plus a new pick chain when a new endpoint count shows
+// up), written in one `nft -f` transaction; a full sync flushes and refills the maps in one
+// transaction, so packets never see a half-written table. The dynamic affinity sets are never flushed.
+
+export const FAMILY = 'ip';
+export const TABLE = 'kube-proxy';
+export const AFFINITY_SET_SIZE = 65_535;
+
+export type Proto = 'tcp' | 'udp';
+export const PROTOS: readonly Proto[] = ['tcp', 'udp'];
+
+export const SET = {
+  serviceIps: 'service-ips',
+  serviceNodePorts: 'service-nodeports',
+  endpointsTcp: 'endpoints-tcp',
+  endpointsUdp: 'endpoints-udp',
+  nodePortEndpointsTcp: 'nodeport-endpoints-tcp',
+  nodePortEndpointsUdp: 'nodeport-endpoints-udp',
+  noEndpointServices: 'no-endpoint-services',
+  noEndpointNodePorts: 'no-endpoint-nodeports',
+  clusterIps: 'cluster-ips',
+  hairpin: 'hairpin',
+} as const;
+export type StaticSet = (typeof SET)[keyof typeof SET];
+export const STATIC_SETS: readonly StaticSet[] = Object.values(SET);
+
+export const endpointsMap = (p: Proto): StaticSet => (p === 'tcp' ? SET.endpointsTcp : SET.endpointsUdp);
+export const nodePortEndpointsMap = (p: Proto): StaticSet => (p === 'tcp' ? SET.nodePortEndpointsTcp : SET.nodePortEndpointsUdp);
+
+const SET_DECL: Record<StaticSet, string> = {
+  // The slot maps are declared by `typeof`: numgen's integer type has no name to declare it by. One
+  // map per protocol, because a typeof with `th dport` cannot be read back from the kernel by nft
+  // 1.0.6, and a `tcp dport` in the data makes nft guard the DNAT with `meta l4proto tcp`.
+  'service-ips': 'type ipv4_addr . inet_proto . inet_service : verdict ;',
+  'service-nodeports': 'type inet_proto . inet_service : verdict ;',
+  'endpoints-tcp': 'typeof ip daddr . tcp dport . numgen random mod 1 : ip daddr . tcp dport ;',
+  'endpoints-udp': 'typeof ip daddr . udp dport . numgen random mod 1 : ip daddr . udp dport ;',
+  'nodeport-endpoints-tcp': 'typeof tcp dport . numgen random mod 1 : ip daddr . tcp dport ;',
+  'nodeport-endpoints-udp': 'typeof udp dport . numgen random mod 1 : ip daddr . udp dport ;',
+  'no-endpoint-services': 'type ipv4_addr . inet_proto . inet_service ;',
+  'no-endpoint-nodeports': 'type inet_proto . inet_service ;',
+  'cluster-ips': 'type ipv4_addr ;',
+  hairpin: 'type ipv4_addr . ipv4_addr ;',
+};
+
+export const affinitySet = (slot: number): string => `affinity-${slot}`;
+const AFFINITY_RE = /^affinity-(\d+)$/;
+export const isAffinitySet = (name: string): boolean => AFFINITY_RE.test(name);
+
+export function setDecl(name: string): string {
+  if (isAffinitySet(name)) return `type ipv4_addr . ipv4_addr . inet_proto . inet_service ; flags dynamic,timeout ; size ${AFFINITY_SET_SIZE} ;`;
+  const d = SET_DECL[name as StaticSet];
+  if (!d) throw new RangeError(`unknown set ${name}`);
+  return d;
+}
+
+export const isMap = (name: string): boolean => name === SET.serviceIps || name === SET.serviceNodePorts || /endpoints-(tcp|udp)$/.test(name);
+
+export interface RulesetConfig {
+  /** The masquerade mark bit, e.g. 0x4000 (flanneld's ip-masq leaves traffic with it alone). */
+  readonly masqMark: number;
+  /** Traffic to a ClusterIP from outside this CIDR (the pod network) is masqueraded. */
+  readonly clusterCIDR?: string;
+}
+
+export interface ChainDef {
+  readonly name: string;
+  /** Base chain: `type … hook … priority …`. */
+  readonly hook?: string;
+  readonly rules: readonly string[];
+}
+
+const hex = (n: number): string => `0x${n.toString(16)}`;
+const FRONTEND = 'ip daddr . meta l4proto . th dport';
+const CLIENT = 'ip saddr . ip daddr . meta l4proto . th dport';
+
+export const BASE_CHAINS = ['services', 'reject-chain', 'nat-prerouting', 'nat-output', 'nat-postrouting', 'filter-prerouting', 'filter-output', 'mark-hairpin'] as const;
+
+/** The fixed chains, in creation order (regular chains before the base chains that jump to them). */
+export function baseChains(cfg: RulesetConfig): ChainDef[] {
+  const mark = hex(cfg.masqMark);
+  const setMark = `meta mark set meta mark | ${mark}`;
+  const noEndpoints = [
+    `ct state new ${FRONTEND} @${SET.noEndpointServices} goto reject-chain`,
+    `ct state new fib daddr type local meta l4proto . th dport @${SET.noEndpointNodePorts} goto reject-chain`,
+  ];
+  return [
+    {
+      name: 'services',
+      rules: [
+        ...(cfg.clusterCIDR ? [`ip saddr != ${cfg.clusterCIDR} ip daddr @${SET.clusterIps} ${setMark}`] : []),
+        `${FRONTEND} vmap @${SET.serviceIps}`,
+        `fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @${SET.serviceNodePorts}`,
+      ],
+    },
+    { name: 'reject-chain', rules: ['meta l4proto tcp reject with tcp reset', 'reject'] },
+    { name: 'nat-prerouting', hook: 'type nat hook prerouting priority dstnat ; policy accept ;', rules: ['jump services'] },
+    // The node's own connections to a ClusterIP are masqueraded, so replies from a pod on another
+    // node come back through the overlay rather than straight to the node's underlay address.
+    { name: 'nat-output', hook: 'type nat hook output priority -100 ; policy accept ;', rules: [`ip daddr @${SET.clusterIps} ${setMark}`, 'jump services'] },
+    {
+      name: 'nat-postrouting',
+      hook: 'type nat hook postrouting priority srcnat ; policy accept ;',
+      rules: [`meta mark & ${mark} == 0 return`, `meta mark set meta mark ^ ${mark}`, 'masquerade fully-random'],
+    },
+    { name: 'filter-prerouting', hook: 'type filter hook prerouting priority -110 ; policy accept ;', rules: noEndpoints },
+    { name: 'filter-output', hook: 'type filter hook output priority -110 ; policy accept ;', rules: noEndpoints },
+    { name: 'mark-hairpin', hook: 'type filter hook prerouting priority -90 ; policy accept ;', rules: [`ct state new ct status dnat ip saddr . ip daddr @${SET.hairpin} ${setMark}`] },
+  ];
+}
+
+/** What a pick chain does, parsed from its name. */
+export type PickChain =
+  | { readonly kind: 'pick'; readonly nodePort: boolean; readonly proto: Proto; readonly n: number }
+  | { readonly kind: 'aff'; readonly nodePort: boolean; readonly proto: Proto; readonly n: number; readonly timeout: number }
+  | { readonly kind: 'aff-slot'; readonly nodePort: boolean; readonly proto: Proto; readonly slot: number; readonly timeout: number };
+
+const PICK_RE = /^(np-)?(?:pick-(tcp|udp)-(\d+)|aff-(tcp|udp)-(\d+)-(\d+)|aff-slot-(tcp|udp)-(\d+)-(\d+))$/;
+
+export function parsePickChain(name: string): PickChain | undefined {
+  const m = PICK_RE.exec(name);
+  if (!m) return undefined;
+  const nodePort = m[1] !== undefined;
+  if (m[2] !== undefined) return { kind: 'pick', nodePort, proto: m[2] as Proto, n: Number(m[3]) };
+  if (m[4] !== undefined) return { kind: 'aff', nodePort, proto: m[4] as Proto, n: Number(m[5]), timeout: Number(m[6]) };
+  return { kind: 'aff-slot', nodePort, proto: m[7] as Proto, slot: Number(m[8]), timeout: Number(m[9]) };
+}
+
+/** The chain a service port's frontend jumps to, for n ≥ 1 endpoints. */
+export function pickChainName(n: number, nodePort: boolean, proto: Proto, affinityTimeout?: number): string {
+  if (n < 1) throw new RangeError(`pick chain for ${n} endpoints`);
+  const np = nodePort ? 'np-' : '';
+  return affinityTimeout === undefined ? `${np}pick-${proto}-${n}` : `${np}aff-${proto}-${n}-${affinityTimeout}`;
+}
+
+function pickChainRules(p: PickChain, cfg: RulesetConfig): string[] {
+  const markRule = p.nodePort ? [`meta mark set meta mark | ${hex(cfg.masqMark)}`] : [];
+  const [key, map] = p.nodePort ? [`${p.proto} dport`, nodePortEndpointsMap(p.proto)] : [`ip daddr . ${p.proto} dport`, endpointsMap(p.proto)];
+  const np = p.nodePort ? 'np-' : '';
+  switch (p.kind) {
+    case 'pick':
+      return [...markRule, `dnat ip to ${key} . numgen random mod ${p.n} map @${map}`];
+    case 'aff': {
+      const slot = (k: number) => `${np}aff-slot-${p.proto}-${k}-${p.timeout}`;
+      const known = Array.from({ length: p.n }, (_, k) => `${CLIENT} @${affinitySet(k)} goto ${slot(k)}`);
+      const choice = Array.from({ length: p.n }, (_, k) => `${k} : goto ${slot(k)}`).join(', ');
+      return [...markRule, ...known, `numgen random mod ${p.n} vmap { ${choice} }`];
+    }
+    case 'aff-slot':
+      // `numgen random mod 1 offset k` is the constant k: nft takes no literal inside this concatenation.
+      return [
+        `update @${affinitySet(p.slot)} { ${CLIENT} timeout ${p.timeout}s }`,
+        `dnat ip to ${key} . numgen random mod 1 offset ${p.slot} map @${map}`,
+      ];
+  }
+}
+
+export function chainDef(name: string, cfg: RulesetConfig): ChainDef {
+  const base = baseChains(cfg).find((c) => c.name === name);
+  if (base) return base;
+  const p = parsePickChain(name);
+  if (!p) throw new RangeError(`unknown chain ${name}`);
+  return { name, rules: pickChainRules(p, cfg) };
+}
+
+/** Chains and sets a pick chain refers to (which must exist before it). */
+export function chainDeps(name: string): { chains: string[]; sets: string[] } {
+  const p = parsePickChain(name);
+  if (!p || p.kind === 'pick') return { chains: [], sets: [] };
+  const np = p.nodePort ? 'np-' : '';
+  if (p.kind === 'aff-slot') return { chains: [], sets: [affinitySet(p.slot)] };
+  const ks = Array.from({ length: p.n }, (_, k) => k);
+  return { chains: ks.map((k) => `${np}aff-slot-${p.proto}-${k}-${p.timeout}`), sets: ks.map(affinitySet) };
+}
+
+/** `name` and everything it needs, dependencies first. */
+export function withDeps(names: Iterable<string>): { chains: string[]; sets: string[] } {
+  const chains = new Set<string>();
+  const sets = new Set<string>();
+  const visit = (n: string): void => {
+    if (chains.has(n)) return;
+    const d = chainDeps(n);
+    d.sets.forEach((s) => sets.add(s));
+    d.chains.forEach(visit);
+    chains.add(n);
+  };
+  for (const n of names) visit(n);
+  return { chains: [...chains], sets: [...sets] };
+}
+
+// ---------------------------------------------------------------- element keys
+
+export const frontendKey = (ip: string, proto: string, port: number): string => `${ip} . ${proto} . ${port}`;
+export const nodePortKey = (proto: string, nodePort: number): string => `${proto} . ${nodePort}`;
+/** Keys of the per-protocol slot maps: `<ClusterIP> . <port> . <slot>` and `<nodePort> . <slot>`. */
+export const slotKey = (ipOrNone: string | undefined, port: number, slot: number): string => (ipOrNone ? `${ipOrNone} . ${port} . ${slot}` : `${port} . ${slot}`);
+export const endpointValue = (ip: string, port: number): string => `${ip} . ${port}`;
+export const gotoValue = (chain: string): string => `goto ${chain}`;
+export const hairpinKey = (ip: string): string => `${ip} . ${ip}`;
+
+// ---------------------------------------------------------------- scripts
+
+/** Elements per `add element` statement: long enough to be fast, short enough to name a bad line. */
+const BATCH = 500;
+const T = `${FAMILY} ${TABLE}`;
+
+function elementLines(verb: 'add' | 'delete', set: string, items: readonly (readonly [string, string])[] | readonly string[]): string[] {
+  const out: string[] = [];
+  const map = isMap(set) && verb === 'add';
+  for (let i = 0; i < items.length; i += BATCH) {
+    const chunk = items.slice(i, i + BATCH).map((it) => (typeof it === 'string' ? it : map ? `${it[0]} : ${it[1]}` : it[0]));
+    out.push(`${verb} element ${T} ${set} { ${chunk.join(', ')} }`);
+  }
+  return out;
+}
+
+function chainLines(c: ChainDef): string[] {
+  return [`add chain ${T} ${c.name}${c.hook ? ` { ${c.hook} }` : ''}`];
+}
+const ruleLines = (c: ChainDef): string[] => c.rules.map((r) => `add rule ${T} ${c.name} ${r}`);
+
+export interface FullSyncInput {
+  /** Every chain: the base chains and the pick chains in use, dependencies first. */
+  readonly chains: readonly ChainDef[];
+  /** Affinity sets in use (the static sets are always declared). */
+  readonly affinitySets: readonly string[];
+  readonly elements: ReadonlyMap<string, ReadonlyMap<string, string>>;
+  /** Delete the table first (after a full sync failed, e.g. on a table left by an incompatible version). */
+  readonly recreate: boolean;
+}
+
+/**
+ * Declares every set and chain, flushes the chains and the static sets, and writes all rules and
+ * elements: the kernel ends up with exactly this state, in one transaction.
+ */
+export function renderFullSync(inp: FullSyncInput): string {
+  const lines: string[] = [`add table ${T}`];
+  if (inp.recreate) lines.push(`delete table ${T}`, `add table ${T}`);
+  for (const s of [...STATIC_SETS, ...inp.affinitySets]) lines.push(`add ${isMap(s) ? 'map' : 'set'} ${T} ${s} { ${setDecl(s)} }`);
+  for (const c of inp.chains) lines.push(...chainLines(c));
+  for (const c of inp.chains) lines.push(`flush chain ${T} ${c.name}`);
+  for (const s of STATIC_SETS) lines.push(`flush ${isMap(s) ? 'map' : 'set'} ${T} ${s}`);
+  for (const c of inp.chains) lines.push(...ruleLines(c));
+  for (const s of STATIC_SETS) {
+    const els = inp.elements.get(s);
+    if (els && els.size) lines.push(...elementLines('add', s, [...els]));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export interface PartialSyncInput {
+  readonly newSets: readonly string[];
+  /** New pick chains, dependencies first. */
+  readonly newChains: readonly ChainDef[];
+  readonly deletes: ReadonlyMap<string, readonly string[]>;
+  readonly adds: ReadonlyMap<string, readonly (readonly [string, string])[]>;
+}
+
+/** New chains, then element deletions, then additions (a changed value is a delete plus an add). */
+export function renderPartialSync(inp: PartialSyncInput): string {
+  const lines: string[] = [];
+  for (const s of inp.newSets) lines.push(`add set ${T} ${s} { ${setDecl(s)} }`);
+  for (const c of inp.newChains) lines.push(...chainLines(c), ...ruleLines(c));
+  for (const [s, keys] of inp.deletes) if (keys.length) lines.push(...elementLines('delete', s, keys));
+  for (const [s, items] of inp.adds) if (items.length) lines.push(...elementLines('add', s, items));
+  return lines.length ? `${lines.join('\n')}\n` : '';
+}
+
+/** Removes pick chains and affinity sets nothing refers to any more (dispatch chains before slot chains). */
+export function renderCleanup(chains: readonly string[], sets: readonly string[]): string {
+  const order = (n: string) => (parsePickChain(n)?.kind === 'aff-slot' ? 1 : 0);
+  const lines = [...chains].sort((a, b) => order(a) - order(b)).map((c) => `delete chain ${T} ${c}`);
+  for (const s of sets) lines.push(`delete set ${T} ${s}`);
+  return lines.length ? `${lines.join('\n')}\n` : '';
+}

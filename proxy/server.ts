@@ -1,0 +1,182 @@
+// The proxy as a whole, on every node: follows Services and Endpoints into the proxier, allocates
+// ClusterIPs and node ports for services that lack them, and campaigns for the endpoints maintainer
+// (whose winner also cleans up reservation keys). Wired from main.ts with real etcd, nft and conntrack.
+import { createServer, type Server } from 'node:http';
+import { keys, namespacedName, type Endpoints, type ObjectStore, type Service } from '../cluster/index.js';
+import { errorMessage, type Logger, SyncRunner } from '../common/index.js';
+import { type IpRange, type PortRange, RangeReconciler, ServiceAllocator, allocationNeeds } from './allocator.js';
+import type { ConntrackPort } from './conntrack.js';
+import { LeaderElection, type LeaderFence } from './election.js';
+import { EndpointsController } from './endpoints-controller.js';
+import { proxyKeys } from './keys.js';
+import type { NftPort } from './nft.js';
+import { Proxier } from './proxier.js';
+import type { RulesetConfig } from './ruleset.js';
+import { follow } from './watch.js';
+
+export interface ProxyServerOptions {
+  readonly nodeName: string;
+  readonly serviceRange: IpRange;
+  readonly nodePortRange: PortRange;
+  readonly ruleset: RulesetConfig;
+  readonly minSyncMs: number;
+  readonly syncPeriodMs: number;
+  readonly leaderTtlSec: number;
+  readonly healthz?: { readonly ip: string; readonly port: number };
+}
+
+export interface ProxyServerDeps {
+  readonly store: ObjectStore;
+  readonly nft: NftPort;
+  readonly conntrack: ConntrackPort;
+  readonly log: Logger;
+}
+
+export class ProxyServer {
+  readonly proxier: Proxier;
+  private readonly allocator: ServiceAllocator;
+  private readonly election: LeaderElection;
+  private readonly toAllocate = new Set<string>();
+  private readonly allocRunner: SyncRunner;
+
+  constructor(
+    private readonly o: ProxyServerOptions,
+    private readonly d: ProxyServerDeps,
+  ) {
+    this.proxier = new Proxier({ nodeName: o.nodeName, ruleset: o.ruleset, minSyncMs: o.minSyncMs, syncPeriodMs: o.syncPeriodMs }, { nft: d.nft, conntrack: d.conntrack, log: d.log.child({ component: 'proxier' }) });
+    this.allocator = new ServiceAllocator(d.store.client, { serviceRange: o.serviceRange, nodePortRange: o.nodePortRange, log: d.log.child({ component: 'allocator' }) });
+    this.election = new LeaderElection(d.store.client, { key: proxyKeys.leader(), identity: o.nodeName, ttlSec: o.leaderTtlSec, log: d.log.child({ component: 'election' }) });
+    this.allocRunner = new SyncRunner({ name: 'allocator', fn: () => this.allocatePending(), minMs: 0, maxMs: 60_000, retryMs: 2_000, log: d.log });
+  }
+
+  get isLeader(): boolean {
+    return this.election.isLeader;
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const { log, store } = this.d;
+    const srv = this.o.healthz && this.o.healthz.port > 0 ? await this.startHealthz(this.o.healthz.ip, this.o.healthz.port) : undefined;
+    const svcPrefix = keys.services();
+    const epPrefix = keys.allEndpoints();
+    try {
+      await Promise.all([
+        this.proxier.run(signal),
+        this.allocRunner.run(signal),
+        follow<Service>(store, svcPrefix, signal, log, {
+          reset: (items) => {
+            const all = new Map<string, Service>();
+            for (const it of items) {
+              const n = namespacedName(svcPrefix, it.key);
+              if (n) all.set(n.join('/'), it.obj);
+            }
+            for (const [name, svc] of all) this.noteService(name, svc);
+            this.proxier.resetServices(all);
+            this.proxier.setSynced('services');
+          },
+          put: (it) => {
+            const n = namespacedName(svcPrefix, it.key);
+            if (!n) return;
+            this.noteService(n.join('/'), it.obj);
+            this.proxier.updateService(n.join('/'), it.obj);
+          },
+          delete: (key) => {
+            const n = namespacedName(svcPrefix, key);
+            if (n) this.proxier.updateService(n.join('/'), undefined);
+          },
+          corrupt: (c) => log.warn({ key: c.key, reason: c.reason }, 'object ignored'),
+        }),
+        follow<Endpoints>(store, epPrefix, signal, log, {
+          reset: (items) => {
+            const all = new Map<string, Endpoints>();
+            for (const it of items) {
+              const n = namespacedName(epPrefix, it.key);
+              if (n) all.set(n.join('/'), it.obj);
+            }
+            this.proxier.resetEndpoints(all);
+            this.proxier.setSynced('endpoints');
+          },
+          put: (it) => {
+            const n = namespacedName(epPrefix, it.key);
+            if (n) this.proxier.updateEndpoints(n.join('/'), it.obj);
+          },
+          delete: (key) => {
+            const n = namespacedName(epPrefix, key);
+            if (n) this.proxier.updateEndpoints(n.join('/'), undefined);
+          },
+          corrupt: (c) => log.warn({ key: c.key, reason: c.reason }, 'object ignored'),
+        }),
+        this.election.run(signal, (ls, fence) => this.maintain(ls, fence)),
+      ]);
+    } finally {
+      if (srv) await new Promise<void>((r) => srv.close(() => r()));
+    }
+  }
+
+  private noteService(name: string, svc: Service): void {
+    this.allocator.observe(svc);
+    const need = allocationNeeds(svc);
+    if (need.clusterIP || need.nodePorts.length) {
+      this.toAllocate.add(name);
+      this.allocRunner.request();
+    }
+  }
+
+  private async allocatePending(): Promise<void> {
+    const names = [...this.toAllocate];
+    this.toAllocate.clear();
+    let failed: unknown;
+    for (const name of names) {
+      const [ns, n] = name.split('/') as [string, string];
+      try {
+        await this.allocator.allocate(ns, n);
+      } catch (e) {
+        this.toAllocate.add(name);
+        this.d.log.warn({ service: name, err: errorMessage(e) }, 'allocation failed; retrying');
+        failed = e;
+      }
+    }
+    if (failed) throw failed;
+  }
+
+  /** The elected maintainer's work, for as long as it leads. */
+  private async maintain(signal: AbortSignal, fence: LeaderFence): Promise<void> {
+    const log = this.d.log.child({ component: 'maintainer' });
+    const ranges = new RangeReconciler(this.d.store.client, { serviceRange: this.o.serviceRange, nodePortRange: this.o.nodePortRange, log });
+    const rangeRunner = new SyncRunner({ name: 'ranges', fn: async () => void (await ranges.reconcile(fence)), minMs: 500, maxMs: 60_000, retryMs: 5_000, log });
+    const controller = new EndpointsController(this.d.store, {
+      log,
+      minIntervalMs: Math.min(100, this.o.minSyncMs),
+      resyncMs: this.o.syncPeriodMs,
+      onServiceChange: () => rangeRunner.request(),
+    });
+    await Promise.all([controller.run(signal, fence), rangeRunner.run(signal)]);
+  }
+
+  private async startHealthz(ip: string, port: number): Promise<Server> {
+    const srv = createServer((req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (path !== '/healthz' && path !== '/livez') {
+        res.writeHead(404).end();
+        return;
+      }
+      const h = this.proxier.health();
+      const now = Date.now();
+      // Healthy once initialised, while syncs succeed or the last success is recent.
+      const ok = h.initialized && h.lastSync !== undefined && (h.lastError === undefined || h.lastError.at < h.lastSync.at || now - h.lastSync.at < 2 * this.o.syncPeriodMs);
+      const body = {
+        lastUpdated: h.lastSync ? new Date(h.lastSync.at).toISOString() : null,
+        currentTime: new Date(now).toISOString(),
+        syncs: h.syncs,
+        leader: this.election.isLeader,
+        ...(h.lastError && { lastError: h.lastError.err }),
+      };
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
+    });
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(port, ip, () => resolve());
+    });
+    this.d.log.info({ addr: `${ip}:${port}` }, 'healthz listening');
+    return srv;
+  }
+}

@@ -1,0 +1,381 @@
+// The proxy's desired kernel state and the planning of a sync. Pure: no I/O, no clock.
+//
+// Each service port contributes elements to the table's sets and maps. A sync drains the change
+// trackers, recomputes only the service ports of changed services (kube-proxy's partial sync), and
+// diffs their old and new contributions into element deletions and additions. Elements shared by
+// several service ports (a cluster IP with several ports, a hairpin pair) are reference-counted.
+// Two services claiming the same ClusterIP:port or node port: the older one owns it on every node
+// (creation time, then name), the other is left out until the owner goes away.
+import { type EndpointsByPort, endpointId, endpointPortId } from './model.js';
+import {
+  SET,
+  type ChainDef,
+  type RulesetConfig,
+  baseChains,
+  chainDef,
+  endpointValue,
+  endpointsMap,
+  frontendKey,
+  gotoValue,
+  hairpinKey,
+  nodePortEndpointsMap,
+  nodePortKey,
+  pickChainName,
+  renderFullSync,
+  renderPartialSync,
+  slotKey,
+  withDeps,
+} from './ruleset.js';
+import { assignSlots } from './slots.js';
+import { ChangeTracker } from './tracker.js';
+import type { EndpointInfo, ServiceName, ServicePortInfo, ServicePortKey } from './types.js';
+
+/** A UDP conntrack deletion, run after the sync that made it necessary succeeded. */
+export interface ConntrackFlush {
+  readonly origDst?: string;
+  readonly origPortDst?: number;
+  readonly dstNat?: string;
+}
+export const conntrackFlushId = (f: ConntrackFlush): string => `${f.origDst ?? '*'}:${f.origPortDst ?? '*'}>${f.dstNat ?? '*'}`;
+
+export interface SyncPlan {
+  readonly full: boolean;
+  /** The `nft -f` script ('' when nothing changed in a partial sync). */
+  readonly script: string;
+  readonly conntrack: readonly ConntrackFlush[];
+  /** Pick chains and affinity sets in use after this plan: what must exist in the kernel. */
+  readonly chains: ReadonlySet<string>;
+  readonly sets: ReadonlySet<string>;
+  readonly servicePortsChanged: number;
+  readonly elementsChanged: number;
+}
+
+type Element = readonly [set: string, key: string, value: string];
+
+interface Contribution {
+  readonly elements: readonly Element[];
+  /** UDP frontend → endpoint IP pairs (`d:<ip>:<port>|<ep>` / `p:<nodePort>|<ep>`), for conntrack. */
+  readonly udpPairs: ReadonlySet<string>;
+  /** UDP frontends programmed with at least one endpoint. */
+  readonly udpLive: ReadonlySet<string>;
+}
+
+class ElementTable {
+  private readonly sets = new Map<string, Map<string, { value: string; refs: number }>>();
+  private readonly before = new Map<string, Map<string, string | undefined>>();
+  readonly chainRefs = new Map<string, number>();
+
+  private set(name: string): Map<string, { value: string; refs: number }> {
+    let s = this.sets.get(name);
+    if (!s) this.sets.set(name, (s = new Map()));
+    return s;
+  }
+
+  private touch(name: string, key: string, cur: string | undefined): void {
+    let b = this.before.get(name);
+    if (!b) this.before.set(name, (b = new Map()));
+    if (!b.has(key)) b.set(key, cur);
+  }
+
+  private ref(value: string, d: number): void {
+    if (!value.startsWith('goto ')) return;
+    const c = value.slice(5);
+    const n = (this.chainRefs.get(c) ?? 0) + d;
+    if (n > 0) this.chainRefs.set(c, n);
+    else this.chainRefs.delete(c);
+  }
+
+  add([name, key, value]: Element): void {
+    const s = this.set(name);
+    const e = s.get(key);
+    this.touch(name, key, e?.value);
+    if (e) {
+      // Ownership makes map keys unique; only value-less set elements are ever shared.
+      if (e.value !== value) throw new Error(`internal: ${name} element ${key} claimed with ${value} and ${e.value}`);
+      e.refs++;
+      return;
+    }
+    s.set(key, { value, refs: 1 });
+    this.ref(value, 1);
+  }
+
+  remove([name, key]: Element): void {
+    const s = this.set(name);
+    const e = s.get(key);
+    if (!e) return;
+    this.touch(name, key, e.value);
+    if (--e.refs === 0) {
+      s.delete(key);
+      this.ref(e.value, -1);
+    }
+  }
+
+  /** Element deletions and additions since the last call (a changed value is both). */
+  takeChanges(): { deletes: Map<string, string[]>; adds: Map<string, [string, string][]>; count: number } {
+    const deletes = new Map<string, string[]>();
+    const adds = new Map<string, [string, string][]>();
+    let count = 0;
+    for (const [name, keys] of this.before) {
+      const s = this.set(name);
+      for (const [key, was] of keys) {
+        const now = s.get(key)?.value;
+        if (was === now) continue;
+        count++;
+        if (was !== undefined) push(deletes, name, key);
+        if (now !== undefined) push(adds, name, [key, now]);
+      }
+    }
+    this.before.clear();
+    return { deletes, adds, count };
+  }
+
+  snapshot(): Map<string, Map<string, string>> {
+    const out = new Map<string, Map<string, string>>();
+    for (const [name, s] of this.sets) out.set(name, new Map([...s].map(([k, e]) => [k, e.value])));
+    return out;
+  }
+
+  size(name: string): number {
+    return this.sets.get(name)?.size ?? 0;
+  }
+}
+
+function push<T>(m: Map<string, T[]>, k: string, v: T): void {
+  const a = m.get(k);
+  if (a) a.push(v);
+  else m.set(k, [v]);
+}
+
+const fpEndpoints = (m: EndpointsByPort): string => JSON.stringify([...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+
+export class ProxyState {
+  /** Parsed Services by `<ns>/<name>`. */
+  readonly services = new ChangeTracker<ServicePortInfo[]>();
+  /** Parsed Endpoints by `<ns>/<name>`. */
+  readonly endpoints = new ChangeTracker<EndpointsByPort>(fpEndpoints);
+
+  private readonly table = new ElementTable();
+  private readonly infos = new Map<ServicePortKey, ServicePortInfo>();
+  private readonly portsOf = new Map<ServiceName, ServicePortKey[]>();
+  private readonly contribs = new Map<ServicePortKey, Contribution>();
+  private readonly slots = new Map<ServicePortKey, string[]>();
+  private readonly claims = new Map<string, Map<ServicePortKey, string>>();
+  /** Pick chains and affinity sets the kernel holds (as far as we know). */
+  private kernelChains = new Set<string>();
+  private kernelSets = new Set<string>();
+  private readonly base: readonly ChainDef[];
+
+  constructor(private readonly cfg: RulesetConfig) {
+    this.base = baseChains(cfg);
+  }
+
+  get hasChanges(): boolean {
+    return this.services.hasPending || this.endpoints.hasPending;
+  }
+
+  /**
+   * Drains the trackers into the desired table and renders the transaction: every element for a
+   * full sync, else only what changed. `recreate` deletes the table first (see renderFullSync).
+   */
+  plan(o: { full: boolean; recreate?: boolean }): SyncPlan {
+    const flush = new Map<string, ConntrackFlush>();
+    const changed = this.update(flush);
+    const { deletes, adds, count } = this.table.takeChanges();
+    const needed = withDeps(this.table.chainRefs.keys());
+    const chains = new Set(needed.chains);
+    const sets = new Set(needed.sets);
+    let script: string;
+    if (o.full) {
+      script = renderFullSync({
+        chains: [...this.base, ...needed.chains.map((c) => chainDef(c, this.cfg))],
+        affinitySets: needed.sets,
+        elements: this.table.snapshot(),
+        recreate: o.recreate ?? false,
+      });
+    } else {
+      script = renderPartialSync({
+        newSets: needed.sets.filter((s) => !this.kernelSets.has(s)),
+        newChains: needed.chains.filter((c) => !this.kernelChains.has(c)).map((c) => chainDef(c, this.cfg)),
+        deletes,
+        adds,
+      });
+    }
+    return { full: o.full, script, conntrack: [...flush.values()], chains, sets, servicePortsChanged: changed, elementsChanged: count };
+  }
+
+  /** The plan is in the kernel: its chains and sets exist (stale ones may linger until a cleanup). */
+  applied(plan: SyncPlan): void {
+    if (plan.full) {
+      this.kernelChains = new Set(plan.chains);
+      this.kernelSets = new Set(plan.sets);
+    } else {
+      plan.chains.forEach((c) => this.kernelChains.add(c));
+      plan.sets.forEach((s) => this.kernelSets.add(s));
+    }
+  }
+
+  /** The desired elements of every set and map (for tests, the tracer and the benchmark). */
+  elements(): Map<string, Map<string, string>> {
+    return this.table.snapshot();
+  }
+
+  get servicePortCount(): number {
+    return this.infos.size;
+  }
+
+  get endpointCount(): number {
+    return this.table.size(SET.endpointsTcp) + this.table.size(SET.endpointsUdp);
+  }
+
+  /** The endpoints of a service port in slot order. */
+  slotsOf(key: ServicePortKey): readonly string[] {
+    return this.slots.get(key) ?? [];
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private update(flush: Map<string, ConntrackFlush>): number {
+    const names = new Set([...this.services.drain(), ...this.endpoints.drain()]);
+    const work = new Set<ServicePortKey>();
+    const next = new Map<ServicePortKey, ServicePortInfo | undefined>();
+    for (const name of names) {
+      for (const k of this.portsOf.get(name) ?? []) next.set(k, undefined);
+      const infos = this.services.get(name) ?? [];
+      for (const i of infos) next.set(i.key, i);
+      if (infos.length) this.portsOf.set(name, infos.map((i) => i.key));
+      else this.portsOf.delete(name);
+      // An Endpoints change alone leaves the infos as they are; the ports still need recomputing.
+    }
+    const ownersBefore = new Map<string, ServicePortKey | undefined>();
+    for (const [k, info] of next) {
+      work.add(k);
+      const old = this.infos.get(k);
+      const oldF = frontendsOf(old);
+      const newF = frontendsOf(info);
+      for (const f of new Set([...oldF, ...newF])) if (!ownersBefore.has(f)) ownersBefore.set(f, this.owner(f));
+      for (const f of oldF) this.claims.get(f)?.delete(k);
+      for (const f of newF) {
+        let c = this.claims.get(f);
+        if (!c) this.claims.set(f, (c = new Map()));
+        c.set(k, `${info!.createdAt}\u0000${k}`);
+      }
+      for (const f of oldF) if (this.claims.get(f)?.size === 0) this.claims.delete(f);
+      if (info) this.infos.set(k, info);
+      else this.infos.delete(k);
+    }
+    for (const [f, before] of ownersBefore) {
+      const after = this.owner(f);
+      if (before === after) continue;
+      if (before) work.add(before);
+      if (after) work.add(after);
+    }
+    for (const k of work) this.recompute(k, flush);
+    return work.size;
+  }
+
+  private owner(f: string): ServicePortKey | undefined {
+    const c = this.claims.get(f);
+    if (!c || c.size === 0) return undefined;
+    let best: [ServicePortKey, string] | undefined;
+    for (const e of c) if (!best || e[1] < best[1]) best = e;
+    return best![0];
+  }
+
+  private endpointsFor(info: ServicePortInfo): readonly EndpointInfo[] {
+    return this.endpoints.get(info.service)?.get(endpointPortId(info.portName, info.protocol)) ?? [];
+  }
+
+  private recompute(k: ServicePortKey, flush: Map<string, ConntrackFlush>): void {
+    const old = this.contribs.get(k);
+    if (old) for (const e of old.elements) this.table.remove(e);
+    const info = this.infos.get(k);
+    if (!info) {
+      this.contribs.delete(k);
+      this.slots.delete(k);
+      if (old) conntrackChanges(old, undefined, flush);
+      return;
+    }
+    const eps = new Map(this.endpointsFor(info).map((e) => [endpointId(e), e]));
+    const order = assignSlots(this.slots.get(k), [...eps.keys()]);
+    this.slots.set(k, order);
+    const slotted = order.map((id) => eps.get(id)!);
+    const n = slotted.length;
+    const elements: Element[] = [];
+    const udpPairs = new Set<string>();
+    const udpLive = new Set<string>();
+    const udp = info.protocol === 'udp';
+    const ownsIp = info.clusterIP !== undefined && this.owner(ipFrontend(info)) === k;
+    const ownsNp = info.nodePort !== undefined && this.owner(npFrontend(info)) === k;
+    if (ownsIp) {
+      const fk = frontendKey(info.clusterIP!, info.protocol, info.port);
+      elements.push([SET.clusterIps, info.clusterIP!, '']);
+      if (n > 0) {
+        elements.push([SET.serviceIps, fk, gotoValue(pickChainName(n, false, info.protocol, info.affinityTimeout))]);
+        slotted.forEach((e, slot) => elements.push([endpointsMap(info.protocol), slotKey(info.clusterIP, info.port, slot), endpointValue(e.ip, e.port)]));
+        if (udp) {
+          const d = `d:${info.clusterIP}:${info.port}`;
+          udpLive.add(d);
+          slotted.forEach((e) => udpPairs.add(`${d}|${e.ip}`));
+        }
+      } else {
+        elements.push([SET.noEndpointServices, fk, '']);
+      }
+    }
+    if (ownsNp) {
+      const nk = nodePortKey(info.protocol, info.nodePort!);
+      if (n > 0) {
+        elements.push([SET.serviceNodePorts, nk, gotoValue(pickChainName(n, true, info.protocol, info.affinityTimeout))]);
+        slotted.forEach((e, slot) => elements.push([nodePortEndpointsMap(info.protocol), slotKey(undefined, info.nodePort!, slot), endpointValue(e.ip, e.port)]));
+        if (udp) {
+          const p = `p:${info.nodePort}`;
+          udpLive.add(p);
+          slotted.forEach((e) => udpPairs.add(`${p}|${e.ip}`));
+        }
+      } else {
+        elements.push([SET.noEndpointNodePorts, nk, '']);
+      }
+    }
+    if ((ownsIp || ownsNp) && n > 0) for (const e of new Set(slotted.filter((e) => e.local).map((e) => e.ip))) elements.push([SET.hairpin, hairpinKey(e), '']);
+    for (const e of elements) this.table.add(e);
+    const c: Contribution = { elements, udpPairs, udpLive };
+    this.contribs.set(k, c);
+    conntrackChanges(old, c, flush);
+  }
+}
+
+function ipFrontend(i: ServicePortInfo): string {
+  return `ip ${i.clusterIP} ${i.protocol} ${i.port}`;
+}
+function npFrontend(i: ServicePortInfo): string {
+  return `np ${i.protocol} ${i.nodePort}`;
+}
+function frontendsOf(i: ServicePortInfo | undefined): string[] {
+  if (!i) return [];
+  const f: string[] = [];
+  if (i.clusterIP !== undefined) f.push(ipFrontend(i));
+  if (i.nodePort !== undefined) f.push(npFrontend(i));
+  return f;
+}
+
+/** A frontend selector (`d:<ip>:<port>` or `p:<nodePort>`) as conntrack filter fields. */
+function selector(sel: string): ConntrackFlush {
+  if (sel.startsWith('p:')) return { origPortDst: Number(sel.slice(2)) };
+  const [ip, port] = sel.slice(2).split(':');
+  return { origDst: ip!, origPortDst: Number(port) };
+}
+
+/**
+ * UDP flows kube-proxy-style: a flow to an endpoint that left keeps being NATed to it until
+ * conntrack forgets it, so it is deleted; and flows that reached a frontend before it had endpoints
+ * (not NATed at all) are deleted when it gets some.
+ */
+function conntrackChanges(old: Contribution | undefined, cur: Contribution | undefined, out: Map<string, ConntrackFlush>): void {
+  const add = (f: ConntrackFlush) => out.set(conntrackFlushId(f), f);
+  for (const pair of old?.udpPairs ?? []) {
+    if (cur?.udpPairs.has(pair)) continue;
+    const [sel, ip] = pair.split('|') as [string, string];
+    add({ ...selector(sel), dstNat: ip });
+  }
+  for (const sel of cur?.udpLive ?? []) if (!old?.udpLive.has(sel)) add(selector(sel));
+}
+

@@ -1,0 +1,75 @@
+// The proxy's own model of services and endpoints, translated once from the v1 objects in etcd
+// (kube-proxy's ServicePort / Endpoint), plus the errors that cross the proxy's module boundaries.
+import { FlannelError } from '../common/index.js';
+
+export type Protocol = 'tcp' | 'udp';
+
+/** `<namespace>/<name>` of a Service (and of its Endpoints). */
+export type ServiceName = string;
+/** `<namespace>/<name>:<port name>`: one port of one service; the unit the proxy programs. */
+export type ServicePortKey = string;
+
+export interface ServicePortInfo {
+  readonly key: ServicePortKey;
+  readonly service: ServiceName;
+  /** The port's name ('' when the service has one unnamed port). */
+  readonly portName: string;
+  readonly protocol: Protocol;
+  readonly port: number;
+  /** Undefined for a headless service and for one whose IP is not allocated yet. */
+  readonly clusterIP?: string;
+  readonly nodePort?: number;
+  /** Seconds, when sessionAffinity is ClientIP. */
+  readonly affinityTimeout?: number;
+  /** Orders services that claim the same IP:port or node port: the oldest wins, on every node alike. */
+  readonly createdAt: string;
+}
+
+export interface EndpointInfo {
+  readonly ip: string;
+  readonly port: number;
+  /** The pod runs on this node (hairpin masquerade is only needed for these). */
+  readonly local: boolean;
+}
+
+/** Thrown at the parse boundary for a Service or Endpoints object the proxy cannot use. */
+export class ObjectSpecError extends FlannelError {
+  readonly code = 'OBJECT_SPEC';
+  constructor(
+    readonly key: string,
+    readonly path: string,
+    readonly value: unknown,
+    readonly reason: string,
+  ) {
+    super(`${key}: ${path} ${reason} (got ${JSON.stringify(value)})`);
+  }
+}
+
+/** `nft -f` failed; `line` is the failing line of the script and `context` a few lines around it. */
+export class NftError extends FlannelError {
+  readonly code = 'NFT';
+  override readonly transient = true;
+  constructor(
+    readonly line: number | undefined,
+    readonly context: readonly string[],
+    readonly stderr: string,
+    options?: ErrorOptions,
+  ) {
+    super(line === undefined ? `nft failed: ${firstLine(stderr)}` : `nft failed at line ${line}: ${firstLine(stderr)}`, options);
+  }
+}
+
+/** A ClusterIP or node port range has nothing left, or a reservation kept losing races. */
+export class AllocationError extends FlannelError {
+  readonly code = 'ALLOCATION';
+  constructor(
+    readonly service: ServiceName,
+    readonly what: 'clusterIP' | 'nodePort',
+    readonly reason: string,
+    override readonly transient: boolean,
+  ) {
+    super(`${service}: cannot allocate a ${what}: ${reason}`);
+  }
+}
+
+const firstLine = (s: string): string => s.trim().split('\n').find((l) => /Error/.test(l))?.trim() ?? s.trim().split('\n')[0] ?? '';

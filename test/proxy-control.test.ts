@@ -1,0 +1,153 @@
+// The proxy's control-plane logic without etcd: Endpoints from pods, ClusterIP/node port choice and
+// the maintainer's reservation plan, and the command-line flags.
+import { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import type { Pod, Service } from '../cluster/index.js';
+import { allocationNeeds, computeEndpoints, parsePortRange, parseServiceRange, pickFree, planRanges, resolveTargetPort } from '../proxy/index.js';
+import { addProxyOptions, parseDuration, proxyOptions } from '../proxy/options.js';
+
+function pod(name: string, ip: string, labels: Record<string, string>, o: { ready?: boolean; node?: string; ports?: { name: string; containerPort: number; protocol?: 'TCP' | 'UDP' }[]; phase?: 'Running' | 'Succeeded'; deleting?: boolean } = {}): Pod {
+  return {
+    metadata: { name, namespace: 'default', labels, uid: `uid-${name}`, ...(o.deleting && { deletionTimestamp: '2024-01-01T00:00:00Z' }) },
+    spec: { nodeName: o.node ?? 'a', containers: [{ name: 'c', image: 'x', ports: o.ports ?? [] }] },
+    status: { phase: o.phase ?? 'Running', podIP: ip, conditions: [{ type: 'Ready', status: o.ready === false ? 'False' : 'True' }] },
+  };
+}
+const refs = (pods: Pod[]) => pods.map((p) => ({ namespace: 'default', name: p.metadata.name, pod: p }));
+const web: Service = { metadata: { name: 'web', namespace: 'default' }, spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }, { name: 'metrics', port: 9100 }] } };
+
+describe('computeEndpoints', () => {
+  it('lists matching pods with resolved ports, ready and not ready apart', () => {
+    const e = computeEndpoints('default', 'web', web, refs([
+      pod('w2', '10.5.2.3', { app: 'web' }, { node: 'b', ports: [{ name: 'http', containerPort: 8080 }] }),
+      pod('w1', '10.5.1.2', { app: 'web', v: '1' }, { ports: [{ name: 'http', containerPort: 8080 }] }),
+      pod('w3', '10.5.1.3', { app: 'web' }, { ready: false, ports: [{ name: 'http', containerPort: 8080 }] }),
+      pod('db', '10.5.1.4', { app: 'db' }, { ports: [{ name: 'http', containerPort: 8080 }] }),
+      pod('old', '10.5.1.5', { app: 'web' }, { phase: 'Succeeded' }),
+      pod('bye', '10.5.1.6', { app: 'web' }, { deleting: true, ports: [{ name: 'http', containerPort: 8080 }] }),
+    ]));
+    expect(e.subsets).toEqual([
+      {
+        addresses: [
+          { ip: '10.5.1.2', nodeName: 'a', targetRef: { kind: 'Pod', namespace: 'default', name: 'w1', uid: 'uid-w1' } },
+          { ip: '10.5.2.3', nodeName: 'b', targetRef: { kind: 'Pod', namespace: 'default', name: 'w2', uid: 'uid-w2' } },
+        ],
+        notReadyAddresses: [
+          { ip: '10.5.1.3', nodeName: 'a', targetRef: { kind: 'Pod', namespace: 'default', name: 'w3', uid: 'uid-w3' } },
+          { ip: '10.5.1.6', nodeName: 'a', targetRef: { kind: 'Pod', namespace: 'default', name: 'bye', uid: 'uid-bye' } },
+        ],
+        ports: [
+          { name: 'http', port: 8080, protocol: 'TCP' },
+          { name: 'metrics', port: 9100, protocol: 'TCP' },
+        ],
+      },
+    ]);
+  });
+
+  it('puts pods that serve a named port on different numbers into different subsets', () => {
+    const e = computeEndpoints('default', 'web', web, refs([
+      pod('a', '10.5.1.2', { app: 'web' }, { ports: [{ name: 'http', containerPort: 8080 }] }),
+      pod('b', '10.5.1.3', { app: 'web' }, { ports: [{ name: 'http', containerPort: 9090 }] }),
+      pod('c', '10.5.1.4', { app: 'web' }),
+    ]));
+    expect(e.subsets.map((s) => [s.addresses?.map((a) => a.ip), s.ports?.map((p) => p.port)])).toEqual([
+      [['10.5.1.2'], [8080, 9100]],
+      [['10.5.1.3'], [9090, 9100]],
+      [['10.5.1.4'], [9100]],
+    ]);
+  });
+
+  it('resolves target ports by number, by name and protocol, and defaults to the port', () => {
+    const p = pod('x', '10.5.1.2', {}, { ports: [{ name: 'dns', containerPort: 5353, protocol: 'UDP' }, { name: 'dns', containerPort: 5354 }] });
+    expect(resolveTargetPort(p, { port: 53, targetPort: 'dns', protocol: 'UDP' })).toBe(5353);
+    expect(resolveTargetPort(p, { port: 53, targetPort: 'dns' })).toBe(5354);
+    expect(resolveTargetPort(p, { port: 53, targetPort: 8053 })).toBe(8053);
+    expect(resolveTargetPort(p, { port: 53 })).toBe(53);
+    expect(resolveTargetPort(p, { port: 53, targetPort: 'nope' })).toBeUndefined();
+  });
+});
+
+describe('allocation', () => {
+  it('picks a free index from a random start, probing upwards, and none when full', () => {
+    expect(pickFree(10, () => false, () => 0.35)).toBe(3);
+    expect(pickFree(10, (i) => i === 3 || i === 4, () => 0.35)).toBe(5);
+    expect(pickFree(10, (i) => i !== 1, () => 0.99)).toBe(1);
+    expect(pickFree(10, () => true, () => 0.5)).toBeUndefined();
+  });
+
+  it('knows what a service lacks', () => {
+    expect(allocationNeeds({ metadata: { name: 'a' }, spec: { ports: [{ port: 1 }] } })).toEqual({ clusterIP: true, nodePorts: [] });
+    expect(allocationNeeds({ metadata: { name: 'a' }, spec: { clusterIP: 'None', ports: [{ port: 1 }] } })).toEqual({ clusterIP: false, nodePorts: [] });
+    expect(allocationNeeds({ metadata: { name: 'a' }, spec: { type: 'NodePort', clusterIP: '10.254.0.3', ports: [{ port: 1 }, { port: 2, nodePort: 30001 }] } })).toEqual({ clusterIP: false, nodePorts: [0] });
+  });
+
+  it('parses ranges; the network and broadcast addresses are never handed out', () => {
+    expect(parseServiceRange('10.254.0.0/16')).toEqual({ base: 0x0afe0000, size: 65536, cidr: '10.254.0.0/16' });
+    expect(parseServiceRange('10.254.1.7/24').cidr).toBe('10.254.1.0/24');
+    expect(() => parseServiceRange('fd00::/64')).toThrow(/IPv4/);
+    expect(parsePortRange('30000-32767')).toEqual({ min: 30000, max: 32767 });
+    expect(() => parsePortRange('32767-30000')).toThrow(/min/);
+  });
+
+  it("plans the maintainer's reservations: reserve explicit ones, release orphans, report conflicts", () => {
+    const range = parseServiceRange('10.254.0.0/16');
+    const ports = parsePortRange('30000-32767');
+    const s = (name: string, clusterIP: string, nodePort?: number, rev = '5') => ({
+      namespace: 'default',
+      name,
+      modRevision: rev,
+      svc: { metadata: { name }, spec: { clusterIP, type: 'NodePort' as const, ports: [{ port: 80, ...(nodePort && { nodePort }) }] } },
+    });
+    const plan = planRanges(
+      [s('a', '10.254.0.10', 30080), s('b', '10.254.0.11'), s('c', '10.254.0.11'), s('out', '192.168.0.1', 80)],
+      [
+        { key: '/registry/ranges/serviceips/10.254.0.10', owner: { namespace: 'default', name: 'a' }, modRevision: '3' },
+        { key: '/registry/ranges/serviceips/10.254.0.11', owner: { namespace: 'default', name: 'b' }, modRevision: '3' },
+        { key: '/registry/ranges/serviceips/10.254.0.99', owner: { namespace: 'default', name: 'gone' }, modRevision: '4' },
+        { key: '/registry/ranges/serviceips/10.254.0.98', owner: { namespace: 'default', name: 'a' }, modRevision: '4' },
+      ],
+      range,
+      ports,
+    );
+    expect(plan.reserve.map((r) => [r.key, r.service.name])).toEqual([['/registry/ranges/servicenodeports/30080', 'a']]);
+    expect(plan.release).toEqual([
+      { key: '/registry/ranges/serviceips/10.254.0.99', modRevision: '4', owner: { namespace: 'default', name: 'gone' } },
+      { key: '/registry/ranges/serviceips/10.254.0.98', modRevision: '4', owner: { namespace: 'default', name: 'a' }, ownerRevision: '5' },
+    ]);
+    expect(plan.conflicts).toEqual([{ key: '/registry/ranges/serviceips/10.254.0.11', service: 'default/c', holder: 'default/b' }]);
+  });
+});
+
+describe('flags', () => {
+  const parse = (args: string[], env: Record<string, string> = {}) => {
+    const saved = { ...process.env };
+    Object.assign(process.env, env);
+    try {
+      const cmd = addProxyOptions(new Command('kube-proxy')).exitOverride();
+      cmd.parse(['node', 'kube-proxy', ...args]);
+      return proxyOptions(cmd.opts());
+    } finally {
+      process.env = saved;
+    }
+  };
+
+  it("has kube-proxy's defaults", () => {
+    const o = parse(['--hostname-override=a']);
+    expect(o).toMatchObject({ hostnameOverride: 'a', minSyncPeriodMs: 500, syncPeriodMs: 30_000, masqueradeBit: 14, healthzPort: 10256, leaderElectLeaseDurationSec: 15, etcdEndpoints: ['http://127.0.0.1:2379'] });
+    expect(o.serviceRange.cidr).toBe('10.254.0.0/16');
+    expect(o.nodePortRange).toEqual({ min: 30000, max: 32767 });
+  });
+
+  it('reads KUBE_PROXY_* from the environment, the command line winning', () => {
+    const o = parse(['--sync-period=1m'], { KUBE_PROXY_SYNC_PERIOD: '10s', KUBE_PROXY_MIN_SYNC_PERIOD: '100ms', KUBE_PROXY_ETCD_ENDPOINTS: 'http://a:2379,http://b:2379' });
+    expect(o).toMatchObject({ syncPeriodMs: 60_000, minSyncPeriodMs: 100, etcdEndpoints: ['http://a:2379', 'http://b:2379'] });
+  });
+
+  it('names the bad flag', () => {
+    expect(() => parse(['--min-sync-period=soon'])).toThrow(/--min-sync-period/);
+    expect(() => parse(['--service-cluster-ip-range=10.254.0.0/31'])).toThrow(/--service-cluster-ip-range/);
+    expect(() => parse(['--cluster-cidr=nope'])).toThrow(/--cluster-cidr/);
+    expect(parseDuration('1m30s')).toBe(90_000);
+    expect(parseDuration('0.25')).toBe(250);
+  });
+});
