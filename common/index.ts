@@ -5,3 +5,4 @@ export { createEtcdClient, etcdClientFromFlags, type EtcdFlagValues, type EtcdOp
 export { sleep, Backoff } from './backoff.js';
 export { SyncRunner, type SyncRunnerOptions } from './runner.js';
 export { watchPrefix, listPrefix, type PrefixWatchBatch } from './etcd-watch.js';
+export { listenHttp } from './http.js';

@@ -1,14 +1,14 @@
 // /healthz answers while the process runs; /readyz once subnet.env has been written.
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { Registry } from 'prom-client';
-import type { Logger } from '../common/index.js';
+import { listenHttp, type Logger } from '../common/index.js';
 
 export interface Health {
   ready: boolean;
 }
 
 export async function startHealthz(ip: string, port: number, health: Health, log: Logger, metrics?: Registry): Promise<Server> {
-  const srv = createServer((req, res) => {
+  return listenHttp(ip, port, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/metrics' && metrics) {
       metrics.metrics().then(
@@ -22,11 +22,5 @@ export async function startHealthz(ip: string, port: number, health: Health, log
     } else {
       res.writeHead(404).end();
     }
-  });
-  await new Promise<void>((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(port, ip, () => resolve());
-  });
-  log.info({ addr: `${ip}:${port}` }, 'healthz listening');
-  return srv;
+  }, log);
 }

@@ -1,11 +1,11 @@
 // /healthz answers 200 while the Docker relist keeps running (Kubernetes' PLEG health), 500 when it
 // has stalled; /pods lists the pods this kubelet runs (the old read-only port's /pods).
-import { createServer, type Server } from 'node:http';
-import type { Logger } from '../common/index.js';
+import type { Server } from 'node:http';
+import { listenHttp, type Logger } from '../common/index.js';
 import type { Kubelet } from './kubelet.js';
 
 export async function startKubeletHealthz(ip: string, port: number, k: Kubelet, log: Logger): Promise<Server> {
-  const srv = createServer((req, res) => {
+  return listenHttp(ip, port, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') {
       const staleMs = Math.max(10_000, 3 * k.config.plegPeriodMs);
@@ -17,11 +17,5 @@ export async function startKubeletHealthz(ip: string, port: number, k: Kubelet, 
     } else {
       res.writeHead(404).end();
     }
-  });
-  await new Promise<void>((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(port, ip, () => resolve());
-  });
-  log.info({ addr: `${ip}:${port}` }, 'healthz listening');
-  return srv;
+  }, log);
 }

@@ -1,9 +1,9 @@
 // The proxy as a whole, on every node: follows Services and Endpoints into the proxier, allocates
 // ClusterIPs and node ports for services that lack them, and campaigns for the endpoints maintainer
 // (whose winner also cleans up reservation keys). Wired from main.ts with real etcd, nft and conntrack.
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { keys, namespacedName, type Endpoints, type ObjectStore, type Service } from '../cluster/index.js';
-import { errorMessage, type Logger, SyncRunner } from '../common/index.js';
+import { errorMessage, listenHttp, type Logger, SyncRunner } from '../common/index.js';
 import { type IpRange, type PortRange, RangeReconciler, ServiceAllocator, allocationNeeds } from './allocator.js';
 import type { ConntrackPort } from './conntrack.js';
 import { LeaderElection, type LeaderFence } from './election.js';
@@ -153,7 +153,7 @@ export class ProxyServer {
   }
 
   private async startHealthz(ip: string, port: number): Promise<Server> {
-    const srv = createServer((req, res) => {
+    return listenHttp(ip, port, (req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       if (path !== '/healthz' && path !== '/livez') {
         res.writeHead(404).end();
@@ -171,12 +171,6 @@ export class ProxyServer {
         ...(h.lastError && { lastError: h.lastError.err }),
       };
       res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
-    });
-    await new Promise<void>((resolve, reject) => {
-      srv.once('error', reject);
-      srv.listen(port, ip, () => resolve());
-    });
-    this.d.log.info({ addr: `${ip}:${port}` }, 'healthz listening');
-    return srv;
+    }, this.d.log);
   }
 }
