@@ -98,8 +98,8 @@ export class UdpNetwork implements Network {
       dp.close();
       throw e;
     }
-    const { gso, gro } = dp.stats();
-    log.info({ port: c.port, bindIp: ifaceAddr, publicIP, mtu, gso, gro }, 'udp device ready');
+    const { gso, gro, offload } = dp.stats();
+    log.info({ port: c.port, bindIp: ifaceAddr, publicIP, mtu, gso, gro, offload: offload ?? false }, 'udp device ready');
     // flannel's udp lease: PublicIP only (no BackendType, no BackendData).
     const attrs: LeaseAttrs = { publicIP };
     return new UdpNetwork(ctx.nl, c, deps, ctx.cfg.v4.network, ifaceAddr, dp, link, attrs, mtu, log);

@@ -53,6 +53,11 @@ export interface DataPathStats extends UdpCounters {
   /** UDP segmentation offload on send / GRO on receive in use (the datagrams on the wire are the same). */
   readonly gso: boolean;
   readonly gro: boolean;
+  /**
+   * The TUN has offloads on (IFF_VNET_HDR + TUNSETOFFLOAD): the kernel hands over TCP super-packets,
+   * which the loop cuts into MSS-sized packets itself (one per datagram, as flannel's wire has it).
+   */
+  readonly offload?: boolean;
 }
 
 /** The forwarding loop as the backend sees it (the native one, or a fake in tests). */
@@ -71,6 +76,8 @@ export interface DataPathOptions {
   /** Address the UDP socket binds to (the external interface's). */
   readonly bindIp: string;
   readonly port: number;
+  /** Ask for TUN offloads (default true); without kernel support the loop runs without them. */
+  readonly offload?: boolean;
 }
 
 export type OpenDataPath = (o: DataPathOptions) => DataPath;
@@ -78,7 +85,7 @@ export type OpenDataPath = (o: DataPathOptions) => DataPath;
 export type Verdict = 'forward' | 'truncated' | 'notIPv4' | 'badLength' | 'local' | 'unknown' | 'notLocal';
 
 interface Addon {
-  open(name: string, bindIp: string, port: number): { handle: object; name: string };
+  open(name: string, bindIp: string, port: number, offload?: boolean): { handle: object; name: string };
   setTable(handle: object, words: Uint32Array): number;
   stats(handle: object): DataPathStats;
   close(handle: object): void;
@@ -132,7 +139,7 @@ export const openNativeDataPath: OpenDataPath = (o) => {
   const a = load();
   let opened: { handle: object; name: string };
   try {
-    opened = a.open(o.device, o.bindIp, o.port);
+    opened = a.open(o.device, o.bindIp, o.port, o.offload ?? true);
   } catch (e) {
     const err = e as { code?: unknown; syscall?: unknown; message?: unknown };
     throw new DataPathError(String(err.syscall ?? 'open'), String(err.code ?? 'EUNKNOWN'), String(err.message ?? e), { cause: e });

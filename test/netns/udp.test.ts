@@ -148,7 +148,7 @@ describe('udp backend', () => {
     expect(raw.trim()).toBe(`{"PublicIP":"${a.ip}","PublicIPv6":null}`);
     const udp = await a.run(['ss', '-H', '-u', '-l', '-n']);
     expect(udp).toContain(`${a.ip}:8285`);
-    expect(logRecords(flanneld.get('a')!).find((r) => r.msg === 'udp device ready')).toMatchObject({ port: 8285, mtu: 1472, gso: true, gro: true });
+    expect(logRecords(flanneld.get('a')!).find((r) => r.msg === 'udp device ready')).toMatchObject({ port: 8285, mtu: 1472, gso: true, gro: true, offload: true });
   });
 
   it('carries ping and TCP between pods on different hosts, UDP/8285 on the wire', async () => {

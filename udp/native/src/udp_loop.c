@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
@@ -53,6 +54,22 @@
 #define TX_BATCH 64
 #define RX_BATCH 32
 #define BUFSZ 65536
+// TUN offloads (IFF_VNET_HDR + TUNSETOFFLOAD): every TUN packet is preceded by a virtio_net_hdr,
+// and the kernel may hand us TCP (and UDP) super-packets of up to 64 KB, which the tx thread cuts
+// into MSS-sized IP packets itself, one per datagram as on flannel's wire.
+#define VNET_SZ ((int)sizeof(struct virtio_net_hdr))
+#define TXBUF (BUFSZ + 256)
+#define PK_MAX 512     // packets (segments) queued for one sendmmsg round
+#define HDR_ROOM 128   // room for one segment's IPv4 + TCP/UDP header (at most 60 + 60)
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#endif
+#ifndef TUN_F_USO6
+#define TUN_F_USO6 0x40
+#endif
+#ifndef VIRTIO_NET_HDR_GSO_UDP_L4
+#define VIRTIO_NET_HDR_GSO_UDP_L4 5
+#endif
 // UDP GSO: at most this many datagrams (the kernel's UDP_MAX_SEGMENTS, 64 on older kernels) and bytes per send.
 #define GSO_MAX_SEGS 64
 #define GSO_MAX_BYTES 65000
@@ -188,6 +205,13 @@ static enum verdict check_ipv4(const uint8_t *p, size_t n, uint32_t *dst) {
   return V_FORWARD;
 }
 
+static enum verdict route_tx(const table_t *t, uint32_t dst, const entry_t **peer) {
+  if (t == NULL) return V_UNKNOWN;
+  if (t->own_mask != 0 && (dst & t->own_mask) == t->own_net) return V_LOCAL;
+  *peer = table_lookup(t, dst);
+  return *peer ? V_FORWARD : V_UNKNOWN;
+}
+
 static enum verdict classify_tx(const table_t *t, const uint8_t *p, size_t n, const entry_t **peer) {
   uint32_t dst = 0;
   enum verdict v = check_ipv4(p, n, &dst);
@@ -247,6 +271,8 @@ typedef struct {
   _Atomic int tx_running, rx_running;
   _Atomic int tun_errno, sock_errno;
   _Atomic int gso, gro;  // UDP segmentation offload on send / GRO on receive in use
+  int vnet;              // the TUN carries a virtio_net_hdr and has offloads on (TUNSETOFFLOAD took)
+  unsigned offloads;     // the TUN_F_* flags in use
   tx_counters_t tx;
   rx_counters_t rx;
 } loop_t;
@@ -272,29 +298,32 @@ static int wait_readable(loop_t *L, int fd) {
   }
 }
 
-// One packet read from the TUN, classified, waiting to be sent.
+// One packet read from the TUN (or cut from a super-packet), classified, waiting to be sent: its
+// bytes are buf[0..hlen) followed by data[0..len-hlen) (data unused when hlen == len).
 typedef struct {
   uint8_t *buf;
+  uint8_t *data;
   uint32_t len;
+  uint32_t hlen;
   uint32_t peer;  // network byte order
 } pkt_t;
 
 typedef struct {
-  struct mmsghdr msgs[TX_BATCH];
-  struct iovec iov[TX_BATCH];
-  struct sockaddr_in to[TX_BATCH];
-  uint32_t segs[TX_BATCH];  // packets in each message
+  struct mmsghdr msgs[PK_MAX];
+  struct iovec iov[2 * PK_MAX];
+  struct sockaddr_in to[PK_MAX];
+  uint32_t segs[PK_MAX];  // packets in each message
   union {
     char buf[CMSG_SPACE(sizeof(uint16_t))];
     struct cmsghdr align;
-  } ctrl[TX_BATCH];
+  } ctrl[PK_MAX];
 } tx_msgs_t;
 
 // Builds one message per packet, or, with UDP GSO, one per run of packets for the same peer of
 // the same size (the last may be shorter): the kernel splits it into the same datagrams on the
 // wire, but the whole run crosses the UDP/IP stack (and a GSO-capable underlay) as one.
 static int tx_build(loop_t *L, tx_msgs_t *m, const pkt_t *pk, int n, int gso) {
-  int k = 0;
+  int k = 0, v = 0;
   for (int i = 0; i < n;) {
     uint32_t seg = pk[i].len, total = pk[i].len;
     int j = i + 1;
@@ -312,12 +341,18 @@ static int tx_build(loop_t *L, tx_msgs_t *m, const pkt_t *pk, int n, int gso) {
     m->to[k].sin_addr.s_addr = pk[i].peer;
     h->msg_name = &m->to[k];
     h->msg_namelen = sizeof m->to[k];
+    h->msg_iov = &m->iov[v];
     for (int x = i; x < j; x++) {
-      m->iov[x].iov_base = pk[x].buf;
-      m->iov[x].iov_len = pk[x].len;
+      m->iov[v].iov_base = pk[x].buf;
+      m->iov[v].iov_len = pk[x].hlen;
+      v++;
+      if (pk[x].len > pk[x].hlen) {
+        m->iov[v].iov_base = pk[x].data;
+        m->iov[v].iov_len = pk[x].len - pk[x].hlen;
+        v++;
+      }
     }
-    h->msg_iov = &m->iov[i];
-    h->msg_iovlen = (size_t)(j - i);
+    h->msg_iovlen = (size_t)(&m->iov[v] - h->msg_iov);
     if (j - i > 1) {
       h->msg_control = m->ctrl[k].buf;
       h->msg_controllen = sizeof m->ctrl[k].buf;
@@ -381,18 +416,180 @@ static void tx_send(loop_t *L, tx_msgs_t *m, const pkt_t *pk, int n) {
   }
 }
 
+// ------------------------------------------------------------------- checksums and segmentation
+
+// One's-complement sum of p[0..n) as native-order 16-bit words, chained through sum (every chunk
+// but the last must have an even length). Stored natively, the folded result is in network order.
+static uint64_t csum_add(uint64_t sum, const uint8_t *p, size_t n) {
+  while (n >= 8) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    sum += w;
+    if (sum < w) sum++;
+    p += 8, n -= 8;
+  }
+  if (n >= 4) {
+    uint32_t w;
+    memcpy(&w, p, 4);
+    sum += w;
+    if (sum < w) sum++;
+    p += 4, n -= 4;
+  }
+  if (n >= 2) {
+    uint16_t w;
+    memcpy(&w, p, 2);
+    sum += w;
+    if (sum < w) sum++;
+    p += 2, n -= 2;
+  }
+  if (n) {
+    uint8_t t[2] = {p[0], 0};
+    uint16_t w;
+    memcpy(&w, t, 2);
+    sum += w;
+    if (sum < w) sum++;
+  }
+  return sum;
+}
+
+static uint16_t csum_fold(uint64_t sum) {
+  sum = (sum & 0xffffffffu) + (sum >> 32);
+  sum = (sum & 0xffffffffu) + (sum >> 32);
+  sum = (sum & 0xffffu) + (sum >> 16);
+  sum = (sum & 0xffffu) + (sum >> 16);
+  sum = (sum & 0xffffu) + (sum >> 16);
+  return (uint16_t)~sum;
+}
+
+static inline void put16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 8), p[1] = (uint8_t)v; }
+static inline uint32_t get16(const uint8_t *p) { return ((uint32_t)p[0] << 8) | p[1]; }
+static inline uint32_t get32(const uint8_t *p) { return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3]; }
+
+// The packets of one tx round: flushed (sent) when full, and at the end of the round.
+typedef struct {
+  loop_t *L;
+  tx_msgs_t *m;
+  int n;
+  pkt_t pk[PK_MAX];
+  uint8_t hdr[PK_MAX][HDR_ROOM];
+} txq_t;
+
+static void txq_flush(txq_t *q) {
+  if (q->n > 0) tx_send(q->L, q->m, q->pk, q->n);
+  q->n = 0;
+}
+
+// The next free packet slot, flushing a full queue first.
+static pkt_t *txq_slot(txq_t *q) {
+  if (q->n == PK_MAX) txq_flush(q);
+  return &q->pk[q->n];
+}
+
+// Completes a checksum the kernel left partial (VIRTIO_NET_HDR_F_NEEDS_CSUM): the field at
+// start+off holds the pseudo-header sum; the checksum covers [start, n). 0 on bad offsets.
+static int complete_csum(uint8_t *p, size_t n, uint32_t start, uint32_t off) {
+  if ((size_t)start + off + 2 > n || off & 1) return 0;
+  uint16_t c = csum_fold(csum_add(0, p + start, n - start));
+  if (c == 0 && off == 6 && p[9] == 17) c = 0xffff;  // UDP: 0 means "no checksum"
+  memcpy(p + start + off, &c, 2);
+  return 1;
+}
+
+// One packet read from an offload-enabled TUN: p[0..n) after the virtio_net_hdr h. A plain packet
+// is queued as is (its checksum completed when partial); a TCPv4 (or UDPv4) super-packet is cut
+// into gso_size-payload IPv4 packets, with total length, id, header checksum, TCP seq and flags,
+// and the L4 checksum set per segment, as the kernel's own segmentation would.
+#define TX_DROP(ctr)            \
+  do {                         \
+    bump(&L->tx.c[ctr], 1);    \
+    return;                    \
+  } while (0)
+
+static void tx_offload_packet(txq_t *q, uint8_t *p, size_t n, const struct virtio_net_hdr *h) {
+  loop_t *L = q->L;
+  uint8_t gt = h->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
+  const entry_t *peer = NULL;
+  if (gt == VIRTIO_NET_HDR_GSO_NONE) {
+    enum verdict v = classify_tx(L->cur, p, n, &peer);
+    if (v == V_FORWARD && (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && !complete_csum(p, n, h->csum_start, h->csum_offset)) v = V_BAD_LENGTH;
+    if (v != V_FORWARD) {
+      bump(&L->tx.c[TX_DROP_OF[v]], 1);
+      return;
+    }
+    pkt_t *s = txq_slot(q);
+    s->buf = p, s->data = NULL, s->len = s->hlen = (uint32_t)n, s->peer = peer->peer;
+    q->n++;
+    return;
+  }
+  // A super-packet: IPv4, a full IP and L4 header, the protocol its GSO type says.
+  if (n < 1) TX_DROP(TX_DROP_TRUNCATED);
+  if ((p[0] >> 4) != 4) TX_DROP(TX_DROP_NOT_IPV4);
+  if (n < 20) TX_DROP(TX_DROP_TRUNCATED);
+  size_t ihl = (size_t)(p[0] & 0x0f) * 4, l4;
+  if (ihl < 20) TX_DROP(TX_DROP_BAD_LENGTH);
+  int tcp = gt == VIRTIO_NET_HDR_GSO_TCPV4;
+  if ((!tcp && gt != VIRTIO_NET_HDR_GSO_UDP_L4) || p[9] != (tcp ? 6 : 17)) TX_DROP(TX_DROP_BAD_LENGTH);
+  if (n < ihl + (tcp ? 20 : 8)) TX_DROP(TX_DROP_TRUNCATED);
+  l4 = tcp ? (size_t)(p[ihl + 12] >> 4) * 4 : 8;
+  if (l4 < (tcp ? 20u : 8u)) TX_DROP(TX_DROP_BAD_LENGTH);
+  size_t hl = ihl + l4;
+  if (n < hl) TX_DROP(TX_DROP_TRUNCATED);
+  size_t mss = h->gso_size;
+  if (hl > HDR_ROOM || mss == 0 || hl + mss > 65535) TX_DROP(TX_DROP_BAD_LENGTH);
+  enum verdict v = route_tx(L->cur, get32(p + 16), &peer);
+  if (v != V_FORWARD) TX_DROP(TX_DROP_OF[v]);
+  uint32_t peer_ip = peer->peer;
+  size_t pay = n - hl;
+  size_t nseg = pay == 0 ? 1 : (pay + mss - 1) / mss;
+  uint32_t id = get16(p + 4), seq = tcp ? get32(p + ihl + 4) : 0;
+  uint8_t pseudo[12];
+  memcpy(pseudo, p + 12, 8);
+  pseudo[8] = 0, pseudo[9] = p[9];
+  for (size_t i = 0; i < nseg; i++) {
+    size_t off = hl + i * mss, plen = pay == 0 ? 0 : (n - off < mss ? n - off : mss);
+    pkt_t *s = txq_slot(q);
+    uint8_t *hd = q->hdr[q->n];
+    memcpy(hd, p, hl);
+    put16(hd + 2, (uint32_t)(hl + plen));
+    put16(hd + 4, (uint32_t)(id + i) & 0xffff);
+    hd[10] = hd[11] = 0;
+    uint16_t c = csum_fold(csum_add(0, hd, ihl));
+    memcpy(hd + 10, &c, 2);
+    uint8_t *l = hd + ihl;
+    if (tcp) {
+      uint32_t sq = seq + (uint32_t)(i * mss);
+      l[4] = (uint8_t)(sq >> 24), l[5] = (uint8_t)(sq >> 16), l[6] = (uint8_t)(sq >> 8), l[7] = (uint8_t)sq;
+      if (i + 1 < nseg) l[13] &= (uint8_t)~0x09;  // FIN, PSH: last segment only
+      if (i > 0) l[13] &= (uint8_t)~0x80;         // CWR: first segment only
+      l[16] = l[17] = 0;
+    } else {
+      put16(l + 4, (uint32_t)(8 + plen));
+      l[6] = l[7] = 0;
+    }
+    put16(pseudo + 10, (uint32_t)(l4 + plen));
+    uint64_t sum = csum_add(csum_add(0, pseudo, 12), l, l4);
+    c = csum_fold(csum_add(sum, p + off, plen));
+    if (!tcp && c == 0) c = 0xffff;
+    memcpy(l + (tcp ? 16 : 6), &c, 2);
+    s->buf = hd, s->hlen = (uint32_t)hl, s->data = p + off, s->len = (uint32_t)(hl + plen), s->peer = peer_ip;
+    q->n++;
+  }
+}
+
 static void *tx_main(void *arg) {
   loop_t *L = arg;
   pthread_setname_np(pthread_self(), "flannel-udp-tx");
-  uint8_t *bufs = malloc((size_t)TX_BATCH * BUFSZ);
+  uint8_t *bufs = malloc((size_t)TX_BATCH * TXBUF);
   tx_msgs_t *m = malloc(sizeof *m);
-  pkt_t pk[TX_BATCH];
-  if (!bufs || !m) {
-    free(bufs), free(m);
+  txq_t *q = malloc(sizeof *q);
+  if (!bufs || !m || !q) {
+    free(bufs), free(m), free(q);
     atomic_store(&L->tun_errno, ENOMEM);
     atomic_store(&L->tx_running, 0);
     return NULL;
   }
+  q->L = L, q->m = m, q->n = 0;
+  const size_t hdr = L->vnet ? (size_t)VNET_SZ : 0;
   for (;;) {
     int w = wait_readable(L, L->tun);
     if (w <= 0) {
@@ -405,28 +602,44 @@ static void *tx_main(void *arg) {
       L->cur = fresh;
       bump(&L->tx.c[TX_TABLE_SWAPS], 1);
     }
-    int n = 0, fatal = 0;
+    int fatal = 0, nb = 0;
+    q->n = 0;
     for (int reads = 0; reads < TX_BATCH; reads++) {
-      uint8_t *buf = bufs + (size_t)n * BUFSZ;
-      ssize_t len = read(L->tun, buf, BUFSZ);
+      uint8_t *buf = bufs + (size_t)nb * TXBUF;
+      ssize_t len = read(L->tun, buf, TXBUF);
       if (len < 0) {
         if (errno == EINTR) continue;
+        if (errno == EFAULT || errno == EMSGSIZE) {  // a packet larger than the buffer: dropped by the kernel
+          bump(&L->tx.c[TX_DROP_TRUNCATED], 1);
+          continue;
+        }
         if (errno != EAGAIN) fatal = errno;
         break;
       }
       if (len == 0) break;
+      if (hdr) {
+        if ((size_t)len < hdr) {
+          bump(&L->tx.c[TX_DROP_TRUNCATED], 1);
+          continue;
+        }
+        struct virtio_net_hdr vh;
+        memcpy(&vh, buf, sizeof vh);
+        tx_offload_packet(q, buf + hdr, (size_t)len - hdr, &vh);
+        nb++;  // the buffer may hold queued packets until the round's flush
+        continue;
+      }
       const entry_t *peer = NULL;
       enum verdict v = classify_tx(L->cur, buf, (size_t)len, &peer);
       if (v != V_FORWARD) {
         bump(&L->tx.c[TX_DROP_OF[v]], 1);
         continue;
       }
-      pk[n].buf = buf;
-      pk[n].len = (uint32_t)len;
-      pk[n].peer = peer->peer;
-      n++;
+      pkt_t *s = txq_slot(q);
+      s->buf = buf, s->data = NULL, s->len = s->hlen = (uint32_t)len, s->peer = peer->peer;
+      q->n++;
+      nb++;
     }
-    if (n > 0) tx_send(L, m, pk, n);
+    txq_flush(q);
     if (fatal) {
       atomic_store(&L->tun_errno, fatal);
       break;
@@ -434,6 +647,7 @@ static void *tx_main(void *arg) {
   }
   free(bufs);
   free(m);
+  free(q);
   atomic_store(&L->tx_running, 0);
   return NULL;
 }
@@ -455,6 +669,105 @@ static size_t gro_size(struct msghdr *h) {
   return 0;
 }
 
+// Writes one packet to the TUN, behind a zero virtio_net_hdr (no offload: the kernel checks the
+// checksums itself) when the device has one.
+static ssize_t tun_write(loop_t *L, uint8_t *p, size_t n) {
+  if (!L->vnet) return write(L->tun, p, n);
+  static const struct virtio_net_hdr zero;
+  struct iovec v[2] = {{.iov_base = (void *)&zero, .iov_len = sizeof zero}, {.iov_base = p, .iov_len = n}};
+  return writev(L->tun, v, 2);
+}
+
+// RX coalescing (with offloads): consecutive in-order TCP segments of one flow, received in one
+// recvmmsg round, are joined into one super-packet and written to the TUN with a TCPv4 GSO
+// virtio_net_hdr (checksum left partial for the kernel), as the kernel's GRO would: same
+// addresses, ports, ack, window, options and IP fields, ACK (PSH on the last) only, every segment
+// gso bytes but the last. Anything else is written as it came, behind a zero header.
+typedef struct {
+  uint8_t buf[VNET_SZ + 65536];
+  size_t len;  // IP bytes at buf + VNET_SZ; 0: nothing pending
+  size_t ihl, thl, gso;
+  uint32_t next_seq;
+  uint32_t segs;
+  int closed;  // a short or PSH segment was appended: nothing may follow
+} gro_t;
+
+static void gro_flush(loop_t *L, gro_t *g, uint64_t *pkts, uint64_t *bytes) {
+  if (g->len == 0) return;
+  uint8_t *p = g->buf + VNET_SZ;
+  ssize_t r;
+  if (g->segs == 1) {
+    r = tun_write(L, p, g->len);
+  } else {
+    put16(p + 2, (uint32_t)g->len);
+    p[10] = p[11] = 0;
+    uint16_t c = csum_fold(csum_add(0, p, g->ihl));
+    memcpy(p + 10, &c, 2);
+    uint8_t pseudo[12];
+    memcpy(pseudo, p + 12, 8);
+    pseudo[8] = 0, pseudo[9] = 6;
+    put16(pseudo + 10, (uint32_t)(g->len - g->ihl));
+    c = (uint16_t)~csum_fold(csum_add(0, pseudo, 12));  // the pseudo-header sum, not complemented
+    memcpy(p + g->ihl + 16, &c, 2);
+    struct virtio_net_hdr h = {
+        .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+        .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+        .hdr_len = (uint16_t)(g->ihl + g->thl),
+        .gso_size = (uint16_t)g->gso,
+        .csum_start = (uint16_t)g->ihl,
+        .csum_offset = 16,
+    };
+    memcpy(g->buf, &h, sizeof h);
+    r = write(L->tun, g->buf, VNET_SZ + g->len);
+  }
+  if (r < 0) {
+    bump(&L->rx.c[RX_DROP_WRITE_ERROR], g->segs);
+  } else {
+    *pkts += g->segs;
+    *bytes += g->len + (size_t)(g->segs - 1) * (g->ihl + g->thl);
+  }
+  g->len = 0;
+}
+
+// Appends p (a valid IPv4 packet for us) to the pending super-packet if it continues it.
+static int gro_append(gro_t *g, const uint8_t *p, size_t n) {
+  if (g->len == 0 || g->closed) return 0;
+  const uint8_t *s = g->buf + VNET_SZ;
+  size_t ihl = g->ihl, hl = g->ihl + g->thl;
+  if (n <= hl || p[0] != s[0] || p[1] != s[1] || p[6] != s[6] || p[7] != s[7] || p[8] != s[8] || p[9] != 6) return 0;
+  if (memcmp(p + 12, s + 12, 8) != 0) return 0;                          // addresses
+  const uint8_t *t = p + ihl, *u = s + ihl;
+  if (memcmp(t, u, 4) != 0 || get32(t + 4) != g->next_seq) return 0;     // ports, in order
+  if (memcmp(t + 8, u + 8, 5) != 0 || memcmp(t + 14, u + 14, 2) != 0) return 0;  // ack, doff, window
+  if ((t[13] & ~0x08) != 0x10) return 0;                                  // ACK (+PSH) only
+  if (g->thl > 20 && memcmp(t + 20, u + 20, g->thl - 20) != 0) return 0;  // options
+  size_t pay = n - hl;
+  if (pay > g->gso || g->len + pay > 65535) return 0;
+  memcpy(g->buf + VNET_SZ + g->len, p + hl, pay);
+  g->len += pay;
+  g->next_seq += (uint32_t)pay;
+  g->segs++;
+  if (t[13] & 0x08) g->buf[VNET_SZ + ihl + 13] |= 0x08;
+  if (pay < g->gso || (t[13] & 0x08)) g->closed = 1;
+  return 1;
+}
+
+// Starts a super-packet with p if it can begin one (a plain ACK TCP segment with data, unfragmented).
+static int gro_start(gro_t *g, const uint8_t *p, size_t n) {
+  if (n < 40 || p[0] != 0x45 || p[9] != 6 || (get16(p + 6) & 0x3fff) != 0) return 0;
+  size_t thl = (size_t)(p[20 + 12] >> 4) * 4;
+  if (thl < 20 || 20 + thl >= n || p[20 + 13] != 0x10) return 0;
+  memcpy(g->buf + VNET_SZ, p, n);
+  g->len = n;
+  g->ihl = 20;
+  g->thl = thl;
+  g->gso = n - 20 - thl;
+  g->next_seq = get32(p + 24) + (uint32_t)g->gso;
+  g->segs = 1;
+  g->closed = 0;
+  return 1;
+}
+
 static void *rx_main(void *arg) {
   loop_t *L = arg;
   pthread_setname_np(pthread_self(), "flannel-udp-rx");
@@ -462,7 +775,10 @@ static void *rx_main(void *arg) {
   struct mmsghdr msgs[RX_BATCH];
   struct iovec iov[RX_BATCH];
   rx_ctrl_t ctrl[RX_BATCH];
-  if (!bufs) {
+  gro_t *g = L->vnet ? malloc(sizeof *g) : NULL;
+  if (g) g->len = 0;
+  if (!bufs || (L->vnet && !g)) {
+    free(bufs), free(g);
     atomic_store(&L->sock_errno, ENOMEM);
     atomic_store(&L->rx_running, 0);
     return NULL;
@@ -513,7 +829,11 @@ static void *rx_main(void *arg) {
         enum verdict v = classify_rx(own, buf + off, l);
         if (v != V_FORWARD) {
           bump(&L->rx.c[RX_DROP_OF[v]], 1);
-        } else if (write(L->tun, buf + off, l) < 0) {
+        } else if (g && gro_append(g, buf + off, l)) {
+          // joined the pending super-packet
+        } else if (g && (gro_flush(L, g, &pkts, &bytes), gro_start(g, buf + off, l))) {
+          // begins a new one
+        } else if (tun_write(L, buf + off, l) < 0) {
           bump(&L->rx.c[RX_DROP_WRITE_ERROR], 1);
         } else {
           pkts++;
@@ -522,10 +842,12 @@ static void *rx_main(void *arg) {
         off += l;
       } while (off < len);
     }
+    if (g) gro_flush(L, g, &pkts, &bytes);
     bump(&L->rx.c[RX_PACKETS], pkts);
     bump(&L->rx.c[RX_BYTES], bytes);
   }
   free(bufs);
+  free(g);
   atomic_store(&L->rx_running, 0);
   return NULL;
 }
@@ -612,14 +934,19 @@ static int get_u32_words(napi_env env, napi_value v, const uint32_t **words, siz
   return 1;
 }
 
-// open(name: string, bindIp: string, port: number): { handle, name }
+// open(name: string, bindIp: string, port: number, offload = true): { handle, name }
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 3) {
-    napi_throw_type_error(env, NULL, "open(name, bindIp, port)");
+    napi_throw_type_error(env, NULL, "open(name, bindIp, port[, offload])");
     return NULL;
+  }
+  bool offload = true;
+  if (argc >= 4) {
+    napi_valuetype t;
+    if (napi_typeof(env, argv[3], &t) == napi_ok && t == napi_boolean) napi_get_value_bool(env, argv[3], &offload);
   }
   char name[IFNAMSIZ + 1] = {0}, ip[64] = {0};
   size_t len;
@@ -647,20 +974,38 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   L->tun = L->sock = L->stopfd = -1;
   L->port = htons((uint16_t)port);
 
-  L->tun = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
-  if (L->tun < 0) {
-    int e = errno;
-    loop_stop(L), free(L);
-    return throw_errno(env, "open", e, "/dev/net/tun");
-  }
+  // With offloads: IFF_VNET_HDR and TUNSETOFFLOAD (checksum, TSO4, USO where the kernel has it).
+  // Should any step fail, the device is closed (and so removed) and opened again without them.
   struct ifreq ifr;
-  memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
-  memcpy(ifr.ifr_name, name, strlen(name));
-  if (ioctl(L->tun, TUNSETIFF, &ifr) < 0) {
-    int e = errno;
-    loop_stop(L), free(L);
-    return throw_errno(env, "ioctl(TUNSETIFF)", e, name);
+  for (int attempt = offload ? 0 : 1; attempt < 2; attempt++) {
+    L->tun = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+    if (L->tun < 0) {
+      int e = errno;
+      loop_stop(L), free(L);
+      return throw_errno(env, "open", e, "/dev/net/tun");
+    }
+    memset(&ifr, 0, sizeof ifr);
+    ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (attempt == 0 ? IFF_VNET_HDR : 0);
+    memcpy(ifr.ifr_name, name, strlen(name));
+    if (ioctl(L->tun, TUNSETIFF, &ifr) < 0) {
+      int e = errno;
+      if (attempt == 0 && e == EINVAL) {
+        close(L->tun), L->tun = -1;
+        continue;
+      }
+      loop_stop(L), free(L);
+      return throw_errno(env, "ioctl(TUNSETIFF)", e, name);
+    }
+    if (attempt == 1) break;
+    int hsz = VNET_SZ;
+    unsigned base = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO_ECN, off = base | TUN_F_USO4 | TUN_F_USO6;
+    if (ioctl(L->tun, TUNSETVNETHDRSZ, &hsz) == 0 &&
+        (ioctl(L->tun, TUNSETOFFLOAD, off) == 0 || ioctl(L->tun, TUNSETOFFLOAD, off = base) == 0)) {
+      L->vnet = 1;
+      L->offloads = off;
+      break;
+    }
+    close(L->tun), L->tun = -1;
   }
   memcpy(L->name, ifr.ifr_name, IFNAMSIZ);
   L->name[IFNAMSIZ - 1] = 0;
@@ -779,6 +1124,8 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   CHECK(napi_set_named_property(env, o, "gso", b));
   CHECK(napi_get_boolean(env, atomic_load(&L->gro), &b));
   CHECK(napi_set_named_property(env, o, "gro", b));
+  CHECK(napi_get_boolean(env, L->vnet, &b));
+  CHECK(napi_set_named_property(env, o, "offload", b));
   CHECK(napi_get_boolean(env, !L->closed && atomic_load(&L->tx_running) && atomic_load(&L->rx_running), &b));
   CHECK(napi_set_named_property(env, o, "running", b));
   return o;
