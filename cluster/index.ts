@@ -1,3 +1,3 @@
 export type * from './types.js';
 export { REGISTRY, keys, namespacedName } from './keys.js';
-export { ObjectStore, StoreError, ConflictError, type Stored, type Corrupt, type StoreWatchBatch } from './store.js';
+export { ObjectStore, ConflictError, type Stored, type Corrupt, type StoreWatchBatch } from './store.js';

@@ -2,19 +2,7 @@
 // delete, and a watch that never misses a change (a lost watch becomes a `reset` listing). A value
 // that is not valid JSON is reported with its key, never thrown at the caller's loop.
 import type { Etcd3, IKeyValue } from 'etcd3';
-import { errorMessage, FlannelError, listPrefix, type Logger, silentLogger, watchPrefix } from '../common/index.js';
-
-export class StoreError extends FlannelError {
-  readonly code = 'STORE';
-  override readonly transient = true;
-  constructor(
-    readonly op: string,
-    readonly key: string,
-    cause: unknown,
-  ) {
-    super(`etcd ${op} ${key}: ${errorMessage(cause)}`, { cause });
-  }
-}
+import { errorMessage, EtcdError, FlannelError, listPrefix, type Logger, silentLogger, watchPrefix } from '../common/index.js';
 
 export class ConflictError extends FlannelError {
   readonly code = 'CONFLICT';
@@ -61,7 +49,7 @@ export class ObjectStore {
       const kv = (await this.client.get(key).exec()).kvs[0];
       return kv ? this.decode<T>(kv) : undefined;
     } catch (e) {
-      throw new StoreError('get', key, e);
+      throw new EtcdError('get', key, e);
     }
   }
 
@@ -70,7 +58,7 @@ export class ObjectStore {
       const { kvs, revision } = await listPrefix(this.client, prefix);
       return { ...this.split<T>(kvs), revision };
     } catch (e) {
-      throw new StoreError('list', prefix, e);
+      throw new EtcdError('list', prefix, e);
     }
   }
 
@@ -90,7 +78,7 @@ export class ObjectStore {
       const put = this.client.put(key).value(JSON.stringify(obj));
       await (leaseId ? put.lease(leaseId) : put);
     } catch (e) {
-      throw new StoreError('put', key, e);
+      throw new EtcdError('put', key, e);
     }
   }
 
@@ -100,7 +88,7 @@ export class ObjectStore {
       const res = await this.client.if(key, 'Version', '==', 0).then(this.client.put(key).value(JSON.stringify(obj))).commit();
       return res.succeeded;
     } catch (e) {
-      throw new StoreError('create', key, e);
+      throw new EtcdError('create', key, e);
     }
   }
 
@@ -115,7 +103,7 @@ export class ObjectStore {
       try {
         kv = (await this.client.get(key).exec()).kvs[0];
       } catch (e) {
-        throw new StoreError('get', key, e);
+        throw new EtcdError('get', key, e);
       }
       const cur = kv ? this.decode<T>(kv) : undefined;
       const next = fn(cur && 'obj' in cur ? cur.obj : undefined);
@@ -125,7 +113,7 @@ export class ObjectStore {
         const res = await cmp.then(this.client.put(key).value(JSON.stringify(next))).commit();
         if (res.succeeded) return next;
       } catch (e) {
-        throw new StoreError('update', key, e);
+        throw new EtcdError('update', key, e);
       }
     }
     throw new ConflictError(key);
@@ -135,7 +123,7 @@ export class ObjectStore {
     try {
       await this.client.delete().key(key).exec();
     } catch (e) {
-      throw new StoreError('delete', key, e);
+      throw new EtcdError('delete', key, e);
     }
   }
 

@@ -2,6 +2,7 @@
 // the TLS and auth flags), so flanneld, the kubelet and the proxy connect the same way.
 import { readFileSync } from 'node:fs';
 import { Etcd3, type IOptions } from 'etcd3';
+import { errorMessage, FlannelError } from './errors.js';
 
 export interface EtcdOptions {
   readonly endpoints: readonly string[];
@@ -51,4 +52,17 @@ export function etcdClientFromFlags(o: EtcdFlagValues, callTimeoutMs = 10_000): 
     ...(o.etcdPassword && { password: o.etcdPassword }),
     callTimeoutMs,
   });
+}
+
+/** An etcd call that failed (unreachable, timed out, refused), naming the operation and the key. */
+export class EtcdError extends FlannelError {
+  readonly code = 'ETCD';
+  override readonly transient = true;
+  constructor(
+    readonly op: string,
+    readonly key: string,
+    cause: unknown,
+  ) {
+    super(`etcd ${op} ${key}: ${errorMessage(cause)}`, { cause });
+  }
 }

@@ -3,23 +3,11 @@
 // a reservation and is never given a TTL here (flannel's v3 registry did, turning reservations
 // into leases that expired).
 import type { Etcd3, IKeyValue } from 'etcd3';
-import { errorMessage, FlannelError, listPrefix, type Logger, silentLogger, watchPrefix } from '../common/index.js';
+import { EtcdError, listPrefix, type Logger, silentLogger, watchPrefix } from '../common/index.js';
 import { CorruptLeaseError, type Lease, leaseKeyName, parseLease, renderLeaseAttrs } from './lease.js';
 import type { LeaseSnapshot, RegistryEvent, RenewResult, SubnetRegistry, WatchBatch } from './registry.js';
 
 export const DEFAULT_ETCD_PREFIX = '/coreos.com/network';
-
-export class RegistryError extends FlannelError {
-  readonly code = 'REGISTRY';
-  override readonly transient = true;
-  constructor(
-    readonly op: string,
-    readonly key: string,
-    cause: unknown,
-  ) {
-    super(`etcd ${op} ${key}: ${errorMessage(cause)}`, { cause });
-  }
-}
 
 export class EtcdRegistry implements SubnetRegistry {
   readonly configKey: string;
@@ -43,7 +31,7 @@ export class EtcdRegistry implements SubnetRegistry {
     try {
       return (await this.client.get(this.configKey).string()) ?? undefined;
     } catch (e) {
-      throw new RegistryError('get', this.configKey, e);
+      throw new EtcdError('get', this.configKey, e);
     }
   }
 
@@ -52,7 +40,7 @@ export class EtcdRegistry implements SubnetRegistry {
       const { kvs, revision } = await listPrefix(this.client, this.subnetsPrefix);
       return this.snapshotOf(kvs, revision);
     } catch (e) {
-      throw new RegistryError('list', this.subnetsPrefix, e);
+      throw new EtcdError('list', this.subnetsPrefix, e);
     }
   }
 
@@ -82,7 +70,7 @@ export class EtcdRegistry implements SubnetRegistry {
       }
       return { created: true, expiration: new Date(Date.now() + ttlSec * 1000) };
     } catch (e) {
-      throw new RegistryError('create', key, e);
+      throw new EtcdError('create', key, e);
     }
   }
 
@@ -101,7 +89,7 @@ export class EtcdRegistry implements SubnetRegistry {
       if (oldId && oldId !== '0') await this.revoke(oldId);
       return new Date(Date.now() + ttlSec * 1000);
     } catch (e) {
-      throw new RegistryError('update', key, e);
+      throw new EtcdError('update', key, e);
     }
   }
 
@@ -114,7 +102,7 @@ export class EtcdRegistry implements SubnetRegistry {
       const ttl = await this.keepAliveOnce(kv.lease);
       return ttl > 0 ? { kind: 'renewed', expiration: new Date(Date.now() + ttl * 1000) } : { kind: 'missing' };
     } catch (e) {
-      throw new RegistryError('renew', key, e);
+      throw new EtcdError('renew', key, e);
     }
   }
 
@@ -123,7 +111,7 @@ export class EtcdRegistry implements SubnetRegistry {
     try {
       await this.client.delete().key(key).exec();
     } catch (e) {
-      throw new RegistryError('delete', key, e);
+      throw new EtcdError('delete', key, e);
     }
   }
 

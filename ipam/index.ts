@@ -40,7 +40,7 @@ export {
 } from './lease.js';
 export { freeSubnets, pickFreeSubnet, subnetFitsConfig } from './allocate.js';
 export type { SubnetRegistry, RegistryEvent, LeaseSnapshot, WatchBatch, RenewResult } from './registry.js';
-export { EtcdRegistry, RegistryError, DEFAULT_ETCD_PREFIX } from './etcd-registry.js';
+export { EtcdRegistry, DEFAULT_ETCD_PREFIX } from './etcd-registry.js';
 export { LeaseWatcher, type LeaseEvent, type WatchOutcome } from './lease-watcher.js';
 export {
   LeaseManager,
