@@ -131,7 +131,7 @@ export class EtcdUnavailableError extends FlannelError {
   readonly code = 'ETCD_UNAVAILABLE';
   override readonly transient = true;
   constructor(readonly failures: readonly EndpointFailure[]) {
-    super(`not sent, every endpoint tried failed recently: ${failures.map((f) => `${f.host}: ${f.error} (next try in ${Math.ceil(f.retryInMs / 1000)}s)`).join('; ')}`);
+    super(`not sent, every endpoint tried failed recently: ${failures.map((f) => `${f.host}: ${f.error}`).join('; ')}`);
   }
 }
 
