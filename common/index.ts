@@ -1,7 +1,20 @@
 export { FlannelError, isTransient, errorMessage } from './errors.js';
 export { createLogger, silentLogger, type Logger } from './log.js';
 export { AsyncQueue } from './queue.js';
-export { createEtcdClient, etcdClientFromFlags, EtcdError, type EtcdFlagValues, type EtcdOptions } from './etcd.js';
+export {
+  addEtcdOptions,
+  createEtcdClient,
+  DEFAULT_ETCD_ENDPOINTS,
+  type EndpointFailure,
+  etcdClientFromFlags,
+  EtcdError,
+  EtcdFaults,
+  etcdFlagValues,
+  type EtcdFlagValues,
+  type EtcdOptions,
+  EtcdUnavailableError,
+  HostBreaker,
+} from './etcd.js';
 export { sleep, Backoff } from './backoff.js';
 export { SyncRunner, type SyncRunnerOptions } from './runner.js';
 export { watchPrefix, listPrefix, type PrefixWatchBatch } from './etcd-watch.js';

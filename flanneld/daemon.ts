@@ -2,7 +2,6 @@
 // backend → lease a subnet → write subnet.env (ready) → then, until SIGTERM, keep the lease alive,
 // watch the other nodes' leases and converge the backend to them. Nothing here exits on a bad
 // config or an unreachable etcd: it says what it waits for and tries again.
-import type { Server } from 'node:http';
 import type { BackendFactory, BackendRegistry, ExternalInterface, Network } from '../backend/index.js';
 import { Backoff, errorMessage, type Logger, sleep } from '../common/index.js';
 import {
@@ -49,79 +48,183 @@ export interface Daemon {
 
 export function createDaemon(o: DaemonOptions, d: DaemonDeps): Daemon {
   const health: Health = { ready: false };
-  const log = d.log;
-  const configKey = `${o.etcdPrefix.replace(/\/+$/, '')}/config`;
+  const c: Ctx = { o, d, log: d.log };
+  return { health, run: (signal) => runDaemon(c, health, signal) };
+}
 
-  /** Retries `fn` until it succeeds or the signal aborts, logging each failure once per attempt. */
-  async function retrying<T>(what: string, fn: () => Promise<T>, signal: AbortSignal, maxMs = 30_000): Promise<T | undefined> {
-    const backoff = new Backoff(1_000, maxMs);
-    while (!signal.aborted) {
-      try {
-        return await fn();
-      } catch (e) {
-        if (signal.aborted) return undefined;
-        const delay = backoff.next();
-        const fields = e instanceof ConfigError ? { field: e.path, reason: e.reason } : { err: errorMessage(e) };
-        log.error({ ...fields, retryInMs: delay }, `waiting: ${what}`);
-        await sleep(delay, signal);
-      }
-    }
-    return undefined;
+/** What every step reads: the flags, the injected I/O, the logger. */
+interface Ctx {
+  readonly o: DaemonOptions;
+  readonly d: DaemonDeps;
+  readonly log: Logger;
+}
+
+interface LoadedConfig {
+  readonly cfg: NetworkConfig;
+  readonly factory: BackendFactory<unknown>;
+  readonly backendCfg: unknown;
+}
+
+/** The daemon's life, step by step; each waiting step returns undefined when the signal aborts. */
+async function runDaemon(c: Ctx, health: Health, signal: AbortSignal): Promise<void> {
+  const srv = c.o.healthzPort > 0 ? await startHealthz(c.o.healthzIp, c.o.healthzPort, health, c.log, c.d.metrics?.registry) : undefined;
+  try {
+    const loaded = await loadConfig(c, signal);
+    if (!loaded) return;
+    const ext = await findInterface(c, loaded.cfg, signal);
+    if (!ext) return;
+    const network = await setUpBackend(c, loaded, ext, signal);
+    if (!network) return;
+    const mgr = await createLeaseManager(c);
+    const first = await acquireLease(c, mgr, loaded.cfg, network, signal);
+    if (!first) return;
+    await network.setLease(first.lease);
+    await writeSubnetFile(c, loaded.cfg, first, network);
+    health.ready = true;
+    const traffic = new TrafficRules(c, loaded.cfg);
+    traffic.apply(first.lease);
+    const held = await keepNetwork(c, { cfg: loaded.cfg, network, mgr, traffic, first }, signal);
+    await network.close();
+    c.log.info({ subnet: describeLease(held.lease) }, 'stopped; the lease is kept for the next start');
+  } finally {
+    await new Promise<void>((r) => (srv ? srv.close(() => r()) : r()));
   }
+}
 
-  async function loadConfig(signal: AbortSignal): Promise<{ cfg: NetworkConfig; factory: BackendFactory<unknown>; backendCfg: unknown } | undefined> {
-    const backoff = new Backoff(1_000, 10_000);
-    let lastProblem = '';
-    while (!signal.aborted) {
-      let problem: string;
-      let fields: Record<string, unknown>;
-      try {
-        const raw = await d.registry.getNetworkConfig();
-        if (raw === undefined) {
-          problem = 'waiting for the network config';
-          fields = { key: configKey };
-        } else {
-          const cfg = parseNetworkConfig(raw);
-          const factory = d.backends.get(cfg);
-          const backendCfg = factory.parseConfig(cfg.backend);
-          log.info({ key: configKey, network: raw.length < 2048 ? JSON.parse(raw) : undefined, backend: cfg.backendType }, 'network config loaded');
-          return { cfg, factory, backendCfg };
-        }
-      } catch (e) {
-        if (e instanceof ConfigError) {
-          problem = 'network config is invalid; waiting for a valid one';
-          fields = { key: configKey, field: e.path, reason: e.message };
-        } else {
-          problem = 'waiting for etcd';
-          fields = { endpoints: o.etcdEndpoints, err: errorMessage(e) };
-        }
-      }
+/** Retries `fn` until it succeeds or the signal aborts, logging each failure once per attempt. */
+async function retrying<T>(c: Ctx, what: string, fn: () => Promise<T>, signal: AbortSignal, maxMs = 30_000): Promise<T | undefined> {
+  const backoff = new Backoff(1_000, maxMs);
+  while (!signal.aborted) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (signal.aborted) return undefined;
       const delay = backoff.next();
-      const text = problem + JSON.stringify(fields);
-      (text === lastProblem ? log.debug.bind(log) : log.warn.bind(log))({ ...fields, retryInMs: delay }, problem);
-      lastProblem = text;
+      const fields = e instanceof ConfigError ? { field: e.path, reason: e.reason } : { err: errorMessage(e) };
+      c.log.error({ ...fields, retryInMs: delay }, `waiting: ${what}`);
       await sleep(delay, signal);
     }
-    return undefined;
   }
+  return undefined;
+}
 
-  async function writeSubnetFile(cfg: NetworkConfig, held: AcquiredLease, network: Network): Promise<void> {
-    const env = renderSubnetEnv(subnetEnvFor(cfg, held.lease, network.mtu, o.ipMasq));
-    await writeFileAtomic(o.subnetFile, env);
-    log.info({ file: o.subnetFile, subnet: describeLease(held.lease), mtu: network.mtu }, 'wrote subnet file');
-    if (o.dockerOptsFile) {
-      await writeFileAtomic(o.dockerOptsFile, renderDockerOpts(env));
-      log.info({ file: o.dockerOptsFile, subnet: describeLease(held.lease) }, 'wrote docker options');
+/** Config: waits for a valid network config (and a backend that accepts it) in etcd. */
+async function loadConfig(c: Ctx, signal: AbortSignal): Promise<LoadedConfig | undefined> {
+  const configKey = `${c.o.etcdPrefix.replace(/\/+$/, '')}/config`;
+  const backoff = new Backoff(1_000, 10_000);
+  let lastProblem = '';
+  while (!signal.aborted) {
+    let problem: string;
+    let fields: Record<string, unknown>;
+    try {
+      const raw = await c.d.registry.getNetworkConfig();
+      if (raw === undefined) {
+        problem = 'waiting for the network config';
+        fields = { key: configKey };
+      } else {
+        const cfg = parseNetworkConfig(raw);
+        const factory = c.d.backends.get(cfg);
+        const backendCfg = factory.parseConfig(cfg.backend);
+        c.log.info({ key: configKey, network: raw.length < 2048 ? JSON.parse(raw) : undefined, backend: cfg.backendType }, 'network config loaded');
+        return { cfg, factory, backendCfg };
+      }
+    } catch (e) {
+      if (e instanceof ConfigError) {
+        problem = 'network config is invalid; waiting for a valid one';
+        fields = { key: configKey, field: e.path, reason: e.message };
+      } else {
+        problem = 'waiting for etcd';
+        fields = { endpoints: c.o.etcdEndpoints, err: errorMessage(e) };
+      }
     }
-    d.metrics?.leaseExpiration.set(held.expiration ? held.expiration.getTime() / 1000 : 0);
+    const delay = backoff.next();
+    const text = problem + JSON.stringify(fields);
+    (text === lastProblem ? c.log.debug.bind(c.log) : c.log.warn.bind(c.log))({ ...fields, retryInMs: delay }, problem);
+    lastProblem = text;
+    await sleep(delay, signal);
   }
+  return undefined;
+}
 
-  /** The masquerade and forward chains for our lease, per enabled family. */
-  function trafficRules(cfg: NetworkConfig, lease: AcquiredLease['lease']): Map<4 | 6, ChainSpec[]> {
+/** Interface: the external interface and public addresses the overlay uses. */
+async function findInterface(c: Ctx, cfg: NetworkConfig, signal: AbortSignal): Promise<ExternalInterface | undefined> {
+  const { o } = c;
+  const ext = await retrying(
+    c,
+    'finding the external interface',
+    () =>
+      lookupExternalInterface(c.d.nl, {
+        iface: o.iface,
+        ifaceRegex: o.ifaceRegex,
+        ...(o.publicIp && { publicIP: o.publicIp }),
+        ...(o.publicIpv6 && { publicIPv6: o.publicIpv6 }),
+        ipv4: cfg.v4 !== undefined,
+        ipv6: cfg.v6 !== undefined,
+      }),
+    signal,
+  );
+  if (ext) c.log.info({ iface: ext.name, ifaceAddr: ext.ifaceAddr, publicIP: ext.publicIP, publicIPv6: ext.publicIPv6, mtu: ext.mtu }, 'using interface');
+  return ext;
+}
+
+/** Backend: its device and whatever else it needs, before there is a lease. */
+async function setUpBackend(c: Ctx, { cfg, factory, backendCfg }: LoadedConfig, ext: ExternalInterface, signal: AbortSignal): Promise<Network | undefined> {
+  return retrying(c, `setting up the ${cfg.backendType} backend`, () => factory.create({ cfg, ext, nl: c.d.nl, log: c.log.child({ backend: cfg.backendType }) }, backendCfg), signal);
+}
+
+/** Lease: a manager that prefers the subnet of the previous run (from subnet.env). */
+async function createLeaseManager(c: Ctx): Promise<LeaseManager> {
+  return new LeaseManager({
+    registry: c.d.registry,
+    log: c.log,
+    ttlSec: c.o.subnetLeaseTtl,
+    renewMarginSec: c.o.subnetLeaseRenewMargin * 60,
+    previous: await readPreviousSubnets(c.o.subnetFile),
+  });
+}
+
+/** Lease: acquires the first one, retrying (and saying so) while etcd fails or the network is full. */
+async function acquireLease(c: Ctx, mgr: LeaseManager, cfg: NetworkConfig, network: Network, signal: AbortSignal): Promise<AcquiredLease | undefined> {
+  return retrying(
+    c,
+    'acquiring a subnet lease',
+    () =>
+      mgr.acquire(cfg, network.attrs, signal).catch((e: unknown) => {
+        if (e instanceof OutOfSubnetsError) c.log.error({ err: e.message }, 'out of subnets: free one in etcd or widen the network config');
+        throw e;
+      }),
+    signal,
+  );
+}
+
+async function writeSubnetFile(c: Ctx, cfg: NetworkConfig, held: AcquiredLease, network: Network): Promise<void> {
+  const { o, log } = c;
+  const env = renderSubnetEnv(subnetEnvFor(cfg, held.lease, network.mtu, o.ipMasq));
+  await writeFileAtomic(o.subnetFile, env);
+  log.info({ file: o.subnetFile, subnet: describeLease(held.lease), mtu: network.mtu }, 'wrote subnet file');
+  if (o.dockerOptsFile) {
+    await writeFileAtomic(o.dockerOptsFile, renderDockerOpts(env));
+    log.info({ file: o.dockerOptsFile, subnet: describeLease(held.lease) }, 'wrote docker options');
+  }
+  c.d.metrics?.leaseExpiration.set(held.expiration ? held.expiration.getTime() / 1000 : 0);
+}
+
+/** iptables: the masquerade and forward chains for our lease, one manager per family that has rules. */
+class TrafficRules {
+  readonly managers = new Map<4 | 6, IptablesManager>();
+
+  constructor(
+    private readonly c: Ctx,
+    private readonly cfg: NetworkConfig,
+  ) {}
+
+  /** The chains for `lease`, per enabled family. */
+  rules(lease: AcquiredLease['lease']): Map<4 | 6, ChainSpec[]> {
+    const { o } = this.c;
     const out = new Map<4 | 6, ChainSpec[]>();
     for (const [family, net, sn] of [
-      [4, cfg.v4?.network, lease.subnet],
-      [6, cfg.v6?.network, lease.ipv6Subnet],
+      [4, this.cfg.v4?.network, lease.subnet],
+      [6, this.cfg.v6?.network, lease.ipv6Subnet],
     ] as const) {
       if (!net || !sn) continue;
       const p = { network: formatCidr(net), subnet: formatCidr(sn) };
@@ -130,127 +233,88 @@ export function createDaemon(o: DaemonOptions, d: DaemonDeps): Daemon {
     return out;
   }
 
-  /** Lists the leases, then watches from that revision; peers feed the reconciler, our own loss the lease manager. */
-  async function watchPeers(watcher: LeaseWatcher, mgr: LeaseManager, peerSync: PeerSync, signal: AbortSignal): Promise<void> {
-    const snap = await retrying('listing leases', () => d.registry.listLeases(), signal);
-    if (!snap) return;
-    const onOutcome = (out: ReturnType<LeaseWatcher['apply']>) => {
-      for (const ev of out.events) {
-        log.info({ peer: ev.lease.attrs.publicIP ?? ev.lease.attrs.publicIPv6, subnet: describeLease(ev.lease), key: ev.key }, ev.type === 'added' ? 'peer lease added' : 'peer lease removed');
+  apply(lease: AcquiredLease['lease']): void {
+    const { o, d, log } = this.c;
+    for (const [family, specs] of this.rules(lease)) {
+      if (specs.length === 0) continue;
+      let m = this.managers.get(family);
+      if (!m) {
+        m = new IptablesManager(d.iptables(family), o.iptablesResync, log.child({ component: family === 4 ? 'iptables' : 'ip6tables' }), () => d.metrics?.iptablesRestores.inc());
+        this.managers.set(family, m);
       }
-      d.metrics?.peers.set(watcher.current().length);
-      peerSync.record(out.events);
-      if (out.ownLost) mgr.markLost();
-    };
-    onOutcome(watcher.reset(snap));
-    // Only now: never converge to a partial view of the peers.
-    const runnerDone = peerSync.run(signal);
-    let from = snap.revision + 1n;
-    const backoff = new Backoff(500, 10_000);
-    while (!signal.aborted) {
-      try {
-        for await (const batch of d.registry.watchLeases(from, signal)) {
-          if (batch.kind === 'reset') d.metrics?.watchRestarts.inc();
-          from = (batch.kind === 'events' ? batch.revision : batch.snapshot.revision) + 1n;
-          onOutcome(watcher.apply(batch));
-          backoff.reset();
-        }
-      } catch (e) {
-        d.metrics?.watchRestarts.inc();
-        log.warn({ err: errorMessage(e) }, 'lease watch failed; restarting');
-        await sleep(backoff.next(), signal);
-      }
+      m.set(specs);
     }
-    await runnerDone;
   }
 
-  async function run(signal: AbortSignal): Promise<void> {
-    let srv: Server | undefined;
-    if (o.healthzPort > 0) {
-      srv = await startHealthz(o.healthzIp, o.healthzPort, health, log, d.metrics?.registry);
+  run(signal: AbortSignal): Promise<void>[] {
+    return [...this.managers.values()].map((m) => m.run(signal));
+  }
+}
+
+interface Running {
+  readonly cfg: NetworkConfig;
+  readonly network: Network;
+  readonly mgr: LeaseManager;
+  readonly traffic: TrafficRules;
+  readonly first: AcquiredLease;
+}
+
+/**
+ * Until the signal aborts: keeps the iptables rules, the lease alive (applying a changed lease to the
+ * device, subnet.env and the rules) and the backend converged to the peers. Returns the last lease held.
+ */
+async function keepNetwork(c: Ctx, { cfg, network, mgr, traffic, first }: Running, signal: AbortSignal): Promise<AcquiredLease> {
+  let held = first;
+  const watcher = new LeaseWatcher(held.key, c.log);
+  const peerSync = new PeerSync(network, () => watcher.current(), c.log, c.d.resyncMs ?? 10_000, c.d.metrics);
+  await Promise.all([
+    ...traffic.run(signal),
+    mgr.keepAlive(cfg, held, signal, async (next) => {
+      const changed = describeLease(next.lease) !== describeLease(held.lease);
+      held = next;
+      watcher.setOwnKey(next.key);
+      await network.setLease(next.lease);
+      await writeSubnetFile(c, cfg, next, network);
+      traffic.apply(next.lease);
+      if (changed) c.log.warn({ subnet: describeLease(next.lease) }, 'subnet changed: restart docker and other consumers of the subnet file');
+      peerSync.requestFull();
+    }),
+    watchPeers(c, watcher, mgr, peerSync, signal),
+  ]);
+  return held;
+}
+
+/** Peers: lists the leases, then watches from that revision; peers feed the reconciler, our own loss the lease manager. */
+async function watchPeers(c: Ctx, watcher: LeaseWatcher, mgr: LeaseManager, peerSync: PeerSync, signal: AbortSignal): Promise<void> {
+  const { d, log } = c;
+  const snap = await retrying(c, 'listing leases', () => d.registry.listLeases(), signal);
+  if (!snap) return;
+  const onOutcome = (out: ReturnType<LeaseWatcher['apply']>) => {
+    for (const ev of out.events) {
+      log.info({ peer: ev.lease.attrs.publicIP ?? ev.lease.attrs.publicIPv6, subnet: describeLease(ev.lease), key: ev.key }, ev.type === 'added' ? 'peer lease added' : 'peer lease removed');
     }
+    d.metrics?.peers.set(watcher.current().length);
+    peerSync.record(out.events);
+    if (out.ownLost) mgr.markLost();
+  };
+  onOutcome(watcher.reset(snap));
+  // Only now: never converge to a partial view of the peers.
+  const runnerDone = peerSync.run(signal);
+  let from = snap.revision + 1n;
+  const backoff = new Backoff(500, 10_000);
+  while (!signal.aborted) {
     try {
-      const loaded = await loadConfig(signal);
-      if (!loaded) return;
-      const { cfg, factory, backendCfg } = loaded;
-
-      const ext: ExternalInterface | undefined = await retrying(
-        'finding the external interface',
-        () =>
-          lookupExternalInterface(d.nl, {
-            iface: o.iface,
-            ifaceRegex: o.ifaceRegex,
-            ...(o.publicIp && { publicIP: o.publicIp }),
-            ...(o.publicIpv6 && { publicIPv6: o.publicIpv6 }),
-            ipv4: cfg.v4 !== undefined,
-            ipv6: cfg.v6 !== undefined,
-          }),
-        signal,
-      );
-      if (!ext) return;
-      log.info({ iface: ext.name, ifaceAddr: ext.ifaceAddr, publicIP: ext.publicIP, publicIPv6: ext.publicIPv6, mtu: ext.mtu }, 'using interface');
-
-      const network = await retrying(`setting up the ${cfg.backendType} backend`, () => factory.create({ cfg, ext, nl: d.nl, log: log.child({ backend: cfg.backendType }) }, backendCfg), signal);
-      if (!network) return;
-
-      const mgr = new LeaseManager({
-        registry: d.registry,
-        log,
-        ttlSec: o.subnetLeaseTtl,
-        renewMarginSec: o.subnetLeaseRenewMargin * 60,
-        previous: await readPreviousSubnets(o.subnetFile),
-      });
-      const first = await retrying(
-        'acquiring a subnet lease',
-        () =>
-          mgr.acquire(cfg, network.attrs, signal).catch((e: unknown) => {
-            if (e instanceof OutOfSubnetsError) log.error({ err: e.message }, 'out of subnets: free one in etcd or widen the network config');
-            throw e;
-          }),
-        signal,
-      );
-      if (!first) return;
-      let held = first;
-      await network.setLease(held.lease);
-      await writeSubnetFile(cfg, held, network);
-      health.ready = true;
-
-      const iptables = new Map<4 | 6, IptablesManager>();
-      const applyTraffic = (lease: AcquiredLease['lease']) => {
-        for (const [family, specs] of trafficRules(cfg, lease)) {
-          if (specs.length === 0) continue;
-          let m = iptables.get(family);
-          if (!m) {
-            m = new IptablesManager(d.iptables(family), o.iptablesResync, log.child({ component: family === 4 ? 'iptables' : 'ip6tables' }), () => d.metrics?.iptablesRestores.inc());
-            iptables.set(family, m);
-          }
-          m.set(specs);
-        }
-      };
-      applyTraffic(held.lease);
-
-      const watcher = new LeaseWatcher(held.key, log);
-      const peerSync = new PeerSync(network, () => watcher.current(), log, d.resyncMs ?? 10_000, d.metrics);
-      await Promise.all([
-        ...[...iptables.values()].map((m) => m.run(signal)),
-        mgr.keepAlive(cfg, held, signal, async (next) => {
-          const changed = describeLease(next.lease) !== describeLease(held.lease);
-          held = next;
-          watcher.setOwnKey(next.key);
-          await network.setLease(next.lease);
-          await writeSubnetFile(cfg, next, network);
-          applyTraffic(next.lease);
-          if (changed) log.warn({ subnet: describeLease(next.lease) }, 'subnet changed: restart docker and other consumers of the subnet file');
-          peerSync.requestFull();
-        }),
-        watchPeers(watcher, mgr, peerSync, signal),
-      ]);
-      await network.close();
-      log.info({ subnet: describeLease(held.lease) }, 'stopped; the lease is kept for the next start');
-    } finally {
-      await new Promise<void>((r) => (srv ? srv.close(() => r()) : r()));
+      for await (const batch of d.registry.watchLeases(from, signal)) {
+        if (batch.kind === 'reset') d.metrics?.watchRestarts.inc();
+        from = (batch.kind === 'events' ? batch.revision : batch.snapshot.revision) + 1n;
+        onOutcome(watcher.apply(batch));
+        backoff.reset();
+      }
+    } catch (e) {
+      d.metrics?.watchRestarts.inc();
+      log.warn({ err: errorMessage(e) }, 'lease watch failed; restarting');
+      await sleep(backoff.next(), signal);
     }
   }
-
-  return { health, run };
+  await runnerDone;
 }

@@ -1,16 +1,11 @@
 // flanneld's flags, with flannel's names and defaults. Every flag can also come from the
 // environment as FLANNELD_<NAME> (what flanneld.service's EnvironmentFile sets); the command line wins.
 import { Command, Option, InvalidArgumentError } from 'commander';
+import { addEtcdOptions, type EtcdFlagValues, etcdFlagValues } from '../common/index.js';
 import { DEFAULT_ETCD_PREFIX, DEFAULT_LEASE_TTL_SEC, isIp } from '../ipam/index.js';
 
-export interface DaemonOptions {
-  readonly etcdEndpoints: string[];
+export interface DaemonOptions extends EtcdFlagValues {
   readonly etcdPrefix: string;
-  readonly etcdKeyfile?: string;
-  readonly etcdCertfile?: string;
-  readonly etcdCafile?: string;
-  readonly etcdUsername?: string;
-  readonly etcdPassword?: string;
   readonly iface: string[];
   readonly ifaceRegex: string[];
   readonly publicIp?: string;
@@ -69,14 +64,8 @@ function opt(flags: string, description: string, name: string): Option {
 
 /** Adds the daemon's options to `cmd` (the root command). */
 export function addDaemonOptions(cmd: Command): Command {
-  return cmd
-    .addOption(opt('--etcd-endpoints <urls>', 'a comma-delimited list of etcd endpoints', 'etcd-endpoints').default('http://127.0.0.1:4001,http://127.0.0.1:2379'))
+  return addEtcdOptions(cmd, envName)
     .addOption(opt('--etcd-prefix <path>', 'etcd prefix', 'etcd-prefix').default(DEFAULT_ETCD_PREFIX))
-    .addOption(opt('--etcd-keyfile <file>', 'SSL key file used to secure etcd communication', 'etcd-keyfile'))
-    .addOption(opt('--etcd-certfile <file>', 'SSL certification file used to secure etcd communication', 'etcd-certfile'))
-    .addOption(opt('--etcd-cafile <file>', 'SSL Certificate Authority file used to secure etcd communication', 'etcd-cafile'))
-    .addOption(opt('--etcd-username <name>', 'username for BasicAuth to etcd', 'etcd-username'))
-    .addOption(opt('--etcd-password <password>', 'password for BasicAuth to etcd', 'etcd-password'))
     .addOption(opt('--iface <name-or-ip>', 'interface to use (IP or name) for inter-host communication; repeatable, first match wins', 'iface').argParser(collect))
     .addOption(opt('--iface-regex <regex>', 'regex matching the first interface (IP or name) to use; repeatable', 'iface-regex').argParser(collect))
     .addOption(opt('--public-ip <ip>', 'IP accessible by other nodes for inter-host communication', 'public-ip').argParser(parseIpFlag(4)))
@@ -98,13 +87,8 @@ export function daemonOptions(raw: Record<string, unknown>): DaemonOptions {
   const list = (v: unknown): string[] => (Array.isArray(v) ? v : typeof v === 'string' ? collect(v, []) : []);
   const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
   const o = {
-    etcdEndpoints: list(raw.etcdEndpoints),
+    ...etcdFlagValues(raw),
     etcdPrefix: String(raw.etcdPrefix),
-    etcdKeyfile: str(raw.etcdKeyfile),
-    etcdCertfile: str(raw.etcdCertfile),
-    etcdCafile: str(raw.etcdCafile),
-    etcdUsername: str(raw.etcdUsername),
-    etcdPassword: str(raw.etcdPassword),
     iface: list(raw.iface),
     ifaceRegex: list(raw.ifaceRegex),
     publicIp: str(raw.publicIp),

@@ -1,17 +1,12 @@
 // The kubelet's flags. Every flag can also come from the environment as KUBELET_<NAME> (what a
 // systemd EnvironmentFile sets); the command line wins. The etcd flags are flanneld's.
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { addEtcdOptions, type EtcdFlagValues, etcdFlagValues } from '../common/index.js';
 import { DEFAULT_BACKOFF } from './backoff.js';
 import { DEFAULT_PAUSE_IMAGE } from './runtime.js';
 import { parseDuration } from './spec.js';
 
-export interface KubeletOptions {
-  readonly etcdEndpoints: string[];
-  readonly etcdKeyfile?: string;
-  readonly etcdCertfile?: string;
-  readonly etcdCafile?: string;
-  readonly etcdUsername?: string;
-  readonly etcdPassword?: string;
+export interface KubeletOptions extends EtcdFlagValues {
   readonly hostnameOverride?: string;
   readonly nodeIp?: string;
   readonly dockerEndpoint: string;
@@ -62,13 +57,7 @@ function opt(flags: string, description: string): Option {
 }
 
 export function addKubeletOptions(cmd: Command): Command {
-  return cmd
-    .addOption(opt('--etcd-endpoints <urls>', 'a comma-delimited list of etcd endpoints').default('http://127.0.0.1:4001,http://127.0.0.1:2379'))
-    .addOption(opt('--etcd-keyfile <file>', 'SSL key file used to secure etcd communication'))
-    .addOption(opt('--etcd-certfile <file>', 'SSL certification file used to secure etcd communication'))
-    .addOption(opt('--etcd-cafile <file>', 'SSL Certificate Authority file used to secure etcd communication'))
-    .addOption(opt('--etcd-username <name>', 'username for BasicAuth to etcd'))
-    .addOption(opt('--etcd-password <password>', 'password for BasicAuth to etcd'))
+  return addEtcdOptions(cmd, envName)
     .addOption(opt('--hostname-override <name>', "the node's name (default: the hostname)"))
     .addOption(opt('--node-ip <ip>', "the node's address: pods' hostIP and the node's InternalIP (default: the address of the default route's interface)"))
     .addOption(opt('--docker-endpoint <url>', 'the Docker Engine API').default('unix:///var/run/docker.sock'))
@@ -95,12 +84,7 @@ export function addKubeletOptions(cmd: Command): Command {
 export function kubeletOptions(raw: Record<string, unknown>): KubeletOptions {
   const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
   const o = {
-    etcdEndpoints: String(raw.etcdEndpoints).split(',').map((s) => s.trim()).filter(Boolean),
-    etcdKeyfile: str(raw.etcdKeyfile),
-    etcdCertfile: str(raw.etcdCertfile),
-    etcdCafile: str(raw.etcdCafile),
-    etcdUsername: str(raw.etcdUsername),
-    etcdPassword: str(raw.etcdPassword),
+    ...etcdFlagValues(raw),
     hostnameOverride: str(raw.hostnameOverride),
     nodeIp: str(raw.nodeIp),
     dockerEndpoint: String(raw.dockerEndpoint),
@@ -128,6 +112,5 @@ export function kubeletOptions(raw: Record<string, unknown>): KubeletOptions {
   }
   if (o.crashloopBackoffMax < o.crashloopBackoffBase) throw new InvalidArgumentError('--crashloop-backoff-max must not be shorter than --crashloop-backoff-base');
   if (o.nodeMonitorGracePeriod <= o.nodeStatusUpdateFrequency) throw new InvalidArgumentError('--node-monitor-grace-period must be longer than --node-status-update-frequency');
-  if (o.etcdEndpoints.length === 0) throw new InvalidArgumentError('--etcd-endpoints is empty');
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as unknown as KubeletOptions;
 }

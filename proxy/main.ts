@@ -4,7 +4,7 @@
 // removes them.
 import { Command } from 'commander';
 import { ObjectStore } from '../cluster/index.js';
-import { createEtcdClient, createLogger, errorMessage } from '../common/index.js';
+import { createLogger, errorMessage, etcdClientFromFlags } from '../common/index.js';
 import { ConntrackCli } from './conntrack.js';
 import { NftCli } from './nft.js';
 import { addProxyOptions, proxyOptions, VERSION } from './options.js';
@@ -24,15 +24,7 @@ const program = addProxyOptions(new Command('kube-proxy'))
       log.info({ table: `${FAMILY} ${TABLE}` }, 'rules removed');
       return;
     }
-    const client = createEtcdClient({
-      endpoints: o.etcdEndpoints,
-      ...(o.etcdKeyfile && { keyfile: o.etcdKeyfile }),
-      ...(o.etcdCertfile && { certfile: o.etcdCertfile }),
-      ...(o.etcdCafile && { cafile: o.etcdCafile }),
-      ...(o.etcdUsername && { username: o.etcdUsername }),
-      ...(o.etcdPassword && { password: o.etcdPassword }),
-      callTimeoutMs: 10_000,
-    });
+    const client = etcdClientFromFlags(o);
     const ac = new AbortController();
     for (const sig of ['SIGTERM', 'SIGINT'] as const) {
       process.once(sig, () => {

@@ -2,16 +2,11 @@
 // Every flag can also come from the environment as KUBE_PROXY_<NAME>; the command line wins.
 import { hostname } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { addEtcdOptions, type EtcdFlagValues, etcdFlagValues } from '../common/index.js';
 import { isIp, parseCidr } from '../ipam/index.js';
 import { parsePortRange, parseServiceRange, type IpRange, type PortRange } from './allocator.js';
 
-export interface ProxyOptions {
-  readonly etcdEndpoints: string[];
-  readonly etcdKeyfile?: string;
-  readonly etcdCertfile?: string;
-  readonly etcdCafile?: string;
-  readonly etcdUsername?: string;
-  readonly etcdPassword?: string;
+export interface ProxyOptions extends EtcdFlagValues {
   readonly hostnameOverride: string;
   readonly serviceRange: IpRange;
   readonly nodePortRange: PortRange;
@@ -48,17 +43,10 @@ function parseUint(v: string): number {
   return Number(v);
 }
 
-const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 const opt = (flags: string, description: string, name: string): Option => new Option(flags, description).env(envName(name));
 
 export function addProxyOptions(cmd: Command): Command {
-  return cmd
-    .addOption(opt('--etcd-endpoints <urls>', 'a comma-delimited list of etcd endpoints', 'etcd-endpoints').default('http://127.0.0.1:2379'))
-    .addOption(opt('--etcd-keyfile <file>', 'SSL key file used to secure etcd communication', 'etcd-keyfile'))
-    .addOption(opt('--etcd-certfile <file>', 'SSL certification file used to secure etcd communication', 'etcd-certfile'))
-    .addOption(opt('--etcd-cafile <file>', 'SSL Certificate Authority file used to secure etcd communication', 'etcd-cafile'))
-    .addOption(opt('--etcd-username <name>', 'username for BasicAuth to etcd', 'etcd-username'))
-    .addOption(opt('--etcd-password <password>', 'password for BasicAuth to etcd', 'etcd-password'))
+  return addEtcdOptions(cmd, envName)
     .addOption(opt('--hostname-override <name>', "this node's name (pods' spec.nodeName); default the hostname", 'hostname-override'))
     .addOption(opt('--service-cluster-ip-range <cidr>', 'the range ClusterIPs are allocated from', 'service-cluster-ip-range').default('10.254.0.0/16'))
     .addOption(opt('--service-node-port-range <min-max>', 'the range node ports are allocated from', 'service-node-port-range').default('30000-32767'))
@@ -91,17 +79,8 @@ export function proxyOptions(raw: Record<string, unknown>): ProxyOptions {
   if (!isIp(healthzBindAddress)) throw new InvalidArgumentError('--healthz-bind-address: expected an IP address');
   const clusterCidr = str(raw.clusterCidr);
   if (clusterCidr !== undefined) flag('cluster-cidr', () => parseCidr(clusterCidr));
-  const optional = (k: 'etcdKeyfile' | 'etcdCertfile' | 'etcdCafile' | 'etcdUsername' | 'etcdPassword') => {
-    const v = str(raw[k]);
-    return v === undefined ? {} : { [k]: v };
-  };
   const o: ProxyOptions = {
-    etcdEndpoints: collect(String(raw.etcdEndpoints ?? ''), []),
-    ...optional('etcdKeyfile'),
-    ...optional('etcdCertfile'),
-    ...optional('etcdCafile'),
-    ...optional('etcdUsername'),
-    ...optional('etcdPassword'),
+    ...etcdFlagValues(raw),
     hostnameOverride: str(raw.hostnameOverride) ?? hostname(),
     serviceRange: flag('service-cluster-ip-range', () => parseServiceRange(String(raw.serviceClusterIpRange))),
     nodePortRange: flag('service-node-port-range', () => parsePortRange(String(raw.serviceNodePortRange))),

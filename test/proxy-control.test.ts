@@ -133,7 +133,7 @@ describe('flags', () => {
 
   it("has kube-proxy's defaults", () => {
     const o = parse(['--hostname-override=a']);
-    expect(o).toMatchObject({ hostnameOverride: 'a', minSyncPeriodMs: 500, syncPeriodMs: 30_000, masqueradeBit: 14, healthzPort: 10256, leaderElectLeaseDurationSec: 15, etcdEndpoints: ['http://127.0.0.1:2379'] });
+    expect(o).toMatchObject({ hostnameOverride: 'a', minSyncPeriodMs: 500, syncPeriodMs: 30_000, masqueradeBit: 14, healthzPort: 10256, leaderElectLeaseDurationSec: 15, etcdEndpoints: ['http://127.0.0.1:4001', 'http://127.0.0.1:2379'] });
     expect(o.serviceRange.cidr).toBe('10.254.0.0/16');
     expect(o.nodePortRange).toEqual({ min: 30000, max: 32767 });
   });

@@ -1,7 +1,7 @@
 // A real etcd for tests: a fresh data dir and free ports, on root loopback or inside a lab
 // namespace (so daemons in that namespace can reach it). Stopped by PID, never by name.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, mkdir } from 'node:fs/promises';
+import { mkdtemp, rm, mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,48 @@ export interface EtcdServerOptions {
   readonly name?: string;
   /** Extra etcd flags, e.g. a short auto-compaction. */
   readonly extraArgs?: readonly string[];
+  /** Serve clients over TLS with this server certificate, requiring client certificates signed by `ca`. */
+  readonly tls?: EtcdTls;
+}
+
+/** PEM file paths: the CA, and a certificate and key signed by it. */
+export interface EtcdTls {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+export interface TestCerts {
+  readonly dir: string;
+  /** The server's certificate (SAN IP:127.0.0.1, DNS:localhost) and the CA that signed it. */
+  readonly server: EtcdTls;
+  /** A client certificate from the same CA. */
+  readonly client: EtcdTls;
+  /** A client certificate from another CA, which the server refuses. */
+  readonly foreignClient: EtcdTls;
+}
+
+/** A CA, a server and two client certificates (one from a foreign CA), made with openssl in `dir`. */
+export async function makeTestCerts(dir: string): Promise<TestCerts> {
+  await mkdir(dir, { recursive: true });
+  const f = (name: string) => join(dir, name);
+  const ssl = (args: string[]) => run('openssl', args, { timeout: 20_000 });
+  const newKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  for (const ca of ['ca', 'other-ca']) {
+    await ssl(['req', '-x509', ...newKey, '-keyout', f(`${ca}.key`), '-out', f(`${ca}.crt`), '-days', '2', '-subj', `/CN=${ca}`]);
+  }
+  const sign = async (name: string, ca: string, ext: string) => {
+    await ssl(['req', ...newKey, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${name}`]);
+    await writeFile(f(`${name}.ext`), ext);
+    await ssl(['x509', '-req', '-in', f(`${name}.csr`), '-CA', f(`${ca}.crt`), '-CAkey', f(`${ca}.key`), '-CAcreateserial', '-out', f(`${name}.crt`), '-days', '2', '-extfile', f(`${name}.ext`)]);
+    return { ca: f('ca.crt'), cert: f(`${name}.crt`), key: f(`${name}.key`) };
+  };
+  return {
+    dir,
+    server: await sign('server', 'ca', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n'),
+    client: await sign('client', 'ca', 'extendedKeyUsage=clientAuth\n'),
+    foreignClient: await sign('foreign', 'other-ca', 'extendedKeyUsage=clientAuth\n'),
+  };
 }
 
 export async function freePort(): Promise<number> {
@@ -47,7 +89,7 @@ export class EtcdServer {
   ) {}
 
   get endpoint(): string {
-    return `http://${this.host}:${this.clientPort}`;
+    return `${this.opts.tls ? 'https' : 'http'}://${this.host}:${this.clientPort}`;
   }
 
   get pid(): number | undefined {
@@ -78,6 +120,7 @@ export class EtcdServer {
       '--initial-advertise-peer-urls', peer,
       '--initial-cluster', `${name}=${peer}`,
       '--log-level', 'warn',
+      ...(this.opts.tls ? ['--cert-file', this.opts.tls.cert, '--key-file', this.opts.tls.key, '--client-cert-auth', '--trusted-ca-file', this.opts.tls.ca] : []),
       ...(this.opts.extraArgs ?? []),
     ];
     const argv = this.opts.netnsPath ? ['nsenter', `--net=${this.opts.netnsPath}`, '--', 'etcd', ...args] : ['etcd', ...args];
@@ -107,7 +150,8 @@ export class EtcdServer {
 
   /** Runs etcdctl (API v3) against this server, from inside its namespace when it has one. */
   async ctl(args: readonly string[], timeoutMs = 10_000): Promise<string> {
-    const base = ['etcdctl', `--endpoints=${this.endpoint}`, ...args];
+    const t = this.opts.tls;
+    const base = ['etcdctl', `--endpoints=${this.endpoint}`, ...(t ? [`--cacert=${t.ca}`, `--cert=${t.cert}`, `--key=${t.key}`] : []), ...args];
     const argv = this.opts.netnsPath ? ['nsenter', `--net=${this.opts.netnsPath}`, '--', ...base] : base;
     const { stdout, stderr } = await run(argv[0]!, argv.slice(1), {
       env: { ...process.env, ETCDCTL_API: '3' },
