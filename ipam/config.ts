@@ -4,6 +4,7 @@
 // boundaries) and its backend lookup (the Type lowercased). Where flannel accepts nonsense
 // (SubnetMin above SubnetMax, an IPv4 CIDR as IPv6Network) we reject it on purpose and name the
 // field; the README lists those differences.
+// common/errors.js, not common/index.js: the CNI plugins load this file and must not load etcd3 and pino.
 import { FlannelError } from '../common/errors.js';
 import {
   AddressError,

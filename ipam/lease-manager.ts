@@ -150,11 +150,6 @@ export class LeaseManager {
     return sn;
   }
 
-  /** Milliseconds until the lease should be renewed (never negative). */
-  renewDelayMs(expiration: Date, now = this.clock.now()): number {
-    return Math.max(0, expiration.getTime() - this.renewMarginSec * 1000 - now);
-  }
-
   /** Tells a running keepAlive that our key is gone (seen by the lease watch): acquire again now. */
   markLost(): void {
     this.lost.abort();
