@@ -183,7 +183,8 @@ export class LeaseManager {
       return this.clock.now() + delay;
     };
     while (!signal.aborted) {
-      const due = Math.min(acquireAt === undefined ? renewAt : acquireAt, applyAt ?? Infinity);
+      // While the lease is gone, only acquiring is due: a pending apply waits for the new lease.
+      const due = acquireAt ?? Math.min(renewAt, applyAt ?? Infinity);
       await this.clock.sleep(Math.min(Math.max(0, due - this.clock.now()), MAX_TIMER_MS), AbortSignal.any([signal, this.lost.signal]));
       if (signal.aborted) return;
       if (this.lost.signal.aborted) {
@@ -228,7 +229,7 @@ export class LeaseManager {
         }
       }
 
-      if (applyAt !== undefined && this.clock.now() >= applyAt) {
+      if (acquireAt === undefined && applyAt !== undefined && this.clock.now() >= applyAt) {
         const next = cur;
         try {
           await onChange(next, applied);

@@ -420,6 +420,34 @@ describe('keepAlive', () => {
     expect(reg.has(last.next.replace('/', '-'))).toBe(true);
   });
 
+  it('does not apply a pending lease that was lost meanwhile: it waits for the next one', async () => {
+    const { reg, clock, mgr, logs } = setup();
+    const m = mgr();
+    const got = await m.acquire(cfg16, attrs('192.0.2.1'));
+    let fail = true;
+    const ka = keepAlive(m, cfg16, got, () => {
+      if (fail) throw new Error('busy');
+    });
+    await settle();
+    reg.remove(got.key);
+    m.markLost();
+    await settle();
+    expect(ka.changes).toHaveLength(1); // the first apply failed
+    reg.remove(got.key); // lost again before the retry, and the registry fails for a while
+    reg.down = true;
+    m.markLost();
+    await clock.advance(30_000);
+    expect(logs.filter((l) => l.msg === 'acquiring a lease failed').length).toBeGreaterThan(1);
+    expect(ka.changes).toHaveLength(1); // no apply of the lost lease meanwhile
+    reg.down = false;
+    fail = false;
+    await clock.advance(60_000);
+    expect(ka.changes).toHaveLength(2);
+    expect(reg.has(got.key)).toBe(true);
+    await clock.advance(60_000);
+    expect(ka.changes).toHaveLength(2);
+  });
+
   it('stops when the signal aborts, keeping the lease', async () => {
     const { reg, clock, mgr } = setup();
     const m = mgr();
