@@ -1,6 +1,10 @@
 // flannel's network config (`<prefix>/config`): parsing, defaults and validation in one place.
-// The rules follow flannel's CheckNetworkConfig; where flannel accepts nonsense (SubnetMin above
-// SubnetMax, a non-object Backend, a string where a number belongs) we reject it and name the field.
+// The rules follow flannel's ParseConfig (Go's encoding/json into its Config struct: every field
+// present is type-checked, whichever families are enabled), CheckNetworkConfig (defaults, ranges,
+// boundaries) and its backend lookup (the Type lowercased). Where flannel accepts nonsense
+// (SubnetMin above SubnetMax, an IPv4 CIDR as IPv6Network) we reject it on purpose and name the
+// field; the README lists those differences.
+// common/errors.js, not common/index.js: the CNI plugins load this file and must not load etcd3 and pino.
 import { FlannelError } from '../common/errors.js';
 import {
   AddressError,
@@ -41,6 +45,7 @@ export interface FamilyNetwork {
 export interface NetworkConfig {
   readonly v4?: FamilyNetwork;
   readonly v6?: FamilyNetwork;
+  /** Lowercased, as flannel looks backends up: "VXLAN" and "Host-GW" are vxlan and host-gw. */
   readonly backendType: string;
   /** The Backend object as given (keys as written), for the backend's own parser. */
   readonly backend: Readonly<Record<string, unknown>>;
@@ -54,6 +59,7 @@ const FIELDS = [
   'SubnetMax',
   'EnableIPv4',
   'EnableIPv6',
+  'EnableNFTables',
   'IPv6Network',
   'IPv6SubnetLen',
   'IPv6SubnetMin',
@@ -77,35 +83,59 @@ export function parseNetworkConfig(raw: string): NetworkConfig {
 
   const enable4 = optBool(f, 'EnableIPv4') ?? true;
   const enable6 = optBool(f, 'EnableIPv6') ?? false;
+  if (optBool(f, 'EnableNFTables') === true) {
+    throw new ConfigError('EnableNFTables', true, 'is not supported: flanneld writes its masquerade and forward rules with iptables');
+  }
+  // Go decodes every field it finds before looking at the Enable flags: a bad value is refused even
+  // for a family that is off.
+  const fields4 = familyFields(f, 4, { net: 'Network', len: 'SubnetLen', min: 'SubnetMin', max: 'SubnetMax' });
+  const fields6 = familyFields(f, 6, { net: 'IPv6Network', len: 'IPv6SubnetLen', min: 'IPv6SubnetMin', max: 'IPv6SubnetMax' });
+  const { backendType, backend } = parseBackend(f.Backend, 'Backend' in f);
+  // flannel starts with neither family only to exit ("none defined stack").
   if (!enable4 && !enable6) throw new ConfigError('EnableIPv4', false, 'neither IPv4 nor IPv6 is enabled');
 
-  const v4 = enable4
-    ? familyNetwork(f, 4, { net: 'Network', len: 'SubnetLen', min: 'SubnetMin', max: 'SubnetMax' })
-    : undefined;
-  const v6 = enable6
-    ? familyNetwork(f, 6, { net: 'IPv6Network', len: 'IPv6SubnetLen', min: 'IPv6SubnetMin', max: 'IPv6SubnetMax' })
-    : undefined;
-
-  const { backendType, backend } = parseBackend(f.Backend);
+  const v4 = enable4 ? familyNetwork(fields4) : undefined;
+  const v6 = enable6 ? familyNetwork(fields6) : undefined;
   return { ...(v4 && { v4 }), ...(v6 && { v6 }), backendType, backend };
 }
 
-function familyNetwork(
-  f: Partial<Record<Field, unknown>>,
-  family: Family,
-  names: { net: Field; len: Field; min: Field; max: Field },
-): FamilyNetwork {
+interface FamilyFields {
+  readonly family: Family;
+  readonly names: { net: Field; len: Field; min: Field; max: Field };
+  readonly network: Cidr | undefined;
+  readonly subnetLen: number | undefined;
+  readonly subnetMin: IpAddr | undefined;
+  readonly subnetMax: IpAddr | undefined;
+}
+
+/** One family's fields, decoded as Go decodes them into flannel's Config (no defaults, no ranges). */
+function familyFields(f: Partial<Record<Field, unknown>>, family: Family, names: FamilyFields['names']): FamilyFields {
+  // ip.IP4Net and ip.IP6Net decode null and "" too, and fail; the IPv4 SubnetMin/SubnetMax
+  // (ip.IP4) likewise, while the IPv6 ones are pointers, for which null means unset.
+  const network = names.net in f ? networkOf(cidrField(names.net, f[names.net], family)) : undefined;
+  const subnetLen = optUint(f, names.len);
+  const addr = (name: Field) => {
+    const v = f[name];
+    if (!(name in f) || (v === null && family === 6)) return undefined;
+    const a = addrField(name, v, family);
+    // The zero address is how Go spells "unset": flannel fills in the default.
+    return a.value === 0n ? undefined : a;
+  };
+  return { family, names, network, subnetLen: subnetLen === 0 ? undefined : subnetLen, subnetMin: addr(names.min), subnetMax: addr(names.max) };
+}
+
+function familyNetwork(ff: FamilyFields): FamilyNetwork {
+  const { family, names } = ff;
   const bits = familyBits(family);
-  const netRaw = f[names.net];
-  if (netRaw === undefined || netRaw === null || netRaw === '') {
-    throw new ConfigError(names.net, undefined, `is required when IPv${family} is enabled`);
-  }
-  const network = networkOf(cidrField(names.net, netRaw, family));
+  // flannel's Empty(): an absent network, or any x/0 (whose address is all zeros once masked).
+  if (ff.network === undefined) throw new ConfigError(names.net, undefined, `is required when IPv${family} is enabled`);
+  const network = ff.network;
+  if (network.prefix === 0) throw new ConfigError(names.net, formatCidr(network), 'is the whole address space: give a network such as "10.5.0.0/16"');
 
   // Each subnet needs room for the tunnel and bridge addresses (/30, /126), and the network must
   // hold at least four subnets because the first one is never handed out.
   const minUseful = bits - 4;
-  let subnetLen = optUint(f, names.len) ?? 0;
+  let subnetLen = ff.subnetLen ?? 0;
   if (subnetLen > 0) {
     if (subnetLen > bits - 2) throw new ConfigError(names.len, subnetLen, `must be at most /${bits - 2}`);
     if (subnetLen < network.prefix + 2) {
@@ -124,11 +154,8 @@ function familyNetwork(
   }
 
   const size = blockSize(family, subnetLen);
-  const subnetMin = optAddr(f, names.min, family) ?? { family, value: network.addr.value + size };
-  const subnetMax = optAddr(f, names.max, family) ?? {
-    family,
-    value: network.addr.value + blockSize(family, network.prefix) - size,
-  };
+  const subnetMin = ff.subnetMin ?? { family, value: network.addr.value + size };
+  const subnetMax = ff.subnetMax ?? { family, value: network.addr.value + blockSize(family, network.prefix) - size };
   for (const [name, a] of [
     [names.min, subnetMin],
     [names.max, subnetMax],
@@ -138,19 +165,21 @@ function familyNetwork(
       throw new ConfigError(name, formatIp(a), `is not on a /${subnetLen} boundary`);
     }
   }
+  // Stricter than flannel on purpose: it accepts this and then never finds a free subnet.
   if (subnetMin.value > subnetMax.value) {
     throw new ConfigError(names.min, formatIp(subnetMin), `is above ${names.max} ${formatIp(subnetMax)}`);
   }
   return { family, network, subnetLen, subnetMin, subnetMax };
 }
 
-function parseBackend(raw: unknown): { backendType: string; backend: Record<string, unknown> } {
-  if (raw === undefined || raw === null) return { backendType: DEFAULT_BACKEND, backend: { Type: DEFAULT_BACKEND } };
+function parseBackend(raw: unknown, present: boolean): { backendType: string; backend: Record<string, unknown> } {
+  // An absent Backend is udp; `"Backend": null` is not absent to flannel (it looks up backend "").
+  if (!present) return { backendType: DEFAULT_BACKEND, backend: { Type: DEFAULT_BACKEND } };
   if (!isObject(raw)) throw new ConfigError('Backend', raw, 'must be an object such as {"Type": "vxlan"}');
-  const typeKey = Object.keys(raw).find((k) => k.toLowerCase() === 'type');
+  const typeKey = lastKeyFolding(raw, 'Type');
   const t = typeKey === undefined ? undefined : raw[typeKey];
   if (typeof t !== 'string' || t === '') throw new ConfigError('Backend.Type', t, 'must be a backend name such as "vxlan"');
-  return { backendType: t, backend: raw };
+  return { backendType: t.toLowerCase(), backend: raw };
 }
 
 /** The effective config as flannel's JSON, every default filled in (what `config check` prints). */
@@ -183,11 +212,18 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** Go's encoding/json matches keys to fields case-insensitively, and of two keys for one field the later one wins. */
+function lastKeyFolding(doc: Record<string, unknown>, field: string): string | undefined {
+  const want = field.toLowerCase();
+  let found: string | undefined;
+  for (const k of Object.keys(doc)) if (k.toLowerCase() === want) found = k;
+  return found;
+}
+
 function pickFields(doc: Record<string, unknown>): Partial<Record<Field, unknown>> {
   const out: Partial<Record<Field, unknown>> = {};
   for (const field of FIELDS) {
-    // An exact match wins over a case-insensitive one, as in encoding/json.
-    const key = field in doc ? field : Object.keys(doc).find((k) => k.toLowerCase() === field.toLowerCase());
+    const key = lastKeyFolding(doc, field);
     if (key !== undefined) out[field] = doc[key];
   }
   return out;
@@ -207,9 +243,7 @@ function optUint(f: Partial<Record<Field, unknown>>, name: Field): number | unde
   return v;
 }
 
-function optAddr(f: Partial<Record<Field, unknown>>, name: Field, family: Family): IpAddr | undefined {
-  const v = f[name];
-  if (v === undefined || v === null || v === '') return undefined;
+function addrField(name: Field, v: unknown, family: Family): IpAddr {
   if (typeof v !== 'string') throw new ConfigError(name, v, `must be an IPv${family} address string`);
   let a: IpAddr;
   try {
@@ -217,6 +251,8 @@ function optAddr(f: Partial<Record<Field, unknown>>, name: Field, family: Family
   } catch (e) {
     throw new ConfigError(name, v, e instanceof AddressError ? e.reason : 'is not an IP address');
   }
+  // Go's ParseIP4 takes an IPv4-mapped IPv6 address (::ffff:10.5.1.0) as the IPv4 address.
+  if (family === 4 && a.family === 6 && a.value >> 32n === 0xffffn) return { family: 4, value: a.value & 0xffffffffn };
   if (a.family !== family) throw new ConfigError(name, v, `must be an IPv${family} address`);
   return a;
 }

@@ -46,6 +46,8 @@ export {
   LeaseManager,
   type AcquiredLease,
   type LeaseManagerOptions,
+  type LeaseClock,
+  systemClock,
   OutOfSubnetsError,
   LeaseConflictError,
   DEFAULT_LEASE_TTL_SEC,

@@ -4,7 +4,7 @@
 //   3. else a random free subnet between SubnetMin and SubnetMax,
 // created with a create-if-absent transaction. A lost race lists again and retries (flannel's v3
 // code gave up), and the lease is renewed `renewMargin` before it expires.
-import { Backoff, FlannelError, type Logger, silentLogger, sleep } from '../common/index.js';
+import { Backoff, FlannelError, type Logger, errorMessage, silentLogger, sleep } from '../common/index.js';
 import { pickFreeSubnet, subnetFitsConfig } from './allocate.js';
 import { type FamilyNetwork, type NetworkConfig } from './config.js';
 import { describeLease, type Lease, type LeaseAttrs, leaseKeyName } from './lease.js';
@@ -47,7 +47,17 @@ export interface LeaseManagerOptions {
   readonly previous?: { subnet?: Cidr; ipv6Subnet?: Cidr };
   readonly rnd?: () => number;
   readonly maxAttempts?: number;
+  /** Time and waiting, injected so tests can drive the renew/retry state machine without real waits. */
+  readonly clock?: LeaseClock;
 }
+
+export interface LeaseClock {
+  now(): number;
+  /** Resolves true after `ms`, false as soon as the signal aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<boolean>;
+}
+
+export const systemClock: LeaseClock = { now: () => Date.now(), sleep };
 
 export class LeaseManager {
   private readonly registry: SubnetRegistry;
@@ -57,6 +67,7 @@ export class LeaseManager {
   private previous: { subnet?: Cidr; ipv6Subnet?: Cidr };
   private readonly rnd: () => number;
   private readonly maxAttempts: number;
+  private readonly clock: LeaseClock;
   private lost = new AbortController();
 
   constructor(o: LeaseManagerOptions) {
@@ -70,6 +81,7 @@ export class LeaseManager {
     this.previous = o.previous ?? {};
     this.rnd = o.rnd ?? Math.random;
     this.maxAttempts = o.maxAttempts ?? 30;
+    this.clock = o.clock ?? systemClock;
   }
 
   async acquire(cfg: NetworkConfig, attrs: LeaseAttrs, signal?: AbortSignal): Promise<AcquiredLease> {
@@ -81,7 +93,7 @@ export class LeaseManager {
         return got;
       }
       this.log.info({ attempt }, 'another node took the chosen subnet first; retrying');
-      if (!(await sleep(backoff.next(), signal))) break;
+      if (!(await this.clock.sleep(backoff.next(), signal))) break;
     }
     throw new LeaseConflictError(this.maxAttempts);
   }
@@ -138,11 +150,6 @@ export class LeaseManager {
     return sn;
   }
 
-  /** Milliseconds until the lease should be renewed (never negative). */
-  renewDelayMs(expiration: Date, now = Date.now()): number {
-    return Math.max(0, expiration.getTime() - this.renewMarginSec * 1000 - now);
-  }
-
   /** Tells a running keepAlive that our key is gone (seen by the lease watch): acquire again now. */
   markLost(): void {
     this.lost.abort();
@@ -151,53 +158,89 @@ export class LeaseManager {
   /**
    * Keeps `held` alive until the signal aborts: renews it `renewMargin` before it expires and, when
    * it is gone (expired while etcd was unreachable, or deleted by hand), acquires again — the same
-   * subnet if it is still free — and reports the new lease through `onChange`.
+   * subnet if it is still free — and reports the new lease through `onChange`. A new lease stays
+   * pending until `onChange` has succeeded: a failed apply is retried with back-off (the lease is
+   * still renewed meanwhile), and `applied` is the lease last applied, for the caller to compare.
    */
-  async keepAlive(cfg: NetworkConfig, held: AcquiredLease, signal: AbortSignal, onChange: (l: AcquiredLease) => Promise<void> | void): Promise<void> {
+  async keepAlive(
+    cfg: NetworkConfig,
+    held: AcquiredLease,
+    signal: AbortSignal,
+    onChange: (l: AcquiredLease, applied: AcquiredLease) => Promise<void> | void,
+  ): Promise<void> {
     let cur = held;
-    let needAcquire = false;
-    let retryAt: number | undefined;
-    const backoff = new Backoff(1_000, 60_000, this.rnd);
+    let applied = held;
+    // Each step has its own due time and back-off: a renewal keeps its schedule while applying a
+    // new lease is being retried, so the lease never runs out because the apply is failing.
+    const renewAtOf = (l: AcquiredLease) => (l.expiration ? l.expiration.getTime() - this.renewMarginSec * 1000 : Infinity);
+    let renewAt = renewAtOf(cur);
+    let acquireAt: number | undefined; // set while the lease is gone
+    let applyAt: number | undefined; // set while `cur` is not applied yet
+    const backoff = { renew: new Backoff(1_000, 60_000, this.rnd), acquire: new Backoff(1_000, 60_000, this.rnd), apply: new Backoff(1_000, 60_000, this.rnd) };
+    const failed = (step: keyof typeof backoff, e: unknown, msg: string): number => {
+      const delay = backoff[step].next();
+      this.log.error({ err: errorMessage(e), subnet: describeLease(cur.lease), retryInMs: delay }, msg);
+      return this.clock.now() + delay;
+    };
     while (!signal.aborted) {
-      const renewAt = cur.expiration ? cur.expiration.getTime() - this.renewMarginSec * 1000 : Infinity;
-      const due = retryAt ?? (needAcquire ? Date.now() : renewAt);
-      await sleep(Math.min(Math.max(0, due - Date.now()), MAX_TIMER_MS), AbortSignal.any([signal, this.lost.signal]));
+      // While the lease is gone, only acquiring is due: a pending apply waits for the new lease.
+      const due = acquireAt ?? Math.min(renewAt, applyAt ?? Infinity);
+      await this.clock.sleep(Math.min(Math.max(0, due - this.clock.now()), MAX_TIMER_MS), AbortSignal.any([signal, this.lost.signal]));
       if (signal.aborted) return;
       if (this.lost.signal.aborted) {
         this.lost = new AbortController();
-        needAcquire = true;
-        retryAt = undefined;
-      } else if (Date.now() < due) {
+        acquireAt = this.clock.now();
+      } else if (this.clock.now() < due) {
         continue; // the timer is capped; keep waiting
       }
-      try {
-        if (!needAcquire) {
+
+      if (acquireAt === undefined && this.clock.now() >= renewAt) {
+        try {
           const r = await this.registry.renewLease(cur.lease);
-          retryAt = undefined;
-          backoff.reset();
+          backoff.renew.reset();
           if (r.kind === 'renewed') {
             cur = { ...cur, expiration: r.expiration };
+            renewAt = renewAtOf(cur);
             this.log.info({ subnet: describeLease(cur.lease), expiration: r.expiration.toISOString() }, 'renewed lease');
-            continue;
-          }
-          if (r.kind === 'reservation') {
+          } else if (r.kind === 'reservation') {
             cur = { ...cur, lease: { ...cur.lease, reservation: true }, expiration: undefined };
-            continue;
+            renewAt = Infinity;
+          } else {
+            acquireAt = this.clock.now();
           }
-          needAcquire = true;
+        } catch (e) {
+          if (signal.aborted) return;
+          renewAt = failed('renew', e, 'lease renewal failed');
         }
-        this.log.warn({ subnet: describeLease(cur.lease) }, 'own lease is gone; acquiring again');
-        this.previous = { ...(cur.lease.subnet && { subnet: cur.lease.subnet }), ...(cur.lease.ipv6Subnet && { ipv6Subnet: cur.lease.ipv6Subnet }) };
-        cur = await this.acquire(cfg, cur.lease.attrs, signal);
-        needAcquire = false;
-        retryAt = undefined;
-        backoff.reset();
-        await onChange(cur);
-      } catch (e) {
-        if (signal.aborted) return;
-        const delay = backoff.next();
-        retryAt = Date.now() + delay;
-        this.log.error({ err: (e as Error).message, subnet: describeLease(cur.lease), retryInMs: delay }, needAcquire ? 'acquiring a lease failed' : 'lease renewal failed');
+      }
+
+      if (acquireAt !== undefined && this.clock.now() >= acquireAt) {
+        try {
+          this.log.warn({ subnet: describeLease(cur.lease) }, 'own lease is gone; acquiring again');
+          this.previous = { ...(cur.lease.subnet && { subnet: cur.lease.subnet }), ...(cur.lease.ipv6Subnet && { ipv6Subnet: cur.lease.ipv6Subnet }) };
+          cur = await this.acquire(cfg, cur.lease.attrs, signal);
+          renewAt = renewAtOf(cur);
+          acquireAt = undefined;
+          applyAt = this.clock.now();
+          backoff.acquire.reset();
+        } catch (e) {
+          if (signal.aborted) return;
+          acquireAt = failed('acquire', e, 'acquiring a lease failed');
+        }
+      }
+
+      if (acquireAt === undefined && applyAt !== undefined && this.clock.now() >= applyAt) {
+        const next = cur;
+        try {
+          await onChange(next, applied);
+          applied = next;
+          applyAt = undefined;
+          backoff.apply.reset();
+          this.log.info({ subnet: describeLease(next.lease) }, 'applied the new lease');
+        } catch (e) {
+          if (signal.aborted) return;
+          applyAt = failed('apply', e, 'applying the new lease failed');
+        }
       }
     }
   }
