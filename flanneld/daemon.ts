@@ -269,8 +269,9 @@ async function keepNetwork(c: Ctx, { cfg, network, mgr, traffic, first }: Runnin
   const peerSync = new PeerSync(network, () => watcher.current(), c.log, c.d.resyncMs ?? 10_000, c.d.metrics);
   await Promise.all([
     ...traffic.run(signal),
-    mgr.keepAlive(cfg, held, signal, async (next) => {
-      const changed = describeLease(next.lease) !== describeLease(held.lease);
+    mgr.keepAlive(cfg, held, signal, async (next, applied) => {
+      // Against the lease last applied, not the last one seen: a failed apply is retried with the same change.
+      const changed = describeLease(next.lease) !== describeLease(applied.lease);
       held = next;
       watcher.setOwnKey(next.key);
       await network.setLease(next.lease);
