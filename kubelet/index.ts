@@ -5,7 +5,7 @@ export { PodRuntime, LABELS, DEFAULT_PAUSE_IMAGE, type RuntimePod, type Containe
 export { computePodActions, shouldRestart, type PodActions } from './actions.js';
 export { computePodStatus, containerStatuses, podPhase, invalidPodStatus, rfc3339, type StatusInput, type Waiting } from './status.js';
 export { CrashLoopBackoff, DEFAULT_BACKOFF, backoffKey, type BackoffPolicy } from './backoff.js';
-export { PodWorkers, type PodSyncer, type SyncResult, type WorkerState } from './pod-workers.js';
+export { PodWorkers, systemClock, type PodSyncer, type SyncResult, type WorkerState, type WorkerClock } from './pod-workers.js';
 export { ProbeManager, httpGetProbe, tcpProbe, type ProbeOutcome } from './prober.js';
 export { serviceEnv, expand, resolveContainerEnv, secretData, ContainerConfigError, type EnvSources } from './env.js';
 export {

@@ -110,7 +110,7 @@ export class Kubelet implements PodSyncer {
     this.docker = deps.docker;
     this.runtime = new PodRuntime({ docker: deps.docker, log: root, pauseImage: config.pauseImage, pauseBusybox: config.pauseBusybox });
     this.backoff = new CrashLoopBackoff(config.backoff);
-    this.podWorkers = new PodWorkers(this, { retryMs: Math.min(config.syncFrequencyMs, 2000), terminateRetryMs: 1000 });
+    this.podWorkers = new PodWorkers(this, { log: this.log, retryMs: Math.min(config.syncFrequencyMs, 2000), terminateRetryMs: 1000, terminateMaxRetryMs: 16_000 });
     this.prober = new ProbeManager({
       log: root,
       exec: (id, argv, ms) => this.runtime.exec(id, argv, ms),
