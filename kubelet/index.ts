@@ -21,7 +21,8 @@ export {
   jsonHash,
 } from './spec.js';
 export { parseManifest, apiPodFor, StaticPodSource, PrefixCache, ANNOTATIONS, type ClusterStore, type StaticPod, type ApiPod } from './sources.js';
-export { buildNode, markStale, readCapacity, readPodCIDR, NodeStatusManager, KUBELET_VERSION, type NodeFacts, type Readiness } from './node-status.js';
+export { readPodCIDR, podCIDRFromSubnetEnv, networkReadiness, SubnetFileError } from './subnet-file.js';
+export { buildNode, markStale, readCapacity, NodeStatusManager, KUBELET_VERSION, type NodeFacts, type Readiness } from './node-status.js';
 export { tarball, type TarEntry } from './tar.js';
 export { setUpVolumes, bindsFor, emptyDirPath, VolumeError } from './volumes.js';
 export { defaultRouteIface, detectNodeIp } from './netinfo.js';

@@ -17,7 +17,8 @@ import { computePodActions } from './actions.js';
 import { type BackoffPolicy, CrashLoopBackoff, backoffKey } from './backoff.js';
 import type { DockerClient } from './docker.js';
 import { ContainerConfigError, resolveContainerEnv, secretData } from './env.js';
-import { type NodeFacts, NodeStatusManager, type Readiness, machineInfo, readCapacity, readPodCIDR } from './node-status.js';
+import { type NodeFacts, NodeStatusManager, type Readiness, machineInfo, readCapacity } from './node-status.js';
+import { networkReadiness } from './subnet-file.js';
 import { PodWorkers, type PodSyncer, type SyncResult } from './pod-workers.js';
 import { ProbeManager } from './prober.js';
 import { PodRuntime, type RuntimePod, type RuntimePodSummary, StartContainerError, latestContainer } from './runtime.js';
@@ -94,6 +95,7 @@ export class Kubelet implements PodSyncer {
   private readonly fingerprints = new Map<string, string>();
   private readonly conflicts = new Set<string>();
   private dockerVersion: string | undefined;
+  private subnetProblem: string | undefined;
   private runtimeUp = false;
   /** Every source has listed once. */
   initialized = false;
@@ -374,7 +376,7 @@ export class Kubelet implements PodSyncer {
     return {
       name: this.config.nodeName,
       ip: this.config.nodeIP,
-      podCIDR: await readPodCIDR(this.config.subnetFile),
+      podCIDR: await this.network().then((n) => (n.ready ? n.podCIDR : undefined)),
       capacity: await readCapacity(this.config.maxPods),
       nodeInfo: await machineInfo(this.dockerVersion),
     };
@@ -382,8 +384,18 @@ export class Kubelet implements PodSyncer {
 
   private async readiness(): Promise<Readiness> {
     if (!this.runtimeUp || !(await this.docker.ping())) return { ready: false, reason: 'KubeletNotReady', message: 'container runtime is down' };
-    if (!(await readPodCIDR(this.config.subnetFile))) return { ready: false, reason: 'KubeletNotReady', message: `network not ready: no FLANNEL_SUBNET in ${this.config.subnetFile}` };
+    const n = await this.network();
+    if (!n.ready) return { ready: false, reason: 'KubeletNotReady', message: n.message };
     return { ready: true, reason: 'KubeletReady', message: 'kubelet is posting ready status' };
+  }
+
+  /** The subnet file's state; a malformed file is logged once per distinct problem. */
+  private async network(): ReturnType<typeof networkReadiness> {
+    const n = await networkReadiness(this.config.subnetFile);
+    const problem = n.ready ? undefined : n.error?.message;
+    if (problem !== this.subnetProblem && !n.ready && n.error) this.log.warn({ path: n.error.path, line: n.error.line, reason: n.error.reason }, 'subnet file is malformed');
+    this.subnetProblem = problem;
+    return n;
   }
 
   // ---------------------------------------------------------------- the pod syncer
