@@ -20,7 +20,7 @@ export {
   uidFromHash,
   jsonHash,
 } from './spec.js';
-export { parseManifest, apiPodFor, StaticPodSource, PrefixCache, ANNOTATIONS, type ClusterStore, type StaticPod, type ApiPod } from './sources.js';
+export { parseManifest, apiPodFor, StaticPodSource, storeCache, ANNOTATIONS, type StoreCache, type ClusterStore, type StaticPod, type ApiPod } from './sources.js';
 export { readPodCIDR, podCIDRFromSubnetEnv, networkReadiness, SubnetFileError } from './subnet-file.js';
 export { buildNode, markStale, readCapacity, NodeStatusManager, KUBELET_VERSION, type NodeFacts, type Readiness } from './node-status.js';
 export { tarball, type TarEntry } from './tar.js';
