@@ -19,3 +19,4 @@ export { sleep, Backoff } from './backoff.js';
 export { SyncRunner, type SyncRunnerOptions } from './runner.js';
 export { watchPrefix, listPrefix, type PrefixWatchBatch } from './etcd-watch.js';
 export { listenHttp } from './http.js';
+export { followPrefix, PrefixCache, type PrefixSource, type PrefixBatch, type PrefixEvent, type PrefixHandlers, type PrefixCorrupt, type FollowOptions } from './prefix-cache.js';

@@ -13,7 +13,7 @@ import { FlannelError, errorMessage } from '../common/index.js';
 export const DOCKER_API_VERSION = '1.41';
 
 export class DockerError extends FlannelError {
-  readonly code = 'DOCKER';
+  readonly code: string = 'DOCKER';
   override readonly transient: boolean;
   constructor(
     readonly op: string,
@@ -26,6 +26,49 @@ export class DockerError extends FlannelError {
     this.transient = status === undefined || status >= 500;
   }
 }
+
+/** The daemon did not answer within the call's deadline. */
+export class DockerTimeoutError extends DockerError {
+  override readonly code = 'DOCKER_TIMEOUT';
+  constructor(
+    op: string,
+    /** The request, `METHOD /path` (without the query). */
+    readonly request: string,
+    readonly timeoutMs: number,
+  ) {
+    super(op, undefined, `${request}: timed out after ${timeoutMs} ms`);
+  }
+}
+
+/** The connection failed, or closed before a complete answer (daemon down, restarted, hung up). */
+export class DockerNoAnswerError extends DockerError {
+  override readonly code = 'DOCKER_NO_ANSWER';
+  constructor(
+    op: string,
+    readonly request: string,
+    readonly reason: string,
+    options?: ErrorOptions,
+  ) {
+    super(op, undefined, `${request}: ${reason}`, options);
+  }
+}
+
+/** The answer was longer than the client reads (MAX_BODY_BYTES); it is refused, not cut short. */
+export class DockerBodyTooLargeError extends DockerError {
+  override readonly code = 'DOCKER_BODY_TOO_LARGE';
+  override readonly transient = false;
+  constructor(
+    op: string,
+    readonly request: string,
+    status: number,
+    readonly limitBytes: number,
+  ) {
+    super(op, status, `${request}: the answer is larger than ${limitBytes} bytes; not read`);
+  }
+}
+
+/** The largest answer the client reads (an exec's output, a container list). */
+export const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
 export const isNotFound = (e: unknown): boolean => e instanceof DockerError && e.status === 404;
 export const isConflict = (e: unknown): boolean => e instanceof DockerError && e.status === 409;
@@ -309,7 +352,8 @@ export class DockerClient {
       const { stdout, stderr } = demuxStream(res.body);
       output = (stdout + stderr).slice(0, 10_000);
     } catch (e) {
-      if (!(e instanceof DockerError) || e.status !== undefined) throw e;
+      // Only the deadline is a timeout (the probe's verdict); a daemon that hung up is an error.
+      if (!(e instanceof DockerTimeoutError)) throw e;
       timedOut = true;
     }
     if (timedOut) return { exitCode: -1, output, timedOut };
@@ -341,6 +385,7 @@ export class DockerClient {
     const fullPath = `${versioned ? `/v${this.version}` : ''}${path}${q ? `?${q}` : ''}`;
     const payload = o.raw ?? (o.body === undefined ? undefined : Buffer.from(JSON.stringify(o.body)));
     const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const what = `${method} ${path}`;
     return new Promise((resolve, reject) => {
       let done = false;
       const finish = (err: DockerError | undefined, v?: { status: number; body: Buffer }): void => {
@@ -367,9 +412,16 @@ export class DockerClient {
           let size = 0;
           res.on('data', (c: Buffer) => {
             size += c.length;
-            if (size <= 16 * 1024 * 1024) chunks.push(c);
+            if (size <= MAX_BODY_BYTES) chunks.push(c);
+            else {
+              finish(new DockerBodyTooLargeError(op, what, res.statusCode ?? 0, MAX_BODY_BYTES));
+              req.destroy();
+            }
           });
-          res.on('error', (e) => finish(new DockerError(op, undefined, errorMessage(e), { cause: e })));
+          res.on('error', (e) => finish(new DockerNoAnswerError(op, what, errorMessage(e), { cause: e })));
+          res.on('close', () => {
+            if (!res.complete) finish(new DockerNoAnswerError(op, what, 'the connection closed before the answer was complete'));
+          });
           res.on('end', () => {
             const status = res.statusCode ?? 0;
             const body = Buffer.concat(chunks);
@@ -386,15 +438,15 @@ export class DockerClient {
         },
       );
       const timer = setTimeout(() => {
+        finish(new DockerTimeoutError(op, what, timeoutMs));
         req.destroy();
-        finish(new DockerError(op, undefined, `timed out after ${timeoutMs} ms`));
       }, timeoutMs);
       const onAbort = (): void => {
+        finish(new DockerNoAnswerError(op, what, 'aborted'));
         req.destroy();
-        finish(new DockerError(op, undefined, 'aborted'));
       };
       o.signal?.addEventListener('abort', onAbort, { once: true });
-      req.on('error', (e) => finish(new DockerError(op, undefined, errorMessage(e), { cause: e })));
+      req.on('error', (e) => finish(new DockerNoAnswerError(op, what, errorMessage(e), { cause: e })));
       req.end(payload);
     });
   }

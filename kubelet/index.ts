@@ -1,11 +1,11 @@
 // The kubelet's public surface: the node agent, its pure decision modules and the Docker client.
 export { Kubelet, type KubeletConfig, type KubeletDeps } from './kubelet.js';
-export { DockerClient, DockerError, parseDockerEndpoint, demuxStream, dockerTime, parseContainerDetails, parseContainerList, type ContainerDetails, type ContainerSummary } from './docker.js';
+export { DockerClient, DockerError, DockerTimeoutError, DockerNoAnswerError, DockerBodyTooLargeError, MAX_BODY_BYTES, parseDockerEndpoint, demuxStream, dockerTime, parseContainerDetails, parseContainerList, type ContainerDetails, type ContainerSummary } from './docker.js';
 export { PodRuntime, LABELS, DEFAULT_PAUSE_IMAGE, type RuntimePod, type ContainerRecord, type SandboxRecord } from './runtime.js';
 export { computePodActions, shouldRestart, type PodActions } from './actions.js';
 export { computePodStatus, containerStatuses, podPhase, invalidPodStatus, rfc3339, type StatusInput, type Waiting } from './status.js';
 export { CrashLoopBackoff, DEFAULT_BACKOFF, backoffKey, type BackoffPolicy } from './backoff.js';
-export { PodWorkers, type PodSyncer, type SyncResult, type WorkerState } from './pod-workers.js';
+export { PodWorkers, systemClock, type PodSyncer, type SyncResult, type WorkerState, type WorkerClock } from './pod-workers.js';
 export { ProbeManager, httpGetProbe, tcpProbe, type ProbeOutcome } from './prober.js';
 export { serviceEnv, expand, resolveContainerEnv, secretData, ContainerConfigError, type EnvSources } from './env.js';
 export {
@@ -20,8 +20,9 @@ export {
   uidFromHash,
   jsonHash,
 } from './spec.js';
-export { parseManifest, apiPodFor, StaticPodSource, PrefixCache, ANNOTATIONS, type ClusterStore, type StaticPod, type ApiPod } from './sources.js';
-export { buildNode, markStale, readCapacity, readPodCIDR, NodeStatusManager, KUBELET_VERSION, type NodeFacts, type Readiness } from './node-status.js';
+export { parseManifest, apiPodFor, StaticPodSource, storeCache, ANNOTATIONS, type StoreCache, type ClusterStore, type StaticPod, type ApiPod } from './sources.js';
+export { readPodCIDR, podCIDRFromSubnetEnv, networkReadiness, SubnetFileError } from './subnet-file.js';
+export { buildNode, markStale, readCapacity, NodeStatusManager, KUBELET_VERSION, type NodeFacts, type Readiness } from './node-status.js';
 export { tarball, type TarEntry } from './tar.js';
 export { setUpVolumes, bindsFor, emptyDirPath, VolumeError } from './volumes.js';
 export { defaultRouteIface, detectNodeIp } from './netinfo.js';

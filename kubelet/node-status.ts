@@ -18,7 +18,6 @@ import { arch, cpus, hostname, platform, release } from 'node:os';
 import type { Node, NodeCondition } from '../cluster/index.js';
 import { keys } from '../cluster/index.js';
 import { type Logger, errorMessage, sleep } from '../common/index.js';
-import { formatCidr, networkOf, parseCidr, parseEnvFile } from '../ipam/index.js';
 import type { ClusterStore } from './sources.js';
 import { rfc3339 } from './status.js';
 
@@ -110,15 +109,6 @@ export async function readCapacity(maxPods: number): Promise<Record<string, stri
 }
 
 /** flannel's subnet for this node (FLANNEL_SUBNET's network), or undefined when the file is not there (yet). */
-export async function readPodCIDR(subnetFile: string): Promise<string | undefined> {
-  try {
-    const v = parseEnvFile(await readFile(subnetFile, 'utf8')).get('FLANNEL_SUBNET');
-    return v ? formatCidr(networkOf(parseCidr(v))) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 export async function machineInfo(dockerVersion: string | undefined): Promise<Record<string, string>> {
   const read = async (p: string): Promise<string> => (await readFile(p, 'utf8').catch(() => '')).trim();
   const osRelease = await read('/etc/os-release');

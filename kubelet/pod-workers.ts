@@ -2,11 +2,14 @@
 // and the newest request pending, so a burst of updates for one pod costs one or two syncs and pods
 // never wait on each other. A termination request cancels the running sync (its signal aborts),
 // is never overwritten by a later sync request, and can only shorten the grace period; the worker then
-// runs syncTerminating until it succeeds (retried), then syncTerminated, and goes away. A sync that
-// asks for it (back-off, a failure) is requeued after a delay. The sync functions log; the worker
-// does not (STYLE 3.13).
+// runs syncTerminating until it succeeds, then syncTerminated until it succeeds, and goes away; both
+// are retried with exponential back-off. A sync that asks for it (back-off, a failure) is requeued
+// after a delay. syncPod logs its own failures (STYLE 3.13); the two termination steps throw to be
+// retried, and the worker, which alone knows whether a failure repeats, logs them: once per distinct
+// error, again every `relogMs` while the same error persists, and once more when the step succeeds.
 import type { Pod } from '../cluster/index.js';
-import { sleep } from '../common/index.js';
+import { Backoff, type Logger, errorMessage, sleep } from '../common/index.js';
+import { podFullName } from './spec.js';
 
 export interface SyncResult {
   /** Sync again after this many ms even without a new request (back-off, retry). */
@@ -36,21 +39,47 @@ interface PodWorker {
   loop: Promise<void>;
 }
 
+/** Time for the termination retries (injected in tests). */
+export interface WorkerClock {
+  now(): number;
+  /** Sleeps `ms`, or less if the signal aborts; true when the full time passed. */
+  sleep(ms: number, signal: AbortSignal): Promise<boolean>;
+}
+
+export const systemClock: WorkerClock = { now: () => Date.now(), sleep };
+
 export interface PodWorkersOptions {
+  readonly log: Logger;
   /** Delay before a failed sync is retried when the sync did not ask for one. */
   readonly retryMs: number;
-  /** Delay between attempts to stop a terminating pod. */
+  /** First delay between attempts to stop or clean up a pod; doubles up to terminateMaxRetryMs. */
   readonly terminateRetryMs: number;
+  /** Longest delay between those attempts (default 30 s). */
+  readonly terminateMaxRetryMs?: number;
+  /** A step that keeps failing with the same error is logged again after this long (default 5 min). */
+  readonly relogMs?: number;
+  readonly clock?: WorkerClock;
+  /** Jitter source of the back-off (default Math.random). */
+  readonly random?: () => number;
 }
+
+type Step = 'stop' | 'cleanup';
+const STEP_FAILED: Record<Step, string> = { stop: 'cannot stop the pod; retrying', cleanup: 'cannot clean up the pod; retrying' };
+const STEP_RECOVERED: Record<Step, string> = { stop: 'pod stopped after failed attempts', cleanup: 'pod cleaned up after failed attempts' };
 
 export class PodWorkers {
   private readonly workers = new Map<string, PodWorker>();
   private signal: AbortSignal = new AbortController().signal;
+  private readonly clock: WorkerClock;
+  private readonly log: Logger;
 
   constructor(
     private readonly syncer: PodSyncer,
     private readonly o: PodWorkersOptions,
-  ) {}
+  ) {
+    this.clock = o.clock ?? systemClock;
+    this.log = o.log.child({ component: 'pod-workers' });
+  }
 
   start(signal: AbortSignal): void {
     this.signal = signal;
@@ -152,24 +181,42 @@ export class PodWorkers {
       }
       if (w.state === 'terminating') {
         if (w.timer) clearTimeout(w.timer);
-        for (let attempt = 0; !this.signal.aborted; attempt++) {
-          try {
-            await this.syncer.syncTerminatingPod(w.uid, w.pod, w.graceSec);
-            break;
-          } catch {
-            if (!(await sleep(this.o.terminateRetryMs * Math.min(2 ** attempt, 16), this.signal))) return;
-          }
-        }
-        if (this.signal.aborted) return;
+        // grace and spec are read on every attempt: a later terminate() may shorten the grace.
+        if (!(await this.untilDone(w, 'stop', () => this.syncer.syncTerminatingPod(w.uid, w.pod, w.graceSec)))) return;
         w.state = 'terminated';
-        try {
-          await this.syncer.syncTerminatedPod(w.uid, w.pod);
-        } catch {
-          // logged by the syncer; the housekeeping pass removes leftovers later
-        }
+        if (!(await this.untilDone(w, 'cleanup', () => this.syncer.syncTerminatedPod(w.uid, w.pod)))) return;
         this.workers.delete(w.uid);
         return;
       }
     }
+  }
+
+  /** Runs `fn` until it succeeds, with back-off; false when the kubelet stopped first. */
+  private async untilDone(w: PodWorker, step: Step, fn: () => Promise<void>): Promise<boolean> {
+    const backoff = new Backoff(this.o.terminateRetryMs, this.o.terminateMaxRetryMs ?? 30_000, this.o.random);
+    const relogMs = this.o.relogMs ?? 300_000;
+    let failures = 0;
+    let lastErr: string | undefined;
+    let loggedAt = 0;
+    // Bounded by the kubelet's lifetime: every failed attempt sleeps, and the stop signal ends the loop.
+    while (!this.signal.aborted) {
+      try {
+        await fn();
+        if (failures > 0) this.log.info({ uid: w.uid, pod: w.pod && podFullName(w.pod), step, failures }, STEP_RECOVERED[step]);
+        return true;
+      } catch (e) {
+        failures++;
+        const err = errorMessage(e);
+        const delayMs = backoff.next();
+        const now = this.clock.now();
+        if (err !== lastErr || now - loggedAt >= relogMs) {
+          this.log.warn({ uid: w.uid, pod: w.pod && podFullName(w.pod), step, err, failures, retryInMs: delayMs }, STEP_FAILED[step]);
+          lastErr = err;
+          loggedAt = now;
+        }
+        if (!(await this.clock.sleep(delayMs, this.signal))) return false;
+      }
+    }
+    return false;
   }
 }

@@ -10,7 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Container, Pod } from '../cluster/index.js';
 import { type Logger } from '../common/index.js';
-import { type ContainerDetails, type ContainerSummary, type DockerClient, DockerError, isConflict } from './docker.js';
+import { type ContainerDetails, type ContainerSummary, type DockerClient, DockerError, type DockerVersion, isConflict } from './docker.js';
 import { dockerResources, graceOf, namespaceOf } from './spec.js';
 import { tarball } from './tar.js';
 
@@ -87,6 +87,23 @@ export class StartContainerError extends DockerError {
   }
 }
 
+/** Containers grouped by their pod UID label, with the pod's name, namespace and grace from the first. */
+function byPod(list: readonly ContainerSummary[]): Map<string, RuntimePodSummary> {
+  const out = new Map<string, RuntimePodSummary & { containers: ContainerSummary[] }>();
+  for (const c of list) {
+    const uid = c.labels[LABELS.podUid];
+    if (uid === undefined) continue;
+    let p = out.get(uid);
+    if (!p) {
+      const g = Number(c.labels[LABELS.grace]);
+      p = { uid, name: c.labels[LABELS.podName] ?? '', namespace: c.labels[LABELS.podNamespace] ?? '', graceSec: Number.isFinite(g) ? g : 30, containers: [] };
+      out.set(uid, p);
+    }
+    p.containers.push(c);
+  }
+  return out;
+}
+
 export const latestContainer = (rt: RuntimePod | undefined, name: string): ContainerRecord | undefined => rt?.containers.find((c) => c.name === name);
 
 export interface PodRuntimeOptions {
@@ -112,20 +129,24 @@ export class PodRuntime {
   /** Every kubelet-made container, grouped by pod UID. */
   async listPods(): Promise<Map<string, RuntimePodSummary>> {
     const all = await this.docker.listContainers(LABELS.podUid);
-    const out = new Map<string, RuntimePodSummary & { containers: ContainerSummary[] }>();
-    for (const c of all) {
-      const uid = c.labels[LABELS.podUid]!;
-      let p = out.get(uid);
-      if (!p) {
-        const g = Number(c.labels[LABELS.grace]);
-        p = { uid, name: c.labels[LABELS.podName] ?? '', namespace: c.labels[LABELS.podNamespace] ?? '', graceSec: Number.isFinite(g) ? g : 30, containers: [] };
-        out.set(uid, p);
-      }
-      p.containers.push(c);
-    }
     const live = new Set(all.map((c) => c.id));
     for (const id of this.finished.keys()) if (!live.has(id)) this.finished.delete(id);
-    return out;
+    return byPod(all);
+  }
+
+  /** The full state of one pod, undefined when Docker holds no container of it. */
+  async getPod(uid: string): Promise<RuntimePod | undefined> {
+    const s = byPod(await this.docker.listContainers(`${LABELS.podUid}=${uid}`)).get(uid);
+    return s ? this.podStatus(s) : undefined;
+  }
+
+  /** The runtime's version (and the API version the client pins); throws while it is down. */
+  version(): Promise<DockerVersion> {
+    return this.docker.negotiate();
+  }
+
+  ping(): Promise<boolean> {
+    return this.docker.ping();
   }
 
   /** The full state of one pod: every container inspected (stopped ones from the cache). */

@@ -15,7 +15,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { type Corrupt, type Pod, REGISTRY, type Service, type StoreWatchBatch, type Stored, keys, namespacedName } from '../cluster/index.js';
-import { type Logger, errorMessage, sleep } from '../common/index.js';
+import { type Logger, PrefixCache, errorMessage, sleep } from '../common/index.js';
 import { DEFAULT_NAMESPACE, InvalidPodError, jsonHash, uidFromHash, validatePod } from './spec.js';
 
 /** What the kubelet needs of cluster/ObjectStore (so tests can pass an in-memory store). */
@@ -37,76 +37,15 @@ export const ANNOTATIONS = {
 type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/**
- * Keeps a prefix of etcd in memory: lists it, then follows the watch (a lost watch comes back as a
- * `reset` listing). Calls onChange with the keys that changed.
- */
-export class PrefixCache<T> {
-  readonly items = new Map<string, Stored<T>>();
-  synced = false;
+/** A prefix of the cluster store kept in memory (list, then watch; see common/prefix-cache.ts). */
+export type StoreCache<T> = PrefixCache<Stored<T>, Corrupt>;
 
-  constructor(
-    private readonly store: ClusterStore,
-    readonly prefix: string,
-    private readonly log: Logger,
-    private readonly onChange: (changed: ReadonlySet<string>) => void,
-  ) {}
-
-  async run(signal: AbortSignal): Promise<void> {
-    let rev = 0n;
-    // Bounded by the signal: retry the first listing until etcd answers.
-    for (let attempt = 0; !signal.aborted; attempt++) {
-      try {
-        const l = await this.store.list<T>(this.prefix);
-        this.replace(l.items, l.corrupt);
-        rev = l.revision;
-        break;
-      } catch (e) {
-        if (attempt === 0 || attempt % 10 === 0) this.log.warn({ prefix: this.prefix, err: errorMessage(e) }, 'cannot list from etcd; retrying');
-        await sleep(Math.min(5000, 200 * 2 ** Math.min(attempt, 5)), signal);
-      }
-    }
-    if (signal.aborted) return;
-    for await (const b of this.store.watch<T>(this.prefix, rev + 1n, signal)) {
-      if (b.kind === 'reset') {
-        this.replace(b.items, b.corrupt);
-        continue;
-      }
-      const changed = new Set<string>();
-      for (const e of b.events) {
-        if (e.type === 'put') {
-          this.items.set(e.item.key, e.item);
-          changed.add(e.item.key);
-        } else if (e.type === 'delete') {
-          if (this.items.delete(e.key)) changed.add(e.key);
-        } else {
-          this.warnCorrupt(e.corrupt);
-          if (this.items.delete(e.corrupt.key)) changed.add(e.corrupt.key);
-        }
-      }
-      if (changed.size) this.onChange(changed);
-    }
-  }
-
-  private replace(items: readonly Stored<T>[], corrupt: readonly Corrupt[]): void {
-    const changed = new Set<string>(this.items.keys());
-    this.items.clear();
-    for (const it of items) {
-      this.items.set(it.key, it);
-      changed.add(it.key);
-    }
-    for (const c of corrupt) this.warnCorrupt(c);
-    this.synced = true;
-    this.onChange(changed);
-  }
-
-  private warnCorrupt(c: Corrupt): void {
-    this.log.warn({ key: c.key, reason: c.reason }, 'skipping a value that is not a JSON object');
-  }
+export function storeCache<T>(store: ClusterStore, prefix: string, log: Logger, onChange: (changed: ReadonlySet<string>) => void): StoreCache<T> {
+  return new PrefixCache<Stored<T>, Corrupt>(store, { prefix, log }, onChange);
 }
 
 /** The services of one namespace, from the services cache. */
-export function servicesIn(cache: PrefixCache<Service>, ns: string): Service[] {
+export function servicesIn(cache: StoreCache<Service>, ns: string): Service[] {
   const prefix = keys.services(ns);
   const out: Service[] = [];
   for (const [k, s] of cache.items) if (k.startsWith(prefix) && isObj(s.obj.spec)) out.push(s.obj);

@@ -1,7 +1,9 @@
 // The kubelet's decisions without Docker: what a sync does (computePodActions), the status it writes
 // (phase, container states, conditions), the crash-loop back-off schedule and the pod workers'
-// coalescing and termination rules.
+// coalescing and termination rules (with the logging and back-off of failed stops, on an injected clock).
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../common/index.js';
 import type { Container, Pod } from '../cluster/index.js';
 import {
   CrashLoopBackoff,
@@ -15,6 +17,7 @@ import {
   type RuntimePod,
   type SandboxRecord,
   type Waiting,
+  type WorkerClock,
 } from '../kubelet/index.js';
 
 const C = (name: string, extra: Partial<Container> = {}): Container => ({ name, image: 'busybox', ...extra });
@@ -225,7 +228,7 @@ describe('PodWorkers', () => {
 
   it('one sync in flight per pod, the newest request pending, intermediate ones dropped', async () => {
     const r = recorder();
-    const w = new PodWorkers(r.syncer, { retryMs: 1000, terminateRetryMs: 10 });
+    const w = new PodWorkers(r.syncer, { log: silentLogger, retryMs: 1000, terminateRetryMs: 10 });
     const ac = new AbortController();
     w.start(ac.signal);
     w.sync(pod(1));
@@ -240,7 +243,7 @@ describe('PodWorkers', () => {
 
   it('termination cancels the running sync, is not overwritten by later syncs, and the grace only shrinks', async () => {
     const r = recorder(500);
-    const w = new PodWorkers(r.syncer, { retryMs: 1000, terminateRetryMs: 10 });
+    const w = new PodWorkers(r.syncer, { log: silentLogger, retryMs: 1000, terminateRetryMs: 10 });
     const ac = new AbortController();
     w.start(ac.signal);
     w.sync(pod(1));
@@ -273,7 +276,7 @@ describe('PodWorkers', () => {
           log.push('terminated');
         },
       },
-      { retryMs: 1000, terminateRetryMs: 10 },
+      { log: silentLogger, retryMs: 1000, terminateRetryMs: 10 },
     );
     const ac = new AbortController();
     w.start(ac.signal);
@@ -285,5 +288,103 @@ describe('PodWorkers', () => {
     expect(log.slice(3)).toEqual(['terminating', 'terminating', 'terminating', 'terminated']);
     ac.abort();
     await w.stop();
+  });
+
+  /** A clock whose sleeps return at once and move time forward by what they asked for. */
+  function fakeClock(): WorkerClock & { t: number; slept: number[] } {
+    const c = {
+      t: 0,
+      slept: [] as number[],
+      now: () => c.t,
+      async sleep(ms: number, signal: AbortSignal) {
+        c.slept.push(ms);
+        c.t += ms;
+        return !signal.aborted;
+      },
+    };
+    return c;
+  }
+  function records() {
+    const out: Record<string, unknown>[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void out.push(JSON.parse(line) as Record<string, unknown>) });
+    return { log, out };
+  }
+  async function until(what: string, cond: () => boolean): Promise<void> {
+    for (let i = 0; i < 10_000 && !cond(); i++) await new Promise((r) => setImmediate(r));
+    if (!cond()) throw new Error(`timed out waiting for ${what}`);
+  }
+
+  it('logs a failing stop once per distinct error and again after relogMs, backs off, and reports the recovery', async () => {
+    const errors = [...Array<string>(7).fill('docker: no answer'), 'docker: permission denied'];
+    let stops = 0;
+    let cleanups = 0;
+    const clock = fakeClock();
+    const { log, out } = records();
+    const w = new PodWorkers(
+      {
+        async syncPod() {
+          return {};
+        },
+        async syncTerminatingPod() {
+          const e = errors[stops++];
+          if (e) throw new Error(e);
+        },
+        async syncTerminatedPod() {
+          if (cleanups++ === 0) throw new Error('device busy');
+        },
+      },
+      { log, retryMs: 1000, terminateRetryMs: 10, terminateMaxRetryMs: 100, relogMs: 250, clock, random: () => 1 },
+    );
+    const ac = new AbortController();
+    w.start(ac.signal);
+    w.terminate('u1', pod(1), 5);
+    await until('the worker to finish', () => !w.has('u1'));
+    expect(stops).toBe(9);
+    expect(cleanups).toBe(2);
+    // Doubling from terminateRetryMs, capped; then the cleanup's own back-off starts over.
+    expect(clock.slept).toEqual([10, 20, 40, 80, 100, 100, 100, 100, 10]);
+    const lines = out.map((r) => ({ msg: r.msg, step: r.step, err: r.err, failures: r.failures, pod: r.pod, uid: r.uid }));
+    expect(lines).toEqual([
+      // first failure at t=0; the same error again at t=250 (relogMs later); then a new error at once
+      { msg: 'cannot stop the pod; retrying', step: 'stop', err: 'docker: no answer', failures: 1, pod: 'default/p', uid: 'u1' },
+      { msg: 'cannot stop the pod; retrying', step: 'stop', err: 'docker: no answer', failures: 6, pod: 'default/p', uid: 'u1' },
+      { msg: 'cannot stop the pod; retrying', step: 'stop', err: 'docker: permission denied', failures: 8, pod: 'default/p', uid: 'u1' },
+      { msg: 'pod stopped after failed attempts', step: 'stop', err: undefined, failures: 8, pod: 'default/p', uid: 'u1' },
+      { msg: 'cannot clean up the pod; retrying', step: 'cleanup', err: 'device busy', failures: 1, pod: 'default/p', uid: 'u1' },
+      { msg: 'pod cleaned up after failed attempts', step: 'cleanup', err: undefined, failures: 1, pod: 'default/p', uid: 'u1' },
+    ]);
+    expect(out[0]!.level).toBe(40);
+    expect(out[0]!.retryInMs).toBe(10);
+    ac.abort();
+    await w.stop();
+  });
+
+  it('a stop that never succeeds ends with the kubelet, without removing the pod', async () => {
+    const clock = fakeClock();
+    const { log, out } = records();
+    let stops = 0;
+    const ac = new AbortController();
+    const w = new PodWorkers(
+      {
+        async syncPod() {
+          return {};
+        },
+        async syncTerminatingPod() {
+          if (++stops === 50) ac.abort();
+          throw new Error('docker: no answer');
+        },
+        async syncTerminatedPod() {
+          throw new Error('not reached');
+        },
+      },
+      { log, retryMs: 1000, terminateRetryMs: 10, terminateMaxRetryMs: 100, relogMs: 1_000_000, clock, random: () => 1 },
+    );
+    w.start(ac.signal);
+    w.terminate('u1', undefined);
+    await until('the stop signal', () => ac.signal.aborted);
+    await w.stop();
+    expect(stops).toBe(50);
+    expect(w.stateOf('u1')).toBe('terminating');
+    expect(out.map((r) => [r.msg, r.pod, r.failures])).toEqual([['cannot stop the pod; retrying', undefined, 1]]);
   });
 });

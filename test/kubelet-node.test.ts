@@ -1,6 +1,6 @@
 // The kubelet's other boundaries: the Node object and stale-peer marking, static pod manifests, which
 // etcd pods are ours, Docker's answers (inspect, list, the exec stream), the pause image tarball,
-// the default-route interface and the flags.
+// the default-route interface and the flags, flanneld's subnet file (missing, incomplete, malformed).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +17,10 @@ import {
   dockerTime,
   kubeletOptions,
   markStale,
+  networkReadiness,
+  podCIDRFromSubnetEnv,
+  readPodCIDR,
+  SubnetFileError,
   parseContainerDetails,
   parseContainerList,
   parseDockerEndpoint,
@@ -121,6 +125,52 @@ describe("Docker's answers", () => {
     expect(parseDockerEndpoint('unix:///var/run/docker.sock')).toEqual({ socketPath: '/var/run/docker.sock' });
     expect(parseDockerEndpoint('tcp://127.0.0.1:2375')).toEqual({ host: '127.0.0.1', port: 2375 });
     expect(() => parseDockerEndpoint('ssh://host')).toThrow('expected unix:///path');
+  });
+});
+
+describe('subnet file', () => {
+  const good = 'FLANNEL_NETWORK=10.5.0.0/16\nFLANNEL_SUBNET=10.5.7.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n';
+
+  it('FLANNEL_SUBNET is the podCIDR (its network); comments, blank lines and quotes are fine', () => {
+    expect(podCIDRFromSubnetEnv(good, '/run/s.env')).toBe('10.5.7.0/24');
+    expect(podCIDRFromSubnetEnv('# by flanneld\n\n  FLANNEL_SUBNET="10.5.9.1/24"  \n', '/run/s.env')).toBe('10.5.9.0/24');
+    expect(podCIDRFromSubnetEnv('FLANNEL_NETWORK=10.5.0.0/16\n', '/run/s.env')).toBeUndefined();
+  });
+
+  it('a line that is not KEY=VALUE, or a FLANNEL_SUBNET that is not a CIDR, is malformed, with path and line', () => {
+    const err = (text: string): SubnetFileError => {
+      try {
+        podCIDRFromSubnetEnv(text, '/run/s.env');
+      } catch (e) {
+        if (e instanceof SubnetFileError) return e;
+        throw e;
+      }
+      throw new Error('no error');
+    };
+    expect(err('FLANNEL_NETWORK=10.5.0.0/16\n\nFLANNEL_SUBNET 10.5.7.1/24\n')).toMatchObject({ code: 'SUBNET_FILE', path: '/run/s.env', line: 3 });
+    expect(err('=x\n').line).toBe(1);
+    expect(err('FLANNEL-SUBNET=10.5.7.1/24\n').line).toBe(1);
+    const bad = err('FLANNEL_NETWORK=10.5.0.0/16\nFLANNEL_SUBNET=10.5.7.1/33\n');
+    expect(bad).toMatchObject({ path: '/run/s.env', line: 2 });
+    expect(bad.message).toMatch(/^subnet file \/run\/s\.env:2 is malformed: FLANNEL_SUBNET "10\.5\.7\.1\/33" is not a CIDR/);
+  });
+
+  it('from disk: a missing file is "not yet", an unreadable or malformed one says where', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'subnet-env-'));
+    try {
+      const f = path.join(dir, 'subnet.env');
+      expect(await readPodCIDR(f)).toBeUndefined();
+      expect(await networkReadiness(f)).toEqual({ ready: false, message: `network not ready: no FLANNEL_SUBNET in ${f}` });
+      writeFileSync(f, good);
+      expect(await networkReadiness(f)).toEqual({ ready: true, podCIDR: '10.5.7.0/24' });
+      writeFileSync(f, 'FLANNEL_NETWORK=10.5.0.0/16\nFLANNEL_SUBNET=garbage\n');
+      const n = await networkReadiness(f);
+      expect(n.ready).toBe(false);
+      expect(n).toMatchObject({ message: expect.stringMatching(new RegExp(`^network not ready: subnet file ${f}:2 is malformed: FLANNEL_SUBNET "garbage"`)) });
+      await expect(readPodCIDR(dir)).rejects.toMatchObject({ code: 'SUBNET_FILE', path: dir, line: undefined, reason: expect.stringMatching(/^cannot be read: EISDIR/) });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,0 +1,55 @@
+// Mirror pods: every static pod of this node gets a pod object in etcd under its key (annotated with
+// the static pod's hash), so the cluster sees it and its status has somewhere to go. A changed
+// static pod replaces its mirror (CAS, only over a mirror pod); a mirror pod of this node whose
+// static pod is gone is deleted; a pod that is not a mirror pod but holds the name is left alone.
+import { type Logger } from '../common/index.js';
+import { isObj, mirrorHashOf } from './desired.js';
+import { ANNOTATIONS, type ClusterStore, type StaticPodSource, type StoreCache } from './sources.js';
+import { rfc3339 } from './status.js';
+
+export interface MirrorPodsOptions {
+  readonly nodeName: string;
+  readonly store: ClusterStore;
+  readonly log: Logger;
+  readonly podCache: StoreCache<unknown>;
+  readonly staticPods: StaticPodSource;
+  /** A mirror pod was created or replaced: the static pod's status must be written to it again. */
+  onWritten(uid: string): void;
+}
+
+export class MirrorPods {
+  private readonly conflicts = new Set<string>();
+
+  constructor(private readonly o: MirrorPodsOptions) {}
+
+  /** One pass (run by a SyncRunner); throws on an etcd failure, to be retried. */
+  async sync(): Promise<void> {
+    const { store, log, podCache, staticPods } = this.o;
+    if (!podCache.synced || !staticPods.synced) return;
+    const want = new Map(staticPods.all().map((s) => [s.key, s]));
+    for (const [key, s] of want) {
+      const hash = s.pod.metadata.annotations?.[ANNOTATIONS.hash] ?? '';
+      const cur = podCache.items.get(key)?.obj;
+      const mirror = { apiVersion: 'v1', kind: 'Pod', metadata: { ...s.pod.metadata, annotations: { ...s.pod.metadata.annotations, [ANNOTATIONS.mirror]: hash }, creationTimestamp: rfc3339(Date.now()) }, spec: s.pod.spec };
+      if (cur === undefined) {
+        if (await store.create(key, mirror)) log.info({ key }, 'mirror pod created');
+      } else if (mirrorHashOf(cur) === undefined) {
+        if (!this.conflicts.has(key)) log.warn({ key }, 'a pod that is not a mirror pod holds the static pod name; not replacing it');
+        this.conflicts.add(key);
+        continue;
+      } else if (mirrorHashOf(cur) !== hash) {
+        await store.update<Record<string, unknown>>(key, (c) => (c && mirrorHashOf(c) !== undefined ? mirror : undefined));
+        log.info({ key }, 'mirror pod replaced');
+      } else {
+        continue;
+      }
+      this.o.onWritten(s.pod.metadata.uid!);
+    }
+    for (const [key, s] of podCache.items) {
+      const o = s.obj;
+      if (want.has(key) || mirrorHashOf(o) === undefined || !isObj(o) || !isObj(o.spec) || o.spec.nodeName !== this.o.nodeName) continue;
+      await store.delete(key);
+      log.info({ key }, 'orphaned mirror pod deleted');
+    }
+  }
+}

@@ -1,0 +1,277 @@
+// syncPod and the two termination steps (the PodSyncer the pod workers drive).
+//
+//   syncPod: runtime state → computePodActions (pure) → kill / sandbox / start (back-off, image, env,
+//            volumes) → runtime state again → computePodStatus (pure) → CAS write of status if changed
+//   syncTerminatingPod: stop every container, then the sandbox (throws to be retried)
+//   syncTerminatedPod: remove the containers and the pod directory, forget the pod; delete its key
+//            when it was deleted gracefully (metadata.deletionTimestamp)
+// A restarted kubelet syncs the pods it finds like any other: a container whose spec hash matches is
+// kept (adopted), so restart counts and container IDs stay.
+import type { ConfigMap, Pod, PodStatus, Secret, Service } from '../cluster/index.js';
+import { keys } from '../cluster/index.js';
+import { type Logger, errorMessage } from '../common/index.js';
+import { computePodActions } from './actions.js';
+import { type BackoffPolicy, CrashLoopBackoff, backoffKey } from './backoff.js';
+import { type Desired, type DesiredPods, isObj, mirrorHashOf } from './desired.js';
+import { ContainerConfigError, resolveContainerEnv, secretData } from './env.js';
+import type { Pleg } from './pleg.js';
+import type { PodSyncer, SyncResult } from './pod-workers.js';
+import type { ProbeManager } from './prober.js';
+import { type PodRuntime, type RuntimePod, StartContainerError, latestContainer } from './runtime.js';
+import { type ClusterStore, type StoreCache, servicesIn } from './sources.js';
+import { containerHash, graceOf, namespaceOf, podFullName } from './spec.js';
+import { type Waiting, computePodStatus, rfc3339 } from './status.js';
+import { VolumeError, bindsFor, setUpVolumes, tearDownPodDir } from './volumes.js';
+
+export interface PodSyncOptions {
+  readonly rootDir: string;
+  readonly nodeIP: string | undefined;
+  readonly syncFrequencyMs: number;
+  readonly backoff: BackoffPolicy;
+  readonly log: Logger;
+  readonly store: ClusterStore;
+  readonly runtime: PodRuntime;
+  readonly prober: ProbeManager;
+  readonly desired: DesiredPods;
+  readonly pleg: Pleg;
+  readonly podCache: StoreCache<unknown>;
+  readonly serviceCache: StoreCache<Service>;
+}
+
+const emptyRuntime = (pod: Pod): RuntimePod => ({ uid: pod.metadata.uid!, name: pod.metadata.name, namespace: namespaceOf(pod), graceSec: graceOf(pod), sandboxes: [], containers: [] });
+
+export class PodSync implements PodSyncer {
+  private readonly log: Logger;
+  private readonly runtime: PodRuntime;
+  private readonly prober: ProbeManager;
+  readonly crashLoop: CrashLoopBackoff;
+  /** The last status written per pod UID (not written again while unchanged). */
+  private readonly written = new Map<string, string>();
+
+  constructor(private readonly o: PodSyncOptions) {
+    this.log = o.log;
+    this.runtime = o.runtime;
+    this.prober = o.prober;
+    this.crashLoop = new CrashLoopBackoff(o.backoff);
+  }
+
+  /** The status of this pod must be written again (its mirror pod was just replaced). */
+  forgetWritten(uid: string): void {
+    this.written.delete(uid);
+  }
+
+  async syncPod(pod: Pod, signal: AbortSignal): Promise<SyncResult> {
+    const uid = pod.metadata.uid!;
+    const log = this.log.child({ pod: podFullName(pod), uid });
+    const waiting = new Map<string, Waiting>();
+    let requeue: number | undefined;
+    const later = (ms: number): void => {
+      requeue = requeue === undefined ? ms : Math.min(requeue, ms);
+    };
+    try {
+      let rt = (await this.runtime.getPod(uid)) ?? emptyRuntime(pod);
+      const actions = computePodActions(pod, rt, (id) => this.prober.livenessFailed(id));
+      let changed = false;
+      const killedAt = new Map<string, number>();
+
+      // Kills first: containers that must go, or the whole pod (dead sandbox, or nothing left to run).
+      const kills = actions.killPod ? rt.containers.filter((c) => c.running).map((c) => ({ id: c.id, name: c.name, reason: 'pod sandbox changed or pod finished' })) : actions.kill;
+      if (kills.length) {
+        await Promise.all(kills.map(async (k) => {
+          log.info({ container: k.name, containerId: k.id.slice(0, 12), reason: k.reason }, 'killing container');
+          await this.runtime.stopContainer(k.id, graceOf(pod));
+          killedAt.set(k.name, Date.now());
+        }));
+        changed = true;
+      }
+      if (actions.killPod) {
+        for (const s of rt.sandboxes.filter((x) => x.running)) await this.runtime.stopContainer(s.id, 2);
+        changed = true;
+      }
+      if (signal.aborted) return {};
+
+      let sandboxId = actions.sandboxId;
+      let podIP = actions.createSandbox ? undefined : rt.sandboxes[0]?.ip;
+      if (actions.createSandbox) {
+        try {
+          const sb = await this.runtime.createSandbox(pod, actions.attempt);
+          sandboxId = sb.id;
+          podIP = sb.ip;
+          changed = true;
+          log.info({ sandbox: sb.id.slice(0, 12), podIP: sb.ip, attempt: actions.attempt }, 'pod sandbox started');
+        } catch (e) {
+          log.warn({ err: errorMessage(e) }, 'cannot create the pod sandbox');
+          for (const c of pod.spec.containers) waiting.set(c.name, { reason: 'ContainerCreating', message: `failed to create pod sandbox: ${errorMessage(e)}` });
+          later(this.o.backoff.baseMs);
+        }
+      }
+
+      if (sandboxId && actions.start.length && !signal.aborted) {
+        let volumes = new Map<string, string>();
+        let volumeError: unknown;
+        try {
+          volumes = await setUpVolumes(this.o.rootDir, pod);
+        } catch (e) {
+          volumeError = e;
+        }
+        for (const name of actions.start) {
+          if (signal.aborted) break;
+          const c = pod.spec.containers.find((x) => x.name === name)!;
+          const last = latestContainer(rt, name);
+          // Back-off counts from when the last instance finished (or was killed just now).
+          const finished = killedAt.get(name) ?? (last && !last.running && last.finishedAt ? Date.parse(last.finishedAt) : undefined);
+          if (finished !== undefined) {
+            const left = this.crashLoop.check(backoffKey(uid, name), finished);
+            if (left > 0) {
+              const delay = this.crashLoop.current(backoffKey(uid, name)) ?? left;
+              waiting.set(name, { reason: 'CrashLoopBackOff', message: `back-off ${Math.round(delay / 1000)}s restarting failed container=${name} pod=${pod.metadata.name}_${namespaceOf(pod)}(${uid})` });
+              later(left);
+              continue;
+            }
+          }
+          if (volumeError !== undefined) {
+            waiting.set(name, { reason: 'CreateContainerConfigError', message: errorMessage(volumeError) });
+            later(this.o.backoff.baseMs);
+            continue;
+          }
+          const missing = await this.imageMissing(c.image, c.imagePullPolicy);
+          if (missing) {
+            waiting.set(name, missing);
+            later(Math.min(this.o.syncFrequencyMs, this.o.backoff.baseMs));
+            continue;
+          }
+          try {
+            const resolved = await resolveContainerEnv(pod, c, {
+              secret: (ns, n) => this.readData<Secret>(keys.secret(ns, n), (s) => secretData(s)),
+              configMap: (ns, n) => this.readData<ConfigMap>(keys.configMap(ns, n), (m) => ({ ...(m.data ?? {}) })),
+              services: (ns) => servicesIn(this.o.serviceCache, ns),
+              podIP,
+              hostIP: this.o.nodeIP,
+            });
+            const binds = bindsFor(c, volumes);
+            const restartCount = last ? last.restartCount + 1 : 0;
+            const id = await this.runtime.startContainer(pod, c, sandboxId, restartCount, containerHash(c), { ...resolved, binds });
+            log.info({ container: name, containerId: id.slice(0, 12), restartCount }, 'container started');
+          } catch (e) {
+            if (e instanceof ContainerConfigError || e instanceof VolumeError) {
+              waiting.set(name, { reason: 'CreateContainerConfigError', message: e.message });
+              log.warn({ container: name, err: e.message }, 'cannot configure container');
+            } else if (e instanceof StartContainerError) {
+              waiting.set(name, { reason: 'RunContainerError', message: e.detail });
+              log.warn({ container: name, err: e.detail }, 'container did not start');
+            } else {
+              throw e;
+            }
+            later(this.o.backoff.baseMs);
+          }
+          changed = true;
+        }
+      }
+
+      if (changed) rt = (await this.runtime.getPod(uid)) ?? emptyRuntime(pod);
+      await this.garbageCollect(rt);
+      const stored = this.o.desired.get(uid);
+      this.prober.syncPod(pod, rt, (name, id) => this.wasReady(stored, name, id));
+      if (!signal.aborted) await this.writeStatus(pod, rt, waiting);
+      return requeue === undefined ? {} : { requeueAfterMs: requeue };
+    } catch (e) {
+      log.warn({ err: errorMessage(e) }, 'pod sync failed');
+      throw e;
+    }
+  }
+
+  /** ErrImageNeverPull / ErrImagePull when the image is not present: this kubelet never pulls (no registry). */
+  private async imageMissing(image: string, policy: string | undefined): Promise<Waiting | undefined> {
+    if (await this.runtime.imageId(image)) return undefined;
+    if (policy === 'Never') return { reason: 'ErrImageNeverPull', message: `Container image "${image}" is not present with pull policy of Never` };
+    return { reason: 'ErrImagePull', message: `Container image "${image}" is not present on the node, and this kubelet does not pull images` };
+  }
+
+  private async readData<T>(key: string, pick: (o: T) => Record<string, string>): Promise<Record<string, string> | undefined> {
+    const s = await this.o.store.get<T>(key);
+    return s && 'obj' in s ? pick(s.obj) : undefined;
+  }
+
+  /** The stored status showed this very container ready: seed readiness with it (adoption). */
+  private wasReady(d: Desired | undefined, name: string, containerId: string): boolean {
+    const stored = d ? this.o.podCache.items.get(d.key)?.obj : undefined;
+    const st = isObj(stored) && isObj(stored.status) ? (stored.status as PodStatus) : undefined;
+    const cs = st?.containerStatuses?.find((c) => c.name === name);
+    return cs?.ready === true && cs.containerID === `docker://${containerId}`;
+  }
+
+  /**
+   * Keeps the two newest stopped containers per name and the newest sandbox; removes older ones. Two,
+   * so that a container that stopped for good still shows the one before it as its lastState, and
+   * restart counts and last states come from Docker alone (they survive a kubelet restart).
+   */
+  private async garbageCollect(rt: RuntimePod): Promise<void> {
+    const drop: string[] = [];
+    const kept = new Map<string, number>();
+    for (const c of rt.containers) {
+      if (c.running) continue;
+      const n = kept.get(c.name) ?? 0;
+      if (n >= 2) drop.push(c.id);
+      kept.set(c.name, n + 1);
+    }
+    for (const s of rt.sandboxes.slice(1)) if (!s.running) drop.push(s.id);
+    for (const id of drop) await this.runtime.removeContainer(id).catch((e: unknown) => this.log.debug({ containerId: id, err: errorMessage(e) }, 'gc: remove failed'));
+  }
+
+  private async writeStatus(pod: Pod, rt: RuntimePod, waiting: ReadonlyMap<string, Waiting>): Promise<void> {
+    const uid = pod.metadata.uid!;
+    const d = this.o.desired.get(uid);
+    if (!d) return;
+    const storedObj = this.o.podCache.items.get(d.key)?.obj;
+    const prev = isObj(storedObj) && isObj(storedObj.status) ? (storedObj.status as PodStatus) : undefined;
+    const status = computePodStatus({
+      pod,
+      rt,
+      hostIP: this.o.nodeIP,
+      ready: (id, name) => this.prober.ready(uid, name, id),
+      waiting,
+      prev,
+      now: rfc3339(Date.now()),
+    });
+    const json = JSON.stringify(status);
+    if (this.written.get(uid) === json && JSON.stringify(prev) === json) return;
+    const res = await this.o.store.update<Record<string, unknown>>(d.key, (cur) => {
+      if (!cur || !isObj(cur.metadata) || cur.metadata.uid !== uid) return undefined;
+      if (d.isStatic && mirrorHashOf(cur) === undefined) return undefined;
+      if (JSON.stringify(cur.status) === json) return undefined;
+      return { ...cur, status };
+    });
+    this.written.set(uid, json);
+    if (res && (prev?.phase !== status.phase || prev?.podIP !== status.podIP)) this.log.info({ pod: podFullName(pod), phase: status.phase, podIP: status.podIP }, 'pod status');
+  }
+
+  async syncTerminatingPod(uid: string, pod: Pod | undefined, graceSec: number | undefined): Promise<void> {
+    this.prober.removePod(uid);
+    const rt = await this.runtime.getPod(uid);
+    if (!rt) return;
+    const grace = graceSec ?? (pod ? graceOf(pod) : rt.graceSec);
+    const running = rt.containers.filter((c) => c.running);
+    if (running.length) this.log.info({ uid, pod: `${rt.namespace}/${rt.name}`, grace, containers: running.map((c) => c.name) }, 'stopping pod');
+    await Promise.all(running.map((c) => this.runtime.stopContainer(c.id, grace)));
+    await Promise.all(rt.sandboxes.filter((s) => s.running).map((s) => this.runtime.stopContainer(s.id, 2)));
+  }
+
+  async syncTerminatedPod(uid: string, pod: Pod | undefined): Promise<void> {
+    const rt = await this.runtime.getPod(uid);
+    for (const c of [...(rt?.containers ?? []), ...(rt?.sandboxes ?? [])]) await this.runtime.removeContainer(c.id);
+    const err = await tearDownPodDir(this.o.rootDir, uid);
+    if (err) this.log.warn({ uid, err }, 'cannot remove the pod directory');
+    this.prober.removePod(uid);
+    this.crashLoop.forgetPod(uid);
+    this.written.delete(uid);
+    this.o.pleg.forget(uid);
+    const deleteKey = this.o.desired.removed(uid);
+    this.log.info({ uid, pod: pod ? podFullName(pod) : rt ? `${rt.namespace}/${rt.name}` : undefined }, 'pod removed from the node');
+    if (deleteKey && pod) {
+      // Graceful deletion through metadata.deletionTimestamp: the pod is gone from the node, so its key goes.
+      const key = keys.pod(namespaceOf(pod), pod.metadata.name);
+      const cur = await this.o.store.get<Pod>(key);
+      if (cur && 'obj' in cur && cur.obj.metadata?.uid === uid) await this.o.store.delete(key);
+    }
+  }
+}
