@@ -6,3 +6,29 @@ export { sleep, Backoff } from './backoff.js';
 export { SyncRunner, type SyncRunnerOptions } from './runner.js';
 export { watchPrefix, listPrefix, type PrefixWatchBatch } from './etcd-watch.js';
 export { listenHttp } from './http.js';
+export {
+  type Family,
+  type IpAddr,
+  type Cidr,
+  AddressError,
+  parseIp,
+  isIp,
+  formatIp,
+  canonicalIp,
+  parseCidr,
+  parseCidrOrIp,
+  formatCidr,
+  ipToBytes,
+  ipFromBytes,
+  hostMask,
+  blockSize,
+  networkOf,
+  hasHostBits,
+  addIp,
+  contains,
+  overlaps,
+  nextBlock,
+  ipEqual,
+  cidrEqual,
+  familyBits,
+} from './net.js';

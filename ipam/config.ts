@@ -16,7 +16,7 @@ import {
   networkOf,
   parseCidr,
   parseIp,
-} from './net.js';
+} from '../common/net.js';
 
 export class ConfigError extends FlannelError {
   readonly code = 'CONFIG';

@@ -2,7 +2,7 @@
 // LeaseAttrs JSON. Parsing is strict and names the key, so one corrupt entry in etcd is skipped
 // with a warning instead of taking the daemon down.
 import { FlannelError } from '../common/errors.js';
-import { type Cidr, cidrEqual, formatCidr, formatIp, hasHostBits, parseCidr, parseIp } from './net.js';
+import { type Cidr, cidrEqual, formatCidr, formatIp, hasHostBits, parseCidr, parseIp } from '../common/net.js';
 
 export interface LeaseAttrs {
   readonly publicIP?: string;

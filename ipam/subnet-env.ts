@@ -4,7 +4,7 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import type { NetworkConfig } from './config.js';
 import type { Lease } from './lease.js';
-import { type Cidr, addIp, formatIp, parseCidr, networkOf } from './net.js';
+import { type Cidr, addIp, formatIp, parseCidr, networkOf } from '../common/net.js';
 
 export interface SubnetEnv {
   readonly network?: Cidr;
