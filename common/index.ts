@@ -32,3 +32,19 @@ export {
   cidrEqual,
   familyBits,
 } from './net.js';
+export { writeFileAtomic } from './fs.js';
+export {
+  type JsonValue,
+  type JsonObject,
+  type JsonReaders,
+  type FieldErrorFactory,
+  isObject,
+  isJsonObject,
+  matchingKey,
+  jsonField,
+  jsonReaders,
+  fieldPath,
+  indexPath,
+} from './json.js';
+export { parseDuration, DurationError } from './duration.js';
+export { withTimeout, mapLimit } from './async.js';

@@ -41,22 +41,6 @@ export function parseQuantity(s: string | number): number | undefined {
   return n * (BINARY[suf] ?? DECIMAL[suf] ?? 1);
 }
 
-/** Go-style durations for flags: "10s", "1m30s", "500ms", "2h"; a bare number is seconds. Milliseconds. */
-export function parseDuration(s: string): number | undefined {
-  const t = s.trim();
-  if (/^\d+(\.\d+)?$/.test(t)) return Number(t) * 1000;
-  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  let total = 0;
-  let rest = t;
-  for (let i = 0; i < 8 && rest; i++) {
-    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)/.exec(rest);
-    if (!m) return undefined;
-    total += Number(m[1]) * unit[m[2]!]!;
-    rest = rest.slice(m[0].length);
-  }
-  return rest === '' && t !== '' ? total : undefined;
-}
-
 export interface DockerResources {
   Memory?: number;
   CpuPeriod?: number;

@@ -39,21 +39,3 @@ export async function follow<T>(store: ObjectStore, prefix: string, signal: Abor
     }
   }
 }
-
-/** Runs `fn` over `items` with at most `limit` in flight; resolves with the failures. */
-export async function mapLimit<T>(items: readonly T[], limit: number, fn: (t: T) => Promise<void>): Promise<{ item: T; err: unknown }[]> {
-  const failed: { item: T; err: unknown }[] = [];
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      try {
-        await fn(item);
-      } catch (err) {
-        failed.push({ item, err });
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return failed;
-}
