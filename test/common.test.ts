@@ -13,6 +13,7 @@ import {
   parseDuration,
   withTimeout,
 } from '../common/index.js';
+import { parseLease } from '../ipam/index.js';
 
 describe('JSON fields as Go encoding/json matches them', () => {
   it('matches exactly or ignoring case, the last matching key winning', () => {
@@ -32,6 +33,10 @@ describe('JSON fields as Go encoding/json matches them', () => {
   it('a null leaves the field unset: an earlier value stays', () => {
     expect(jsonField({ Port: null }, 'Port')).toBeUndefined();
     expect(jsonField({ Port: 1, port: null }, 'Port')).toBe(1);
+  });
+  it('a lease value is read as flannel reads LeaseAttrs: key case does not matter', () => {
+    const l = parseLease('/coreos.com/network/subnets/10.5.72.0-24', '{"publicip":"192.168.1.7","backendTYPE":"vxlan","backenddata":{"VNI":1}}', false);
+    expect(l.attrs).toEqual({ publicIP: '192.168.1.7', backendType: 'vxlan', backendData: { VNI: 1 } });
   });
   it('isObject is a plain object, not null or an array', () => {
     expect(isObject({})).toBe(true);
