@@ -1,8 +1,9 @@
 // Files that readers must never see half-written (subnet.env, docker opts, the CNI plugin's saved netconf,
 // static pod manifests): written beside the target and renamed over it.
-import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+
+let tmpSeq = 0;
 
 /**
  * Writes a temp file beside the target (a name no other writer uses, created exclusively, with `mode` less
@@ -13,7 +14,8 @@ import { basename, dirname, join } from 'node:path';
 export async function writeFileAtomic(path: string, content: string | Uint8Array, mode = 0o644): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  // pid and time keep other processes (and a crashed one's leftovers) apart, the counter this process's writers.
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.${++tmpSeq}.tmp`);
   try {
     const fh = await open(tmp, 'wx', mode);
     try {
