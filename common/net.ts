@@ -212,10 +212,5 @@ export function overlaps(a: Cidr, b: Cidr): boolean {
   return contains(a.prefix <= b.prefix ? a : b, (a.prefix <= b.prefix ? b : a).addr);
 }
 
-/** The first address after the block (the next block of the same size). */
-export function nextBlock(c: Cidr): IpAddr {
-  return { family: c.addr.family, value: networkOf(c).addr.value + blockSize(c.addr.family, c.prefix) };
-}
-
 export const ipEqual = (a: IpAddr, b: IpAddr): boolean => a.family === b.family && a.value === b.value;
 export const cidrEqual = (a: Cidr, b: Cidr): boolean => a.prefix === b.prefix && ipEqual(a.addr, b.addr);
