@@ -13,7 +13,7 @@ import {
   NoReservationError,
   StoreError,
 } from '../ipam/host-local/index.js';
-import { AddressError } from '../ipam/net.js';
+import { AddressError } from '../common/net.js';
 import { CniCode, type CniErrorJson, PluginCode } from './types.js';
 
 export class CniError extends FlannelError {

@@ -22,7 +22,7 @@ import {
   optArray,
   parseRoutes,
 } from '../ipam/host-local/index.js';
-import { AddressError, type Cidr, cidrEqual, formatCidr, networkOf, parseCidr } from '../ipam/net.js';
+import { AddressError, type Cidr, cidrEqual, formatCidr, networkOf, parseCidr } from '../common/net.js';
 import { parseEnvFile } from '../ipam/subnet-env.js';
 import { routeJson } from './result.js';
 

@@ -8,7 +8,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../common/errors.js';
 import { type JsonObject, isJsonObject, optString, parseJsonObject } from '../ipam/host-local/index.js';
-import { writeFileAtomic } from '../ipam/subnet-env.js';
+import { writeFileAtomic } from '../common/fs.js';
 import { CniError } from './errors.js';
 import {
   type FlannelEnv,

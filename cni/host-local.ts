@@ -16,7 +16,7 @@ import {
   parseResolvConf,
   rangeSetContains,
 } from '../ipam/host-local/index.js';
-import { type IpAddr, formatIp } from '../ipam/net.js';
+import { type IpAddr, formatIp } from '../common/net.js';
 import { CniError } from './errors.js';
 import { ipamResult } from './result.js';
 import type { CmdArgs, PluginFuncs, PluginInfo } from './skel.js';

@@ -6,6 +6,7 @@ import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
 import { Backoff, sleep } from './backoff.js';
 import { errorMessage } from './errors.js';
 import type { Logger } from './log.js';
+import { withTimeout } from './async.js';
 import { AsyncQueue } from './queue.js';
 
 export type PrefixWatchBatch =
@@ -63,9 +64,4 @@ export async function* watchPrefix(client: Etcd3, prefix: string, fromRevision: 
       }
     }
   }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms)))]).finally(() => clearTimeout(timer));
 }

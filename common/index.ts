@@ -20,3 +20,43 @@ export { SyncRunner, type SyncRunnerOptions } from './runner.js';
 export { watchPrefix, listPrefix, type PrefixWatchBatch } from './etcd-watch.js';
 export { listenHttp } from './http.js';
 export { followPrefix, PrefixCache, type PrefixSource, type PrefixBatch, type PrefixEvent, type PrefixHandlers, type PrefixCorrupt, type FollowOptions } from './prefix-cache.js';
+export {
+  type Family,
+  type IpAddr,
+  type Cidr,
+  AddressError,
+  parseIp,
+  isIp,
+  formatIp,
+  canonicalIp,
+  parseCidr,
+  parseCidrOrIp,
+  formatCidr,
+  ipToBytes,
+  ipFromBytes,
+  hostMask,
+  blockSize,
+  networkOf,
+  hasHostBits,
+  addIp,
+  contains,
+  overlaps,
+  ipEqual,
+  cidrEqual,
+  familyBits,
+} from './net.js';
+export { writeFileAtomic } from './fs.js';
+export {
+  type JsonValue,
+  type JsonObject,
+  type JsonReaders,
+  type FieldErrorFactory,
+  isObject,
+  isJsonObject,
+  jsonField,
+  jsonReaders,
+  fieldPath,
+  indexPath,
+} from './json.js';
+export { parseDuration, DurationError } from './duration.js';
+export { withTimeout, mapLimit } from './async.js';

@@ -20,7 +20,7 @@ import {
   networkOf,
   parseCidr,
   parseIp,
-} from './net.js';
+} from '../common/net.js';
 
 export class ConfigError extends FlannelError {
   readonly code = 'CONFIG';

@@ -16,7 +16,7 @@ export {
   cidrEqual,
   ipEqual,
   familyBits,
-} from './net.js';
+} from '../common/net.js';
 export {
   type NetworkConfig,
   type FamilyNetwork,

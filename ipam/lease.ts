@@ -1,8 +1,9 @@
 // A subnet lease as flannel stores it: the key names the subnet(s), the value is flannel's
 // LeaseAttrs JSON. Parsing is strict and names the key, so one corrupt entry in etcd is skipped
 // with a warning instead of taking the daemon down.
-import { FlannelError } from '../common/index.js';
-import { type Cidr, cidrEqual, formatCidr, formatIp, hasHostBits, parseCidr, parseIp } from './net.js';
+import { FlannelError } from '../common/errors.js';
+import { isObject, jsonField } from '../common/json.js';
+import { type Cidr, cidrEqual, formatCidr, formatIp, hasHostBits, parseCidr, parseIp } from '../common/net.js';
 
 export interface LeaseAttrs {
   readonly publicIP?: string;
@@ -87,12 +88,11 @@ export function parseLease(key: string, raw: string, reservation: boolean): Leas
   } catch (e) {
     throw new CorruptLeaseError(key, raw, `value is not JSON: ${(e as Error).message}`);
   }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
-    throw new CorruptLeaseError(key, raw, 'value is not a JSON object');
-  }
-  const d = doc as Record<string, unknown>;
+  if (!isObject(doc)) throw new CorruptLeaseError(key, raw, 'value is not a JSON object');
+  // Field names match as flannel's json.Unmarshal of LeaseAttrs matches them (case-insensitively).
+  const d = doc;
   const str = (field: string, check?: (v: string) => boolean): string | undefined => {
-    const v = d[field];
+    const v = jsonField(d, field);
     if (v === undefined || v === null || v === '') return undefined;
     if (typeof v !== 'string' || (check && !check(v))) {
       throw new CorruptLeaseError(key, raw, `${field} ${JSON.stringify(v)} is not valid`);
@@ -103,12 +103,14 @@ export function parseLease(key: string, raw: string, reservation: boolean): Leas
   const publicIPv6 = str('PublicIPv6', (v) => familyOf(v) === 6);
   if (publicIP === undefined && publicIPv6 === undefined) throw new CorruptLeaseError(key, raw, 'no PublicIP');
   const backendType = str('BackendType');
+  const backendData = jsonField(d, 'BackendData');
+  const backendV6Data = jsonField(d, 'BackendV6Data');
   const attrs: LeaseAttrs = {
     ...(publicIP !== undefined && { publicIP }),
     ...(publicIPv6 !== undefined && { publicIPv6 }),
     ...(backendType !== undefined && { backendType }),
-    ...(d.BackendData !== undefined && d.BackendData !== null && { backendData: d.BackendData }),
-    ...(d.BackendV6Data !== undefined && d.BackendV6Data !== null && { backendV6Data: d.BackendV6Data }),
+    ...(backendData !== undefined && { backendData }),
+    ...(backendV6Data !== undefined && { backendV6Data }),
   };
   return { ...sub, attrs, reservation };
 }

@@ -1,10 +1,9 @@
 // /run/flannel/subnet.env: what Docker (--bip), the CNI plugin and operators read. The file is
 // written atomically so a reader never sees half of it.
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, join, basename } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import type { NetworkConfig } from './config.js';
 import type { Lease } from './lease.js';
-import { type Cidr, addIp, formatIp, parseCidr, networkOf } from './net.js';
+import { type Cidr, addIp, formatIp, parseCidr, networkOf } from '../common/net.js';
 
 export interface SubnetEnv {
   readonly network?: Cidr;
@@ -75,22 +74,6 @@ export async function readPreviousSubnets(path: string): Promise<{ subnet?: Cidr
   }
 }
 
-/** Writes a temp file beside the target, fsyncs it and renames it over the target. */
-export async function writeFileAtomic(path: string, content: string, mode = 0o644): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  const fh = await open(tmp, 'w', mode);
-  try {
-    await fh.writeFile(content);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-}
+// The atomic write is common/, shared with every other file a reader must never see half-written.
+export { writeFileAtomic } from '../common/fs.js';
 

@@ -12,7 +12,6 @@ export {
   validatePod,
   InvalidPodError,
   parseQuantity,
-  parseDuration,
   dockerResources,
   containerHash,
   probeSettings,
@@ -26,4 +25,4 @@ export { buildNode, markStale, readCapacity, NodeStatusManager, KUBELET_VERSION,
 export { tarball, type TarEntry } from './tar.js';
 export { setUpVolumes, bindsFor, emptyDirPath, VolumeError } from './volumes.js';
 export { defaultRouteIface, detectNodeIp } from './netinfo.js';
-export { addKubeletOptions, kubeletOptions, type KubeletOptions } from './options.js';
+export { addKubeletOptions, kubeletOptions, flagDuration, type KubeletOptions } from './options.js';

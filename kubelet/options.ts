@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { addEtcdOptions, type EtcdFlagValues, etcdFlagValues } from '../common/index.js';
 import { DEFAULT_BACKOFF } from './backoff.js';
 import { DEFAULT_PAUSE_IMAGE } from './runtime.js';
-import { parseDuration } from './spec.js';
+import { DurationError, parseDuration } from '../common/index.js';
 
 export interface KubeletOptions extends EtcdFlagValues {
   readonly hostnameOverride?: string;
@@ -34,9 +34,21 @@ export const VERSION = '0.1.0';
 
 const envName = (flag: string): string => `KUBELET_${flag.replace(/-/g, '_').toUpperCase()}`;
 
-function duration(v: string): number {
-  const ms = parseDuration(v);
-  if (ms === undefined) throw new InvalidArgumentError('expected a duration such as 10s, 500ms, 1m or a number of seconds');
+/**
+ * A duration flag in milliseconds: Go's grammar ("10s", "1m30s", "500ms"), or, as this kubelet has always
+ * also taken, a bare number of seconds ("5", "0.5"); never negative. Surrounding blanks are ignored.
+ */
+export function flagDuration(v: string): number {
+  const t = v.trim();
+  if (/^\d+(\.\d+)?$/.test(t)) return Number(t) * 1000;
+  let ms: number;
+  try {
+    ms = parseDuration(t);
+  } catch (e) {
+    if (!(e instanceof DurationError)) throw e;
+    throw new InvalidArgumentError(`${e.reason}: expected a duration such as 10s, 500ms, 1m or a number of seconds`);
+  }
+  if (ms < 0) throw new InvalidArgumentError('a duration here cannot be negative');
   return ms;
 }
 
@@ -68,15 +80,15 @@ export function addKubeletOptions(cmd: Command): Command {
     .addOption(opt('--pause-busybox <path>', 'a static busybox binary for making the pause image').default('/bin/busybox'))
     .addOption(opt('--healthz-bind-address <ip>', 'the address of the healthz server').default('127.0.0.1'))
     .addOption(opt('--healthz-port <port>', 'the port of the healthz server (/healthz, /pods); 0 disables it').argParser(port).default(10248))
-    .addOption(opt('--sync-frequency <duration>', 'how often every pod is synced even without a change').argParser(duration).default(10_000, '10s'))
-    .addOption(opt('--file-check-frequency <duration>', 'how often the static pod manifests are re-read').argParser(duration).default(20_000, '20s'))
-    .addOption(opt('--pleg-relist-period <duration>', 'how often Docker is listed for container changes').argParser(duration).default(1_000, '1s'))
-    .addOption(opt('--node-status-update-frequency <duration>', "how often the node's status (heartbeat) is written").argParser(duration).default(10_000, '10s'))
-    .addOption(opt('--node-monitor-period <duration>', 'how often peers are checked for stale heartbeats').argParser(duration).default(5_000, '5s'))
-    .addOption(opt('--node-monitor-grace-period <duration>', 'a peer whose heartbeat is older than this is marked NotReady').argParser(duration).default(40_000, '40s'))
-    .addOption(opt('--crashloop-backoff-base <duration>', 'first restart back-off of a crashing container').argParser(duration).default(DEFAULT_BACKOFF.baseMs, '10s'))
-    .addOption(opt('--crashloop-backoff-max <duration>', 'longest restart back-off').argParser(duration).default(DEFAULT_BACKOFF.maxMs, '5m'))
-    .addOption(opt('--crashloop-backoff-reset <duration>', 'a container that ran this long starts its back-off again').argParser(duration).default(DEFAULT_BACKOFF.resetMs, '10m'))
+    .addOption(opt('--sync-frequency <duration>', 'how often every pod is synced even without a change').argParser(flagDuration).default(10_000, '10s'))
+    .addOption(opt('--file-check-frequency <duration>', 'how often the static pod manifests are re-read').argParser(flagDuration).default(20_000, '20s'))
+    .addOption(opt('--pleg-relist-period <duration>', 'how often Docker is listed for container changes').argParser(flagDuration).default(1_000, '1s'))
+    .addOption(opt('--node-status-update-frequency <duration>', "how often the node's status (heartbeat) is written").argParser(flagDuration).default(10_000, '10s'))
+    .addOption(opt('--node-monitor-period <duration>', 'how often peers are checked for stale heartbeats').argParser(flagDuration).default(5_000, '5s'))
+    .addOption(opt('--node-monitor-grace-period <duration>', 'a peer whose heartbeat is older than this is marked NotReady').argParser(flagDuration).default(40_000, '40s'))
+    .addOption(opt('--crashloop-backoff-base <duration>', 'first restart back-off of a crashing container').argParser(flagDuration).default(DEFAULT_BACKOFF.baseMs, '10s'))
+    .addOption(opt('--crashloop-backoff-max <duration>', 'longest restart back-off').argParser(flagDuration).default(DEFAULT_BACKOFF.maxMs, '5m'))
+    .addOption(opt('--crashloop-backoff-reset <duration>', 'a container that ran this long starts its back-off again').argParser(flagDuration).default(DEFAULT_BACKOFF.resetMs, '10m'))
     .addOption(opt('--max-pods <n>', "the node's pod capacity").argParser(uint).default(110))
     .addOption(opt('--log-level <level>', 'log level: trace, debug, info, warn, error').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'));
 }

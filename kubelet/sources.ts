@@ -15,7 +15,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { type Corrupt, type Pod, REGISTRY, type Service, type StoreWatchBatch, type Stored, keys, namespacedName } from '../cluster/index.js';
-import { type Logger, PrefixCache, errorMessage, sleep } from '../common/index.js';
+import { type Logger, PrefixCache, errorMessage, isObject, sleep } from '../common/index.js';
 import { DEFAULT_NAMESPACE, InvalidPodError, jsonHash, uidFromHash, validatePod } from './spec.js';
 
 /** What the kubelet needs of cluster/ObjectStore (so tests can pass an in-memory store). */
@@ -35,7 +35,6 @@ export const ANNOTATIONS = {
 } as const;
 
 type Json = Record<string, unknown>;
-const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A prefix of the cluster store kept in memory (list, then watch; see common/prefix-cache.ts). */
 export type StoreCache<T> = PrefixCache<Stored<T>, Corrupt>;
@@ -48,7 +47,7 @@ export function storeCache<T>(store: ClusterStore, prefix: string, log: Logger, 
 export function servicesIn(cache: StoreCache<Service>, ns: string): Service[] {
   const prefix = keys.services(ns);
   const out: Service[] = [];
-  for (const [k, s] of cache.items) if (k.startsWith(prefix) && isObj(s.obj.spec)) out.push(s.obj);
+  for (const [k, s] of cache.items) if (k.startsWith(prefix) && isObject(s.obj.spec)) out.push(s.obj);
   return out;
 }
 
@@ -62,11 +61,11 @@ export type ApiPod =
 /** Is this etcd pod ours to run? (spec.nodeName is this node, and it is not a mirror pod.) */
 export function apiPodFor(node: string, s: Stored<unknown>): ApiPod | undefined {
   const raw = s.obj;
-  if (!isObj(raw)) return undefined;
+  if (!isObject(raw)) return undefined;
   const spec = raw.spec;
   const meta = raw.metadata;
-  if (!isObj(spec) || spec.nodeName !== node) return undefined;
-  if (isObj(meta) && isObj(meta.annotations) && typeof meta.annotations[ANNOTATIONS.mirror] === 'string') return undefined;
+  if (!isObject(spec) || spec.nodeName !== node) return undefined;
+  if (isObject(meta) && isObject(meta.annotations) && typeof meta.annotations[ANNOTATIONS.mirror] === 'string') return undefined;
   try {
     const pod = validatePod(raw);
     const nn = namespacedName(`${REGISTRY}/pods/`, s.key);

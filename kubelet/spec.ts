@@ -3,7 +3,7 @@
 // decides whether a running container still matches its spec. Pure; no I/O.
 import { createHash } from 'node:crypto';
 import type { Container, Pod, Probe } from '../cluster/index.js';
-import { FlannelError } from '../common/index.js';
+import { FlannelError, isObject } from '../common/index.js';
 
 export class InvalidPodError extends FlannelError {
   readonly code = 'INVALID_POD';
@@ -41,22 +41,6 @@ export function parseQuantity(s: string | number): number | undefined {
   return n * (BINARY[suf] ?? DECIMAL[suf] ?? 1);
 }
 
-/** Go-style durations for flags: "10s", "1m30s", "500ms", "2h"; a bare number is seconds. Milliseconds. */
-export function parseDuration(s: string): number | undefined {
-  const t = s.trim();
-  if (/^\d+(\.\d+)?$/.test(t)) return Number(t) * 1000;
-  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  let total = 0;
-  let rest = t;
-  for (let i = 0; i < 8 && rest; i++) {
-    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)/.exec(rest);
-    if (!m) return undefined;
-    total += Number(m[1]) * unit[m[2]!]!;
-    rest = rest.slice(m[0].length);
-  }
-  return rest === '' && t !== '' ? total : undefined;
-}
-
 export interface DockerResources {
   Memory?: number;
   CpuPeriod?: number;
@@ -88,7 +72,6 @@ const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0
 const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 
 type Json = Record<string, unknown>;
-const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function fail(path: string, value: unknown, reason: string): never {
   throw new InvalidPodError(path, value, reason);
@@ -112,18 +95,18 @@ function optInt(o: Json, k: string, path: string, min: number, max = Number.MAX_
  * the first bad field. Unknown fields are left alone.
  */
 export function validatePod(raw: unknown): Pod {
-  if (!isObj(raw)) fail('', raw, 'a pod must be a JSON object');
+  if (!isObject(raw)) fail('', raw, 'a pod must be a JSON object');
   const meta = raw.metadata;
-  if (!isObj(meta)) fail('metadata', meta, 'required');
+  if (!isObject(meta)) fail('metadata', meta, 'required');
   if (typeof meta.name !== 'string' || !DNS_SUBDOMAIN.test(meta.name) || meta.name.length > 253) fail('metadata.name', meta.name, 'must be a DNS subdomain');
   if (meta.namespace !== undefined && (typeof meta.namespace !== 'string' || !DNS_LABEL.test(meta.namespace))) fail('metadata.namespace', meta.namespace, 'must be a DNS label');
   optString(meta, 'uid', 'metadata');
   for (const k of ['labels', 'annotations']) {
     const v = meta[k];
-    if (v !== undefined && (!isObj(v) || Object.values(v).some((x) => typeof x !== 'string'))) fail(`metadata.${k}`, v, 'must map strings to strings');
+    if (v !== undefined && (!isObject(v) || Object.values(v).some((x) => typeof x !== 'string'))) fail(`metadata.${k}`, v, 'must map strings to strings');
   }
   const spec = raw.spec;
-  if (!isObj(spec)) fail('spec', spec, 'required');
+  if (!isObject(spec)) fail('spec', spec, 'required');
   optString(spec, 'nodeName', 'spec');
   if (spec.restartPolicy !== undefined && !['Always', 'OnFailure', 'Never'].includes(spec.restartPolicy as string)) fail('spec.restartPolicy', spec.restartPolicy, 'must be Always, OnFailure or Never');
   optInt(spec, 'terminationGracePeriodSeconds', 'spec', 0);
@@ -133,16 +116,16 @@ export function validatePod(raw: unknown): Pod {
     if (!Array.isArray(spec.volumes)) fail('spec.volumes', spec.volumes, 'must be a list');
     spec.volumes.forEach((v: unknown, i: number) => {
       const p = `spec.volumes[${i}]`;
-      if (!isObj(v)) fail(p, v, 'must be an object');
+      if (!isObject(v)) fail(p, v, 'must be an object');
       if (typeof v.name !== 'string' || !DNS_LABEL.test(v.name)) fail(`${p}.name`, v.name, 'must be a DNS label');
       if (volumes.has(v.name)) fail(`${p}.name`, v.name, 'duplicate volume name');
       volumes.add(v.name);
       const kinds = Object.keys(v).filter((k) => k !== 'name');
       if (kinds.length !== 1) fail(p, kinds, 'must have exactly one volume source');
       if (v.emptyDir !== undefined) {
-        if (!isObj(v.emptyDir)) fail(`${p}.emptyDir`, v.emptyDir, 'must be an object');
+        if (!isObject(v.emptyDir)) fail(`${p}.emptyDir`, v.emptyDir, 'must be an object');
       } else if (v.hostPath !== undefined) {
-        if (!isObj(v.hostPath) || typeof v.hostPath.path !== 'string' || !v.hostPath.path.startsWith('/')) fail(`${p}.hostPath.path`, isObj(v.hostPath) ? v.hostPath.path : v.hostPath, 'must be an absolute path');
+        if (!isObject(v.hostPath) || typeof v.hostPath.path !== 'string' || !v.hostPath.path.startsWith('/')) fail(`${p}.hostPath.path`, isObject(v.hostPath) ? v.hostPath.path : v.hostPath, 'must be an absolute path');
         const types = ['', 'DirectoryOrCreate', 'Directory', 'FileOrCreate', 'File', 'Socket', 'CharDevice', 'BlockDevice'];
         if (v.hostPath.type !== undefined && !types.includes(v.hostPath.type as string)) fail(`${p}.hostPath.type`, v.hostPath.type, `must be one of ${types.filter(Boolean).join(', ')}`);
       } else {
@@ -158,7 +141,7 @@ export function validatePod(raw: unknown): Pod {
 }
 
 function validateContainer(c: unknown, p: string, names: Set<string>, volumes: ReadonlySet<string>): void {
-  if (!isObj(c)) fail(p, c, 'must be an object');
+  if (!isObject(c)) fail(p, c, 'must be an object');
   if (typeof c.name !== 'string' || !DNS_LABEL.test(c.name) || c.name.length > 63) fail(`${p}.name`, c.name, 'must be a DNS label');
   if (names.has(c.name)) fail(`${p}.name`, c.name, 'duplicate container name');
   names.add(c.name);
@@ -173,7 +156,7 @@ function validateContainer(c: unknown, p: string, names: Set<string>, volumes: R
     if (!Array.isArray(c.ports)) fail(`${p}.ports`, c.ports, 'must be a list');
     c.ports.forEach((port: unknown, j: number) => {
       const pp = `${p}.ports[${j}]`;
-      if (!isObj(port)) fail(pp, port, 'must be an object');
+      if (!isObject(port)) fail(pp, port, 'must be an object');
       optInt(port, 'containerPort', pp, 1, 65535);
       if (port.containerPort === undefined) fail(`${pp}.containerPort`, undefined, 'required');
       optInt(port, 'hostPort', pp, 0, 65535);
@@ -188,21 +171,21 @@ function validateContainer(c: unknown, p: string, names: Set<string>, volumes: R
     if (!Array.isArray(c.env)) fail(`${p}.env`, c.env, 'must be a list');
     c.env.forEach((e: unknown, j: number) => {
       const ep = `${p}.env[${j}]`;
-      if (!isObj(e)) fail(ep, e, 'must be an object');
+      if (!isObject(e)) fail(ep, e, 'must be an object');
       if (typeof e.name !== 'string' || !ENV_NAME.test(e.name)) fail(`${ep}.name`, e.name, 'must be a valid environment variable name');
       optString(e, 'value', ep);
       if (e.valueFrom !== undefined) {
         if (e.value !== undefined && e.value !== '') fail(`${ep}.valueFrom`, undefined, 'may not be used with a non-empty value');
         const vf = e.valueFrom;
-        if (!isObj(vf)) fail(`${ep}.valueFrom`, vf, 'must be an object');
+        if (!isObject(vf)) fail(`${ep}.valueFrom`, vf, 'must be an object');
         const srcs = Object.keys(vf);
         if (srcs.length !== 1) fail(`${ep}.valueFrom`, srcs, 'must have exactly one source');
         const kind = srcs[0]!;
         const ref = vf[kind];
         if (kind === 'secretKeyRef' || kind === 'configMapKeyRef') {
-          if (!isObj(ref) || typeof ref.name !== 'string' || typeof ref.key !== 'string') fail(`${ep}.valueFrom.${kind}`, ref, 'needs name and key');
+          if (!isObject(ref) || typeof ref.name !== 'string' || typeof ref.key !== 'string') fail(`${ep}.valueFrom.${kind}`, ref, 'needs name and key');
         } else if (kind === 'fieldRef') {
-          if (!isObj(ref) || typeof ref.fieldPath !== 'string' || !FIELD_PATHS.has(ref.fieldPath)) fail(`${ep}.valueFrom.fieldRef.fieldPath`, isObj(ref) ? ref.fieldPath : ref, `must be one of ${[...FIELD_PATHS].join(', ')}`);
+          if (!isObject(ref) || typeof ref.fieldPath !== 'string' || !FIELD_PATHS.has(ref.fieldPath)) fail(`${ep}.valueFrom.fieldRef.fieldPath`, isObject(ref) ? ref.fieldPath : ref, `must be one of ${[...FIELD_PATHS].join(', ')}`);
         } else {
           fail(`${ep}.valueFrom.${kind}`, undefined, 'unsupported (secretKeyRef, configMapKeyRef and fieldRef are supported)');
         }
@@ -211,11 +194,11 @@ function validateContainer(c: unknown, p: string, names: Set<string>, volumes: R
   }
   const res = c.resources;
   if (res !== undefined) {
-    if (!isObj(res)) fail(`${p}.resources`, res, 'must be an object');
+    if (!isObject(res)) fail(`${p}.resources`, res, 'must be an object');
     for (const kind of ['limits', 'requests'] as const) {
       const r = res[kind];
       if (r === undefined) continue;
-      if (!isObj(r)) fail(`${p}.resources.${kind}`, r, 'must be an object');
+      if (!isObject(r)) fail(`${p}.resources.${kind}`, r, 'must be an object');
       for (const [k, v] of Object.entries(r)) {
         if ((typeof v !== 'string' && typeof v !== 'number') || parseQuantity(v) === undefined) fail(`${p}.resources.${kind}.${k}`, v, 'must be a quantity such as 500m or 128Mi');
       }
@@ -225,7 +208,7 @@ function validateContainer(c: unknown, p: string, names: Set<string>, volumes: R
     if (!Array.isArray(c.volumeMounts)) fail(`${p}.volumeMounts`, c.volumeMounts, 'must be a list');
     c.volumeMounts.forEach((m: unknown, j: number) => {
       const mp = `${p}.volumeMounts[${j}]`;
-      if (!isObj(m)) fail(mp, m, 'must be an object');
+      if (!isObject(m)) fail(mp, m, 'must be an object');
       if (typeof m.name !== 'string' || !volumes.has(m.name)) fail(`${mp}.name`, m.name, 'must name a volume of the pod');
       if (typeof m.mountPath !== 'string' || !m.mountPath.startsWith('/') || m.mountPath.includes(':')) fail(`${mp}.mountPath`, m.mountPath, 'must be an absolute path without ":"');
     });
@@ -236,7 +219,7 @@ function validateContainer(c: unknown, p: string, names: Set<string>, volumes: R
 }
 
 function validateProbe(pr: unknown, p: string, portNames: ReadonlySet<string>): void {
-  if (!isObj(pr)) fail(p, pr, 'must be an object');
+  if (!isObject(pr)) fail(p, pr, 'must be an object');
   const handlers = ['httpGet', 'tcpSocket', 'exec'].filter((k) => pr[k] !== undefined);
   if (handlers.length !== 1) fail(p, handlers, 'must have exactly one of httpGet, tcpSocket, exec');
   for (const k of ['initialDelaySeconds', 'periodSeconds', 'timeoutSeconds', 'failureThreshold', 'successThreshold']) {
@@ -251,19 +234,19 @@ function validateProbe(pr: unknown, p: string, portNames: ReadonlySet<string>): 
   };
   if (pr.httpGet !== undefined) {
     const h = pr.httpGet;
-    if (!isObj(h)) fail(`${p}.httpGet`, h, 'must be an object');
+    if (!isObject(h)) fail(`${p}.httpGet`, h, 'must be an object');
     checkPort(h.port, `${p}.httpGet.port`);
     optString(h, 'path', `${p}.httpGet`);
     optString(h, 'host', `${p}.httpGet`);
     if (h.scheme !== undefined && h.scheme !== 'HTTP') fail(`${p}.httpGet.scheme`, h.scheme, 'only HTTP is supported');
   } else if (pr.tcpSocket !== undefined) {
     const t = pr.tcpSocket;
-    if (!isObj(t)) fail(`${p}.tcpSocket`, t, 'must be an object');
+    if (!isObject(t)) fail(`${p}.tcpSocket`, t, 'must be an object');
     checkPort(t.port, `${p}.tcpSocket.port`);
     optString(t, 'host', `${p}.tcpSocket`);
   } else {
     const e = pr.exec;
-    if (!isObj(e) || !Array.isArray(e.command) || e.command.length === 0 || e.command.some((x) => typeof x !== 'string')) fail(`${p}.exec.command`, isObj(e) ? e.command : e, 'must be a non-empty list of strings');
+    if (!isObject(e) || !Array.isArray(e.command) || e.command.length === 0 || e.command.some((x) => typeof x !== 'string')) fail(`${p}.exec.command`, isObject(e) ? e.command : e, 'must be a non-empty list of strings');
   }
 }
 
@@ -301,7 +284,7 @@ export function resolvePort(c: Container, port: number | string): number | undef
 
 function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (isObj(v)) {
+  if (isObject(v)) {
     return `{${Object.keys(v)
       .filter((k) => v[k] !== undefined)
       .sort()

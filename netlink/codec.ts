@@ -9,8 +9,8 @@
 //  - RTA_TABLE is always sent (u32), so tables above 255 work; rtm_table carries it only when it fits.
 import { AttrStream, FlagsNew, ifla, rt, type StreamData } from 'netlink';
 import {
-  AF_BRIDGE, AF_UNSPEC, afOf, bytesToIp, bytesToMac, familyOf, familyOfAf, formatCidr, ipToBytes, macToBytes,
-  parseCidr, parseRouteDst,
+  AF_BRIDGE, AF_UNSPEC, afOf, bytesToCidr, bytesToIp, bytesToMac, cidrToBytes, familyOf, familyOfAf, ipToBytes, macToBytes,
+  parseRouteDst,
 } from './addr.js';
 import { NetlinkInputError } from './errors.js';
 import {
@@ -222,7 +222,7 @@ export const describeLink = (dev: DevRef): string => `link ${devText(dev) ?? ''}
 // ---------------------------------------------------------------- addresses
 
 export function addrReq(op: 'add' | 'del', cidr: string, ifindex: number): Request {
-  const c = parseCidr(cidr);
+  const c = cidrToBytes(cidr);
   const body: rt.AddressMessage = {
     kind: 'address',
     data: { family: afOf(c.family), prefixlen: c.prefix, index: ifindex },
@@ -235,7 +235,7 @@ export function parseAddr(m: rt.AddressMessage): Addr | undefined {
   const family = familyOfAf(m.data.family ?? 0);
   const a = m.attrs.local ?? m.attrs.address;
   if (!family || !a) return undefined;
-  return { cidr: formatCidr(a, m.data.prefixlen ?? 0), ifindex: m.data.index ?? 0, family };
+  return { cidr: bytesToCidr(a, m.data.prefixlen ?? 0), ifindex: m.data.index ?? 0, family };
 }
 
 export const describeAddr = (cidr: string, dev: DevRef): string => `address ${cidr} dev ${devText(dev) ?? ''}`;
@@ -256,7 +256,7 @@ export function canonicalRoute(r: Route): Route & { family: Family } {
     return bytesToIp(b);
   };
   return {
-    dst: formatCidr(dst.addr, dst.prefix),
+    dst: bytesToCidr(dst.addr, dst.prefix),
     family,
     ...(r.gw !== undefined ? { gw: sameFamily('gw', r.gw) } : {}),
     ...(r.ifindex !== undefined ? { ifindex: r.ifindex } : {}),
@@ -307,7 +307,7 @@ export function parseRoute(m: rt.RouteMessage): ParsedRoute | undefined {
   const typeNum = typeof m.data.type === 'number' ? m.data.type : rt.RouteType[m.data.type ?? 'UNICAST'];
   const typeName = ROUTE_TYPE_NAMES[typeNum];
   return {
-    dst: formatCidr(dst, dstLen),
+    dst: bytesToCidr(dst, dstLen),
     family,
     ...(m.attrs.gateway ? { gw: bytesToIp(m.attrs.gateway) } : {}),
     ...(m.attrs.oif !== undefined ? { ifindex: m.attrs.oif } : {}),
@@ -412,8 +412,8 @@ export const fdbKey = (f: { mac: string; dst: string; ifindex: number }): string
   `fdb:${f.ifindex}:${bytesToMac(macToBytes(f.mac))}:${bytesToIp(ipToBytes(f.dst))}`;
 
 export function addrKey(a: { cidr: string; ifindex: number }): string {
-  const c = parseCidr(a.cidr);
-  return `addr:${a.ifindex}:${formatCidr(c.addr, c.prefix)}`;
+  const c = cidrToBytes(a.cidr);
+  return `addr:${a.ifindex}:${bytesToCidr(c.addr, c.prefix)}`;
 }
 
 // ---------------------------------------------------------------- notifications

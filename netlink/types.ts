@@ -1,7 +1,9 @@
 // The typed records of the netlink layer. Addresses are canonical strings (family derived from the text),
 // MACs are "aa:bb:cc:dd:ee:ff", devices are referred to by ifindex or by name.
 
-export type Family = 4 | 6;
+import type { Family } from '../common/index.js';
+
+export type { Family };
 
 /** A device reference on input: its ifindex or its name. */
 export type DevRef = number | string;

@@ -5,7 +5,7 @@
 // Every write the leader makes carries a fence (the key still belongs to its lease), so a leader that
 // lost its lease without noticing yet cannot overwrite its successor's work.
 import type { Etcd3, Lease, Watcher } from 'etcd3';
-import { Backoff, errorMessage, type Logger, sleep } from '../common/index.js';
+import { Backoff, errorMessage, type Logger, sleep, withTimeout } from '../common/index.js';
 
 export interface LeaderFence {
   readonly key: string;
@@ -116,9 +116,4 @@ function holderOf(raw: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms)))]).finally(() => clearTimeout(timer));
 }

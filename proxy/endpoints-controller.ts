@@ -5,10 +5,10 @@
 // selector keep whatever Endpoints someone wrote for them; Endpoints of deleted services go away.
 import type { Etcd3 } from 'etcd3';
 import { keys, namespacedName, type Endpoints, type ObjectStore, type Pod, type Service } from '../cluster/index.js';
-import { errorMessage, type Logger, SyncRunner } from '../common/index.js';
+import { errorMessage, type Logger, mapLimit, SyncRunner } from '../common/index.js';
 import type { LeaderFence } from './election.js';
 import { computeEndpoints, type PodRef, sameEndpoints, selectorMatches, selectorOf } from './endpoints.js';
-import { follow, mapLimit } from './watch.js';
+import { follow } from './watch.js';
 
 export interface EndpointsControllerOptions {
   readonly log: Logger;

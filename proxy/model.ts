@@ -2,7 +2,7 @@
 // endpoints of each named port. Anything the proxy cannot program is an ObjectSpecError naming the
 // field, so one bad object is skipped with a warning and never stops the others.
 import type { Endpoints, Service } from '../cluster/index.js';
-import { isIp } from '../ipam/index.js';
+import { isIp, isObject } from '../common/index.js';
 import { ObjectSpecError, type EndpointInfo, type Protocol, type ServiceName, type ServicePortInfo } from './types.js';
 
 export const DEFAULT_AFFINITY_TIMEOUT = 10_800;
@@ -10,7 +10,6 @@ export const MAX_AFFINITY_TIMEOUT = 86_400;
 
 export const portKey = (service: ServiceName, portName: string): string => `${service}:${portName}`;
 const isPort = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= 65535;
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export function parseProtocol(key: string, path: string, v: unknown): Protocol {
   if (v === undefined || v === 'TCP') return 'tcp';
@@ -22,7 +21,7 @@ export function parseProtocol(key: string, path: string, v: unknown): Protocol {
 export function parseService(service: ServiceName, obj: Service): ServicePortInfo[] {
   const key = service;
   const spec: unknown = obj?.spec;
-  if (!isObj(spec)) throw new ObjectSpecError(key, 'spec', spec, 'must be an object');
+  if (!isObject(spec)) throw new ObjectSpecError(key, 'spec', spec, 'must be an object');
   const type: unknown = spec.type ?? 'ClusterIP';
   if (type === 'ExternalName') return [];
   if (type !== 'ClusterIP' && type !== 'NodePort' && type !== 'LoadBalancer') {
@@ -37,7 +36,7 @@ export function parseService(service: ServiceName, obj: Service): ServicePortInf
   let affinityTimeout: number | undefined;
   if (spec.sessionAffinity === 'ClientIP') {
     const cfg = spec.sessionAffinityConfig;
-    const t: unknown = isObj(cfg) && isObj(cfg.clientIP) ? cfg.clientIP.timeoutSeconds : undefined;
+    const t: unknown = isObject(cfg) && isObject(cfg.clientIP) ? cfg.clientIP.timeoutSeconds : undefined;
     const v = t ?? DEFAULT_AFFINITY_TIMEOUT;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_AFFINITY_TIMEOUT) {
       throw new ObjectSpecError(key, 'spec.sessionAffinityConfig.clientIP.timeoutSeconds', t, `must be 1..${MAX_AFFINITY_TIMEOUT}`);
@@ -53,7 +52,7 @@ export function parseService(service: ServiceName, obj: Service): ServicePortInf
   const out: ServicePortInfo[] = [];
   ports.forEach((p: unknown, i: number) => {
     const path = `spec.ports[${i}]`;
-    if (!isObj(p)) throw new ObjectSpecError(key, path, p, 'must be an object');
+    if (!isObject(p)) throw new ObjectSpecError(key, path, p, 'must be an object');
     const portName = p.name ?? '';
     if (typeof portName !== 'string') throw new ObjectSpecError(key, `${path}.name`, p.name, 'must be a string');
     if (seen.has(portName)) throw new ObjectSpecError(key, `${path}.name`, portName, ports.length > 1 ? 'must be unique (and set when there are several ports)' : 'is duplicated');
@@ -89,14 +88,14 @@ export function parseEndpoints(service: ServiceName, obj: Endpoints, nodeName: s
   if (!Array.isArray(subsets)) throw new ObjectSpecError(service, 'subsets', subsets, 'must be a list');
   const acc = new Map<string, Map<string, EndpointInfo>>();
   subsets.forEach((s: unknown, i: number) => {
-    if (!isObj(s)) throw new ObjectSpecError(service, `subsets[${i}]`, s, 'must be an object');
+    if (!isObject(s)) throw new ObjectSpecError(service, `subsets[${i}]`, s, 'must be an object');
     const addrs = s.addresses ?? [];
     const ports = s.ports ?? [];
     if (!Array.isArray(addrs)) throw new ObjectSpecError(service, `subsets[${i}].addresses`, addrs, 'must be a list');
     if (!Array.isArray(ports)) throw new ObjectSpecError(service, `subsets[${i}].ports`, ports, 'must be a list');
     ports.forEach((p: unknown, j: number) => {
       const path = `subsets[${i}].ports[${j}]`;
-      if (!isObj(p)) throw new ObjectSpecError(service, path, p, 'must be an object');
+      if (!isObject(p)) throw new ObjectSpecError(service, path, p, 'must be an object');
       if (!isPort(p.port)) throw new ObjectSpecError(service, `${path}.port`, p.port, 'must be 1..65535');
       const name = p.name ?? '';
       if (typeof name !== 'string') throw new ObjectSpecError(service, `${path}.name`, p.name, 'must be a string');
@@ -104,9 +103,9 @@ export function parseEndpoints(service: ServiceName, obj: Endpoints, nodeName: s
       let m = acc.get(id);
       if (!m) acc.set(id, (m = new Map()));
       addrs.forEach((a: unknown, k: number) => {
-        const ip = isObj(a) ? a.ip : undefined;
+        const ip = isObject(a) ? a.ip : undefined;
         if (typeof ip !== 'string' || !isIp(ip) || ip.includes(':')) throw new ObjectSpecError(service, `subsets[${i}].addresses[${k}].ip`, ip, 'must be an IPv4 address');
-        const local = isObj(a) && a.nodeName === nodeName;
+        const local = isObject(a) && a.nodeName === nodeName;
         const ep = { ip, port: p.port as number, local };
         m!.set(`${ip}:${ep.port}`, ep);
       });

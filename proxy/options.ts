@@ -2,8 +2,7 @@
 // Every flag can also come from the environment as KUBE_PROXY_<NAME>; the command line wins.
 import { hostname } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { addEtcdOptions, type EtcdFlagValues, etcdFlagValues } from '../common/index.js';
-import { isIp, parseCidr } from '../ipam/index.js';
+import { addEtcdOptions, DurationError, type EtcdFlagValues, etcdFlagValues, isIp, parseCidr, parseDuration } from '../common/index.js';
 import { parsePortRange, parseServiceRange, type IpRange, type PortRange } from './allocator.js';
 
 export interface ProxyOptions extends EtcdFlagValues {
@@ -24,17 +23,20 @@ export interface ProxyOptions extends EtcdFlagValues {
 export const VERSION = '0.1.0';
 const envName = (flag: string) => `KUBE_PROXY_${flag.replace(/-/g, '_').toUpperCase()}`;
 
-/** A Go-style duration (`1s`, `500ms`, `1m30s`, `0.5s`) or plain seconds, in milliseconds. */
-export function parseDuration(v: string): number {
+/**
+ * A duration flag in whole milliseconds: Go's grammar (`1s`, `500ms`, `1m30s`, `0.5s`), or, as this proxy
+ * has always also taken, plain seconds (`5`, `0.25`); never negative.
+ */
+export function flagDuration(v: string): number {
   if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
-  let ms = 0;
-  let end = 0;
-  for (let m = re.exec(v); m; m = re.exec(v)) {
-    ms += Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
-    end = re.lastIndex;
+  let ms: number;
+  try {
+    ms = parseDuration(v);
+  } catch (e) {
+    if (!(e instanceof DurationError)) throw e;
+    throw new InvalidArgumentError(`${e.reason}: expected a duration such as 500ms, 1s or 1m`);
   }
-  if (end === 0 || end !== v.length) throw new InvalidArgumentError('expected a duration such as 500ms, 1s or 1m');
+  if (ms < 0) throw new InvalidArgumentError('a duration here cannot be negative');
   return Math.round(ms);
 }
 
@@ -85,12 +87,12 @@ export function proxyOptions(raw: Record<string, unknown>): ProxyOptions {
     serviceRange: flag('service-cluster-ip-range', () => parseServiceRange(String(raw.serviceClusterIpRange))),
     nodePortRange: flag('service-node-port-range', () => parsePortRange(String(raw.serviceNodePortRange))),
     ...(clusterCidr !== undefined && { clusterCidr }),
-    minSyncPeriodMs: flag('min-sync-period', () => parseDuration(String(raw.minSyncPeriod))),
-    syncPeriodMs: flag('sync-period', () => parseDuration(String(raw.syncPeriod))),
+    minSyncPeriodMs: flag('min-sync-period', () => flagDuration(String(raw.minSyncPeriod))),
+    syncPeriodMs: flag('sync-period', () => flagDuration(String(raw.syncPeriod))),
     masqueradeBit: bit,
     healthzBindAddress,
     healthzPort: port,
-    leaderElectLeaseDurationSec: Math.max(2, Math.round(flag('leader-elect-lease-duration', () => parseDuration(String(raw.leaderElectLeaseDuration))) / 1000)),
+    leaderElectLeaseDurationSec: Math.max(2, Math.round(flag('leader-elect-lease-duration', () => flagDuration(String(raw.leaderElectLeaseDuration))) / 1000)),
     cleanup: raw.cleanup === true || raw.cleanup === 'true',
     logLevel: String(raw.logLevel),
   };

@@ -1,5 +1,6 @@
 // The kubelet's boundary: pod validation (the path of the bad field), quantities, durations, Docker
 // resources, the container spec hash, service environment variables and env resolution.
+import { InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
 import type { Container, Pod, Service } from '../cluster/index.js';
 import {
@@ -8,7 +9,7 @@ import {
   containerHash,
   dockerResources,
   expand,
-  parseDuration,
+  flagDuration,
   parseQuantity,
   probeSettings,
   resolveContainerEnv,
@@ -47,14 +48,18 @@ describe('quantities and durations', () => {
     for (const bad of ['', 'Mi', '1Xi', '-1', '1 Mi', 'abc']) expect(parseQuantity(bad), bad).toBeUndefined();
   });
 
-  it('parses Go-style durations for flags', () => {
-    expect(parseDuration('10s')).toBe(10_000);
-    expect(parseDuration('500ms')).toBe(500);
-    expect(parseDuration('1m30s')).toBe(90_000);
-    expect(parseDuration('2h')).toBe(7_200_000);
-    expect(parseDuration('5')).toBe(5_000);
-    expect(parseDuration('0.5')).toBe(500);
-    for (const bad of ['', 's', '10x', '1m 30s', '-1s']) expect(parseDuration(bad), bad).toBeUndefined();
+  it('parses Go-style durations for flags, and bare seconds as the kubelet always has', () => {
+    expect(flagDuration('10s')).toBe(10_000);
+    expect(flagDuration('500ms')).toBe(500);
+    expect(flagDuration('1m30s')).toBe(90_000);
+    expect(flagDuration('2h')).toBe(7_200_000);
+    expect(flagDuration('1.5h')).toBe(5_400_000);
+    expect(flagDuration(' 10s ')).toBe(10_000);
+    expect(flagDuration('5')).toBe(5_000);
+    expect(flagDuration('0.5')).toBe(500);
+    expect(flagDuration('0')).toBe(0);
+    for (const bad of ['', 's', '10x', '1m 30s', '-1s', '.s']) expect(() => flagDuration(bad), bad).toThrow(InvalidArgumentError);
+    expect(() => flagDuration('10x')).toThrow(/unknown unit "x"/);
   });
 
   it('maps limits to Docker: memory bytes, CPU quota over 100 ms, shares from requests', () => {

@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import type { Pod, Service } from '../cluster/index.js';
 import { allocationNeeds, computeEndpoints, parsePortRange, parseServiceRange, pickFree, planRanges, resolveTargetPort } from '../proxy/index.js';
-import { addProxyOptions, parseDuration, proxyOptions } from '../proxy/options.js';
+import { addProxyOptions, flagDuration, proxyOptions } from '../proxy/options.js';
 
 function pod(name: string, ip: string, labels: Record<string, string>, o: { ready?: boolean; node?: string; ports?: { name: string; containerPort: number; protocol?: 'TCP' | 'UDP' }[]; phase?: 'Running' | 'Succeeded'; deleting?: boolean } = {}): Pod {
   return {
@@ -147,7 +147,10 @@ describe('flags', () => {
     expect(() => parse(['--min-sync-period=soon'])).toThrow(/--min-sync-period/);
     expect(() => parse(['--service-cluster-ip-range=10.254.0.0/31'])).toThrow(/--service-cluster-ip-range/);
     expect(() => parse(['--cluster-cidr=nope'])).toThrow(/--cluster-cidr/);
-    expect(parseDuration('1m30s')).toBe(90_000);
-    expect(parseDuration('0.25')).toBe(250);
+    expect(flagDuration('1m30s')).toBe(90_000);
+    expect(flagDuration('0.25')).toBe(250);
+    expect(flagDuration('1.5ms')).toBe(2);
+    expect(() => flagDuration('-1s')).toThrow(/negative/);
+    expect(() => parse(['--sync-period=1m30'])).toThrow(/--sync-period.*missing unit/);
   });
 });
