@@ -54,6 +54,7 @@ export {
   isObject,
   isJsonObject,
   jsonField,
+  jsonKey,
   jsonReaders,
   fieldPath,
   indexPath,

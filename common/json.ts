@@ -21,6 +21,17 @@ export const isJsonObject = isObject as (v: unknown) => v is JsonObject;
 const fold = (s: string): string => s.toLowerCase().replaceAll('\u017f', 's');
 const same = (k: string, name: string, folded: string): boolean => k === name || (k.length === name.length && fold(k) === folded);
 
+/**
+ * The last key Go would decode into the field `name`, nulls included: for a field whose type has its own
+ * UnmarshalJSON (flannel's IP4Net), a null is not a no-op, so the caller must see it.
+ */
+export function jsonKey(o: Readonly<Record<string, unknown>>, name: string): string | undefined {
+  const want = fold(name);
+  let found: string | undefined;
+  for (const k of Object.keys(o)) if (same(k, name, want)) found = k;
+  return found;
+}
+
 /** The value Go would decode into the field `name`: the last matching key's, skipping nulls (a null changes nothing). */
 export function jsonField<T>(o: Readonly<Record<string, T>>, name: string): T | undefined {
   const want = fold(name);

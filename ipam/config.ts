@@ -4,8 +4,9 @@
 // boundaries) and its backend lookup (the Type lowercased). Where flannel accepts nonsense
 // (SubnetMin above SubnetMax, an IPv4 CIDR as IPv6Network) we reject it on purpose and name the
 // field; the README lists those differences.
-// common/errors.js, not common/index.js: the CNI plugins load this file and must not load etcd3 and pino.
+// common's files, not common/index.js: the CNI plugins load this file and must not load etcd3 and pino.
 import { FlannelError } from '../common/errors.js';
+import { isObject, jsonKey } from '../common/json.js';
 import {
   AddressError,
   type Cidr,
@@ -176,7 +177,7 @@ function parseBackend(raw: unknown, present: boolean): { backendType: string; ba
   // An absent Backend is udp; `"Backend": null` is not absent to flannel (it looks up backend "").
   if (!present) return { backendType: DEFAULT_BACKEND, backend: { Type: DEFAULT_BACKEND } };
   if (!isObject(raw)) throw new ConfigError('Backend', raw, 'must be an object such as {"Type": "vxlan"}');
-  const typeKey = lastKeyFolding(raw, 'Type');
+  const typeKey = jsonKey(raw, 'Type');
   const t = typeKey === undefined ? undefined : raw[typeKey];
   if (typeof t !== 'string' || t === '') throw new ConfigError('Backend.Type', t, 'must be a backend name such as "vxlan"');
   return { backendType: t.toLowerCase(), backend: raw };
@@ -208,22 +209,10 @@ export const configFamilies = (cfg: NetworkConfig): FamilyNetwork[] =>
 
 // --- field readers: each names the field in its error -------------------------------------------
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** Go's encoding/json matches keys to fields case-insensitively, and of two keys for one field the later one wins. */
-function lastKeyFolding(doc: Record<string, unknown>, field: string): string | undefined {
-  const want = field.toLowerCase();
-  let found: string | undefined;
-  for (const k of Object.keys(doc)) if (k.toLowerCase() === want) found = k;
-  return found;
-}
-
 function pickFields(doc: Record<string, unknown>): Partial<Record<Field, unknown>> {
   const out: Partial<Record<Field, unknown>> = {};
   for (const field of FIELDS) {
-    const key = lastKeyFolding(doc, field);
+    const key = jsonKey(doc, field);
     if (key !== undefined) out[field] = doc[key];
   }
   return out;

@@ -6,7 +6,7 @@
 // not terminated twice.
 import { randomUUID } from 'node:crypto';
 import type { Pod, PodStatus, Service } from '../cluster/index.js';
-import { type Logger, errorMessage } from '../common/index.js';
+import { type Logger, errorMessage, isObject } from '../common/index.js';
 import type { PodWorkers } from './pod-workers.js';
 import { ANNOTATIONS, type ApiPod, type ClusterStore, type StaticPodSource, type StoreCache, apiPodFor } from './sources.js';
 import { graceOf, podFullName } from './spec.js';
@@ -22,10 +22,9 @@ export interface Desired {
 
 /** What decides whether a pod must be synced again: everything but its status. */
 const specJson = (p: Pod): string => JSON.stringify({ metadata: { ...p.metadata, resourceVersion: undefined }, spec: p.spec });
-export const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 /** The mirror annotation of a stored pod (its static pod's hash), undefined when it is not a mirror pod. */
 export const mirrorHashOf = (o: unknown): string | undefined => {
-  if (!isObj(o) || !isObj(o.metadata) || !isObj(o.metadata.annotations)) return undefined;
+  if (!isObject(o) || !isObject(o.metadata) || !isObject(o.metadata.annotations)) return undefined;
   const v = o.metadata.annotations[ANNOTATIONS.mirror];
   return typeof v === 'string' ? v : undefined;
 };
@@ -181,7 +180,7 @@ export class DesiredPods {
     this.uidAssigning.add(key);
     const now = rfc3339(Date.now());
     this.o.store
-      .update<Pod>(key, (cur) => (cur && isObj(cur.metadata) && !cur.metadata.uid ? { ...cur, metadata: { ...cur.metadata, uid: randomUUID(), creationTimestamp: cur.metadata.creationTimestamp ?? now } } : undefined))
+      .update<Pod>(key, (cur) => (cur && isObject(cur.metadata) && !cur.metadata.uid ? { ...cur, metadata: { ...cur.metadata, uid: randomUUID(), creationTimestamp: cur.metadata.creationTimestamp ?? now } } : undefined))
       .catch((e: unknown) => this.o.log.warn({ key, err: errorMessage(e) }, 'cannot assign a pod uid'))
       .finally(() => this.uidAssigning.delete(key));
   }
@@ -196,7 +195,7 @@ export class DesiredPods {
     this.o.store
       .update<Record<string, unknown>>(a.key, (cur) => {
         if (!cur || JSON.stringify({ ...cur, status: undefined }) !== raw) return undefined;
-        const prev = isObj(cur.status) ? (cur.status as PodStatus) : undefined;
+        const prev = isObject(cur.status) ? (cur.status as PodStatus) : undefined;
         if (prev?.reason === 'InvalidPod' && prev.message === message) return undefined;
         return { ...cur, status: invalidPodStatus(prev, now, message, this.o.nodeIP) };
       })

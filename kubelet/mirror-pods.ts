@@ -2,8 +2,8 @@
 // the static pod's hash), so the cluster sees it and its status has somewhere to go. A changed
 // static pod replaces its mirror (CAS, only over a mirror pod); a mirror pod of this node whose
 // static pod is gone is deleted; a pod that is not a mirror pod but holds the name is left alone.
-import { type Logger } from '../common/index.js';
-import { isObj, mirrorHashOf } from './desired.js';
+import { type Logger, isObject } from '../common/index.js';
+import { mirrorHashOf } from './desired.js';
 import { ANNOTATIONS, type ClusterStore, type StaticPodSource, type StoreCache } from './sources.js';
 import { rfc3339 } from './status.js';
 
@@ -47,7 +47,7 @@ export class MirrorPods {
     }
     for (const [key, s] of podCache.items) {
       const o = s.obj;
-      if (want.has(key) || mirrorHashOf(o) === undefined || !isObj(o) || !isObj(o.spec) || o.spec.nodeName !== this.o.nodeName) continue;
+      if (want.has(key) || mirrorHashOf(o) === undefined || !isObject(o) || !isObject(o.spec) || o.spec.nodeName !== this.o.nodeName) continue;
       await store.delete(key);
       log.info({ key }, 'orphaned mirror pod deleted');
     }

@@ -9,10 +9,10 @@
 // kept (adopted), so restart counts and container IDs stay.
 import type { ConfigMap, Pod, PodStatus, Secret, Service } from '../cluster/index.js';
 import { keys } from '../cluster/index.js';
-import { type Logger, errorMessage } from '../common/index.js';
+import { type Logger, errorMessage, isObject } from '../common/index.js';
 import { computePodActions } from './actions.js';
 import { type BackoffPolicy, CrashLoopBackoff, backoffKey } from './backoff.js';
-import { type Desired, type DesiredPods, isObj, mirrorHashOf } from './desired.js';
+import { type Desired, type DesiredPods, mirrorHashOf } from './desired.js';
 import { ContainerConfigError, resolveContainerEnv, secretData } from './env.js';
 import type { Pleg } from './pleg.js';
 import type { PodSyncer, SyncResult } from './pod-workers.js';
@@ -195,7 +195,7 @@ export class PodSync implements PodSyncer {
   /** The stored status showed this very container ready: seed readiness with it (adoption). */
   private wasReady(d: Desired | undefined, name: string, containerId: string): boolean {
     const stored = d ? this.o.podCache.items.get(d.key)?.obj : undefined;
-    const st = isObj(stored) && isObj(stored.status) ? (stored.status as PodStatus) : undefined;
+    const st = isObject(stored) && isObject(stored.status) ? (stored.status as PodStatus) : undefined;
     const cs = st?.containerStatuses?.find((c) => c.name === name);
     return cs?.ready === true && cs.containerID === `docker://${containerId}`;
   }
@@ -223,7 +223,7 @@ export class PodSync implements PodSyncer {
     const d = this.o.desired.get(uid);
     if (!d) return;
     const storedObj = this.o.podCache.items.get(d.key)?.obj;
-    const prev = isObj(storedObj) && isObj(storedObj.status) ? (storedObj.status as PodStatus) : undefined;
+    const prev = isObject(storedObj) && isObject(storedObj.status) ? (storedObj.status as PodStatus) : undefined;
     const status = computePodStatus({
       pod,
       rt,
@@ -236,7 +236,7 @@ export class PodSync implements PodSyncer {
     const json = JSON.stringify(status);
     if (this.written.get(uid) === json && JSON.stringify(prev) === json) return;
     const res = await this.o.store.update<Record<string, unknown>>(d.key, (cur) => {
-      if (!cur || !isObj(cur.metadata) || cur.metadata.uid !== uid) return undefined;
+      if (!cur || !isObject(cur.metadata) || cur.metadata.uid !== uid) return undefined;
       if (d.isStatic && mirrorHashOf(cur) === undefined) return undefined;
       if (JSON.stringify(cur.status) === json) return undefined;
       return { ...cur, status };
