@@ -39,4 +39,3 @@ export {
 } from './allocator.js';
 export { proxyKeys, type RangeOwner } from './keys.js';
 export { ProxyServer, type ProxyServerOptions } from './server.js';
-export { FakeNft, type TracePacket, type TraceResult } from './fake-nft.js';

@@ -5,7 +5,6 @@ import type { Endpoints, Service } from '../cluster/index.js';
 import { silentLogger } from '../common/index.js';
 import {
   ChangeTracker,
-  FakeNft,
   NftError,
   Proxier,
   ProxyState,
@@ -15,6 +14,7 @@ import {
   type ConntrackFlush,
   type ConntrackPort,
 } from '../proxy/index.js';
+import { FakeNft } from './harness/fake-nft.js';
 
 const CFG = { masqMark: 0x4000, clusterCIDR: '10.5.0.0/16' };
 const NODE = 'a';
