@@ -11,7 +11,7 @@
 // container whose spec hash matches is kept (adopted), so restart counts and container IDs stay.
 import { randomUUID } from 'node:crypto';
 import type { Pod, PodStatus, Secret, ConfigMap, Service } from '../cluster/index.js';
-import { keys } from '../cluster/index.js';
+import { keys, type Parser, parseConfigMapObject, parseJsonObject, parseSecretObject, parseServiceObject } from '../cluster/index.js';
 import { type Logger, SyncRunner, errorMessage, sleep } from '../common/index.js';
 import { computePodActions } from './actions.js';
 import { type BackoffPolicy, CrashLoopBackoff, backoffKey } from './backoff.js';
@@ -77,7 +77,7 @@ export class Kubelet implements PodSyncer {
   private readonly store: ClusterStore;
   private readonly docker: DockerClient;
   private readonly backoff: CrashLoopBackoff;
-  private readonly podCache: PrefixCache<unknown>;
+  private readonly podCache: PrefixCache<Record<string, unknown>>;
   private readonly serviceCache: PrefixCache<Service>;
   private readonly staticPods: StaticPodSource;
   private readonly mirrorRunner: SyncRunner;
@@ -116,8 +116,8 @@ export class Kubelet implements PodSyncer {
       exec: (id, argv, ms) => this.runtime.exec(id, argv, ms),
       onChange: (uid) => this.requestSync(this.desired.get(uid)),
     });
-    this.podCache = new PrefixCache<unknown>(this.store, keys.pods(), this.log, (changed) => this.onPodsChanged(changed));
-    this.serviceCache = new PrefixCache<Service>(this.store, keys.services(), this.log, () => this.onSourceSynced());
+    this.podCache = new PrefixCache(this.store, keys.pods(), parseJsonObject, this.log, (changed) => this.onPodsChanged(changed));
+    this.serviceCache = new PrefixCache(this.store, keys.services(), parseServiceObject, this.log, () => this.onSourceSynced());
     this.staticPods = new StaticPodSource(config.podManifestPath, config.nodeName, config.fileCheckMs, this.log, () => this.onStaticChanged());
     this.mirrorRunner = new SyncRunner({ name: 'mirror-pods', fn: () => this.syncMirrorPods(), minMs: 50, maxMs: 30_000, retryMs: 1000, log: this.log });
     this.housekeeping = new SyncRunner({ name: 'housekeeping', fn: () => this.housekeep(), minMs: 500, maxMs: config.syncFrequencyMs, retryMs: 2000, log: this.log });
@@ -263,7 +263,7 @@ export class Kubelet implements PodSyncer {
     this.uidAssigning.add(key);
     const now = rfc3339(Date.now());
     this.store
-      .update<Pod>(key, (cur) => (cur && isObj(cur.metadata) && !cur.metadata.uid ? { ...cur, metadata: { ...cur.metadata, uid: randomUUID(), creationTimestamp: cur.metadata.creationTimestamp ?? now } } : undefined))
+      .update(key, parseJsonObject, (cur) => (cur && isObj(cur.metadata) && !cur.metadata.uid ? { ...cur, metadata: { ...cur.metadata, uid: randomUUID(), creationTimestamp: cur.metadata.creationTimestamp ?? now } } : undefined))
       .catch((e: unknown) => this.log.warn({ key, err: errorMessage(e) }, 'cannot assign a pod uid'))
       .finally(() => this.uidAssigning.delete(key));
   }
@@ -276,7 +276,7 @@ export class Kubelet implements PodSyncer {
     const raw = JSON.stringify({ ...a.raw, status: undefined });
     const now = rfc3339(Date.now());
     this.store
-      .update<Record<string, unknown>>(a.key, (cur) => {
+      .update(a.key, parseJsonObject, (cur) => {
         if (!cur || JSON.stringify({ ...cur, status: undefined }) !== raw) return undefined;
         const prev = isObj(cur.status) ? (cur.status as PodStatus) : undefined;
         if (prev?.reason === 'InvalidPod' && prev.message === message) return undefined;
@@ -304,7 +304,7 @@ export class Kubelet implements PodSyncer {
         this.conflicts.add(key);
         continue;
       } else if (mirrorHashOf(cur) !== hash) {
-        await this.store.update<Record<string, unknown>>(key, (c) => (c && mirrorHashOf(c) !== undefined ? mirror : undefined));
+        await this.store.update(key, parseJsonObject, (c) => (c && mirrorHashOf(c) !== undefined ? mirror : undefined));
         this.log.info({ key }, 'mirror pod replaced');
       } else {
         continue;
@@ -488,8 +488,8 @@ export class Kubelet implements PodSyncer {
           }
           try {
             const resolved = await resolveContainerEnv(pod, c, {
-              secret: (ns, n) => this.readData<Secret>(keys.secret(ns, n), (s) => secretData(s)),
-              configMap: (ns, n) => this.readData<ConfigMap>(keys.configMap(ns, n), (m) => ({ ...(m.data ?? {}) })),
+              secret: (ns, n) => this.readData(keys.secret(ns, n), parseSecretObject, (s) => secretData(s)),
+              configMap: (ns, n) => this.readData(keys.configMap(ns, n), parseConfigMapObject, (m) => ({ ...(m.data ?? {}) })),
               services: (ns) => servicesIn(this.serviceCache, ns),
               podIP,
               hostIP: this.config.nodeIP,
@@ -534,8 +534,8 @@ export class Kubelet implements PodSyncer {
     return { reason: 'ErrImagePull', message: `Container image "${image}" is not present on the node, and this kubelet does not pull images` };
   }
 
-  private async readData<T>(key: string, pick: (o: T) => Record<string, string>): Promise<Record<string, string> | undefined> {
-    const s = await this.store.get<T>(key);
+  private async readData<T>(key: string, parse: Parser<T>, pick: (o: T) => Record<string, string>): Promise<Record<string, string> | undefined> {
+    const s = await this.store.get(key, parse);
     return s && 'obj' in s ? pick(s.obj) : undefined;
   }
 
@@ -582,7 +582,7 @@ export class Kubelet implements PodSyncer {
     });
     const json = JSON.stringify(status);
     if (this.written.get(uid) === json && JSON.stringify(prev) === json) return;
-    const res = await this.store.update<Record<string, unknown>>(d.key, (cur) => {
+    const res = await this.store.update(d.key, parseJsonObject, (cur) => {
       if (!cur || !isObj(cur.metadata) || cur.metadata.uid !== uid) return undefined;
       if (d.isStatic && mirrorHashOf(cur) === undefined) return undefined;
       if (JSON.stringify(cur.status) === json) return undefined;
@@ -618,8 +618,8 @@ export class Kubelet implements PodSyncer {
     if (this.deleteAfter.delete(uid) && pod) {
       // Graceful deletion through metadata.deletionTimestamp: the pod is gone from the node, so its key goes.
       const key = keys.pod(namespaceOf(pod), pod.metadata.name);
-      const cur = await this.store.get<Pod>(key);
-      if (cur && 'obj' in cur && cur.obj.metadata?.uid === uid) await this.store.delete(key);
+      const cur = await this.store.get(key, parseJsonObject);
+      if (cur && 'obj' in cur && isObj(cur.obj.metadata) && cur.obj.metadata.uid === uid) await this.store.delete(key);
     }
   }
 

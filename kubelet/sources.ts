@@ -14,18 +14,18 @@ import { watch as fsWatch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { type Corrupt, type Pod, REGISTRY, type Service, type StoreWatchBatch, type Stored, keys, namespacedName } from '../cluster/index.js';
+import { type Corrupt, type Parser, type Pod, REGISTRY, type Service, type StoreWatchBatch, type Stored, keys, namespacedName } from '../cluster/index.js';
 import { type Logger, errorMessage, sleep } from '../common/index.js';
 import { DEFAULT_NAMESPACE, InvalidPodError, jsonHash, uidFromHash, validatePod } from './spec.js';
 
 /** What the kubelet needs of cluster/ObjectStore (so tests can pass an in-memory store). */
 export interface ClusterStore {
-  get<T>(key: string): Promise<Stored<T> | Corrupt | undefined>;
-  list<T>(prefix: string): Promise<{ items: Stored<T>[]; corrupt: Corrupt[]; revision: bigint }>;
+  get<T>(key: string, parse: Parser<T>): Promise<Stored<T> | Corrupt | undefined>;
+  list<T>(prefix: string, parse: Parser<T>): Promise<{ items: Stored<T>[]; corrupt: Corrupt[]; revision: bigint }>;
   create(key: string, obj: unknown): Promise<boolean>;
-  update<T>(key: string, fn: (cur: T | undefined) => T | undefined, maxAttempts?: number): Promise<T | undefined>;
+  update<T>(key: string, parse: Parser<T>, fn: (cur: T | undefined) => T | undefined, maxAttempts?: number): Promise<T | undefined>;
   delete(key: string): Promise<void>;
-  watch<T>(prefix: string, fromRevision: bigint, signal: AbortSignal): AsyncIterable<StoreWatchBatch<T>>;
+  watch<T>(prefix: string, parse: Parser<T>, fromRevision: bigint, signal: AbortSignal): AsyncIterable<StoreWatchBatch<T>>;
 }
 
 export const ANNOTATIONS = {
@@ -48,6 +48,7 @@ export class PrefixCache<T> {
   constructor(
     private readonly store: ClusterStore,
     readonly prefix: string,
+    private readonly parse: Parser<T>,
     private readonly log: Logger,
     private readonly onChange: (changed: ReadonlySet<string>) => void,
   ) {}
@@ -57,7 +58,7 @@ export class PrefixCache<T> {
     // Bounded by the signal: retry the first listing until etcd answers.
     for (let attempt = 0; !signal.aborted; attempt++) {
       try {
-        const l = await this.store.list<T>(this.prefix);
+        const l = await this.store.list(this.prefix, this.parse);
         this.replace(l.items, l.corrupt);
         rev = l.revision;
         break;
@@ -67,7 +68,7 @@ export class PrefixCache<T> {
       }
     }
     if (signal.aborted) return;
-    for await (const b of this.store.watch<T>(this.prefix, rev + 1n, signal)) {
+    for await (const b of this.store.watch(this.prefix, this.parse, rev + 1n, signal)) {
       if (b.kind === 'reset') {
         this.replace(b.items, b.corrupt);
         continue;
@@ -101,7 +102,7 @@ export class PrefixCache<T> {
   }
 
   private warnCorrupt(c: Corrupt): void {
-    this.log.warn({ key: c.key, reason: c.reason }, 'skipping a value that is not a JSON object');
+    this.log.warn({ key: c.key, reason: c.reason }, 'skipping a corrupt object');
   }
 }
 
@@ -109,7 +110,7 @@ export class PrefixCache<T> {
 export function servicesIn(cache: PrefixCache<Service>, ns: string): Service[] {
   const prefix = keys.services(ns);
   const out: Service[] = [];
-  for (const [k, s] of cache.items) if (k.startsWith(prefix) && isObj(s.obj.spec)) out.push(s.obj);
+  for (const [k, s] of cache.items) if (k.startsWith(prefix)) out.push(s.obj);
   return out;
 }
 

@@ -1,7 +1,8 @@
 // Following a /registry prefix: a listing, then a watch from just after it; a lost watch is a new
 // listing (ObjectStore hands it over as a `reset`). Handlers see every object exactly as etcd holds
-// it; a value that is not JSON is reported to `corrupt` and otherwise ignored.
-import type { Corrupt, ObjectStore, Stored } from '../cluster/index.js';
+// it, through the kind's parser; a value that is not JSON or not of its kind's shape is reported to
+// `corrupt` and otherwise ignored.
+import type { Corrupt, ObjectStore, Parser, Stored } from '../cluster/index.js';
 import { Backoff, errorMessage, type Logger, sleep } from '../common/index.js';
 
 export interface FollowHandlers<T> {
@@ -12,15 +13,15 @@ export interface FollowHandlers<T> {
   corrupt?(c: Corrupt): void;
 }
 
-export async function follow<T>(store: ObjectStore, prefix: string, signal: AbortSignal, log: Logger, h: FollowHandlers<T>): Promise<void> {
+export async function follow<T>(store: ObjectStore, prefix: string, parse: Parser<T>, signal: AbortSignal, log: Logger, h: FollowHandlers<T>): Promise<void> {
   const backoff = new Backoff(200, 5_000);
   while (!signal.aborted) {
     try {
-      const { items, corrupt, revision } = await store.list<T>(prefix);
+      const { items, corrupt, revision } = await store.list(prefix, parse);
       corrupt.forEach((c) => h.corrupt?.(c));
       h.reset(items);
       backoff.reset();
-      for await (const b of store.watch<T>(prefix, revision + 1n, signal)) {
+      for await (const b of store.watch(prefix, parse, revision + 1n, signal)) {
         if (b.kind === 'reset') {
           b.corrupt.forEach((c) => h.corrupt?.(c));
           h.reset(b.items);
