@@ -31,65 +31,69 @@ function preview(v: unknown): string {
 /** Checks `v` and returns it typed; throws InvalidObjectError. */
 export type Parser<T> = (v: unknown) => T;
 
-/** A check of one value at a path; `T` is what the value is once it passed. */
+/**
+ * A check of one value; `T` is what the value is once it passed. A check returns undefined when the
+ * value is fine, else where and why it is not: nothing is allocated on the way when it is fine (a
+ * listing parses thousands of objects), and the path is built only for a failure.
+ */
 export interface Schema<T> {
-  readonly check: (v: unknown, path: string) => void;
+  readonly check: (v: unknown) => Failure | undefined;
   /** Phantom: the type the check guarantees. */
   readonly _type?: T;
 }
 interface Optional<T> extends Schema<T> {
   readonly optional: true;
 }
+/** Path segments innermost first (`.name`, `[0]`, `["app"]`), each parent appending its own. */
+interface Failure {
+  readonly segments: string[];
+  readonly value: unknown;
+  readonly reason: string;
+}
 
 type Infer<S> = S extends Schema<infer T> ? T : never;
 type OptionalKeys<S> = { [K in keyof S]: S[K] extends Optional<unknown> ? K : never }[keyof S];
 type ObjectOf<S> = { -readonly [K in Exclude<keyof S, OptionalKeys<S>>]: Infer<S[K]> } & { -readonly [K in OptionalKeys<S>]?: Infer<S[K]> } & { [k: string]: unknown };
 
-const fail = (path: string, v: unknown, reason: string): never => {
-  throw new InvalidObjectError(path, v, reason);
+const failure = (value: unknown, reason: string): Failure => ({ segments: [], value, reason });
+const under = (f: Failure | undefined, segment: string): Failure | undefined => {
+  f?.segments.push(segment);
+  return f;
 };
-const child = (path: string, k: string): string => (path ? `${path}.${k}` : k);
 export const isJsonObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-export const str: Schema<string> = { check: (v, p) => void (typeof v !== 'string' && fail(p, v, 'must be a string')) };
-export const num: Schema<number> = { check: (v, p) => void ((typeof v !== 'number' || !Number.isFinite(v)) && fail(p, v, 'must be a number')) };
-export const bool: Schema<boolean> = { check: (v, p) => void (typeof v !== 'boolean' && fail(p, v, 'must be true or false')) };
+export const str: Schema<string> = { check: (v) => (typeof v === 'string' ? undefined : failure(v, 'must be a string')) };
+export const num: Schema<number> = { check: (v) => (typeof v === 'number' && Number.isFinite(v) ? undefined : failure(v, 'must be a number')) };
+export const bool: Schema<boolean> = { check: (v) => (typeof v === 'boolean' ? undefined : failure(v, 'must be true or false')) };
 /** Any JSON object (its fields unchecked). */
-export const anyObject: Schema<Record<string, unknown>> = { check: (v, p) => void (!isJsonObject(v) && fail(p, v, 'must be an object')) };
+export const anyObject: Schema<Record<string, unknown>> = { check: (v) => (isJsonObject(v) ? undefined : failure(v, 'must be an object')) };
 
 export function oneOf<L extends string>(...values: readonly L[]): Schema<L> {
-  return { check: (v, p) => void (!values.includes(v as L) && fail(p, v, `must be ${values.length > 1 ? `one of ${values.join(', ')}` : values[0]}`)) };
+  const reason = `must be ${values.length > 1 ? `one of ${values.join(', ')}` : values[0]}`;
+  return { check: (v) => (values.includes(v as L) ? undefined : failure(v, reason)) };
 }
 
 export function opt<T>(s: Schema<T>): Optional<T> {
-  return { optional: true, check: (v, p) => v !== undefined && s.check(v, p) };
+  return { optional: true, check: (v) => (v === undefined ? undefined : s.check(v)) };
 }
 
 export function orNull<T>(s: Schema<T>): Schema<T | null> {
-  return { check: (v, p) => v !== null && s.check(v, p) };
+  return { check: (v) => (v === null ? undefined : s.check(v)) };
 }
 
 export function either<A, B>(a: Schema<A>, b: Schema<B>, reason: string): Schema<A | B> {
-  return {
-    check: (v, p) => {
-      try {
-        a.check(v, p);
-      } catch {
-        try {
-          b.check(v, p);
-        } catch {
-          fail(p, v, reason);
-        }
-      }
-    },
-  };
+  return { check: (v) => (a.check(v) === undefined || b.check(v) === undefined ? undefined : failure(v, reason)) };
 }
 
 export function list<T>(s: Schema<T>): Schema<T[]> {
   return {
-    check: (v, p) => {
-      if (!Array.isArray(v)) fail(p, v, 'must be a list');
-      (v as unknown[]).forEach((x, i) => s.check(x, `${p}[${i}]`));
+    check: (v) => {
+      if (!Array.isArray(v)) return failure(v, 'must be a list');
+      for (let i = 0; i < v.length; i++) {
+        const f = s.check(v[i]);
+        if (f) return under(f, `[${i}]`);
+      }
+      return undefined;
     },
   };
 }
@@ -97,23 +101,29 @@ export function list<T>(s: Schema<T>): Schema<T[]> {
 /** A map of string keys (label keys hold dots and slashes, so the path quotes them). */
 export function mapOf<T>(s: Schema<T>): Schema<Record<string, T>> {
   return {
-    check: (v, p) => {
-      if (!isJsonObject(v)) fail(p, v, 'must be an object');
-      for (const [k, x] of Object.entries(v as Record<string, unknown>)) s.check(x, `${p}[${JSON.stringify(k)}]`);
+    check: (v) => {
+      if (!isJsonObject(v)) return failure(v, 'must be an object');
+      for (const k in v) {
+        const f = s.check(v[k]);
+        if (f) return under(f, `[${JSON.stringify(k)}]`);
+      }
+      return undefined;
     },
   };
 }
 
 /** An object with these fields (others are allowed and kept). */
 export function object<S extends Record<string, Schema<unknown>>>(shape: S): Schema<ObjectOf<S>> {
+  const fields = Object.entries(shape).map(([k, s]) => ({ k, s, required: !('optional' in s) }));
   return {
-    check: (v, p) => {
-      if (!isJsonObject(v)) fail(p, v, 'must be an object');
-      const o = v as Record<string, unknown>;
-      for (const [k, s] of Object.entries(shape)) {
-        if (o[k] === undefined && !('optional' in s)) fail(child(p, k), undefined, 'is required');
-        s.check(o[k], child(p, k));
+    check: (v) => {
+      if (!isJsonObject(v)) return failure(v, 'must be an object');
+      for (const { k, s, required } of fields) {
+        const x = v[k];
+        const f = x === undefined ? (required ? failure(undefined, 'is required') : undefined) : s.check(x);
+        if (f) return under(f, `.${k}`);
       }
+      return undefined;
     },
   };
 }
@@ -121,7 +131,8 @@ export function object<S extends Record<string, Schema<unknown>>>(shape: S): Sch
 /** The parser of a schema: checks, then returns the very value (the one place it is typed). */
 export function parserOf<T>(s: Schema<T>): Parser<T> {
   return (v) => {
-    s.check(v, '');
+    const f = s.check(v);
+    if (f) throw new InvalidObjectError(f.segments.reverse().join('').replace(/^\./, ''), f.value, f.reason);
     return v as T;
   };
 }
