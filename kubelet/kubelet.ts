@@ -536,6 +536,7 @@ export class Kubelet implements PodSyncer {
 
   private async readData<T>(key: string, parse: Parser<T>, pick: (o: T) => Record<string, string>): Promise<Record<string, string> | undefined> {
     const s = await this.store.get(key, parse);
+    if (s && !('obj' in s)) this.log.warn({ key, path: s.path, reason: s.reason }, 'skipping a corrupt object');
     return s && 'obj' in s ? pick(s.obj) : undefined;
   }
 
