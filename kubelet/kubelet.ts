@@ -10,7 +10,7 @@
 // A restarted kubelet finds its containers by their labels and syncs them like any other: a
 // container whose spec hash matches is kept (adopted), so restart counts and container IDs stay.
 import { randomUUID } from 'node:crypto';
-import type { Pod, PodStatus, Secret, ConfigMap, Service } from '../cluster/index.js';
+import type { Pod, PodStatus, Service } from '../cluster/index.js';
 import { keys, type Parser, parseConfigMapObject, parseJsonObject, parseSecretObject, parseServiceObject } from '../cluster/index.js';
 import { type Logger, SyncRunner, errorMessage, sleep } from '../common/index.js';
 import { computePodActions } from './actions.js';

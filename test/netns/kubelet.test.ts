@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keys, type Node, type Pod, parseNodeObject, parsePodObject } from '../../cluster/index.js';
+import { keys, type Pod, parseNodeObject, parsePodObject } from '../../cluster/index.js';
 import { offsetIn, parseCidr4, parseIp4 } from './addr.js';
 import { BUSYBOX_IMAGE, remoteAddr } from './docker.js';
 import { hasLog, waitFor } from './flannel.js';
