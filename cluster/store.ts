@@ -1,8 +1,11 @@
 // Typed JSON objects in etcd under /registry: get, list, create-if-absent, compare-and-swap update,
-// delete, and a watch that never misses a change (a lost watch becomes a `reset` listing). A value
-// that is not valid JSON is reported with its key, never thrown at the caller's loop.
+// delete, a transaction over several keys, and a watch that never misses a change (a lost watch
+// becomes a `reset` listing). Every read takes the kind's parser (parse.ts): a value that is not
+// JSON, or whose fields are not what its type says, is reported as Corrupt with its key and the
+// field's path, never handed over typed and never thrown at the caller's loop.
 import type { Etcd3, IKeyValue } from 'etcd3';
-import { errorMessage, EtcdError, FlannelError, listPrefix, type Logger, silentLogger, watchPrefix } from '../common/index.js';
+import { errorMessage, EtcdError, FlannelError, listPrefix, type Logger, type PrefixSource, silentLogger, watchPrefix } from '../common/index.js';
+import { InvalidObjectError, type Parser } from './parse.js';
 
 export class ConflictError extends FlannelError {
   readonly code = 'CONFLICT';
@@ -20,7 +23,36 @@ export interface Stored<T> {
 
 export interface Corrupt {
   readonly key: string;
+  /** What is wrong, with the field's path when the value is JSON (`spec.ports[0].port must be a number (got "80")`). */
   readonly reason: string;
+  /** The field's path inside the object, when it is JSON of the wrong shape. */
+  readonly path?: string;
+  /** Of the corrupt value (for a compare-and-swap that replaces or deletes it). */
+  readonly modRevision: string;
+}
+
+/** One condition of a transaction: the key is absent, is at this mod revision, or is bound to this etcd lease. */
+export type TxnCondition =
+  | { readonly key: string; readonly absent: true }
+  | { readonly key: string; readonly modRevision: string }
+  | { readonly key: string; readonly leaseId: string };
+/** One write of a transaction: a JSON value put, or a key deleted. */
+export type TxnWrite = { readonly put: string; readonly value: unknown } | { readonly delete: string };
+
+/** Pure: a stored value through its parser, or the reason it is corrupt. */
+export function decodeObject<T>(key: string, text: string, modRevision: string, parse: Parser<T>): Stored<T> | Corrupt {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text) as unknown;
+  } catch (e) {
+    return { key, reason: `value is not JSON: ${errorMessage(e)}`, modRevision };
+  }
+  try {
+    return { key, obj: parse(raw), modRevision };
+  } catch (e) {
+    if (e instanceof InvalidObjectError) return { key, reason: e.message, path: e.path, modRevision };
+    return { key, reason: `cannot be parsed: ${errorMessage(e)}`, modRevision };
+  }
 }
 
 export type StoreWatchBatch<T> =
@@ -33,40 +65,53 @@ export class ObjectStore {
     private readonly log: Logger = silentLogger,
   ) {}
 
-  private decode<T>(kv: IKeyValue): Stored<T> | Corrupt {
-    const key = kv.key.toString();
-    try {
-      const obj = JSON.parse(kv.value.toString()) as unknown;
-      if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return { key, reason: 'value is not a JSON object' };
-      return { key, obj: obj as T, modRevision: kv.mod_revision };
-    } catch (e) {
-      return { key, reason: `value is not JSON: ${errorMessage(e)}` };
-    }
+  private decode<T>(kv: IKeyValue, parse: Parser<T>): Stored<T> | Corrupt {
+    return decodeObject(kv.key.toString(), kv.value.toString(), kv.mod_revision, parse);
   }
 
-  async get<T>(key: string): Promise<Stored<T> | Corrupt | undefined> {
+  async get<T>(key: string, parse: Parser<T>): Promise<Stored<T> | Corrupt | undefined> {
+    let kv: IKeyValue | undefined;
     try {
-      const kv = (await this.client.get(key).exec()).kvs[0];
-      return kv ? this.decode<T>(kv) : undefined;
+      kv = (await this.client.get(key).exec()).kvs[0];
     } catch (e) {
       throw new EtcdError('get', key, e);
     }
+    return kv ? this.decode(kv, parse) : undefined;
   }
 
-  async list<T>(prefix: string): Promise<{ items: Stored<T>[]; corrupt: Corrupt[]; revision: bigint }> {
+  /** Every object under the prefix; corrupt ones are listed apart, never fail the listing. */
+  async list<T>(prefix: string, parse: Parser<T>): Promise<{ items: Stored<T>[]; corrupt: Corrupt[]; revision: bigint }> {
+    let res: Awaited<ReturnType<typeof listPrefix>>;
     try {
-      const { kvs, revision } = await listPrefix(this.client, prefix);
-      return { ...this.split<T>(kvs), revision };
+      res = await listPrefix(this.client, prefix);
+    } catch (e) {
+      throw new EtcdError('list', prefix, e);
+    }
+    return { ...this.split(res.kvs, parse), revision: res.revision };
+  }
+
+  /** The keys under a prefix (values not read). */
+  async listKeys(prefix: string): Promise<string[]> {
+    try {
+      return await this.client.getAll().prefix(prefix).keys();
     } catch (e) {
       throw new EtcdError('list', prefix, e);
     }
   }
 
-  private split<T>(kvs: readonly IKeyValue[]): { items: Stored<T>[]; corrupt: Corrupt[] } {
+  async has(key: string): Promise<boolean> {
+    try {
+      return (await this.client.get(key).exec()).kvs.length > 0;
+    } catch (e) {
+      throw new EtcdError('get', key, e);
+    }
+  }
+
+  private split<T>(kvs: readonly IKeyValue[], parse: Parser<T>): { items: Stored<T>[]; corrupt: Corrupt[] } {
     const items: Stored<T>[] = [];
     const corrupt: Corrupt[] = [];
     for (const kv of kvs) {
-      const d = this.decode<T>(kv);
+      const d = this.decode(kv, parse);
       if ('obj' in d) items.push(d);
       else corrupt.push(d);
     }
@@ -97,7 +142,7 @@ export class ObjectStore {
    * between. `fn` returns the new object, or undefined to leave the key as it is. Corrupt values
    * are passed as undefined (the caller may overwrite them).
    */
-  async update<T>(key: string, fn: (cur: T | undefined) => T | undefined, maxAttempts = 20): Promise<T | undefined> {
+  async update<T>(key: string, parse: Parser<T>, fn: (cur: T | undefined) => T | undefined, maxAttempts = 20): Promise<T | undefined> {
     for (let i = 0; i < maxAttempts; i++) {
       let kv: IKeyValue | undefined;
       try {
@@ -105,7 +150,7 @@ export class ObjectStore {
       } catch (e) {
         throw new EtcdError('get', key, e);
       }
-      const cur = kv ? this.decode<T>(kv) : undefined;
+      const cur = kv ? this.decode(kv, parse) : undefined;
       const next = fn(cur && 'obj' in cur ? cur.obj : undefined);
       if (next === undefined) return undefined;
       try {
@@ -119,6 +164,30 @@ export class ObjectStore {
     throw new ConflictError(key);
   }
 
+  /**
+   * One etcd transaction: when every condition holds, every write is made; false (nothing written)
+   * when one does not. The compare-and-swap of several keys at once (an allocation writes the
+   * service and creates its reservation keys, or none of them).
+   */
+  async txn(conditions: readonly TxnCondition[], writes: readonly TxnWrite[]): Promise<boolean> {
+    const [first, ...rest] = conditions;
+    if (!first) throw new RangeError('a transaction needs at least one condition');
+    const ops = writes.map((w) => ('put' in w ? this.client.put(w.put).value(JSON.stringify(w.value)) : this.client.delete().key(w.delete)));
+    try {
+      let cmp = this.compare(this.client.if.bind(this.client), first);
+      for (const c of rest) cmp = this.compare(cmp.and.bind(cmp), c);
+      return (await cmp.then(...ops).commit()).succeeded;
+    } catch (e) {
+      throw new EtcdError('txn', first.key, e);
+    }
+  }
+
+  private compare<R>(f: (key: string, column: 'Version' | 'Mod' | 'Lease', cmp: '==', value: string | number) => R, c: TxnCondition): R {
+    if ('absent' in c) return f(c.key, 'Version', '==', 0);
+    if ('modRevision' in c) return f(c.key, 'Mod', '==', c.modRevision);
+    return f(c.key, 'Lease', '==', c.leaseId);
+  }
+
   async delete(key: string): Promise<void> {
     try {
       await this.client.delete().key(key).exec();
@@ -127,10 +196,10 @@ export class ObjectStore {
     }
   }
 
-  async *watch<T>(prefix: string, fromRevision: bigint, signal: AbortSignal): AsyncIterable<StoreWatchBatch<T>> {
+  async *watch<T>(prefix: string, parse: Parser<T>, fromRevision: bigint, signal: AbortSignal): AsyncIterable<StoreWatchBatch<T>> {
     for await (const b of watchPrefix(this.client, prefix, fromRevision, signal, this.log)) {
       if (b.kind === 'reset') {
-        yield { kind: 'reset', ...this.split<T>(b.kvs), revision: b.revision };
+        yield { kind: 'reset', ...this.split(b.kvs, parse), revision: b.revision };
         continue;
       }
       yield {
@@ -138,10 +207,21 @@ export class ObjectStore {
         revision: b.revision,
         events: b.events.map((e) => {
           if (e.type === 'delete') return { type: 'delete' as const, key: e.kv.key.toString() };
-          const d = this.decode<T>(e.kv);
+          const d = this.decode(e.kv, parse);
           return 'obj' in d ? { type: 'put' as const, item: d } : { type: 'corrupt' as const, corrupt: d };
         }),
       };
     }
   }
+}
+
+/** What common's followPrefix and PrefixCache read: a store's listing and watch of one kind, parsed. */
+export function prefixSource<T>(
+  store: { list: ObjectStore['list']; watch: ObjectStore['watch'] },
+  parse: Parser<T>,
+): PrefixSource<Stored<T>, Corrupt> {
+  return {
+    list: (prefix) => store.list(prefix, parse),
+    watch: (prefix, fromRevision, signal) => store.watch(prefix, parse, fromRevision, signal),
+  };
 }

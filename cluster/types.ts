@@ -26,7 +26,7 @@ export interface EnvVar {
 export interface ContainerPort {
   name?: string;
   containerPort: number;
-  protocol?: 'TCP' | 'UDP';
+  protocol?: 'TCP' | 'UDP' | 'SCTP';
   hostPort?: number;
 }
 
@@ -41,6 +41,12 @@ export interface Probe {
   successThreshold?: number;
 }
 
+/** Resource quantities, as strings (`500m`, `128Mi`) or plain numbers. */
+export interface Quantities {
+  cpu?: string | number;
+  memory?: string | number;
+}
+
 export interface Container {
   name: string;
   image: string;
@@ -50,7 +56,7 @@ export interface Container {
   env?: EnvVar[];
   ports?: ContainerPort[];
   workingDir?: string;
-  resources?: { limits?: { cpu?: string; memory?: string }; requests?: { cpu?: string; memory?: string } };
+  resources?: { limits?: Quantities; requests?: Quantities };
   volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
   livenessProbe?: Probe;
   readinessProbe?: Probe;
@@ -122,7 +128,8 @@ export interface Pod {
 
 export interface ServicePort {
   name?: string;
-  protocol?: 'TCP' | 'UDP';
+  /** SCTP is well-formed (the proxy does not program it). */
+  protocol?: 'TCP' | 'UDP' | 'SCTP';
   port: number;
   targetPort?: number | string;
   nodePort?: number;
@@ -133,7 +140,7 @@ export interface Service {
   kind?: 'Service';
   metadata: ObjectMeta;
   spec: {
-    type?: 'ClusterIP' | 'NodePort';
+    type?: 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'ExternalName';
     selector?: Record<string, string>;
     ports: ServicePort[];
     clusterIP?: string;
@@ -147,20 +154,21 @@ export interface Service {
 export interface EndpointAddress {
   ip: string;
   nodeName?: string;
-  targetRef?: { kind: 'Pod'; namespace: string; name: string; uid?: string };
+  targetRef?: { kind: 'Pod' | string; namespace: string; name: string; uid?: string };
 }
 
 export interface EndpointPort {
   name?: string;
   port: number;
-  protocol?: 'TCP' | 'UDP';
+  protocol?: 'TCP' | 'UDP' | 'SCTP';
 }
 
 export interface Endpoints {
   apiVersion?: 'v1';
   kind?: 'Endpoints';
   metadata: ObjectMeta;
-  subsets: { addresses?: EndpointAddress[]; notReadyAddresses?: EndpointAddress[]; ports?: EndpointPort[] }[];
+  /** Absent when there are none (Kubernetes omits an empty list). */
+  subsets?: { addresses?: EndpointAddress[]; notReadyAddresses?: EndpointAddress[]; ports?: EndpointPort[] }[];
 }
 
 export interface NodeCondition {

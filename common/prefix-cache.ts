@@ -134,7 +134,7 @@ export class PrefixCache<I extends { readonly key: string }, C extends PrefixCor
         if (this.items.delete(key)) pending.add(key);
       },
       corrupt: (c) => {
-        this.o.log.warn({ prefix: this.o.prefix, key: c.key, reason: c.reason }, 'skipping a value that is not a JSON object');
+        this.o.log.warn({ prefix: this.o.prefix, key: c.key, reason: c.reason }, 'skipping a corrupt object');
         if (this.items.delete(c.key)) pending.add(c.key);
       },
       batchEnd: () => {

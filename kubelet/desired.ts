@@ -5,7 +5,7 @@
 // status. A pod that was stopped and removed stays `finished` until it leaves the sources, so it is
 // not terminated twice.
 import { randomUUID } from 'node:crypto';
-import type { Pod, PodStatus, Service } from '../cluster/index.js';
+import { type Pod, type PodStatus, parseJsonObject, type Service } from '../cluster/index.js';
 import { type Logger, errorMessage, isObject } from '../common/index.js';
 import type { PodWorkers } from './pod-workers.js';
 import { ANNOTATIONS, type ApiPod, type ClusterStore, type StaticPodSource, type StoreCache, apiPodFor } from './sources.js';
@@ -180,7 +180,7 @@ export class DesiredPods {
     this.uidAssigning.add(key);
     const now = rfc3339(Date.now());
     this.o.store
-      .update<Pod>(key, (cur) => (cur && isObject(cur.metadata) && !cur.metadata.uid ? { ...cur, metadata: { ...cur.metadata, uid: randomUUID(), creationTimestamp: cur.metadata.creationTimestamp ?? now } } : undefined))
+      .update(key, parseJsonObject, (cur) => (cur && isObject(cur.metadata) && !cur.metadata.uid ? { ...cur, metadata: { ...cur.metadata, uid: randomUUID(), creationTimestamp: cur.metadata.creationTimestamp ?? now } } : undefined))
       .catch((e: unknown) => this.o.log.warn({ key, err: errorMessage(e) }, 'cannot assign a pod uid'))
       .finally(() => this.uidAssigning.delete(key));
   }
@@ -193,7 +193,7 @@ export class DesiredPods {
     const raw = JSON.stringify({ ...a.raw, status: undefined });
     const now = rfc3339(Date.now());
     this.o.store
-      .update<Record<string, unknown>>(a.key, (cur) => {
+      .update(a.key, parseJsonObject, (cur) => {
         if (!cur || JSON.stringify({ ...cur, status: undefined }) !== raw) return undefined;
         const prev = isObject(cur.status) ? (cur.status as PodStatus) : undefined;
         if (prev?.reason === 'InvalidPod' && prev.message === message) return undefined;

@@ -10,7 +10,7 @@
 //
 // Nothing is started or killed before every source (pods, static pods, services) has listed once.
 import type { Pod, Service } from '../cluster/index.js';
-import { keys } from '../cluster/index.js';
+import { keys, parseJsonObject, parseServiceObject } from '../cluster/index.js';
 import { type Logger, SyncRunner, errorMessage, sleep } from '../common/index.js';
 import type { BackoffPolicy } from './backoff.js';
 import { DesiredPods } from './desired.js';
@@ -86,8 +86,8 @@ export class Kubelet {
       exec: (id, argv, ms) => this.runtime.exec(id, argv, ms),
       onChange: (uid) => this.desired.requestSync(uid),
     });
-    this.podCache = storeCache<unknown>(store, keys.pods(), log, (changed) => this.desired.onPodsChanged(changed));
-    this.serviceCache = storeCache<Service>(store, keys.services(), log, () => this.desired.onSourceSynced());
+    this.podCache = storeCache(store, keys.pods(), parseJsonObject, log, (changed) => this.desired.onPodsChanged(changed));
+    this.serviceCache = storeCache(store, keys.services(), parseServiceObject, log, () => this.desired.onSourceSynced());
     this.staticPods = new StaticPodSource(config.podManifestPath, config.nodeName, config.fileCheckMs, log, () => this.desired.onStaticChanged());
     this.desired = new DesiredPods({
       nodeName: config.nodeName,

@@ -2,6 +2,7 @@
 // the static pod's hash), so the cluster sees it and its status has somewhere to go. A changed
 // static pod replaces its mirror (CAS, only over a mirror pod); a mirror pod of this node whose
 // static pod is gone is deleted; a pod that is not a mirror pod but holds the name is left alone.
+import { parseJsonObject } from '../cluster/index.js';
 import { type Logger, isObject } from '../common/index.js';
 import { mirrorHashOf } from './desired.js';
 import { ANNOTATIONS, type ClusterStore, type StaticPodSource, type StoreCache } from './sources.js';
@@ -38,7 +39,7 @@ export class MirrorPods {
         this.conflicts.add(key);
         continue;
       } else if (mirrorHashOf(cur) !== hash) {
-        await store.update<Record<string, unknown>>(key, (c) => (c && mirrorHashOf(c) !== undefined ? mirror : undefined));
+        await store.update(key, parseJsonObject, (c) => (c && mirrorHashOf(c) !== undefined ? mirror : undefined));
         log.info({ key }, 'mirror pod replaced');
       } else {
         continue;

@@ -16,7 +16,7 @@
 import { readFile } from 'node:fs/promises';
 import { arch, cpus, hostname, platform, release } from 'node:os';
 import type { Node, NodeCondition } from '../cluster/index.js';
-import { keys } from '../cluster/index.js';
+import { keys, parseNodeObject } from '../cluster/index.js';
 import { type Logger, errorMessage, sleep } from '../common/index.js';
 import type { ClusterStore } from './sources.js';
 import { rfc3339 } from './status.js';
@@ -157,7 +157,7 @@ export class NodeStatusManager {
   async update(): Promise<void> {
     const [facts, r] = await Promise.all([this.o.facts(), this.o.readiness()]);
     const now = rfc3339(this.now());
-    await this.o.store.update<Node>(keys.node(this.o.name), (cur) => buildNode(cur, facts, r, now));
+    await this.o.store.update(keys.node(this.o.name), parseNodeObject, (cur) => buildNode(cur, facts, r, now));
     if (!this.registered) this.log.info({ podCIDR: facts.podCIDR, ip: facts.ip, ready: r.ready }, 'node registered');
     this.registered = true;
   }
@@ -178,14 +178,14 @@ export class NodeStatusManager {
 
   /** Marks peers whose heartbeat is older than the grace period (see the file's comment). */
   async markStalePeers(): Promise<string[]> {
-    const { items } = await this.o.store.list<Node>(keys.nodes());
+    const { items } = await this.o.store.list(keys.nodes(), parseNodeObject);
     const marked: string[] = [];
     for (const it of items) {
       const name = it.obj.metadata?.name;
       if (!name || name === this.o.name) continue;
       const nowMs = this.now();
       if (!markStale(it.obj, nowMs, this.o.monitorGraceMs, rfc3339(nowMs))) continue;
-      const res = await this.o.store.update<Node>(it.key, (cur) => (cur ? markStale(cur, this.now(), this.o.monitorGraceMs, rfc3339(this.now())) : undefined));
+      const res = await this.o.store.update(it.key, parseNodeObject, (cur) => (cur ? markStale(cur, this.now(), this.o.monitorGraceMs, rfc3339(this.now())) : undefined));
       if (res) {
         marked.push(name);
         this.log.warn({ peer: name, graceMs: this.o.monitorGraceMs }, 'node stopped posting status; marked NotReady');

@@ -14,18 +14,18 @@ import { watch as fsWatch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { type Corrupt, type Pod, REGISTRY, type Service, type StoreWatchBatch, type Stored, keys, namespacedName } from '../cluster/index.js';
+import { type Corrupt, type Parser, type Pod, prefixSource, REGISTRY, type Service, type StoreWatchBatch, type Stored, keys, namespacedName } from '../cluster/index.js';
 import { type Logger, PrefixCache, errorMessage, isObject, sleep } from '../common/index.js';
 import { DEFAULT_NAMESPACE, InvalidPodError, jsonHash, uidFromHash, validatePod } from './spec.js';
 
 /** What the kubelet needs of cluster/ObjectStore (so tests can pass an in-memory store). */
 export interface ClusterStore {
-  get<T>(key: string): Promise<Stored<T> | Corrupt | undefined>;
-  list<T>(prefix: string): Promise<{ items: Stored<T>[]; corrupt: Corrupt[]; revision: bigint }>;
+  get<T>(key: string, parse: Parser<T>): Promise<Stored<T> | Corrupt | undefined>;
+  list<T>(prefix: string, parse: Parser<T>): Promise<{ items: Stored<T>[]; corrupt: Corrupt[]; revision: bigint }>;
   create(key: string, obj: unknown): Promise<boolean>;
-  update<T>(key: string, fn: (cur: T | undefined) => T | undefined, maxAttempts?: number): Promise<T | undefined>;
+  update<T>(key: string, parse: Parser<T>, fn: (cur: T | undefined) => T | undefined, maxAttempts?: number): Promise<T | undefined>;
   delete(key: string): Promise<void>;
-  watch<T>(prefix: string, fromRevision: bigint, signal: AbortSignal): AsyncIterable<StoreWatchBatch<T>>;
+  watch<T>(prefix: string, parse: Parser<T>, fromRevision: bigint, signal: AbortSignal): AsyncIterable<StoreWatchBatch<T>>;
 }
 
 export const ANNOTATIONS = {
@@ -39,8 +39,8 @@ type Json = Record<string, unknown>;
 /** A prefix of the cluster store kept in memory (list, then watch; see common/prefix-cache.ts). */
 export type StoreCache<T> = PrefixCache<Stored<T>, Corrupt>;
 
-export function storeCache<T>(store: ClusterStore, prefix: string, log: Logger, onChange: (changed: ReadonlySet<string>) => void): StoreCache<T> {
-  return new PrefixCache<Stored<T>, Corrupt>(store, { prefix, log }, onChange);
+export function storeCache<T>(store: ClusterStore, prefix: string, parse: Parser<T>, log: Logger, onChange: (changed: ReadonlySet<string>) => void): StoreCache<T> {
+  return new PrefixCache<Stored<T>, Corrupt>(prefixSource(store, parse), { prefix, log }, onChange);
 }
 
 /** The services of one namespace, from the services cache. */

@@ -8,7 +8,7 @@
 // A restarted kubelet syncs the pods it finds like any other: a container whose spec hash matches is
 // kept (adopted), so restart counts and container IDs stay.
 import type { ConfigMap, Pod, PodStatus, Secret, Service } from '../cluster/index.js';
-import { keys } from '../cluster/index.js';
+import { keys, type Parser, parseConfigMapObject, parseJsonObject, parseSecretObject } from '../cluster/index.js';
 import { type Logger, errorMessage, isObject } from '../common/index.js';
 import { computePodActions } from './actions.js';
 import { type BackoffPolicy, CrashLoopBackoff, backoffKey } from './backoff.js';
@@ -142,8 +142,8 @@ export class PodSync implements PodSyncer {
           }
           try {
             const resolved = await resolveContainerEnv(pod, c, {
-              secret: (ns, n) => this.readData<Secret>(keys.secret(ns, n), (s) => secretData(s)),
-              configMap: (ns, n) => this.readData<ConfigMap>(keys.configMap(ns, n), (m) => ({ ...(m.data ?? {}) })),
+              secret: (ns, n) => this.readData(keys.secret(ns, n), parseSecretObject, (s) => secretData(s)),
+              configMap: (ns, n) => this.readData(keys.configMap(ns, n), parseConfigMapObject, (m) => ({ ...(m.data ?? {}) })),
               services: (ns) => servicesIn(this.o.serviceCache, ns),
               podIP,
               hostIP: this.o.nodeIP,
@@ -187,8 +187,9 @@ export class PodSync implements PodSyncer {
     return { reason: 'ErrImagePull', message: `Container image "${image}" is not present on the node, and this kubelet does not pull images` };
   }
 
-  private async readData<T>(key: string, pick: (o: T) => Record<string, string>): Promise<Record<string, string> | undefined> {
-    const s = await this.o.store.get<T>(key);
+  private async readData<T>(key: string, parse: Parser<T>, pick: (o: T) => Record<string, string>): Promise<Record<string, string> | undefined> {
+    const s = await this.o.store.get(key, parse);
+    if (s && !('obj' in s)) this.log.warn({ key, path: s.path, reason: s.reason }, 'skipping a corrupt object');
     return s && 'obj' in s ? pick(s.obj) : undefined;
   }
 
@@ -235,7 +236,7 @@ export class PodSync implements PodSyncer {
     });
     const json = JSON.stringify(status);
     if (this.written.get(uid) === json && JSON.stringify(prev) === json) return;
-    const res = await this.o.store.update<Record<string, unknown>>(d.key, (cur) => {
+    const res = await this.o.store.update(d.key, parseJsonObject, (cur) => {
       if (!cur || !isObject(cur.metadata) || cur.metadata.uid !== uid) return undefined;
       if (d.isStatic && mirrorHashOf(cur) === undefined) return undefined;
       if (JSON.stringify(cur.status) === json) return undefined;
@@ -270,8 +271,8 @@ export class PodSync implements PodSyncer {
     if (deleteKey && pod) {
       // Graceful deletion through metadata.deletionTimestamp: the pod is gone from the node, so its key goes.
       const key = keys.pod(namespaceOf(pod), pod.metadata.name);
-      const cur = await this.o.store.get<Pod>(key);
-      if (cur && 'obj' in cur && cur.obj.metadata?.uid === uid) await this.o.store.delete(key);
+      const cur = await this.o.store.get(key, parseJsonObject);
+      if (cur && 'obj' in cur && isObject(cur.obj.metadata) && cur.obj.metadata.uid === uid) await this.o.store.delete(key);
     }
   }
 }

@@ -4,12 +4,12 @@
 // it is unchanged since we read it. Two proxies that pick the same IP cannot both succeed, and a
 // proxy that loses finds the service already allocated when it reads it again. Reservation keys of
 // deleted services are removed by the maintainer (RangeReconciler), never by the allocating proxy.
-import type { Etcd3 } from 'etcd3';
-import { keys as clusterKeys, type Service } from '../cluster/index.js';
+// Every read and write goes through the ObjectStore: services are parsed, never cast.
+import { keys as clusterKeys, namespacedName, type ObjectStore, parseServiceObject, type Service, type TxnCondition } from '../cluster/index.js';
 import { errorMessage, type Logger } from '../common/index.js';
 import { parseCidr } from '../ipam/index.js';
 import type { LeaderFence } from './election.js';
-import { proxyKeys, type RangeOwner } from './keys.js';
+import { parseRangeOwner, proxyKeys, type RangeOwner } from './keys.js';
 import { ipToNum, numToIp } from './model.js';
 import { AllocationError, ObjectSpecError } from './types.js';
 
@@ -60,15 +60,14 @@ export function pickFree(count: number, isTaken: (i: number) => boolean, rnd: ()
 
 /** What a service still lacks: a ClusterIP, and node ports (indices into spec.ports). */
 export function allocationNeeds(svc: Service): { clusterIP: boolean; nodePorts: number[] } {
-  const spec = svc?.spec;
-  if (!spec || typeof spec !== 'object') return { clusterIP: false, nodePorts: [] };
-  const type: string = spec.type ?? 'ClusterIP';
+  const spec = svc.spec;
+  const type = spec.type ?? 'ClusterIP';
   if (type === 'ExternalName') return { clusterIP: false, nodePorts: [] };
   const clusterIP = spec.clusterIP === undefined || spec.clusterIP === '';
   const nodePorts: number[] = [];
   if (type === 'NodePort' || type === 'LoadBalancer') {
-    (Array.isArray(spec.ports) ? spec.ports : []).forEach((p, i) => {
-      if (p && (p.nodePort === undefined || p.nodePort === 0)) nodePorts.push(i);
+    spec.ports.forEach((p, i) => {
+      if (p.nodePort === undefined || p.nodePort === 0) nodePorts.push(i);
     });
   }
   return { clusterIP, nodePorts };
@@ -88,7 +87,7 @@ export class ServiceAllocator {
   private readonly rnd: () => number;
 
   constructor(
-    private readonly client: Etcd3,
+    private readonly store: ObjectStore,
     private readonly o: AllocatorOptions,
   ) {
     this.rnd = o.rnd ?? Math.random;
@@ -96,9 +95,9 @@ export class ServiceAllocator {
 
   /** Notes what a service holds (a hint only: the reservation keys decide). */
   observe(svc: Service | undefined): void {
-    const ip = svc?.spec?.clusterIP;
-    if (typeof ip === 'string' && ip !== '' && ip !== 'None' && inIpRange(this.o.serviceRange, ip)) this.takenIps.add(ipToNum(ip));
-    for (const p of Array.isArray(svc?.spec?.ports) ? svc!.spec.ports : []) if (typeof p?.nodePort === 'number' && p.nodePort > 0) this.takenPorts.add(p.nodePort);
+    const ip = svc?.spec.clusterIP;
+    if (ip !== undefined && ip !== '' && ip !== 'None' && inIpRange(this.o.serviceRange, ip)) this.takenIps.add(ipToNum(ip));
+    for (const p of svc?.spec.ports ?? []) if (p.nodePort !== undefined && p.nodePort > 0) this.takenPorts.add(p.nodePort);
   }
 
   /** Adds every reserved number in etcd to the hints (replaces them when `reset`). */
@@ -107,18 +106,18 @@ export class ServiceAllocator {
       this.takenIps.clear();
       this.takenPorts.clear();
     }
-    for (const ip of await this.client.getAll().prefix(proxyKeys.serviceIps()).keys()) {
+    for (const ip of await this.store.listKeys(proxyKeys.serviceIps())) {
       const v = ip.slice(proxyKeys.serviceIps().length);
       if (inIpRange(this.o.serviceRange, v)) this.takenIps.add(ipToNum(v));
     }
-    for (const k of await this.client.getAll().prefix(proxyKeys.nodePorts()).keys()) this.takenPorts.add(Number(k.slice(proxyKeys.nodePorts().length)));
+    for (const k of await this.store.listKeys(proxyKeys.nodePorts())) this.takenPorts.add(Number(k.slice(proxyKeys.nodePorts().length)));
   }
 
   /** Frees a hint once the service is gone (its keys may linger until the maintainer removes them). */
   forget(svc: Service | undefined): void {
-    const ip = svc?.spec?.clusterIP;
-    if (typeof ip === 'string' && inIpRange(this.o.serviceRange, ip)) this.takenIps.delete(ipToNum(ip));
-    for (const p of Array.isArray(svc?.spec?.ports) ? svc!.spec.ports : []) if (typeof p?.nodePort === 'number') this.takenPorts.delete(p.nodePort);
+    const ip = svc?.spec.clusterIP;
+    if (ip !== undefined && inIpRange(this.o.serviceRange, ip)) this.takenIps.delete(ipToNum(ip));
+    for (const p of svc?.spec.ports ?? []) if (p.nodePort !== undefined) this.takenPorts.delete(p.nodePort);
   }
 
   /**
@@ -130,14 +129,10 @@ export class ServiceAllocator {
     const svcName = `${namespace}/${name}`;
     const attempts = this.o.maxAttempts ?? 20;
     for (let attempt = 0; attempt < attempts; attempt++) {
-      const kv = (await this.client.get(key).exec()).kvs[0];
-      if (!kv) return 'gone';
-      let svc: Service;
-      try {
-        svc = JSON.parse(kv.value.toString()) as Service;
-      } catch {
-        return 'unchanged'; // corrupt: the proxy warns about it where it parses services
-      }
+      const cur = await this.store.get(key, parseServiceObject);
+      if (!cur) return 'gone';
+      if (!('obj' in cur)) return 'unchanged'; // corrupt: the proxy warns about it where it follows services
+      const svc = cur.obj;
       const need = allocationNeeds(svc);
       if (!need.clusterIP && need.nodePorts.length === 0) return 'unchanged';
       const r = this.o.serviceRange;
@@ -171,12 +166,12 @@ export class ServiceAllocator {
       need.nodePorts.forEach((idx, j) => (next.spec.ports[idx]!.nodePort = ports[j]));
       const owner: RangeOwner = { namespace, name, ...(svc.metadata?.uid ? { uid: svc.metadata.uid } : {}) };
       const reservations = [...(ip ? [proxyKeys.serviceIp(ip)] : []), ...ports.map(proxyKeys.nodePort)];
-      let txn = this.client.if(key, 'Mod', '==', kv.mod_revision);
-      for (const rk of reservations) txn = txn.and(rk, 'Version', '==', 0);
-      const res = await txn
-        .then(this.client.put(key).value(JSON.stringify(next)), ...reservations.map((rk) => this.client.put(rk).value(JSON.stringify(owner))))
-        .commit();
-      if (res.succeeded) {
+      // The service unchanged since read, and every reservation key still absent: or nothing is written.
+      const ok = await this.store.txn(
+        [{ key, modRevision: cur.modRevision }, ...reservations.map((rk) => ({ key: rk, absent: true as const }))],
+        [{ put: key, value: next }, ...reservations.map((rk) => ({ put: rk, value: owner }))],
+      );
+      if (ok) {
         if (ip) this.takenIps.add(ipToNum(ip));
         ports.forEach((p) => this.takenPorts.add(p));
         this.o.log.info({ service: svcName, clusterIP: ip, nodePorts: ports.length ? ports : undefined, attempt }, 'service allocated');
@@ -185,7 +180,7 @@ export class ServiceAllocator {
       // Lost a race: the service changed (the next read shows it), or a number was taken by another
       // proxy; then learn every number taken so far (one listing of keys) rather than one per retry.
       let taken = false;
-      for (const rk of reservations) if ((await this.client.get(rk).exec()).kvs.length > 0) taken = true;
+      for (const rk of reservations) if (await this.store.has(rk)) taken = true;
       if (taken) await this.refreshTaken();
     }
     throw new AllocationError(svcName, 'clusterIP', `lost ${attempts} races in a row`, true);
@@ -221,11 +216,11 @@ export function planRanges(services: readonly StoredService[], reservations: rea
   const keys = new Map(reservations.map((r) => [r.key, r]));
   const held = new Map<string, StoredService[]>();
   for (const s of services) {
-    const ip = s.svc.spec?.clusterIP;
+    const ip = s.svc.spec.clusterIP;
     const want: string[] = [];
-    if (typeof ip === 'string' && ip !== '' && ip !== 'None' && inIpRange(ipRange, ip)) want.push(proxyKeys.serviceIp(ip));
-    for (const p of Array.isArray(s.svc.spec?.ports) ? s.svc.spec.ports : []) {
-      if (typeof p?.nodePort === 'number' && inPortRange(portRange, p.nodePort)) want.push(proxyKeys.nodePort(p.nodePort));
+    if (ip !== undefined && ip !== '' && ip !== 'None' && inIpRange(ipRange, ip)) want.push(proxyKeys.serviceIp(ip));
+    for (const p of s.svc.spec.ports) {
+      if (p.nodePort !== undefined && inPortRange(portRange, p.nodePort)) want.push(proxyKeys.nodePort(p.nodePort));
     }
     for (const k of new Set(want)) {
       const a = held.get(k);
@@ -258,7 +253,7 @@ export function planRanges(services: readonly StoredService[], reservations: rea
 /** The maintainer's pass over the reservation keys: reserve explicit ones, release orphans. Fenced. */
 export class RangeReconciler {
   constructor(
-    private readonly client: Etcd3,
+    private readonly store: ObjectStore,
     private readonly o: { serviceRange: IpRange; nodePortRange: PortRange; log: Logger },
   ) {}
 
@@ -267,27 +262,16 @@ export class RangeReconciler {
     // never mistaken for an orphan.
     const reservations: StoredReservation[] = [];
     for (const prefix of [proxyKeys.serviceIps(), proxyKeys.nodePorts()]) {
-      const res = await this.client.getAll().prefix(prefix).exec();
-      for (const kv of res.kvs) {
-        let owner: RangeOwner | undefined;
-        try {
-          owner = JSON.parse(kv.value.toString()) as RangeOwner;
-        } catch {
-          owner = undefined;
-        }
-        reservations.push({ key: kv.key.toString(), owner, modRevision: kv.mod_revision });
-      }
+      const { items, corrupt } = await this.store.list(prefix, parseRangeOwner);
+      for (const it of items) reservations.push({ key: it.key, owner: it.obj, modRevision: it.modRevision });
+      // A key whose owner cannot be read is owned by no one: released.
+      for (const c of corrupt) reservations.push({ key: c.key, owner: undefined, modRevision: c.modRevision });
     }
-    const svcRes = await this.client.getAll().prefix(clusterKeys.services()).exec();
     const services: StoredService[] = [];
-    for (const kv of svcRes.kvs) {
-      const k = kv.key.toString().slice(clusterKeys.services().length).split('/');
-      if (k.length !== 2) continue;
-      try {
-        services.push({ namespace: k[0]!, name: k[1]!, svc: JSON.parse(kv.value.toString()) as Service, modRevision: kv.mod_revision });
-      } catch {
-        // corrupt service: it holds nothing
-      }
+    // A corrupt service holds nothing.
+    for (const it of (await this.store.list(clusterKeys.services(), parseServiceObject)).items) {
+      const n = namespacedName(clusterKeys.services(), it.key);
+      if (n) services.push({ namespace: n[0], name: n[1], svc: it.obj, modRevision: it.modRevision });
     }
     const plan = planRanges(services, reservations, this.o.serviceRange, this.o.nodePortRange);
     let reserved = 0;
@@ -296,27 +280,23 @@ export class RangeReconciler {
     for (const r of plan.reserve) {
       const s = r.service;
       const owner: RangeOwner = { namespace: s.namespace, name: s.name, ...(s.svc.metadata?.uid ? { uid: s.svc.metadata.uid } : {}) };
-      const res = await this.client
-        .if(fence.key, 'Lease', '==', fence.leaseId)
-        .and(clusterKeys.service(s.namespace, s.name), 'Mod', '==', s.modRevision)
-        .and(r.key, 'Version', '==', 0)
-        .then(this.client.put(r.key).value(JSON.stringify(owner)))
-        .commit()
+      const ok = await this.store
+        .txn([{ key: fence.key, leaseId: fence.leaseId }, { key: clusterKeys.service(s.namespace, s.name), modRevision: s.modRevision }, { key: r.key, absent: true }], [{ put: r.key, value: owner }])
         .catch((e: unknown) => this.o.log.warn({ key: r.key, err: errorMessage(e) }, 'reservation failed'));
-      if (res?.succeeded) reserved++;
+      if (ok) reserved++;
     }
     for (const r of plan.release) {
-      let txn = this.client.if(fence.key, 'Lease', '==', fence.leaseId).and(r.key, 'Mod', '==', r.modRevision);
+      const conds: TxnCondition[] = [
+        { key: fence.key, leaseId: fence.leaseId },
+        { key: r.key, modRevision: r.modRevision },
+      ];
       // Still as seen: the owner is still absent, or still the same version (not holding the key).
-      if (r.owner && typeof r.owner.namespace === 'string' && typeof r.owner.name === 'string') {
+      if (r.owner) {
         const ownerKey = clusterKeys.service(r.owner.namespace, r.owner.name);
-        txn = r.ownerRevision ? txn.and(ownerKey, 'Mod', '==', r.ownerRevision) : txn.and(ownerKey, 'Version', '==', 0);
+        conds.push(r.ownerRevision ? { key: ownerKey, modRevision: r.ownerRevision } : { key: ownerKey, absent: true });
       }
-      const res = await txn
-        .then(this.client.delete().key(r.key))
-        .commit()
-        .catch((e: unknown) => this.o.log.warn({ key: r.key, err: errorMessage(e) }, 'release failed'));
-      if (res?.succeeded) released++;
+      const ok = await this.store.txn(conds, [{ delete: r.key }]).catch((e: unknown) => this.o.log.warn({ key: r.key, err: errorMessage(e) }, 'release failed'));
+      if (ok) released++;
     }
     if (reserved || released) this.o.log.info({ reserved, released }, 'ranges reconciled');
     return { reserved, released };

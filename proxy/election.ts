@@ -5,6 +5,7 @@
 // Every write the leader makes carries a fence (the key still belongs to its lease), so a leader that
 // lost its lease without noticing yet cannot overwrite its successor's work.
 import type { Etcd3, Lease, Watcher } from 'etcd3';
+import { decodeObject, object, opt, parserOf, str } from '../cluster/index.js';
 import { Backoff, errorMessage, type Logger, sleep, withTimeout } from '../common/index.js';
 
 export interface LeaderFence {
@@ -109,11 +110,10 @@ export class LeaderElection {
   }
 }
 
+const parseHolder = parserOf(object({ holderIdentity: opt(str) }));
+
+/** The holder named in the election key (only logged: undefined when the value is not ours to read). */
 function holderOf(raw: string): string | undefined {
-  try {
-    const v = JSON.parse(raw) as { holderIdentity?: unknown };
-    return typeof v.holderIdentity === 'string' ? v.holderIdentity : undefined;
-  } catch {
-    return undefined;
-  }
+  const d = decodeObject('', raw, '', parseHolder);
+  return 'obj' in d ? d.obj.holderIdentity : undefined;
 }

@@ -3,8 +3,7 @@
 // change may affect (a pod event touches the services whose selector matches its old or new labels),
 // and writes the ones that differ, each write fenced by the leadership lease. Services without a
 // selector keep whatever Endpoints someone wrote for them; Endpoints of deleted services go away.
-import type { Etcd3 } from 'etcd3';
-import { keys, namespacedName, type Endpoints, type ObjectStore, type Pod, type Service } from '../cluster/index.js';
+import { type Corrupt, keys, namespacedName, type Endpoints, type ObjectStore, parseEndpointsObject, parsePodObject, parseServiceObject, type Pod, type Service } from '../cluster/index.js';
 import { errorMessage, type Logger, mapLimit, SyncRunner } from '../common/index.js';
 import type { LeaderFence } from './election.js';
 import { computeEndpoints, type PodRef, sameEndpoints, selectorMatches, selectorOf } from './endpoints.js';
@@ -40,10 +39,6 @@ export class EndpointsController {
     private readonly o: EndpointsControllerOptions,
   ) {}
 
-  private get client(): Etcd3 {
-    return this.store.client;
-  }
-
   async run(signal: AbortSignal, fence: LeaderFence): Promise<void> {
     const log = this.o.log;
     this.runner = new SyncRunner({ name: 'endpoints', fn: () => this.flush(fence), minMs: this.o.minIntervalMs, maxMs: this.o.resyncMs, retryMs: 1_000, log });
@@ -52,7 +47,7 @@ export class EndpointsController {
     const epPrefix = keys.allEndpoints();
     await Promise.all([
       this.runner.run(signal),
-      follow<Service>(this.store, svcPrefix, signal, log, {
+      follow(this.store, svcPrefix, parseServiceObject, signal, log, {
         reset: (items) => {
           const seen = new Set<string>();
           for (const it of items) {
@@ -72,8 +67,13 @@ export class EndpointsController {
           const n = namespacedName(svcPrefix, key);
           if (n) this.setService(n.join('/'), undefined);
         },
+        // A corrupt object counts as absent, as in a listing (where it is left out).
+        corrupt: (c) => {
+          const n = this.corrupt(c, svcPrefix);
+          if (n) this.setService(n.join('/'), undefined);
+        },
       }),
-      follow<Pod>(this.store, podPrefix, signal, log, {
+      follow(this.store, podPrefix, parsePodObject, signal, log, {
         reset: (items) => {
           const seen = new Set<string>();
           for (const it of items) {
@@ -93,8 +93,12 @@ export class EndpointsController {
           const n = namespacedName(podPrefix, key);
           if (n) this.setPod(n[0], n[1], undefined);
         },
+        corrupt: (c) => {
+          const n = this.corrupt(c, podPrefix);
+          if (n) this.setPod(n[0], n[1], undefined);
+        },
       }),
-      follow<Endpoints>(this.store, epPrefix, signal, log, {
+      follow(this.store, epPrefix, parseEndpointsObject, signal, log, {
         reset: (items) => {
           const seen = new Set<string>();
           for (const it of items) {
@@ -114,8 +118,18 @@ export class EndpointsController {
           const n = namespacedName(epPrefix, key);
           if (n) this.setCurrent(n.join('/'), undefined);
         },
+        // Rewritten by the next flush when its service has a selector.
+        corrupt: (c) => {
+          const n = this.corrupt(c, epPrefix);
+          if (n) this.setCurrent(n.join('/'), undefined);
+        },
       }),
     ]);
+  }
+
+  private corrupt(c: Corrupt, prefix: string): [string, string] | undefined {
+    this.o.log.warn({ key: c.key, path: c.path, reason: c.reason }, 'object ignored');
+    return namespacedName(prefix, c.key);
   }
 
   private ready(what: keyof EndpointsController['synced']): void {
@@ -231,8 +245,7 @@ export class EndpointsController {
   }
 
   private async write(fence: LeaderFence, key: string, ep: Endpoints | undefined): Promise<void> {
-    const op = ep ? this.client.put(key).value(JSON.stringify(ep)) : this.client.delete().key(key);
-    const res = await this.client.if(fence.key, 'Lease', '==', fence.leaseId).then(op).commit();
-    if (!res.succeeded) throw new Error('no longer the leader');
+    const ok = await this.store.txn([{ key: fence.key, leaseId: fence.leaseId }], [ep ? { put: key, value: ep } : { delete: key }]);
+    if (!ok) throw new Error('no longer the leader');
   }
 }

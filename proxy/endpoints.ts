@@ -47,7 +47,7 @@ export interface PodRef {
 }
 
 /** The Endpoints object for a service with a selector, from the candidate pods (any namespace; filtered here). */
-export function computeEndpoints(namespace: string, name: string, svc: Service, pods: Iterable<PodRef>): Endpoints {
+export function computeEndpoints(namespace: string, name: string, svc: Service, pods: Iterable<PodRef>): Endpoints & { subsets: NonNullable<Endpoints['subsets']> } {
   const sel = selectorOf(svc) ?? {};
   const ports = svc.spec?.ports ?? [];
   const groups = new Map<string, { ports: EndpointPort[]; ready: EndpointAddress[]; notReady: EndpointAddress[] }>();

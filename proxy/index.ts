@@ -37,6 +37,5 @@ export {
   type IpRange,
   type PortRange,
 } from './allocator.js';
-export { proxyKeys, type RangeOwner } from './keys.js';
+export { proxyKeys, parseRangeOwner, type RangeOwner } from './keys.js';
 export { ProxyServer, type ProxyServerOptions } from './server.js';
-export { FakeNft, type TracePacket, type TraceResult } from './fake-nft.js';

@@ -1,7 +1,7 @@
 // Keys the proxy adds under /registry, next to cluster/keys.ts (which it leaves as it is):
 // one key per allocated ClusterIP and node port (the reservation, created only if absent, in the
 // same transaction that writes the service), and the endpoints maintainer's election key.
-import { REGISTRY } from '../cluster/index.js';
+import { REGISTRY, object, opt, type Parser, parserOf, str } from '../cluster/index.js';
 
 export const proxyKeys = {
   serviceIp: (ip: string) => `${REGISTRY}/ranges/serviceips/${ip}`,
@@ -17,3 +17,5 @@ export interface RangeOwner {
   readonly name: string;
   readonly uid?: string;
 }
+
+export const parseRangeOwner: Parser<RangeOwner> = parserOf(object({ namespace: str, name: str, uid: opt(str) }));

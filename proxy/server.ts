@@ -2,7 +2,7 @@
 // ClusterIPs and node ports for services that lack them, and campaigns for the endpoints maintainer
 // (whose winner also cleans up reservation keys). Wired from main.ts with real etcd, nft and conntrack.
 import type { Server } from 'node:http';
-import { keys, namespacedName, type Endpoints, type ObjectStore, type Service } from '../cluster/index.js';
+import { keys, namespacedName, type Corrupt, type Endpoints, type ObjectStore, parseEndpointsObject, parseServiceObject, type Service } from '../cluster/index.js';
 import { errorMessage, listenHttp, type Logger, SyncRunner } from '../common/index.js';
 import { type IpRange, type PortRange, RangeReconciler, ServiceAllocator, allocationNeeds } from './allocator.js';
 import type { ConntrackPort } from './conntrack.js';
@@ -44,7 +44,7 @@ export class ProxyServer {
     private readonly d: ProxyServerDeps,
   ) {
     this.proxier = new Proxier({ nodeName: o.nodeName, ruleset: o.ruleset, minSyncMs: o.minSyncMs, syncPeriodMs: o.syncPeriodMs }, { nft: d.nft, conntrack: d.conntrack, log: d.log.child({ component: 'proxier' }) });
-    this.allocator = new ServiceAllocator(d.store.client, { serviceRange: o.serviceRange, nodePortRange: o.nodePortRange, log: d.log.child({ component: 'allocator' }) });
+    this.allocator = new ServiceAllocator(d.store, { serviceRange: o.serviceRange, nodePortRange: o.nodePortRange, log: d.log.child({ component: 'allocator' }) });
     this.election = new LeaderElection(d.store.client, { key: proxyKeys.leader(), identity: o.nodeName, ttlSec: o.leaderTtlSec, log: d.log.child({ component: 'election' }) });
     this.allocRunner = new SyncRunner({ name: 'allocator', fn: () => this.allocatePending(), minMs: 0, maxMs: 60_000, retryMs: 2_000, log: d.log });
   }
@@ -62,7 +62,7 @@ export class ProxyServer {
       await Promise.all([
         this.proxier.run(signal),
         this.allocRunner.run(signal),
-        follow<Service>(store, svcPrefix, signal, log, {
+        follow(store, svcPrefix, parseServiceObject, signal, log, {
           reset: (items) => {
             const all = new Map<string, Service>();
             for (const it of items) {
@@ -83,9 +83,13 @@ export class ProxyServer {
             const n = namespacedName(svcPrefix, key);
             if (n) this.proxier.updateService(n.join('/'), undefined);
           },
-          corrupt: (c) => log.warn({ key: c.key, reason: c.reason }, 'object ignored'),
+          corrupt: (c) => {
+            // As in a listing, where it is left out: a corrupt service is no service.
+            const n = this.corrupt(c, svcPrefix);
+            if (n) this.proxier.updateService(n, undefined);
+          },
         }),
-        follow<Endpoints>(store, epPrefix, signal, log, {
+        follow(store, epPrefix, parseEndpointsObject, signal, log, {
           reset: (items) => {
             const all = new Map<string, Endpoints>();
             for (const it of items) {
@@ -103,13 +107,22 @@ export class ProxyServer {
             const n = namespacedName(epPrefix, key);
             if (n) this.proxier.updateEndpoints(n.join('/'), undefined);
           },
-          corrupt: (c) => log.warn({ key: c.key, reason: c.reason }, 'object ignored'),
+          corrupt: (c) => {
+            const n = this.corrupt(c, epPrefix);
+            if (n) this.proxier.updateEndpoints(n, undefined);
+          },
         }),
         this.election.run(signal, (ls, fence) => this.maintain(ls, fence)),
       ]);
     } finally {
       if (srv) await new Promise<void>((r) => srv.close(() => r()));
     }
+  }
+
+  /** Warns about a corrupt object; its `<namespace>/<name>`. */
+  private corrupt(c: Corrupt, prefix: string): string | undefined {
+    this.d.log.warn({ key: c.key, path: c.path, reason: c.reason }, 'object ignored');
+    return namespacedName(prefix, c.key)?.join('/');
   }
 
   private noteService(name: string, svc: Service): void {
@@ -141,7 +154,7 @@ export class ProxyServer {
   /** The elected maintainer's work, for as long as it leads. */
   private async maintain(signal: AbortSignal, fence: LeaderFence): Promise<void> {
     const log = this.d.log.child({ component: 'maintainer' });
-    const ranges = new RangeReconciler(this.d.store.client, { serviceRange: this.o.serviceRange, nodePortRange: this.o.nodePortRange, log });
+    const ranges = new RangeReconciler(this.d.store, { serviceRange: this.o.serviceRange, nodePortRange: this.o.nodePortRange, log });
     const rangeRunner = new SyncRunner({ name: 'ranges', fn: async () => void (await ranges.reconcile(fence)), minMs: 500, maxMs: 60_000, retryMs: 5_000, log });
     const controller = new EndpointsController(this.d.store, {
       log,

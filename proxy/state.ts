@@ -36,7 +36,19 @@ export interface ConntrackFlush {
   readonly origPortDst?: number;
   readonly dstNat?: string;
 }
-export const conntrackFlushId = (f: ConntrackFlush): string => `${f.origDst ?? '*'}:${f.origPortDst ?? '*'}>${f.dstNat ?? '*'}`;
+/** Identifies a flush for de-duplication (a JSON tuple: unambiguous for IPv6 addresses too). */
+export const conntrackFlushId = (f: ConntrackFlush): string => JSON.stringify([f.origDst ?? null, f.origPortDst ?? null, f.dstNat ?? null]);
+
+/** A UDP frontend whose flows conntrack may have to forget: a ClusterIP:port, or a node port. */
+export type UdpFrontend = { readonly kind: 'clusterIP'; readonly ip: string; readonly port: number } | { readonly kind: 'nodePort'; readonly port: number };
+/** A UDP frontend NATed to an endpoint IP. */
+export interface UdpPair {
+  readonly frontend: UdpFrontend;
+  readonly endpointIp: string;
+}
+// Values are compared by an id that is only ever used as a map key, never parsed back.
+const frontendId = (f: UdpFrontend): string => JSON.stringify(f.kind === 'clusterIP' ? [f.kind, f.ip, f.port] : [f.kind, f.port]);
+const pairId = (p: UdpPair): string => JSON.stringify([frontendId(p.frontend), p.endpointIp]);
 
 export interface SyncPlan {
   readonly full: boolean;
@@ -54,10 +66,10 @@ type Element = readonly [set: string, key: string, value: string];
 
 interface Contribution {
   readonly elements: readonly Element[];
-  /** UDP frontend → endpoint IP pairs (`d:<ip>:<port>|<ep>` / `p:<nodePort>|<ep>`), for conntrack. */
-  readonly udpPairs: ReadonlySet<string>;
-  /** UDP frontends programmed with at least one endpoint. */
-  readonly udpLive: ReadonlySet<string>;
+  /** UDP frontend → endpoint IP pairs, for conntrack (keyed by pairId). */
+  readonly udpPairs: ReadonlyMap<string, UdpPair>;
+  /** UDP frontends programmed with at least one endpoint (keyed by frontendId). */
+  readonly udpLive: ReadonlyMap<string, UdpFrontend>;
 }
 
 class ElementTable {
@@ -301,8 +313,15 @@ export class ProxyState {
     const slotted = order.map((id) => eps.get(id)!);
     const n = slotted.length;
     const elements: Element[] = [];
-    const udpPairs = new Set<string>();
-    const udpLive = new Set<string>();
+    const udpPairs = new Map<string, UdpPair>();
+    const udpLive = new Map<string, UdpFrontend>();
+    const addUdp = (frontend: UdpFrontend): void => {
+      udpLive.set(frontendId(frontend), frontend);
+      for (const e of slotted) {
+        const pair = { frontend, endpointIp: e.ip };
+        udpPairs.set(pairId(pair), pair);
+      }
+    };
     const udp = info.protocol === 'udp';
     const ownsIp = info.clusterIP !== undefined && this.owner(ipFrontend(info)) === k;
     const ownsNp = info.nodePort !== undefined && this.owner(npFrontend(info)) === k;
@@ -312,11 +331,7 @@ export class ProxyState {
       if (n > 0) {
         elements.push([SET.serviceIps, fk, gotoValue(pickChainName(n, false, info.protocol, info.affinityTimeout))]);
         slotted.forEach((e, slot) => elements.push([endpointsMap(info.protocol), slotKey(info.clusterIP, info.port, slot), endpointValue(e.ip, e.port)]));
-        if (udp) {
-          const d = `d:${info.clusterIP}:${info.port}`;
-          udpLive.add(d);
-          slotted.forEach((e) => udpPairs.add(`${d}|${e.ip}`));
-        }
+        if (udp) addUdp({ kind: 'clusterIP', ip: info.clusterIP!, port: info.port });
       } else {
         elements.push([SET.noEndpointServices, fk, '']);
       }
@@ -326,11 +341,7 @@ export class ProxyState {
       if (n > 0) {
         elements.push([SET.serviceNodePorts, nk, gotoValue(pickChainName(n, true, info.protocol, info.affinityTimeout))]);
         slotted.forEach((e, slot) => elements.push([nodePortEndpointsMap(info.protocol), slotKey(undefined, info.nodePort!, slot), endpointValue(e.ip, e.port)]));
-        if (udp) {
-          const p = `p:${info.nodePort}`;
-          udpLive.add(p);
-          slotted.forEach((e) => udpPairs.add(`${p}|${e.ip}`));
-        }
+        if (udp) addUdp({ kind: 'nodePort', port: info.nodePort! });
       } else {
         elements.push([SET.noEndpointNodePorts, nk, '']);
       }
@@ -357,11 +368,9 @@ function frontendsOf(i: ServicePortInfo | undefined): string[] {
   return f;
 }
 
-/** A frontend selector (`d:<ip>:<port>` or `p:<nodePort>`) as conntrack filter fields. */
-function selector(sel: string): ConntrackFlush {
-  if (sel.startsWith('p:')) return { origPortDst: Number(sel.slice(2)) };
-  const [ip, port] = sel.slice(2).split(':');
-  return { origDst: ip!, origPortDst: Number(port) };
+/** A frontend as conntrack filter fields. */
+function selector(f: UdpFrontend): ConntrackFlush {
+  return f.kind === 'nodePort' ? { origPortDst: f.port } : { origDst: f.ip, origPortDst: f.port };
 }
 
 /**
@@ -371,11 +380,10 @@ function selector(sel: string): ConntrackFlush {
  */
 function conntrackChanges(old: Contribution | undefined, cur: Contribution | undefined, out: Map<string, ConntrackFlush>): void {
   const add = (f: ConntrackFlush) => out.set(conntrackFlushId(f), f);
-  for (const pair of old?.udpPairs ?? []) {
-    if (cur?.udpPairs.has(pair)) continue;
-    const [sel, ip] = pair.split('|') as [string, string];
-    add({ ...selector(sel), dstNat: ip });
+  for (const [id, pair] of old?.udpPairs ?? []) {
+    if (cur?.udpPairs.has(id)) continue;
+    add({ ...selector(pair.frontend), dstNat: pair.endpointIp });
   }
-  for (const sel of cur?.udpLive ?? []) if (!old?.udpLive.has(sel)) add(selector(sel));
+  for (const [id, f] of cur?.udpLive ?? []) if (!old?.udpLive.has(id)) add(selector(f));
 }
 

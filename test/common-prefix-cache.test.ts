@@ -84,9 +84,9 @@ describe('PrefixCache / followPrefix', () => {
     expect(cache.synced).toBe(true);
     expect(out.map((r) => [r.msg, r.err ?? r.key ?? r.failures])).toEqual([
       ['cannot list or watch; retrying', 'etcd down'], // the second, identical failure is not logged
-      ['skipping a value that is not a JSON object', '/p/x'],
+      ['skipping a corrupt object', '/p/x'],
       ['listing works again', 2],
-      ['skipping a value that is not a JSON object', '/p/a'],
+      ['skipping a corrupt object', '/p/a'],
       ['cannot list or watch; retrying', 'watch broke'],
       ['listing works again', 1],
     ]);

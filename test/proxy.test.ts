@@ -5,7 +5,6 @@ import type { Endpoints, Service } from '../cluster/index.js';
 import { silentLogger } from '../common/index.js';
 import {
   ChangeTracker,
-  FakeNft,
   NftError,
   Proxier,
   ProxyState,
@@ -15,6 +14,7 @@ import {
   type ConntrackFlush,
   type ConntrackPort,
 } from '../proxy/index.js';
+import { FakeNft } from './harness/fake-nft.js';
 
 const CFG = { masqMark: 0x4000, clusterCIDR: '10.5.0.0/16' };
 const NODE = 'a';
@@ -339,6 +339,29 @@ describe('Proxier', () => {
     p.updateEndpoints('default/web', eps('web', ['10.5.1.2']));
     await p.sync();
     expect(nft.applied).toHaveLength(n);
+  });
+});
+
+describe('ProxyState UDP conntrack plan', () => {
+  it('names IPv6 frontends and endpoints whole (no splitting on ":")', () => {
+    const st = new ProxyState(CFG);
+    const name = 'default/dns6';
+    const info = { key: `${name}:`, service: name, portName: '', protocol: 'udp' as const, port: 53, clusterIP: 'fd00:96::a', nodePort: 30053, createdAt: '' };
+    const ep = (ip: string) => ({ ip, port: 5353, local: false });
+    st.services.update(name, [info]);
+    st.endpoints.update(name, new Map([['/udp', [ep('fd00:5:1::2'), ep('fd00:5:2::3')]]]));
+    // Frontends that got endpoints: flows that reached them un-NATed are forgotten.
+    expect(new Set(st.plan({ full: true }).conntrack)).toEqual(new Set([{ origDst: 'fd00:96::a', origPortDst: 53 }, { origPortDst: 30053 }]));
+    st.endpoints.update(name, new Map([['/udp', [ep('fd00:5:2::3')]]]));
+    // The endpoint that left: its NATed flows, on both frontends.
+    expect(new Set(st.plan({ full: false }).conntrack)).toEqual(
+      new Set([
+        { origDst: 'fd00:96::a', origPortDst: 53, dstNat: 'fd00:5:1::2' },
+        { origPortDst: 30053, dstNat: 'fd00:5:1::2' },
+      ]),
+    );
+    st.endpoints.update(name, new Map([['/udp', [ep('fd00:5:2::3')]]]));
+    expect(st.plan({ full: false }).conntrack).toEqual([]);
   });
 });
 

@@ -11,7 +11,7 @@
 //   client): a pod needs two of those (pause and app) plus its etcd writes; and 2 × `pods` such
 //   containers started at once, the most the burst can expect from this dockerd.
 // The watch runs in this process and reaches etcd through the lab's bridge (see test/netns/kubelet.ts).
-import { type Pod, keys } from '../../cluster/index.js';
+import { type Pod, keys, parsePodObject } from '../../cluster/index.js';
 import { DockerClient } from '../../kubelet/index.js';
 import { BUSYBOX_IMAGE } from '../netns/docker.js';
 import { waitFor } from '../netns/flannel.js';
@@ -38,9 +38,9 @@ async function startup(k: KubeLab, names: readonly string[], gapMs: number | 'se
   const written = new Map<string, number>();
   const seen = new Map<string, number>();
   const ac = new AbortController();
-  const { revision } = await k.store.list(keys.pods(NS));
+  const { revision } = await k.store.list(keys.pods(NS), parsePodObject);
   const watching = (async () => {
-    for await (const b of k.store.watch<Pod>(keys.pods(NS), revision + 1n, ac.signal)) {
+    for await (const b of k.store.watch(keys.pods(NS), parsePodObject, revision + 1n, ac.signal)) {
       if (b.kind !== 'events') continue;
       const now = Date.now();
       for (const e of b.events) {

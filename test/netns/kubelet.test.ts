@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keys, type Node, type Pod } from '../../cluster/index.js';
+import { keys, type Pod, parseNodeObject, parsePodObject } from '../../cluster/index.js';
 import { offsetIn, parseCidr4, parseIp4 } from './addr.js';
 import { BUSYBOX_IMAGE, remoteAddr } from './docker.js';
 import { hasLog, waitFor } from './flannel.js';
@@ -35,7 +35,7 @@ describe('kubelet on two hosts (vxlan)', () => {
     const memKi = Number(/^MemTotal:\s+(\d+)/m.exec(await readFile('/proc/meminfo', 'utf8'))![1]);
     for (const name of ['a', 'b']) {
       const n = k.node(name);
-      const s = await k.store.get<Node>(keys.node(name));
+      const s = await k.store.get(keys.node(name), parseNodeObject);
       const node = s && 'obj' in s ? s.obj : undefined;
       expect(node?.spec.podCIDR).toBe(n.subnet.replace(/\.1\/24$/, '.0/24'));
       expect(node?.metadata.labels?.['kubernetes.io/hostname']).toBe(name);
@@ -48,7 +48,7 @@ describe('kubelet on two hosts (vxlan)', () => {
       const healthz = await n.host.exec(['curl', '-s', '-m', '2', 'http://127.0.0.1:10248/healthz']);
       expect(healthz.stdout).toBe('ok\n');
       await waitFor(`a newer heartbeat of ${name}`, async () => {
-        const again = await k.store.get<Node>(keys.node(name));
+        const again = await k.store.get(keys.node(name), parseNodeObject);
         const beat = again && 'obj' in again ? again.obj.status.conditions?.find((c) => c.type === 'Ready')?.lastHeartbeatTime : undefined;
         return beat !== undefined && beat !== cond?.lastHeartbeatTime;
       }, 10_000, 250);
@@ -224,7 +224,7 @@ describe('kubelet on two hosts (vxlan)', () => {
     const t0 = Date.now();
     // Two ways to delete: mark the pod (deletionTimestamp, as an API server does; the kubelet deletes
     // the key once the pod is gone), or delete its key outright.
-    await k.store.update<Pod>(keys.pod('default', 'polite'), (p) => p && { ...p, metadata: { ...p.metadata, deletionTimestamp: new Date().toISOString(), deletionGracePeriodSeconds: 20 } });
+    await k.store.update(keys.pod('default', 'polite'), parsePodObject, (p) => p && { ...p, metadata: { ...p.metadata, deletionTimestamp: new Date().toISOString(), deletionGracePeriodSeconds: 20 } });
     await k.store.delete(keys.pod('default', 'stubborn'));
     await waitFor('polite removed', async () => (await k.containers('b', 'polite')).length === 0, 25_000, 100);
     await waitFor('the polite pod key deleted by the kubelet', async () => (await k.getPod('default', 'polite')) === undefined, 10_000, 100);
@@ -263,7 +263,7 @@ describe('kubelet on two hosts (vxlan)', () => {
   it('reports a node NotReady when its kubelet stops (its peer marks it), Ready again when it is back', async () => {
     await k.node('b').kubelet.stop(10_000);
     await waitFor('node b NotReady', async () => (await k.nodeReady('b')) === 'Unknown', 20_000, 250);
-    const s = await k.store.get<Node>(keys.node('b'));
+    const s = await k.store.get(keys.node('b'), parseNodeObject);
     const cond = s && 'obj' in s ? s.obj.status.conditions?.find((c) => c.type === 'Ready') : undefined;
     expect(cond).toMatchObject({ status: 'Unknown', reason: 'NodeStatusUnknown', message: 'Kubelet stopped posting node status.' });
     expect(await k.nodeReady('a')).toBe('True');

@@ -7,7 +7,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createConnection, createServer, type Server } from 'node:net';
 import path from 'node:path';
-import { type Pod, ObjectStore, keys } from '../../cluster/index.js';
+import { type Pod, ObjectStore, keys, parseJsonObject, parseNodeObject } from '../../cluster/index.js';
 import { createEtcdClient } from '../../common/index.js';
 import type { EtcdServer } from '../harness/etcd.js';
 import { type Dockerd, startDockerd } from './docker.js';
@@ -156,7 +156,7 @@ export class KubeLab {
   }
 
   async nodeReady(name: string): Promise<string | undefined> {
-    const s = await this.store.get<{ status?: { conditions?: { type: string; status: string }[] } }>(keys.node(name));
+    const s = await this.store.get(keys.node(name), parseNodeObject);
     return s && 'obj' in s ? s.obj.status?.conditions?.find((c) => c.type === 'Ready')?.status : undefined;
   }
 
@@ -165,8 +165,9 @@ export class KubeLab {
   }
 
   async getPod(ns: string, name: string): Promise<Pod | undefined> {
-    const s = await this.store.get<Pod>(keys.pod(ns, name));
-    return s && 'obj' in s ? s.obj : undefined;
+    // Not parsePodObject: the tests read invalid pods too (the kubelet reports them in their status).
+    const s = await this.store.get(keys.pod(ns, name), parseJsonObject);
+    return s && 'obj' in s ? (s.obj as unknown as Pod) : undefined;
   }
 
   /** Polls the pod until `pred` holds; returns the pod. */

@@ -3,7 +3,7 @@
 // number twice; the endpoints maintainer is elected, and another proxy takes over when it is killed
 // (after the lease runs out) or stopped (at once).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Endpoints, Service } from '../../cluster/index.js';
+import { type Endpoints, ObjectStore, type Service } from '../../cluster/index.js';
 import { createEtcdClient, silentLogger } from '../../common/index.js';
 import { ServiceAllocator, parsePortRange, parseServiceRange, proxyKeys } from '../../proxy/index.js';
 import { EtcdServer } from '../harness/etcd.js';
@@ -124,7 +124,7 @@ describe('allocators in one process', () => {
         let x = 42;
         return () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
       };
-      const allocators = clients.map((c) => new ServiceAllocator(c, { serviceRange: parseServiceRange('10.254.0.0/23'), nodePortRange: parsePortRange('30000-30999'), log: silentLogger, rnd: seeded(), maxAttempts: 100 }));
+      const allocators = clients.map((c) => new ServiceAllocator(new ObjectStore(c), { serviceRange: parseServiceRange('10.254.0.0/23'), nodePortRange: parsePortRange('30000-30999'), log: silentLogger, rnd: seeded(), maxAttempts: 100 }));
       // Each starts at a different service, so they contend for the same IPs and ports for different
       // services (reservation keys collide) as well as for the same services (service CAS collides).
       const results = await Promise.all(allocators.map(async (a, j) => {

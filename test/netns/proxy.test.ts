@@ -108,7 +108,7 @@ describe('kube-proxy', () => {
     const ep = await getJson<Endpoints>(etcd, endpointsKey('default', 'web'));
     expect(ep!.subsets).toEqual([{ addresses: expect.any(Array), ports: [{ name: 'http', port: HTTP, protocol: 'TCP' }] }]);
     expect(await readyIps('web')).toEqual(ipsOf('wa1', 'wb1', 'wb2'));
-    expect((await getJson<Endpoints>(etcd, endpointsKey('default', 'dns')))!.subsets[0]!.ports).toEqual([{ name: 'dns', port: DNS, protocol: 'UDP' }]);
+    expect((await getJson<Endpoints>(etcd, endpointsKey('default', 'dns')))!.subsets![0]!.ports).toEqual([{ name: 'dns', port: DNS, protocol: 'UDP' }]);
     const leaders = [...proxies.values()].filter((p) => hasLog(p, 'became leader'));
     expect(leaders).toHaveLength(1);
   });

@@ -10,8 +10,7 @@
 // meta l4proto, th dport, numgen; set and map lookups; vmap; goto/jump/return; dnat; mark
 // arithmetic; update of a dynamic set; fib daddr type local; masquerade; reject) and walks the base
 // chains in hook and priority order, as the kernel would for the first packet of a connection.
-import { contextLines, type NftPort } from './nft.js';
-import { NftError } from './types.js';
+import { contextLines, NftError, type NftPort } from '../../proxy/index.js';
 
 interface FakeSet {
   readonly kind: 'set' | 'map';
