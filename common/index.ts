@@ -6,3 +6,14 @@ export { sleep, Backoff } from './backoff.js';
 export { SyncRunner, type SyncRunnerOptions } from './runner.js';
 export { watchPrefix, listPrefix, type PrefixWatchBatch } from './etcd-watch.js';
 export { listenHttp } from './http.js';
+export {
+  type FlagKind,
+  type FlagSpec,
+  type FlagTable,
+  type GoFlagResult,
+  FlagSyntaxError,
+  flagTableOf,
+  parseGoBool,
+  parseGoFlags,
+  normalizePflagArgs,
+} from './cli-flags.js';

@@ -10,6 +10,7 @@ import { checkConfigText, readConfigSource } from './config-check.js';
 import { createDaemon } from './daemon.js';
 import { renderDockerOpts } from './docker-opts.js';
 import { FlannelMetrics } from './metrics.js';
+import { type FlanneldArgs, flanneldArgs } from './go-flags.js';
 import { addDaemonOptions, daemonOptions, VERSION } from './options.js';
 
 const program = addDaemonOptions(new Command('flanneld'))
@@ -84,7 +85,17 @@ program
     await writeFileAtomic(opts.dest, renderDockerOpts(text, { key: opts.key, noIpMasq: !opts.ipMasq }));
   });
 
-program.parseAsync(process.argv).catch((e: unknown) => {
+let parsed: FlanneldArgs;
+try {
+  parsed = flanneldArgs(program, process.argv.slice(2));
+} catch (e) {
+  process.stderr.write(`flanneld: ${errorMessage(e)}\nRun 'flanneld --help' for usage.\n`);
+  process.exit(2);
+}
+if (parsed.ignored.length > 0) {
+  process.stderr.write(`flanneld: ignoring arguments after the flags, as flannel does: ${parsed.ignored.join(' ')} (a boolean flag takes its value as -flag=false)\n`);
+}
+program.parseAsync(parsed.args, { from: 'user' }).catch((e: unknown) => {
   process.stderr.write(`flanneld: ${errorMessage(e)}\n`);
   process.exit(1);
 });
