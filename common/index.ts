@@ -17,3 +17,4 @@ export {
   parseGoFlags,
   normalizePflagArgs,
 } from './cli-flags.js';
+export { readEtcdV2Key, type V2Lookup } from './etcd-v2.js';

@@ -78,8 +78,9 @@ export function createDaemon(o: DaemonOptions, d: DaemonDeps): Daemon {
       try {
         const raw = await d.registry.getNetworkConfig();
         if (raw === undefined) {
-          problem = 'waiting for the network config';
-          fields = { key: configKey };
+          const why = await d.registry.explainMissingConfig?.();
+          problem = why?.note ? 'waiting for the network config: it is only in etcd\'s v2 store' : 'waiting for the network config';
+          fields = { key: configKey, ...(why && { lookedFor: why.lookedFor, write: why.write }) };
         } else {
           const cfg = parseNetworkConfig(raw);
           const factory = d.backends.get(cfg);
