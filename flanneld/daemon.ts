@@ -40,6 +40,8 @@ export interface DaemonDeps {
   readonly metrics?: FlannelMetrics;
   /** How often the backend is reconciled even without lease events. */
   readonly resyncMs?: number;
+  /** Tells the service manager of a state change ("READY=1"), as sd_notify(3). */
+  readonly notify?: (state: string) => void;
 }
 
 export interface Daemon {
@@ -215,6 +217,7 @@ export function createDaemon(o: DaemonOptions, d: DaemonDeps): Daemon {
       await network.setLease(held.lease);
       await writeSubnetFile(cfg, held, network);
       health.ready = true;
+      d.notify?.('READY=1');
 
       const iptables = new Map<4 | 6, IptablesManager>();
       const applyTraffic = (lease: AcquiredLease['lease']) => {

@@ -11,6 +11,7 @@ import { createDaemon } from './daemon.js';
 import { renderDockerOpts } from './docker-opts.js';
 import { FlannelMetrics } from './metrics.js';
 import { type FlanneldArgs, flanneldArgs } from './go-flags.js';
+import { systemdNotifier } from './sd-notify.js';
 import { addDaemonOptions, daemonOptions, type DaemonOptions, VERSION } from './options.js';
 
 function v2ReaderFromFlags(o: DaemonOptions): V2KeyReader {
@@ -48,6 +49,7 @@ const program = addDaemonOptions(new Command('flanneld'))
       nl,
       iptables: systemIptables,
       metrics: new FlannelMetrics(),
+      notify: systemdNotifier(log),
     });
     try {
       await daemon.run(ac.signal);
