@@ -117,9 +117,11 @@ program
   .option('-d, --dest <path>', 'Docker environment file to write', '/run/flannel/docker')
   .option('-k, --key <name>', 'name of the combined variable', 'DOCKER_NETWORK_OPTIONS')
   .option('-m, --no-ip-masq', 'leave out --ip-masq')
-  .action(async (opts: { subnetEnv: string; dest: string; key: string; ipMasq: boolean }) => {
+  .option('-i, --individual', 'write each option as its own variable (DOCKER_OPT_BIP, ...)')
+  .option('-c, --combined', 'write the combined variable (both when neither -i nor -c is given)')
+  .action(async (opts: { subnetEnv: string; dest: string; key: string; ipMasq: boolean; individual?: boolean; combined?: boolean }) => {
     const text = await readConfigSource(opts.subnetEnv);
-    await writeFileAtomic(opts.dest, renderDockerOpts(text, { key: opts.key, noIpMasq: !opts.ipMasq }));
+    await writeFileAtomic(opts.dest, renderDockerOpts(text, { key: opts.key, noIpMasq: !opts.ipMasq, individual: opts.individual === true, combined: opts.combined === true }));
   });
 
 let parsed: FlanneldArgs;
