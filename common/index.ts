@@ -61,3 +61,15 @@ export {
 } from './json.js';
 export { parseDuration, DurationError } from './duration.js';
 export { withTimeout, mapLimit } from './async.js';
+export {
+  type FlagKind,
+  type FlagSpec,
+  type FlagTable,
+  type GoFlagResult,
+  FlagSyntaxError,
+  flagTableOf,
+  parseGoBool,
+  parseGoFlags,
+  normalizePflagArgs,
+} from './cli-flags.js';
+export { readEtcdV2Key, type V2Lookup } from './etcd-v2.js';

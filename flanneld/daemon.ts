@@ -39,6 +39,8 @@ export interface DaemonDeps {
   readonly metrics?: FlannelMetrics;
   /** How often the backend is reconciled even without lease events. */
   readonly resyncMs?: number;
+  /** Tells the service manager of a state change ("READY=1"), as sd_notify(3). */
+  readonly notify?: (state: string) => void;
 }
 
 export interface Daemon {
@@ -81,6 +83,7 @@ async function runDaemon(c: Ctx, health: Health, signal: AbortSignal): Promise<v
     await network.setLease(first.lease);
     await writeSubnetFile(c, loaded.cfg, first, network);
     health.ready = true;
+    c.d.notify?.('READY=1');
     const traffic = new TrafficRules(c, loaded.cfg);
     traffic.apply(first.lease);
     const held = await keepNetwork(c, { cfg: loaded.cfg, network, mgr, traffic, first }, signal);
@@ -119,8 +122,9 @@ async function loadConfig(c: Ctx, signal: AbortSignal): Promise<LoadedConfig | u
     try {
       const raw = await c.d.registry.getNetworkConfig();
       if (raw === undefined) {
-        problem = 'waiting for the network config';
-        fields = { key: configKey };
+        const why = await c.d.registry.explainMissingConfig?.();
+        problem = why?.note ? "waiting for the network config: it is only in etcd's v2 store" : 'waiting for the network config';
+        fields = { key: configKey, ...(why && { lookedFor: why.lookedFor, write: why.write }) };
       } else {
         const cfg = parseNetworkConfig(raw);
         const factory = c.d.backends.get(cfg);

@@ -8,6 +8,9 @@ export interface DockerOptsOptions {
   readonly key?: string;
   /** Leave out --ip-masq (mk-docker-opts.sh -m). */
   readonly noIpMasq?: boolean;
+  /** Which variables to write: each option alone (`-i`), the combined one (`-c`); both when neither is asked for. */
+  readonly individual?: boolean;
+  readonly combined?: boolean;
 }
 
 export class DockerOptsError extends Error {}
@@ -21,7 +24,8 @@ export function renderDockerOpts(subnetEnv: string, o: DockerOptsOptions = {}): 
   const opts: [string, string][] = [['DOCKER_OPT_BIP', `--bip=${subnet}`]];
   if (!o.noIpMasq) opts.push(['DOCKER_OPT_IPMASQ', `--ip-masq=${env.get('FLANNEL_IPMASQ') === 'true' ? 'false' : 'true'}`]);
   opts.push(['DOCKER_OPT_MTU', `--mtu=${mtu}`]);
-  const lines = opts.map(([k, v]) => `${k}="${v}"`);
-  lines.push(`${o.key ?? 'DOCKER_NETWORK_OPTIONS'}=" ${opts.map(([, v]) => v).join(' ')}"`);
+  const both = !o.individual && !o.combined;
+  const lines = both || o.individual ? opts.map(([k, v]) => `${k}="${v}"`) : [];
+  if (both || o.combined) lines.push(`${o.key ?? 'DOCKER_NETWORK_OPTIONS'}=" ${opts.map(([, v]) => v).join(' ')}"`);
   return lines.join('\n') + '\n';
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // flanneld: wiring only. Flags → real etcd, netlink and backends → the daemon; SIGTERM/SIGINT abort it.
 import { Command } from 'commander';
-import { createLogger, errorMessage, etcdClientFromFlags } from '../common/index.js';
-import { EtcdRegistry, writeFileAtomic } from '../ipam/index.js';
+import { createLogger, errorMessage, etcdClientFromFlags, readEtcdV2Key } from '../common/index.js';
+import { EtcdRegistry, type MissingConfig, type V2KeyReader, writeFileAtomic } from '../ipam/index.js';
 import { systemIptables } from '../iptables/index.js';
 import { openNetlink } from '../netlink/index.js';
 import { createBackendRegistry } from './backends.js';
@@ -10,7 +10,21 @@ import { checkConfigText, readConfigSource } from './config-check.js';
 import { createDaemon } from './daemon.js';
 import { renderDockerOpts } from './docker-opts.js';
 import { FlannelMetrics } from './metrics.js';
-import { addDaemonOptions, daemonOptions, VERSION } from './options.js';
+import { type FlanneldArgs, flanneldArgs } from './go-flags.js';
+import { systemdNotifier } from './sd-notify.js';
+import { addDaemonOptions, daemonOptions, type DaemonOptions, VERSION } from './options.js';
+
+function v2ReaderFromFlags(o: DaemonOptions): V2KeyReader {
+  const opts = {
+    endpoints: o.etcdEndpoints,
+    ...(o.etcdCafile && { cafile: o.etcdCafile }),
+    ...(o.etcdCertfile && { certfile: o.etcdCertfile }),
+    ...(o.etcdKeyfile && { keyfile: o.etcdKeyfile }),
+    ...(o.etcdUsername && { username: o.etcdUsername }),
+    ...(o.etcdPassword && { password: o.etcdPassword }),
+  };
+  return (key) => readEtcdV2Key(opts, key);
+}
 
 const program = addDaemonOptions(new Command('flanneld'))
   .description('flannel-compatible overlay network daemon')
@@ -30,11 +44,12 @@ const program = addDaemonOptions(new Command('flanneld'))
     }
     const daemon = createDaemon(o, {
       log,
-      registry: new EtcdRegistry(client, o.etcdPrefix, log),
+      registry: new EtcdRegistry(client, o.etcdPrefix, log, v2ReaderFromFlags(o)),
       backends: createBackendRegistry(),
       nl,
       iptables: systemIptables,
       metrics: new FlannelMetrics(),
+      notify: systemdNotifier(log),
     });
     try {
       await daemon.run(ac.signal);
@@ -45,32 +60,55 @@ const program = addDaemonOptions(new Command('flanneld'))
   });
 
 const config = program.command('config').description('network config tools');
+
+/** A short-lived registry on the daemon's own etcd flags, for the config commands. */
+async function withRegistry<T>(fn: (r: EtcdRegistry) => Promise<T>): Promise<T> {
+  const o = daemonOptions(program.opts());
+  const client = etcdClientFromFlags(o, 5_000);
+  try {
+    return await fn(new EtcdRegistry(client, o.etcdPrefix, createLogger({ level: 'warn' }), v2ReaderFromFlags(o)));
+  } finally {
+    client.close();
+  }
+}
+
 config
   .command('check')
   .argument('[file]', 'config file, or - for stdin; without it, the config stored in etcd')
   .description('validate a network config and print it with every default filled in')
   .action(async (file: string | undefined) => {
-    const o = daemonOptions(program.opts());
-    let raw: string | undefined;
-    if (file !== undefined) {
-      raw = await readConfigSource(file);
-    } else {
-      const client = etcdClientFromFlags(o, 5_000);
-      try {
-        raw = await new EtcdRegistry(client, o.etcdPrefix).getNetworkConfig();
-      } finally {
-        client.close();
-      }
-      if (raw === undefined) {
-        process.stderr.write(`flanneld: no network config at ${o.etcdPrefix}/config\n`);
-        process.exitCode = 1;
-        return;
-      }
-    }
+    const raw = file !== undefined ? await readConfigSource(file) : await withRegistry(async (r) => (await r.getNetworkConfig()) ?? missingConfig(await r.explainMissingConfig()));
+    if (raw === undefined) return;
     const r = checkConfigText(raw, createBackendRegistry());
     (r.ok ? process.stdout : process.stderr).write(r.output);
     process.exitCode = r.ok ? 0 : 1;
   });
+
+config
+  .command('set')
+  .argument('[file]', 'config file, or - for stdin', '-')
+  .description("check a network config and write it to <etcd-prefix>/config with these etcd flags, as 'etcdctl set' did")
+  .action(async (file: string) => {
+    const raw = await readConfigSource(file);
+    const r = checkConfigText(raw, createBackendRegistry());
+    if (!r.ok) {
+      process.stderr.write(r.output);
+      process.exitCode = 1;
+      return;
+    }
+    const key = await withRegistry(async (reg) => {
+      await reg.putNetworkConfig(raw.trim());
+      return reg.configKey;
+    });
+    process.stdout.write(`wrote ${key}\n`);
+  });
+
+function missingConfig(why: MissingConfig): undefined {
+  const lines = [`flanneld: no network config; looked for ${why.lookedFor.join(', ')}`, ...(why.note ? [`flanneld: ${why.note}`] : []), ...why.write.map((w) => `  ${w}`)];
+  process.stderr.write(lines.join('\n') + '\n');
+  process.exitCode = 1;
+  return undefined;
+}
 
 program
   .command('docker-opts')
@@ -79,12 +117,24 @@ program
   .option('-d, --dest <path>', 'Docker environment file to write', '/run/flannel/docker')
   .option('-k, --key <name>', 'name of the combined variable', 'DOCKER_NETWORK_OPTIONS')
   .option('-m, --no-ip-masq', 'leave out --ip-masq')
-  .action(async (opts: { subnetEnv: string; dest: string; key: string; ipMasq: boolean }) => {
+  .option('-i, --individual', 'write each option as its own variable (DOCKER_OPT_BIP, ...)')
+  .option('-c, --combined', 'write the combined variable (both when neither -i nor -c is given)')
+  .action(async (opts: { subnetEnv: string; dest: string; key: string; ipMasq: boolean; individual?: boolean; combined?: boolean }) => {
     const text = await readConfigSource(opts.subnetEnv);
-    await writeFileAtomic(opts.dest, renderDockerOpts(text, { key: opts.key, noIpMasq: !opts.ipMasq }));
+    await writeFileAtomic(opts.dest, renderDockerOpts(text, { key: opts.key, noIpMasq: !opts.ipMasq, individual: opts.individual === true, combined: opts.combined === true }));
   });
 
-program.parseAsync(process.argv).catch((e: unknown) => {
+let parsed: FlanneldArgs;
+try {
+  parsed = flanneldArgs(program, process.argv.slice(2));
+} catch (e) {
+  process.stderr.write(`flanneld: ${errorMessage(e)}\nRun 'flanneld --help' for usage.\n`);
+  process.exit(2);
+}
+if (parsed.ignored.length > 0) {
+  process.stderr.write(`flanneld: ignoring arguments after the flags, as flannel does: ${parsed.ignored.join(' ')} (a boolean flag takes its value as -flag=false)\n`);
+}
+program.parseAsync(parsed.args, { from: 'user' }).catch((e: unknown) => {
   process.stderr.write(`flanneld: ${errorMessage(e)}\n`);
   process.exit(1);
 });

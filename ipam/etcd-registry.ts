@@ -3,23 +3,31 @@
 // a reservation and is never given a TTL here (flannel's v3 registry did, turning reservations
 // into leases that expired).
 import type { Etcd3, IKeyValue } from 'etcd3';
-import { EtcdError, listPrefix, type Logger, silentLogger, watchPrefix } from '../common/index.js';
+import { EtcdError, listPrefix, type Logger, silentLogger, type V2Lookup, watchPrefix } from '../common/index.js';
 import { CorruptLeaseError, type Lease, leaseKeyName, parseLease, renderLeaseAttrs } from './lease.js';
-import type { LeaseSnapshot, RegistryEvent, RenewResult, SubnetRegistry, WatchBatch } from './registry.js';
+import type { LeaseSnapshot, MissingConfig, RegistryEvent, RenewResult, SubnetRegistry, WatchBatch } from './registry.js';
 
 export const DEFAULT_ETCD_PREFIX = '/coreos.com/network';
+
+/** Reads a key of etcd's v2 store (common/etcd-v2.ts), to explain a config written with `etcdctl set`. */
+export type V2KeyReader = (key: string) => Promise<V2Lookup>;
 
 export class EtcdRegistry implements SubnetRegistry {
   readonly configKey: string;
   readonly subnetsPrefix: string;
+  /** `etcdctl put coreos.com/network/config …` (the v3 spelling of the old `etcdctl set`) writes this. */
+  readonly slashlessConfigKey: string;
+  private warnedSlashless = false;
 
   constructor(
     private readonly client: Etcd3,
     prefix: string = DEFAULT_ETCD_PREFIX,
     private readonly log: Logger = silentLogger,
+    private readonly readV2?: V2KeyReader,
   ) {
     const p = prefix.replace(/\/+$/, '');
     this.configKey = `${p}/config`;
+    this.slashlessConfigKey = this.configKey.replace(/^\/+/, '');
     this.subnetsPrefix = `${p}/subnets/`;
   }
 
@@ -27,11 +35,45 @@ export class EtcdRegistry implements SubnetRegistry {
     return this.subnetsPrefix + leaseKeyName(lease);
   }
 
+  /** The config at `<prefix>/config`, else at the same key without its leading slash (with a warning). */
   async getNetworkConfig(): Promise<string | undefined> {
+    const exact = await this.getKey(this.configKey);
+    if (exact !== undefined || this.slashlessConfigKey === this.configKey) return exact;
+    const slashless = await this.getKey(this.slashlessConfigKey);
+    if (slashless !== undefined && !this.warnedSlashless) {
+      this.warnedSlashless = true;
+      this.log.warn(
+        { key: this.slashlessConfigKey, expected: this.configKey, fix: `etcdctl put ${this.configKey} "$(etcdctl get --print-value-only ${this.slashlessConfigKey})"` },
+        'using the network config from a key without the leading slash; write it to the expected key',
+      );
+    }
+    return slashless;
+  }
+
+  async explainMissingConfig(): Promise<MissingConfig> {
+    const lookedFor = [`${this.configKey} (etcd v3)`, ...(this.slashlessConfigKey !== this.configKey ? [`${this.slashlessConfigKey} (etcd v3)`] : []), `${this.configKey} (etcd v2 store)`];
+    const v2 = this.readV2 ? await this.readV2(this.configKey) : ({ kind: 'unavailable', reason: 'not asked' } as const);
+    return {
+      lookedFor,
+      ...(v2.kind === 'found' && { note: `found in etcd's v2 store (written by "ETCDCTL_API=2 etcdctl set"), which flanneld does not read: write it with the command below` }),
+      write: [`etcdctl put ${this.configKey} '{"Network":"10.5.0.0/16","Backend":{"Type":"vxlan"}}'`, 'flanneld config set FILE'],
+    };
+  }
+
+  private async getKey(key: string): Promise<string | undefined> {
     try {
-      return (await this.client.get(this.configKey).string()) ?? undefined;
+      return (await this.client.get(key).string()) ?? undefined;
     } catch (e) {
-      throw new EtcdError('get', this.configKey, e);
+      throw new EtcdError('get', key, e);
+    }
+  }
+
+  /** Writes the config document (already checked by the caller). */
+  async putNetworkConfig(raw: string): Promise<void> {
+    try {
+      await this.client.put(this.configKey).value(raw);
+    } catch (e) {
+      throw new EtcdError('put', this.configKey, e);
     }
   }
 

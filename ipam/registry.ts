@@ -21,9 +21,18 @@ export type WatchBatch =
 
 export type RenewResult = { readonly kind: 'renewed'; readonly expiration: Date } | { readonly kind: 'reservation' } | { readonly kind: 'missing' };
 
+/** What a registry looked for when there is no config, and how an operator writes one. */
+export interface MissingConfig {
+  readonly lookedFor: readonly string[];
+  readonly note?: string;
+  readonly write: readonly string[];
+}
+
 export interface SubnetRegistry {
   /** The raw config document, or undefined when the key does not exist. */
   getNetworkConfig(): Promise<string | undefined>;
+  /** For the waiting line when getNetworkConfig found nothing. */
+  explainMissingConfig?(): Promise<MissingConfig>;
   listLeases(): Promise<LeaseSnapshot>;
   /** Creates the lease only if its key is absent; false when another node holds it. */
   createLease(lease: Lease, ttlSec: number): Promise<{ created: true; expiration: Date } | { created: false }>;

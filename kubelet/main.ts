@@ -3,7 +3,7 @@
 import { hostname } from 'node:os';
 import { Command } from 'commander';
 import { ObjectStore } from '../cluster/index.js';
-import { createLogger, errorMessage, etcdClientFromFlags } from '../common/index.js';
+import { createLogger, errorMessage, etcdClientFromFlags, flagTableOf, normalizePflagArgs } from '../common/index.js';
 import { DockerClient, parseDockerEndpoint } from './docker.js';
 import { startKubeletHealthz } from './healthz.js';
 import { Kubelet } from './kubelet.js';
@@ -58,7 +58,14 @@ const program = addKubeletOptions(new Command('kubelet'))
     }
   });
 
-program.parseAsync(process.argv).catch((e: unknown) => {
+let args: string[];
+try {
+  args = normalizePflagArgs(process.argv.slice(2), flagTableOf(program));
+} catch (e) {
+  process.stderr.write(`kubelet: ${errorMessage(e)}\n`);
+  process.exit(2);
+}
+program.parseAsync(args, { from: 'user' }).catch((e: unknown) => {
   process.stderr.write(`kubelet: ${errorMessage(e)}\n`);
   process.exit(1);
 });

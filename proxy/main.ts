@@ -4,7 +4,7 @@
 // removes them.
 import { Command } from 'commander';
 import { ObjectStore } from '../cluster/index.js';
-import { createLogger, errorMessage, etcdClientFromFlags } from '../common/index.js';
+import { createLogger, errorMessage, etcdClientFromFlags, flagTableOf, normalizePflagArgs } from '../common/index.js';
 import { ConntrackCli } from './conntrack.js';
 import { NftCli } from './nft.js';
 import { addProxyOptions, proxyOptions, VERSION } from './options.js';
@@ -54,7 +54,14 @@ const program = addProxyOptions(new Command('kube-proxy'))
     log.info({}, 'stopped');
   });
 
-program.parseAsync(process.argv).catch((e: unknown) => {
+let args: string[];
+try {
+  args = normalizePflagArgs(process.argv.slice(2), flagTableOf(program));
+} catch (e) {
+  process.stderr.write(`kube-proxy: ${errorMessage(e)}\n`);
+  process.exit(2);
+}
+program.parseAsync(args, { from: 'user' }).catch((e: unknown) => {
   process.stderr.write(`kube-proxy: ${errorMessage(e)}\n`);
   process.exit(1);
 });

@@ -62,4 +62,10 @@ describe('docker options', () => {
     );
     expect(() => renderDockerOpts('FLANNEL_MTU=1450\n')).toThrow(/FLANNEL_SUBNET/);
   });
+  it('writes only the individual (-i) or only the combined (-c) variables when asked', () => {
+    const env = 'FLANNEL_SUBNET=10.5.72.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n';
+    expect(renderDockerOpts(env, { individual: true })).toBe('DOCKER_OPT_BIP="--bip=10.5.72.1/24"\nDOCKER_OPT_IPMASQ="--ip-masq=true"\nDOCKER_OPT_MTU="--mtu=1450"\n');
+    expect(renderDockerOpts(env, { combined: true, key: 'DOCKER_OPTS' })).toBe('DOCKER_OPTS=" --bip=10.5.72.1/24 --ip-masq=true --mtu=1450"\n');
+    expect(renderDockerOpts(env, { individual: true, combined: true })).toBe(renderDockerOpts(env));
+  });
 });
