@@ -4,6 +4,7 @@
 import { Backoff, errorMessage, type Logger, sleep } from '../common/index.js';
 import { type Cidr, contains, parseCidr, parseIp } from '../ipam/index.js';
 import type { Netlink, NetlinkEvent, Route } from '../netlink/index.js';
+import { addRoute, emptyKernelState, type MutableKernelState } from './kernel-state.js';
 
 /** The connected prefix of ours (an address CIDR on the underlay device) that holds `ip`, if any. */
 export function segmentOf(ip: string, extCidrs: readonly string[]): string | undefined {
@@ -21,6 +22,18 @@ export function isPeerRoute(r: Route, network: Cidr): boolean {
   if (r.gw === undefined) return false;
   const dst = parseCidr(r.dst);
   return dst.addr.family === network.addr.family && dst.prefix > network.prefix && contains(network, dst.addr);
+}
+
+/**
+ * The peer routes of `network`'s family in the kernel (every table's, whichever backend made them),
+ * and the routes `also` accepts: what a backend owns among the routes, read for a full sync.
+ */
+export async function ownedRoutes(nl: Netlink, network: Cidr, also?: (r: Route) => boolean): Promise<MutableKernelState> {
+  const s = emptyKernelState();
+  for (const r of await nl.dumpRoutes({ family: network.addr.family })) {
+    if (also?.(r) || isPeerRoute(r, network)) addRoute(s, r);
+  }
+  return s;
 }
 
 /** Device names the flannel backends create: flannel.<VNI>, flannel-v6.<VNI> (vxlan), flannel0 (udp). */

@@ -188,7 +188,7 @@ export function createDaemon(o: DaemonOptions, d: DaemonDeps): Daemon {
         signal,
       );
       if (!ext) return;
-      log.info({ iface: ext.name, ifaceAddr: ext.ifaceAddr, publicIP: ext.publicIP, publicIPv6: ext.publicIPv6, mtu: ext.mtu }, 'using interface');
+      log.info({ iface: ext.name, ifaceAddr: ext.addrs.get(4)?.local, publicIP: ext.addrs.get(4)?.publicIP, publicIPv6: ext.addrs.get(6)?.publicIP, mtu: ext.mtu }, 'using interface');
 
       const network = await retrying(`setting up the ${cfg.backendType} backend`, () => factory.create({ cfg, ext, nl: d.nl, log: log.child({ backend: cfg.backendType }) }, backendCfg), signal);
       if (!network) return;
