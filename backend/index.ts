@@ -20,6 +20,6 @@ export {
   describeOp,
   applyOps,
 } from './kernel-state.js';
-export { segmentOf, isPeerRoute, ownedRoutes, removeForeignDevices, watchDrift } from './routes.js';
+export { segmentOf, isPeerRoute, ownedRoutes, ensureSoleAddress, removeForeignDevices, watchDrift } from './routes.js';
 export { type DesiredState, type FamilySync, type RouteFamily, RouteNetwork, SkippedPeerLog } from './route-network.js';
 export { leaseSubnet, leasePublicIP, leaseBackendData, familyAttrs, publishedIPs } from './family.js';

@@ -36,6 +36,23 @@ export async function ownedRoutes(nl: Netlink, network: Cidr, also?: (r: Route) 
   return s;
 }
 
+/**
+ * `cidr` as the only address of its family on the device (an IPv6 link-local one aside): any other
+ * one means an old lease, and goes (logged with `fields`). Resolves to whether `cidr` had to be added.
+ */
+export async function ensureSoleAddress(nl: Netlink, ifindex: number, cidr: string, log: Logger, fields: Readonly<Record<string, unknown>> = {}): Promise<boolean> {
+  const have = await nl.dumpAddrs({ family: parseCidr(cidr).addr.family, ifindex });
+  for (const a of have) {
+    if (a.cidr !== cidr && !a.cidr.toLowerCase().startsWith('fe80:')) {
+      await nl.deleteAddr({ cidr: a.cidr, dev: ifindex });
+      log.info({ addr: a.cidr, ...fields }, 'removed stale address');
+    }
+  }
+  if (have.some((a) => a.cidr === cidr)) return false;
+  await nl.addAddr({ cidr, dev: ifindex });
+  return true;
+}
+
 /** Device names the flannel backends create: flannel.<VNI>, flannel-v6.<VNI> (vxlan), flannel0 (udp). */
 const FLANNEL_DEVICE = /^(flannel\.\d+|flannel-v6\.\d+|flannel0)$/;
 

@@ -16,6 +16,7 @@ import {
   Converger,
   describeOp,
   emptyKernelState,
+  ensureSoleAddress,
   type LeaseChanges,
   type Network,
   ownedRoutes,
@@ -191,17 +192,7 @@ export class UdpNetwork implements Network {
     const ifindex = this.link.index;
     const addr = formatIp(this.own.addr);
     const want = `${addr}/${this.network.prefix}`;
-    const have = await this.nl.dumpAddrs({ family: 4, ifindex });
-    for (const a of have) {
-      if (a.cidr !== want) {
-        await this.nl.deleteAddr({ cidr: a.cidr, dev: ifindex });
-        this.log.info({ addr: a.cidr }, 'removed stale address');
-      }
-    }
-    if (!have.some((a) => a.cidr === want)) {
-      await this.nl.addAddr({ cidr: want, dev: ifindex });
-      this.log.info({ addr: want }, 'address set');
-    }
+    if (await ensureSoleAddress(this.nl, ifindex, want, this.log)) this.log.info({ addr: want }, 'address set');
 
     const wantRoutes = emptyKernelState();
     addRoute(wantRoutes, { dst: formatCidr(this.network), ifindex, src: addr });

@@ -4,7 +4,7 @@
 // neighbours and FDB entries and converges them to the leases, so a departed peer's entries go, a
 // route deleted by hand comes back, and a deleted device is recreated.
 import type { BackendContext, BackendFactory, ExternalInterface, FamilySync, KernelState, LeaseChanges, Network } from '../backend/index.js';
-import { RouteNetwork, addFdb, addNeigh, familyAttrs, leaseSubnet, ownedRoutes, removeForeignDevices, watchDrift } from '../backend/index.js';
+import { RouteNetwork, addFdb, addNeigh, ensureSoleAddress, familyAttrs, leaseSubnet, ownedRoutes, removeForeignDevices, watchDrift } from '../backend/index.js';
 import { FlannelError, type Logger } from '../common/index.js';
 import { type Cidr, type Family, type Lease, type LeaseAttrs, configFamilies, familyBits, formatIp, parseIp } from '../ipam/index.js';
 import type { Link, Netlink } from '../netlink/index.js';
@@ -90,15 +90,7 @@ export class VxlanNetwork implements Network {
   /** `<subnet>.0/32` (or /128) on the device, and no other address of that family: a stale one means an old lease. */
   private async ensureAddress(p: Plane): Promise<void> {
     if (!p.subnet) return;
-    const want = `${formatIp(p.subnet.addr)}/${familyBits(p.family)}`;
-    const have = await this.nl.dumpAddrs({ family: p.family, ifindex: p.link.index });
-    for (const a of have) {
-      if (a.cidr !== want && !a.cidr.toLowerCase().startsWith('fe80:')) {
-        await this.nl.deleteAddr({ cidr: a.cidr, dev: p.link.index });
-        this.log.info({ addr: a.cidr, device: p.name }, 'removed stale address');
-      }
-    }
-    if (!have.some((a) => a.cidr === want)) await this.nl.addAddr({ cidr: want, dev: p.link.index });
+    await ensureSoleAddress(this.nl, p.link.index, `${formatIp(p.subnet.addr)}/${familyBits(p.family)}`, this.log, { device: p.name });
     await this.nl.setLink(p.link.index, { up: true });
   }
 
