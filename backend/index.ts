@@ -1,4 +1,4 @@
-export type { BackendContext, BackendFactory, ExternalInterface, LeaseChanges, Network } from './types.js';
+export type { BackendContext, BackendFactory, ExternalInterface, FamilyAddrs, LeaseChanges, Network, SkippedPeer } from './types.js';
 export { BackendRegistry } from './registry.js';
 export { allocBackend } from './alloc.js';
 export {
@@ -7,6 +7,7 @@ export {
   type NeighEntry,
   type KernelOp,
   type ConvergeResult,
+  type ConvergerOptions,
   Converger,
   emptyKernelState,
   addRoute,
@@ -19,4 +20,6 @@ export {
   describeOp,
   applyOps,
 } from './kernel-state.js';
-export { segmentOf, isPeerRoute, removeForeignDevices, watchDrift } from './routes.js';
+export { segmentOf, isPeerRoute, ownedRoutes, ensureSoleAddress, removeForeignDevices, watchDrift } from './routes.js';
+export { type DesiredState, type FamilySync, type RouteFamily, RouteNetwork, SkippedPeerLog } from './route-network.js';
+export { leaseSubnet, leasePublicIP, leaseBackendData, familyAttrs, publishedIPs } from './family.js';

@@ -138,6 +138,13 @@ export async function applyOps(nl: Netlink, ops: readonly KernelOp[]): Promise<{
 export interface ConvergeResult {
   readonly ops: number;
   readonly failed: number;
+  /** The updates that failed, each with its error (already logged). */
+  readonly failures: readonly { readonly op: KernelOp; readonly err: unknown }[];
+}
+
+export interface ConvergerOptions {
+  /** The level of the one line per applied update (`programmed`): debug (the default) for per-peer entries, info for a handful. */
+  readonly opLevel?: 'debug' | 'info';
 }
 
 /**
@@ -150,10 +157,15 @@ export interface ConvergeResult {
 export class Converger {
   private applied: MutableKernelState | undefined;
 
+  private readonly opLevel: 'debug' | 'info';
+
   constructor(
     private readonly nl: Netlink,
     private readonly log: Logger,
-  ) {}
+    opts: ConvergerOptions = {},
+  ) {
+    this.opLevel = opts.opLevel ?? 'debug';
+  }
 
   get ready(): boolean {
     return this.applied !== undefined;
@@ -201,16 +213,16 @@ export class Converger {
   }
 
   private async apply(ops: readonly KernelOp[]): Promise<ConvergeResult> {
-    if (ops.length === 0) return { ops: 0, failed: 0 };
+    if (ops.length === 0) return { ops: 0, failed: 0, failures: [] };
     const failed = await applyOps(this.nl, ops);
     const failedOps = new Set(failed.map((f) => f.op));
-    if (this.log.isLevelEnabled('debug')) {
-      for (const o of ops) if (!failedOps.has(o)) this.log.debug({ op: describeOp(o) }, 'programmed');
+    if (this.log.isLevelEnabled(this.opLevel)) {
+      for (const o of ops) if (!failedOps.has(o)) this.log[this.opLevel]({ op: describeOp(o) }, 'programmed');
     }
     for (const f of failed) this.log.error({ op: describeOp(f.op), err: errorMessage(f.err) }, 'kernel update failed');
     const count = (p: string) => ops.filter((o) => o.op.startsWith(p)).length;
     this.log.info({ add: count('add'), replace: count('replace'), del: count('del'), failed: failed.length }, 'kernel entries updated');
-    return { ops: ops.length, failed: failed.length };
+    return { ops: ops.length, failed: failed.length, failures: failed };
   }
 }
 

@@ -4,6 +4,7 @@
 import { Backoff, errorMessage, type Logger, sleep } from '../common/index.js';
 import { type Cidr, contains, parseCidr, parseIp } from '../ipam/index.js';
 import type { Netlink, NetlinkEvent, Route } from '../netlink/index.js';
+import { addRoute, emptyKernelState, type MutableKernelState } from './kernel-state.js';
 
 /** The connected prefix of ours (an address CIDR on the underlay device) that holds `ip`, if any. */
 export function segmentOf(ip: string, extCidrs: readonly string[]): string | undefined {
@@ -21,6 +22,35 @@ export function isPeerRoute(r: Route, network: Cidr): boolean {
   if (r.gw === undefined) return false;
   const dst = parseCidr(r.dst);
   return dst.addr.family === network.addr.family && dst.prefix > network.prefix && contains(network, dst.addr);
+}
+
+/**
+ * The peer routes of `network`'s family in the kernel (every table's, whichever backend made them),
+ * and the routes `also` accepts: what a backend owns among the routes, read for a full sync.
+ */
+export async function ownedRoutes(nl: Netlink, network: Cidr, also?: (r: Route) => boolean): Promise<MutableKernelState> {
+  const s = emptyKernelState();
+  for (const r of await nl.dumpRoutes({ family: network.addr.family })) {
+    if (also?.(r) || isPeerRoute(r, network)) addRoute(s, r);
+  }
+  return s;
+}
+
+/**
+ * `cidr` as the only address of its family on the device (an IPv6 link-local one aside): any other
+ * one means an old lease, and goes (logged with `fields`). Resolves to whether `cidr` had to be added.
+ */
+export async function ensureSoleAddress(nl: Netlink, ifindex: number, cidr: string, log: Logger, fields: Readonly<Record<string, unknown>> = {}): Promise<boolean> {
+  const have = await nl.dumpAddrs({ family: parseCidr(cidr).addr.family, ifindex });
+  for (const a of have) {
+    if (a.cidr !== cidr && !a.cidr.toLowerCase().startsWith('fe80:')) {
+      await nl.deleteAddr({ cidr: a.cidr, dev: ifindex });
+      log.info({ addr: a.cidr, ...fields }, 'removed stale address');
+    }
+  }
+  if (have.some((a) => a.cidr === cidr)) return false;
+  await nl.addAddr({ cidr, dev: ifindex });
+  return true;
 }
 
 /** Device names the flannel backends create: flannel.<VNI>, flannel-v6.<VNI> (vxlan), flannel0 (udp). */

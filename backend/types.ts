@@ -1,5 +1,5 @@
 import type { Logger } from '../common/index.js';
-import type { Lease, LeaseAttrs, NetworkConfig } from '../ipam/index.js';
+import type { Family, Lease, LeaseAttrs, NetworkConfig } from '../ipam/index.js';
 import type { Netlink } from '../netlink/index.js';
 
 export interface LeaseChanges {
@@ -7,17 +7,28 @@ export interface LeaseChanges {
   readonly removed: readonly Lease[];
 }
 
+/** One address family's addresses on the external interface. */
+export interface FamilyAddrs {
+  /** The interface's own address (the VTEP source, the udp socket's bind address). */
+  readonly local: string;
+  /** What peers use to reach us: --public-ip (--public-ipv6), else `local`. */
+  readonly publicIP: string;
+}
+
 /** The interface flanneld sends overlay traffic through, and the addresses it publishes. */
 export interface ExternalInterface {
   readonly name: string;
   readonly index: number;
   readonly mtu: number;
-  /** The interface's own IPv4 / IPv6 address (the VTEP source). */
-  readonly ifaceAddr?: string;
-  readonly ifaceAddrV6?: string;
-  /** What peers use to reach us: --public-ip, else the interface address. */
-  readonly publicIP?: string;
-  readonly publicIPv6?: string;
+  /** The addresses of each family the network enables (EnableIPv4, EnableIPv6). */
+  readonly addrs: ReadonlyMap<Family, FamilyAddrs>;
+}
+
+/** A peer lease a backend cannot program, and why; `peer` when the peer itself is refused (host-gw off our segment). */
+export interface SkippedPeer {
+  readonly subnet: string;
+  readonly peer?: string;
+  readonly reason: string;
 }
 
 export interface BackendContext {

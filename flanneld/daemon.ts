@@ -167,7 +167,7 @@ async function findInterface(c: Ctx, cfg: NetworkConfig, signal: AbortSignal): P
       }),
     signal,
   );
-  if (ext) c.log.info({ iface: ext.name, ifaceAddr: ext.ifaceAddr, publicIP: ext.publicIP, publicIPv6: ext.publicIPv6, mtu: ext.mtu }, 'using interface');
+  if (ext) c.log.info({ iface: ext.name, ifaceAddr: ext.addrs.get(4)?.local ?? ext.addrs.get(6)?.local, publicIP: ext.addrs.get(4)?.publicIP, publicIPv6: ext.addrs.get(6)?.publicIP, mtu: ext.mtu }, 'using interface');
   return ext;
 }
 

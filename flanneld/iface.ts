@@ -1,9 +1,9 @@
 // Which interface carries the overlay, as flannel picks it: --iface (names or addresses, first match
 // wins), else --iface-regex (matched against addresses, then names), else the interface of the
 // default route. The choice is pure; only `lookupExternalInterface` reads the kernel.
-import type { ExternalInterface } from '../backend/index.js';
+import type { ExternalInterface, FamilyAddrs } from '../backend/index.js';
 import { FlannelError } from '../common/index.js';
-import { isIp, parseIp, formatIp } from '../ipam/index.js';
+import { type Family, isIp, parseIp, formatIp } from '../ipam/index.js';
 import type { Addr, Link, Netlink, Route } from '../netlink/index.js';
 
 export class ExternalInterfaceError extends FlannelError {
@@ -71,17 +71,10 @@ export function selectExternalInterface(o: IfaceOptions, k: KernelView): Externa
   const v6 = pinnedAddr && parseIp(pinnedAddr).family === 6 ? pinnedAddr : addrsOf(link, 6)[0];
   if (o.ipv4 && !v4) throw new ExternalInterfaceError(`interface ${link.name} has no IPv4 address`);
   if (o.ipv6 && !v6) throw new ExternalInterfaceError(`interface ${link.name} has no global IPv6 address`);
-  const publicIP = o.ipv4 ? o.publicIP ?? v4 : undefined;
-  const publicIPv6 = o.ipv6 ? o.publicIPv6 ?? v6 : undefined;
-  return {
-    name: link.name,
-    index: link.index,
-    mtu: link.mtu,
-    ...(v4 && { ifaceAddr: v4 }),
-    ...(v6 && { ifaceAddrV6: v6 }),
-    ...(publicIP && { publicIP }),
-    ...(publicIPv6 && { publicIPv6 }),
-  };
+  const addrs = new Map<Family, FamilyAddrs>();
+  if (o.ipv4 && v4) addrs.set(4, { local: v4, publicIP: o.publicIP ?? v4 });
+  if (o.ipv6 && v6) addrs.set(6, { local: v6, publicIP: o.publicIPv6 ?? v6 });
+  return { name: link.name, index: link.index, mtu: link.mtu, addrs };
 }
 
 function isLinkLocal(ip: string): boolean {

@@ -1,7 +1,7 @@
 // host-gw: for each peer, `<peer subnet> via <peer PublicIP> dev <underlay>`. That only works when
 // every node is on one L2 segment, so a peer that is not on ours is refused with the reason.
-import { type KernelState, addRoute, emptyKernelState, segmentOf } from '../backend/index.js';
-import { type Family, type Lease, formatCidr, formatIp, isIp, parseIp } from '../ipam/index.js';
+import { type DesiredState, type SkippedPeer, addRoute, emptyKernelState, leasePublicIP, leaseSubnet, segmentOf } from '../backend/index.js';
+import { type Family, type Lease, formatCidr } from '../ipam/index.js';
 
 export interface RoutePlane {
   readonly family: Family;
@@ -10,29 +10,22 @@ export interface RoutePlane {
   readonly extCidrs: readonly string[];
 }
 
-export interface SkippedPeer {
-  readonly subnet: string;
-  readonly peer?: string;
-  readonly reason: string;
-}
-
-export function desiredHostGwState(peers: readonly Lease[], p: RoutePlane): { state: KernelState; skipped: SkippedPeer[] } {
+export function desiredHostGwState(peers: readonly Lease[], p: RoutePlane): DesiredState {
   const s = emptyKernelState();
   const skipped: SkippedPeer[] = [];
   for (const l of peers) {
-    const sn = p.family === 4 ? l.subnet : l.ipv6Subnet;
+    const sn = leaseSubnet(l, p.family);
     if (!sn) continue;
     const subnet = formatCidr(sn);
     if (l.attrs.backendType !== 'host-gw') {
       skipped.push({ subnet, reason: `backend ${l.attrs.backendType ?? 'udp'} is not host-gw` });
       continue;
     }
-    const ip = p.family === 4 ? l.attrs.publicIP : l.attrs.publicIPv6;
-    if (!ip || !isIp(ip) || parseIp(ip).family !== p.family) {
+    const gw = leasePublicIP(l, p.family);
+    if (!gw) {
       skipped.push({ subnet, reason: `no IPv${p.family} PublicIP` });
       continue;
     }
-    const gw = formatIp(parseIp(ip));
     if (!segmentOf(gw, p.extCidrs)) {
       skipped.push({
         subnet,

@@ -1,2 +1,2 @@
 export { hostGwBackend, HostGwNetwork, HostGwError } from './backend.js';
-export { desiredHostGwState, type RoutePlane, type SkippedPeer } from './desired.js';
+export { desiredHostGwState, type RoutePlane } from './desired.js';

@@ -1,6 +1,26 @@
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Converger, type KernelOp, addFdb, addNeigh, addRoute, describeOp, emptyKernelState } from '../backend/index.js';
-import { silentLogger } from '../common/index.js';
+import {
+  Converger,
+  type FamilySync,
+  type KernelOp,
+  type KernelState,
+  RouteNetwork,
+  type SkippedPeer,
+  SkippedPeerLog,
+  addFdb,
+  addNeigh,
+  addRoute,
+  describeOp,
+  emptyKernelState,
+  familyAttrs,
+  leaseBackendData,
+  leasePublicIP,
+  leaseSubnet,
+  publishedIPs,
+} from '../backend/index.js';
+import { type Logger, silentLogger } from '../common/index.js';
+import { type Family, type Lease, formatCidr, parseCidr } from '../ipam/index.js';
 import type { Netlink } from '../netlink/index.js';
 
 /** Records the writes a converger makes; fails the ones whose description matches `failOn`. */
@@ -90,5 +110,164 @@ describe('converger', () => {
   it('describes every op in ip(8) terms', () => {
     const op: KernelOp = { op: 'add-fdb', fdb: { mac: 'aa:00:00:00:00:01', dst: '192.0.2.1', ifindex: 9 } };
     expect(describeOp(op)).toBe('add-fdb fdb aa:00:00:00:00:01 dst 192.0.2.1 dev #9 self permanent');
+  });
+});
+
+/** A logger whose records (level, msg and fields) land in `records`. */
+function recordingLogger(): { log: Logger; records: Record<string, unknown>[] } {
+  const records: Record<string, unknown>[] = [];
+  const log = pino({ level: 'debug', base: null, timestamp: false }, { write: (line: string) => void records.push(JSON.parse(line) as Record<string, unknown>) });
+  return { log, records };
+}
+
+const lease = (n: number, extra: Partial<Lease> = {}): Lease => ({ subnet: parseCidr(`10.5.${n}.0/24`), attrs: { publicIP: `192.0.2.${n}` }, reservation: false, ...extra });
+
+/**
+ * A family whose leases become one route each (and a skipped peer for a lease without a PublicIP),
+ * counting the dumps (`owned`) it is asked for; `reset` makes its next prepare report a new device.
+ */
+function fakeFamily(family: Family, have: () => KernelState = emptyKernelState) {
+  const f = {
+    family,
+    prepares: 0,
+    dumps: 0,
+    reset: false,
+    prepare: async (): Promise<FamilySync> => {
+      f.prepares++;
+      const reset = f.reset;
+      f.reset = false;
+      return {
+        reset,
+        desired: (leases) => {
+          const s = emptyKernelState();
+          const skipped: SkippedPeer[] = [];
+          for (const l of leases) {
+            const sn = leaseSubnet(l, family);
+            if (!sn) continue;
+            const gw = leasePublicIP(l, family);
+            if (gw) addRoute(s, { dst: formatCidr(sn), gw, ifindex: 2 });
+            else skipped.push({ subnet: formatCidr(sn), reason: `no IPv${family} PublicIP` });
+          }
+          return { state: s, skipped };
+        },
+        owned: async () => {
+          f.dumps++;
+          return have();
+        },
+      };
+    },
+  };
+  return f;
+}
+describe('route network', () => {
+  const dual = (n: number): Lease => ({
+    subnet: parseCidr(`10.5.${n}.0/24`),
+    ipv6Subnet: parseCidr(`fd00:5:${n}::/64`),
+    attrs: { publicIP: `192.0.2.${n}`, publicIPv6: `2001:db8::${n}` },
+    reservation: false,
+  });
+
+  it('syncs every family in full first, then only the changed leases, without dumps', async () => {
+    const { nl, ops } = recordingNetlink();
+    const stale = emptyKernelState();
+    addRoute(stale, { dst: '10.5.9.0/24', gw: '192.0.2.9', ifindex: 2 });
+    const v4 = fakeFamily(4, () => stale);
+    const v6 = fakeFamily(6);
+    const net = new RouteNetwork(nl, silentLogger, [v4, v6]);
+    expect(await net.converge([dual(1), dual(2)])).toBe(0);
+    expect({ v4: v4.dumps, v6: v6.dumps }).toEqual({ v4: 1, v6: 1 });
+    expect(kinds(ops)).toEqual(['del-route', 'add-route', 'add-route', 'add-route', 'add-route']);
+    expect(ops[0]).toContain('10.5.9.0/24');
+    expect(net.sizes()).toEqual({ route: 4, neigh: 0, fdb: 0 });
+
+    ops.length = 0;
+    expect(await net.converge([dual(2), dual(3)], { added: [dual(3)], removed: [dual(1)] })).toBe(0);
+    expect({ v4: v4.dumps, v6: v6.dumps, prepares: v4.prepares + v6.prepares }).toEqual({ v4: 1, v6: 1, prepares: 4 });
+    expect(ops.map((o) => o.replace(/"gw".*/, ''))).toEqual([
+      'del-route {"dst":"10.5.1.0/24",',
+      'add-route {"dst":"10.5.3.0/24",',
+      'del-route {"dst":"fd00:5:1::/64",',
+      'add-route {"dst":"fd00:5:3::/64",',
+    ]);
+
+    // The IPv6 device was recreated: that family alone is read and synced in full again.
+    ops.length = 0;
+    v6.reset = true;
+    expect(await net.converge([dual(2), dual(3)], { added: [dual(4)], removed: [] })).toBe(0);
+    expect({ v4: v4.dumps, v6: v6.dumps }).toEqual({ v4: 1, v6: 2 });
+    expect(kinds(ops)).toEqual(['add-route', 'add-route', 'add-route']);
+    expect(ops.join('\n')).not.toContain('fd00:5:4::');
+  });
+
+  it('counts failed updates, and syncs the failed family in full next time', async () => {
+    const { nl } = recordingNetlink(/10\.5\.2\.0/);
+    const v4 = fakeFamily(4);
+    const net = new RouteNetwork(nl, silentLogger, [v4]);
+    expect(await net.converge([lease(1), lease(2)])).toBe(1);
+    expect(await net.converge([lease(1), lease(2), lease(3)], { added: [lease(3)], removed: [] })).toBe(1);
+    expect(v4.dumps).toBe(2);
+  });
+
+  it('logs a skipped peer once per subnet and reason, and a refused peer as an error', async () => {
+    const { log, records } = recordingLogger();
+    const net = new RouteNetwork(recordingNetlink().nl, log, [fakeFamily(4)]);
+    const bad = lease(7, { attrs: { publicIPv6: '2001:db8::7' } });
+    await net.converge([lease(1), bad]);
+    await net.converge([lease(1), bad]);
+    await net.converge([lease(1), bad], { added: [bad], removed: [] });
+    expect(records.filter((r) => r.msg === 'skipping peer')).toEqual([{ level: 40, msg: 'skipping peer', subnet: '10.5.7.0/24', reason: 'no IPv4 PublicIP' }]);
+
+    const skipped = new SkippedPeerLog(log);
+    records.length = 0;
+    skipped.note([{ subnet: '10.5.3.0/24', peer: '198.51.100.9', reason: 'off our segment' }]);
+    skipped.note([{ subnet: '10.5.3.0/24', peer: '198.51.100.9', reason: 'off our segment' }]);
+    skipped.note([{ subnet: '10.5.3.0/24', reason: 'another reason' }]);
+    expect(records.map((r) => [r.level, r.msg, r.peer])).toEqual([
+      [50, 'refusing peer', '198.51.100.9'],
+      [40, 'skipping peer', undefined],
+    ]);
+  });
+});
+
+describe('converger options', () => {
+  it('logs each update at the level asked for, and returns the failures with their errors', async () => {
+    const { log, records } = recordingLogger();
+    const { nl } = recordingNetlink(/10\.5\.2\.0/);
+    const c = new Converger(nl, log.child({}, { level: 'info' }), { opLevel: 'info' });
+    const want = emptyKernelState();
+    addRoute(want, { dst: '10.5.1.0/24', gw: '192.0.2.1', ifindex: 2 });
+    addRoute(want, { dst: '10.5.2.0/24', gw: '192.0.2.2', ifindex: 2 });
+    const res = await c.full(want, emptyKernelState());
+    expect(res.failed).toBe(1);
+    expect(describeOp(res.failures[0]!.op)).toBe('add-route route 10.5.2.0/24 via 192.0.2.2 dev #2');
+    expect((res.failures[0]!.err as Error).message).toBe('EPERM');
+    expect(records.map((r) => `${r.level} ${r.msg}`)).toEqual(['30 programmed', '50 kernel update failed', '30 kernel entries updated']);
+  });
+});
+
+describe('lease fields by family', () => {
+  const l: Lease = {
+    subnet: parseCidr('10.5.1.0/24'),
+    ipv6Subnet: parseCidr('fd00:5:1::/64'),
+    attrs: { publicIP: '192.0.2.1', publicIPv6: '2001:DB8:0::1', backendData: { v: 4 }, backendV6Data: { v: 6 } },
+    reservation: false,
+  };
+  it('reads the subnet, the canonical public IP and the backend data of each family', () => {
+    expect([leaseSubnet(l, 4), leaseSubnet(l, 6)]).toEqual([l.subnet, l.ipv6Subnet]);
+    expect([leasePublicIP(l, 4), leasePublicIP(l, 6)]).toEqual(['192.0.2.1', '2001:db8::1']);
+    expect([leaseBackendData(l, 4), leaseBackendData(l, 6)]).toEqual([{ v: 4 }, { v: 6 }]);
+    // A PublicIP of the wrong family, or not an address, is no PublicIP.
+    expect(leasePublicIP({ ...l, attrs: { publicIP: '2001:db8::1', publicIPv6: 'nonsense' } }, 4)).toBeUndefined();
+    expect(leasePublicIP({ ...l, attrs: { publicIP: '2001:db8::1', publicIPv6: 'nonsense' } }, 6)).toBeUndefined();
+  });
+  it('writes our attributes of each family, and publishes one public IP per family', () => {
+    expect(familyAttrs(4, '192.0.2.1', { VNI: 1 })).toEqual({ publicIP: '192.0.2.1', backendData: { VNI: 1 } });
+    expect(familyAttrs(6, '2001:db8::1', { VNI: 1 })).toEqual({ publicIPv6: '2001:db8::1', backendV6Data: { VNI: 1 } });
+    expect(familyAttrs(6, '2001:db8::1')).toEqual({ publicIPv6: '2001:db8::1' });
+    const addrs = new Map([
+      [4, { local: '192.0.2.1', publicIP: '203.0.113.1' }],
+      [6, { local: '2001:db8::1', publicIP: '2001:db8::1' }],
+    ] as const);
+    expect(publishedIPs({ name: 'eth0', index: 2, mtu: 1500, addrs })).toEqual({ publicIP: '203.0.113.1', publicIPv6: '2001:db8::1' });
   });
 });

@@ -24,11 +24,11 @@ const base = { iface: [], ifaceRegex: [], ipv4: true, ipv6: false };
 
 describe('external interface choice', () => {
   it('defaults to the interface of the default route', () => {
-    expect(selectExternalInterface(base, kernel)).toEqual({ name: 'eth0', index: 2, mtu: 1500, ifaceAddr: '192.0.2.11', publicIP: '192.0.2.11' });
+    expect(selectExternalInterface(base, kernel)).toEqual({ name: 'eth0', index: 2, mtu: 1500, addrs: new Map([[4, { local: '192.0.2.11', publicIP: '192.0.2.11' }]]) });
   });
   it('takes --iface by name or address, first match wins, and --public-ip', () => {
     expect(selectExternalInterface({ ...base, iface: ['nosuch', 'eth1'] }, kernel).name).toBe('eth1');
-    expect(selectExternalInterface({ ...base, iface: ['198.51.100.7'], publicIP: '203.0.113.9' }, kernel)).toMatchObject({ name: 'eth1', ifaceAddr: '198.51.100.7', publicIP: '203.0.113.9', mtu: 9000 });
+    expect(selectExternalInterface({ ...base, iface: ['198.51.100.7'], publicIP: '203.0.113.9' }, kernel)).toMatchObject({ name: 'eth1', addrs: new Map([[4, { local: '198.51.100.7', publicIP: '203.0.113.9' }]]), mtu: 9000 });
   });
   it('matches --iface-regex against addresses, then names', () => {
     expect(selectExternalInterface({ ...base, ifaceRegex: ['^198\\.51'] }, kernel).name).toBe('eth1');
@@ -38,7 +38,7 @@ describe('external interface choice', () => {
     expect(() => selectExternalInterface({ ...base, iface: ['wlan0'] }, kernel)).toThrow(ExternalInterfaceError);
     expect(() => selectExternalInterface(base, { ...kernel, routes: [] })).toThrow(/no default IPv4 route/);
     expect(() => selectExternalInterface({ ...base, ipv6: true, iface: ['eth0'] }, kernel)).toThrow(/no global IPv6 address/);
-    expect(selectExternalInterface({ ...base, ipv6: true, iface: ['eth1'] }, kernel)).toMatchObject({ ifaceAddrV6: 'fd00::7', publicIPv6: 'fd00::7' });
+    expect(selectExternalInterface({ ...base, ipv6: true, iface: ['eth1'] }, kernel).addrs.get(6)).toEqual({ local: 'fd00::7', publicIP: 'fd00::7' });
   });
 });
 

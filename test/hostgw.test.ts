@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { type Lease, parseCidr } from '../ipam/index.js';
-import { desiredHostGwState } from '../hostgw/index.js';
+import { silentLogger } from '../common/index.js';
+import { type Lease, parseCidr, parseNetworkConfig } from '../ipam/index.js';
+import { desiredHostGwState, hostGwBackend } from '../hostgw/index.js';
+import type { Netlink, Route } from '../netlink/index.js';
 
 const lease = (sn: string, ip: string, backendType = 'host-gw'): Lease => ({ subnet: parseCidr(sn), attrs: { publicIP: ip, backendType }, reservation: false });
 const plane = { family: 4 as const, extIndex: 2, extName: 'eth0', extCidrs: ['192.0.2.11/24'] };
@@ -20,5 +22,40 @@ describe('host-gw desired routes', () => {
     expect(skipped[0]).toMatchObject({ subnet: '10.5.3.0/24', peer: '198.51.100.9' });
     expect(skipped[0]!.reason).toContain('not directly reachable on eth0 (192.0.2.11/24)');
     expect(skipped[1]!.reason).toContain('vxlan is not host-gw');
+  });
+});
+
+describe('host-gw network', () => {
+  it('reads the routes on full syncs only, keeps lease events partial, and owns other backends\' peer routes', async () => {
+    const calls: string[] = [];
+    // A route vxlan left behind (via flannel.1), and the node's own subnet on cni0 (no gateway: never ours).
+    let routes: Route[] = [
+      { dst: '10.5.9.0/24', gw: '10.5.9.0', ifindex: 9, onlink: true },
+      { dst: '10.5.1.0/24', ifindex: 5 },
+    ];
+    const nl: Partial<Netlink> = {
+      dumpLinks: async () => [],
+      dumpAddrs: async () => (calls.push('dumpAddrs'), [{ cidr: '192.0.2.11/24', ifindex: 2, family: 4 }]),
+      dumpRoutes: async () => (calls.push('dumpRoutes'), routes),
+      addRoute: async (r) => void calls.push(`addRoute ${r.dst} via ${r.gw}`),
+      deleteRoute: async (r) => {
+        calls.push(`deleteRoute ${r.dst}`);
+        routes = routes.filter((x) => x.dst !== r.dst);
+        return true;
+      },
+    };
+    const cfg = parseNetworkConfig('{"Network":"10.5.0.0/16","Backend":{"Type":"host-gw"}}');
+    const ext = { name: 'eth0', index: 2, mtu: 1500, addrs: new Map([[4, { local: '192.0.2.11', publicIP: '192.0.2.11' }]] as const) };
+    const net = await hostGwBackend.create({ cfg, ext, nl: nl as Netlink, log: silentLogger }, {});
+    expect(net.attrs).toEqual({ publicIP: '192.0.2.11', backendType: 'host-gw' });
+    expect(net.mtu).toBe(1500);
+
+    await net.reconcile([lease('10.5.3.0/24', '192.0.2.13')]);
+    expect(calls).toEqual(['dumpAddrs', 'dumpRoutes', 'deleteRoute 10.5.9.0/24', 'addRoute 10.5.3.0/24 via 192.0.2.13']);
+    calls.length = 0;
+    const b = lease('10.5.4.0/24', '192.0.2.14');
+    await net.reconcile([lease('10.5.3.0/24', '192.0.2.13'), b], { added: [b], removed: [] });
+    expect(calls).toEqual(['dumpAddrs', 'addRoute 10.5.4.0/24 via 192.0.2.14']);
+    expect(net.objects?.()).toEqual({ route: 2 });
   });
 });

@@ -229,7 +229,7 @@ function fakeNetlink() {
   return { nl: nl as Netlink, state };
 }
 
-const EXT: ExternalInterface = { name: 'eth0', index: 2, mtu: 1500, ifaceAddr: '192.0.2.11', publicIP: '192.0.2.11' };
+const EXT: ExternalInterface = { name: 'eth0', index: 2, mtu: 1500, addrs: new Map([[4, { local: '192.0.2.11', publicIP: '192.0.2.11' }]]) };
 
 describe('udp backend', () => {
   it('refuses IPv6 before opening anything', async () => {

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { diffKernelState, describeOp, emptyKernelState, addRoute, addNeigh, addFdb } from '../backend/index.js';
-import { ConfigError, type Lease, parseCidr } from '../ipam/index.js';
-import { desiredVxlanState, parseVxlanConfig, renderVxlanConfig, stableVtepMac } from '../vxlan/index.js';
+import { silentLogger } from '../common/index.js';
+import { ConfigError, type Lease, parseCidr, parseNetworkConfig } from '../ipam/index.js';
+import type { Link, Netlink } from '../netlink/index.js';
+import { desiredVxlanState, parseVxlanConfig, renderVxlanConfig, stableVtepMac, vxlanBackend } from '../vxlan/index.js';
 
 const peer = (sn: string, ip: string, mac: string, extra: Partial<Lease['attrs']> = {}): Lease => ({
   subnet: parseCidr(sn),
@@ -105,5 +107,115 @@ describe('kernel state diff', () => {
     addRoute(have, { dst: '10.5.3.0/24', gw: '192.0.2.13', ifindex: 2 });
     const ops = diffKernelState(want, have);
     expect(ops.map(describeOp)).toEqual(['replace-route route 10.5.3.0/24 via 10.5.3.0 dev #10 onlink']);
+  });
+});
+
+/**
+ * The netlink calls the vxlan backend makes, on devices it creates: every call is recorded by name
+ * (dumps too, so a test can tell a partial sync from a full one); writes are recorded with their argument.
+ */
+function fakeNetlink() {
+  const links = new Map<string, Link>();
+  let next = 10;
+  const calls: string[] = [];
+  // Adds resolve to nothing, deletes to whether something went: `true` as never fits both.
+  const write = (name: string) => async (x: unknown): Promise<never> => {
+    calls.push(`${name} ${JSON.stringify(x)}`);
+    return true as never;
+  };
+  const nl: Partial<Netlink> = {
+    ensureVxlan: async (spec) => {
+      calls.push(`ensureVxlan ${spec.name}`);
+      const l: Link = { index: next++, name: spec.name, kind: 'vxlan', mac: spec.mac, mtu: spec.mtu ?? 1450, up: false };
+      links.set(spec.name, l);
+      return l;
+    },
+    setLink: async (dev) => {
+      for (const [n, l] of links) if (l.index === dev) links.set(n, { ...l, up: true });
+    },
+    getLink: async (dev) => (typeof dev === 'string' ? links.get(dev) : undefined),
+    dumpLinks: async () => [...links.values()],
+    deleteLink: write('deleteLink'),
+    dumpAddrs: async (f) => (calls.push(`dumpAddrs ${f?.ifindex}`), f?.ifindex === 2 ? [{ cidr: f.family === 4 ? '192.0.2.11/24' : '2001:db8::11/64', ifindex: 2, family: f.family! }] : []),
+    addAddr: write('addAddr'),
+    deleteAddr: write('deleteAddr'),
+    dumpRoutes: async () => (calls.push('dumpRoutes'), []),
+    dumpNeighs: async () => (calls.push('dumpNeighs'), []),
+    dumpFdb: async () => (calls.push('dumpFdb'), []),
+    addRoute: write('addRoute'),
+    replaceRoute: write('replaceRoute'),
+    deleteRoute: write('deleteRoute'),
+    addNeigh: write('addNeigh'),
+    replaceNeigh: write('replaceNeigh'),
+    deleteNeigh: write('deleteNeigh'),
+    addFdb: write('addFdb'),
+    deleteFdb: write('deleteFdb'),
+  };
+  return { nl: nl as Netlink, calls, links };
+}
+
+describe('vxlan network', () => {
+  const cfg = parseNetworkConfig('{"Network":"10.5.0.0/16","EnableIPv6":true,"IPv6Network":"fd00:5::/48","Backend":{"Type":"vxlan"}}');
+  const ext = {
+    name: 'eth0',
+    index: 2,
+    mtu: 1500,
+    addrs: new Map([
+      [4, { local: '192.0.2.11', publicIP: '192.0.2.11' }],
+      [6, { local: '2001:db8::11', publicIP: '2001:db8::11' }],
+    ] as const),
+  };
+  const dual = (n: number): Lease => ({
+    subnet: parseCidr(`10.5.${n}.0/24`),
+    ipv6Subnet: parseCidr(`fd00:5:${n}::/64`),
+    attrs: {
+      publicIP: `192.0.2.${n}`,
+      publicIPv6: `2001:db8::${n}`,
+      backendType: 'vxlan',
+      backendData: { VNI: 1, VtepMAC: `aa:00:00:00:04:0${n}` },
+      backendV6Data: { VNI: 1, VtepMAC: `aa:00:00:00:06:0${n}` },
+    },
+    reservation: false,
+  });
+  const kinds = (calls: string[]) => calls.map((c) => c.split(' ')[0]!);
+
+  it('makes one device per family, publishes both, and keeps lease events partial (no dumps)', async () => {
+    const { nl, calls, links } = fakeNetlink();
+    const net = await vxlanBackend.create({ cfg, ext, nl, log: silentLogger }, vxlanBackend.parseConfig(cfg.backend));
+    expect([...links.keys()]).toEqual(['flannel.1', 'flannel-v6.1']);
+    expect(net.attrs).toEqual({
+      publicIP: '192.0.2.11',
+      publicIPv6: '2001:db8::11',
+      backendType: 'vxlan',
+      backendData: { VNI: 1, VtepMAC: stableVtepMac(1, '192.0.2.11', 4) },
+      backendV6Data: { VNI: 1, VtepMAC: stableVtepMac(1, '2001:db8::11', 6) },
+    });
+    expect(net.mtu).toBe(1430);
+    calls.length = 0;
+    await net.setLease(dual(9));
+    expect(calls.filter((c) => c.startsWith('addAddr'))).toEqual(['addAddr {"cidr":"10.5.9.0/32","dev":10}', 'addAddr {"cidr":"fd00:5:9::/128","dev":11}']);
+
+    calls.length = 0;
+    await net.reconcile([dual(1)]);
+    expect(kinds(calls).filter((c) => c.startsWith('dump'))).toEqual(['dumpAddrs', 'dumpRoutes', 'dumpNeighs', 'dumpFdb', 'dumpAddrs', 'dumpRoutes', 'dumpNeighs', 'dumpFdb']);
+    expect(calls).toContain('addRoute {"dst":"fd00:5:1::/64","gw":"fd00:5:1::","ifindex":11,"onlink":true}');
+    expect(net.objects?.()).toEqual({ route: 2, neigh: 2, fdb: 2 });
+
+    // A lease event: only its entries, and no dump of routes, neighbours or FDB.
+    calls.length = 0;
+    await net.reconcile([dual(1), dual(2)], { added: [dual(2)], removed: [] });
+    expect(kinds(calls)).toEqual(['dumpAddrs', 'addNeigh', 'addFdb', 'addRoute', 'dumpAddrs', 'addNeigh', 'addFdb', 'addRoute']);
+    expect(net.objects?.()).toEqual({ route: 4, neigh: 4, fdb: 4 });
+
+    // flannel-v6.1 deleted by hand: recreated, and that family alone read and synced in full.
+    links.delete('flannel-v6.1');
+    calls.length = 0;
+    await net.reconcile([dual(1), dual(2), dual(3)], { added: [dual(3)], removed: [] });
+    expect(calls).toContain('addAddr {"cidr":"fd00:5:9::/128","dev":12}');
+    expect(kinds(calls)).toEqual([
+      'dumpAddrs', 'addNeigh', 'addFdb', 'addRoute',
+      'ensureVxlan', 'dumpAddrs', 'addAddr', 'dumpAddrs', 'dumpRoutes', 'dumpNeighs', 'dumpFdb',
+      'addNeigh', 'addNeigh', 'addNeigh', 'addFdb', 'addFdb', 'addFdb', 'addRoute', 'addRoute', 'addRoute',
+    ]);
   });
 });

@@ -9,13 +9,27 @@
 // device (or a loop whose TUN thread died) is reopened, and the peer table computed from the leases
 // is swapped into the running loop. The loop lives in this process: while flanneld is down, the
 // tunnel is down too, and the kernel removes flannel0 when the process exits (as flannel's).
-import { addRoute, applyOps, type BackendContext, type BackendFactory, describeOp, diffKernelState, emptyKernelState, isPeerRoute, type LeaseChanges, type Network, removeForeignDevices, watchDrift } from '../backend/index.js';
+import {
+  addRoute,
+  type BackendContext,
+  type BackendFactory,
+  Converger,
+  describeOp,
+  emptyKernelState,
+  ensureSoleAddress,
+  type LeaseChanges,
+  type Network,
+  ownedRoutes,
+  removeForeignDevices,
+  SkippedPeerLog,
+  watchDrift,
+} from '../backend/index.js';
 import { errorMessage, FlannelError, type Logger, sleep } from '../common/index.js';
 import { type Cidr, ConfigError, formatCidr, formatIp, type Lease, type LeaseAttrs } from '../ipam/index.js';
 import type { Link, Netlink } from '../netlink/index.js';
 import { parseUdpConfig, renderUdpConfig, type UdpConfig } from './config.js';
 import { COUNTER_NAMES, type DataPath, type OpenDataPath, openNativeDataPath, type UdpCounters } from './native.js';
-import { describePeerTable, type SkippedPeer, udpPeerTable } from './peers.js';
+import { describePeerTable, udpPeerTable } from './peers.js';
 
 export const TUN_DEVICE = 'flannel0';
 /** Outer IPv4 (20) + UDP (8) headers. */
@@ -63,7 +77,9 @@ export class UdpNetwork implements Network {
   private readonly base = zeroCounters();
   private lastReported: UdpCounters = zeroCounters();
   private lastTable = '';
-  private readonly skippedLogged = new Set<string>();
+  private readonly skipped: SkippedPeerLog;
+  /** The network route through the device: one entry, each of its updates logged at info. */
+  private readonly routeSync: Converger;
   private chain: Promise<unknown> = Promise.resolve();
   private closed = false;
 
@@ -78,15 +94,19 @@ export class UdpNetwork implements Network {
     readonly attrs: LeaseAttrs,
     readonly mtu: number,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.skipped = new SkippedPeerLog(log);
+    this.routeSync = new Converger(nl, log, { opLevel: 'info' });
+  }
 
   static async create(ctx: BackendContext, c: UdpConfig, deps: UdpDeps): Promise<UdpNetwork> {
     if (ctx.cfg.v6) {
       throw new ConfigError('EnableIPv6', true, "the udp backend carries IPv4 only, as flannel's does; use the vxlan backend for IPv6");
     }
     if (!ctx.cfg.v4) throw new ConfigError('EnableIPv4', false, 'the udp backend needs an IPv4 network');
-    const { ifaceAddr, publicIP } = ctx.ext;
-    if (!ifaceAddr || !publicIP) throw new UdpBackendError(`interface ${ctx.ext.name} has no IPv4 address for the udp tunnel`);
+    const v4 = ctx.ext.addrs.get(4);
+    if (!v4) throw new UdpBackendError(`interface ${ctx.ext.name} has no IPv4 address for the udp tunnel`);
+    const { local: ifaceAddr, publicIP } = v4;
     const mtu = ctx.ext.mtu - UDP_OVERHEAD;
     const log = ctx.log.child({ device: TUN_DEVICE });
     await removeForeignDevices(ctx.nl, [TUN_DEVICE], log);
@@ -172,55 +192,27 @@ export class UdpNetwork implements Network {
     const ifindex = this.link.index;
     const addr = formatIp(this.own.addr);
     const want = `${addr}/${this.network.prefix}`;
-    const have = await this.nl.dumpAddrs({ family: 4, ifindex });
-    for (const a of have) {
-      if (a.cidr !== want) {
-        await this.nl.deleteAddr({ cidr: a.cidr, dev: ifindex });
-        this.log.info({ addr: a.cidr }, 'removed stale address');
-      }
-    }
-    if (!have.some((a) => a.cidr === want)) {
-      await this.nl.addAddr({ cidr: want, dev: ifindex });
-      this.log.info({ addr: want }, 'address set');
-    }
+    if (await ensureSoleAddress(this.nl, ifindex, want, this.log)) this.log.info({ addr: want }, 'address set');
 
-    const wantState = emptyKernelState();
-    addRoute(wantState, { dst: formatCidr(this.network), ifindex, src: addr });
-    const haveState = emptyKernelState();
+    const wantRoutes = emptyKernelState();
+    addRoute(wantRoutes, { dst: formatCidr(this.network), ifindex, src: addr });
     // Peer routes another backend left (vxlan's via flannel.1, host-gw's via the underlay) would
     // take traffic away from the network route: they go too.
-    for (const r of await this.nl.dumpRoutes({ family: 4 })) {
-      if (r.ifindex === ifindex || isPeerRoute(r, this.network)) addRoute(haveState, r);
-    }
-    const ops = diffKernelState(wantState, haveState);
-    if (ops.length === 0) return;
-    const failed = await applyOps(this.nl, ops);
-    for (const o of ops) {
-      const f = failed.find((x) => x.op === o);
-      if (f) this.log.error({ op: describeOp(o), err: errorMessage(f.err) }, 'kernel update failed');
-      else this.log.info({ op: describeOp(o) }, 'programmed');
-    }
-    if (failed.length) throw new UdpBackendError(`${failed.length} kernel updates failed: ${describeOp(failed[0]!.op)}: ${errorMessage(failed[0]!.err)}`);
+    const haveRoutes = await ownedRoutes(this.nl, this.network, (r) => r.ifindex === ifindex);
+    const res = await this.routeSync.full(wantRoutes, haveRoutes);
+    const first = res.failures[0];
+    if (first) throw new UdpBackendError(`${res.failed} kernel updates failed: ${describeOp(first.op)}: ${errorMessage(first.err)}`);
   }
 
   /** Computes the table from the leases and swaps it into the running loop. */
   private pushTable(): void {
     const { table, skipped } = udpPeerTable(this.peers, this.own, this.network);
-    this.logSkipped(skipped);
+    this.skipped.note(skipped);
     const entries = this.dp.setTable(table);
     const text = describePeerTable(table);
     if (text !== this.lastTable) {
       this.log.info({ subnet: this.own && formatCidr(this.own), peers: entries, table: text.length < 4096 ? text : undefined }, 'peer table updated');
       this.lastTable = text;
-    }
-  }
-
-  private logSkipped(skipped: readonly SkippedPeer[]): void {
-    for (const s of skipped) {
-      const k = `${s.subnet} ${s.reason}`;
-      if (this.skippedLogged.has(k)) continue;
-      this.skippedLogged.add(k);
-      this.log.warn({ subnet: s.subnet, reason: s.reason }, 'skipping peer');
     }
   }
 

@@ -1,6 +1,6 @@
 export { udpBackend, createUdpBackend, UdpNetwork, UdpBackendError, TUN_DEVICE, UDP_OVERHEAD, type UdpDeps } from './backend.js';
 export { parseUdpConfig, renderUdpConfig, type UdpConfig, DEFAULT_UDP_PORT } from './config.js';
-export { udpPeerTable, encodePeerTable, describePeerTable, type PeerEntry, type PeerTable, type SkippedPeer } from './peers.js';
+export { udpPeerTable, encodePeerTable, describePeerTable, type PeerEntry, type PeerTable } from './peers.js';
 export {
   openNativeDataPath,
   classifyPacket,

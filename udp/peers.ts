@@ -2,7 +2,8 @@
 // peer's PublicIP that packets for it are sent to. flannel's udp leases carry no BackendType (and no
 // BackendData), so a lease without one is a udp peer; leases of other backends (a node still on
 // vxlan during a migration) cannot be reached through our port and are skipped with the reason.
-import { type Cidr, contains, formatCidr, formatIp, isIp, overlaps, parseIp } from '../ipam/index.js';
+import { leasePublicIP, type SkippedPeer } from '../backend/index.js';
+import { type Cidr, contains, formatCidr, formatIp, overlaps, parseIp } from '../ipam/index.js';
 import type { Lease } from '../ipam/index.js';
 
 export interface PeerEntry {
@@ -11,11 +12,6 @@ export interface PeerEntry {
   readonly prefixLen: number;
   /** Where its packets go: the peer's PublicIP (port: ours, the same on every node). */
   readonly peerIP: string;
-}
-
-export interface SkippedPeer {
-  readonly subnet: string;
-  readonly reason: string;
 }
 
 export interface PeerTable {
@@ -42,8 +38,8 @@ export function udpPeerTable(
       skip(`backend ${l.attrs.backendType} is not udp`);
       continue;
     }
-    const ip = l.attrs.publicIP;
-    if (!ip || !isIp(ip) || parseIp(ip).family !== 4) {
+    const ip = leasePublicIP(l, 4);
+    if (!ip) {
       skip('no IPv4 PublicIP');
       continue;
     }
@@ -60,7 +56,7 @@ export function udpPeerTable(
       continue;
     }
     seen.add(subnet);
-    entries.push({ subnet: formatIp(sn.addr), prefixLen: sn.prefix, peerIP: formatIp(parseIp(ip)) });
+    entries.push({ subnet: formatIp(sn.addr), prefixLen: sn.prefix, peerIP: ip });
   }
   entries.sort((a, b) => cmpIp(a.subnet, b.subnet) || a.prefixLen - b.prefixLen);
   return {

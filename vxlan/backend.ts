@@ -1,18 +1,22 @@
 // The VXLAN backend: a flannel.<VNI> device (flannel-v6.<VNI> for IPv6) with learning off and a
-// stable MAC, our subnet's .0 as a /32 on it, and every peer programmed statically. Each reconcile
-// reads the device's routes, neighbours and FDB entries and converges them to the leases, so a
-// departed peer's entries go, a route deleted by hand comes back, and a deleted device is recreated.
-import type { BackendContext, BackendFactory, ExternalInterface, LeaseChanges, Network } from '../backend/index.js';
-import { Converger, type KernelState, addFdb, addNeigh, addRoute, emptyKernelState, isPeerRoute, removeForeignDevices, watchDrift } from '../backend/index.js';
+// stable MAC, our subnet's .0 as a /32 on it, and every peer programmed statically. A route network
+// (backend/route-network.ts) with one family per device: each full sync reads the device's routes,
+// neighbours and FDB entries and converges them to the leases, so a departed peer's entries go, a
+// route deleted by hand comes back, and a deleted device is recreated.
+import type { BackendContext, BackendFactory, ExternalInterface, FamilySync, KernelState, LeaseChanges, Network } from '../backend/index.js';
+import { RouteNetwork, addFdb, addNeigh, ensureSoleAddress, familyAttrs, leaseSubnet, ownedRoutes, removeForeignDevices, watchDrift } from '../backend/index.js';
 import { FlannelError, type Logger } from '../common/index.js';
-import { type Cidr, type Family, type Lease, type LeaseAttrs, formatIp, parseIp } from '../ipam/index.js';
+import { type Cidr, type Family, type Lease, type LeaseAttrs, configFamilies, familyBits, formatIp, parseIp } from '../ipam/index.js';
 import type { Link, Netlink } from '../netlink/index.js';
 import { parseVxlanConfig, renderVxlanConfig, type VxlanConfig } from './config.js';
-import { desiredVxlanState, peerSubnet, type SkippedPeer } from './desired.js';
+import { desiredVxlanState } from './desired.js';
 import { stableVtepMac } from './mac.js';
 
 /** Outer IPv4 + UDP + VXLAN + inner Ethernet headers; IPv6 adds 20. */
 export const ENCAP_OVERHEAD: Record<Family, number> = { 4: 50, 6: 70 };
+
+/** The device of each family. */
+const DEVICE_NAME: Record<Family, (vni: number) => string> = { 4: (vni) => `flannel.${vni}`, 6: (vni) => `flannel-v6.${vni}` };
 
 export class ReconcileError extends FlannelError {
   readonly code = 'RECONCILE';
@@ -24,9 +28,9 @@ interface Plane {
   readonly name: string;
   readonly local: string;
   readonly mac: string;
+  readonly network: Cidr;
   link: Link;
   subnet?: Cidr;
-  readonly sync: Converger;
 }
 
 export const vxlanBackend: BackendFactory<VxlanConfig> = {
@@ -37,7 +41,7 @@ export const vxlanBackend: BackendFactory<VxlanConfig> = {
 };
 
 export class VxlanNetwork implements Network {
-  private skippedLogged = new Set<string>();
+  private readonly routes: RouteNetwork;
 
   private constructor(
     private readonly nl: Netlink,
@@ -47,47 +51,38 @@ export class VxlanNetwork implements Network {
     readonly attrs: LeaseAttrs,
     readonly mtu: number,
     private readonly log: Logger,
-    private readonly networks: Map<Family, Cidr>,
-  ) {}
+    deviceLogs: ReadonlyMap<Family, Logger>,
+  ) {
+    this.routes = new RouteNetwork(
+      nl,
+      log,
+      planes.map((p) => ({ family: p.family, log: deviceLogs.get(p.family)!, prepare: () => this.prepare(p) })),
+    );
+  }
 
   static async create(ctx: BackendContext, c: VxlanConfig): Promise<VxlanNetwork> {
     const planes: Plane[] = [];
-    const networks = new Map<Family, Cidr>();
-    const families: Family[] = [];
-    if (ctx.cfg.v4) {
-      families.push(4);
-      networks.set(4, ctx.cfg.v4.network);
-    }
-    if (ctx.cfg.v6) {
-      families.push(6);
-      networks.set(6, ctx.cfg.v6.network);
-    }
-    for (const family of families) {
-      const local = family === 4 ? ctx.ext.ifaceAddr : ctx.ext.ifaceAddrV6;
-      const pub = family === 4 ? ctx.ext.publicIP : ctx.ext.publicIPv6;
-      if (!local || !pub) throw new ReconcileError(`interface ${ctx.ext.name} has no IPv${family} address for the VTEP`);
-      const name = family === 4 ? `flannel.${c.vni}` : `flannel-v6.${c.vni}`;
-      const mac = stableVtepMac(c.vni, pub, family);
-      const link = await ensureDevice(ctx.nl, ctx.ext, c, { family, name, local, mac }, ctx.log);
-      const plane: Plane = { family, name, local, mac, link, sync: new Converger(ctx.nl, ctx.log.child({ dev: name })) };
-      planes.push(plane);
+    const deviceLogs = new Map<Family, Logger>();
+    let attrs: LeaseAttrs = {};
+    for (const { family, network } of configFamilies(ctx.cfg)) {
+      const a = ctx.ext.addrs.get(family);
+      if (!a) throw new ReconcileError(`interface ${ctx.ext.name} has no IPv${family} address for the VTEP`);
+      const name = DEVICE_NAME[family](c.vni);
+      const mac = stableVtepMac(c.vni, a.publicIP, family);
+      const link = await ensureDevice(ctx.nl, ctx.ext, c, { family, name, local: a.local, mac }, ctx.log);
+      planes.push({ family, name, local: a.local, mac, network, link });
+      deviceLogs.set(family, ctx.log.child({ dev: name }));
+      attrs = { ...attrs, ...familyAttrs(family, a.publicIP, { VNI: c.vni, VtepMAC: mac }) };
     }
     await removeForeignDevices(ctx.nl, planes.map((p) => p.name), ctx.log);
-    const vtep = (f: Family) => planes.find((p) => p.family === f);
-    const attrs: LeaseAttrs = {
-      ...(ctx.ext.publicIP && vtep(4) && { publicIP: ctx.ext.publicIP }),
-      ...(ctx.ext.publicIPv6 && vtep(6) && { publicIPv6: ctx.ext.publicIPv6 }),
-      backendType: 'vxlan',
-      ...(vtep(4) && { backendData: { VNI: c.vni, VtepMAC: vtep(4)!.mac } }),
-      ...(vtep(6) && { backendV6Data: { VNI: c.vni, VtepMAC: vtep(6)!.mac } }),
-    };
     const mtu = Math.min(...planes.map((p) => p.link.mtu));
-    return new VxlanNetwork(ctx.nl, ctx.ext, c, planes, attrs, mtu, ctx.log.child({ dev: planes.map((p) => p.name).join(',') }), networks);
+    const log = ctx.log.child({ dev: planes.map((p) => p.name).join(',') });
+    return new VxlanNetwork(ctx.nl, ctx.ext, c, planes, { ...attrs, backendType: 'vxlan' }, mtu, log, deviceLogs);
   }
 
   async setLease(lease: Lease): Promise<void> {
     for (const p of this.planes) {
-      p.subnet = peerSubnet(lease, p.family);
+      p.subnet = leaseSubnet(lease, p.family);
       await this.ensureAddress(p);
     }
   }
@@ -95,67 +90,49 @@ export class VxlanNetwork implements Network {
   /** `<subnet>.0/32` (or /128) on the device, and no other address of that family: a stale one means an old lease. */
   private async ensureAddress(p: Plane): Promise<void> {
     if (!p.subnet) return;
-    const want = `${formatIp(p.subnet.addr)}/${p.family === 4 ? 32 : 128}`;
-    const have = await this.nl.dumpAddrs({ family: p.family, ifindex: p.link.index });
-    for (const a of have) {
-      if (a.cidr !== want && !a.cidr.toLowerCase().startsWith('fe80:')) {
-        await this.nl.deleteAddr({ cidr: a.cidr, dev: p.link.index });
-        this.log.info({ addr: a.cidr, device: p.name }, 'removed stale address');
-      }
-    }
-    if (!have.some((a) => a.cidr === want)) await this.nl.addAddr({ cidr: want, dev: p.link.index });
+    await ensureSoleAddress(this.nl, p.link.index, `${formatIp(p.subnet.addr)}/${familyBits(p.family)}`, this.log, { device: p.name });
     await this.nl.setLink(p.link.index, { up: true });
   }
 
   objects(): Readonly<Record<string, number>> {
-    const total = { route: 0, neigh: 0, fdb: 0 };
-    for (const p of this.planes) for (const [k, n] of Object.entries(p.sync.sizes())) total[k as keyof typeof total] += n;
-    return total;
+    return this.routes.sizes();
   }
 
   async reconcile(peers: readonly Lease[], changes?: LeaseChanges): Promise<void> {
-    let failed = 0;
-    for (const p of this.planes) {
-      // The device may have been deleted by hand: recreate it and its address before the peers.
-      const link = await this.nl.getLink(p.name);
-      if (!link || link.kind !== 'vxlan' || !link.up || link.index !== p.link.index) {
-        if (!link || link.kind !== 'vxlan' || !link.up) {
-          this.log.warn({ device: p.name }, 'vxlan device missing or down; recreating');
-          p.link = await ensureDevice(this.nl, this.ext, this.cfg, p, this.log);
-          await this.ensureAddress(p);
-        } else {
-          p.link = link;
-        }
-        p.sync.forget();
-      }
-      const plane = {
-        family: p.family,
-        devIndex: p.link.index,
-        extIndex: this.ext.index,
-        extCidrs: (await this.nl.dumpAddrs({ family: p.family, ifindex: this.ext.index })).map((a) => a.cidr),
-        directRouting: this.cfg.directRouting,
-      };
-      const desired = (leases: readonly Lease[]) => {
-        const { state, skipped } = desiredVxlanState(leases, plane);
-        this.logSkipped(skipped);
-        return state;
-      };
-      const res =
-        changes && p.sync.ready
-          ? await p.sync.partial(desired(changes.removed), desired(changes.added))
-          : await p.sync.full(desired(peers), await this.kernelState(p));
-      failed += res.failed;
-    }
+    const failed = await this.routes.converge(peers, changes);
     if (failed) throw new ReconcileError(`${failed} kernel updates failed (see the log); the next sync reads the kernel again`);
+  }
+
+  /**
+   * Before each sync of a family: the device may have been deleted by hand (recreate it and its
+   * address before the peers) or replaced (adopt it); either way what was applied is forgotten.
+   */
+  private async prepare(p: Plane): Promise<FamilySync> {
+    const link = await this.nl.getLink(p.name);
+    let reset = false;
+    if (!link || link.kind !== 'vxlan' || !link.up || link.index !== p.link.index) {
+      if (!link || link.kind !== 'vxlan' || !link.up) {
+        this.log.warn({ device: p.name }, 'vxlan device missing or down; recreating');
+        p.link = await ensureDevice(this.nl, this.ext, this.cfg, p, this.log);
+        await this.ensureAddress(p);
+      } else {
+        p.link = link;
+      }
+      reset = true;
+    }
+    const plane = {
+      family: p.family,
+      devIndex: p.link.index,
+      extIndex: this.ext.index,
+      extCidrs: (await this.nl.dumpAddrs({ family: p.family, ifindex: this.ext.index })).map((a) => a.cidr),
+      directRouting: this.cfg.directRouting,
+    };
+    return { reset, desired: (leases) => desiredVxlanState(leases, plane), owned: () => this.kernelState(p) };
   }
 
   /** What the kernel holds on the objects this backend owns. */
   private async kernelState(p: Plane): Promise<KernelState> {
-    const s = emptyKernelState();
-    const net = this.networks.get(p.family)!;
-    for (const r of await this.nl.dumpRoutes({ family: p.family })) {
-      if (isPeerRoute(r, net)) addRoute(s, r);
-    }
+    const s = await ownedRoutes(this.nl, p.network);
     for (const n of await this.nl.dumpNeighs({ family: p.family, ifindex: p.link.index })) {
       addNeigh(s, { ip: n.ip, mac: n.mac ?? '', ifindex: n.ifindex, state: n.state });
     }
@@ -163,15 +140,6 @@ export class VxlanNetwork implements Network {
       if (parseIp(f.dst).family === p.family) addFdb(s, f);
     }
     return s;
-  }
-
-  private logSkipped(skipped: readonly SkippedPeer[]): void {
-    for (const s of skipped) {
-      const k = `${s.subnet} ${s.reason}`;
-      if (this.skippedLogged.has(k)) continue;
-      this.skippedLogged.add(k);
-      this.log.warn({ subnet: s.subnet, reason: s.reason }, 'skipping peer');
-    }
   }
 
   watchDrift(signal: AbortSignal, onDrift: () => void): Promise<void> {
@@ -203,4 +171,3 @@ async function ensureDevice(nl: Netlink, ext: ExternalInterface, c: VxlanConfig,
   log.info({ device: p.name, vni: c.vni, port: c.port, local: p.local, mac: p.mac, mtu }, 'vxlan device ready');
   return { ...link, mac: p.mac, mtu, up: true };
 }
-

@@ -5,9 +5,8 @@
 // or, with DirectRouting and the peer on our L2 segment, `<peer subnet> via <PublicIP> dev <iface>`.
 // Programming every peer statically (no L2/L3 miss handling) keeps the data path up while flanneld
 // restarts or is down.
-import { type KernelState, addFdb, addNeigh, addRoute, emptyKernelState, segmentOf } from '../backend/index.js';
-import { type Cidr, type Family, formatCidr, formatIp, isIp, parseIp } from '../ipam/index.js';
-import type { Lease } from '../ipam/index.js';
+import { type DesiredState, type SkippedPeer, addFdb, addNeigh, addRoute, emptyKernelState, leaseBackendData, leasePublicIP, leaseSubnet, segmentOf } from '../backend/index.js';
+import { type Family, type Lease, formatCidr, formatIp } from '../ipam/index.js';
 
 export interface FamilyPlane {
   readonly family: Family;
@@ -19,32 +18,23 @@ export interface FamilyPlane {
   readonly directRouting: boolean;
 }
 
-export interface SkippedPeer {
-  readonly subnet: string;
-  readonly reason: string;
-}
-
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
-
-export function peerSubnet(l: Lease, family: Family): Cidr | undefined {
-  return family === 4 ? l.subnet : l.ipv6Subnet;
-}
 
 export function peerVtep(l: Lease, family: Family): { ip: string; mac: string } | string {
   if (l.attrs.backendType !== 'vxlan') return `backend ${l.attrs.backendType ?? 'udp'} is not vxlan`;
-  const ip = family === 4 ? l.attrs.publicIP : l.attrs.publicIPv6;
-  if (!ip || !isIp(ip) || parseIp(ip).family !== family) return `no IPv${family} PublicIP`;
-  const data = family === 4 ? l.attrs.backendData : l.attrs.backendV6Data;
+  const ip = leasePublicIP(l, family);
+  if (!ip) return `no IPv${family} PublicIP`;
+  const data = leaseBackendData(l, family);
   const mac = typeof data === 'object' && data !== null ? (data as Record<string, unknown>).VtepMAC : undefined;
   if (typeof mac !== 'string' || !MAC_RE.test(mac)) return `BackendData has no valid VtepMAC`;
-  return { ip: formatIp(parseIp(ip)), mac: mac.toLowerCase() };
+  return { ip, mac: mac.toLowerCase() };
 }
 
-export function desiredVxlanState(peers: readonly Lease[], p: FamilyPlane): { state: KernelState; skipped: SkippedPeer[] } {
+export function desiredVxlanState(peers: readonly Lease[], p: FamilyPlane): DesiredState {
   const s = emptyKernelState();
   const skipped: SkippedPeer[] = [];
   for (const l of peers) {
-    const sn = peerSubnet(l, p.family);
+    const sn = leaseSubnet(l, p.family);
     if (!sn) continue;
     const vtep = peerVtep(l, p.family);
     if (typeof vtep === 'string') {
