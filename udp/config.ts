@@ -1,5 +1,6 @@
 // The udp backend's part of the config: flannel's one field, Port (default 8285), validated with
 // the field named, like the other backends.
+import { jsonField } from '../common/index.js';
 import { ConfigError } from '../ipam/index.js';
 
 export interface UdpConfig {
@@ -10,10 +11,8 @@ export interface UdpConfig {
 export const DEFAULT_UDP_PORT = 8285;
 
 export function parseUdpConfig(raw: Readonly<Record<string, unknown>>): UdpConfig {
-  const get = (name: string): unknown => {
-    const k = name in raw ? name : Object.keys(raw).find((x) => x.toLowerCase() === name.toLowerCase());
-    return k === undefined ? undefined : raw[k];
-  };
+  // Go's key matching (flannel decodes the backend's JSON into a struct): any case, the last key wins.
+  const get = (name: string): unknown => jsonField(raw, name);
   const port = get('Port');
   if (port === undefined || port === null || port === 0) return { port: DEFAULT_UDP_PORT };
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {

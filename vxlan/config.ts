@@ -1,5 +1,6 @@
 // The vxlan backend's part of the config: flannel's fields (VNI, Port, GBP, Learning,
 // DirectRouting, MTU) with flannel's defaults, validated with the field named.
+import { jsonField } from '../common/index.js';
 import { ConfigError } from '../ipam/index.js';
 
 export interface VxlanConfig {
@@ -16,10 +17,8 @@ export const DEFAULT_VNI = 1;
 export const DEFAULT_PORT = 8472;
 
 export function parseVxlanConfig(raw: Readonly<Record<string, unknown>>): VxlanConfig {
-  const get = (name: string): unknown => {
-    const k = name in raw ? name : Object.keys(raw).find((x) => x.toLowerCase() === name.toLowerCase());
-    return k === undefined ? undefined : raw[k];
-  };
+  // Go's key matching (flannel decodes the backend's JSON into a struct): any case, the last key wins.
+  const get = (name: string): unknown => jsonField(raw, name);
   const int = (name: string, min: number, max: number): number | undefined => {
     const v = get(name);
     if (v === undefined || v === null) return undefined;
