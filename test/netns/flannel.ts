@@ -164,6 +164,11 @@ export class FlannelLab {
     return s;
   }
 
+  /** Every host's FLANNEL_SUBNET. */
+  get subnets(): string[] {
+    return [...this.env.values()].flatMap((e) => (e.FLANNEL_SUBNET ? [e.FLANNEL_SUBNET] : []));
+  }
+
   /** The pod addPod() added on a host (default name `p1`). */
   pod(host: string, name = 'p1'): Pod {
     const p = this.pods.get(name === 'p1' ? host : `${host}/${name}`);
