@@ -1,7 +1,7 @@
 // The kubelet's decisions without Docker: what a sync does (computePodActions), the status it writes
 // (phase, container states, conditions), the crash-loop back-off schedule and the pod workers'
-// coalescing and termination rules.
-import { describe, expect, it } from 'vitest';
+// coalescing and termination rules (on vitest's fake timers: no test here waits in real time).
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Container, Pod } from '../cluster/index.js';
 import {
   CrashLoopBackoff,
@@ -221,7 +221,15 @@ describe('PodWorkers', () => {
     };
     return { syncer, log, max: () => maxInFlight };
   }
-  const settle = (ms = 150): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  // Virtual time: settle(ms) runs every timer due within ms (the syncs' own delays, requeues and
+  // retry sleeps) and the promise callbacks between them, without waiting in real time.
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+  const settle = (ms = 150): Promise<void> => vi.advanceTimersByTimeAsync(ms);
 
   it('one sync in flight per pod, the newest request pending, intermediate ones dropped', async () => {
     const r = recorder();
