@@ -229,7 +229,9 @@ describe('PodWorkers', () => {
   afterEach(() => {
     vi.useRealTimers();
   });
-  const settle = (ms = 150): Promise<void> => vi.advanceTimersByTimeAsync(ms);
+  const settle = async (ms = 150): Promise<void> => {
+    await vi.advanceTimersByTimeAsync(ms);
+  };
 
   it('one sync in flight per pod, the newest request pending, intermediate ones dropped', async () => {
     const r = recorder();
