@@ -6,8 +6,8 @@
 import { copyFile, mkdir, readFile, readdir, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FlannelLab, networkConfig, readEnvFile, subnetFileOf, waitFor } from './flannel.js';
-import { CNI_DIST, CNI_PATH, type CniOutcome, type CniPodNs, type ConfList, SYSTEM_CNI, addPodNs, runCni, runConfList } from './cni.js';
+import { FlannelLab, networkConfig, readEnvFile, subnetFileOf } from './flannel.js';
+import { CNI_DIST, type CniOutcome, type CniPodNs, type ConfList, SYSTEM_CNI, addPodNs, runCni, runConfList } from './cni.js';
 import { type Host, type Lab, ping, startTcpEcho, tcpProbe } from './lab.js';
 
 const FLANNEL = path.join(CNI_DIST, 'flannel');

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EtcdServer } from '../harness/etcd.js';
+import type { EtcdServer } from '../harness/index.js';
 import { offsetIn, parseCidr4, parseIp4 } from './addr.js';
 import { type ContainerInfo, type Dockerd, parseDockerOpts, remoteAddr, startDockerd, writeRemoteAddrSite } from './docker.js';
 import { ETCD_PREFIX as PREFIX, FlannelLab, hasLog, ipJson as json, logRecords, networkConfig, readEnvFile, subnetFileOf, waitFor } from './flannel.js';

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EtcdServer } from '../harness/etcd.js';
+import { EtcdServer } from '../harness/index.js';
 import { type Host, Lab, type Pod, type Proc } from './lab.js';
 
 /** The repository root, whether this runs from test/ (vitest) or from dist/test/ (benchmarks). */

@@ -2,7 +2,7 @@
 // it waits for etcd and a valid config, leases a subnet, writes subnet.env as flannel does, serves
 // /healthz and /readyz, keeps its subnet across restarts and re-acquires a deleted lease.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EtcdServer } from '../harness/etcd.js';
+import type { EtcdServer } from '../harness/index.js';
 import type { Lab } from './lab.js';
 import { ETCD_PREFIX as PREFIX, FlannelLab, hasLog, readEnvFile, startFlanneld, subnetFileOf, waitFor } from './flannel.js';
 

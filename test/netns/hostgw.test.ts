@@ -1,7 +1,7 @@
 // host-gw on a lab: plain routes via the peers' underlay addresses, no encapsulation on the wire,
 // peers off the segment refused with their address named.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EtcdServer } from '../harness/etcd.js';
+import type { EtcdServer } from '../harness/index.js';
 import { capture, ping, tcpCheck, type Host, type Lab } from './lab.js';
 import { ETCD_PREFIX as PREFIX, FlannelLab, hasLog, ipJson, leaseKey, netOf, networkConfig, waitFor } from './flannel.js';
 

@@ -9,7 +9,7 @@ import { createConnection, createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { type Pod, ObjectStore, keys } from '../../cluster/index.js';
 import { createEtcdClient } from '../../common/index.js';
-import type { EtcdServer } from '../harness/etcd.js';
+import type { EtcdServer } from '../harness/index.js';
 import { type Dockerd, startDockerd } from './docker.js';
 import { FlannelLab, REPO, subnetFileOf, waitFor } from './flannel.js';
 import type { Host, Lab, Proc } from './lab.js';

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Endpoints, Service } from '../../cluster/index.js';
 import { createEtcdClient, silentLogger } from '../../common/index.js';
 import { ServiceAllocator, parsePortRange, parseServiceRange, proxyKeys } from '../../proxy/index.js';
-import { EtcdServer } from '../harness/etcd.js';
+import { EtcdServer } from '../harness/index.js';
 import { FlannelLab, hasLog, waitFor } from './flannel.js';
 import type { Lab, Proc } from './lab.js';
 import { endpointsKey, getJson, listJson, putPod, putService, serviceKey, startProxy } from './proxy.js';

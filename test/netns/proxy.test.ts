@@ -4,7 +4,7 @@
 // deletion, and UDP flows moved off a departed endpoint by deleting their conntrack entries.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Endpoints, Service } from '../../cluster/index.js';
-import type { EtcdServer } from '../harness/etcd.js';
+import type { EtcdServer } from '../harness/index.js';
 import { FlannelLab, hasLog, networkConfig, waitFor } from './flannel.js';
 import { type Lab, startTcpEcho, tcpProbe, type Host, type Pod, type Proc } from './lab.js';
 import {

@@ -5,7 +5,7 @@
 // FLANNEL_UDP_IPERF=1 adds a throughput comparison with vxlan in the same lab (printed, not asserted).
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EtcdServer } from '../harness/etcd.js';
+import type { EtcdServer } from '../harness/index.js';
 import { capture, ping, tcpCheck, type Host, type Lab, type Pod, type Proc } from './lab.js';
 import { ETCD_PREFIX as PREFIX, FlannelLab, gwOf, ipJson as json, leaseKey, logRecords, netOf, networkConfig, readEnvFile, subnetFileOf, waitFor } from './flannel.js';
 

@@ -2,7 +2,7 @@
 // DirectRouting (peers on the segment are routed to directly, unencapsulated) and dual stack
 // (flannel-v6.1 beside flannel.1, dual-stack lease keys, IPv6 lines in subnet.env).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EtcdServer } from '../harness/etcd.js';
+import type { EtcdServer } from '../harness/index.js';
 import { capture, ping, type Host, type Lab } from './lab.js';
 import { FlannelLab, ipJson, waitFor } from './flannel.js';
 

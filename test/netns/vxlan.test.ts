@@ -2,7 +2,7 @@
 // different hosts talk, the wire carries UDP/8472 with VNI 1, and the kernel state converges to the
 // leases (peer removal, a hand-deleted route, a restart, a host joining).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EtcdServer } from '../harness/etcd.js';
+import type { EtcdServer } from '../harness/index.js';
 import { capture, ping, tcpCheck, type Host, type Lab } from './lab.js';
 import { FlannelLab, gwOf, ipJson as json, leaseKey, netOf, networkConfig, readEnvFile, subnetFileOf, waitFor } from './flannel.js';
 
