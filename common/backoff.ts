@@ -1,14 +1,19 @@
-import { setTimeout as delay } from 'node:timers/promises';
-
-/** Sleeps `ms`, or less if the signal aborts; resolves true when the full time passed. */
-export async function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
-  if (signal?.aborted) return false;
-  try {
-    await delay(ms, undefined, signal ? { signal } : undefined);
-    return true;
-  } catch {
-    return false;
-  }
+/**
+ * Sleeps `ms`, or less if the signal aborts; resolves true when the full time passed. Built on the
+ * global setTimeout (not node:timers/promises) so that unit tests can drive it with fake timers.
+ */
+export function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
+  if (signal?.aborted) return Promise.resolve(false);
+  return new Promise<boolean>((resolve) => {
+    const done = (full: boolean): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      resolve(full);
+    };
+    const onAbort = (): void => done(false);
+    const timer = setTimeout(() => done(true), ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /** Exponential backoff with full jitter on the upper half: min, 2·min, … capped at max. */

@@ -1,8 +1,9 @@
 // The kubelet's decisions without Docker: what a sync does (computePodActions), the status it writes
 // (phase, container states, conditions), the crash-loop back-off schedule and the pod workers'
-// coalescing and termination rules (with the logging and back-off of failed stops, on an injected clock).
+// coalescing and termination rules, with the logging and back-off of failed stops (on vitest's fake timers and
+// an injected clock: no test here waits in real time).
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../common/index.js';
 import type { Container, Pod } from '../cluster/index.js';
 import {
@@ -224,7 +225,17 @@ describe('PodWorkers', () => {
     };
     return { syncer, log, max: () => maxInFlight };
   }
-  const settle = (ms = 150): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  // Virtual time: settle(ms) runs every timer due within ms (the syncs' own delays, requeues and
+  // retry sleeps) and the promise callbacks between them, without waiting in real time.
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+  const settle = async (ms = 150): Promise<void> => {
+    await vi.advanceTimersByTimeAsync(ms);
+  };
 
   it('one sync in flight per pod, the newest request pending, intermediate ones dropped', async () => {
     const r = recorder();
@@ -315,6 +326,7 @@ describe('PodWorkers', () => {
   }
 
   it('logs a failing stop once per distinct error and again after relogMs, backs off, and reports the recovery', async () => {
+    vi.useRealTimers(); // time here is the injected clock's; `until` yields with setImmediate
     const errors = [...Array<string>(7).fill('docker: no answer'), 'docker: permission denied'];
     let stops = 0;
     let cleanups = 0;
@@ -360,6 +372,7 @@ describe('PodWorkers', () => {
   });
 
   it('a stop that never succeeds ends with the kubelet, without removing the pod', async () => {
+    vi.useRealTimers(); // time here is the injected clock's; `until` yields with setImmediate
     const clock = fakeClock();
     const { log, out } = records();
     let stops = 0;

@@ -6,8 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buildDelegateConfig, parseFlannelEnv, parseFlannelNetConf, renderDelegateConfig } from '../../cni/index.js';
-import { CNI_DIST, CNI_PATH, SYSTEM_CNI, type CniOutcome, type CniPodNs, addPodNs, runCni } from '../netns/cni.js';
-import { type Host, Lab } from '../netns/lab.js';
+import { addPodNs, CNI_DIST, CNI_PATH, type CniOutcome, type CniPodNs, type Host, Lab, runCni, SYSTEM_CNI } from '../netns/index.js';
 import { percentile, type BenchResult } from './stats.js';
 
 interface Variant {

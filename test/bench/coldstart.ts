@@ -1,8 +1,7 @@
 // One flanneld cold start, process spawn to subnet.env on disk, in a lab host against a lab etcd;
 // the baseline is a bare `node -e 0` started the same way (the floor any Node daemon pays).
 import { rm, stat } from 'node:fs/promises';
-import { Lab } from '../netns/lab.js';
-import { startFlanneld, startLabEtcd, subnetFileOf } from '../netns/flannel.js';
+import { Lab, startFlanneld, startLabEtcd, subnetFileOf } from '../netns/index.js';
 import { percentile, type BenchResult } from './stats.js';
 
 async function untilExists(file: string, ms: number): Promise<number> {

@@ -18,9 +18,19 @@ import { copyFile, readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { EtcdServer } from '../harness/etcd.js';
-import { type Host, Lab, type Proc, runCommand } from '../netns/lab.js';
-import { FLANNELD, readEnvFile, startFlanneld, startLabEtcd, subnetFileOf, waitFor } from '../netns/flannel.js';
+import type { EtcdServer } from '../harness/index.js';
+import {
+  FLANNELD,
+  type Host,
+  Lab,
+  type Proc,
+  readEnvFile,
+  runCommand,
+  startFlanneld,
+  startLabEtcd,
+  subnetFileOf,
+  waitFor,
+} from '../netns/index.js';
 import { peerOf, peerSlot } from './controlplane-agent.js';
 import { percentile, type BenchResult } from './stats.js';
 

@@ -11,9 +11,19 @@
 // of several rounds, the three paths alternating (rotated order) within each round.
 // Prints its figures; throws if a measurement cannot be made.
 import { FlannelError } from '../../common/index.js';
-import type { EtcdServer } from '../harness/etcd.js';
-import { readEnvFile, startFlanneld, startLabEtcd, subnetFileOf, waitFor } from '../netns/flannel.js';
-import { Lab, PING, type Endpoint, type Host, type Pod } from '../netns/lab.js';
+import type { EtcdServer } from '../harness/index.js';
+import {
+  type Endpoint,
+  type Host,
+  Lab,
+  PING,
+  type Pod,
+  readEnvFile,
+  startFlanneld,
+  startLabEtcd,
+  subnetFileOf,
+  waitFor,
+} from '../netns/index.js';
 import { percentile, type BenchResult } from './stats.js';
 
 export class DataplaneBenchError extends FlannelError {

@@ -13,9 +13,7 @@
 // The watch runs in this process and reaches etcd through the lab's bridge (see test/netns/kubelet.ts).
 import { type Pod, keys, parsePodObject } from '../../cluster/index.js';
 import { DockerClient } from '../../kubelet/index.js';
-import { BUSYBOX_IMAGE } from '../netns/docker.js';
-import { waitFor } from '../netns/flannel.js';
-import { KubeLab } from '../netns/kubelet.js';
+import { BUSYBOX_IMAGE, KubeLab, waitFor } from '../netns/index.js';
 import { type BenchResult, percentile } from './stats.js';
 
 const NS = 'bench';

@@ -6,7 +6,7 @@
 import type { Etcd3 } from 'etcd3';
 import { createEtcdClient } from '../../common/index.js';
 import { EtcdRegistry, LeaseManager, formatCidr, parseNetworkConfig } from '../../ipam/index.js';
-import { EtcdServer } from '../harness/etcd.js';
+import { EtcdServer } from '../harness/index.js';
 import { percentile, type BenchResult } from './stats.js';
 
 export async function benchEtcdRoundTrip(client: Etcd3, n = 300): Promise<number[]> {

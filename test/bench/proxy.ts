@@ -20,8 +20,7 @@ import { createHash } from 'node:crypto';
 import type { Endpoints, Service } from '../../cluster/index.js';
 import { FlannelError, silentLogger } from '../../common/index.js';
 import { NftCli, Proxier, type NftPort } from '../../proxy/index.js';
-import { Lab, runCommand, startTcpEcho, type Host } from '../netns/lab.js';
-import { connectMany } from '../netns/proxy.js';
+import { connectMany, type Host, Lab, runCommand, startTcpEcho } from '../netns/index.js';
 import { percentile, type BenchResult } from './stats.js';
 
 export class ProxyBenchError extends FlannelError {

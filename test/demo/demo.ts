@@ -16,26 +16,33 @@ import { existsSync } from 'node:fs';
 import { lstat, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { EtcdServer } from '../harness/etcd.js';
-import { FLANNELD, readEnvFile, startFlanneld, startLabEtcd, subnetFileOf, waitFor } from '../netns/flannel.js';
+import type { EtcdServer } from '../harness/index.js';
 import {
+  capture,
+  type Dockerd,
+  type Endpoint,
+  FLANNELD,
+  netOf,
+  type Host,
   Lab,
   LabError,
   NETNS_DIR,
-  TMP_ROOT,
-  capture,
   pidAlive,
   ping,
-  runCommand,
-  startTcpEcho,
-  tcpProbe,
-  type Endpoint,
-  type Host,
   type Pod,
+  PREFIX_RE,
   type Proc,
-} from '../netns/lab.js';
-import { PREFIX_RE } from '../netns/names.js';
-import { type Dockerd, startDockerd } from '../netns/docker.js';
+  readEnvFile,
+  runCommand,
+  startDockerd,
+  startFlanneld,
+  startLabEtcd,
+  startTcpEcho,
+  subnetFileOf,
+  tcpProbe,
+  TMP_ROOT,
+  waitFor,
+} from '../netns/index.js';
 
 const dockerOptsFile = (h: Host): string => path.join(h.dir, 'docker');
 
@@ -388,7 +395,6 @@ async function createLab(keep: boolean): Promise<Lab> {
   }
 }
 
-const netOf = (s: string): string => s.replace(/\.1\/24$/, '.0/24');
 const esc = (s: string): string => s.replace(/\./g, '\\.');
 const formatCidr = (lab: Lab): string => `${lab.switch.ip.replace(/\.\d+$/, '.0')}/${lab.underlay.len}`;
 

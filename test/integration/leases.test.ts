@@ -13,7 +13,7 @@ import {
   parseNetworkConfig,
 } from '../../ipam/index.js';
 import { silentLogger } from '../../common/index.js';
-import { EtcdServer } from '../harness/etcd.js';
+import { EtcdServer } from '../harness/index.js';
 
 let etcd: EtcdServer;
 const clients: Etcd3[] = [];

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Etcd3 } from 'etcd3';
 import { createEtcdClient } from '../../common/index.js';
 import { ObjectStore, type StoreWatchBatch, num, object, parserOf, parseServiceObject } from '../../cluster/index.js';
-import { EtcdServer } from '../harness/etcd.js';
+import { EtcdServer } from '../harness/index.js';
 
 let etcd: EtcdServer;
 let client: Etcd3;

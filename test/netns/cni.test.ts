@@ -6,30 +6,24 @@
 import { copyFile, mkdir, readFile, readdir, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EtcdServer } from '../harness/etcd.js';
-import { readEnvFile, startFlanneld, startLabEtcd, subnetFileOf, waitFor } from './flannel.js';
-import { CNI_DIST, CNI_PATH, type CniOutcome, type CniPodNs, type ConfList, SYSTEM_CNI, addPodNs, runCni, runConfList } from './cni.js';
-import { Lab, type Host, type Proc, ping, startTcpEcho, tcpProbe } from './lab.js';
+import { FlannelLab, networkConfig, readEnvFile, subnetFileOf } from './flannel.js';
+import { CNI_DIST, type CniOutcome, type CniPodNs, type ConfList, SYSTEM_CNI, addPodNs, runCni, runConfList } from './cni.js';
+import { type Host, type Lab, ping, startTcpEcho, tcpProbe } from './lab.js';
 
 const FLANNEL = path.join(CNI_DIST, 'flannel');
 const HOST_LOCAL = path.join(CNI_DIST, 'host-local');
 const BRIDGE = path.join(SYSTEM_CNI, 'bridge');
 
+let net: FlannelLab;
 let lab: Lab;
-let etcd: EtcdServer;
-const flanneld: Proc[] = [];
 
 beforeAll(async () => {
-  lab = await Lab.create({ hosts: ['a', 'b'] });
-  etcd = await startLabEtcd(lab);
-  await etcd.ctl(['put', '/coreos.com/network/config', '{"Network":"10.5.0.0/16","Backend":{"Type":"vxlan"}}']);
-  for (const h of lab.hosts) flanneld.push(startFlanneld(h, etcd, { args: ['--iface=eth0'] }));
-  for (const h of lab.hosts) await waitFor(`subnet.env on ${h.name}`, () => readEnvFile(subnetFileOf(h)), 20_000);
+  net = await FlannelLab.start({ hosts: ['a', 'b'], config: networkConfig('vxlan') });
+  ({ lab } = net);
 }, 60_000);
 
 afterAll(async () => {
-  await etcd?.destroy();
-  await lab?.destroy();
+  await net?.destroy();
 });
 
 /** The flannel netconf for a lab host: its subnet.env, data dirs in the lab's temp dir. */

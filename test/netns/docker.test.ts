@@ -5,29 +5,26 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EtcdServer } from '../harness/etcd.js';
+import type { EtcdServer } from '../harness/index.js';
 import { offsetIn, parseCidr4, parseIp4 } from './addr.js';
 import { type ContainerInfo, type Dockerd, parseDockerOpts, remoteAddr, startDockerd, writeRemoteAddrSite } from './docker.js';
-import { hasLog, logRecords, readEnvFile, startFlanneld, startLabEtcd, subnetFileOf, waitFor } from './flannel.js';
-import { type Host, Lab, type Proc } from './lab.js';
+import { ETCD_PREFIX as PREFIX, FlannelLab, hasLog, ipJson as json, logRecords, networkConfig, readEnvFile, subnetFileOf, waitFor } from './flannel.js';
+import type { Host, Lab } from './lab.js';
 
-const PREFIX = '/coreos.com/network';
 const WEB_PORT = 8080;
 const UNDERLAY_PORT = 8081;
 const SUBNET_CHANGED = 'subnet changed: restart docker and other consumers of the subnet file';
 
 const inSubnet = (cidr: string, ip: string): boolean => offsetIn(parseCidr4(cidr), parseIp4(ip)) > 1;
-const json = async <T>(h: Host, args: string[]): Promise<T> => JSON.parse((await h.ipCmd(['-j', ...args])) || '[]') as T;
 const docker0 = (h: Host) => json<{ mtu: number; addr_info: { family: string; local: string; prefixlen: number }[] }[]>(h, ['addr', 'show', 'dev', 'docker0']);
 
 for (const backend of ['vxlan', 'host-gw', 'udp'] as const) {
   describe(`Docker on flannel (${backend})`, () => {
+    let net: FlannelLab;
     let lab: Lab;
     let etcd: EtcdServer;
-    const fl = new Map<string, Proc>();
     const dockerd = new Map<string, Dockerd>();
     const web = new Map<string, ContainerInfo>();
-    const env = new Map<string, Record<string, string>>();
     const optsFile = (h: Host): string => path.join(h.dir, 'docker');
 
     /** The body busybox wget got from `url`, fetched inside container `name` on host `h`. */
@@ -41,13 +38,8 @@ for (const backend of ['vxlan', 'host-gw', 'udp'] as const) {
       (await dockerd.get(h)!.execIn(name, ['ping', '-c', '2', '-i', '0.2', '-W', '2', ip], { timeoutMs: 10_000 })).code === 0;
 
     beforeAll(async () => {
-      lab = await Lab.create({ hosts: ['a', 'b'] });
-      etcd = await startLabEtcd(lab);
-      await etcd.ctl(['put', `${PREFIX}/config`, JSON.stringify({ Network: '10.5.0.0/16', Backend: { Type: backend } })]);
-      for (const h of lab.hosts) {
-        fl.set(h.name, startFlanneld(h, etcd, { args: ['--iface=eth0', '--ip-masq', `--docker-opts-file=${optsFile(h)}`] }));
-      }
-      for (const h of lab.hosts) env.set(h.name, await waitFor(`subnet.env on ${h.name}`, () => readEnvFile(subnetFileOf(h)), 20_000));
+      net = await FlannelLab.start({ hosts: ['a', 'b'], config: networkConfig(backend), flanneldArgs: (h) => ['--iface=eth0', '--ip-masq', `--docker-opts-file=${optsFile(h)}`] });
+      ({ lab, etcd } = net);
       // allSettled: a start still running when another fails must land in the map, or afterAll misses it.
       const started = await Promise.allSettled(lab.hosts.map(async (h) => dockerd.set(h.name, await startDockerd(h, { optsFile: optsFile(h) }))));
       const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -62,13 +54,12 @@ for (const backend of ['vxlan', 'host-gw', 'udp'] as const) {
 
     afterAll(async () => {
       await Promise.allSettled([...dockerd.values()].map((d) => d.stop()));
-      await etcd?.destroy();
-      await lab?.destroy();
+      await net?.destroy();
     });
 
     it('starts dockerd with the options flanneld wrote: docker0 on the lease, flannel MTU, no Docker masquerade', async () => {
       for (const h of lab.hosts) {
-        const e = env.get(h.name)!;
+        const e = net.env.get(h.name)!;
         const o = parseDockerOpts(await readFile(optsFile(h), 'utf8'));
         expect(o).toMatchObject({ bip: e.FLANNEL_SUBNET, mtu: Number(e.FLANNEL_MTU), ipMasq: false });
         expect(dockerd.get(h.name)!.networkArgs).toEqual(o.args);
@@ -84,11 +75,11 @@ for (const backend of ['vxlan', 'host-gw', 'udp'] as const) {
         expect(nat).not.toMatch(/-A POSTROUTING -s 10\.5\.\d+\.0\/24 ! -o docker0 -j MASQUERADE/);
         expect(nat).toContain('-j FLANNEL-POSTRTG');
       }
-      expect(env.get('a')!.FLANNEL_MTU).toBe({ vxlan: '1450', 'host-gw': '1500', udp: '1472' }[backend]);
+      expect(net.env.get('a')!.FLANNEL_MTU).toBe({ vxlan: '1450', 'host-gw': '1500', udp: '1472' }[backend]);
     });
 
     it("gives each container an address inside its host's lease", () => {
-      for (const h of ['a', 'b']) expect(inSubnet(env.get(h)!.FLANNEL_SUBNET!, web.get(h)!.ip), `${h}: ${web.get(h)!.ip}`).toBe(true);
+      for (const h of ['a', 'b']) expect(inSubnet(net.env.get(h)!.FLANNEL_SUBNET!, web.get(h)!.ip), `${h}: ${web.get(h)!.ip}`).toBe(true);
     });
 
     it('carries ping and TCP between containers on different hosts, each seen with its own address', async () => {
@@ -108,8 +99,8 @@ for (const backend of ['vxlan', 'host-gw', 'udp'] as const) {
 
     it('rewrites the Docker options when the subnet changes at runtime; a restarted dockerd follows', async () => {
       const [a, b] = [lab.host('a'), lab.host('b')];
-      const oldNet = env.get('a')!.FLANNEL_SUBNET!.replace(/\.1\/24$/, '.0-24');
-      const taken = new Set([...env.values()].map((e) => e.FLANNEL_SUBNET));
+      const oldNet = net.env.get('a')!.FLANNEL_SUBNET!.replace(/\.1\/24$/, '.0-24');
+      const taken = new Set([...net.env.values()].map((e) => e.FLANNEL_SUBNET));
       const third = ['200', '201', '202'].find((n) => !taken.has(`10.5.${n}.1/24`))!;
       // One transaction: a's lease is gone and a reservation for a's address exists, so the
       // re-acquisition that follows the deletion finds the reservation.
@@ -124,10 +115,10 @@ for (const backend of ['vxlan', 'host-gw', 'udp'] as const) {
         return o.bip === bip ? o : undefined;
       }, 20_000);
       expect(opts.vars.get('DOCKER_OPT_BIP')).toBe(`--bip=${bip}`);
-      expect(opts.args).toEqual([`--bip=${bip}`, '--ip-masq=false', `--mtu=${env.get('a')!.FLANNEL_MTU}`]);
+      expect(opts.args).toEqual([`--bip=${bip}`, '--ip-masq=false', `--mtu=${net.env.get('a')!.FLANNEL_MTU}`]);
       expect((await readEnvFile(subnetFileOf(a)))!.FLANNEL_SUBNET).toBe(bip);
-      await waitFor('the restart warning', () => hasLog(fl.get('a')!, SUBNET_CHANGED), 5_000);
-      expect(logRecords(fl.get('a')!).find((l) => l.msg === SUBNET_CHANGED)).toMatchObject({ level: 40, subnet: `10.5.${third}.0/24` });
+      await waitFor('the restart warning', () => hasLog(net.flanneld.get('a')!, SUBNET_CHANGED), 5_000);
+      expect(logRecords(net.flanneld.get('a')!).find((l) => l.msg === SUBNET_CHANGED)).toMatchObject({ level: 40, subnet: `10.5.${third}.0/24` });
 
       // What the warning asks for: restart dockerd, which then takes the new options.
       await dockerd.get('a')!.stop();

@@ -2,23 +2,22 @@
 // it waits for etcd and a valid config, leases a subnet, writes subnet.env as flannel does, serves
 // /healthz and /readyz, keeps its subnet across restarts and re-acquires a deleted lease.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EtcdServer } from '../harness/etcd.js';
-import { Lab } from './lab.js';
-import { hasLog, readEnvFile, startFlanneld, startLabEtcd, subnetFileOf, waitFor } from './flannel.js';
+import type { EtcdServer } from '../harness/index.js';
+import type { Lab } from './lab.js';
+import { ETCD_PREFIX as PREFIX, FlannelLab, hasLog, readEnvFile, startFlanneld, subnetFileOf, waitFor } from './flannel.js';
 
-const PREFIX = '/coreos.com/network';
 const CONFIG = '{"Network":"10.5.0.0/16","Backend":{"Type":"alloc"}}';
 
+let net: FlannelLab;
 let lab: Lab;
 let etcd: EtcdServer;
 
 beforeAll(async () => {
-  lab = await Lab.create({ hosts: ['a', 'b', 'c'] });
-  etcd = await startLabEtcd(lab);
+  net = await FlannelLab.start({ hosts: ['a', 'b', 'c'] });
+  ({ lab, etcd } = net);
 });
 afterAll(async () => {
-  await etcd?.destroy();
-  await lab?.destroy();
+  await net?.destroy();
 });
 
 const leases = async (): Promise<Record<string, Record<string, unknown>>> => {

@@ -1,1 +1,9 @@
+// The lab and the project's daemons in it, for the netns tests, the benchmarks and the demo.
 export * from './lab.js';
+export * from './addr.js';
+export * from './names.js';
+export * from './flannel.js';
+export * from './docker.js';
+export * from './kubelet.js';
+export * from './proxy.js';
+export * from './cni.js';

@@ -5,44 +5,39 @@
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EtcdServer } from '../harness/etcd.js';
-import { capture, ping, type Host, Lab, type Pod, type Proc } from './lab.js';
-import { hasLog, readEnvFile, startFlanneld, startLabEtcd, subnetFileOf, waitFor } from './flannel.js';
+import { capture, ping, type Host, type Lab } from './lab.js';
+import { FlannelLab, hasLog, networkConfig, readEnvFile, subnetFileOf, waitFor } from './flannel.js';
 
+let net: FlannelLab;
 let lab: Lab;
-let etcd: EtcdServer;
-const fl = new Map<string, Proc>();
-const pods = new Map<string, Pod>();
 const dockerOpts = (h: Host) => path.join(h.dir, 'docker');
 
 beforeAll(async () => {
-  lab = await Lab.create({ hosts: ['a', 'b'] });
-  etcd = await startLabEtcd(lab);
-  await etcd.ctl(['put', '/coreos.com/network/config', '{"Network":"10.5.0.0/16","Backend":{"Type":"vxlan"}}']);
-  for (const h of lab.hosts) {
+  net = await FlannelLab.start({
+    hosts: ['a', 'b'],
+    config: networkConfig('vxlan'),
     // As Docker leaves it: forwarding dropped unless a rule accepts it; and a chain that is not ours.
-    await h.run(['iptables', '-P', 'FORWARD', 'DROP']);
-    await h.run(['iptables', '-t', 'nat', '-N', 'OTHER-OWNER']);
-    await h.run(['iptables', '-t', 'nat', '-A', 'OTHER-OWNER', '-s', '203.0.113.0/24', '-j', 'RETURN']);
-    await h.run(['iptables', '-t', 'nat', '-A', 'POSTROUTING', '-j', 'OTHER-OWNER']);
-    fl.set(h.name, startFlanneld(h, etcd, { args: ['--iface=eth0', '--ip-masq', '--iptables-resync=1', `--docker-opts-file=${dockerOpts(h)}`, '--healthz-port=9101', '--healthz-ip=127.0.0.1'] }));
-  }
-  for (const h of lab.hosts) {
-    const env = await waitFor(`subnet.env on ${h.name}`, () => readEnvFile(subnetFileOf(h)), 20_000);
-    pods.set(h.name, await h.addPod('p1', { cidr: env.FLANNEL_SUBNET!, mtu: Number(env.FLANNEL_MTU) }));
-  }
-  for (const p of fl.values()) await waitFor('iptables rules', () => hasLog(p, 'iptables rules applied'));
+    prepare: async (h) => {
+      await h.run(['iptables', '-P', 'FORWARD', 'DROP']);
+      await h.run(['iptables', '-t', 'nat', '-N', 'OTHER-OWNER']);
+      await h.run(['iptables', '-t', 'nat', '-A', 'OTHER-OWNER', '-s', '203.0.113.0/24', '-j', 'RETURN']);
+      await h.run(['iptables', '-t', 'nat', '-A', 'POSTROUTING', '-j', 'OTHER-OWNER']);
+    },
+    flanneldArgs: (h) => ['--iface=eth0', '--ip-masq', '--iptables-resync=1', `--docker-opts-file=${dockerOpts(h)}`, '--healthz-port=9101', '--healthz-ip=127.0.0.1'],
+  });
+  ({ lab } = net);
+  for (const h of lab.hosts) await net.addPod(h);
+  for (const p of net.flanneld.values()) await waitFor('iptables rules', () => hasLog(p, 'iptables rules applied'));
 }, 60_000);
 afterAll(async () => {
-  await etcd?.destroy();
-  await lab?.destroy();
+  await net?.destroy();
 });
 
 const natSave = async (h: Host) => h.run(['iptables-save', '-t', 'nat']);
 
 describe('ip-masq and forward rules', () => {
   it('keeps pod addresses inside the overlay, despite a FORWARD DROP policy', async () => {
-    const [pa, pb] = [pods.get('a')!, pods.get('b')!];
+    const [pa, pb] = [net.pod('a')!, net.pod('b')!];
     const seen = await capture(pb, 'eth0', 'icmp', { count: 1, timeoutMs: 10_000 });
     expect((await ping(pa, pb.ip, { count: 2, timeoutMs: 10_000 })).ok).toBe(true);
     expect(await seen.waitFor(1, 5_000)).toBe(true);
@@ -52,11 +47,11 @@ describe('ip-masq and forward rules', () => {
   it('masquerades traffic leaving the overlay', async () => {
     const [a, b] = [lab.host('a'), lab.host('b')];
     const seen = await capture(b, 'eth0', 'icmp and dst host ' + b.ip, { count: 1, timeoutMs: 10_000 });
-    expect((await ping(pods.get('a')!, b.ip, { count: 2, timeoutMs: 10_000 })).ok).toBe(true);
+    expect((await ping(net.pod('a')!, b.ip, { count: 2, timeoutMs: 10_000 })).ok).toBe(true);
     expect(await seen.waitFor(1, 5_000)).toBe(true);
     const lines = (await seen.stop()).join('\n');
     expect(lines).toContain(`${a.ip} > ${b.ip}: ICMP echo request`);
-    expect(lines).not.toContain(pods.get('a')!.ip);
+    expect(lines).not.toContain(net.pod('a')!.ip);
   });
 
   it('repairs a flushed chain and a deleted hook without duplicates, leaving other chains alone', async () => {
@@ -76,8 +71,8 @@ describe('ip-masq and forward rules', () => {
     expect(nat).toContain('-A POSTROUTING -j OTHER-OWNER');
     const filter = await a.run(['iptables-save', '-t', 'filter']);
     expect(filter.match(/-j FLANNEL-FWD/g)).toHaveLength(1);
-    expect(hasLog(fl.get('a')!, 'iptables rules repaired')).toBe(true);
-    expect((await ping(pods.get('a')!, pods.get('b')!.ip, { count: 1, timeoutMs: 5_000 })).ok).toBe(true);
+    expect(hasLog(net.flanneld.get('a')!, 'iptables rules repaired')).toBe(true);
+    expect((await ping(net.pod('a')!, net.pod('b')!.ip, { count: 1, timeoutMs: 5_000 })).ok).toBe(true);
   });
 
   it('writes the Docker options file and serves metrics', async () => {

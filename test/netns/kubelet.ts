@@ -9,10 +9,10 @@ import { createConnection, createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { type Pod, ObjectStore, keys, parseJsonObject, parseNodeObject } from '../../cluster/index.js';
 import { createEtcdClient } from '../../common/index.js';
-import type { EtcdServer } from '../harness/etcd.js';
+import type { EtcdServer } from '../harness/index.js';
 import { type Dockerd, startDockerd } from './docker.js';
-import { REPO, readEnvFile, startFlanneld, startLabEtcd, subnetFileOf, waitFor } from './flannel.js';
-import { type Host, Lab, type Proc } from './lab.js';
+import { FlannelLab, REPO, subnetFileOf, waitFor } from './flannel.js';
+import type { Host, Lab, Proc } from './lab.js';
 
 export const KUBELET = path.join(REPO, 'dist/kubelet/main.js');
 export const NETWORK = '10.5.0.0/16';
@@ -47,6 +47,8 @@ try { fs.unlinkSync(sock); } catch {}
 net.createServer((c) => { const u = net.connect(Number(port), host); c.pipe(u); u.pipe(c); c.on('error', () => u.destroy()); u.on('error', () => c.destroy()); }).listen(sock, () => console.log('listening'));
 `;
 
+const dockerOptsFile = (h: Host): string => path.join(h.dir, 'docker');
+
 export class KubeLab {
   readonly nodes = new Map<string, KubeNode>();
   store!: ObjectStore;
@@ -55,35 +57,41 @@ export class KubeLab {
   private kubeletSeq = 0;
 
   private constructor(
-    readonly lab: Lab,
-    readonly etcd: EtcdServer,
+    /** etcd and flanneld (vxlan, --ip-masq, Docker options) per host. */
+    readonly net: FlannelLab,
     private readonly kubeletArgs: readonly string[],
   ) {}
 
+  get lab(): Lab {
+    return this.net.lab;
+  }
+
+  get etcd(): EtcdServer {
+    return this.net.etcd;
+  }
+
   /** Builds the lab; on failure everything started so far is stopped before the error is thrown. */
   static async start(o: { hosts: readonly string[]; kubeletArgs?: readonly string[] }): Promise<KubeLab> {
-    const lab = await Lab.create({ hosts: o.hosts });
-    let kl: KubeLab | undefined;
+    const net = await FlannelLab.start({
+      hosts: o.hosts,
+      config: JSON.stringify({ Network: NETWORK, Backend: { Type: 'vxlan' } }),
+      flanneldArgs: (h) => ['--iface=eth0', '--ip-masq', `--docker-opts-file=${dockerOptsFile(h)}`],
+      startFlanneld: false,
+    });
+    const kl = new KubeLab(net, o.kubeletArgs ?? FAST_FLAGS);
     try {
-      const etcd = await startLabEtcd(lab);
-      kl = new KubeLab(lab, etcd, o.kubeletArgs ?? FAST_FLAGS);
       await kl.build();
       return kl;
     } catch (e) {
-      if (kl) await kl.destroy();
-      else await lab.destroy();
+      await kl.destroy();
       throw e;
     }
   }
 
   private async build(): Promise<void> {
     await this.openBridge();
-    await this.etcd.ctl(['put', '/coreos.com/network/config', JSON.stringify({ Network: NETWORK, Backend: { Type: 'vxlan' } })]);
-    const optsFile = (h: Host): string => path.join(h.dir, 'docker');
-    const fl = new Map<string, Proc>();
-    for (const h of this.lab.hosts) fl.set(h.name, startFlanneld(h, this.etcd, { args: ['--iface=eth0', '--ip-masq', `--docker-opts-file=${optsFile(h)}`] }));
-    const subnets = new Map<string, string>();
-    for (const h of this.lab.hosts) subnets.set(h.name, (await waitFor(`subnet.env on ${h.name}`, () => readEnvFile(subnetFileOf(h)), 30_000)).FLANNEL_SUBNET!);
+    const optsFile = dockerOptsFile;
+    await Promise.all(this.lab.hosts.map((h) => this.net.startFlanneld(h, { timeoutMs: 30_000 })));
     const docker = new Map<string, Dockerd>();
     // allSettled: a dockerd still starting when another fails must be recorded, or nobody stops it.
     const started = await Promise.allSettled(this.lab.hosts.map(async (h) => docker.set(h.name, await startDockerd(h, { optsFile: optsFile(h) }))));
@@ -93,7 +101,7 @@ export class KubeLab {
       const rootDir = path.join(h.dir, 'kubelet');
       const manifests = path.join(h.dir, 'manifests');
       await mkdir(manifests, { recursive: true });
-      this.nodes.set(h.name, { host: h, flanneld: fl.get(h.name)!, dockerd: d, kubelet: undefined as unknown as Proc, subnet: subnets.get(h.name)!, rootDir, manifests });
+      this.nodes.set(h.name, { host: h, flanneld: this.net.flanneld.get(h.name)!, dockerd: d, kubelet: undefined as unknown as Proc, subnet: this.net.subnet(h.name), rootDir, manifests });
     }
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
@@ -217,8 +225,7 @@ export class KubeLab {
       // closing anyway
     }
     this.bridge?.close();
-    await this.etcd.destroy().catch(() => undefined);
-    await this.lab.destroy();
+    await this.net.destroy();
   }
 }
 

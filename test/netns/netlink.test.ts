@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Link } from '../../netlink/index.js';
-import { NetlinkDriver } from './fixtures/netlink-client.js';
+import { NetlinkDriver } from './fixtures/index.js';
 
 const run = promisify(execFile);
 const NS = `nlt${process.pid}`;

@@ -6,11 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Endpoints, ObjectStore, type Service } from '../../cluster/index.js';
 import { createEtcdClient, silentLogger } from '../../common/index.js';
 import { ServiceAllocator, parsePortRange, parseServiceRange, proxyKeys } from '../../proxy/index.js';
-import { EtcdServer } from '../harness/etcd.js';
-import { hasLog, startLabEtcd, waitFor } from './flannel.js';
-import { Lab, type Proc } from './lab.js';
+import { EtcdServer } from '../harness/index.js';
+import { FlannelLab, hasLog, waitFor } from './flannel.js';
+import type { Lab, Proc } from './lab.js';
 import { endpointsKey, getJson, listJson, putPod, putService, serviceKey, startProxy } from './proxy.js';
 
+let net: FlannelLab;
 let lab: Lab;
 let etcd: EtcdServer;
 let local: EtcdServer | undefined;
@@ -25,8 +26,8 @@ const readyIps = async (name: string): Promise<string[]> => {
 };
 
 beforeAll(async () => {
-  lab = await Lab.create({ hosts: ['a', 'b'] });
-  etcd = await startLabEtcd(lab);
+  net = await FlannelLab.start({ hosts: ['a', 'b'] });
+  ({ lab, etcd } = net);
   start('a');
   start('b');
   await waitFor('a leader', holder, 15_000);
@@ -34,8 +35,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await local?.destroy();
-  await etcd?.destroy();
-  await lab?.destroy();
+  await net?.destroy();
 });
 
 describe('two proxies', () => {

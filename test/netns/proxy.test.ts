@@ -4,9 +4,9 @@
 // deletion, and UDP flows moved off a departed endpoint by deleting their conntrack entries.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Endpoints, Service } from '../../cluster/index.js';
-import type { EtcdServer } from '../harness/etcd.js';
-import { readEnvFile, startFlanneld, startLabEtcd, subnetFileOf, waitFor, hasLog } from './flannel.js';
-import { Lab, startTcpEcho, tcpProbe, type Host, type Pod, type Proc } from './lab.js';
+import type { EtcdServer } from '../harness/index.js';
+import { FlannelLab, hasLog, networkConfig, waitFor } from './flannel.js';
+import { type Lab, startTcpEcho, tcpProbe, type Host, type Pod, type Proc } from './lab.js';
 import {
   connectMany,
   endpointsKey,
@@ -23,6 +23,7 @@ import {
   type PodSpecLite,
 } from './proxy.js';
 
+let net: FlannelLab;
 let lab: Lab;
 let etcd: EtcdServer;
 const proxies = new Map<string, Proc>();
@@ -39,8 +40,7 @@ const PORTS = [
 ];
 
 async function backend(h: Host, name: string, labels: Record<string, string>): Promise<void> {
-  const env = (await readEnvFile(subnetFileOf(h)))!;
-  const p = await h.addPod(name, { cidr: env.FLANNEL_SUBNET!, mtu: Number(env.FLANNEL_MTU) });
+  const p = await net.addPod(h, name);
   await hairpinOn(p);
   await startTcpEcho(p, { port: HTTP, label: name });
   await startUdpEcho(p, DNS, name);
@@ -59,19 +59,14 @@ const readyIps = async (name: string): Promise<string[]> => {
 const ipsOf = (...names: string[]) => names.map((n) => pods.get(n)!.ip).sort();
 
 beforeAll(async () => {
-  lab = await Lab.create({ hosts: ['a', 'b'] });
-  etcd = await startLabEtcd(lab);
-  await etcd.ctl(['put', '/coreos.com/network/config', '{"Network":"10.5.0.0/16","Backend":{"Type":"vxlan"}}']);
-  for (const h of lab.hosts) startFlanneld(h, etcd, { args: ['--iface=eth0'] });
-  for (const h of lab.hosts) await waitFor(`subnet.env on ${h.name}`, () => readEnvFile(subnetFileOf(h)), 20_000);
+  net = await FlannelLab.start({ hosts: ['a', 'b'], config: networkConfig('vxlan') });
+  ({ lab, etcd } = net);
   // web: one pod on a, two on b; dns answers from w-b1 only at first; self selects w-a1 alone (hairpin).
   await backend(lab.host('a'), 'wa1', { app: 'web', self: 'yes' });
   await backend(lab.host('b'), 'wb1', { app: 'web', dns: 'yes' });
   await backend(lab.host('b'), 'wb2', { app: 'web' });
-  const envA = (await readEnvFile(subnetFileOf(lab.host('a'))))!;
-  const envB = (await readEnvFile(subnetFileOf(lab.host('b'))))!;
-  client = await lab.host('a').addPod('cl', { cidr: envA.FLANNEL_SUBNET!, mtu: Number(envA.FLANNEL_MTU) });
-  clientB = await lab.host('b').addPod('cl', { cidr: envB.FLANNEL_SUBNET!, mtu: Number(envB.FLANNEL_MTU) });
+  client = await net.addPod(lab.host('a'), 'cl');
+  clientB = await net.addPod(lab.host('b'), 'cl');
   await putService(etcd, 'web', { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] });
   await putService(etcd, 'webnp', { type: 'NodePort', selector: { app: 'web' }, ports: [{ port: 80, targetPort: HTTP, nodePort: 30080 }] });
   await putService(etcd, 'sticky', { selector: { app: 'web' }, sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 60 } }, ports: [{ port: 80, targetPort: 'http' }] });
@@ -85,8 +80,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await etcd?.destroy();
-  await lab?.destroy();
+  await net?.destroy();
 });
 
 describe('kube-proxy', () => {

@@ -2,7 +2,7 @@
 // written into the lab's etcd as the kubelet and a user would write them, backends that are lab pods
 // running labelled TCP/UDP echo servers, and clients that count which backend answered.
 import path from 'node:path';
-import type { EtcdServer } from '../harness/etcd.js';
+import type { EtcdServer } from '../harness/index.js';
 import type { Pod as PodObj, Service } from '../../cluster/index.js';
 import { REPO } from './flannel.js';
 import type { Endpoint, Host, Pod, Proc } from './lab.js';

@@ -5,43 +5,21 @@
 // FLANNEL_UDP_IPERF=1 adds a throughput comparison with vxlan in the same lab (printed, not asserted).
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EtcdServer } from '../harness/etcd.js';
-import { capture, ping, tcpCheck, type Host, Lab, type Pod, type Proc } from './lab.js';
-import { logRecords, readEnvFile, startFlanneld, startLabEtcd, subnetFileOf, waitFor } from './flannel.js';
+import type { EtcdServer } from '../harness/index.js';
+import { capture, ping, tcpCheck, type Host, type Lab, type Pod, type Proc } from './lab.js';
+import { ETCD_PREFIX as PREFIX, FlannelLab, gwOf, ipJson as json, leaseKey, logRecords, netOf, networkConfig, readEnvFile, subnetFileOf, waitFor } from './flannel.js';
 
-const PREFIX = '/coreos.com/network';
-const CONFIG = '{"Network":"10.5.0.0/16","Backend":{"Type":"udp"}}';
+const CONFIG = networkConfig('udp');
+let net: FlannelLab;
 let lab: Lab;
 let etcd: EtcdServer;
-const flanneld = new Map<string, Proc>();
-const pods = new Map<string, Pod>();
-const subnets = new Map<string, string>();
 
-async function startHost(h: Host, tag?: string): Promise<void> {
-  flanneld.set(h.name, startFlanneld(h, etcd, { args: ['--iface=eth0'], ...(tag && { tag }) }));
-  // After a restart the old subnet.env is still there: wait for the new process to be ready.
-  await waitFor(`flanneld ready on ${h.name}`, () => logRecords(flanneld.get(h.name)!).some((r) => r.msg === 'wrote subnet file'), 20_000);
-  const env = await waitFor(`subnet.env on ${h.name}`, () => readEnvFile(subnetFileOf(h)), 5_000);
-  subnets.set(h.name, env.FLANNEL_SUBNET!);
-}
-
-async function addPod(h: Host, name = 'p1'): Promise<Pod> {
-  const env = (await readEnvFile(subnetFileOf(h)))!;
-  const pod = await h.addPod(name, { cidr: env.FLANNEL_SUBNET!, mtu: Number(env.FLANNEL_MTU) });
-  if (name === 'p1') pods.set(h.name, pod);
-  return pod;
-}
-
-const json = async <T>(h: Host, args: string[]): Promise<T> => JSON.parse((await h.ipCmd(['-j', ...args])) || '[]') as T;
 const routesOn = (h: Host) => json<{ dst: string; prefsrc?: string; gateway?: string }[]>(h, ['route', 'show', 'dev', 'flannel0']).catch(() => []);
 const addrsOn = async (h: Host) =>
   (await json<{ addr_info: { family: string; local: string; prefixlen: number }[] }[]>(h, ['addr', 'show', 'dev', 'flannel0']).catch(() => []))
     .flatMap((l) => l.addr_info)
     .filter((a) => a.family === 'inet')
     .map((a) => `${a.local}/${a.prefixlen}`);
-const netOf = (s: string) => s.replace(/\.1\/24$/, '.0/24');
-const gwOf = (s: string) => s.replace(/\.1\/24$/, '.0');
-const leaseKey = (s: string) => `${PREFIX}/subnets/${netOf(s).replace('/', '-')}`;
 
 /** The counters flanneld last logged ('udp packets dropped' carries them all). */
 function lastCounters(p: Proc): Record<string, number> | undefined {
@@ -119,17 +97,14 @@ function ipv4Header(dst: string, opts: { payload?: number; totLen?: number } = {
 }
 
 beforeAll(async () => {
-  lab = await Lab.create({ hosts: ['a', 'b'] });
-  etcd = await startLabEtcd(lab);
-  await etcd.ctl(['put', `${PREFIX}/config`, CONFIG]);
-  await Promise.all([startHost(lab.host('a')), startHost(lab.host('b'))]);
-  await addPod(lab.host('a'));
-  await addPod(lab.host('b'));
+  net = await FlannelLab.start({ hosts: ['a', 'b'], config: CONFIG });
+  ({ lab, etcd } = net);
+  await net.addPod(lab.host('a'));
+  await net.addPod(lab.host('b'));
 }, 60_000);
 
 afterAll(async () => {
-  await etcd?.destroy();
-  await lab?.destroy();
+  await net?.destroy();
 });
 
 describe('udp backend', () => {
@@ -148,12 +123,12 @@ describe('udp backend', () => {
     expect(raw.trim()).toBe(`{"PublicIP":"${a.ip}","PublicIPv6":null}`);
     const udp = await a.run(['ss', '-H', '-u', '-l', '-n']);
     expect(udp).toContain(`${a.ip}:8285`);
-    expect(logRecords(flanneld.get('a')!).find((r) => r.msg === 'udp device ready')).toMatchObject({ port: 8285, mtu: 1472, gso: true, gro: true, offload: true });
+    expect(logRecords(net.flanneld.get('a')!).find((r) => r.msg === 'udp device ready')).toMatchObject({ port: 8285, mtu: 1472, gso: true, gro: true, offload: true });
   });
 
   it('carries ping and TCP between pods on different hosts, UDP/8285 on the wire', async () => {
-    const pa = pods.get('a')!;
-    const pb = pods.get('b')!;
+    const pa = net.pod('a')!;
+    const pb = net.pod('b')!;
     const wire = await capture(lab.host('b'), 'eth0', 'udp port 8285', { count: 4, timeoutMs: 15_000 });
     const inner = await capture(lab.host('b'), 'flannel0', 'icmp', { count: 2, timeoutMs: 15_000 });
     const p = await ping(pa, pb.ip, { count: 3, timeoutMs: 10_000 });
@@ -168,10 +143,10 @@ describe('udp backend', () => {
   });
 
   it('carries a bulk TCP transfer intact while the peer table is swapped under it', async () => {
-    const pa = pods.get('a')!;
-    const pb = pods.get('b')!;
+    const pa = net.pod('a')!;
+    const pb = net.pod('b')!;
     const size = 64 << 20;
-    const taken = new Set([...subnets.values()].map(netOf));
+    const taken = new Set(net.subnets.map(netOf));
     let free = 180;
     while (taken.has(`10.5.${free}.0/24`)) free++;
     const churnKey = `${PREFIX}/subnets/10.5.${free}.0-24`;
@@ -198,19 +173,19 @@ describe('udp backend', () => {
       await srv.stop(1_000);
       await etcd.ctl(['del', churnKey]);
     }
-    await waitFor('the churned peer to leave the table', () => !lastTable(flanneld.get('a')!)?.includes(`10.5.${free}.0`), 10_000);
+    await waitFor('the churned peer to leave the table', () => !lastTable(net.flanneld.get('a')!)?.includes(`10.5.${free}.0`), 10_000);
   }, 90_000);
 
   it('drops and counts garbage sent to its port, and keeps forwarding', async () => {
     const a = lab.host('a');
-    const fa = flanneld.get('a')!;
+    const fa = net.flanneld.get('a')!;
     const before = lastCounters(fa) ?? {};
     const junk = [
       Buffer.alloc(0), // empty
       randomBytes(5).fill(0x13, 0, 1), // a short random payload (version nibble 1)
-      ipv4Header(gwOf(subnets.get('a')!)).subarray(0, 12), // half an IPv4 header
-      ipv4Header(gwOf(subnets.get('a')!), { totLen: 100 }), // total length beyond the data
-      ipv4Header(gwOf(subnets.get('a')!), { payload: 40, totLen: 30 }), // total length short of the data
+      ipv4Header(gwOf(net.subnet('a')!)).subarray(0, 12), // half an IPv4 header
+      ipv4Header(gwOf(net.subnet('a')!), { totLen: 100 }), // total length beyond the data
+      ipv4Header(gwOf(net.subnet('a')!), { payload: 40, totLen: 30 }), // total length short of the data
       Buffer.concat([Buffer.from([0x60]), randomBytes(47)]), // IPv6
       ipv4Header('10.99.0.1'), // not for our subnet
     ].map((b) => b.toString('hex'));
@@ -231,31 +206,31 @@ describe('udp backend', () => {
     );
     expect(grown(counters, 'rxDropWriteError')).toBe(0);
     expect(fa.running).toBe(true);
-    expect((await ping(pods.get('b')!, pods.get('a')!.ip, { count: 2, timeoutMs: 5_000 })).ok).toBe(true);
-    expect((await tcpCheck(pods.get('a')!, pods.get('b')!, { timeoutMs: 5_000 })).ok).toBe(true);
+    expect((await ping(net.pod('b')!, net.pod('a')!.ip, { count: 2, timeoutMs: 5_000 })).ok).toBe(true);
+    expect((await tcpCheck(net.pod('a')!, net.pod('b')!, { timeoutMs: 5_000 })).ok).toBe(true);
   });
 
   it('drops and counts pod packets for a subnet no node holds', async () => {
-    const fa = flanneld.get('a')!;
-    const taken = new Set([...subnets.values()].map(netOf));
+    const fa = net.flanneld.get('a')!;
+    const taken = new Set(net.subnets.map(netOf));
     let free = 250;
     while (taken.has(`10.5.${free}.0/24`)) free--;
     const before = lastCounters(fa)?.txDropUnknown ?? 0;
-    expect((await ping(pods.get('a')!, `10.5.${free}.9`, { count: 3, timeoutMs: 2_000 })).ok).toBe(false);
+    expect((await ping(net.pod('a')!, `10.5.${free}.9`, { count: 3, timeoutMs: 2_000 })).ok).toBe(false);
     await waitFor('txDropUnknown to grow', () => (lastCounters(fa)?.txDropUnknown ?? 0) >= before + 3, 20_000, 250);
   });
 
   it('skips a peer lease of another backend, with the reason', async () => {
-    const taken = new Set([...subnets.values()].map(netOf));
+    const taken = new Set(net.subnets.map(netOf));
     let free = 201;
     while (taken.has(`10.5.${free}.0/24`)) free++;
     const key = `${PREFIX}/subnets/10.5.${free}.0-24`;
     await etcd.ctl(['put', key, '{"PublicIP":"192.0.2.99","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"aa:bb:cc:dd:ee:ff"}}']);
     try {
       await waitFor('a to skip the vxlan lease', () =>
-        logRecords(flanneld.get('a')!).some((r) => r.msg === 'skipping peer' && r.subnet === `10.5.${free}.0/24` && r.reason === 'backend vxlan is not udp'),
+        logRecords(net.flanneld.get('a')!).some((r) => r.msg === 'skipping peer' && r.subnet === `10.5.${free}.0/24` && r.reason === 'backend vxlan is not udp'),
       );
-      expect(lastTable(flanneld.get('a')!)).not.toContain(`10.5.${free}.0`);
+      expect(lastTable(net.flanneld.get('a')!)).not.toContain(`10.5.${free}.0`);
     } finally {
       await etcd.ctl(['del', key]);
     }
@@ -263,64 +238,64 @@ describe('udp backend', () => {
 
   it('restores the network route and the address deleted by hand', async () => {
     const a = lab.host('a');
-    const sa = subnets.get('a')!;
+    const sa = net.subnet('a')!;
     await a.ipCmd(['route', 'del', '10.5.0.0/16', 'dev', 'flannel0']);
     await waitFor('the network route to come back', async () => (await routesOn(a)).some((r) => r.dst === '10.5.0.0/16'), 20_000);
     await a.ipCmd(['addr', 'flush', 'dev', 'flannel0']);
     await waitFor('the address and route to come back', async () => (await addrsOn(a)).includes(`${gwOf(sa)}/16`) && (await routesOn(a)).some((r) => r.dst === '10.5.0.0/16'), 20_000);
-    expect((await ping(pods.get('a')!, pods.get('b')!.ip, { count: 2, timeoutMs: 5_000 })).ok).toBe(true);
+    expect((await ping(net.pod('a')!, net.pod('b')!.ip, { count: 2, timeoutMs: 5_000 })).ok).toBe(true);
   });
 
   it('reopens flannel0 when it is deleted by hand', async () => {
     const b = lab.host('b');
     const [before] = await json<{ ifindex: number }[]>(b, ['link', 'show', 'flannel0']);
     await b.ipCmd(['link', 'del', 'flannel0']);
-    await waitFor('b to notice', () => logRecords(flanneld.get('b')!).some((r) => r.msg === 'udp device reopened'), 20_000);
-    await waitFor('flannel0, its address and route to come back', async () => (await addrsOn(b)).includes(`${gwOf(subnets.get('b')!)}/16`) && (await routesOn(b)).some((r) => r.dst === '10.5.0.0/16'), 20_000);
+    await waitFor('b to notice', () => logRecords(net.flanneld.get('b')!).some((r) => r.msg === 'udp device reopened'), 20_000);
+    await waitFor('flannel0, its address and route to come back', async () => (await addrsOn(b)).includes(`${gwOf(net.subnet('b')!)}/16`) && (await routesOn(b)).some((r) => r.dst === '10.5.0.0/16'), 20_000);
     const [after] = await json<{ ifindex: number }[]>(b, ['link', 'show', 'flannel0']);
     expect(after!.ifindex).not.toBe(before!.ifindex);
-    const r = await waitFor('ping across after the reopen', async () => (await ping(pods.get('b')!, pods.get('a')!.ip, { count: 1, timeoutMs: 2_000 })).ok, 10_000, 200);
+    const r = await waitFor('ping across after the reopen', async () => (await ping(net.pod('b')!, net.pod('a')!.ip, { count: 1, timeoutMs: 2_000 })).ok, 10_000, 200);
     expect(r).toBe(true);
   });
 
   it('keeps the subnet across a flanneld restart', async () => {
     const a = lab.host('a');
-    const before = subnets.get('a');
-    const old = flanneld.get('a')!;
+    const before = net.subnet('a');
+    const old = net.flanneld.get('a')!;
     old.kill('SIGTERM');
     expect(await old.wait(10_000)).toMatchObject({ code: 0 });
-    await startHost(a, 'restart');
-    expect(subnets.get('a')).toBe(before);
-    const ok = await waitFor('ping after the restart', async () => (await ping(pods.get('a')!, pods.get('b')!.ip, { count: 1, timeoutMs: 2_000 })).ok, 15_000, 200);
+    await net.startFlanneld(a, { tag: 'restart' });
+    expect(net.subnet('a')).toBe(before);
+    const ok = await waitFor('ping after the restart', async () => (await ping(net.pod('a')!, net.pod('b')!.ip, { count: 1, timeoutMs: 2_000 })).ok, 15_000, 200);
     expect(ok).toBe(true);
-    expect((await tcpCheck(pods.get('b')!, pods.get('a')!, { timeoutMs: 5_000 })).ok).toBe(true);
+    expect((await tcpCheck(net.pod('b')!, net.pod('a')!, { timeoutMs: 5_000 })).ok).toBe(true);
   });
 
   it('reaches a host that joins, and forgets a peer whose lease is deleted', async () => {
     const c = await lab.addHost('c');
-    await startHost(c);
-    const pc = await addPod(c);
-    const sc = subnets.get('c')!;
+    await net.startFlanneld(c);
+    const pc = await net.addPod(c);
+    const sc = net.subnet('c')!;
     for (const h of ['a', 'b']) {
-      await waitFor(`${h} to learn c`, () => lastTable(flanneld.get(h)!)?.includes(`${gwOf(sc)}/24→${c.ip}`), 20_000);
+      await waitFor(`${h} to learn c`, () => lastTable(net.flanneld.get(h)!)?.includes(`${gwOf(sc)}/24→${c.ip}`), 20_000);
     }
-    expect((await ping(pods.get('a')!, pc.ip, { count: 2, timeoutMs: 10_000 })).ok).toBe(true);
-    expect((await ping(pc, pods.get('b')!.ip, { count: 2, timeoutMs: 10_000 })).ok).toBe(true);
+    expect((await ping(net.pod('a')!, pc.ip, { count: 2, timeoutMs: 10_000 })).ok).toBe(true);
+    expect((await ping(pc, net.pod('b')!.ip, { count: 2, timeoutMs: 10_000 })).ok).toBe(true);
 
     // c leaves: stop its flanneld (else it would take its lease again) and delete its lease.
-    const fc = flanneld.get('c')!;
+    const fc = net.flanneld.get('c')!;
     fc.kill('SIGTERM');
     await fc.wait(10_000);
     await etcd.ctl(['del', leaseKey(sc)]);
     for (const h of ['a', 'b']) {
       await waitFor(`${h} to forget c`, () => {
-        const t = lastTable(flanneld.get(h)!);
+        const t = lastTable(net.flanneld.get(h)!);
         return t !== undefined && !t.includes(gwOf(sc));
       }, 10_000);
     }
-    const fa = flanneld.get('a')!;
+    const fa = net.flanneld.get('a')!;
     const before = lastCounters(fa)?.txDropUnknown ?? 0;
-    expect((await ping(pods.get('a')!, pc.ip, { count: 2, timeoutMs: 2_000 })).ok).toBe(false);
+    expect((await ping(net.pod('a')!, pc.ip, { count: 2, timeoutMs: 2_000 })).ok).toBe(false);
     await waitFor('packets for c to be counted as unknown', () => (lastCounters(fa)?.txDropUnknown ?? 0) >= before + 2, 20_000, 250);
   });
 
@@ -348,16 +323,16 @@ describe('udp backend', () => {
       for (const p of [c, s]) await p.ipCmd(['link', 'set', 'eth0', 'gso_max_segs', '65535']);
       return [full, perPacket];
     };
-    const [udpGbps, udpPp] = await both(pods.get('a')!, pods.get('b')!);
+    const [udpGbps, udpPp] = await both(net.pod('a')!, net.pod('b')!);
 
     for (const h of [a, b]) {
-      const p = flanneld.get(h.name)!;
+      const p = net.flanneld.get(h.name)!;
       p.kill('SIGTERM');
       await p.wait(10_000);
     }
-    await etcd.ctl(['put', `${PREFIX}/config`, '{"Network":"10.5.0.0/16","Backend":{"Type":"vxlan"}}']);
-    await Promise.all([startHost(a, 'vxlan'), startHost(b, 'vxlan')]);
-    const [va, vb] = await Promise.all([addPod(a, 'v1'), addPod(b, 'v1')]);
+    await net.putConfig(networkConfig('vxlan'));
+    await Promise.all([net.startFlanneld(a, { tag: 'vxlan' }), net.startFlanneld(b, { tag: 'vxlan' })]);
+    const [va, vb] = await Promise.all([net.addPod(a, 'v1'), net.addPod(b, 'v1')]);
     await waitFor('vxlan path up', async () => (await ping(va, vb.ip, { count: 1, timeoutMs: 2_000 })).ok, 20_000, 200);
     const [vxlanGbps, vxlanPp] = await both(va, vb);
     const f = (x: number) => x.toFixed(2);

@@ -2,31 +2,31 @@
 // DirectRouting (peers on the segment are routed to directly, unencapsulated) and dual stack
 // (flannel-v6.1 beside flannel.1, dual-stack lease keys, IPv6 lines in subnet.env).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EtcdServer } from '../harness/etcd.js';
-import { capture, ping, type Host, Lab, type Proc } from './lab.js';
-import { readEnvFile, startFlanneld, startLabEtcd, subnetFileOf, waitFor } from './flannel.js';
+import type { EtcdServer } from '../harness/index.js';
+import { capture, ping, type Host, type Lab } from './lab.js';
+import { FlannelLab, ipJson, waitFor } from './flannel.js';
 
+let net: FlannelLab;
 let lab: Lab;
 let etcd: EtcdServer;
-const procs: Proc[] = [];
 
 beforeAll(async () => {
-  lab = await Lab.create({ hosts: ['a', 'b', 'c', 'd'] });
-  etcd = await startLabEtcd(lab);
-  for (const [i, h] of lab.hosts.entries()) await h.ipCmd(['-6', 'addr', 'add', `fd00:5::${i + 11}/64`, 'dev', 'eth0', 'nodad']);
+  // Host N (1-based) has underlay fd00:5::(10+N) beside its IPv4 address.
+  net = await FlannelLab.start({
+    hosts: ['a', 'b', 'c', 'd'],
+    prepare: async (h) => {
+      await h.ipCmd(['-6', 'addr', 'add', `fd00:5::${h.index + 10}/64`, 'dev', 'eth0', 'nodad']);
+    },
+  });
+  ({ lab, etcd } = net);
 });
 afterAll(async () => {
-  await etcd?.destroy();
-  await lab?.destroy();
+  await net?.destroy();
 });
 
-async function start(h: Host, prefix: string): Promise<Record<string, string>> {
-  procs.push(startFlanneld(h, etcd, { args: ['--iface=eth0', `--etcd-prefix=${prefix}`] }));
-  return waitFor(`subnet.env on ${h.name}`, () => readEnvFile(subnetFileOf(h)), 20_000);
-}
+const start = (h: Host, prefix: string): Promise<Record<string, string>> => net.startFlanneld(h, { args: ['--iface=eth0', `--etcd-prefix=${prefix}`] });
 
-const routes = async (h: Host, fam: '-4' | '-6', dev: string) =>
-  JSON.parse((await h.ipCmd(['-j', fam, 'route', 'show', 'dev', dev])) || '[]') as { dst: string; gateway?: string; flags?: string[] }[];
+const routes = (h: Host, fam: '-4' | '-6', dev: string) => ipJson<{ dst: string; gateway?: string; flags?: string[] }[]>(h, [fam, 'route', 'show', 'dev', dev]);
 
 describe('vxlan with DirectRouting', () => {
   it('routes to a peer on the same segment via its address, without encapsulation', async () => {

@@ -2,49 +2,27 @@
 // different hosts talk, the wire carries UDP/8472 with VNI 1, and the kernel state converges to the
 // leases (peer removal, a hand-deleted route, a restart, a host joining).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EtcdServer } from '../harness/etcd.js';
-import { capture, ping, tcpCheck, type Host, Lab, type Pod, type Proc } from './lab.js';
-import { readEnvFile, startFlanneld, startLabEtcd, subnetFileOf, waitFor } from './flannel.js';
+import type { EtcdServer } from '../harness/index.js';
+import { capture, ping, tcpCheck, type Host, type Lab } from './lab.js';
+import { FlannelLab, gwOf, ipJson as json, leaseKey, netOf, networkConfig, readEnvFile, subnetFileOf, waitFor } from './flannel.js';
 
-const PREFIX = '/coreos.com/network';
+let net: FlannelLab;
 let lab: Lab;
 let etcd: EtcdServer;
-const flanneld = new Map<string, Proc>();
-const pods = new Map<string, Pod>();
-const subnets = new Map<string, string>();
 
-async function startHost(h: Host, tag?: string): Promise<void> {
-  flanneld.set(h.name, startFlanneld(h, etcd, { args: ['--iface=eth0'], ...(tag && { tag }) }));
-  const env = await waitFor(`subnet.env on ${h.name}`, () => readEnvFile(subnetFileOf(h)), 20_000);
-  subnets.set(h.name, env.FLANNEL_SUBNET!);
-}
-
-async function addPod(h: Host): Promise<Pod> {
-  const env = (await readEnvFile(subnetFileOf(h)))!;
-  const pod = await h.addPod('p1', { cidr: env.FLANNEL_SUBNET!, mtu: Number(env.FLANNEL_MTU) });
-  pods.set(h.name, pod);
-  return pod;
-}
-
-const json = async <T>(h: Host, args: string[]): Promise<T> => JSON.parse((await h.ipCmd(['-j', ...args])) || '[]') as T;
 const routesOn = (h: Host) => json<{ dst: string; gateway?: string; flags?: string[] }[]>(h, ['route', 'show', 'dev', 'flannel.1']);
 const neighsOn = (h: Host) => json<{ dst: string; lladdr?: string; state?: string[] }[]>(h, ['neigh', 'show', 'dev', 'flannel.1']);
 const fdbOn = async (h: Host) => JSON.parse((await h.run(['bridge', '-j', 'fdb', 'show', 'dev', 'flannel.1'])) || '[]') as { mac: string; dst?: string }[];
-const netOf = (s: string) => s.replace(/\.1\/24$/, '.0/24');
-const gwOf = (s: string) => s.replace(/\.1\/24$/, '.0');
 
 beforeAll(async () => {
-  lab = await Lab.create({ hosts: ['a', 'b'] });
-  etcd = await startLabEtcd(lab);
-  await etcd.ctl(['put', `${PREFIX}/config`, '{"Network":"10.5.0.0/16","Backend":{"Type":"vxlan"}}']);
-  await Promise.all([startHost(lab.host('a')), startHost(lab.host('b'))]);
-  await addPod(lab.host('a'));
-  await addPod(lab.host('b'));
+  net = await FlannelLab.start({ hosts: ['a', 'b'], config: networkConfig('vxlan') });
+  ({ lab, etcd } = net);
+  await net.addPod(lab.host('a'));
+  await net.addPod(lab.host('b'));
 }, 60_000);
 
 afterAll(async () => {
-  await etcd?.destroy();
-  await lab?.destroy();
+  await net?.destroy();
 });
 
 describe('vxlan backend', () => {
@@ -58,14 +36,14 @@ describe('vxlan backend', () => {
     expect(env.FLANNEL_MTU).toBe('1450');
     const addrs = await json<{ addr_info: { local: string; prefixlen: number }[] }[]>(a, ['addr', 'show', 'dev', 'flannel.1']);
     expect(addrs[0]!.addr_info.filter((x) => !x.local.includes(':'))).toEqual([expect.objectContaining({ local: gwOf(env.FLANNEL_SUBNET!), prefixlen: 32 })]);
-    const lease = JSON.parse(await etcd.ctl(['get', '--print-value-only', `${PREFIX}/subnets/${netOf(env.FLANNEL_SUBNET!).replace('/', '-')}`]));
+    const lease = JSON.parse(await etcd.ctl(['get', '--print-value-only', leaseKey(env.FLANNEL_SUBNET!)]));
     expect(lease).toEqual({ PublicIP: a.ip, PublicIPv6: null, BackendType: 'vxlan', BackendData: { VNI: 1, VtepMAC: link!.address } });
   });
 
   it('programs route, neighbour and FDB entry for each peer', async () => {
     const a = lab.host('a');
     const b = lab.host('b');
-    const sb = subnets.get('b')!;
+    const sb = net.subnet('b')!;
     const [bLink] = await json<{ address: string }[]>(b, ['link', 'show', 'flannel.1']);
     await waitFor('a route to b', async () => (await routesOn(a)).some((r) => r.dst === netOf(sb)));
     const route = (await routesOn(a)).find((r) => r.dst === netOf(sb))!;
@@ -76,8 +54,8 @@ describe('vxlan backend', () => {
   });
 
   it('carries ping and TCP between pods on different hosts, VXLAN on the wire', async () => {
-    const pa = pods.get('a')!;
-    const pb = pods.get('b')!;
+    const pa = net.pod('a')!;
+    const pb = net.pod('b')!;
     const wire = await capture(lab.host('b'), 'eth0', 'udp port 8472', { count: 4, timeoutMs: 15_000 });
     const inner = await capture(lab.host('b'), 'flannel.1', 'icmp', { count: 2, timeoutMs: 15_000 });
     const vx = await capture(lab.host('b'), 'eth0', 'udp port 8472', { count: 2, timeoutMs: 15_000, extraArgs: ['-T', 'vxlan'] });
@@ -96,10 +74,10 @@ describe('vxlan backend', () => {
 
   it('restores a route deleted by hand', async () => {
     const a = lab.host('a');
-    const sb = subnets.get('b')!;
+    const sb = net.subnet('b')!;
     await a.ipCmd(['route', 'del', netOf(sb), 'dev', 'flannel.1']);
     await waitFor('the route to come back', async () => (await routesOn(a)).some((r) => r.dst === netOf(sb)), 20_000);
-    expect((await ping(pods.get('a')!, pods.get('b')!.ip, { count: 1, timeoutMs: 5_000 })).ok).toBe(true);
+    expect((await ping(net.pod('a')!, net.pod('b')!.ip, { count: 1, timeoutMs: 5_000 })).ok).toBe(true);
   });
 
   it('recreates flannel.1 with its address and peers when it is deleted by hand', async () => {
@@ -108,43 +86,43 @@ describe('vxlan backend', () => {
     await b.ipCmd(['link', 'del', 'flannel.1']);
     await waitFor('flannel.1 and its routes to come back', async () => {
       const routes = await routesOn(b).catch(() => []);
-      return routes.some((r) => r.dst === netOf(subnets.get('a')!));
+      return routes.some((r) => r.dst === netOf(net.subnet('a')!));
     }, 20_000);
     const [after] = await json<{ address: string }[]>(b, ['link', 'show', 'flannel.1']);
     expect(after!.address).toBe(before!.address);
-    expect((await ping(pods.get('b')!, pods.get('a')!.ip, { count: 2, timeoutMs: 5_000 })).ok).toBe(true);
+    expect((await ping(net.pod('b')!, net.pod('a')!.ip, { count: 2, timeoutMs: 5_000 })).ok).toBe(true);
   });
 
   it('keeps the subnet and the flow across a flanneld restart', async () => {
     const a = lab.host('a');
-    const before = subnets.get('a');
-    const old = flanneld.get('a')!;
+    const before = net.subnet('a');
+    const old = net.flanneld.get('a')!;
     old.kill('SIGTERM');
     expect(await old.wait(10_000)).toMatchObject({ code: 0 });
     // flanneld is down: the statically programmed data path keeps working.
-    expect((await ping(pods.get('a')!, pods.get('b')!.ip, { count: 2, timeoutMs: 5_000 })).ok).toBe(true);
-    await startHost(a, 'restart');
-    expect(subnets.get('a')).toBe(before);
-    expect((await ping(pods.get('a')!, pods.get('b')!.ip, { count: 2, timeoutMs: 5_000 })).ok).toBe(true);
+    expect((await ping(net.pod('a')!, net.pod('b')!.ip, { count: 2, timeoutMs: 5_000 })).ok).toBe(true);
+    await net.startFlanneld(a, { tag: 'restart' });
+    expect(net.subnet('a')).toBe(before);
+    expect((await ping(net.pod('a')!, net.pod('b')!.ip, { count: 2, timeoutMs: 5_000 })).ok).toBe(true);
   });
 
   it('reaches a host that joins mid-test, and forgets a peer whose lease is deleted', async () => {
     const c = await lab.addHost('c');
-    await startHost(c);
-    const pc = await addPod(c);
-    const sc = subnets.get('c')!;
+    await net.startFlanneld(c);
+    const pc = await net.addPod(c);
+    const sc = net.subnet('c')!;
     for (const h of ['a', 'b']) {
       await waitFor(`${h} to learn c`, async () => (await routesOn(lab.host(h))).some((r) => r.dst === netOf(sc)), 20_000);
     }
-    expect((await ping(pods.get('a')!, pc.ip, { count: 2, timeoutMs: 10_000 })).ok).toBe(true);
-    expect((await ping(pc, pods.get('b')!.ip, { count: 2, timeoutMs: 10_000 })).ok).toBe(true);
+    expect((await ping(net.pod('a')!, pc.ip, { count: 2, timeoutMs: 10_000 })).ok).toBe(true);
+    expect((await ping(pc, net.pod('b')!.ip, { count: 2, timeoutMs: 10_000 })).ok).toBe(true);
 
     // c leaves: stop its flanneld (else it would re-acquire) and delete its lease.
-    const fc = flanneld.get('c')!;
+    const fc = net.flanneld.get('c')!;
     fc.kill('SIGTERM');
     await fc.wait(10_000);
     const [cLink] = await json<{ address: string }[]>(c, ['link', 'show', 'flannel.1']);
-    await etcd.ctl(['del', `${PREFIX}/subnets/${netOf(sc).replace('/', '-')}`]);
+    await etcd.ctl(['del', leaseKey(sc)]);
     for (const h of ['a', 'b']) {
       const host = lab.host(h);
       await waitFor(`${h} to forget c`, async () => {
