@@ -1,7 +1,7 @@
 // CNI errors: a CniError carries the spec's code, a short `msg` and longer `details`, and is what
 // the skeleton prints. toCniError is the one place where the domain errors of ipam/ become CNI
 // codes (by class, never by message).
-import { FlannelError } from '../common/errors.js';
+import { FlannelError, AddressError } from '../core/index.js';
 import { ConfigError } from '../ipam/config.js';
 import {
   AddressesExhaustedError,
@@ -13,7 +13,6 @@ import {
   NoReservationError,
   StoreError,
 } from '../ipam/host-local/index.js';
-import { AddressError } from '../common/net.js';
 import { CniCode, type CniErrorJson, PluginCode } from './types.js';
 
 export class CniError extends FlannelError {

@@ -10,7 +10,7 @@
 // Values the delegate object sets win over the defaults; `name` and `ipam` belong to flannel there.
 // (We name the bridge explicitly, "cni0" being the bridge plugin's own default, so a saved config
 // says which device it used.)
-import { FlannelError } from '../common/errors.js';
+import { FlannelError, AddressError, type Cidr, cidrEqual, formatCidr, networkOf, parseCidr } from '../core/index.js';
 import { ConfigError } from '../ipam/config.js';
 import {
   type IpamRoute,
@@ -22,7 +22,6 @@ import {
   optArray,
   parseRoutes,
 } from '../ipam/host-local/index.js';
-import { AddressError, type Cidr, cidrEqual, formatCidr, networkOf, parseCidr } from '../common/net.js';
 import { parseEnvFile } from '../ipam/subnet-env.js';
 import { routeJson } from './result.js';
 

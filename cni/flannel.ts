@@ -6,9 +6,8 @@
 // A delegate ADD that fails is undone with a delegate DEL (the spec's rule for upper plugins).
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { errorMessage } from '../common/errors.js';
+import { errorMessage, writeFileAtomic } from '../core/index.js';
 import { type JsonObject, isJsonObject, optString, parseJsonObject } from '../ipam/host-local/index.js';
-import { writeFileAtomic } from '../common/fs.js';
 import { CniError } from './errors.js';
 import {
   type FlannelEnv,

@@ -3,7 +3,7 @@
 // fails; DEL releases everything held by (containerID, ifname), idempotently; CHECK asks whether
 // the container holds any address. Allocation and storage live in ipam/host-local.
 import { readFile } from 'node:fs/promises';
-import { errorMessage } from '../common/errors.js';
+import { errorMessage, type IpAddr, formatIp } from '../core/index.js';
 import {
   Allocator,
   DiskStore,
@@ -16,7 +16,6 @@ import {
   parseResolvConf,
   rangeSetContains,
 } from '../ipam/host-local/index.js';
-import { type IpAddr, formatIp } from '../common/net.js';
 import { CniError } from './errors.js';
 import { ipamResult } from './result.js';
 import type { CmdArgs, PluginFuncs, PluginInfo } from './skel.js';

@@ -2,7 +2,7 @@
 // `flannel` (meta-plugin: subnet.env -> bridge + host-local) and `host-local` (IPAM). The
 // executables are dist/cni/flannel and dist/cni/host-local (scripts/build-cni.mjs).
 //
-// cni/ imports ipam's leaf modules (net.js, config.js, subnet-env.js) and ipam/host-local/index.js,
+// cni/ imports core/, ipam's leaf modules (config.js, subnet-env.js) and ipam/host-local/index.js,
 // never the ipam/index.js barrel: that one loads etcd3 and gRPC, about 400 ms per process here, and
 // a runtime execs a plugin for every pod and command.
 export { type CmdArgs, type AddOutput, type PluginFuncs, type PluginInfo, type SkelIo, type SkelOutcome, type PluginCommand, dispatch, pluginMain, processIo, invalidIfName } from './skel.js';

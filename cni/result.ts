@@ -1,6 +1,6 @@
 // From ipam/host-local's typed values to the CNI wire types. Pure.
 import type { IpamAllocation, IpamDns, IpamRoute } from '../ipam/host-local/index.js';
-import { formatCidr, formatIp } from '../common/net.js';
+import { formatCidr, formatIp } from '../core/index.js';
 import type { CniDns, CniIpConfig, CniResult, CniRoute } from './types.js';
 import { IMPLEMENTED_VERSION } from './version.js';
 

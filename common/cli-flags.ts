@@ -8,7 +8,7 @@
 // Written here rather than taken from a library: no npm package parses either grammar exactly, and the
 // rewrite is small once the flag kinds come from commander's own option table.
 import type { Command } from 'commander';
-import { FlannelError } from './errors.js';
+import { FlannelError } from '../core/index.js';
 
 /** How a flag takes its value. `value`: always one; `bool`: `-f` is true, `-f=<bool>` sets it; `switch`: commander's plain boolean, `--no-f` to unset. */
 export type FlagKind = 'value' | 'bool' | 'switch';

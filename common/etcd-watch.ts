@@ -4,9 +4,8 @@
 // every key, to diff against what it knew, and watch on from the listing's revision.
 import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
 import { Backoff, sleep } from './backoff.js';
-import { errorMessage } from './errors.js';
+import { errorMessage, withTimeout } from '../core/index.js';
 import type { Logger } from './log.js';
-import { withTimeout } from './async.js';
 import { AsyncQueue } from './queue.js';
 
 export type PrefixWatchBatch =

@@ -7,7 +7,7 @@ import { connect as tlsConnect, createSecureContext, type SecureContext } from '
 import * as grpc from '@grpc/grpc-js';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { Etcd3, type IOptions, isRecoverableError } from 'etcd3';
-import { errorMessage, FlannelError } from './errors.js';
+import { errorMessage, FlannelError } from '../core/index.js';
 
 /** flannel's default: the legacy client port first, then the IANA one. */
 export const DEFAULT_ETCD_ENDPOINTS = 'http://127.0.0.1:4001,http://127.0.0.1:2379';

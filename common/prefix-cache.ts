@@ -9,7 +9,7 @@
 // The source is anything with list and watch by prefix, so this module knows nothing of how values
 // are decoded (cluster's ObjectStore decodes them; a value it cannot read arrives as `corrupt`).
 import { Backoff, sleep as realSleep } from './backoff.js';
-import { errorMessage } from './errors.js';
+import { errorMessage } from '../core/index.js';
 import type { Logger } from './log.js';
 
 export interface PrefixCorrupt {

@@ -2,7 +2,7 @@
 // least every `maxMs` (the periodic full resync), and a failed run is retried after `retryMs`
 // (kube-proxy's BoundedFrequencyRunner, with AbortSignal for its lifetime).
 import { sleep } from './backoff.js';
-import { errorMessage } from './errors.js';
+import { errorMessage } from '../core/index.js';
 import type { Logger } from './log.js';
 
 export interface SyncRunnerOptions {

@@ -1,6 +1,6 @@
 // Choosing a free subnet is pure: the registry's create-if-absent transaction decides who wins.
 import type { FamilyNetwork } from './config.js';
-import { type Cidr, blockSize, contains, overlaps } from '../common/net.js';
+import { type Cidr, blockSize, contains, overlaps } from '../core/index.js';
 
 /** Is this subnet one the config could hand out (inside SubnetMin..SubnetMax, of SubnetLen)? */
 export function subnetFitsConfig(net: FamilyNetwork, sn: Cidr): boolean {

@@ -4,24 +4,7 @@
 // boundaries) and its backend lookup (the Type lowercased). Where flannel accepts nonsense
 // (SubnetMin above SubnetMax, an IPv4 CIDR as IPv6Network) we reject it on purpose and name the
 // field; the README lists those differences.
-// common's files, not common/index.js: the CNI plugins load this file and must not load etcd3 and pino.
-import { FlannelError } from '../common/errors.js';
-import { isObject, jsonKey } from '../common/json.js';
-import {
-  AddressError,
-  type Cidr,
-  type Family,
-  type IpAddr,
-  blockSize,
-  contains,
-  familyBits,
-  formatCidr,
-  formatIp,
-  hostMask,
-  networkOf,
-  parseCidr,
-  parseIp,
-} from '../common/net.js';
+import { FlannelError, isObject, jsonKey, AddressError, type Cidr, type Family, type IpAddr, blockSize, contains, familyBits, formatCidr, formatIp, hostMask, networkOf, parseCidr, parseIp } from '../core/index.js';
 
 export class ConfigError extends FlannelError {
   readonly code = 'CONFIG';

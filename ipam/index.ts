@@ -16,7 +16,7 @@ export {
   cidrEqual,
   ipEqual,
   familyBits,
-} from '../common/net.js';
+} from '../core/index.js';
 export {
   type NetworkConfig,
   type FamilyNetwork,

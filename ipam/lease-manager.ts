@@ -8,7 +8,7 @@ import { Backoff, FlannelError, type Logger, errorMessage, silentLogger, sleep }
 import { pickFreeSubnet, subnetFitsConfig } from './allocate.js';
 import { type FamilyNetwork, type NetworkConfig } from './config.js';
 import { describeLease, type Lease, type LeaseAttrs, leaseKeyName } from './lease.js';
-import { type Cidr, cidrEqual, formatCidr } from '../common/net.js';
+import { type Cidr, cidrEqual, formatCidr } from '../core/index.js';
 import type { LeaseSnapshot, SubnetRegistry } from './registry.js';
 
 export const DEFAULT_LEASE_TTL_SEC = 24 * 60 * 60;

@@ -1,9 +1,7 @@
 // A subnet lease as flannel stores it: the key names the subnet(s), the value is flannel's
 // LeaseAttrs JSON. Parsing is strict and names the key, so one corrupt entry in etcd is skipped
 // with a warning instead of taking the daemon down.
-import { FlannelError } from '../common/errors.js';
-import { isObject, jsonField } from '../common/json.js';
-import { type Cidr, cidrEqual, formatCidr, formatIp, hasHostBits, parseCidr, parseIp } from '../common/net.js';
+import { FlannelError, isObject, jsonField, type Cidr, cidrEqual, formatCidr, formatIp, hasHostBits, parseCidr, parseIp } from '../core/index.js';
 
 export interface LeaseAttrs {
   readonly publicIP?: string;

@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import type { NetworkConfig } from './config.js';
 import type { Lease } from './lease.js';
-import { type Cidr, addIp, formatIp, parseCidr, networkOf } from '../common/net.js';
+import { type Cidr, addIp, formatIp, parseCidr, networkOf } from '../core/index.js';
 
 export interface SubnetEnv {
   readonly network?: Cidr;
@@ -75,5 +75,5 @@ export async function readPreviousSubnets(path: string): Promise<{ subnet?: Cidr
 }
 
 // The atomic write is common/, shared with every other file a reader must never see half-written.
-export { writeFileAtomic } from '../common/fs.js';
+export { writeFileAtomic } from '../core/index.js';
 

@@ -7,7 +7,7 @@
 //            when it was deleted gracefully (metadata.deletionTimestamp)
 // A restarted kubelet syncs the pods it finds like any other: a container whose spec hash matches is
 // kept (adopted), so restart counts and container IDs stay.
-import type { ConfigMap, Pod, PodStatus, Secret, Service } from '../cluster/index.js';
+import type { Pod, PodStatus, Service } from '../cluster/index.js';
 import { keys, type Parser, parseConfigMapObject, parseJsonObject, parseSecretObject } from '../cluster/index.js';
 import { type Logger, errorMessage, isObject } from '../common/index.js';
 import { computePodActions } from './actions.js';

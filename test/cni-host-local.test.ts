@@ -24,7 +24,7 @@ import {
   parseResolvConf,
   rangeIter,
 } from '../ipam/host-local/index.js';
-import { type IpAddr, formatIp, parseIp } from '../common/net.js';
+import { type IpAddr, formatIp, parseIp } from '../core/index.js';
 import { type CmdArgs, hostLocalPlugin, CniError, PluginCode } from '../cni/index.js';
 
 const ip = (s: string) => parseIp(s);

@@ -14,7 +14,7 @@ import {
   parseCidr,
   parseNetworkConfig,
 } from '../ipam/index.js';
-import { FakeClock, MemoryRegistry, settle } from './harness/memory-registry.js';
+import { FakeClock, MemoryRegistry, settle } from './harness/index.js';
 
 const cfg16 = parseNetworkConfig('{"Network":"10.5.0.0/16","Backend":{"Type":"vxlan"}}');
 // 10.5.1.0, 10.5.2.0, 10.5.3.0: three subnets.

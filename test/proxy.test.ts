@@ -14,7 +14,7 @@ import {
   type ConntrackFlush,
   type ConntrackPort,
 } from '../proxy/index.js';
-import { FakeNft } from './harness/fake-nft.js';
+import { FakeNft } from './harness/index.js';
 
 const CFG = { masqMark: 0x4000, clusterCIDR: '10.5.0.0/16' };
 const NODE = 'a';

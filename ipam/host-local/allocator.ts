@@ -3,7 +3,7 @@
 // last reserved address, skipping gateways and wrapping across the set's ranges, and the store's
 // atomic reserve decides. A crash-looping pod therefore does not get the same address back until
 // the whole set has been cycled through. The iterator is pure; the allocator only talks to IpStore.
-import { type IpAddr, addIp, formatIp, ipEqual } from '../../common/net.js';
+import { type IpAddr, addIp, formatIp, ipEqual } from '../../core/index.js';
 import { AddressesExhaustedError, DuplicateAllocationError, IpUnavailableError } from './errors.js';
 import { type IpRange, type IpRangeSet, formatRangeSet, rangeContains, rangeFor, rangeSetContains, rangeSize } from './range.js';
 import type { IpStore } from './store.js';

@@ -4,7 +4,7 @@
 // both; requested addresses from CNI_ARGS `IP=`, `args.cni.ips` and `runtimeConfig.ips`; `routes`,
 // `dataDir`, `resolvConf`. Range sets must not overlap each other. Pure.
 import { ConfigError } from '../config.js';
-import { AddressError, type Cidr, type IpAddr, parseCidr, parseIp } from '../../common/net.js';
+import { AddressError, type Cidr, type IpAddr, parseCidr, parseIp } from '../../core/index.js';
 import { CniArgsError } from './errors.js';
 import {
   type JsonObject,

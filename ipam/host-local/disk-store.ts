@@ -10,7 +10,7 @@
 // same container. Waiting for the lock is bounded (LockTimeoutError, CNI "try again later").
 import { mkdir, open, readFile, readdir, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type IpAddr, formatIp, isIp, parseIp } from '../../common/net.js';
+import { type IpAddr, formatIp, isIp, parseIp } from '../../core/index.js';
 import { StoreError } from './errors.js';
 import { lockFile } from './lock.js';
 import type { LockedStore } from './store.js';

@@ -1,7 +1,7 @@
 // What can go wrong allocating a pod address, as typed errors: the CNI edge (cni/errors.ts) maps
 // each class to its CNI error code, so nothing downstream reads a message. Messages keep the Go
 // host-local wording, which operators already grep for.
-import { FlannelError } from '../../common/errors.js';
+import { FlannelError } from '../../core/index.js';
 
 /** Every address of a range set is reserved. */
 export class AddressesExhaustedError extends FlannelError {

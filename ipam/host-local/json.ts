@@ -1,10 +1,10 @@
 // Reading CNI network config JSON into typed values: common/json.ts's readers (Go's key matching,
 // the field's path in the error), bound to ConfigError, so a netconf the Go plugins accept is read
 // the same way here.
-import { isJsonObject, jsonReaders, type JsonObject } from '../../common/json.js';
+import { isJsonObject, jsonReaders, type JsonObject } from '../../core/index.js';
 import { ConfigError } from '../config.js';
 
-export { type JsonValue, type JsonObject, isJsonObject, jsonField, fieldPath, indexPath } from '../../common/json.js';
+export { type JsonValue, type JsonObject, isJsonObject, jsonField, fieldPath, indexPath } from '../../core/index.js';
 
 /** Parses a JSON document that must be an object; a syntax error names `what`. */
 export class JsonSyntaxError extends ConfigError {}

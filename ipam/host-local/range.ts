@@ -17,7 +17,7 @@ import {
   networkOf,
   parseCidr,
   parseIp,
-} from '../../common/net.js';
+} from '../../core/index.js';
 import { type JsonObject, type JsonValue, fieldPath, indexPath, objectAt, optString } from './json.js';
 
 /** One canonical range: every field filled in and checked. */

@@ -1,7 +1,7 @@
 // The store behind the allocator (STYLE 3.4): the allocator picks candidates, the store says yes or
 // no. `reserve` is the atomic test-and-set; everything else reads or removes reservations. The disk
 // implementation is DiskStore; tests use an in-memory one.
-import type { IpAddr } from '../../common/net.js';
+import type { IpAddr } from '../../core/index.js';
 
 export interface IpStore {
   /** Atomically claims `ip` for (id, ifname); false when it is already taken. Records it as the range's last reserved. */

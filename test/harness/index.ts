@@ -1,1 +1,3 @@
 export * from './etcd.js';
+export * from './fake-nft.js';
+export * from './memory-registry.js';

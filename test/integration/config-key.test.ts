@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createEtcdClient, readEtcdV2Key } from '../../common/index.js';
 import { EtcdRegistry } from '../../ipam/index.js';
-import { EtcdServer } from '../harness/etcd.js';
+import { EtcdServer } from '../harness/index.js';
 
 const run = promisify(execFile);
 const FLANNELD = path.resolve(import.meta.dirname, '../../dist/flanneld/main.js');

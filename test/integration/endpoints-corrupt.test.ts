@@ -5,7 +5,7 @@ import type { Etcd3 } from 'etcd3';
 import { createEtcdClient, silentLogger } from '../../common/index.js';
 import { ObjectStore, keys, parseJsonObject } from '../../cluster/index.js';
 import { EndpointsController } from '../../proxy/index.js';
-import { EtcdServer } from '../harness/etcd.js';
+import { EtcdServer } from '../harness/index.js';
 
 let etcd: EtcdServer;
 let client: Etcd3;

@@ -10,7 +10,7 @@ import type { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEtcdClient, type EtcdOptions } from '../../common/index.js';
 import { EtcdRegistry } from '../../ipam/index.js';
-import { EtcdServer, makeTestCerts, type TestCerts } from '../harness/etcd.js';
+import { EtcdServer, makeTestCerts, type TestCerts } from '../harness/index.js';
 
 const run = promisify(execFile);
 let dir: string;

@@ -12,7 +12,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EtcdServer } from '../harness/etcd.js';
+import type { EtcdServer } from '../harness/index.js';
 import { type Dockerd, startDockerd } from './docker.js';
 import { FLANNELD, hasLog, readEnvFile, REPO, startFlanneld, startLabEtcd, subnetFileOf, waitFor } from './flannel.js';
 import { type Host, Lab, type Proc } from './lab.js';
