@@ -75,16 +75,20 @@ srv.listen(Number(port), bind || '0.0.0.0', () => console.log('LISTENING ' + srv
 `;
 
 // Client: sends `<payload>\n`, prints the reply. argv: host port payload timeoutMs
+// The client times the exchange itself (from connect to its outcome, "@ms <n>" on stderr), so a
+// figure such as "refused at once" does not include node's own start-up, which load can stretch.
 const ECHO_CLIENT = `
 const net = require('net');
 const [host, port, payload, t] = process.argv.slice(1);
-const timer = setTimeout(() => { console.error('timeout'); process.exit(2); }, Number(t));
+const t0 = Date.now();
+const done = (code, err) => { if (err) console.error(err); console.error('@ms ' + (Date.now() - t0)); process.exit(code); };
+const timer = setTimeout(() => done(2, 'timeout'), Number(t));
 const s = net.connect({ host, port: Number(port) }, () => s.write(payload + '\\n'));
 let buf = '';
 s.setEncoding('utf8');
 s.on('data', (d) => { buf += d; });
-s.on('end', () => { clearTimeout(timer); process.stdout.write(buf); process.exit(0); });
-s.on('error', (e) => { console.error(e.code || e.message); process.exit(1); });
+s.on('end', () => { clearTimeout(timer); process.stdout.write(buf); done(0); });
+s.on('error', (e) => done(1, e.code || e.message));
 `;
 
 export interface TcpEcho {
@@ -131,6 +135,7 @@ export interface TcpProbeResult {
   readonly reply: string;
   /** Why it failed: ECONNREFUSED, EHOSTUNREACH, timeout, ... */
   readonly error: string | undefined;
+  /** From the client's connect to its outcome (node's start-up left out). */
   readonly ms: number;
 }
 
@@ -148,8 +153,10 @@ export async function tcpProbe(
   });
   const reply = r.stdout.trim();
   const ok = r.code === 0 && reply.includes(payload);
-  const error = ok ? undefined : r.timedOut ? 'timeout' : r.stderr.trim() || `exit ${r.code}`;
-  return { ok, reply, error, ms: r.ms };
+  const timed = /^@ms (\d+)$/m.exec(r.stderr);
+  const stderr = r.stderr.replace(/^@ms \d+\n?/m, '').trim();
+  const error = ok ? undefined : r.timedOut ? 'timeout' : stderr || `exit ${r.code}`;
+  return { ok, reply, error, ms: timed ? Number(timed[1]) : r.ms };
 }
 
 /** One bounded TCP exchange: a one-shot echo server in `server`, a client in `client`. */
