@@ -31,7 +31,8 @@ function defaultProbe(p: unknown): void {
 }
 
 function defaultContainer(c: KubeObject, hostNetwork: boolean): void {
-  if (typeof c.image === 'string') setDefaultStr(c, 'imagePullPolicy', defaultPullPolicy(c.image));
+  // ParseImageName fails on an empty image, leaving no tag: IfNotPresent (validation then reports the image).
+  setDefaultStr(c, 'imagePullPolicy', typeof c.image === 'string' && c.image ? defaultPullPolicy(c.image) : 'IfNotPresent');
   setDefaultStr(c, 'terminationMessagePath', '/dev/termination-log');
   setDefaultStr(c, 'terminationMessagePolicy', 'File');
   for (const p of objs(c, 'ports')) {
