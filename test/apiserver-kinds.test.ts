@@ -180,7 +180,7 @@ describe('pods', () => {
     expect(o.metadata).not.toHaveProperty('deletionTimestamp');
     expect(o.metadata).not.toHaveProperty('generation');
 
-    const old = { ...structuredClone(o), status: { phase: 'Running', podIP: '10.1.2.3' } };
+    const old: KubeObject = { ...structuredClone(o), status: { phase: 'Running', podIP: '10.1.2.3' } };
     (old.metadata as Record<string, unknown>).uid = 'u1';
     (old.metadata as Record<string, unknown>).creationTimestamp = '2024-01-01T00:00:00Z';
     const upd = structuredClone(o);
@@ -520,5 +520,32 @@ describe('the registry', () => {
     expect(storageKey(endpointsStrategy.def, '/registry', 'default', 'db')).toBe('/registry/services/endpoints/default/db');
     expect(storageKey(replicationControllerStrategy.def, '/registry', 'default', 'db')).toBe('/registry/controllers/default/db');
     expect(storageKey(ingressStrategy.def, '/registry', 'default', 'i')).toBe('/registry/ingress/default/i');
+  });
+});
+
+describe('scale', () => {
+  it('reads and writes replicas through an autoscaling/v1 Scale', async () => {
+    const { scaleOf, validateScale, applyScale, podStrategy: pods } = await import('../apiserver/kinds/index.js');
+    const d: KubeObject = {
+      metadata: { name: 'web', namespace: 'default', uid: 'u', resourceVersion: '7' },
+      spec: { replicas: 2, selector: { matchLabels: { app: 'web' } } },
+      status: { replicas: 1 },
+    };
+    expect(scaleOf(deploymentStrategy, d)).toEqual({
+      kind: 'Scale',
+      apiVersion: 'autoscaling/v1',
+      metadata: { name: 'web', namespace: 'default', uid: 'u', resourceVersion: '7' },
+      spec: { replicas: 2 },
+      status: { replicas: 1, selector: 'app=web' },
+    });
+    expect(scaleOf(pods, d)).toBeUndefined();
+    expect(validateScale({ spec: { replicas: 5 } })).toEqual([]);
+    expect(invalidMessage('autoscaling', 'Scale', 'web', validateScale({ spec: { replicas: -1 } }))).toBe(
+      'Scale.autoscaling "web" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0',
+    );
+    applyScale(deploymentStrategy, d, { spec: { replicas: 5 } });
+    expect((d.spec as Record<string, unknown>).replicas).toBe(5);
+    expect(replicaSetStrategy.scale).toBeDefined();
+    expect(daemonSetStrategy.scale).toBeUndefined();
   });
 });

@@ -32,3 +32,4 @@ export {
 } from './core.js';
 export { cronJobStrategy, cronScheduleError, daemonSetStrategy, deploymentStrategy, JOB_LABELS, jobStrategy, labelSelectorMatches, replicaSetStrategy, replicationControllerStrategy } from './workloads.js';
 export { ingressStrategy, leaseStrategy, networkPolicyStrategy } from './networking.js';
+export { applyScale, scaleOf, validateScale } from './scale.js';
