@@ -110,6 +110,20 @@ describe('names and the 422 message', () => {
   });
 });
 
+describe('the request namespace', () => {
+  it('fills, clears or refuses the object namespace as kube-apiserver does', async () => {
+    const { matchRequestNamespace, NAMESPACE_MISMATCH } = await import('../apiserver/kinds/index.js');
+    const p = pod();
+    delete (p.metadata as Record<string, unknown>).namespace;
+    expect(matchRequestNamespace(podStrategy.def, p, 'team')).toBeUndefined();
+    expect(p.metadata).toMatchObject({ namespace: 'team' });
+    expect(matchRequestNamespace(podStrategy.def, p, 'other')).toBe(NAMESPACE_MISMATCH);
+    const n: KubeObject = { metadata: { name: 'n1', namespace: 'default' } };
+    expect(matchRequestNamespace(nodeStrategy.def, n, '')).toBeUndefined();
+    expect(n.metadata).toEqual({ name: 'n1' });
+  });
+});
+
 describe('pods', () => {
   it('fills in the defaults Kubernetes fills in', () => {
     const o = pod({ volumes: [{ name: 'v' }] });
@@ -356,10 +370,19 @@ describe('namespaces, nodes, config kinds, events, leases', () => {
   it('service accounts, events and leases', () => {
     expect(check(serviceAccountStrategy, { metadata: { name: 'default', namespace: 'default' } })).toEqual([]);
     expect(check(eventStrategy, { metadata: { name: 'web.17a', namespace: 'default' }, involvedObject: { kind: 'Pod', name: 'web', namespace: 'default' }, type: 'Normal' })).toEqual([]);
-    expect(check(eventStrategy, { metadata: { name: 'e', namespace: 'default' }, type: 'Loud' })).toEqual([
-      'involvedObject: FieldValueRequired',
-      'type: FieldValueNotSupported (supported values: "Normal", "Warning")',
+    expect(check(eventStrategy, { metadata: { name: 'e', namespace: 'team' }, involvedObject: { kind: 'Pod', namespace: 'other' } })).toEqual([
+      'involvedObject.namespace: FieldValueInvalid (does not match event.namespace)',
     ]);
+    // An event with eventTime is a "new" event: it names its reporter and action.
+    expect(check(eventStrategy, { metadata: { name: 'e', namespace: 'default' }, eventTime: '2024-01-01T00:00:00.000000Z', involvedObject: { kind: 'Node' } })).toEqual([
+      'reportingComponent: FieldValueRequired',
+      'reportingComponent: FieldValueInvalid (name part must be non-empty)',
+      expect.stringMatching(/^reportingComponent: FieldValueInvalid \(name part must consist of/),
+      'reportingInstance: FieldValueRequired',
+      'action: FieldValueRequired',
+      'reason: FieldValueRequired',
+    ]);
+    expect(check(eventStrategy, { metadata: { name: 'a/b', namespace: 'default' }, involvedObject: {} })).toEqual(["metadata.name: FieldValueInvalid (may not contain '/')"]);
     expect(check(leaseStrategy, { metadata: { name: 'n1', namespace: 'kube-node-lease' }, spec: { holderIdentity: 'n1', leaseDurationSeconds: 40 } })).toEqual([]);
     expect(check(leaseStrategy, { metadata: { name: 'n1', namespace: 'kube-node-lease' }, spec: { leaseDurationSeconds: 0 } })).toEqual([
       'spec.leaseDurationSeconds: FieldValueInvalid (must be greater than 0)',

@@ -8,6 +8,7 @@ import { age, AGE_COLUMN, col, defineKind, NAME_COLUMN, validateLabels } from '.
 import {
   isDns1123Label,
   isDns1123Subdomain,
+  isQualifiedName,
   isValidIp,
   isValidPortName,
   isValidPortNum,
@@ -458,20 +459,29 @@ const eventSource = (o: KubeObject): string => str(obj(o, 'source'), 'component'
 export const eventStrategy = defineKind({
   def: core('events', 'Event', true, 'events', { shortNames: ['ev'] }),
   nameCheck: nameIsPathSegment,
+  // legacyValidateEvent, all that core/v1 checks (events.k8s.io/v1 adds more; not served here).
   validate(o, errs) {
-    const io = obj(o, 'involvedObject');
-    if (!io) errs.push(required('involvedObject'));
+    const io = obj(o, 'involvedObject') ?? {};
     const ns = str(meta(o), 'namespace') ?? '';
     const ions = str(io, 'namespace') ?? '';
-    if (io && ions && ns !== ions) errs.push(invalid('involvedObject.namespace', ions, 'does not match event.namespace'));
-    const type = str(o, 'type');
-    if (type && type !== 'Normal' && type !== 'Warning') errs.push(notSupported('type', type, ['Normal', 'Warning']));
-    for (const [f, max] of [['reason', 128], ['message', 4 * 1024]] as const) {
-      const v = str(o, f) ?? '';
-      if (v.length > max) errs.push({ type: 'FieldValueTooLong', field: f, value: '<value omitted>', detail: `may not be more than ${max} bytes` });
+    if (!str(o, 'eventTime')) {
+      if (!ions) {
+        if (ns !== '' && ns !== 'default') errs.push(invalid('involvedObject.namespace', ions, 'does not match event.namespace'));
+      } else if (ns !== ions) errs.push(invalid('involvedObject.namespace', ions, 'does not match event.namespace'));
+    } else {
+      if (!ions && ns !== 'default' && ns !== 'kube-system') errs.push(invalid('involvedObject.namespace', ions, 'does not match event.namespace'));
+      const rc = str(o, 'reportingComponent') ?? '';
+      if (!rc) errs.push(required('reportingComponent'));
+      for (const m of isQualifiedName(rc)) errs.push(invalid('reportingComponent', rc, m));
+      const limits = [['reportingInstance', 128], ['action', 128], ['reason', 128]] as const;
+      for (const [f, max] of limits) {
+        const v = str(o, f) ?? '';
+        if (!v) errs.push(required(f));
+        if (v.length > max) errs.push(invalid(f, '', `can have at most ${max} characters`));
+      }
+      if ((str(o, 'message') ?? '').length > 1024) errs.push(invalid('message', '', 'can have at most 1024 characters'));
     }
-    const count = o.count;
-    if (count !== undefined && (typeof count !== 'number' || !Number.isInteger(count))) errs.push(typeInvalid('count', count, 'must be an integer'));
+    for (const m of isDns1123Subdomain(ns)) errs.push(invalid('namespace', ns, m));
   },
   columns: [
     col('Last Seen', 'string', 'The time at which the most recent occurrence of this event was recorded.'),

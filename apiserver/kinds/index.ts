@@ -33,3 +33,4 @@ export {
 export { cronJobStrategy, cronScheduleError, daemonSetStrategy, deploymentStrategy, JOB_LABELS, jobStrategy, labelSelectorMatches, replicaSetStrategy, replicationControllerStrategy } from './workloads.js';
 export { ingressStrategy, leaseStrategy, networkPolicyStrategy } from './networking.js';
 export { applyScale, scaleOf, validateScale } from './scale.js';
+export { matchRequestNamespace, NAMESPACE_MISMATCH } from './meta.js';

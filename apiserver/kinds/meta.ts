@@ -104,6 +104,24 @@ export function validateObjectMetaUpdate(o: KubeObject, old: KubeObject, errs: F
   }
 }
 
+export const NAMESPACE_MISMATCH = 'the namespace of the provided object does not match the namespace sent on the request';
+
+/**
+ * EnsureObjectNamespaceMatchesRequestNamespace: an object without a namespace takes the request's; a
+ * cluster-scoped kind's object loses any it carries. Returns the 400 BadRequest message when they differ.
+ */
+export function matchRequestNamespace(def: ResourceDef, o: KubeObject, requestNamespace: string): string | undefined {
+  const want = def.namespaced ? requestNamespace : '';
+  if (!isObject(o.metadata)) o.metadata = {};
+  const m = meta(o);
+  const have = str(m, 'namespace') ?? '';
+  if (have === want) return undefined;
+  if (have === '') m.namespace = want;
+  else if (want === '') delete m.namespace;
+  else return NAMESPACE_MISMATCH;
+  return undefined;
+}
+
 /** The metadata part of BeforeCreate: no deletion fields on a new object. */
 export function prepareMetaForCreate(o: KubeObject): void {
   const m = obj(o, 'metadata');
