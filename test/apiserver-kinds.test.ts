@@ -181,6 +181,12 @@ describe('pods', () => {
     ]);
     expect(check(podStrategy, pod({ terminationGracePeriodSeconds: 'soon' }))).toEqual(['spec.terminationGracePeriodSeconds: FieldValueTypeInvalid (must be an integer)']);
     expect(check(podStrategy, pod({ nodeName: 'Node_1' }))[0]).toMatch(/^spec.nodeName: FieldValueInvalid/);
+    expect(check(podStrategy, pod({ containers: [{ name: 'c', image: 'x', resources: { limits: { cpu: '500m', memory: 'lots' }, requests: { cpu: '1' } } }] }))).toEqual([
+      "spec.containers[0].resources.limits[memory]: FieldValueTypeInvalid (quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$')",
+      // The request defaults to the limit, so the bad quantity is reported there too.
+      "spec.containers[0].resources.requests[memory]: FieldValueTypeInvalid (quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$')",
+      'spec.containers[0].resources.requests: FieldValueInvalid (must be less than or equal to cpu limit of 500m)',
+    ]);
     expect(check(podStrategy, pod({ activeDeadlineSeconds: 0 }))).toEqual(['spec.activeDeadlineSeconds: FieldValueInvalid (must be between 1 and 2147483647, inclusive)']);
   });
 
@@ -214,10 +220,14 @@ describe('pods', () => {
     expect(st.metadata).toMatchObject({ labels: { set: 'by-kubelet' } });
     expect(st.metadata).not.toHaveProperty('ownerReferences');
 
-    const g = pod({ containers: [{ name: 'c', image: 'x', resources: { limits: { cpu: '1', memory: '1Gi' } } }] });
+    const g = pod({ containers: [{ name: 'c', image: 'x', resources: { limits: { cpu: '1', memory: '1Gi' }, requests: { cpu: '1000m' } } }] });
     podStrategy.defaults(g);
     podStrategy.prepareForCreate(g);
     expect(g.status).toMatchObject({ qosClass: 'Guaranteed' });
+    const b = pod({ containers: [{ name: 'c', image: 'x', resources: { requests: { memory: '64Mi' } } }] });
+    podStrategy.defaults(b);
+    podStrategy.prepareForCreate(b);
+    expect(b.status).toMatchObject({ qosClass: 'Burstable' });
   });
 
   it('lets an update change only images, activeDeadlineSeconds down and tolerations added', () => {

@@ -207,6 +207,7 @@ function validateContainers(
       else if (!volumes.has(vn)) errs.push(notFound(`${vp}.name`, vn));
       if (!str(vm, 'mountPath')) errs.push(required(`${vp}.mountPath`));
     });
+    validateResources(c, p, errs);
     validateProbe(c.livenessProbe, `${p}.livenessProbe`, errs);
     validateProbe(c.readinessProbe, `${p}.readinessProbe`, errs);
     validateProbe(c.startupProbe, `${p}.startupProbe`, errs);
@@ -280,7 +281,51 @@ export function validatePodSpec(spec: unknown, path: string, rules: PodSpecRules
   if (num(spec, 'priority') !== undefined && !Number.isInteger(spec.priority)) errs.push(typeInvalid(`${path}.priority`, spec.priority, 'must be an integer'));
 }
 
-/** The QoS class of a pod's containers: BestEffort, Guaranteed or Burstable (qos.GetPodQOS, on the values as written). */
+const QUANTITY_RE = /^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$/;
+const QUANTITY_SUFFIX: Record<string, number> = {
+  '': 1, n: 1e-9, u: 1e-6, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
+  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+};
+export const QUANTITY_ERROR = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
+
+/** A resource.Quantity (`500m`, `128Mi`, `1e3`, 2) as a number; undefined when it is not one. */
+export function parseQuantity(q: unknown): number | undefined {
+  if (typeof q === 'number') return Number.isFinite(q) ? q : undefined;
+  if (typeof q !== 'string') return undefined;
+  const m = QUANTITY_RE.exec(q);
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  const suffix = m[2] ?? '';
+  if (Number.isNaN(n)) return undefined;
+  if (suffix in QUANTITY_SUFFIX) return n * (QUANTITY_SUFFIX[suffix] ?? 1);
+  const e = /^[eE]([-+]?[0-9]+)$/.exec(suffix);
+  return e ? n * 10 ** Number(e[1]) : undefined;
+}
+
+/** ValidateResourceRequirements: quantities well-formed, not negative, requests within limits. */
+function validateResources(c: KubeObject, path: string, errs: FieldError[]): void {
+  const r = obj(c, 'resources');
+  if (!r) return;
+  const parsed: Record<'limits' | 'requests', Record<string, number>> = { limits: {}, requests: {} };
+  for (const kind of ['limits', 'requests'] as const) {
+    for (const [name, q] of Object.entries(obj(r, kind) ?? {})) {
+      const p = `${path}.resources.${kind}[${name}]`;
+      const v = parseQuantity(q);
+      if (v === undefined) errs.push(typeInvalid(p, q, QUANTITY_ERROR));
+      else if (v < 0) errs.push(invalid(p, q, 'must be greater than or equal to 0'));
+      else parsed[kind][name] = v;
+    }
+  }
+  for (const [name, req] of Object.entries(parsed.requests)) {
+    const lim = parsed.limits[name];
+    if (lim !== undefined && req > lim) {
+      const limText = String(obj(r, 'limits')?.[name]);
+      errs.push(invalid(`${path}.resources.requests`, String(obj(r, 'requests')?.[name]), `must be less than or equal to ${name} limit of ${limText}`));
+    }
+  }
+}
+
+/** The QoS class of a pod's containers: BestEffort, Guaranteed or Burstable (qos.GetPodQOS). */
 export function qosClass(spec: unknown): 'BestEffort' | 'Guaranteed' | 'Burstable' {
   const cs = [...objs(spec, 'initContainers'), ...objs(spec, 'containers')];
   let any = false;
@@ -290,7 +335,7 @@ export function qosClass(spec: unknown): 'BestEffort' | 'Guaranteed' | 'Burstabl
     const req = obj(r, 'requests') ?? {};
     const lim = obj(r, 'limits') ?? {};
     for (const k of ['cpu', 'memory']) if (req[k] !== undefined || lim[k] !== undefined) any = true;
-    for (const k of ['cpu', 'memory']) if (lim[k] === undefined || String(req[k] ?? lim[k]) !== String(lim[k])) guaranteed = false;
+    for (const k of ['cpu', 'memory']) if (lim[k] === undefined || parseQuantity(req[k] ?? lim[k]) !== parseQuantity(lim[k])) guaranteed = false;
   }
   if (!any) return 'BestEffort';
   return guaranteed ? 'Guaranteed' : 'Burstable';
