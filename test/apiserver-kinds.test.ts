@@ -472,6 +472,7 @@ describe('workloads', () => {
       selector: { matchLabels: { 'batch.kubernetes.io/controller-uid': 'u-1' } },
       template: { metadata: { labels: { 'job-name': 'pi', 'batch.kubernetes.io/job-name': 'pi', 'controller-uid': 'u-1', 'batch.kubernetes.io/controller-uid': 'u-1' } } },
     });
+    expect(o.metadata).toMatchObject({ labels: { 'job-name': 'pi', 'batch.kubernetes.io/controller-uid': 'u-1' } });
     expect(jobStrategy.validate(o)).toEqual([]);
     expect(check(jobStrategy, { metadata: { name: 'pi', namespace: 'default' }, spec: { template: template({}) } })).toEqual([
       'spec.selector: FieldValueRequired',
@@ -580,5 +581,51 @@ describe('scale', () => {
     expect((d.spec as Record<string, unknown>).replicas).toBe(5);
     expect(replicaSetStrategy.scale).toBeDefined();
     expect(daemonSetStrategy.scale).toBeUndefined();
+  });
+});
+
+describe('every kind', () => {
+  const tpl = template();
+  const valid: Record<string, KubeObject> = {
+    namespaces: { metadata: { name: 'team' } },
+    nodes: { metadata: { name: 'n1' }, spec: { podCIDR: '10.1.1.0/24' }, status: {} },
+    pods: pod(),
+    services: { metadata: { name: 'db', namespace: 'default' }, spec: { selector: { app: 'db' }, ports: [{ port: 6379 }] } },
+    endpoints: { metadata: { name: 'db', namespace: 'default' }, subsets: [{ addresses: [{ ip: '10.1.0.2' }], ports: [{ port: 6379 }] }] },
+    replicationcontrollers: { metadata: { name: 'db', namespace: 'default' }, spec: { template: tpl } },
+    secrets: { metadata: { name: 's', namespace: 'default' }, stringData: { a: 'b' } },
+    configmaps: { metadata: { name: 'c', namespace: 'default' }, data: { a: 'b' } },
+    events: { metadata: { name: 'web.1', namespace: 'default' }, involvedObject: { kind: 'Pod', name: 'web', namespace: 'default' }, reason: 'Started', type: 'Normal' },
+    serviceaccounts: { metadata: { name: 'default', namespace: 'default' } },
+    componentstatuses: { metadata: { name: 'etcd-0' }, conditions: [{ type: 'Healthy', status: 'True' }] },
+    deployments: { metadata: { name: 'web', namespace: 'default' }, spec: { selector: { matchLabels: { app: 'db' } }, template: tpl } },
+    replicasets: { metadata: { name: 'web-1', namespace: 'default' }, spec: { selector: { matchLabels: { app: 'db' } }, template: tpl } },
+    daemonsets: { metadata: { name: 'agent', namespace: 'default' }, spec: { selector: { matchLabels: { app: 'db' } }, template: tpl } },
+    jobs: { metadata: { name: 'pi', namespace: 'default', uid: 'u' }, spec: { template: template({}, { restartPolicy: 'Never' }) } },
+    cronjobs: { metadata: { name: 'tick', namespace: 'default' }, spec: { schedule: '@hourly', jobTemplate: { spec: { template: template({}, { restartPolicy: 'Never' }) } } } },
+    networkpolicies: { metadata: { name: 'deny', namespace: 'default' }, spec: { podSelector: {} } },
+    ingresses: { metadata: { name: 'web', namespace: 'default' }, spec: { defaultBackend: { service: { name: 'web', port: { number: 80 } } } } },
+    leases: { metadata: { name: 'n1', namespace: 'kube-node-lease' }, spec: { holderIdentity: 'n1' } },
+  };
+  const reg = createKindRegistry();
+
+  it('accepts a valid object, and its defaults are stable (a second apply changes nothing)', () => {
+    for (const s of reg.all()) {
+      const o = structuredClone(valid[s.def.resource]);
+      expect(o, s.def.resource).toBeDefined();
+      if (!o) continue;
+      s.defaults(o);
+      s.prepareForCreate(o);
+      expect(s.validate(o), s.def.resource).toEqual([]);
+      const again = structuredClone(o);
+      s.defaults(again);
+      expect(again, s.def.resource).toEqual(o);
+      // An update that sends the stored object back is valid, keeps the generation and changes nothing.
+      const upd = structuredClone(o);
+      s.defaults(upd);
+      s.prepareForUpdate(upd, o);
+      expect(s.validateUpdate(upd, o), s.def.resource).toEqual([]);
+      expect(upd, s.def.resource).toEqual(o);
+    }
   });
 });

@@ -456,6 +456,9 @@ export const jobStrategy = defineKind({
     for (const k of [JOB_LABELS.legacyControllerUid, JOB_LABELS.controllerUid]) setDefault(labels, k, str(m, 'uid') ?? '');
     const ml = ensure(ensure(spec, 'selector'), 'matchLabels');
     setDefault(ml, JOB_LABELS.controllerUid, str(m, 'uid') ?? '');
+    // Kubernetes defaults objects again as it reads them from etcd, so a Job is seen with the template's
+    // (generated) labels as its own when it has none: do that once here, so the stored object is that one.
+    if (!Object.keys(strMap(m, 'labels')).length) m.labels = { ...labels };
   },
   columns: [
     NAME_COLUMN,
