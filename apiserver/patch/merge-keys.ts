@@ -28,7 +28,6 @@ const container: MergeKeyTable = {
   env: byName,
   volumeMounts: { key: 'mountPath' },
   volumeDevices: { key: 'devicePath' },
-  resizePolicy: { key: 'resourceName' },
 };
 
 /** core/v1 PodSpec. */
@@ -77,7 +76,11 @@ export const MERGE_KEYS: Readonly<Record<string, MergeKeyTable>> = {
   'apps/v1/ReplicaSet': { ...objectMeta, ...podTemplate('spec.template'), ...conditions },
   'apps/v1/DaemonSet': { ...objectMeta, ...podTemplate('spec.template'), ...conditions },
   'batch/v1/Job': { ...objectMeta, ...podTemplate('spec.template'), ...conditions },
-  'batch/v1/CronJob': { ...objectMeta, ...podTemplate('spec.jobTemplate.spec.template') },
+  'batch/v1/CronJob': {
+    ...objectMeta,
+    ...under('spec.jobTemplate.metadata', { finalizers: scalars, ownerReferences: { key: 'uid' } }),
+    ...podTemplate('spec.jobTemplate.spec.template'),
+  },
   'networking.k8s.io/v1/NetworkPolicy': objectMeta,
   'networking.k8s.io/v1/Ingress': objectMeta,
   'coordination.k8s.io/v1/Lease': objectMeta,
