@@ -157,7 +157,7 @@ describe('/openapi/v2', () => {
     expect(wantsOpenApiV2Protobuf(`application/json, ${OPENAPI_V2_PROTOBUF}`)).toBe(false);
     expect(wantsOpenApiV2Protobuf('*/*')).toBe(false);
     expect(wantsOpenApiV2Protobuf(undefined)).toBe(false);
-    expect(openApiV2Document(OPENAPI_V2_PROTOBUF).contentType).toBe(OPENAPI_V2_PROTOBUF);
+    expect(openApiV2Document(OPENAPI_V2_PROTOBUF).contentType).toBe('application/com.github.proto-openapi.spec.v2.v1.0+protobuf');
     const json = openApiV2Document('application/json');
     expect(json.contentType).toBe('application/json');
     expect(JSON.parse(new TextDecoder().decode(json.body))['swagger']).toBe('2.0');

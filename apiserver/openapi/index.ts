@@ -16,9 +16,15 @@ export {
 } from './document.js';
 export { encodeOpenApiV2 } from './protobuf.js';
 
-/** The protobuf media types kubectl sends in Accept for /openapi/v2 (old and new spelling). */
+/** The protobuf media type kubectl 1.20 sends in Accept for /openapi/v2 (newer ones also the dotted spelling). */
 export const OPENAPI_V2_PROTOBUF = 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf';
-const PROTOBUF_TYPES = [OPENAPI_V2_PROTOBUF, 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf'];
+/**
+ * The Content-Type of the answer, whichever was asked: Go's mime parser refuses the '@' (kubectl
+ * then fails with "mime: unexpected content after media subtype"), so the real server answers with
+ * the dotted spelling too.
+ */
+export const OPENAPI_V2_PROTOBUF_CONTENT_TYPE = 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf';
+const PROTOBUF_TYPES = [OPENAPI_V2_PROTOBUF, OPENAPI_V2_PROTOBUF_CONTENT_TYPE];
 
 export interface ServedDocument {
   readonly contentType: string;
@@ -52,7 +58,7 @@ export function wantsOpenApiV2Protobuf(accept: string | undefined): boolean {
 /** GET /openapi/v2 with this Accept header. */
 export function openApiV2Document(accept: string | undefined): ServedDocument {
   if (wantsOpenApiV2Protobuf(accept)) {
-    v2Pb ??= served(OPENAPI_V2_PROTOBUF, encodeOpenApiV2(openApiV2()));
+    v2Pb ??= served(OPENAPI_V2_PROTOBUF_CONTENT_TYPE, encodeOpenApiV2(openApiV2()));
     return v2Pb;
   }
   v2Json ??= jsonDoc(openApiV2());

@@ -1,0 +1,189 @@
+// The real kubectl against our OpenAPI documents: a tiny HTTP server on 127.0.0.1 answers the
+// discovery kubectl needs for pods plus /openapi/v2 and /openapi/v3 from apiserver/openapi, and
+// records what kubectl asked. kubectl 1.20 (Debian's, unpacked by setup into .cache) validates
+// manifests client-side with the protobuf v2 document; the newer kubectl finds in the v3 document
+// that the server takes fieldValidation, and sends Strict instead.
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OPENAPI_V2_PROTOBUF, openApiV2Document, openApiV3Document, openApiV3RootDocument } from '../../apiserver/openapi/index.js';
+
+const REPO = path.resolve(import.meta.dirname, '../..');
+const KUBECTL_NEW = '/usr/lib/google-cloud-sdk/bin/kubectl.1.33';
+const KUBECTL_OLD = [process.env['KUBECTL_1_20'], path.join(REPO, '.cache/kubernetes-client/usr/bin/kubectl')].find(
+  (p): p is string => p !== undefined && p !== '' && existsSync(p),
+);
+
+interface Seen {
+  method: string;
+  url: string;
+  accept: string;
+  body: string;
+}
+
+const podResource = {
+  name: 'pods',
+  singularName: 'pod',
+  namespaced: true,
+  kind: 'Pod',
+  verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'],
+  shortNames: ['po'],
+  categories: ['all'],
+};
+
+function handler(seen: Seen[], port: () => number) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      seen.push({ method: req.method ?? '', url: req.url ?? '', accept: String(req.headers.accept ?? ''), body: Buffer.concat(chunks).toString() });
+      const json = (code: number, v: unknown): void => {
+        res.writeHead(code, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify(v));
+      };
+      const doc = (d: { contentType: string; body: Uint8Array; etag: string } | undefined): void => {
+        if (d === undefined) return json(404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404 });
+        res.writeHead(200, { 'Content-Type': d.contentType, ETag: d.etag });
+        res.end(d.body);
+      };
+      const p = url.pathname;
+      if (p === '/version') return json(200, { major: '1', minor: '32', gitVersion: 'v1.32.0', platform: 'linux/amd64' });
+      if (p === '/api') return json(200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: `127.0.0.1:${port()}` }] });
+      if (p === '/apis') return json(200, { kind: 'APIGroupList', apiVersion: 'v1', groups: [] });
+      if (p === '/api/v1') return json(200, { kind: 'APIResourceList', groupVersion: 'v1', resources: [podResource] });
+      if (p === '/openapi/v2') return doc(openApiV2Document(req.headers.accept));
+      if (p === '/openapi/v3') return doc(openApiV3RootDocument());
+      if (p.startsWith('/openapi/v3/')) return doc(openApiV3Document(p.slice('/openapi/v3/'.length)));
+      if (req.method === 'POST' && p === '/api/v1/namespaces/default/pods') {
+        const obj = JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown>;
+        return json(201, { ...obj, metadata: { ...(obj['metadata'] as object), namespace: 'default', uid: 'u1', resourceVersion: '1' } });
+      }
+      return json(404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404 });
+    });
+  };
+}
+
+const GOOD = `apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  containers:
+  - name: web
+    image: nginx
+    ports:
+    - containerPort: 80
+    env:
+    - {name: A, value: "1"}
+    resources: {limits: {cpu: 500m, memory: 128Mi}}
+    volumeMounts:
+    - {name: data, mountPath: /data}
+  volumes:
+  - name: data
+    emptyDir: {}
+  restartPolicy: Always
+`;
+
+const BAD = `apiVersion: v1
+kind: Pod
+metadata:
+  name: bad
+spec:
+  containers:
+  - image: nginx
+    bogus: 1
+`;
+
+describe('real kubectl reads our OpenAPI documents', () => {
+  let server: Server;
+  let port = 0;
+  let dir = '';
+  const seen: Seen[] = [];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'openapi-kubectl-'));
+    await writeFile(path.join(dir, 'good.yaml'), GOOD);
+    await writeFile(path.join(dir, 'bad.yaml'), BAD);
+    await writeFile(path.join(dir, 'kubeconfig'), 'apiVersion: v1\nkind: Config\n');
+    server = createServer(handler(seen, () => port));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const kubectl = (bin: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+    new Promise((resolve) => {
+      execFile(
+        bin,
+        ['--kubeconfig', path.join(dir, 'kubeconfig'), '--server', `http://127.0.0.1:${port}`, '--cache-dir', path.join(dir, `cache-${path.basename(bin)}`), ...args],
+        { timeout: 60_000, cwd: dir, env: { PATH: process.env['PATH'] ?? '', HOME: dir } },
+        (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr }),
+      );
+    });
+
+  describe.skipIf(KUBECTL_OLD === undefined)('kubectl 1.20 (protobuf /openapi/v2, client-side validation)', () => {
+    it('refuses a container without a name and an unknown field, as against a real server', async () => {
+      seen.length = 0;
+      const r = await kubectl(KUBECTL_OLD!, 'create', '--dry-run=client', '-f', 'bad.yaml', '-o', 'json');
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain('missing required field "name" in io.k8s.api.core.v1.Container');
+      expect(r.stderr).toContain('unknown field "bogus" in io.k8s.api.core.v1.Container');
+      const v2 = seen.filter((s) => s.url.split('?')[0] === '/openapi/v2');
+      expect(v2.length).toBeGreaterThan(0);
+      expect(v2[0]!.accept).toContain(OPENAPI_V2_PROTOBUF);
+    });
+
+    it('accepts a full manifest', async () => {
+      const r = await kubectl(KUBECTL_OLD!, 'create', '--dry-run=client', '-f', 'good.yaml', '-o', 'json');
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ kind: 'Pod', metadata: { name: 'web' } });
+    });
+
+    it('explains a field from the document', async () => {
+      const r = await kubectl(KUBECTL_OLD!, 'explain', 'pods.spec.containers.ports');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('RESOURCE: ports <[]Object>');
+      expect(r.stdout).toMatch(/containerPort\s+<integer> -required-/);
+    });
+  });
+
+  describe.skipIf(!existsSync(KUBECTL_NEW))('kubectl 1.33 (/openapi/v3)', () => {
+    it('sees that the server takes fieldValidation and sends Strict with the create', async () => {
+      seen.length = 0;
+      const r = await kubectl(KUBECTL_NEW, 'create', '-f', 'good.yaml');
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout.trim()).toBe('pod/web created');
+      expect(seen.some((s) => s.url.startsWith('/openapi/v3/api/v1'))).toBe(true);
+      const post = seen.find((s) => s.method === 'POST');
+      expect(new URL(post!.url, 'http://x').searchParams.get('fieldValidation')).toBe('Strict');
+    });
+
+    it('explains from the v3 document, and from v2 when asked', async () => {
+      const v3 = await kubectl(KUBECTL_NEW, 'explain', 'pods.spec.containers');
+      expect(v3.stderr).toBe('');
+      expect(v3.stdout).toContain('KIND:       Pod');
+      expect(v3.stdout).toMatch(/name\s+<string> -required-/);
+      seen.length = 0;
+      const v2 = await kubectl(KUBECTL_NEW, 'explain', 'pods.spec', '--output=plaintext-openapiv2');
+      expect(v2.stderr).toBe('');
+      expect(v2.stdout).toMatch(/containers\s+<\[\]Object> -required-/);
+      expect(seen.some((s) => s.url.split('?')[0] === '/openapi/v2')).toBe(true);
+    });
+  });
+
+  it.skipIf(KUBECTL_OLD !== undefined)('kubectl 1.20 is not unpacked in .cache/kubernetes-client (setup does it): its checks are skipped', () => {
+    expect(KUBECTL_OLD).toBeUndefined();
+  });
+});
