@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPENAPI_V2_PROTOBUF, openApiV2Document, openApiV3Document, openApiV3RootDocument } from '../../apiserver/openapi/index.js';
+import { type JsonMap, PatchError, applyPatch, patchTypeOf } from '../../apiserver/patch/index.js';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const KUBECTL_NEW = '/usr/lib/google-cloud-sdk/bin/kubectl.1.33';
@@ -36,7 +37,7 @@ const podResource = {
   categories: ['all'],
 };
 
-function handler(seen: Seen[], port: () => number) {
+function handler(seen: Seen[], port: () => number, pods: Map<string, JsonMap>) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -60,9 +61,33 @@ function handler(seen: Seen[], port: () => number) {
       if (p === '/openapi/v2') return doc(openApiV2Document(req.headers.accept));
       if (p === '/openapi/v3') return doc(openApiV3RootDocument());
       if (p.startsWith('/openapi/v3/')) return doc(openApiV3Document(p.slice('/openapi/v3/'.length)));
+      // Pods in memory, enough for kubectl create and apply: GET, POST, PATCH through apiserver/patch.
+      const notFound = (name: string): void =>
+        json(404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: `pods "${name}" not found`, reason: 'NotFound', details: { name, kind: 'pods' }, code: 404 });
       if (req.method === 'POST' && p === '/api/v1/namespaces/default/pods') {
-        const obj = JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown>;
-        return json(201, { ...obj, metadata: { ...(obj['metadata'] as object), namespace: 'default', uid: 'u1', resourceVersion: '1' } });
+        const obj = JSON.parse(Buffer.concat(chunks).toString()) as JsonMap;
+        const stored = { ...obj, metadata: { ...(obj['metadata'] as JsonMap), namespace: 'default', uid: 'u1', resourceVersion: '1' } };
+        pods.set(String((obj['metadata'] as JsonMap)['name']), stored);
+        return json(201, stored);
+      }
+      const item = /^\/api\/v1\/namespaces\/default\/pods\/([^/]+)$/.exec(p);
+      if (item) {
+        const name = item[1]!;
+        const cur = pods.get(name);
+        if (cur === undefined) return notFound(name);
+        if (req.method === 'GET') return json(200, cur);
+        if (req.method === 'PATCH') {
+          const type = patchTypeOf(req.headers['content-type']);
+          if (type === undefined) return json(415, { kind: 'Status', code: 415 });
+          try {
+            const next = applyPatch(type, cur, JSON.parse(Buffer.concat(chunks).toString()), 'v1', 'Pod') as JsonMap;
+            pods.set(name, next);
+            return json(200, next);
+          } catch (e) {
+            if (e instanceof PatchError) return json(e.status, { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: e.message, code: e.status });
+            throw e;
+          }
+        }
       }
       return json(404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404 });
     });
@@ -106,13 +131,14 @@ describe('real kubectl reads our OpenAPI documents', () => {
   let port = 0;
   let dir = '';
   const seen: Seen[] = [];
+  const pods = new Map<string, JsonMap>();
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'openapi-kubectl-'));
     await writeFile(path.join(dir, 'good.yaml'), GOOD);
     await writeFile(path.join(dir, 'bad.yaml'), BAD);
     await writeFile(path.join(dir, 'kubeconfig'), 'apiVersion: v1\nkind: Config\n');
-    server = createServer(handler(seen, () => port));
+    server = createServer(handler(seen, () => port, pods));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     port = (server.address() as AddressInfo).port;
   });
@@ -182,6 +208,40 @@ describe('real kubectl reads our OpenAPI documents', () => {
       expect(seen.some((s) => s.url.split('?')[0] === '/openapi/v2')).toBe(true);
     });
   });
+
+  const APPLIED_2 = GOOD.replace('    image: nginx\n', '    image: nginx:1.25\n').replace('  volumes:\n', '  - name: sidecar\n    image: busybox\n  volumes:\n');
+
+  // kubectl apply computes its strategic merge patch from the OpenAPI document's
+  // x-kubernetes-patch-* extensions (falling back to its compiled-in types with a warning if that
+  // fails); the server applies it with apiserver/patch.
+  for (const [version, bin] of [
+    ['1.20', KUBECTL_OLD],
+    ['1.33', existsSync(KUBECTL_NEW) ? KUBECTL_NEW : undefined],
+  ] as const) {
+    it.skipIf(bin === undefined)(`kubectl ${version} apply: create, unchanged, configured (merging containers by name), then a container removed`, async () => {
+      pods.clear();
+      await writeFile(path.join(dir, 'apply-1.yaml'), GOOD);
+      await writeFile(path.join(dir, 'apply-2.yaml'), APPLIED_2);
+      const first = await kubectl(bin!, 'apply', '-f', 'apply-1.yaml');
+      expect(first).toMatchObject({ code: 0, stderr: '', stdout: 'pod/web created\n' });
+      const again = await kubectl(bin!, 'apply', '-f', 'apply-1.yaml');
+      expect(again).toMatchObject({ code: 0, stderr: '', stdout: 'pod/web unchanged\n' });
+      seen.length = 0;
+      const changed = await kubectl(bin!, 'apply', '-f', 'apply-2.yaml');
+      expect(changed).toMatchObject({ code: 0, stderr: '', stdout: 'pod/web configured\n' });
+      const patch = seen.find((x) => x.method === 'PATCH')!;
+      expect(JSON.parse(patch.body)['spec']['$setElementOrder/containers']).toEqual([{ name: 'web' }, { name: 'sidecar' }]);
+      const containers = (pods.get('web')!['spec'] as JsonMap)['containers'] as JsonMap[];
+      expect(containers.map((c) => [c['name'], c['image']])).toEqual([
+        ['web', 'nginx:1.25'],
+        ['sidecar', 'busybox'],
+      ]);
+      expect(containers[0]!['ports']).toEqual([{ containerPort: 80 }]);
+      const back = await kubectl(bin!, 'apply', '-f', 'apply-1.yaml');
+      expect(back).toMatchObject({ code: 0, stderr: '', stdout: 'pod/web configured\n' });
+      expect((((pods.get('web')!['spec'] as JsonMap)['containers']) as JsonMap[]).map((c) => [c['name'], c['image']])).toEqual([['web', 'nginx']]);
+    });
+  }
 
   it.skipIf(KUBECTL_OLD !== undefined)('kubectl 1.20 is not unpacked in .cache/kubernetes-client (setup does it): its checks are skipped', () => {
     expect(KUBECTL_OLD).toBeUndefined();
