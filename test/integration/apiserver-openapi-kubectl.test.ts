@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OPENAPI_V2_PROTOBUF, openApiV2Document, openApiV3Document, openApiV3RootDocument } from '../../apiserver/openapi/index.js';
+import { OPENAPI_RESOURCES, OPENAPI_V2_PROTOBUF, openApiV2Document, openApiV3Document, openApiV3RootDocument } from '../../apiserver/openapi/index.js';
 import { type JsonMap, PatchError, applyPatch, patchTypeOf } from '../../apiserver/patch/index.js';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
@@ -56,8 +56,24 @@ function handler(seen: Seen[], port: () => number, pods: Map<string, JsonMap>) {
       const p = url.pathname;
       if (p === '/version') return json(200, { major: '1', minor: '32', gitVersion: 'v1.32.0', platform: 'linux/amd64' });
       if (p === '/api') return json(200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: `127.0.0.1:${port()}` }] });
-      if (p === '/apis') return json(200, { kind: 'APIGroupList', apiVersion: 'v1', groups: [] });
-      if (p === '/api/v1') return json(200, { kind: 'APIResourceList', groupVersion: 'v1', resources: [podResource] });
+      if (p === '/apis') {
+        const groups = [...new Set(OPENAPI_RESOURCES.filter((r) => r.group !== '').map((r) => r.group))].map((name) => ({
+          name,
+          versions: [{ groupVersion: `${name}/v1`, version: 'v1' }],
+          preferredVersion: { groupVersion: `${name}/v1`, version: 'v1' },
+        }));
+        return json(200, { kind: 'APIGroupList', apiVersion: 'v1', groups });
+      }
+      const gv = /^\/(?:api\/v1|apis\/([^/]+)\/v1)$/.exec(p);
+      if (gv) {
+        const group = gv[1] ?? '';
+        const resources = OPENAPI_RESOURCES.filter((r) => r.group === group).map((r) =>
+          r.resource === 'pods'
+            ? podResource
+            : { name: r.resource, singularName: r.kind.toLowerCase(), namespaced: r.namespaced, kind: r.kind, verbs: podResource.verbs },
+        );
+        return json(200, { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: group === '' ? 'v1' : `${group}/v1`, resources });
+      }
       if (p === '/openapi/v2') return doc(openApiV2Document(req.headers.accept));
       if (p === '/openapi/v3') return doc(openApiV3RootDocument());
       if (p.startsWith('/openapi/v3/')) return doc(openApiV3Document(p.slice('/openapi/v3/'.length)));
@@ -126,6 +142,63 @@ spec:
     bogus: 1
 `;
 
+const TEMPLATE = `    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.25
+        imagePullPolicy: IfNotPresent
+        args: [--port, "8080"]
+        ports: [{containerPort: 8080, name: http, protocol: TCP}]
+        env:
+        - {name: MODE, value: prod}
+        - name: PASSWORD
+          valueFrom: {secretKeyRef: {name: creds, key: password}}
+        envFrom: [{configMapRef: {name: settings}}]
+        resources: {requests: {cpu: 100m, memory: 64Mi}, limits: {cpu: 1, memory: 128Mi}}
+        readinessProbe: {httpGet: {path: /healthz, port: http}, periodSeconds: 5}
+        livenessProbe: {tcpSocket: {port: 8080}, initialDelaySeconds: 3}
+        securityContext: {runAsNonRoot: true, readOnlyRootFilesystem: true}
+        volumeMounts: [{name: cfg, mountPath: /etc/web, readOnly: true}]
+      initContainers:
+      - {name: init, image: busybox, command: [sh, -c, "true"]}
+      volumes:
+      - name: cfg
+        configMap: {name: settings}
+      - name: scratch
+        emptyDir: {medium: Memory}
+      nodeSelector: {disktype: ssd}
+      tolerations: [{key: dedicated, operator: Equal, value: web, effect: NoSchedule}]
+      affinity: {podAntiAffinity: {preferredDuringSchedulingIgnoredDuringExecution: [{weight: 1, podAffinityTerm: {topologyKey: kubernetes.io/hostname, labelSelector: {matchLabels: {app: web}}}}]}}
+      imagePullSecrets: [{name: regcred}]
+      serviceAccountName: web
+      terminationGracePeriodSeconds: 10
+      dnsPolicy: ClusterFirst
+      restartPolicy: Always
+`;
+const ALL_KINDS = [
+  'apiVersion: v1\nkind: Namespace\nmetadata: {name: web, labels: {team: a}}',
+  'apiVersion: v1\nkind: Node\nmetadata: {name: n1}\nspec: {podCIDR: 10.1.1.0/24, podCIDRs: [10.1.1.0/24], unschedulable: false, taints: [{key: k, value: v, effect: NoSchedule}]}',
+  'apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  type: NodePort\n  selector: {app: web}\n  sessionAffinity: None\n  ports: [{name: http, port: 80, targetPort: http, nodePort: 30080, protocol: TCP}, {name: alt, port: 81, targetPort: 8081}]',
+  'apiVersion: v1\nkind: Endpoints\nmetadata: {name: web}\nsubsets: [{addresses: [{ip: 10.1.1.5, nodeName: n1, targetRef: {kind: Pod, name: web-1, namespace: default}}], ports: [{name: http, port: 8080, protocol: TCP}]}]',
+  `apiVersion: v1\nkind: ReplicationController\nmetadata: {name: db}\nspec:\n  replicas: 2\n  selector: {app: web}\n  template:\n${TEMPLATE}`,
+  'apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\ntype: Opaque\ndata: {password: c2VjcmV0}\nstringData: {user: admin}',
+  'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {mode: prod}',
+  'apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: web}\nautomountServiceAccountToken: false\nimagePullSecrets: [{name: regcred}]',
+  'apiVersion: v1\nkind: Event\nmetadata: {name: web.1}\ninvolvedObject: {kind: Pod, name: web, namespace: default}\nreason: Started\nmessage: Started container\ntype: Normal\ncount: 1\nsource: {component: kubelet, host: n1}\nfirstTimestamp: "2024-01-01T00:00:00Z"',
+  `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, labels: {app: web}, annotations: {a: b}}\nspec:\n  replicas: 3\n  revisionHistoryLimit: 5\n  strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 25%, maxUnavailable: 1}}\n  selector: {matchLabels: {app: web}, matchExpressions: [{key: tier, operator: NotIn, values: [db]}]}\n  template:\n${TEMPLATE}`,
+  `apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: web-rs}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: web}}\n  template:\n${TEMPLATE}`,
+  `apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent}\nspec:\n  selector: {matchLabels: {app: web}}\n  updateStrategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 1}}\n  template:\n${TEMPLATE}`,
+  `apiVersion: batch/v1\nkind: Job\nmetadata: {name: once}\nspec:\n  backoffLimit: 2\n  completions: 1\n  ttlSecondsAfterFinished: 60\n  template:\n${TEMPLATE.replace('restartPolicy: Always', 'restartPolicy: Never')}`,
+  `apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: nightly}\nspec:\n  schedule: "0 3 * * *"\n  concurrencyPolicy: Forbid\n  jobTemplate:\n    spec:\n      template:\n${TEMPLATE.replace('restartPolicy: Always', 'restartPolicy: OnFailure').replace(/^/gm, '    ')}`,
+  'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny}\nspec:\n  podSelector: {matchLabels: {app: web}}\n  policyTypes: [Ingress]\n  ingress: [{from: [{podSelector: {}}], ports: [{port: 80, protocol: TCP}]}]',
+  'apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: web}\nspec:\n  ingressClassName: nginx\n  rules: [{host: web.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]}}]',
+  'apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata: {name: n1, namespace: kube-node-lease}\nspec: {holderIdentity: n1, leaseDurationSeconds: 40, renewTime: "2024-01-01T00:00:00.000000Z"}',
+].join('\n---\n');
+
+const TYPO = `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: web, imagee: nginx}]\n`;
+
 describe('real kubectl reads our OpenAPI documents', () => {
   let server: Server;
   let port = 0;
@@ -137,6 +210,8 @@ describe('real kubectl reads our OpenAPI documents', () => {
     dir = await mkdtemp(path.join(tmpdir(), 'openapi-kubectl-'));
     await writeFile(path.join(dir, 'good.yaml'), GOOD);
     await writeFile(path.join(dir, 'bad.yaml'), BAD);
+    await writeFile(path.join(dir, 'all.yaml'), ALL_KINDS);
+    await writeFile(path.join(dir, 'typo.yaml'), TYPO);
     await writeFile(path.join(dir, 'kubeconfig'), 'apiVersion: v1\nkind: Config\n');
     server = createServer(handler(seen, () => port, pods));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -174,6 +249,16 @@ describe('real kubectl reads our OpenAPI documents', () => {
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ kind: 'Pod', metadata: { name: 'web' } });
+    });
+
+    it('accepts a realistic manifest of every kind we serve, and refuses a typo in a pod template', async () => {
+      const r = await kubectl(KUBECTL_OLD!, 'create', '--dry-run=client', '-f', 'all.yaml', '-o', 'name');
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout.trim().split('\n')).toHaveLength(ALL_KINDS.split('\n---\n').length);
+      const typo = await kubectl(KUBECTL_OLD!, 'create', '--dry-run=client', '-f', 'typo.yaml', '-o', 'name');
+      expect(typo.code).not.toBe(0);
+      expect(typo.stderr).toContain('ValidationError(Deployment.spec.template.spec.containers[0]): unknown field "imagee" in io.k8s.api.core.v1.Container');
     });
 
     it('explains a field from the document', async () => {
