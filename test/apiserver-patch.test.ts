@@ -250,6 +250,24 @@ describe('strategic merge patch', () => {
     expect(smp(once, {}, deployMerge)).toEqual(once);
   });
 
+  it('switches a volume source with $retainKeys inside a merged list element (what apply sends)', () => {
+    const pod = { spec: { volumes: [{ name: 'data', emptyDir: {} }, { name: 'cfg', configMap: { name: 'c' } }] } };
+    const out = smp(pod, { spec: { volumes: [{ $retainKeys: ['hostPath', 'name'], name: 'data', hostPath: { path: '/srv' } }] } });
+    expect((out['spec'] as JsonMap)['volumes']).toEqual([{ name: 'data', hostPath: { path: '/srv' } }, { name: 'cfg', configMap: { name: 'c' } }]);
+  });
+
+  it('replaces the whole object with a top-level $patch: replace', () => {
+    expect(smp({ a: 1, b: { c: 2 } }, { $patch: 'replace', b: { d: 3 } })).toEqual({ b: { d: 3 } });
+  });
+
+  it('orders a scalar list by $setElementOrder and removes with $deleteFromPrimitiveList in one patch', () => {
+    const out = smp(
+      { metadata: { finalizers: ['a', 'b', 'c'] } },
+      { metadata: { '$setElementOrder/finalizers': ['c', 'd', 'a'], finalizers: ['d'], '$deleteFromPrimitiveList/finalizers': ['b'] } },
+    );
+    expect(out).toEqual({ metadata: { finalizers: ['c', 'd', 'a'] } });
+  });
+
   it('takes new elements and maps whole, without their nulls and directives', () => {
     const out = smp({ spec: {} }, { spec: { containers: [{ name: 'a', image: 'x', command: null }], nodeSelector: { a: 'b', c: null } } });
     expect(out).toEqual({ spec: { containers: [{ name: 'a', image: 'x' }], nodeSelector: { a: 'b' } } });
