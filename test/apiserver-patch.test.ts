@@ -251,7 +251,7 @@ describe('strategic merge patch', () => {
   });
 
   it('switches a volume source with $retainKeys inside a merged list element (what apply sends)', () => {
-    const pod = { spec: { volumes: [{ name: 'data', emptyDir: {} }, { name: 'cfg', configMap: { name: 'c' } }] } };
+    const pod: JsonMap = { spec: { volumes: [{ name: 'data', emptyDir: {} }, { name: 'cfg', configMap: { name: 'c' } }] } };
     const out = smp(pod, { spec: { volumes: [{ $retainKeys: ['hostPath', 'name'], name: 'data', hostPath: { path: '/srv' } }] } });
     expect((out['spec'] as JsonMap)['volumes']).toEqual([{ name: 'data', hostPath: { path: '/srv' } }, { name: 'cfg', configMap: { name: 'c' } }]);
   });
