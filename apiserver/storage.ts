@@ -312,6 +312,26 @@ export class Storage {
     throw conflict(def.group, def.resource, name);
   }
 
+  /** A server-side change of a stored object (no client fields to guard), compare-and-swapped, retried. */
+  async rewrite(def: KindDef, namespace: string | undefined, name: string, fn: (cur: Obj) => Obj): Promise<Obj> {
+    const key = this.keyOf(def, namespace, name);
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const kv = await this.getKv(key);
+      if (!kv) throw notFound(def.group, def.resource, name);
+      const cur = this.decode(def, kv);
+      if (!cur) throw internalError(`the stored ${def.resource} "${name}" cannot be decoded`);
+      const next = fn(structuredClone(cur));
+      let res;
+      try {
+        res = await this.o.client.if(key, 'Mod', '==', kv.mod_revision).then(this.o.client.put(key).value(this.stored(next))).commit();
+      } catch (e) {
+        throw etcdFailure(e);
+      }
+      if (res.succeeded) return this.served(def, next, res.header.revision);
+    }
+    throw conflict(def.group, def.resource, name);
+  }
+
   private prepareUpdate(def: KindDef, cur: Obj, body: Obj, sub?: 'status'): Obj {
     const cmeta = objAt(cur, 'metadata');
     let next: Obj;
