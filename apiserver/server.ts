@@ -9,6 +9,7 @@ import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions, versionInfo } 
 import { ApiError, badRequest, internalError, methodNotSupported, notFound, pathNotFound, tooLarge, unauthorized, unsupportedMedia, conflict, forbidden } from './errors.js';
 import { isObj, metaOf, nameOf, type Obj, objAt, strOf } from './object.js';
 import { applyMergePatch } from './patch-min.js';
+import { decodeKubernetesProtobuf } from './protobuf-min.js';
 import { type KindDef, supportedFields } from './registry/builtin-kinds.js';
 import { parseRequest, type ResourceRequest } from './request.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors-min.js';
@@ -43,9 +44,11 @@ export function wantsTable(accept: string | undefined): boolean {
 }
 
 /** A request body as JSON or YAML (kubectl sends JSON; curl users send either). */
-export function parseBody(text: string, contentType: string | undefined): unknown {
+export function parseBody(body: Buffer | string, contentType: string | undefined): unknown {
   const ct = (contentType ?? 'application/json').split(';')[0]!.trim();
-  if (ct.includes('protobuf')) throw unsupportedMedia(ct);
+  if (ct === 'application/vnd.kubernetes.protobuf') return decodeKubernetesProtobuf(Buffer.from(body));
+  if (ct.includes('protobuf') || ct.includes('cbor')) throw unsupportedMedia(ct);
+  const text = body.toString();
   if (ct === 'application/yaml' || ct === 'application/x-yaml' || ct === 'text/yaml') {
     try {
       return parseYaml(text) as unknown;
@@ -60,7 +63,7 @@ export function parseBody(text: string, contentType: string | undefined): unknow
   }
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
+async function readBody(req: IncomingMessage): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > MAX_BODY) throw tooLarge();
   const chunks: Buffer[] = [];
@@ -70,7 +73,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
     if (size > MAX_BODY) throw tooLarge();
     chunks.push(c);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 function send(res: ServerResponse, code: number, body: unknown): void {
@@ -264,8 +267,8 @@ export class ApiHandler {
   }
 
   private async deleteOptions(req: IncomingMessage, q: URLSearchParams): Promise<{ gracePeriodSeconds?: number; preconditions?: { uid?: string; resourceVersion?: string } }> {
-    const text = await readBody(req);
-    const body = text.trim() ? parseBody(text, req.headers['content-type']) : {};
+    const raw = await readBody(req);
+    const body = raw.toString().trim() ? parseBody(raw, req.headers['content-type']) : {};
     const b = isObj(body) ? body : {};
     const gq = q.get('gracePeriodSeconds');
     const grace = typeof b.gracePeriodSeconds === 'number' ? b.gracePeriodSeconds : gq !== null && /^-?\d+$/.test(gq) ? Number(gq) : undefined;

@@ -255,6 +255,8 @@ export class Storage {
     const key = this.keyOf(def, strOf(metaOf(o).namespace), name);
     // Services: the ClusterIP and node ports are reserved in the same transaction that writes the
     // service; a reservation lost to another apiserver is picked again.
+    // A service that exists is AlreadyExists, not a clash of its own addresses.
+    if (def.resource === 'services' && (await this.getKv(key))) throw alreadyExists(def.group, def.resource, name);
     for (let attempt = 0; attempt < 10; attempt++) {
       const reservations = def.resource === 'services' ? await this.o.services.allocate(o, attempt > 0) : [];
       const client = this.o.client;
@@ -441,6 +443,20 @@ export class Storage {
     }
     if (signal.aborted) return;
     const prefix = this.prefixOf(def, namespace);
+    // etcd cancels a watch from a compacted revision without saying why; a read at that revision does say.
+    try {
+      await this.o.client.kv.range({ key: Buffer.from(prefix), range_end: prefixEnd(prefix), limit: 1, keys_only: true, revision: (from - 1n).toString() });
+    } catch (e) {
+      // A revision not reached yet is watched from when it comes.
+      if (/future revision/.test(errorMessage(e))) return this.watchFrom(def, prefix, from, resourceVersion, sel, send, signal);
+      if (!isCompacted(e)) throw etcdFailure(e);
+      send({ type: 'ERROR', object: expired(`too old resource version: ${resourceVersion ?? ''}`).toStatus() as unknown as Obj });
+      return;
+    }
+    return this.watchFrom(def, prefix, from, resourceVersion, sel, send, signal);
+  }
+
+  private async watchFrom(def: KindDef, prefix: string, from: bigint, resourceVersion: string | undefined, sel: Selectors, send: (e: WatchEvent) => void, signal: AbortSignal): Promise<void> {
     let watcher: Watcher;
     try {
       watcher = await this.o.client.watch().prefix(prefix).startRevision(from.toString()).withPreviousKV().create();
@@ -476,7 +492,8 @@ export class Storage {
         }
       });
       watcher.on('error', (err: unknown) => {
-        if (isCompacted(err)) send({ type: 'ERROR', object: expired(`too old resource version: ${resourceVersion ?? ''} (${errorMessage(err)})`).toStatus() as unknown as Obj });
+        // etcd's cancel of a watch (compaction, the one reason it gives none for) reads "Watcher canceled: ".
+        if (isCompacted(err) || /Watcher canceled/.test(errorMessage(err))) send({ type: 'ERROR', object: expired(`too old resource version: ${resourceVersion ?? ''} (${errorMessage(err)})`).toStatus() as unknown as Obj });
         else send({ type: 'ERROR', object: internalError(errorMessage(err)).toStatus() as unknown as Obj });
         done();
       });
