@@ -13,7 +13,7 @@ import { ensureAdminClient, ensureCa, ensureServing, servingSans, writeKubeconfi
 import { ApiError } from './errors.js';
 import type { Obj } from './object.js';
 import type { ApiServerOptions } from './options.js';
-import { BUILTIN_KINDS, type KindDef } from './registry/builtin-kinds.js';
+import { BUILTIN_KINDS, type KindDef } from './registry/index.js';
 import { ApiHandler } from './server.js';
 import { firstServiceIp, ServiceAllocation } from './services.js';
 import { Storage } from './storage.js';

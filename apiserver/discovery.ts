@@ -2,7 +2,7 @@
 // /api/v1, /apis/<group>/<version> (APIResourceList with short names, categories, verbs and
 // subresources). Plain JSON only: kubectl 1.27+ asks for the aggregated apidiscovery.k8s.io/v2 form
 // first, and reads the plain documents when the answer's Content-Type is application/json. Pure.
-import type { KindDef } from './registry/builtin-kinds.js';
+import type { KindDef } from './registry/index.js';
 
 export const KUBE_VERSION = { major: '1', minor: '32', gitVersion: 'v1.32.0', platform: 'linux/amd64' } as const;
 

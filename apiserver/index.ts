@@ -3,7 +3,7 @@ export { ApiError, type Status, type StatusCause, type StatusDetails, type Field
 export { parseRequest, type RequestInfo, type ResourceRequest, type NonResourceRequest, type Verb } from './request.js';
 export { parseLabelSelector, labelsMatch, parseFieldSelector, fieldsMatch, type LabelSelector, type Requirement, type FieldRequirement } from './selectors-min.js';
 export { apiVersions, apiGroupList, apiGroupDoc, apiResourceList, versionInfo, KUBE_VERSION } from './discovery.js';
-export { BUILTIN_KINDS, type KindDef, type SubresourceDef, checkName, supportedFields, fieldsOf } from './registry/builtin-kinds.js';
+export { BUILTIN_KINDS, type KindDef, type SubresourceDef, checkName, supportedFields, fieldsOf } from './registry/index.js';
 export { buildTable, humanDuration, age, GENERIC_TABLE, type TableDef, type TableColumn, type IncludeObject } from './table.js';
 export { Storage, type StorageOptions, type ListOptions, type ListResult, type WatchEvent, type Selectors, encodeContinue, decodeContinue, nameSuffix, rfc3339 } from './storage.js';
 export { ServiceAllocation, firstServiceIp, type Reservation } from './services.js';

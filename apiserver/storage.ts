@@ -8,7 +8,7 @@ import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
 import { errorMessage, type Logger } from '../common/index.js';
 import { alreadyExists, ApiError, badRequest, conflict, expired, type FieldError, forbidden, internalError, invalid, notFound, unavailable } from './errors.js';
 import { isObj, labelsOf, metaOf, nameOf, type Obj, objAt, strOf } from './object.js';
-import { checkName, type KindDef, fieldsOf } from './registry/builtin-kinds.js';
+import { checkName, type KindDef, fieldsOf } from './registry/index.js';
 import { fieldsMatch, type FieldRequirement, labelsMatch, type LabelSelector } from './selectors-min.js';
 import { type ServiceAllocation } from './services.js';
 

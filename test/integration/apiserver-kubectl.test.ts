@@ -3,12 +3,12 @@
 // summary). The apiserver runs from dist/ on 127.0.0.1 over a real etcd; kubectl gets a kubeconfig and
 // a cache dir of the test's. `kubectl create -f` runs with --validate=false: kubectl's validation
 // reads /openapi/v2 (protobuf for 1.20), which this apiserver does not serve yet (apiserver/openapi).
-import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiServerProc, kubectl, kubectlBinaries, writeClientKubeconfig } from '../harness/apiserver.js';
-import { EtcdServer, makeTestCerts, type TestCerts } from '../harness/etcd.js';
+import { ApiServerProc, kubectl, kubectlBinaries, writeClientKubeconfig } from '../harness/index.js';
+import { EtcdServer, makeTestCerts, type TestCerts } from '../harness/index.js';
 
 // db-rc.yaml of seed 000, with its `command:` flow list indented under the key: as printed there (at the
 // key's own column) every YAML parser, kubectl's included, refuses it.
@@ -159,7 +159,7 @@ for (const b of kubectlBinaries()) {
 
     it.runIf(FULL.has(b.version))('get -w sees a change and the deletion; delete waits until the object is gone', async () => {
       const cache = path.join(dir, `cache-${b.version}`);
-      const watch = kubectl(b.path, srv.kubeconfig, cache, ['get', 'pods', '-n', ns, '-w', '--request-timeout=8s'], 15_000);
+      const watch = kubectl(b.path, srv.kubeconfig, cache, ['get', 'pods', '-n', ns, '-w', '--request-timeout=5s'], 15_000);
       await new Promise((r) => setTimeout(r, 1_500));
       await ok('label', 'pod', 'web', '-n', ns, 'stage=two');
       const del = await ok('delete', 'pod', 'web', '-n', ns);
@@ -169,6 +169,17 @@ for (const b of kubectlBinaries()) {
       expect(rows.length).toBeGreaterThanOrEqual(3); // listed, labelled, deleted
       const gone = await k('get', 'pod', 'web', '-n', ns);
       expect(gone.stderr).toContain('Error from server (NotFound): pods "web" not found');
+    });
+
+    it.runIf(FULL.has(b.version))('creates config maps and secrets from literals (protobuf bodies from kubectl 1.31 on)', async () => {
+      await ok('create', 'configmap', 'settings', '-n', ns, '--from-literal=mode=fast');
+      await ok('create', 'secret', 'generic', 'pw', '-n', ns, '--from-literal=password=hunter2');
+      expect(await ok('get', 'configmap', 'settings', '-n', ns, '-o', 'jsonpath={.data.mode}')).toBe('fast');
+      expect(await ok('get', 'secret', 'pw', '-n', ns, '-o', 'jsonpath={.data.password}')).toBe(Buffer.from('hunter2').toString('base64'));
+      expect(await ok('get', 'secrets', '-n', ns)).toMatch(/^pw\s+Opaque\s+1\s+\d+s$/m);
+      // Secret values never reach the log.
+      expect(await readFile(path.join(dir, `apiserver-${srv.port}.log`), 'utf8')).not.toContain('hunter2');
+      expect(await readFile(path.join(dir, `apiserver-${srv.port}.log`), 'utf8')).not.toContain(Buffer.from('hunter2').toString('base64'));
     });
 
     it.runIf(FULL.has(b.version))('labels and annotates (merge patches)', async () => {
