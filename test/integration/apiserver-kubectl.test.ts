@@ -3,12 +3,12 @@
 // summary). The apiserver runs from dist/ on 127.0.0.1 over a real etcd; kubectl gets a kubeconfig and
 // a cache dir of the test's. `kubectl create -f` runs with --validate=false: kubectl's validation
 // reads /openapi/v2 (protobuf for 1.20), which this apiserver does not serve yet (apiserver/openapi).
+import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiServerProc, kubectl, kubectlBinaries, writeClientKubeconfig } from '../harness/index.js';
-import { EtcdServer, makeTestCerts, type TestCerts } from '../harness/index.js';
+import { APISERVER_BIN, ApiServerProc, EtcdServer, freePort, kubectl, kubectlBinaries, makeTestCerts, type TestCerts, writeClientKubeconfig } from '../harness/index.js';
 
 // db-rc.yaml of seed 000, with its `command:` flow list indented under the key: as printed there (at the
 // key's own column) every YAML parser, kubectl's included, refuses it.
@@ -295,4 +295,73 @@ describe('the API as clients see it', () => {
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ type: 'ERROR', object: { kind: 'Status', status: 'Failure', reason: 'Expired', code: 410 } });
   });
+
+  it('deletes a bound pod gracefully, as the kubelet expects: marked, and gone once the kubelet removes its key', async () => {
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'bound' }, spec: { nodeName: 'node9', terminationGracePeriodSeconds: 7, containers: [{ name: 'c', image: 'busybox' }] } };
+    expect((await srv.request('POST', '/api/v1/namespaces/default/pods', pod)).status).toBe(201);
+    const del = await srv.request('DELETE', '/api/v1/namespaces/default/pods/bound');
+    expect(del.status).toBe(202);
+    expect(del.json).toMatchObject({ kind: 'Pod', metadata: { name: 'bound', deletionGracePeriodSeconds: 7, deletionTimestamp: expect.stringMatching(/Z$/) } });
+    const stored = JSON.parse((await etcd.ctl(['get', '--print-value-only', '/registry/pods/default/bound'])).trim()) as { metadata: Record<string, unknown> };
+    expect(stored.metadata).toMatchObject({ deletionGracePeriodSeconds: 7 });
+    // A watcher (kubectl delete waits with one) sees the kubelet's removal as DELETED.
+    const watch = srv.request('GET', `/api/v1/namespaces/default/pods?watch=true&fieldSelector=metadata.name%3Dbound&resourceVersion=${(del.json as { metadata: { resourceVersion: string } }).metadata.resourceVersion}&timeoutSeconds=3`);
+    await new Promise((r) => setTimeout(r, 500));
+    await etcd.ctl(['del', '/registry/pods/default/bound']);
+    const events = (await watch).text.trim().split('\n').map((l) => JSON.parse(l) as { type: string; object: { metadata: { name: string } } });
+    expect(events.map((e) => [e.type, e.object.metadata.name])).toEqual([['DELETED', 'bound']]);
+    // --grace-period=0 --force removes at once.
+    expect((await srv.request('POST', '/api/v1/namespaces/default/pods', { ...pod, metadata: { name: 'forced' } })).status).toBe(201);
+    expect((await srv.request('DELETE', '/api/v1/namespaces/default/pods/forced', { gracePeriodSeconds: 0 })).status).toBe(200);
+    expect((await srv.request('GET', '/api/v1/namespaces/default/pods/forced')).status).toBe(404);
+  });
+
+  it('binds a pod to a node once, through pods/binding', async () => {
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'tobind' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } };
+    expect((await srv.request('POST', '/api/v1/namespaces/default/pods', pod)).status).toBe(201);
+    const binding = { apiVersion: 'v1', kind: 'Binding', metadata: { name: 'tobind' }, target: { apiVersion: 'v1', kind: 'Node', name: 'node9' } };
+    expect((await srv.request('POST', '/api/v1/namespaces/default/pods/tobind/binding', binding)).status).toBe(201);
+    expect((await srv.request('GET', '/api/v1/namespaces/default/pods/tobind')).json).toMatchObject({ spec: { nodeName: 'node9' } });
+    expect((await srv.request('POST', '/api/v1/namespaces/default/pods/tobind/binding', binding)).json).toMatchObject({ code: 409, reason: 'Conflict' });
+  });
+
+  it('is stateless: a second apiserver on the same etcd serves the same objects and watches', async () => {
+    const dir2 = path.join(dir, 'second');
+    await mkdir(dir2, { recursive: true });
+    const second = await ApiServerProc.start(etcd.endpoint, dir2, ['--insecure-port=0']);
+    try {
+      const watch = second.request('GET', '/api/v1/namespaces/default/configmaps?watch=true&fieldSelector=metadata.name%3Dshared&timeoutSeconds=3');
+      await new Promise((r) => setTimeout(r, 500));
+      expect((await srv.request('POST', '/api/v1/namespaces/default/configmaps', { metadata: { name: 'shared' }, data: { a: '1' } })).status).toBe(201);
+      const events = (await watch).text.trim().split('\n').map((l) => JSON.parse(l) as { type: string; object: { data: unknown } });
+      expect(events).toEqual([{ type: 'ADDED', object: expect.objectContaining({ data: { a: '1' } }) }]);
+      expect((await second.request('GET', '/api/v1/namespaces/default/configmaps/shared')).json).toMatchObject({ data: { a: '1' } });
+      // Both keep the one default/kubernetes service, at the first address.
+      expect((await second.request('GET', '/api/v1/namespaces/default/services/kubernetes')).json).toMatchObject({ spec: { clusterIP: '10.254.0.1' } });
+    } finally {
+      await second.stop();
+    }
+  });
 });
+
+describe('the command', () => {
+  it('serves plain HTTP on --insecure-port, and refuses an authorization mode it does not have', async () => {
+    const d = path.join(dir, 'insecure');
+    await mkdir(d, { recursive: true });
+    const port = await freePort();
+    const s = await ApiServerProc.start(etcd.endpoint, d, [`--insecure-port=${port}`, '--insecure-bind-address=127.0.0.1']);
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/api/v1/namespaces/default/services/kubernetes`);
+      expect(r.status).toBe(200);
+      expect(await r.json()).toMatchObject({ kind: 'Service', metadata: { name: 'kubernetes' } });
+    } finally {
+      await s.stop();
+    }
+    const out = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(process.execPath, [APISERVER_BIN, `--etcd-servers=${etcd.endpoint}`, '--authorization-mode=RBAC', `--cert-dir=${path.join(d, 'c2')}`, '--secure-port=0'], { timeout: 20_000 }, (err, _o, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stderr }));
+    });
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain('--authorization-mode=RBAC is not supported yet: only AlwaysAllow is');
+  });
+});
+
