@@ -153,6 +153,13 @@ for (const b of kubectlBinaries()) {
       expect(all).toMatch(/^NAMESPACE\s+NAME\s+TYPE/);
       expect(all).toMatch(/^default\s+kubernetes\s+ClusterIP\s+10\.254\.0\.1\s+<none>\s+443\/TCP/m);
       expect(all).toMatch(new RegExp(`^${ns}\\s+db-service\\s+ClusterIP`, 'm'));
+      if (FULL.has(b.version)) {
+        // describe reads the pod, then its events by involvedObject field selectors.
+        const d = await ok('describe', 'pod', 'web', '-n', ns);
+        expect(d).toMatch(/^Name:\s+web$/m);
+        expect(d).toMatch(/^Namespace:\s+kc-/m);
+        expect(d).toMatch(/^Status:\s+Pending$/m);
+      }
       const bad = await k('get', 'pods', '-n', ns, '--field-selector', 'spec.nope=x');
       expect(bad.stderr).toContain('field label not supported: spec.nope');
     });
@@ -231,6 +238,20 @@ describe('the API as clients see it', () => {
     const badPath = await srv.request('GET', '/api/v1/widgets');
     expect(badPath.json).toMatchObject({ code: 404, reason: 'NotFound', message: 'the server could not find the requested resource' });
     expect((await srv.request('DELETE', '/api/v1/namespaces/default')).json).toMatchObject({ code: 403, reason: 'Forbidden' });
+    const taken = await srv.request('POST', '/api/v1/namespaces/default/services', { metadata: { name: 'taken' }, spec: { clusterIP: '10.254.0.1', ports: [{ port: 80 }] } });
+    expect(taken.json).toMatchObject({ code: 422, reason: 'Invalid', details: { causes: [{ field: 'spec.clusterIPs', message: expect.stringContaining('provided IP is already allocated') }] } });
+    const outside = await srv.request('POST', '/api/v1/namespaces/default/services', { metadata: { name: 'outside' }, spec: { clusterIP: '192.168.0.1', ports: [{ port: 80 }] } });
+    expect(outside.json).toMatchObject({ code: 422, details: { causes: [{ field: 'spec.clusterIPs', message: expect.stringContaining('The range of valid IPs is 10.254.0.0/16') }] } });
+    const created = (await srv.request('POST', '/api/v1/namespaces/default/services', { metadata: { name: 'np' }, spec: { type: 'NodePort', ports: [{ port: 80 }] } })).json as { spec: { clusterIP: string; ports: { nodePort: number }[] } };
+    expect(created.spec.ports[0]!.nodePort).toBeGreaterThanOrEqual(30000);
+    const moved = await srv.request('PUT', '/api/v1/namespaces/default/services/np', { metadata: { name: 'np' }, spec: { type: 'NodePort', clusterIP: '10.254.9.9', ports: [{ port: 80 }] } });
+    expect(moved.json).toMatchObject({ code: 422, details: { causes: [{ field: 'spec.clusterIPs[0]', message: 'Invalid value: "10.254.9.9": may not change once set' }] } });
+    // kubectl apply sends no clusterIP: the stored one and the node port are kept.
+    const kept = (await srv.request('PUT', '/api/v1/namespaces/default/services/np', { metadata: { name: 'np' }, spec: { type: 'NodePort', ports: [{ port: 80 }] } })).json as typeof created;
+    expect(kept.spec).toMatchObject({ clusterIP: created.spec.clusterIP, ports: [{ nodePort: created.spec.ports[0]!.nodePort }] });
+    expect(await etcd.ctl(['get', '--keys-only', `/registry/ranges/servicenodeports/${created.spec.ports[0]!.nodePort}`])).toContain('servicenodeports');
+    expect((await srv.request('DELETE', '/api/v1/namespaces/default/services/np')).status).toBe(200);
+    expect(await etcd.ctl(['get', '--keys-only', `/registry/ranges/serviceips/${created.spec.clusterIP}`])).toBe('');
   });
 
   it('authenticates by client certificate and token: a wrong token or a certificate of another CA is a 401', async () => {
