@@ -30,7 +30,7 @@ import {
   ApiError,
   type KindDef,
 } from '../apiserver/index.js';
-import { keys } from '../cluster/index.js';
+import { keys, parseEndpointsObject, parsePodObject, parseServiceObject } from '../cluster/index.js';
 
 const q = (s = '') => new URLSearchParams(s);
 const kind = (r: string): KindDef => BUILTIN_KINDS.find((k) => k.resource === r)!;
@@ -207,6 +207,19 @@ describe('kinds', () => {
     const ns = { metadata: { name: 'team' } } as Record<string, unknown>;
     kind('namespaces').defaults!(ns);
     expect(ns.metadata).toEqual({ name: 'team', labels: { 'kubernetes.io/metadata.name': 'team' } });
+  });
+});
+
+describe('what the apiserver writes, the kubelet and kube-proxy read', () => {
+  it('passes their parsers after defaulting (a pod, a NodePort service, the kubernetes endpoints)', () => {
+    const pod = { metadata: { name: 'p', namespace: 'default', uid: 'u' }, spec: { nodeName: 'n', containers: [{ name: 'c', image: 'busybox', ports: [{ containerPort: 80 }] }] }, status: kind('pods').initialStatus!({}) };
+    kind('pods').defaults!(pod);
+    expect(parsePodObject(pod).spec.containers[0]).toMatchObject({ image: 'busybox', imagePullPolicy: 'Always', ports: [{ containerPort: 80, protocol: 'TCP' }] });
+    const svc = { metadata: { name: 's', namespace: 'default' }, spec: { type: 'NodePort', clusterIP: '10.254.0.5', clusterIPs: ['10.254.0.5'], selector: { a: 'b' }, ports: [{ port: 80, nodePort: 30001 }] } };
+    kind('services').defaults!(svc);
+    expect(parseServiceObject(svc).spec).toMatchObject({ clusterIP: '10.254.0.5', ports: [{ port: 80, nodePort: 30001, targetPort: 80, protocol: 'TCP' }] });
+    const ep = { metadata: { name: 'kubernetes', namespace: 'default' }, subsets: [{ addresses: [{ ip: '127.0.0.1' }], ports: [{ name: 'https', port: 6443, protocol: 'TCP' }] }] };
+    expect(parseEndpointsObject(ep).subsets).toHaveLength(1);
   });
 });
 
