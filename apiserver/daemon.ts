@@ -59,6 +59,16 @@ async function ensureObject(storage: Storage, def: KindDef, ns: string | undefin
   }
 }
 
+/** Runs an apiserver until `signal` aborts; resolves once its listeners and etcd client are closed. */
+export async function runApiServer(o: ApiServerOptions, log: Logger, signal: AbortSignal): Promise<void> {
+  const srv = await startApiServer(o, log);
+  try {
+    if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  } finally {
+    await srv.close();
+  }
+}
+
 export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<RunningApiServer> {
   const modes = o.authorizationMode.split(',').map((s) => s.trim());
   if (modes.length !== 1 || modes[0] !== 'AlwaysAllow') {
@@ -74,16 +84,18 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
   const nodePortRange = parsePortRange(o.serviceNodePortRange);
   const advertise = o.advertiseAddress ?? (o.bindAddress === '0.0.0.0' || o.bindAddress === '::' ? '127.0.0.1' : o.bindAddress);
 
-  // Serving certificate: given, or made (and kept) in --cert-dir with every name clients use.
-  const ca = await ensureCa(o.certDir);
+  // Serving certificate: given, or made (and kept) in --cert-dir with every name clients use. The CA
+  // there also signs the admin kubeconfig's certificate, and verifies clients without --client-ca-file.
+  const needCa = !o.tlsCertFile || !o.clientCaFile || o.writeKubeconfig !== undefined;
+  const ca = needCa ? await ensureCa(o.certDir) : undefined;
   const serving = o.tlsCertFile
     ? { cert: o.tlsCertFile, key: o.tlsPrivateKeyFile! }
     : await ensureServing(
         o.certDir,
-        ca,
+        ca!,
         servingSans([o.bindAddress, advertise, '127.0.0.1', firstServiceIp(serviceRange)], ['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local', 'localhost', hostname()]),
       );
-  const clientCa = await readFile(o.clientCaFile ?? ca.cert);
+  const clientCa = await readFile(o.clientCaFile ?? ca!.cert);
   let tokens = new Map<string, UserInfo>();
   if (o.tokenAuthFile) tokens = parseTokenFile(await readFile(o.tokenAuthFile, 'utf8'));
 
@@ -133,9 +145,9 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
     log.info({ addr: `${o.insecureBindAddress}:${insecurePort}` }, 'serving insecurely');
   }
   if (o.writeKubeconfig) {
-    const admin = await ensureAdminClient(o.certDir, ca);
+    const admin = await ensureAdminClient(o.certDir, ca!);
     const host = advertise.includes(':') ? `[${advertise}]` : advertise;
-    await writeKubeconfig(o.writeKubeconfig, `https://${host}:${securePort}`, await readFile(o.tlsCertFile ?? ca.cert, 'utf8'), admin);
+    await writeKubeconfig(o.writeKubeconfig, `https://${host}:${securePort}`, await readFile(o.tlsCertFile ?? ca!.cert, 'utf8'), admin);
     log.info({ file: o.writeKubeconfig }, 'admin kubeconfig written');
   }
 

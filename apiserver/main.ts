@@ -2,7 +2,7 @@
 // kube-apiserver: wiring only. Flags → startApiServer; SIGTERM/SIGINT close the listeners and etcd.
 import { Command } from 'commander';
 import { createLogger, errorMessage, flagTableOf, normalizePflagArgs } from '../common/index.js';
-import { startApiServer } from './daemon.js';
+import { runApiServer } from './daemon.js';
 import { addApiServerOptions, apiServerOptions, VERSION } from './options.js';
 
 const program = addApiServerOptions(new Command('kube-apiserver'))
@@ -12,16 +12,14 @@ const program = addApiServerOptions(new Command('kube-apiserver'))
   .action(async (raw: Record<string, unknown>) => {
     const o = apiServerOptions(raw);
     const log = createLogger({ level: o.logLevel as 'info' });
-    const srv = await startApiServer(o, log);
-    await new Promise<void>((resolve) => {
-      for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-        process.once(sig, () => {
-          log.info({ signal: sig }, 'shutting down');
-          resolve();
-        });
-      }
-    });
-    await srv.close();
+    const ac = new AbortController();
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+      process.once(sig, () => {
+        log.info({ signal: sig }, 'shutting down');
+        ac.abort();
+      });
+    }
+    await runApiServer(o, log, ac.signal);
   });
 
 let args: string[];

@@ -132,7 +132,7 @@ export class ApiHandler {
       if (!res.headersSent) send(res, code, err.toStatus());
       else res.end();
     } finally {
-      const verb = info.kind === 'resource' ? info.verb : info.verb;
+      const verb = info.verb;
       const resource = info.kind === 'resource' ? info.resource : '';
       this.o.onRequest?.(verb, resource, code);
       this.o.log.debug({ verb, resource, path: url.pathname, code, user: user.name, ms: Date.now() - started }, 'request');

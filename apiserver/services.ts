@@ -115,7 +115,7 @@ export class ServiceAllocation {
   }
 
   /** A create lost its transaction: the numbers it picked may be taken; the next allocate refreshes. */
-  lost(_r: readonly Reservation[]): void {
+  lost(): void {
     this.known = false;
   }
 

@@ -4,10 +4,10 @@
 // compare-and-swap on the revision the client read, and watch is etcd's watch from a revision. Nothing
 // is cached: several apiservers on one etcd serve the same objects and watches.
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
+import { type Etcd3, GRPCOutOfRangeError, type IKeyValue, type IWatchResponse, type Watcher } from 'etcd3';
 import { errorMessage, type Logger } from '../common/index.js';
 import { alreadyExists, ApiError, badRequest, conflict, expired, type FieldError, forbidden, internalError, invalid, notFound, unavailable } from './errors.js';
-import { isObj, labelsOf, metaOf, nameOf, type Obj, objAt, strOf } from './object.js';
+import { arrOf, isObj, labelsOf, metaOf, nameOf, type Obj, objAt, strOf } from './object.js';
 import { checkName, type KindDef, fieldsOf } from './registry/index.js';
 import { fieldsMatch, type FieldRequirement, labelsMatch, type LabelSelector } from './selectors-min.js';
 import { type ServiceAllocation } from './services.js';
@@ -54,7 +54,17 @@ function etcdFailure(e: unknown): ApiError {
   return e instanceof ApiError ? e : unavailable(`etcd: ${errorMessage(e)}`);
 }
 
-const isCompacted = (e: unknown): boolean => /compacted/.test(errorMessage(e));
+/**
+ * Why etcd refused a revision: etcd3 raises both ErrCompacted and ErrFutureRev as GRPCOutOfRangeError, and
+ * only etcd's message (the same since v3.0) tells them apart; this is the one place that reads it. A watch
+ * that etcd cancels (it does so only for a compacted start revision) reads "Watcher canceled".
+ */
+function revisionRefusal(e: unknown): 'compacted' | 'future' | undefined {
+  if (!(e instanceof GRPCOutOfRangeError) && !/Watcher canceled/.test(errorMessage(e))) return undefined;
+  const m = errorMessage(e);
+  return /future revision/.test(m) ? 'future' : /compacted|Watcher canceled/.test(m) ? 'compacted' : undefined;
+}
+const isCompacted = (e: unknown): boolean => revisionRefusal(e) === 'compacted';
 
 /** Kubernetes' generateName suffix alphabet (no vowels, no confusable digits). */
 const SUFFIX_CHARS = 'bcdfghjklmnpqrstvwxz2456789';
@@ -270,7 +280,7 @@ export class Storage {
       }
       if (res.succeeded) return this.served(def, o, res.header.revision);
       if (await this.getKv(key)) throw alreadyExists(def.group, def.resource, name);
-      this.o.services.lost(reservations);
+      this.o.services.lost();
     }
     throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on services "${name}": the service address or port kept being taken by another apiserver`);
   }
@@ -448,7 +458,7 @@ export class Storage {
       await this.o.client.kv.range({ key: Buffer.from(prefix), range_end: prefixEnd(prefix), limit: 1, keys_only: true, revision: (from - 1n).toString() });
     } catch (e) {
       // A revision not reached yet is watched from when it comes.
-      if (/future revision/.test(errorMessage(e))) return this.watchFrom(def, prefix, from, resourceVersion, sel, send, signal);
+      if (revisionRefusal(e) === 'future') return this.watchFrom(def, prefix, from, resourceVersion, sel, send, signal);
       if (!isCompacted(e)) throw etcdFailure(e);
       send({ type: 'ERROR', object: expired(`too old resource version: ${resourceVersion ?? ''}`).toStatus() as unknown as Obj });
       return;
@@ -492,8 +502,7 @@ export class Storage {
         }
       });
       watcher.on('error', (err: unknown) => {
-        // etcd's cancel of a watch (compaction, the one reason it gives none for) reads "Watcher canceled: ".
-        if (isCompacted(err) || /Watcher canceled/.test(errorMessage(err))) send({ type: 'ERROR', object: expired(`too old resource version: ${resourceVersion ?? ''} (${errorMessage(err)})`).toStatus() as unknown as Obj });
+        if (isCompacted(err)) send({ type: 'ERROR', object: expired(`too old resource version: ${resourceVersion ?? ''} (${errorMessage(err)})`).toStatus() as unknown as Obj });
         else send({ type: 'ERROR', object: internalError(errorMessage(err)).toStatus() as unknown as Obj });
         done();
       });
@@ -501,4 +510,3 @@ export class Storage {
   }
 }
 
-const arrOf = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
