@@ -337,6 +337,25 @@ describe('the API as clients see it', () => {
     expect((await srv.request('GET', '/api/v1/namespaces/default/pods/forced')).status).toBe(404);
   });
 
+  it('names objects from generateName, and refuses objects in a terminating namespace until it is gone', async () => {
+    const g = (await srv.request('POST', '/api/v1/namespaces/default/configmaps', { metadata: { generateName: 'gen-' } })).json as { metadata: { name: string } };
+    expect(g.metadata.name).toMatch(/^gen-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
+    expect((await srv.request('POST', '/api/v1/namespaces', { metadata: { name: 'doomed' } })).status).toBe(201);
+    const pod = { metadata: { name: 'slow' }, spec: { nodeName: 'node9', containers: [{ name: 'c', image: 'busybox' }] } };
+    expect((await srv.request('POST', '/api/v1/namespaces/doomed/pods', pod)).status).toBe(201);
+    expect((await srv.request('DELETE', '/api/v1/namespaces/doomed')).json).toMatchObject({ status: { phase: 'Terminating' } });
+    const refused = await srv.request('POST', '/api/v1/namespaces/doomed/configmaps', { metadata: { name: 'late' } });
+    expect(refused.json).toMatchObject({ code: 403, reason: 'Forbidden', message: 'configmaps "late" is forbidden: unable to create new content in namespace doomed because it is being terminated' });
+    // The kubelet finishes the pod; the apiserver's sweep then removes the namespace.
+    await etcd.ctl(['del', '/registry/pods/doomed/slow']);
+    let status = 0;
+    for (let i = 0; i < 40 && status !== 404; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      status = (await srv.request('GET', '/api/v1/namespaces/doomed')).status;
+    }
+    expect(status).toBe(404);
+  });
+
   it('binds a pod to a node once, through pods/binding', async () => {
     const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'tobind' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } };
     expect((await srv.request('POST', '/api/v1/namespaces/default/pods', pod)).status).toBe(201);
@@ -383,6 +402,11 @@ describe('the command', () => {
     });
     expect(out.code).toBe(1);
     expect(out.stderr).toContain('--authorization-mode=RBAC is not supported yet: only AlwaysAllow is');
+    // pflag spelling, as the seeds' unit files write flags: underscores, `--flag value`.
+    const version = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      execFile(process.execPath, [APISERVER_BIN, '--etcd_servers', etcd.endpoint, '--secure_port=0', '--version'], { timeout: 20_000 }, (err, stdout) => resolve({ code: err ? -1 : 0, stdout }));
+    });
+    expect(version).toEqual({ code: 0, stdout: 'v1.32.0\n' });
   });
 });
 
