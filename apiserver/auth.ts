@@ -1,0 +1,97 @@
+// Authentication, first part: client certificates (CN the user, O the groups) verified against
+// --client-ca-file, and bearer tokens from --token-auth-file (kube-apiserver's CSV: token,user,uid,"g1,g2").
+// A certificate that does not verify, or a token not in the file, is a 401; with the AlwaysAllow
+// authorizer there are no anonymous requests (as kube-apiserver resets --anonymous-auth then).
+import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import { FlannelError } from '../core/index.js';
+
+export interface UserInfo {
+  readonly name: string;
+  readonly uid?: string;
+  readonly groups: readonly string[];
+}
+
+export class TokenFileError extends FlannelError {
+  readonly code = 'TOKEN_FILE';
+  constructor(
+    readonly line: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** One CSV record as Go's encoding/csv reads it (double quotes, "" for a quote inside them). */
+export function parseCsvLine(line: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i]!;
+    if (quoted) {
+      if (ch === '"' && line[i + 1] === '"') {
+        cur += '"';
+        i++;
+      } else if (ch === '"') quoted = false;
+      else cur += ch;
+    } else if (ch === '"' && cur === '') quoted = true;
+    else if (ch === ',') {
+      out.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  out.push(cur);
+  return out;
+}
+
+/** The token file: token → user. Fewer than 3 columns on a line is an error naming the line, as kube-apiserver's. */
+export function parseTokenFile(text: string): Map<string, UserInfo> {
+  const users = new Map<string, UserInfo>();
+  text.split(/\r?\n/).forEach((raw, i) => {
+    if (raw.trim() === '') return;
+    const rec = parseCsvLine(raw);
+    if (rec.length < 3) throw new TokenFileError(i + 1, `token file line ${i + 1}: must have at least 3 columns (token, user name, user uid), found ${rec.length}`);
+    const [token, name, uid, groups] = rec as [string, string, string, string | undefined];
+    if (token === '' || users.has(token)) return; // kube-apiserver skips these with a warning
+    users.set(token, { name, uid, groups: groups ? groups.split(',').filter(Boolean) : [] });
+  });
+  return users;
+}
+
+/** The user of a verified client certificate's subject: CN the name, every O a group. */
+export function certUser(subject: Record<string, string | string[] | undefined>): UserInfo | undefined {
+  const cn = subject.CN;
+  const name = Array.isArray(cn) ? cn[0] : cn;
+  if (!name) return undefined;
+  const o = subject.O;
+  return { name, groups: o === undefined ? [] : Array.isArray(o) ? o : [o] };
+}
+
+export type AuthResult = { readonly ok: true; readonly user: UserInfo } | { readonly ok: false; readonly reason: string };
+
+export class Authenticator {
+  constructor(private readonly tokens: ReadonlyMap<string, UserInfo>) {}
+
+  authenticate(req: IncomingMessage): AuthResult {
+    const sock = req.socket as Partial<TLSSocket>;
+    let certFailure: string | undefined;
+    if (typeof sock.getPeerCertificate === 'function') {
+      const cert = sock.getPeerCertificate();
+      if (cert && Object.keys(cert).length > 0) {
+        if (sock.authorized) {
+          const user = certUser(cert.subject as unknown as Record<string, string | string[]>);
+          if (user) return { ok: true, user: { ...user, groups: [...user.groups, 'system:authenticated'] } };
+          certFailure = 'client certificate has no common name';
+        } else certFailure = `client certificate not verified: ${String(sock.authorizationError ?? 'unknown authority')}`;
+      }
+    }
+    const h = req.headers.authorization;
+    if (h && /^bearer\s+/i.test(h)) {
+      const user = this.tokens.get(h.replace(/^bearer\s+/i, '').trim());
+      if (user) return { ok: true, user: { ...user, groups: [...user.groups, 'system:authenticated'] } };
+      return { ok: false, reason: 'invalid bearer token' };
+    }
+    return { ok: false, reason: certFailure ?? 'no credentials' };
+  }
+}

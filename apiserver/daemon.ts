@@ -1,0 +1,177 @@
+// One kube-apiserver: certificates, etcd, the handler on the secure port (and the insecure one when
+// asked), the objects every cluster has (the system namespaces, default/kubernetes), and the sweep
+// that finishes deleted namespaces. Stateless: any number of them may share one etcd.
+import { readFile } from 'node:fs/promises';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { hostname } from 'node:os';
+import { Counter, Registry } from 'prom-client';
+import { createEtcdClient, errorMessage, FlannelError, type Logger, withTimeout } from '../common/index.js';
+import { parsePortRange, parseServiceRange } from '../proxy/index.js';
+import { Authenticator, parseTokenFile, type UserInfo } from './auth.js';
+import { ensureAdminClient, ensureCa, ensureServing, servingSans, writeKubeconfig } from './certs.js';
+import { ApiError } from './errors.js';
+import type { Obj } from './object.js';
+import type { ApiServerOptions } from './options.js';
+import { BUILTIN_KINDS, type KindDef } from './registry/index.js';
+import { ApiHandler } from './server.js';
+import { firstServiceIp, ServiceAllocation } from './services.js';
+import { Storage } from './storage.js';
+
+export class ApiServerConfigError extends FlannelError {
+  readonly code = 'APISERVER_CONFIG';
+  constructor(
+    readonly flag: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'] as const;
+const PROTECTED_NAMESPACES = ['default', 'kube-system', 'kube-public'];
+const SWEEP_MS = 5_000;
+
+export interface RunningApiServer {
+  readonly securePort: number;
+  readonly insecurePort?: number;
+  close(): Promise<void>;
+}
+
+const isLoopback = (ip: string): boolean => ip === '::1' || ip.startsWith('127.') || ip === 'localhost';
+
+async function listen(srv: Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(port, host, () => resolve());
+  });
+  const a = srv.address();
+  return typeof a === 'object' && a ? a.port : port;
+}
+
+/** Creates an object unless it exists (the objects every cluster starts with). */
+async function ensureObject(storage: Storage, def: KindDef, ns: string | undefined, obj: Obj, log: Logger): Promise<void> {
+  try {
+    await storage.create(def, ns, obj);
+    log.info({ resource: def.resource, namespace: ns, name: (obj.metadata as { name: string }).name }, 'system object created');
+  } catch (e) {
+    if (!(e instanceof ApiError && e.reason === 'AlreadyExists')) throw e;
+  }
+}
+
+/** Runs an apiserver until `signal` aborts; resolves once its listeners and etcd client are closed. */
+export async function runApiServer(o: ApiServerOptions, log: Logger, signal: AbortSignal): Promise<void> {
+  const srv = await startApiServer(o, log);
+  try {
+    if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  } finally {
+    await srv.close();
+  }
+}
+
+export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<RunningApiServer> {
+  const modes = o.authorizationMode.split(',').map((s) => s.trim());
+  if (modes.length !== 1 || modes[0] !== 'AlwaysAllow') {
+    throw new ApiServerConfigError('--authorization-mode', `--authorization-mode=${o.authorizationMode} is not supported yet: only AlwaysAllow is (RBAC, Node and ABAC come in a later version)`);
+  }
+  if ((o.tlsCertFile === undefined) !== (o.tlsPrivateKeyFile === undefined)) {
+    throw new ApiServerConfigError('--tls-cert-file', '--tls-cert-file and --tls-private-key-file go together');
+  }
+  if (o.writeKubeconfig && o.clientCaFile) {
+    throw new ApiServerConfigError('--write-kubeconfig', `--write-kubeconfig signs the admin certificate with the CA in --cert-dir, which is trusted only without --client-ca-file`);
+  }
+  const serviceRange = parseServiceRange(o.serviceClusterIpRange);
+  const nodePortRange = parsePortRange(o.serviceNodePortRange);
+  const advertise = o.advertiseAddress ?? (o.bindAddress === '0.0.0.0' || o.bindAddress === '::' ? '127.0.0.1' : o.bindAddress);
+
+  // Serving certificate: given, or made (and kept) in --cert-dir with every name clients use. The CA
+  // there also signs the admin kubeconfig's certificate, and verifies clients without --client-ca-file.
+  const needCa = !o.tlsCertFile || !o.clientCaFile || o.writeKubeconfig !== undefined;
+  const ca = needCa ? await ensureCa(o.certDir) : undefined;
+  const serving = o.tlsCertFile
+    ? { cert: o.tlsCertFile, key: o.tlsPrivateKeyFile! }
+    : await ensureServing(
+        o.certDir,
+        ca!,
+        servingSans([o.bindAddress, advertise, '127.0.0.1', firstServiceIp(serviceRange)], ['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local', 'localhost', hostname()]),
+      );
+  const clientCa = await readFile(o.clientCaFile ?? ca!.cert);
+  let tokens = new Map<string, UserInfo>();
+  if (o.tokenAuthFile) tokens = parseTokenFile(await readFile(o.tokenAuthFile, 'utf8'));
+
+  const client = createEtcdClient({
+    endpoints: o.etcdServers,
+    ...(o.etcdCafile && { cafile: o.etcdCafile }),
+    ...(o.etcdCertfile && { certfile: o.etcdCertfile }),
+    ...(o.etcdKeyfile && { keyfile: o.etcdKeyfile }),
+    callTimeoutMs: 10_000,
+  });
+  const services = new ServiceAllocation(client, o.etcdPrefix, serviceRange, nodePortRange);
+  const storage = new Storage({ client, prefix: o.etcdPrefix, log, services });
+  const kind = (r: string): KindDef => BUILTIN_KINDS.find((k) => k.resource === r)!;
+
+  const registry = new Registry();
+  const requests = new Counter({ name: 'apiserver_request_total', help: 'Requests by verb, resource and HTTP code.', labelNames: ['verb', 'resource', 'code'], registers: [registry] });
+  const handler = new ApiHandler({
+    storage,
+    kinds: BUILTIN_KINDS,
+    log,
+    serverAddress: `${advertise}:${o.securePort}`,
+    protectedNamespaces: PROTECTED_NAMESPACES,
+    ready: async () => {
+      await withTimeout(client.get(`${o.etcdPrefix}/namespaces/default`).exec(), 2_000);
+      return true;
+    },
+    metrics: async () => registry.metrics(),
+    onRequest: (verb, resource, code) => requests.inc({ verb, resource, code: String(code) }),
+  });
+
+  // What every cluster has. Several apiservers starting at once: the loser of each create sees AlreadyExists.
+  for (const ns of SYSTEM_NAMESPACES) await ensureObject(storage, kind('namespaces'), undefined, { metadata: { name: ns } }, log);
+  const kubernetesIp = firstServiceIp(serviceRange);
+  await ensureObject(storage, kind('services'), 'default', { metadata: { name: 'kubernetes', labels: { component: 'apiserver', provider: 'kubernetes' } }, spec: { clusterIP: kubernetesIp, ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: o.securePort }] } }, log);
+  await ensureObject(storage, kind('endpoints'), 'default', { metadata: { name: 'kubernetes', labels: { 'endpointslice.kubernetes.io/skip-mirror': 'true' } }, subsets: [{ addresses: [{ ip: advertise }], ports: [{ name: 'https', port: o.securePort, protocol: 'TCP' }] }] }, log);
+
+  const auth = new Authenticator(tokens);
+  const secure = createHttpsServer({ key: await readFile(serving.key), cert: await readFile(serving.cert), ca: clientCa, requestCert: true, rejectUnauthorized: false }, (req, res) => void handler.handle(req, res, auth));
+  const securePort = await listen(secure, o.securePort, o.bindAddress);
+  log.info({ addr: `${o.bindAddress}:${securePort}`, advertise }, 'serving securely');
+  let insecure: Server | undefined;
+  let insecurePort: number | undefined;
+  if (o.insecurePort > 0) {
+    if (!isLoopback(o.insecureBindAddress)) log.warn({ addr: `${o.insecureBindAddress}:${o.insecurePort}` }, 'insecure port open beyond loopback: anyone who reaches it is cluster admin');
+    insecure = createHttpServer((req, res) => void handler.handle(req, res, undefined));
+    insecurePort = await listen(insecure, o.insecurePort, o.insecureBindAddress);
+    log.info({ addr: `${o.insecureBindAddress}:${insecurePort}` }, 'serving insecurely');
+  }
+  if (o.writeKubeconfig) {
+    const admin = await ensureAdminClient(o.certDir, ca!);
+    const host = advertise.includes(':') ? `[${advertise}]` : advertise;
+    await writeKubeconfig(o.writeKubeconfig, `https://${host}:${securePort}`, await readFile(o.tlsCertFile ?? ca!.cert, 'utf8'), admin);
+    log.info({ file: o.writeKubeconfig }, 'admin kubeconfig written');
+  }
+
+  let sweeping = false;
+  const sweep = setInterval(() => {
+    if (sweeping) return;
+    sweeping = true;
+    handler
+      .sweepNamespaces()
+      .catch((e: unknown) => log.warn({ err: errorMessage(e) }, 'namespace sweep failed'))
+      .finally(() => (sweeping = false));
+  }, SWEEP_MS);
+  sweep.unref();
+
+  return {
+    securePort,
+    ...(insecurePort !== undefined && { insecurePort }),
+    close: async () => {
+      clearInterval(sweep);
+      const closed = (s: Server): Promise<void> => new Promise((r) => s.close(() => r()));
+      secure.closeAllConnections();
+      insecure?.closeAllConnections();
+      await Promise.all([closed(secure), ...(insecure ? [closed(insecure)] : [])]);
+      client.close();
+    },
+  };
+}

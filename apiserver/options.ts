@@ -1,0 +1,80 @@
+// kube-apiserver's flags, by its names (pflag spelling: --flag=value or --flag value, _ as -).
+import { Command, InvalidArgumentError, Option } from 'commander';
+
+export interface ApiServerOptions {
+  readonly etcdServers: readonly string[];
+  readonly etcdCafile?: string;
+  readonly etcdCertfile?: string;
+  readonly etcdKeyfile?: string;
+  readonly etcdPrefix: string;
+  readonly securePort: number;
+  readonly bindAddress: string;
+  readonly advertiseAddress?: string;
+  readonly tlsCertFile?: string;
+  readonly tlsPrivateKeyFile?: string;
+  readonly certDir: string;
+  readonly clientCaFile?: string;
+  readonly tokenAuthFile?: string;
+  readonly serviceClusterIpRange: string;
+  readonly serviceNodePortRange: string;
+  readonly authorizationMode: string;
+  readonly writeKubeconfig?: string;
+  readonly insecurePort: number;
+  readonly insecureBindAddress: string;
+  readonly logLevel: string;
+}
+
+export const VERSION = 'v1.32.0';
+
+function port(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) > 65535) throw new InvalidArgumentError('expected a port number, 0-65535');
+  return Number(v);
+}
+
+export function addApiServerOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--etcd-servers <urls>', 'list of etcd servers to connect with (scheme://ip:port), comma separated').default('http://127.0.0.1:2379'))
+    .addOption(new Option('--etcd-cafile <file>', 'SSL Certificate Authority file used to secure etcd communication'))
+    .addOption(new Option('--etcd-certfile <file>', 'SSL certification file used to secure etcd communication'))
+    .addOption(new Option('--etcd-keyfile <file>', 'SSL key file used to secure etcd communication'))
+    .addOption(new Option('--etcd-prefix <prefix>', 'the prefix to prepend to all resource paths in etcd').default('/registry'))
+    .addOption(new Option('--secure-port <port>', 'the port on which to serve HTTPS with authentication and authorization').argParser(port).default(6443))
+    .addOption(new Option('--bind-address <ip>', 'the IP address on which to listen for the --secure-port port').default('0.0.0.0'))
+    .addOption(new Option('--advertise-address <ip>', 'the IP address on which to advertise the apiserver to members of the cluster'))
+    .addOption(new Option('--tls-cert-file <file>', 'file containing the default x509 certificate for HTTPS (CA cert, if any, concatenated after server cert)'))
+    .addOption(new Option('--tls-private-key-file <file>', 'file containing the default x509 private key matching --tls-cert-file'))
+    .addOption(new Option('--cert-dir <dir>', 'the directory where the generated TLS certs are kept; ignored for serving if --tls-cert-file and --tls-private-key-file are given').default('/var/run/kubernetes'))
+    .addOption(new Option('--client-ca-file <file>', 'any request presenting a client certificate signed by one of these authorities is authenticated (CN the user, O the groups)'))
+    .addOption(new Option('--token-auth-file <file>', 'bearer tokens, one per line as token,user,uid,"group1,group2"'))
+    .addOption(new Option('--service-cluster-ip-range <cidr>', 'a CIDR notation IP range from which to assign service cluster IPs').default('10.254.0.0/16'))
+    .addOption(new Option('--service-node-port-range <range>', 'a port range to reserve for services with NodePort visibility').default('30000-32767'))
+    .addOption(new Option('--authorization-mode <modes>', 'ordered list of plug-ins to do authorization on the secure port (only AlwaysAllow for now)').default('AlwaysAllow'))
+    .addOption(new Option('--write-kubeconfig <file>', 'write an admin kubeconfig (client certificate CN=admin, O=system:masters) to this file, as k3s does'))
+    .addOption(new Option('--insecure-port <port>', 'plain HTTP without authentication, every client is admin (0 = off)').argParser(port).default(0))
+    .addOption(new Option('--insecure-bind-address <ip>', 'the IP address on which to serve the --insecure-port').default('127.0.0.1'))
+    .addOption(new Option('--log-level <level>', 'log level: trace, debug, info, warn, error').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'));
+}
+
+export function apiServerOptions(raw: Record<string, unknown>): ApiServerOptions {
+  const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+  const etcdServers = String(raw.etcdServers ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (etcdServers.length === 0) throw new InvalidArgumentError('--etcd-servers must be specified');
+  const o: Record<string, unknown> = {
+    etcdServers,
+    etcdPrefix: String(raw.etcdPrefix).replace(/\/+$/, '') || '/registry',
+    securePort: Number(raw.securePort),
+    bindAddress: String(raw.bindAddress),
+    certDir: String(raw.certDir),
+    serviceClusterIpRange: String(raw.serviceClusterIpRange),
+    serviceNodePortRange: String(raw.serviceNodePortRange),
+    authorizationMode: String(raw.authorizationMode),
+    insecurePort: Number(raw.insecurePort),
+    insecureBindAddress: String(raw.insecureBindAddress),
+    logLevel: String(raw.logLevel),
+  };
+  for (const k of ['etcdCafile', 'etcdCertfile', 'etcdKeyfile', 'advertiseAddress', 'tlsCertFile', 'tlsPrivateKeyFile', 'clientCaFile', 'tokenAuthFile', 'writeKubeconfig'] as const) {
+    const v = str(raw[k]);
+    if (v !== undefined) o[k] = v;
+  }
+  return o as unknown as ApiServerOptions;
+}

@@ -1,0 +1,194 @@
+// Kubernetes' protobuf request bodies (application/vnd.kubernetes.protobuf), decoded to the JSON form:
+// kubectl 1.31 and later send them for what its typed client creates (`kubectl create namespace`,
+// `create configmap`, `create secret`, `create service`). The envelope is "k8s\0" and a runtime.Unknown
+// {typeMeta, raw}; raw is the kind's generated message. Field numbers are k8s.io/api's generated.proto;
+// only the kinds kubectl's generators create among those served here are known. Pure.
+import { badRequest, unsupportedMedia } from './errors.js';
+
+type FieldType = 'string' | 'bytes' | 'int' | 'bool' | 'time' | 'intstr' | 'mapss' | 'mapsb' | { readonly msg: string };
+interface Field {
+  readonly name: string;
+  readonly type: FieldType;
+  readonly repeated?: boolean;
+  /** A pointer field in Go: written only when set, so a zero read is kept (gracePeriodSeconds: 0). */
+  readonly ptr?: boolean;
+}
+type Schema = Readonly<Record<number, Field>>;
+
+const f = (name: string, type: FieldType, repeated = false, ptr = false): Field => ({ name, type, repeated, ptr });
+
+const SCHEMAS: Readonly<Record<string, Schema>> = {
+  ObjectMeta: {
+    1: f('name', 'string'),
+    2: f('generateName', 'string'),
+    3: f('namespace', 'string'),
+    5: f('uid', 'string'),
+    6: f('resourceVersion', 'string'),
+    7: f('generation', 'int'),
+    8: f('creationTimestamp', 'time'),
+    9: f('deletionTimestamp', 'time'),
+    10: f('deletionGracePeriodSeconds', 'int', false, true),
+    11: f('labels', 'mapss'),
+    12: f('annotations', 'mapss'),
+    13: f('ownerReferences', { msg: 'OwnerReference' }, true),
+    14: f('finalizers', 'string', true),
+  },
+  OwnerReference: { 5: f('apiVersion', 'string'), 1: f('kind', 'string'), 3: f('name', 'string'), 4: f('uid', 'string'), 6: f('controller', 'bool'), 7: f('blockOwnerDeletion', 'bool') },
+  Namespace: { 1: f('metadata', { msg: 'ObjectMeta' }), 2: f('spec', { msg: 'NamespaceSpec' }) },
+  NamespaceSpec: { 1: f('finalizers', 'string', true) },
+  ConfigMap: { 1: f('metadata', { msg: 'ObjectMeta' }), 4: f('immutable', 'bool'), 2: f('data', 'mapss'), 3: f('binaryData', 'mapsb') },
+  Secret: { 1: f('metadata', { msg: 'ObjectMeta' }), 5: f('immutable', 'bool'), 2: f('data', 'mapsb'), 4: f('stringData', 'mapss'), 3: f('type', 'string') },
+  Service: { 1: f('metadata', { msg: 'ObjectMeta' }), 2: f('spec', { msg: 'ServiceSpec' }) },
+  ServiceSpec: {
+    1: f('ports', { msg: 'ServicePort' }, true),
+    2: f('selector', 'mapss'),
+    3: f('clusterIP', 'string'),
+    18: f('clusterIPs', 'string', true),
+    4: f('type', 'string'),
+    5: f('externalIPs', 'string', true),
+    7: f('sessionAffinity', 'string'),
+    8: f('loadBalancerIP', 'string'),
+    9: f('loadBalancerSourceRanges', 'string', true),
+    10: f('externalName', 'string'),
+    11: f('externalTrafficPolicy', 'string'),
+    12: f('healthCheckNodePort', 'int'),
+    13: f('publishNotReadyAddresses', 'bool'),
+    19: f('ipFamilies', 'string', true),
+    17: f('ipFamilyPolicy', 'string'),
+    20: f('allocateLoadBalancerNodePorts', 'bool'),
+    21: f('loadBalancerClass', 'string'),
+    22: f('internalTrafficPolicy', 'string'),
+    23: f('trafficDistribution', 'string'),
+  },
+  ServicePort: { 1: f('name', 'string'), 2: f('protocol', 'string'), 6: f('appProtocol', 'string'), 3: f('port', 'int'), 4: f('targetPort', 'intstr'), 5: f('nodePort', 'int') },
+  DeleteOptions: { 1: f('gracePeriodSeconds', 'int', false, true), 2: f('preconditions', { msg: 'Preconditions' }), 3: f('orphanDependents', 'bool', false, true), 4: f('propagationPolicy', 'string'), 5: f('dryRun', 'string', true) },
+  Preconditions: { 1: f('uid', 'string'), 2: f('resourceVersion', 'string') },
+  Time: { 1: f('seconds', 'int'), 2: f('nanos', 'int') },
+  IntOrString: { 1: f('type', 'int'), 2: f('intVal', 'int'), 3: f('strVal', 'string') },
+  Unknown: { 1: f('typeMeta', { msg: 'TypeMeta' }), 2: f('raw', 'bytes'), 3: f('contentEncoding', 'string'), 4: f('contentType', 'string') },
+  TypeMeta: { 1: f('apiVersion', 'string'), 2: f('kind', 'string') },
+};
+
+const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
+
+class Reader {
+  pos = 0;
+  constructor(private readonly b: Buffer) {}
+  get done(): boolean {
+    return this.pos >= this.b.length;
+  }
+  varint(): bigint {
+    let result = 0n;
+    let shift = 0n;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.b.length) throw badRequest('protobuf: truncated varint');
+      const byte = this.b[this.pos++]!;
+      result |= BigInt(byte & 0x7f) << shift;
+      if ((byte & 0x80) === 0) return result;
+      shift += 7n;
+    }
+    throw badRequest('protobuf: varint too long');
+  }
+  bytes(): Buffer {
+    const n = Number(this.varint());
+    if (this.pos + n > this.b.length) throw badRequest('protobuf: truncated field');
+    const out = this.b.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+  skip(wire: number): void {
+    if (wire === 0) this.varint();
+    else if (wire === 1) this.pos += 8;
+    else if (wire === 2) this.bytes();
+    else if (wire === 5) this.pos += 4;
+    else throw badRequest(`protobuf: unsupported wire type ${wire}`);
+  }
+}
+
+/** int64 as Go writes it (two's complement in a varint) to a JS number. */
+const toInt = (v: bigint): number => Number(BigInt.asIntN(64, v));
+
+function decodeMap(entries: Buffer[], bytesValue: boolean): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of entries) {
+    const r = new Reader(e);
+    let k = '';
+    let v = '';
+    while (!r.done) {
+      const tag = Number(r.varint());
+      const [no, wire] = [tag >> 3, tag & 7];
+      if (wire !== 2) {
+        r.skip(wire);
+        continue;
+      }
+      const b = r.bytes();
+      if (no === 1) k = b.toString('utf8');
+      else if (no === 2) v = bytesValue ? b.toString('base64') : b.toString('utf8');
+    }
+    out[k] = v;
+  }
+  return out;
+}
+
+/** Decodes one message; zero values are dropped, as the JSON form omits them. */
+export function decodeMessage(buf: Buffer, schemaName: string): Record<string, unknown> {
+  const schema = SCHEMAS[schemaName];
+  if (!schema) throw unsupportedMedia(`application/vnd.kubernetes.protobuf (${schemaName})`);
+  const r = new Reader(buf);
+  const raw = new Map<number, { wire: number; values: (bigint | Buffer)[] }>();
+  while (!r.done) {
+    const tag = Number(r.varint());
+    const [no, wire] = [tag >> 3, tag & 7];
+    if (!schema[no]) {
+      r.skip(wire);
+      continue;
+    }
+    const slot = raw.get(no) ?? { wire, values: [] };
+    slot.values.push(wire === 0 ? r.varint() : wire === 2 ? r.bytes() : (r.skip(wire), 0n));
+    raw.set(no, slot);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [no, { values }] of raw) {
+    const fd = schema[no]!;
+    const t = fd.type;
+    if (t === 'mapss' || t === 'mapsb') {
+      const m = decodeMap(values as Buffer[], t === 'mapsb');
+      if (Object.keys(m).length) out[fd.name] = m;
+      continue;
+    }
+    const one = (v: bigint | Buffer): unknown => {
+      if (t === 'string') return (v as Buffer).toString('utf8');
+      if (t === 'bytes') return Buffer.from(v as Buffer);
+      if (t === 'int') return toInt(v as bigint);
+      if (t === 'bool') return v !== 0n;
+      if (t === 'time') {
+        const m = decodeMessage(v as Buffer, 'Time');
+        const s = typeof m.seconds === 'number' ? m.seconds : 0;
+        return s === 0 ? undefined : new Date(s * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+      }
+      if (t === 'intstr') {
+        const m = decodeMessage(v as Buffer, 'IntOrString');
+        return m.type === 1 ? (m.strVal ?? '') : (m.intVal ?? 0);
+      }
+      return decodeMessage(v as Buffer, t.msg);
+    };
+    if (fd.repeated) {
+      const arr = values.map(one);
+      if (arr.length) out[fd.name] = arr;
+    } else {
+      const v = one(values[values.length - 1]!);
+      if (v !== undefined && (fd.ptr || (v !== '' && v !== 0 && v !== false))) out[fd.name] = v;
+    }
+  }
+  return out;
+}
+
+/** A protobuf request body ("k8s\0" + runtime.Unknown) as the JSON object it stands for. */
+export function decodeKubernetesProtobuf(body: Buffer): Record<string, unknown> {
+  if (body.length < 4 || !body.subarray(0, 4).equals(MAGIC)) throw badRequest('protobuf: the body does not start with the Kubernetes protobuf prefix');
+  const unknown = decodeMessage(body.subarray(4), 'Unknown');
+  const tm = (unknown.typeMeta ?? {}) as { apiVersion?: string; kind?: string };
+  if (!tm.kind) throw badRequest('protobuf: the envelope names no kind');
+  const raw = unknown.raw instanceof Buffer ? unknown.raw : Buffer.alloc(0);
+  return { apiVersion: tm.apiVersion ?? 'v1', kind: tm.kind, ...decodeMessage(raw, tm.kind) };
+}

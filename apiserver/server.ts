@@ -1,0 +1,414 @@
+// The HTTP(S) handler: open health and version endpoints, authentication, discovery, and the verbs of
+// every kind over the generic store, answering JSON (or a meta.k8s.io/v1 Table when kubectl asks for
+// one) and the real apiserver's Status on every failure.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parse as parseYaml } from 'yaml';
+import { errorMessage, type Logger } from '../common/index.js';
+import { type Authenticator, type UserInfo } from './auth.js';
+import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions, versionInfo } from './discovery.js';
+import { ApiError, badRequest, internalError, methodNotSupported, pathNotFound, tooLarge, unauthorized, unsupportedMedia, conflict, forbidden } from './errors.js';
+import { isObj, metaOf, nameOf, type Obj, objAt, strOf } from './object.js';
+import { applyMergePatch } from './patch-min.js';
+import { decodeKubernetesProtobuf } from './protobuf-min.js';
+import { type KindDef, supportedFields } from './registry/index.js';
+import { parseRequest, type ResourceRequest } from './request.js';
+import { parseFieldSelector, parseLabelSelector } from './selectors-min.js';
+import { rfc3339, type Selectors, type Storage, type WatchEvent } from './storage.js';
+import { buildTable, type IncludeObject } from './table.js';
+
+export const MAX_BODY = 3 * 1024 * 1024;
+const MAX_WATCH_SECONDS = 1800;
+
+export interface HandlerOptions {
+  readonly storage: Storage;
+  readonly kinds: readonly KindDef[];
+  readonly log: Logger;
+  /** host:port of this apiserver, for /api's serverAddressByClientCIDRs. */
+  readonly serverAddress: string;
+  /** Answers /readyz: whether etcd answers. */
+  readonly ready: () => Promise<boolean>;
+  /** Namespaces that may not be deleted. */
+  readonly protectedNamespaces?: readonly string[];
+  readonly onRequest?: (verb: string, resource: string, code: number) => void;
+  /** /metrics (after authentication), Prometheus text. */
+  readonly metrics?: () => Promise<string>;
+}
+
+/** Whether the Accept header asks for a meta.k8s.io/v1 Table. */
+export function wantsTable(accept: string | undefined): boolean {
+  if (!accept) return false;
+  return accept.split(',').some((part) => {
+    const p = part.split(';').map((s) => s.trim());
+    return p.includes('as=Table') && p.includes('g=meta.k8s.io') && p.includes('v=v1');
+  });
+}
+
+/** A request body as JSON or YAML (kubectl sends JSON; curl users send either). */
+export function parseBody(body: Buffer | string, contentType: string | undefined): unknown {
+  const ct = (contentType ?? 'application/json').split(';')[0]!.trim();
+  if (ct === 'application/vnd.kubernetes.protobuf') return decodeKubernetesProtobuf(Buffer.from(body));
+  if (ct.includes('protobuf') || ct.includes('cbor')) throw unsupportedMedia(ct);
+  const text = body.toString();
+  if (ct === 'application/yaml' || ct === 'application/x-yaml' || ct === 'text/yaml') {
+    try {
+      return parseYaml(text) as unknown;
+    } catch (e) {
+      throw badRequest(`error converting YAML to JSON: ${errorMessage(e)}`);
+    }
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw badRequest(`couldn't get version/kind; json parse error: ${errorMessage(e)}`);
+  }
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_BODY) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > MAX_BODY) throw tooLarge();
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks);
+}
+
+function send(res: ServerResponse, code: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(code, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendText(res: ServerResponse, code: number, text: string): void {
+  res.writeHead(code, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+const apiVersionOf = (def: KindDef): string => (def.group ? `${def.group}/${def.version}` : def.version);
+
+export class ApiHandler {
+  private readonly byPath = new Map<string, KindDef>();
+
+  constructor(private readonly o: HandlerOptions) {
+    for (const k of o.kinds) this.byPath.set(`${k.group}/${k.version}/${k.resource}`, k);
+  }
+
+  kind(group: string, version: string, resource: string): KindDef | undefined {
+    return this.byPath.get(`${group}/${version}/${resource}`);
+  }
+
+  /** Serves one request; `auth` undefined on the insecure port (every request is admin there). */
+  async handle(req: IncomingMessage, res: ServerResponse, auth: Authenticator | undefined): Promise<void> {
+    const started = Date.now();
+    const url = new URL(req.url ?? '/', 'http://apiserver');
+    const info = parseRequest(req.method ?? 'GET', url.pathname, url.searchParams);
+    let user: UserInfo = { name: 'system:unsecured', groups: ['system:masters', 'system:authenticated'] };
+    let code = 200;
+    try {
+      if (info.kind === 'nonresource' && (req.method === 'GET' || req.method === 'HEAD')) {
+        const open = await this.openPath(url.pathname, res);
+        if (open) return;
+      }
+      if (auth) {
+        const r = auth.authenticate(req);
+        if (!r.ok) {
+          this.o.log.info({ path: url.pathname, reason: r.reason, remote: req.socket.remoteAddress }, 'unauthorized request');
+          throw unauthorized();
+        }
+        user = r.user;
+      }
+      if (info.kind === 'nonresource' && url.pathname === '/metrics' && this.o.metrics) {
+        res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
+        res.end(await this.o.metrics());
+      } else if (info.kind === 'nonresource') code = this.discovery(url.pathname, res);
+      else code = await this.resource(info, req, res, url.searchParams);
+    } catch (e) {
+      const err = e instanceof ApiError ? e : internalError(errorMessage(e));
+      if (!(e instanceof ApiError)) this.o.log.error({ path: url.pathname, err: errorMessage(e) }, 'request failed');
+      code = err.httpStatus;
+      if (!res.headersSent) send(res, code, err.toStatus());
+      else res.end();
+    } finally {
+      const verb = info.verb;
+      const resource = info.kind === 'resource' ? info.resource : '';
+      this.o.onRequest?.(verb, resource, code);
+      this.o.log.debug({ verb, resource, path: url.pathname, code, user: user.name, ms: Date.now() - started }, 'request');
+    }
+  }
+
+  /** /healthz, /livez, /readyz, /version: answered to anyone. True when answered. */
+  private async openPath(path: string, res: ServerResponse): Promise<boolean> {
+    if (path === '/version') {
+      send(res, 200, versionInfo());
+      return true;
+    }
+    if (path === '/healthz' || path === '/livez' || path.startsWith('/healthz/') || path.startsWith('/livez/')) {
+      sendText(res, 200, 'ok');
+      return true;
+    }
+    if (path === '/readyz' || path.startsWith('/readyz/')) {
+      const ok = await this.o.ready().catch(() => false);
+      sendText(res, ok ? 200 : 500, ok ? 'ok' : '[-]etcd failed: reason withheld\nreadyz check failed');
+      return true;
+    }
+    return false;
+  }
+
+  private discovery(path: string, res: ServerResponse): number {
+    const p = path.replace(/\/+$/, '') || '/';
+    const parts = p.split('/').filter(Boolean);
+    let doc: unknown;
+    if (p === '/api') doc = apiVersions(this.o.serverAddress);
+    else if (p === '/apis') doc = apiGroupList(this.o.kinds);
+    else if (parts[0] === 'api' && parts.length === 2) doc = apiResourceList(this.o.kinds, '', parts[1]!);
+    else if (parts[0] === 'apis' && parts.length === 2) doc = apiGroupDoc(this.o.kinds, parts[1]!);
+    else if (parts[0] === 'apis' && parts.length === 3) doc = apiResourceList(this.o.kinds, parts[1]!, parts[2]!);
+    else if (p === '/') doc = { paths: ['/api', '/api/v1', '/apis', '/healthz', '/livez', '/readyz', '/version'] };
+    if (doc === undefined) throw pathNotFound();
+    send(res, 200, doc);
+    return 200;
+  }
+
+  private selectors(def: KindDef, q: URLSearchParams): Selectors {
+    return { labels: parseLabelSelector(q.get('labelSelector') ?? ''), fields: parseFieldSelector(q.get('fieldSelector') ?? '', supportedFields(def)) };
+  }
+
+  private respondObj(req: IncomingMessage, res: ServerResponse, q: URLSearchParams, def: KindDef, code: number, obj: Obj): number {
+    if (wantsTable(req.headers.accept)) {
+      send(res, code, buildTable(def.table, [obj], { resourceVersion: strOf(objAt(obj, 'metadata').resourceVersion) ?? '' }, includeOf(q), Date.now()));
+    } else send(res, code, obj);
+    return code;
+  }
+
+  private async body(req: IncomingMessage): Promise<Obj> {
+    const b = parseBody(await readBody(req), req.headers['content-type']);
+    if (!isObj(b)) throw badRequest('the body of the request is not a JSON object');
+    return b;
+  }
+
+  /** The body's kind and apiVersion, when given, are the URL's. */
+  private checkKind(def: KindDef, body: Obj): void {
+    const kind = strOf(body.kind);
+    const av = strOf(body.apiVersion);
+    if ((kind && kind !== def.kind) || (av && av !== apiVersionOf(def))) {
+      throw badRequest(`${kind ?? def.kind} in version "${av ?? apiVersionOf(def)}" cannot be handled as a ${def.kind}: the body's kind and apiVersion must be ${def.kind} ${apiVersionOf(def)}`);
+    }
+  }
+
+  private async resource(r: ResourceRequest, req: IncomingMessage, res: ServerResponse, q: URLSearchParams): Promise<number> {
+    const def = this.kind(r.group, r.version, r.resource);
+    if (!def) throw pathNotFound();
+    if (!def.namespaced && r.namespace !== undefined) throw pathNotFound();
+    const sub = r.subresource;
+    if (sub !== undefined && !def.subresources.some((s) => s.name === sub)) throw pathNotFound();
+    const st = this.o.storage;
+    const ns = def.namespaced ? r.namespace : undefined;
+    switch (r.verb) {
+      case 'get':
+        return this.respondObj(req, res, q, def, 200, await st.get(def, ns, r.name!));
+      case 'list': {
+        const limit = q.get('limit');
+        const l = await st.list(def, ns, { ...this.selectors(def, q), ...(limit && { limit: Number(limit) }), ...(q.get('continue') && { continue: q.get('continue')! }) });
+        const meta = { resourceVersion: l.resourceVersion, ...(l.continue && { continue: l.continue }) };
+        if (wantsTable(req.headers.accept)) send(res, 200, buildTable(def.table, l.items, meta, includeOf(q), Date.now()));
+        else send(res, 200, { kind: `${def.kind}List`, apiVersion: apiVersionOf(def), metadata: meta, items: l.items });
+        return 200;
+      }
+      case 'watch':
+        await this.watch(def, ns, r.name, req, res, q);
+        return 200;
+      case 'create': {
+        if (def.namespaced && ns === undefined) throw methodNotSupported(def.group, def.resource, 'create');
+        const body = await this.body(req);
+        if (sub === 'binding') return this.bind(def, ns!, r.name!, body, res);
+        if (sub !== undefined || r.name !== undefined) throw methodNotSupported(def.group, def.resource, 'create');
+        this.checkKind(def, body);
+        if (def.namespaced) await st.admitNamespace(this.kind('', 'v1', 'namespaces')!, def, ns!, nameOf(body) || strOf(objAt(body, 'metadata').generateName) || '');
+        const created = await st.create(def, ns, body);
+        this.o.log.info({ resource: def.resource, namespace: ns, name: nameOf(created) }, 'object created');
+        return this.respondObj(req, res, q, def, 201, created);
+      }
+      case 'update': {
+        const body = await this.body(req);
+        this.checkKind(def, body);
+        const updated = await st.update(def, ns, r.name!, body, sub === 'status' ? 'status' : undefined);
+        return this.respondObj(req, res, q, def, 200, updated);
+      }
+      case 'patch':
+        return this.respondObj(req, res, q, def, 200, await this.patch(def, ns, r.name!, sub, req));
+      case 'delete': {
+        if (def.resource === 'namespaces') return this.deleteNamespace(def, r.name!, req, res, q);
+        const opts = await this.deleteOptions(req, q);
+        const { obj, gone } = await st.delete(def, ns, r.name!, opts);
+        this.o.log.info({ resource: def.resource, namespace: ns, name: r.name, gone }, 'object deleted');
+        return this.respondObj(req, res, q, def, gone ? 200 : 202, obj);
+      }
+      case 'deletecollection': {
+        if (!def.verbs.includes('deletecollection')) throw methodNotSupported(def.group, def.resource, 'deletecollection');
+        const opts = await this.deleteOptions(req, q);
+        const l = await st.list(def, ns, this.selectors(def, q));
+        const items: Obj[] = [];
+        for (const o of l.items) {
+          try {
+            items.push((await st.delete(def, strOf(objAt(o, 'metadata').namespace), nameOf(o), opts)).obj);
+          } catch (e) {
+            if (!(e instanceof ApiError && e.httpStatus === 404)) throw e;
+          }
+        }
+        send(res, 200, { kind: `${def.kind}List`, apiVersion: apiVersionOf(def), metadata: { resourceVersion: l.resourceVersion }, items });
+        return 200;
+      }
+      default:
+        throw methodNotSupported(def.group, def.resource, r.verb);
+    }
+  }
+
+  private async deleteOptions(req: IncomingMessage, q: URLSearchParams): Promise<{ gracePeriodSeconds?: number; preconditions?: { uid?: string; resourceVersion?: string } }> {
+    const raw = await readBody(req);
+    const body = raw.toString().trim() ? parseBody(raw, req.headers['content-type']) : {};
+    const b = isObj(body) ? body : {};
+    const gq = q.get('gracePeriodSeconds');
+    const grace = typeof b.gracePeriodSeconds === 'number' ? b.gracePeriodSeconds : gq !== null && /^-?\d+$/.test(gq) ? Number(gq) : undefined;
+    const pre = objAt(b, 'preconditions');
+    return {
+      ...(grace !== undefined && { gracePeriodSeconds: grace }),
+      ...((strOf(pre.uid) || strOf(pre.resourceVersion)) && { preconditions: { ...(strOf(pre.uid) && { uid: strOf(pre.uid)! }), ...(strOf(pre.resourceVersion) && { resourceVersion: strOf(pre.resourceVersion)! }) } }),
+    };
+  }
+
+  /** PATCH with a JSON merge patch, applied to the stored object and written at its revision (retried when it moved). */
+  private async patch(def: KindDef, ns: string | undefined, name: string, sub: string | undefined, req: IncomingMessage): Promise<Obj> {
+    const ct = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
+    if (ct !== 'application/merge-patch+json') {
+      throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json (this apiserver does not apply ${ct || 'untyped'} patches yet)`);
+    }
+    const patch = parseBody(await readBody(req), 'application/json');
+    if (!isObj(patch)) throw badRequest('a merge patch must be a JSON object');
+    const pinned = strOf(objAt(patch, 'metadata').resourceVersion);
+    for (let i = 0; i < 10; i++) {
+      const cur = await this.o.storage.get(def, ns, name);
+      const next = applyMergePatch(cur, patch) as Obj;
+      if (!pinned) metaOf(next).resourceVersion = strOf(objAt(cur, 'metadata').resourceVersion);
+      try {
+        return await this.o.storage.update(def, ns, name, next, sub === 'status' ? 'status' : undefined);
+      } catch (e) {
+        if (pinned || !(e instanceof ApiError && e.reason === 'Conflict')) throw e;
+      }
+    }
+    throw conflict(def.group, def.resource, name);
+  }
+
+  /** pods/binding: the pod is given its node, once. */
+  private async bind(def: KindDef, ns: string, name: string, body: Obj, res: ServerResponse): Promise<number> {
+    const target = strOf(objAt(body, 'target').name);
+    if (!target) throw badRequest('a binding needs target.name, the node');
+    const cur = await this.o.storage.get(def, ns, name);
+    const node = strOf(objAt(cur, 'spec').nodeName);
+    if (node) throw conflict('', 'pods', name, `pod ${name} is already assigned to node "${node}"`);
+    const next = structuredClone(cur);
+    objAt(next, 'spec').nodeName = target;
+    await this.o.storage.update(def, ns, name, next);
+    send(res, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
+    return 201;
+  }
+
+  /**
+   * A namespace is marked Terminating, its objects are deleted (pods gracefully), and it is removed
+   * once nothing is left in it; what the kubelet still has to stop is finished by sweepNamespaces.
+   */
+  private async deleteNamespace(def: KindDef, name: string, req: IncomingMessage, res: ServerResponse, q: URLSearchParams): Promise<number> {
+    if ((this.o.protectedNamespaces ?? []).includes(name)) throw forbidden('', 'namespaces', name, 'this namespace may not be deleted');
+    await this.deleteOptions(req, q);
+    const cur = await this.o.storage.get(def, undefined, name);
+    let obj = cur;
+    if (!strOf(objAt(cur, 'metadata').deletionTimestamp)) {
+      obj = await this.o.storage.rewrite(def, undefined, name, (o) => {
+        metaOf(o).deletionTimestamp = rfc3339(new Date());
+        o.status = { phase: 'Terminating' };
+        return o;
+      });
+    }
+    const gone = await this.finishNamespace(def, name);
+    this.o.log.info({ namespace: name, gone }, 'namespace deleted');
+    return this.respondObj(req, res, q, def, 200, obj);
+  }
+
+  /** Deletes what is left in a terminating namespace; true when the namespace itself is gone. */
+  async finishNamespace(nsDef: KindDef, name: string): Promise<boolean> {
+    let left = 0;
+    for (const def of this.o.kinds) {
+      if (!def.namespaced) continue;
+      const l = await this.o.storage.list(def, name, { labels: [], fields: [] });
+      for (const o of l.items) {
+        try {
+          const r = await this.o.storage.delete(def, name, nameOf(o), {});
+          if (!r.gone) left++;
+        } catch (e) {
+          if (!(e instanceof ApiError && e.httpStatus === 404)) throw e;
+        }
+      }
+    }
+    if (left > 0) return false;
+    try {
+      await this.o.storage.delete(nsDef, undefined, name, {});
+    } catch (e) {
+      if (!(e instanceof ApiError && e.httpStatus === 404)) throw e;
+    }
+    return true;
+  }
+
+  /** One pass over the namespaces being deleted (run every few seconds by the server). */
+  async sweepNamespaces(): Promise<void> {
+    const nsDef = this.kind('', 'v1', 'namespaces')!;
+    const l = await this.o.storage.list(nsDef, undefined, { labels: [], fields: [] });
+    for (const ns of l.items) if (strOf(objAt(ns, 'metadata').deletionTimestamp)) await this.finishNamespace(nsDef, nameOf(ns));
+  }
+
+  private async watch(def: KindDef, ns: string | undefined, name: string | undefined, req: IncomingMessage, res: ServerResponse, q: URLSearchParams): Promise<void> {
+    const sel = this.selectors(def, q);
+    const selectors: Selectors = name ? { ...sel, fields: [...sel.fields, { field: 'metadata.name', op: 'eq', value: name }] } : sel;
+    const table = wantsTable(req.headers.accept);
+    const include = includeOf(q);
+    const ac = new AbortController();
+    const t = q.get('timeoutSeconds');
+    const seconds = Math.min(t && /^\d+$/.test(t) ? Number(t) : MAX_WATCH_SECONDS, MAX_WATCH_SECONDS);
+    const timer = setTimeout(() => ac.abort(), seconds * 1000);
+    const onClose = (): void => ac.abort();
+    res.once('close', onClose);
+    let columnsSent = false;
+    const write = (e: WatchEvent): void => {
+      if (!res.headersSent) {
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
+      }
+      let object: Obj = e.object;
+      if (table && e.type !== 'ERROR' && e.type !== 'BOOKMARK') {
+        object = buildTable(def.table, [e.object], { resourceVersion: strOf(objAt(e.object, 'metadata').resourceVersion) ?? '' }, include, Date.now(), !columnsSent);
+        columnsSent = true;
+      }
+      res.write(`${JSON.stringify({ type: e.type, object })}\n`);
+    };
+    try {
+      // Headers go out at once: a client waits for them before it reads events.
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
+      res.flushHeaders();
+      await this.o.storage.watch(def, ns, q.get('resourceVersion') ?? undefined, selectors, write, ac.signal);
+    } catch (e) {
+      const err = e instanceof ApiError ? e : internalError(errorMessage(e));
+      res.write(`${JSON.stringify({ type: 'ERROR', object: err.toStatus() })}\n`);
+    } finally {
+      clearTimeout(timer);
+      res.off('close', onClose);
+      res.end();
+    }
+  }
+}
+
+function includeOf(q: URLSearchParams): IncludeObject {
+  const v = q.get('includeObject');
+  return v === 'None' || v === 'Object' ? v : 'Metadata';
+}
+
+

@@ -1,0 +1,512 @@
+// The generic store: every kind's objects as one JSON value per etcd key, at the keys early Kubernetes
+// used (cluster/keys.ts: <prefix>/minions/<node>, <prefix>/pods/<ns>/<name>, ...). resourceVersion is
+// the key's mod revision, a list's is the etcd header revision; create is a put-if-absent, update a
+// compare-and-swap on the revision the client read, and watch is etcd's watch from a revision. Nothing
+// is cached: several apiservers on one etcd serve the same objects and watches.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { type Etcd3, GRPCOutOfRangeError, type IKeyValue, type IWatchResponse, type Watcher } from 'etcd3';
+import { errorMessage, type Logger } from '../common/index.js';
+import { alreadyExists, ApiError, badRequest, conflict, expired, type FieldError, forbidden, internalError, invalid, notFound, unavailable } from './errors.js';
+import { arrOf, isObj, labelsOf, metaOf, nameOf, type Obj, objAt, strOf } from './object.js';
+import { checkName, type KindDef, fieldsOf } from './registry/index.js';
+import { fieldsMatch, type FieldRequirement, labelsMatch, type LabelSelector } from './selectors-min.js';
+import { type ServiceAllocation } from './services.js';
+
+export interface Selectors {
+  readonly labels: LabelSelector;
+  readonly fields: readonly FieldRequirement[];
+}
+
+export interface ListOptions extends Selectors {
+  readonly limit?: number;
+  readonly continue?: string;
+}
+
+export interface ListResult {
+  readonly items: Obj[];
+  readonly resourceVersion: string;
+  readonly continue?: string;
+  readonly remainingItemCount?: number;
+}
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'ERROR' | 'BOOKMARK';
+export interface WatchEvent {
+  readonly type: WatchEventType;
+  readonly object: Obj;
+}
+
+export interface DeleteOptions {
+  readonly gracePeriodSeconds?: number;
+  readonly preconditions?: { readonly uid?: string; readonly resourceVersion?: string };
+}
+
+export interface StorageOptions {
+  readonly client: Etcd3;
+  /** --etcd-prefix: /registry. */
+  readonly prefix: string;
+  readonly log: Logger;
+  readonly services: ServiceAllocation;
+  readonly now?: () => Date;
+}
+
+/** An etcd call failed: 503 to the client (retryable), never a raw gRPC error. */
+function etcdFailure(e: unknown): ApiError {
+  return e instanceof ApiError ? e : unavailable(`etcd: ${errorMessage(e)}`);
+}
+
+/**
+ * Why etcd refused a revision: etcd3 raises both ErrCompacted and ErrFutureRev as GRPCOutOfRangeError, and
+ * only etcd's message (the same since v3.0) tells them apart; this is the one place that reads it. A watch
+ * that etcd cancels (it does so only for a compacted start revision) reads "Watcher canceled".
+ */
+function revisionRefusal(e: unknown): 'compacted' | 'future' | undefined {
+  if (!(e instanceof GRPCOutOfRangeError) && !/Watcher canceled/.test(errorMessage(e))) return undefined;
+  const m = errorMessage(e);
+  return /future revision/.test(m) ? 'future' : /compacted|Watcher canceled/.test(m) ? 'compacted' : undefined;
+}
+const isCompacted = (e: unknown): boolean => revisionRefusal(e) === 'compacted';
+
+/** Kubernetes' generateName suffix alphabet (no vowels, no confusable digits). */
+const SUFFIX_CHARS = 'bcdfghjklmnpqrstvwxz2456789';
+export function nameSuffix(n = 5): string {
+  const b = randomBytes(n);
+  return [...b].map((x) => SUFFIX_CHARS[x % SUFFIX_CHARS.length]).join('');
+}
+
+/** RFC 3339 in seconds, as metav1.Time serialises. */
+export const rfc3339 = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+interface ContinueToken {
+  readonly v: string;
+  readonly rv: number;
+  readonly start: string;
+}
+
+export function encodeContinue(rv: bigint, startKey: string): string {
+  return Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv: Number(rv), start: startKey })).toString('base64');
+}
+
+export function decodeContinue(token: string): ContinueToken {
+  try {
+    const t = JSON.parse(Buffer.from(token, 'base64').toString()) as unknown;
+    if (isObj(t) && t.v === 'meta.k8s.io/v1' && typeof t.rv === 'number' && typeof t.start === 'string') return { v: t.v, rv: t.rv, start: t.start };
+  } catch {
+    // refused below
+  }
+  throw badRequest('continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)');
+}
+
+/** The next key after every key that starts with `prefix` (etcd's range end of a prefix). */
+function prefixEnd(prefix: string): Buffer {
+  const b = Buffer.from(prefix);
+  for (let i = b.length - 1; i >= 0; i--) {
+    if (b[i]! < 0xff) {
+      b[i]!++;
+      return b.subarray(0, i + 1);
+    }
+  }
+  return Buffer.from([0]);
+}
+
+export class Storage {
+  private readonly now: () => Date;
+
+  constructor(private readonly o: StorageOptions) {
+    this.now = o.now ?? (() => new Date());
+  }
+
+  get client(): Etcd3 {
+    return this.o.client;
+  }
+
+  /** <prefix>/<storage>/ (cluster-scoped, or every namespace) or <prefix>/<storage>/<ns>/. */
+  prefixOf(def: KindDef, namespace?: string): string {
+    return `${this.o.prefix}/${def.storage}/${def.namespaced && namespace ? `${namespace}/` : ''}`;
+  }
+
+  keyOf(def: KindDef, namespace: string | undefined, name: string): string {
+    return `${this.o.prefix}/${def.storage}/${def.namespaced ? `${namespace ?? ''}/` : ''}${name}`;
+  }
+
+  /** A stored value as served: kind, apiVersion and resourceVersion set; undefined when it is not a JSON object. */
+  decode(def: KindDef, kv: IKeyValue): Obj | undefined {
+    let o: unknown;
+    try {
+      o = JSON.parse(kv.value.toString());
+    } catch {
+      o = undefined;
+    }
+    if (!isObj(o)) {
+      this.o.log.warn({ key: kv.key.toString() }, 'stored value is not a JSON object; skipped');
+      return undefined;
+    }
+    return this.served(def, o, kv.mod_revision);
+  }
+
+  private served(def: KindDef, o: Obj, rv: string): Obj {
+    const { kind: _k, apiVersion: _a, ...rest } = o;
+    const out: Obj = { kind: def.kind, apiVersion: def.group ? `${def.group}/${def.version}` : def.version, ...rest };
+    metaOf(out).resourceVersion = rv;
+    return out;
+  }
+
+  /** What is written: the object without its resourceVersion (the key's revision is). */
+  private stored(o: Obj): string {
+    const meta = { ...objAt(o, 'metadata') };
+    delete meta.resourceVersion;
+    return JSON.stringify({ ...o, metadata: meta });
+  }
+
+  private async getKv(key: string): Promise<IKeyValue | undefined> {
+    try {
+      return (await this.o.client.get(key).exec()).kvs[0];
+    } catch (e) {
+      throw etcdFailure(e);
+    }
+  }
+
+  async get(def: KindDef, namespace: string | undefined, name: string): Promise<Obj> {
+    const kv = await this.getKv(this.keyOf(def, namespace, name));
+    const o = kv && this.decode(def, kv);
+    if (!kv) throw notFound(def.group, def.resource, name);
+    if (!o) throw internalError(`the stored ${def.resource} "${name}" cannot be decoded`);
+    return o;
+  }
+
+  matches(def: KindDef, o: Obj, sel: Selectors): boolean {
+    return labelsMatch(sel.labels, labelsOf(o)) && (sel.fields.length === 0 || fieldsMatch(sel.fields, fieldsOf(def, o)));
+  }
+
+  /** One page (or all) of a kind's objects, at one etcd revision; filtered pages are filled up to the limit. */
+  async list(def: KindDef, namespace: string | undefined, opts: ListOptions): Promise<ListResult> {
+    const prefix = this.prefixOf(def, namespace);
+    const end = prefixEnd(prefix);
+    let start = Buffer.from(prefix);
+    let revision: bigint | undefined;
+    if (opts.continue) {
+      const t = decodeContinue(opts.continue);
+      start = Buffer.from(`${this.o.prefix}/${t.start}`);
+      revision = BigInt(t.rv);
+    }
+    const limit = opts.limit && opts.limit > 0 ? opts.limit : 0;
+    const items: Obj[] = [];
+    // Bounded: each round reads at least one key, and there are finitely many under the prefix.
+    for (;;) {
+      let res: Awaited<ReturnType<Etcd3['kv']['range']>>;
+      try {
+        res = await this.o.client.kv.range({ key: start, range_end: end, ...(limit && { limit: limit + 1 }), ...(revision !== undefined && { revision: revision.toString() }) });
+      } catch (e) {
+        if (isCompacted(e) && opts.continue) {
+          throw expired('The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
+        }
+        throw etcdFailure(e);
+      }
+      revision ??= BigInt(res.header.revision);
+      const kvs = res.kvs;
+      for (let i = 0; i < kvs.length; i++) {
+        const kv = kvs[i]!;
+        if (limit && items.length === limit) {
+          // The page is full and one more key exists: the next page starts there.
+          return { items, resourceVersion: revision.toString(), continue: encodeContinue(revision, kv.key.toString().slice(this.o.prefix.length + 1)) };
+        }
+        const o = this.decode(def, kv);
+        if (o && this.matches(def, o, opts)) items.push(o);
+      }
+      if (!limit || kvs.length <= limit) break;
+      start = Buffer.concat([kvs[kvs.length - 1]!.key, Buffer.from([0])]);
+    }
+    return { items, resourceVersion: revision.toString() };
+  }
+
+  /** The namespace an object is created in exists and is not being deleted (NamespaceLifecycle). */
+  async admitNamespace(nsDef: KindDef, def: KindDef, namespace: string, name: string): Promise<void> {
+    const kv = await this.getKv(this.keyOf(nsDef, undefined, namespace));
+    if (!kv) throw notFound('', 'namespaces', namespace);
+    const ns = this.decode(nsDef, kv);
+    if (ns && strOf(objAt(ns, 'metadata').deletionTimestamp)) {
+      throw forbidden(def.group, def.resource, name, `unable to create new content in namespace ${namespace} because it is being terminated`);
+    }
+  }
+
+  /** Metadata, defaults and checks of a new object; throws the 400/422 Status when it is refused. */
+  prepareCreate(def: KindDef, namespace: string | undefined, body: Obj): Obj {
+    const o = structuredClone(body);
+    const meta = metaOf(o);
+    if (strOf(meta.resourceVersion)) throw badRequest('resourceVersion should not be set on objects to be created');
+    if (def.namespaced) {
+      const bodyNs = strOf(meta.namespace);
+      if (bodyNs && namespace && bodyNs !== namespace) throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+      meta.namespace = namespace ?? bodyNs ?? 'default';
+    } else delete meta.namespace;
+    const gen = strOf(meta.generateName);
+    if (!strOf(meta.name) && gen) meta.name = `${gen}${nameSuffix()}`;
+    const name = strOf(meta.name) ?? '';
+    const errs: FieldError[] = [];
+    if (name === '') errs.push({ type: 'FieldValueRequired', field: 'metadata.name', detail: 'name or generateName is required' });
+    else {
+      const bad = checkName(def, name);
+      if (bad) errs.push(bad);
+    }
+    meta.uid = randomUUID();
+    meta.creationTimestamp = rfc3339(this.now());
+    delete meta.deletionTimestamp;
+    delete meta.deletionGracePeriodSeconds;
+    if (def.initialStatus) o.status = def.initialStatus(o);
+    def.defaults?.(o);
+    errs.push(...(def.validate?.(o) ?? []));
+    if (errs.length) throw invalid(def.group, def.kind, name, errs);
+    if (def.resource === 'replicationcontrollers') meta.generation = 1;
+    return o;
+  }
+
+  async create(def: KindDef, namespace: string | undefined, body: Obj): Promise<Obj> {
+    const o = this.prepareCreate(def, namespace, body);
+    const name = nameOf(o);
+    const key = this.keyOf(def, strOf(metaOf(o).namespace), name);
+    // Services: the ClusterIP and node ports are reserved in the same transaction that writes the
+    // service; a reservation lost to another apiserver is picked again.
+    // A service that exists is AlreadyExists, not a clash of its own addresses.
+    if (def.resource === 'services' && (await this.getKv(key))) throw alreadyExists(def.group, def.resource, name);
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const reservations = def.resource === 'services' ? await this.o.services.allocate(o, attempt > 0) : [];
+      const client = this.o.client;
+      let cmp = client.if(key, 'Version', '==', 0);
+      for (const r of reservations) cmp = cmp.and(r.key, 'Version', '==', 0);
+      let res;
+      try {
+        res = await cmp.then(client.put(key).value(this.stored(o)), ...reservations.map((r) => client.put(r.key).value(JSON.stringify(r.owner)))).commit();
+      } catch (e) {
+        throw etcdFailure(e);
+      }
+      if (res.succeeded) return this.served(def, o, res.header.revision);
+      if (await this.getKv(key)) throw alreadyExists(def.group, def.resource, name);
+      this.o.services.lost();
+    }
+    throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on services "${name}": the service address or port kept being taken by another apiserver`);
+  }
+
+  /**
+   * PUT: the body replaces the object, at the resourceVersion the client read (409 Conflict when it
+   * changed since), or unconditionally when the body has none. `sub` 'status' takes only the status
+   * from the body; a plain update keeps the stored status of kinds that have a status subresource.
+   */
+  async update(def: KindDef, namespace: string | undefined, name: string, body: Obj, sub?: 'status'): Promise<Obj> {
+    const bmeta = objAt(body, 'metadata');
+    const bodyName = strOf(bmeta.name);
+    if (bodyName !== undefined && bodyName !== name) throw badRequest(`the name of the object (${bodyName}) does not match the name on the URL (${name})`);
+    if (def.namespaced && strOf(bmeta.namespace) && namespace && bmeta.namespace !== namespace) {
+      throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+    }
+    const wantRv = strOf(bmeta.resourceVersion);
+    const key = this.keyOf(def, namespace, name);
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const kv = await this.getKv(key);
+      if (!kv) throw notFound(def.group, def.resource, name);
+      const cur = this.decode(def, kv);
+      if (!cur) throw internalError(`the stored ${def.resource} "${name}" cannot be decoded`);
+      if (wantRv !== undefined && wantRv !== kv.mod_revision) throw conflict(def.group, def.resource, name);
+      const next = this.prepareUpdate(def, cur, body, sub);
+      // A deleted object whose last finalizer is gone is removed, not rewritten (pods: the kubelet does it).
+      const finished = strOf(objAt(next, 'metadata').deletionTimestamp) && def.resource !== 'pods' && arrOf(objAt(next, 'metadata').finalizers).length === 0;
+      let ok: boolean;
+      let rev: string;
+      try {
+        const cmp = this.o.client.if(key, 'Mod', '==', kv.mod_revision);
+        const res = await (finished ? cmp.then(this.o.client.delete().key(key)) : cmp.then(this.o.client.put(key).value(this.stored(next)))).commit();
+        ok = res.succeeded;
+        rev = res.header.revision;
+      } catch (e) {
+        throw etcdFailure(e);
+      }
+      if (ok) return this.served(def, next, rev);
+      if (wantRv !== undefined) throw conflict(def.group, def.resource, name);
+    }
+    throw conflict(def.group, def.resource, name);
+  }
+
+  /** A server-side change of a stored object (no client fields to guard), compare-and-swapped, retried. */
+  async rewrite(def: KindDef, namespace: string | undefined, name: string, fn: (cur: Obj) => Obj): Promise<Obj> {
+    const key = this.keyOf(def, namespace, name);
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const kv = await this.getKv(key);
+      if (!kv) throw notFound(def.group, def.resource, name);
+      const cur = this.decode(def, kv);
+      if (!cur) throw internalError(`the stored ${def.resource} "${name}" cannot be decoded`);
+      const next = fn(structuredClone(cur));
+      let res;
+      try {
+        res = await this.o.client.if(key, 'Mod', '==', kv.mod_revision).then(this.o.client.put(key).value(this.stored(next))).commit();
+      } catch (e) {
+        throw etcdFailure(e);
+      }
+      if (res.succeeded) return this.served(def, next, res.header.revision);
+    }
+    throw conflict(def.group, def.resource, name);
+  }
+
+  private prepareUpdate(def: KindDef, cur: Obj, body: Obj, sub?: 'status'): Obj {
+    const cmeta = objAt(cur, 'metadata');
+    let next: Obj;
+    if (sub === 'status') {
+      next = { ...structuredClone(cur), status: structuredClone(body.status) };
+    } else {
+      next = structuredClone(body);
+      if (def.subresources.some((s) => s.name === 'status') && cur.status !== undefined) next.status = structuredClone(cur.status);
+      const meta = metaOf(next);
+      // Set by the server, never by the client.
+      for (const k of ['uid', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'generation', 'namespace', 'name']) {
+        if (cmeta[k] === undefined) delete meta[k];
+        else meta[k] = cmeta[k];
+      }
+      if (def.resource === 'services') this.o.services.keepAllocated(cur, next);
+      def.defaults?.(next);
+      const errs = def.validate?.(next) ?? [];
+      if (def.resource === 'services') errs.push(...this.o.services.immutable(cur, next));
+      if (errs.length) throw invalid(def.group, def.kind, nameOf(cur), errs);
+      if (typeof cmeta.generation === 'number' && JSON.stringify(cur.spec) !== JSON.stringify(next.spec)) meta.generation = cmeta.generation + 1;
+    }
+    delete metaOf(next).resourceVersion;
+    return next;
+  }
+
+  /**
+   * DELETE. Pods bound to a node are deleted gracefully: deletionTimestamp and
+   * deletionGracePeriodSeconds are set and the kubelet removes the key once the containers are gone
+   * (as it does today); an unbound pod, or a grace period of 0, is removed at once. An object with
+   * finalizers is only marked. Returns the object as last stored, and whether it is gone.
+   */
+  async delete(def: KindDef, namespace: string | undefined, name: string, opts: DeleteOptions): Promise<{ obj: Obj; gone: boolean }> {
+    const key = this.keyOf(def, namespace, name);
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const kv = await this.getKv(key);
+      if (!kv) throw notFound(def.group, def.resource, name);
+      const cur = this.decode(def, kv) ?? { metadata: { name } };
+      const meta = objAt(cur, 'metadata');
+      const pre = opts.preconditions;
+      if (pre?.uid && pre.uid !== meta.uid) {
+        throw conflict(def.group, def.resource, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${strOf(meta.uid) ?? ''}`);
+      }
+      if (pre?.resourceVersion && pre.resourceVersion !== kv.mod_revision) {
+        throw conflict(def.group, def.resource, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${kv.mod_revision}`);
+      }
+      let mark: Obj | undefined;
+      if (def.resource === 'pods') mark = this.gracefulPod(cur, opts);
+      if (!mark && arrOf(meta.finalizers).length > 0) {
+        mark = structuredClone(cur);
+        if (!strOf(objAt(mark, 'metadata').deletionTimestamp)) {
+          metaOf(mark).deletionTimestamp = rfc3339(this.now());
+          metaOf(mark).deletionGracePeriodSeconds = 0;
+        }
+      }
+      if (mark && JSON.stringify(mark) === JSON.stringify(cur)) return { obj: cur, gone: false };
+      const extra = !mark && def.resource === 'services' ? this.o.services.reservationsOf(cur) : [];
+      let res;
+      try {
+        const cmp = this.o.client.if(key, 'Mod', '==', kv.mod_revision);
+        res = await (mark ? cmp.then(this.o.client.put(key).value(this.stored(mark))) : cmp.then(this.o.client.delete().key(key), ...extra.map((k) => this.o.client.delete().key(k)))).commit();
+      } catch (e) {
+        throw etcdFailure(e);
+      }
+      if (res.succeeded) return mark ? { obj: this.served(def, mark, res.header.revision), gone: false } : { obj: cur, gone: true };
+    }
+    throw conflict(def.group, def.resource, name);
+  }
+
+  /** The pod marked for graceful deletion, or undefined when it is removed at once. */
+  private gracefulPod(cur: Obj, opts: DeleteOptions): Obj | undefined {
+    const spec = objAt(cur, 'spec');
+    const phase = strOf(objAt(cur, 'status').phase);
+    const grace = opts.gracePeriodSeconds ?? (typeof spec.terminationGracePeriodSeconds === 'number' ? spec.terminationGracePeriodSeconds : 30);
+    if (!strOf(spec.nodeName) || phase === 'Succeeded' || phase === 'Failed' || grace <= 0) {
+      return arrOf(objAt(cur, 'metadata').finalizers).length > 0 ? this.marked(cur, 0) : undefined;
+    }
+    const meta = objAt(cur, 'metadata');
+    // Already being deleted: only a shorter grace period changes anything.
+    const old = typeof meta.deletionGracePeriodSeconds === 'number' ? meta.deletionGracePeriodSeconds : undefined;
+    if (strOf(meta.deletionTimestamp) && old !== undefined && old <= grace) return structuredClone(cur);
+    return this.marked(cur, grace);
+  }
+
+  private marked(cur: Obj, grace: number): Obj {
+    const m = structuredClone(cur);
+    const meta = metaOf(m);
+    meta.deletionTimestamp = rfc3339(new Date(this.now().getTime() + grace * 1000));
+    meta.deletionGracePeriodSeconds = grace;
+    return m;
+  }
+
+  /**
+   * Watches a kind from `resourceVersion` (exclusive); with none (or "0"), the current objects come
+   * first as ADDED. Events are filtered by the selectors: an object that stops matching is DELETED
+   * for this watcher, one that starts matching is ADDED. A revision etcd compacted away ends the watch
+   * with an ERROR event holding a 410 Expired Status. Resolves when `signal` aborts or etcd ends it.
+   */
+  async watch(def: KindDef, namespace: string | undefined, resourceVersion: string | undefined, sel: Selectors, send: (e: WatchEvent) => void, signal: AbortSignal): Promise<void> {
+    let from: bigint;
+    if (resourceVersion === undefined || resourceVersion === '' || resourceVersion === '0') {
+      const l = await this.list(def, namespace, sel);
+      for (const o of l.items) send({ type: 'ADDED', object: o });
+      from = BigInt(l.resourceVersion) + 1n;
+    } else {
+      if (!/^\d+$/.test(resourceVersion)) throw badRequest(`invalid resource version "${resourceVersion}"`);
+      from = BigInt(resourceVersion) + 1n;
+    }
+    if (signal.aborted) return;
+    const prefix = this.prefixOf(def, namespace);
+    // etcd cancels a watch from a compacted revision without saying why; a read at that revision does say.
+    try {
+      await this.o.client.kv.range({ key: Buffer.from(prefix), range_end: prefixEnd(prefix), limit: 1, keys_only: true, revision: (from - 1n).toString() });
+    } catch (e) {
+      // A revision not reached yet is watched from when it comes.
+      if (revisionRefusal(e) === 'future') return this.watchFrom(def, prefix, from, resourceVersion, sel, send, signal);
+      if (!isCompacted(e)) throw etcdFailure(e);
+      send({ type: 'ERROR', object: expired(`too old resource version: ${resourceVersion ?? ''}`).toStatus() as unknown as Obj });
+      return;
+    }
+    return this.watchFrom(def, prefix, from, resourceVersion, sel, send, signal);
+  }
+
+  private async watchFrom(def: KindDef, prefix: string, from: bigint, resourceVersion: string | undefined, sel: Selectors, send: (e: WatchEvent) => void, signal: AbortSignal): Promise<void> {
+    let watcher: Watcher;
+    try {
+      watcher = await this.o.client.watch().prefix(prefix).startRevision(from.toString()).withPreviousKV().create();
+    } catch (e) {
+      if (isCompacted(e)) {
+        send({ type: 'ERROR', object: expired(`too old resource version: ${resourceVersion ?? ''}`).toStatus() as unknown as Obj });
+        return;
+      }
+      throw etcdFailure(e);
+    }
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        signal.removeEventListener('abort', done);
+        watcher.removeAllListeners();
+        void watcher.cancel().catch(() => undefined);
+        resolve();
+      };
+      signal.addEventListener('abort', done, { once: true });
+      watcher.on('data', (res: IWatchResponse) => {
+        for (const e of res.events) {
+          const cur = e.type === 'Delete' ? undefined : this.decode(def, e.kv);
+          const prev = e.prev_kv ? this.decode(def, e.prev_kv) : undefined;
+          const now = cur !== undefined && this.matches(def, cur, sel);
+          const before = prev !== undefined && this.matches(def, prev, sel);
+          if (e.type === 'Delete') {
+            if (prev && before) {
+              metaOf(prev).resourceVersion = e.kv.mod_revision;
+              send({ type: 'DELETED', object: prev });
+            }
+          } else if (now && before) send({ type: 'MODIFIED', object: cur });
+          else if (now) send({ type: 'ADDED', object: cur });
+          else if (before && cur) send({ type: 'DELETED', object: cur });
+        }
+      });
+      watcher.on('error', (err: unknown) => {
+        if (isCompacted(err)) send({ type: 'ERROR', object: expired(`too old resource version: ${resourceVersion ?? ''} (${errorMessage(err)})`).toStatus() as unknown as Obj });
+        else send({ type: 'ERROR', object: internalError(errorMessage(err)).toStatus() as unknown as Obj });
+        done();
+      });
+    });
+  }
+}
+
