@@ -8,6 +8,7 @@ import { type Authenticator, type UserInfo } from './auth.js';
 import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions, versionInfo } from './discovery.js';
 import { ApiError, badRequest, internalError, methodNotSupported, pathNotFound, tooLarge, unauthorized, unsupportedMedia, conflict, forbidden } from './errors.js';
 import { isObj, metaOf, nameOf, type Obj, objAt, strOf } from './object.js';
+import { openApiV2Document, openApiV3Document, openApiV3RootDocument, type ServedDocument } from './openapi/index.js';
 import { applyMergePatch } from './patch-min.js';
 import { decodeKubernetesProtobuf } from './protobuf-min.js';
 import { type KindDef, supportedFields } from './registry/index.js';
@@ -123,6 +124,8 @@ export class ApiHandler {
       if (info.kind === 'nonresource' && url.pathname === '/metrics' && this.o.metrics) {
         res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
         res.end(await this.o.metrics());
+      } else if (info.kind === 'nonresource' && (url.pathname === '/openapi' || url.pathname.startsWith('/openapi/'))) {
+        code = this.openApi(url.pathname, req, res);
       } else if (info.kind === 'nonresource') code = this.discovery(url.pathname, res);
       else code = await this.resource(info, req, res, url.searchParams);
     } catch (e) {
@@ -166,9 +169,33 @@ export class ApiHandler {
     else if (parts[0] === 'api' && parts.length === 2) doc = apiResourceList(this.o.kinds, '', parts[1]!);
     else if (parts[0] === 'apis' && parts.length === 2) doc = apiGroupDoc(this.o.kinds, parts[1]!);
     else if (parts[0] === 'apis' && parts.length === 3) doc = apiResourceList(this.o.kinds, parts[1]!, parts[2]!);
-    else if (p === '/') doc = { paths: ['/api', '/api/v1', '/apis', '/healthz', '/livez', '/readyz', '/version'] };
+    else if (p === '/') doc = { paths: ['/api', '/api/v1', '/apis', '/healthz', '/livez', '/openapi/v2', '/openapi/v3', '/readyz', '/version'] };
     if (doc === undefined) throw pathNotFound();
     send(res, 200, doc);
+    return 200;
+  }
+
+  /**
+   * /openapi/v2 (JSON, or gnostic protobuf when Accept names it), /openapi/v3 and its per
+   * group-version documents (`/openapi/v3/api/v1`, `/openapi/v3/apis/apps/v1`; the `?hash=` query the
+   * root document links with is not part of the lookup). A matching If-None-Match is answered 304.
+   */
+  private openApi(path: string, req: IncomingMessage, res: ServerResponse): number {
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotSupported('', 'openapi', (req.method ?? '').toLowerCase());
+    const p = path.replace(/\/+$/, '');
+    let doc: ServedDocument | undefined;
+    if (p === '/openapi/v2') doc = openApiV2Document(req.headers.accept);
+    else if (p === '/openapi/v3') doc = openApiV3RootDocument();
+    else if (p.startsWith('/openapi/v3/')) doc = openApiV3Document(p.slice('/openapi/v3/'.length));
+    if (doc === undefined) throw pathNotFound();
+    const headers = { 'Content-Type': doc.contentType, ETag: doc.etag, 'Cache-Control': 'no-cache, private', Vary: 'Accept' };
+    if (req.headers['if-none-match'] === doc.etag) {
+      res.writeHead(304, headers);
+      res.end();
+      return 304;
+    }
+    res.writeHead(200, { ...headers, 'Content-Length': doc.body.byteLength });
+    res.end(req.method === 'HEAD' ? undefined : doc.body);
     return 200;
   }
 

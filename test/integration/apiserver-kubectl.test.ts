@@ -1,8 +1,8 @@
 // kube-apiserver against real kubectl: Debian's 1.20 (scripts/setup unpacks it into .cache/) and the
 // machine's 1.27 … 1.33, each by path (a version that is absent is skipped, and named so in the
 // summary). The apiserver runs from dist/ on 127.0.0.1 over a real etcd; kubectl gets a kubeconfig and
-// a cache dir of the test's. `kubectl create -f` runs with --validate=false: kubectl's validation
-// reads /openapi/v2 (protobuf for 1.20), which this apiserver does not serve yet (apiserver/openapi).
+// a cache dir of the test's. `kubectl create -f` runs with validation on: kubectl reads /openapi/v2
+// (protobuf for 1.20) or /openapi/v3 from the apiserver.
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -115,7 +115,7 @@ for (const b of kubectlBinaries()) {
 
     it('creates the seeds\' objects and lists them as tables, wide, JSON and YAML', async () => {
       await ok('create', 'namespace', ns);
-      const created = await ok('create', '--validate=false', '-n', ns, '-f', path.join(dir, 'db-service.yaml'), '-f', path.join(dir, 'db-rc.yaml'), '-f', path.join(dir, 'web-pod.yaml'));
+      const created = await ok('create', '-n', ns, '-f', path.join(dir, 'db-service.yaml'), '-f', path.join(dir, 'db-rc.yaml'), '-f', path.join(dir, 'web-pod.yaml'));
       expect(created).toContain('service/db-service created');
       expect(created).toContain('replicationcontroller/db-controller created');
       expect(created).toContain('pod/web created');
@@ -138,10 +138,23 @@ for (const b of kubectlBinaries()) {
       expect(yaml).toMatch(/^kind: Service$/m);
       expect(yaml).toMatch(/^ {2}sessionAffinity: None$/m);
       expect(yaml).toMatch(/^ {4}targetPort: 3306$/m);
-      const again = await k('create', '--validate=false', '-n', ns, '-f', path.join(dir, 'web-pod.yaml'));
+      const again = await k('create', '-n', ns, '-f', path.join(dir, 'web-pod.yaml'));
       expect(again.code).not.toBe(0);
       expect(again.stderr).toContain('(AlreadyExists)');
       expect(again.stderr).toContain('pods "web" already exists');
+    });
+
+    it.runIf(b.version === '1.20')('validates a manifest against /openapi/v2 before sending it', async () => {
+      await writeFile(path.join(dir, 'typo.yaml'), WEB_POD.replace('name: web\n', 'name: typo\n').replace('image: nginx', 'imagee: nginx'));
+      const r = await k('create', '-n', ns, '-f', path.join(dir, 'typo.yaml'));
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain('unknown field "imagee" in io.k8s.api.core.v1.Container');
+      expect((await k('get', 'pod', 'typo', '-n', ns)).stderr).toContain('pods "typo" not found');
+    });
+
+    it('explains a field from the served OpenAPI document', async () => {
+      const out = await ok('explain', 'pods.spec.containers.ports');
+      expect(out).toMatch(/containerPort\s+<(integer|int32)> -required-/);
     });
 
     it('selects by label, by field, and across namespaces', async () => {
@@ -252,6 +265,24 @@ describe('the API as clients see it', () => {
     expect(await etcd.ctl(['get', '--keys-only', `/registry/ranges/servicenodeports/${created.spec.ports[0]!.nodePort}`])).toContain('servicenodeports');
     expect((await srv.request('DELETE', '/api/v1/namespaces/default/services/np')).status).toBe(200);
     expect(await etcd.ctl(['get', '--keys-only', `/registry/ranges/serviceips/${created.spec.clusterIP}`])).toBe('');
+  });
+
+  it('serves /openapi/v2 as JSON and protobuf, and /openapi/v3 with its group-version documents', async () => {
+    const json = await srv.request('GET', '/openapi/v2', undefined, srv.admin, { Accept: 'application/json' });
+    expect([json.status, json.headers['content-type']]).toEqual([200, 'application/json']);
+    expect(json.json).toMatchObject({ swagger: '2.0', definitions: { 'io.k8s.api.core.v1.Pod': expect.any(Object) } });
+    const pb = await srv.request('GET', '/openapi/v2', undefined, srv.admin, { Accept: 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf' });
+    expect([pb.status, pb.headers['content-type']]).toEqual([200, 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf']);
+    const etag = String(json.headers.etag);
+    expect((await srv.request('GET', '/openapi/v2', undefined, srv.admin, { Accept: 'application/json', 'If-None-Match': etag })).status).toBe(304);
+    const root = (await srv.request('GET', '/openapi/v3')).json as { paths: Record<string, { serverRelativeURL: string }> };
+    const core = root.paths['api/v1']!.serverRelativeURL;
+    expect(core).toMatch(/^\/openapi\/v3\/api\/v1\?hash=/);
+    const v3 = await srv.request('GET', core);
+    expect(v3.status).toBe(200);
+    expect(v3.json).toMatchObject({ openapi: expect.stringMatching(/^3\./), components: { schemas: { 'io.k8s.api.core.v1.Pod': expect.any(Object) } } });
+    expect((await srv.request('GET', '/openapi/v3/apis/nope/v1')).status).toBe(404);
+    expect((await srv.request('GET', '/openapi/v2', undefined, { ca: srv.admin.ca! })).status).toBe(401);
   });
 
   it('authenticates by client certificate and token: a wrong token or a certificate of another CA is a 401', async () => {
