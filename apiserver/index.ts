@@ -10,7 +10,7 @@ export { ServiceAllocation, firstServiceIp, type Reservation } from './services.
 export { Authenticator, parseTokenFile, parseCsvLine, certUser, TokenFileError, type UserInfo, type AuthResult } from './auth.js';
 export { ensureCa, ensureSigned, ensureServing, ensureAdminClient, servingSans, writeKubeconfig, CertError, type KeyPair } from './certs.js';
 export { ApiHandler, wantsTable, parseBody, MAX_BODY, type HandlerOptions } from './server.js';
-export { applyMergePatch } from './patch-min.js';
+export { applyMergePatch } from './patch/index.js';
 export { runApiServer, startApiServer, ApiServerConfigError, SYSTEM_NAMESPACES, type RunningApiServer } from './daemon.js';
 export { addApiServerOptions, apiServerOptions, type ApiServerOptions, VERSION } from './options.js';
 export type { Obj } from './object.js';

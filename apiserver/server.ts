@@ -9,7 +9,7 @@ import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions, versionInfo } 
 import { ApiError, badRequest, internalError, methodNotSupported, pathNotFound, tooLarge, unauthorized, unsupportedMedia, conflict, forbidden } from './errors.js';
 import { isObj, metaOf, nameOf, type Obj, objAt, strOf } from './object.js';
 import { openApiV2Document, openApiV3Document, openApiV3RootDocument, type ServedDocument } from './openapi/index.js';
-import { applyMergePatch } from './patch-min.js';
+import { applyPatch, type JsonMap, PATCH_CONTENT_TYPES, PatchError, patchTypeOf } from './patch/index.js';
 import { decodeKubernetesProtobuf } from './protobuf-min.js';
 import { type KindDef, supportedFields } from './registry/index.js';
 import { parseRequest, type ResourceRequest } from './request.js';
@@ -306,19 +306,35 @@ export class ApiHandler {
     };
   }
 
-  /** PATCH with a JSON merge patch, applied to the stored object and written at its revision (retried when it moved). */
+  /**
+   * PATCH as a JSON merge patch, a JSON patch or a strategic merge patch (by Content-Type), applied
+   * to the stored object and written at its revision (retried when it moved, unless the patch pins a
+   * resourceVersion). A patch that does not apply is the Status the real apiserver answers.
+   */
   private async patch(def: KindDef, ns: string | undefined, name: string, sub: string | undefined, req: IncomingMessage): Promise<Obj> {
-    const ct = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
-    if (ct !== 'application/merge-patch+json') {
-      throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json (this apiserver does not apply ${ct || 'untyped'} patches yet)`);
+    const ct = req.headers['content-type'];
+    const type = patchTypeOf(ct);
+    if (type === undefined) {
+      throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${PATCH_CONTENT_TYPES.join(', ')}`);
     }
     const patch = parseBody(await readBody(req), 'application/json');
-    if (!isObj(patch)) throw badRequest('a merge patch must be a JSON object');
-    const pinned = strOf(objAt(patch, 'metadata').resourceVersion);
+    if (type !== 'json' && !isObj(patch)) throw badRequest('the patch must be a JSON object');
     for (let i = 0; i < 10; i++) {
       const cur = await this.o.storage.get(def, ns, name);
-      const next = applyMergePatch(cur, patch) as Obj;
-      if (!pinned) metaOf(next).resourceVersion = strOf(objAt(cur, 'metadata').resourceVersion);
+      let next: Obj;
+      try {
+        const out = applyPatch(type, cur as JsonMap, patch, apiVersionOf(def), def.kind);
+        if (!isObj(out)) throw new PatchError(type, 422, 'the patch did not produce an object');
+        next = out;
+      } catch (e) {
+        if (e instanceof PatchError) throw patchFailed(e);
+        throw e;
+      }
+      const curRv = strOf(objAt(cur, 'metadata').resourceVersion);
+      const rv = strOf(objAt(next, 'metadata').resourceVersion);
+      // A patch that sets another resourceVersion pins it: its conflict is the client's.
+      const pinned = rv !== undefined && rv !== curRv;
+      if (rv === undefined) metaOf(next).resourceVersion = curRv;
       try {
         return await this.o.storage.update(def, ns, name, next, sub === 'status' ? 'status' : undefined);
       } catch (e) {
@@ -431,6 +447,12 @@ export class ApiHandler {
       res.end();
     }
   }
+}
+
+/** A patch that does not apply, as the real apiserver's Status: 400 BadRequest, 413, or 422 Invalid. */
+function patchFailed(e: PatchError): ApiError {
+  const reason = e.status === 400 ? 'BadRequest' : e.status === 413 ? 'RequestEntityTooLarge' : 'Invalid';
+  return new ApiError(e.status, reason, e.message);
 }
 
 function includeOf(q: URLSearchParams): IncludeObject {

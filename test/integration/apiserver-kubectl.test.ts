@@ -49,6 +49,27 @@ spec:
   selector:
     name: db
 `;
+const FRONT_RC = `apiVersion: v1
+kind: ReplicationController
+metadata:
+  name: front
+spec:
+  replicas: 1
+  selector:
+    app: front
+  template:
+    metadata:
+      labels:
+        app: front
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.25
+        ports:
+        - containerPort: 80
+      - name: side
+        image: busybox:1.36
+`;
 const WEB_POD = `apiVersion: v1
 kind: Pod
 metadata:
@@ -210,6 +231,49 @@ for (const b of kubectlBinaries()) {
       expect(json.metadata.annotations).toEqual({ note: 'seed' });
     });
 
+    it.runIf(FULL.has(b.version))('patches with each --type, applies twice and a changed manifest, sets an image, edits', async () => {
+      const rc = async () => JSON.parse(await ok('get', 'rc', 'db-controller', '-n', ns, '-o', 'json')) as { metadata: { labels: Record<string, string> }; spec: { replicas: number; template: { spec: { containers: { name: string; image: string; args?: string[] }[] } } } };
+      expect(await ok('patch', 'rc', 'db-controller', '-n', ns, '--type=merge', '-p', '{"spec":{"replicas":3}}')).toContain('patched');
+      expect((await rc()).spec.replicas).toBe(3);
+      await ok('patch', 'rc', 'db-controller', '-n', ns, '--type=json', '-p', '[{"op":"test","path":"/spec/replicas","value":3},{"op":"replace","path":"/spec/replicas","value":4}]');
+      expect((await rc()).spec.replicas).toBe(4);
+      // Strategic: the container is merged by name, its other fields kept.
+      await ok('patch', 'rc', 'db-controller', '-n', ns, '--type=strategic', '-p', '{"spec":{"template":{"spec":{"containers":[{"name":"db","image":"dbforweb:2"}]}}}}');
+      expect((await rc()).spec.template.spec.containers).toEqual([expect.objectContaining({ name: 'db', image: 'dbforweb:2', args: ['--basedir=/usr'] })]);
+      const failed = await k('patch', 'rc', 'db-controller', '-n', ns, '--type=json', '-p', '[{"op":"test","path":"/spec/replicas","value":9}]');
+      expect(failed.code).not.toBe(0);
+      expect(failed.stderr).toContain('The request is invalid: testing value /spec/replicas failed');
+      expect((await rc()).spec.replicas).toBe(4);
+
+      const file = path.join(dir, `front-${b.version}.yaml`);
+      await writeFile(file, FRONT_RC);
+      expect(await ok('apply', '-n', ns, '-f', file)).toBe('replicationcontroller/front created\n');
+      expect(await ok('apply', '-n', ns, '-f', file)).toBe('replicationcontroller/front unchanged\n');
+      await writeFile(file, FRONT_RC.replace('replicas: 1', 'replicas: 2').replace('      - name: side\n        image: busybox:1.36\n', ''));
+      expect(await ok('apply', '-n', ns, '-f', file)).toBe('replicationcontroller/front configured\n');
+      const front = async () => JSON.parse(await ok('get', 'rc', 'front', '-n', ns, '-o', 'json')) as { spec: { replicas: number; template: { spec: { containers: { name: string; image: string; ports?: unknown[] }[] } } } };
+      let f = await front();
+      expect(f.spec.replicas).toBe(2);
+      expect(f.spec.template.spec.containers.map((c) => c.name)).toEqual(['web']);
+      expect(await ok('set', 'image', 'rc/front', '-n', ns, 'web=nginx:1.26')).toContain('image updated');
+      f = await front();
+      expect(f.spec.template.spec.containers).toEqual([expect.objectContaining({ name: 'web', image: 'nginx:1.26', ports: [expect.objectContaining({ containerPort: 80 })] })]);
+      const editor = path.join(dir, 'editor.sh');
+      await writeFile(editor, "#!/bin/sh\nsed -i 's/replicas: 2/replicas: 5/' \"$1\"\n", { mode: 0o755 });
+      const cache = path.join(dir, `cache-${b.version}`);
+      const edited = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(b.path, [`--kubeconfig=${srv.kubeconfig}`, `--cache-dir=${cache}`, 'edit', 'rc', 'front', '-n', ns], { timeout: 30_000, env: { PATH: process.env.PATH ?? '', HOME: cache, KUBE_EDITOR: editor } }, (err, stdout, stderr) =>
+          resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr }),
+        );
+      });
+      expect([edited.code, edited.stderr]).toEqual([0, '']);
+      expect(edited.stdout).toBe('replicationcontroller/front edited\n');
+      expect((await front()).spec.replicas).toBe(5);
+      // The last applied configuration is the manifest's, so a re-apply puts replicas back.
+      expect(await ok('apply', '-n', ns, '-f', file)).toBe('replicationcontroller/front configured\n');
+      expect((await front()).spec.replicas).toBe(2);
+    });
+
     it('deletes the namespace and everything in it', async () => {
       await ok('delete', 'namespace', ns);
       const left = await k('get', 'namespace', ns);
@@ -283,6 +347,23 @@ describe('the API as clients see it', () => {
     expect(v3.json).toMatchObject({ openapi: expect.stringMatching(/^3\./), components: { schemas: { 'io.k8s.api.core.v1.Pod': expect.any(Object) } } });
     expect((await srv.request('GET', '/openapi/v3/apis/nope/v1')).status).toBe(404);
     expect((await srv.request('GET', '/openapi/v2', undefined, { ca: srv.admin.ca! })).status).toBe(401);
+  });
+
+  it('answers PATCH of each type, and the real Status when a patch does not apply', async () => {
+    expect((await srv.request('POST', '/api/v1/namespaces/default/configmaps', { metadata: { name: 'pt' }, data: { a: '1' } })).status).toBe(201);
+    const patch = (type: string, body: unknown) => srv.request('PATCH', '/api/v1/namespaces/default/configmaps/pt', body, srv.admin, { 'Content-Type': type });
+    expect((await patch('application/merge-patch+json', { data: { b: '2' } })).json).toMatchObject({ data: { a: '1', b: '2' } });
+    expect((await patch('application/json-patch+json', [{ op: 'remove', path: '/data/a' }])).json).toMatchObject({ data: { b: '2' } });
+    expect((await patch('application/strategic-merge-patch+json', { data: { c: '3' } })).json).toMatchObject({ data: { b: '2', c: '3' } });
+    const failed = await patch('application/json-patch+json', [{ op: 'remove', path: '/data/nope' }]);
+    expect(failed.json).toMatchObject({ kind: 'Status', status: 'Failure', code: 422, reason: 'Invalid' });
+    const malformed = await patch('application/json-patch+json', { op: 'remove' });
+    expect(malformed.json).toMatchObject({ kind: 'Status', code: 400, reason: 'BadRequest' });
+    const apply = await patch('application/apply-patch+yaml', { data: {} });
+    expect(apply.json).toMatchObject({ code: 415, reason: 'UnsupportedMediaType', message: expect.stringContaining('application/strategic-merge-patch+json') });
+    const got = (await srv.request('GET', '/api/v1/namespaces/default/configmaps/pt')).json as { metadata: { resourceVersion: string } };
+    expect((await patch('application/merge-patch+json', { metadata: { resourceVersion: '1' }, data: { d: '4' } })).json).toMatchObject({ code: 409, reason: 'Conflict' });
+    expect((await patch('application/merge-patch+json', { metadata: { resourceVersion: got.metadata.resourceVersion }, data: { d: '4' } })).status).toBe(200);
   });
 
   it('authenticates by client certificate and token: a wrong token or a certificate of another CA is a 401', async () => {
