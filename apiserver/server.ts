@@ -13,7 +13,7 @@ import { applyPatch, type JsonMap, PATCH_CONTENT_TYPES, PatchError, patchTypeOf 
 import { decodeKubernetesProtobuf } from './protobuf-min.js';
 import { type KindDef, supportedFields } from './registry/index.js';
 import { parseRequest, type ResourceRequest } from './request.js';
-import { parseFieldSelector, parseLabelSelector } from './selectors-min.js';
+import { parseSelectors } from './selectors.js';
 import { rfc3339, type Selectors, type Storage, type WatchEvent } from './storage.js';
 import { buildTable, type IncludeObject } from './table.js';
 
@@ -200,7 +200,7 @@ export class ApiHandler {
   }
 
   private selectors(def: KindDef, q: URLSearchParams): Selectors {
-    return { labels: parseLabelSelector(q.get('labelSelector') ?? ''), fields: parseFieldSelector(q.get('fieldSelector') ?? '', supportedFields(def)) };
+    return parseSelectors(q.get('labelSelector') ?? '', q.get('fieldSelector') ?? '', supportedFields(def));
   }
 
   private respondObj(req: IncomingMessage, res: ServerResponse, q: URLSearchParams, def: KindDef, code: number, obj: Obj): number {
@@ -412,7 +412,7 @@ export class ApiHandler {
 
   private async watch(def: KindDef, ns: string | undefined, name: string | undefined, req: IncomingMessage, res: ServerResponse, q: URLSearchParams): Promise<void> {
     const sel = this.selectors(def, q);
-    const selectors: Selectors = name ? { ...sel, fields: [...sel.fields, { field: 'metadata.name', op: 'eq', value: name }] } : sel;
+    const selectors: Selectors = name ? { ...sel, fields: [...sel.fields, { field: 'metadata.name', operator: '=', value: name }] } : sel;
     const table = wantsTable(req.headers.accept);
     const include = includeOf(q);
     const ac = new AbortController();
