@@ -1,7 +1,7 @@
 // kube-apiserver: the Kubernetes API over etcd.
 export { ApiError, type Status, type StatusCause, type StatusDetails, type FieldError, invalid, notFound, alreadyExists, conflict, badRequest, unauthorized } from './errors.js';
 export { parseRequest, type RequestInfo, type ResourceRequest, type NonResourceRequest, type Verb } from './request.js';
-export { parseLabelSelector, labelsMatch, parseFieldSelector, fieldsMatch, type LabelSelector, type Requirement, type FieldRequirement } from './selectors-min.js';
+export { parseSelectors, selectorsMatch } from './selectors.js';
 export { apiVersions, apiGroupList, apiGroupDoc, apiResourceList, versionInfo, KUBE_VERSION } from './discovery.js';
 export { BUILTIN_KINDS, type KindDef, type SubresourceDef, checkName, supportedFields, fieldsOf } from './registry/index.js';
 export { buildTable, humanDuration, age, GENERIC_TABLE, type TableDef, type TableColumn, type IncludeObject } from './table.js';
@@ -10,7 +10,7 @@ export { ServiceAllocation, firstServiceIp, type Reservation } from './services.
 export { Authenticator, parseTokenFile, parseCsvLine, certUser, TokenFileError, type UserInfo, type AuthResult } from './auth.js';
 export { ensureCa, ensureSigned, ensureServing, ensureAdminClient, servingSans, writeKubeconfig, CertError, type KeyPair } from './certs.js';
 export { ApiHandler, wantsTable, parseBody, MAX_BODY, type HandlerOptions } from './server.js';
-export { applyMergePatch } from './patch-min.js';
+export { applyMergePatch } from './patch/index.js';
 export { runApiServer, startApiServer, ApiServerConfigError, SYSTEM_NAMESPACES, type RunningApiServer } from './daemon.js';
 export { addApiServerOptions, apiServerOptions, type ApiServerOptions, VERSION } from './options.js';
 export type { Obj } from './object.js';

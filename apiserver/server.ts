@@ -8,11 +8,12 @@ import { type Authenticator, type UserInfo } from './auth.js';
 import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions, versionInfo } from './discovery.js';
 import { ApiError, badRequest, internalError, methodNotSupported, pathNotFound, tooLarge, unauthorized, unsupportedMedia, conflict, forbidden } from './errors.js';
 import { isObj, metaOf, nameOf, type Obj, objAt, strOf } from './object.js';
-import { applyMergePatch } from './patch-min.js';
+import { openApiV2Document, openApiV3Document, openApiV3RootDocument, type ServedDocument } from './openapi/index.js';
+import { applyPatch, type JsonMap, PATCH_CONTENT_TYPES, PatchError, patchTypeOf } from './patch/index.js';
 import { decodeKubernetesProtobuf } from './protobuf-min.js';
 import { type KindDef, supportedFields } from './registry/index.js';
 import { parseRequest, type ResourceRequest } from './request.js';
-import { parseFieldSelector, parseLabelSelector } from './selectors-min.js';
+import { parseSelectors } from './selectors.js';
 import { rfc3339, type Selectors, type Storage, type WatchEvent } from './storage.js';
 import { buildTable, type IncludeObject } from './table.js';
 
@@ -123,6 +124,8 @@ export class ApiHandler {
       if (info.kind === 'nonresource' && url.pathname === '/metrics' && this.o.metrics) {
         res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
         res.end(await this.o.metrics());
+      } else if (info.kind === 'nonresource' && (url.pathname === '/openapi' || url.pathname.startsWith('/openapi/'))) {
+        code = this.openApi(url.pathname, req, res);
       } else if (info.kind === 'nonresource') code = this.discovery(url.pathname, res);
       else code = await this.resource(info, req, res, url.searchParams);
     } catch (e) {
@@ -166,14 +169,38 @@ export class ApiHandler {
     else if (parts[0] === 'api' && parts.length === 2) doc = apiResourceList(this.o.kinds, '', parts[1]!);
     else if (parts[0] === 'apis' && parts.length === 2) doc = apiGroupDoc(this.o.kinds, parts[1]!);
     else if (parts[0] === 'apis' && parts.length === 3) doc = apiResourceList(this.o.kinds, parts[1]!, parts[2]!);
-    else if (p === '/') doc = { paths: ['/api', '/api/v1', '/apis', '/healthz', '/livez', '/readyz', '/version'] };
+    else if (p === '/') doc = { paths: ['/api', '/api/v1', '/apis', '/healthz', '/livez', '/openapi/v2', '/openapi/v3', '/readyz', '/version'] };
     if (doc === undefined) throw pathNotFound();
     send(res, 200, doc);
     return 200;
   }
 
+  /**
+   * /openapi/v2 (JSON, or gnostic protobuf when Accept names it), /openapi/v3 and its per
+   * group-version documents (`/openapi/v3/api/v1`, `/openapi/v3/apis/apps/v1`; the `?hash=` query the
+   * root document links with is not part of the lookup). A matching If-None-Match is answered 304.
+   */
+  private openApi(path: string, req: IncomingMessage, res: ServerResponse): number {
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotSupported('', 'openapi', (req.method ?? '').toLowerCase());
+    const p = path.replace(/\/+$/, '');
+    let doc: ServedDocument | undefined;
+    if (p === '/openapi/v2') doc = openApiV2Document(req.headers.accept);
+    else if (p === '/openapi/v3') doc = openApiV3RootDocument();
+    else if (p.startsWith('/openapi/v3/')) doc = openApiV3Document(p.slice('/openapi/v3/'.length));
+    if (doc === undefined) throw pathNotFound();
+    const headers = { 'Content-Type': doc.contentType, ETag: doc.etag, 'Cache-Control': 'no-cache, private', Vary: 'Accept' };
+    if (req.headers['if-none-match'] === doc.etag) {
+      res.writeHead(304, headers);
+      res.end();
+      return 304;
+    }
+    res.writeHead(200, { ...headers, 'Content-Length': doc.body.byteLength });
+    res.end(req.method === 'HEAD' ? undefined : doc.body);
+    return 200;
+  }
+
   private selectors(def: KindDef, q: URLSearchParams): Selectors {
-    return { labels: parseLabelSelector(q.get('labelSelector') ?? ''), fields: parseFieldSelector(q.get('fieldSelector') ?? '', supportedFields(def)) };
+    return parseSelectors(q.get('labelSelector') ?? '', q.get('fieldSelector') ?? '', supportedFields(def));
   }
 
   private respondObj(req: IncomingMessage, res: ServerResponse, q: URLSearchParams, def: KindDef, code: number, obj: Obj): number {
@@ -279,19 +306,35 @@ export class ApiHandler {
     };
   }
 
-  /** PATCH with a JSON merge patch, applied to the stored object and written at its revision (retried when it moved). */
+  /**
+   * PATCH as a JSON merge patch, a JSON patch or a strategic merge patch (by Content-Type), applied
+   * to the stored object and written at its revision (retried when it moved, unless the patch pins a
+   * resourceVersion). A patch that does not apply is the Status the real apiserver answers.
+   */
   private async patch(def: KindDef, ns: string | undefined, name: string, sub: string | undefined, req: IncomingMessage): Promise<Obj> {
-    const ct = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
-    if (ct !== 'application/merge-patch+json') {
-      throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json (this apiserver does not apply ${ct || 'untyped'} patches yet)`);
+    const ct = req.headers['content-type'];
+    const type = patchTypeOf(ct);
+    if (type === undefined) {
+      throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${PATCH_CONTENT_TYPES.join(', ')}`);
     }
     const patch = parseBody(await readBody(req), 'application/json');
-    if (!isObj(patch)) throw badRequest('a merge patch must be a JSON object');
-    const pinned = strOf(objAt(patch, 'metadata').resourceVersion);
+    if (type !== 'json' && !isObj(patch)) throw badRequest('the patch must be a JSON object');
     for (let i = 0; i < 10; i++) {
       const cur = await this.o.storage.get(def, ns, name);
-      const next = applyMergePatch(cur, patch) as Obj;
-      if (!pinned) metaOf(next).resourceVersion = strOf(objAt(cur, 'metadata').resourceVersion);
+      let next: Obj;
+      try {
+        const out = applyPatch(type, cur as JsonMap, patch, apiVersionOf(def), def.kind);
+        if (!isObj(out)) throw new PatchError(type, 422, 'the patch did not produce an object');
+        next = out;
+      } catch (e) {
+        if (e instanceof PatchError) throw patchFailed(e);
+        throw e;
+      }
+      const curRv = strOf(objAt(cur, 'metadata').resourceVersion);
+      const rv = strOf(objAt(next, 'metadata').resourceVersion);
+      // A patch that sets another resourceVersion pins it: its conflict is the client's.
+      const pinned = rv !== undefined && rv !== curRv;
+      if (rv === undefined) metaOf(next).resourceVersion = curRv;
       try {
         return await this.o.storage.update(def, ns, name, next, sub === 'status' ? 'status' : undefined);
       } catch (e) {
@@ -369,7 +412,7 @@ export class ApiHandler {
 
   private async watch(def: KindDef, ns: string | undefined, name: string | undefined, req: IncomingMessage, res: ServerResponse, q: URLSearchParams): Promise<void> {
     const sel = this.selectors(def, q);
-    const selectors: Selectors = name ? { ...sel, fields: [...sel.fields, { field: 'metadata.name', op: 'eq', value: name }] } : sel;
+    const selectors: Selectors = name ? { ...sel, fields: [...sel.fields, { field: 'metadata.name', operator: '=', value: name }] } : sel;
     const table = wantsTable(req.headers.accept);
     const include = includeOf(q);
     const ac = new AbortController();
@@ -404,6 +447,12 @@ export class ApiHandler {
       res.end();
     }
   }
+}
+
+/** A patch that does not apply, as the real apiserver's Status: 400 BadRequest, 413, or 422 Invalid. */
+function patchFailed(e: PatchError): ApiError {
+  const reason = e.status === 400 ? 'BadRequest' : e.status === 413 ? 'RequestEntityTooLarge' : 'Invalid';
+  return new ApiError(e.status, reason, e.message);
 }
 
 function includeOf(q: URLSearchParams): IncludeObject {

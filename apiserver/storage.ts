@@ -9,13 +9,10 @@ import { errorMessage, type Logger } from '../common/index.js';
 import { alreadyExists, ApiError, badRequest, conflict, expired, type FieldError, forbidden, internalError, invalid, notFound, unavailable } from './errors.js';
 import { arrOf, isObj, labelsOf, metaOf, nameOf, type Obj, objAt, strOf } from './object.js';
 import { checkName, type KindDef, fieldsOf } from './registry/index.js';
-import { fieldsMatch, type FieldRequirement, labelsMatch, type LabelSelector } from './selectors-min.js';
+import { type Selectors, selectorsMatch } from './selectors.js';
 import { type ServiceAllocation } from './services.js';
 
-export interface Selectors {
-  readonly labels: LabelSelector;
-  readonly fields: readonly FieldRequirement[];
-}
+export type { Selectors } from './selectors.js';
 
 export interface ListOptions extends Selectors {
   readonly limit?: number;
@@ -174,7 +171,7 @@ export class Storage {
   }
 
   matches(def: KindDef, o: Obj, sel: Selectors): boolean {
-    return labelsMatch(sel.labels, labelsOf(o)) && (sel.fields.length === 0 || fieldsMatch(sel.fields, fieldsOf(def, o)));
+    return selectorsMatch(sel, labelsOf(o), sel.fields.length === 0 ? {} : fieldsOf(def, o));
   }
 
   /** One page (or all) of a kind's objects, at one etcd revision; filtered pages are filled up to the limit. */

@@ -15,13 +15,12 @@ import {
   encodeContinue,
   humanDuration,
   invalid,
-  labelsMatch,
   notFound,
   parseBody,
   parseCsvLine,
-  parseFieldSelector,
-  parseLabelSelector,
+  parseSelectors,
   parseRequest,
+  selectorsMatch,
   parseTokenFile,
   supportedFields,
   unauthorized,
@@ -115,9 +114,10 @@ describe('Status', () => {
 });
 
 describe('selectors', () => {
+  const pods = () => supportedFields(kind('pods'));
   it('parses and matches every label operator', () => {
     const l = { app: 'web', tier: 'front' };
-    const m = (s: string) => labelsMatch(parseLabelSelector(s), l);
+    const m = (s: string) => selectorsMatch(parseSelectors(s, '', pods()), l, {});
     expect(m('')).toBe(true);
     expect(m('app=web')).toBe(true);
     expect(m('app==web,tier=front')).toBe(true);
@@ -130,16 +130,34 @@ describe('selectors', () => {
     expect(m('app')).toBe(true);
     expect(m('!app')).toBe(false);
     expect(m('!missing,app in (web)')).toBe(true);
-    expect(parseLabelSelector('example.com/role=a')).toEqual([{ key: 'example.com/role', op: 'eq', value: 'a' }]);
+    expect(parseSelectors('example.com/role=a', '', pods()).labels).toEqual([{ key: 'example.com/role', operator: '=', values: ['a'] }]);
+  });
+
+  it('matches fields, a missing one reading as empty', () => {
+    const sel = parseSelectors('', 'spec.nodeName=n1,status.phase!=Failed', pods());
+    expect(selectorsMatch(sel, {}, { 'spec.nodeName': 'n1', 'status.phase': 'Running' })).toBe(true);
+    expect(selectorsMatch(sel, {}, { 'spec.nodeName': 'n1', 'status.phase': 'Failed' })).toBe(false);
+    expect(selectorsMatch(sel, {}, { 'status.phase': 'Running' })).toBe(false);
+    expect(selectorsMatch(parseSelectors('', 'spec.nodeName=', pods()), {}, {})).toBe(true);
   });
 
   it('refuses a bad label selector, and a field a kind does not support, with a 400', () => {
-    expect(() => parseLabelSelector('a in b')).toThrow(ApiError);
-    expect(() => parseLabelSelector('a=b c')).toThrow(/unable to parse requirement/);
-    expect(() => parseFieldSelector('spec.nope=1', supportedFields(kind('pods')))).toThrow('field label not supported: spec.nope');
-    expect(parseFieldSelector('spec.nodeName=n1,status.phase!=Failed', supportedFields(kind('pods')))).toEqual([
-      { field: 'spec.nodeName', op: 'eq', value: 'n1' },
-      { field: 'status.phase', op: 'neq', value: 'Failed' },
+    expect(() => parseSelectors('a in b', '', pods())).toThrow(ApiError);
+    expect(() => parseSelectors('a=b c', '', pods())).toThrow("found 'c', expected: ',' or 'end of string'");
+    const bad = (() => {
+      try {
+        parseSelectors('', 'spec.nope=1', pods());
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(bad).toBeInstanceOf(ApiError);
+    expect((bad as ApiError).toStatus()).toMatchObject({ code: 400, reason: 'BadRequest', message: 'field label not supported: spec.nope' });
+    expect(() => parseSelectors('', 'spec.nodeName', pods())).toThrow("invalid selector: 'spec.nodeName'; can't understand 'spec.nodeName'");
+    expect(parseSelectors('', 'spec.nodeName=n1,status.phase!=Failed', pods()).fields).toEqual([
+      { field: 'spec.nodeName', operator: '=', value: 'n1' },
+      { field: 'status.phase', operator: '!=', value: 'Failed' },
     ]);
     expect(supportedFields(kind('nodes'))).not.toContain('metadata.namespace');
     expect(supportedFields(kind('events'))).toContain('involvedObject.name');
