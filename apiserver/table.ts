@@ -1,6 +1,10 @@
 // meta.k8s.io/v1 Table, as kubectl asks for it (`Accept: application/json;as=Table;v=v1;g=meta.k8s.io`):
 // column definitions, and one row of cells per object, with the object (or its metadata) alongside.
+import { since } from './kinds/index.js';
 import { nameOf, objAt, type Obj } from './object.js';
+
+// kubectl's AGE format lives with the per-kind tables; the generic tables print it the same way.
+export { humanDuration } from './kinds/index.js';
 
 export interface TableColumn {
   readonly name: string;
@@ -14,41 +18,10 @@ export const column = (name: string, type: TableColumn['type'], description: str
 
 export type IncludeObject = 'None' | 'Metadata' | 'Object';
 
-/** Go's duration.HumanDuration, which the apiserver prints in AGE columns. */
-export function humanDuration(ms: number): string {
-  const seconds = Math.floor(ms / 1000);
-  if (seconds < -1) return '<invalid>';
-  if (seconds < 0) return '0s';
-  if (seconds < 60 * 2) return `${seconds}s`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 10) {
-    const s = seconds % 60;
-    return s === 0 ? `${minutes}m` : `${minutes}m${s}s`;
-  }
-  if (minutes < 60 * 3) return `${minutes}m`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 8) {
-    const m = minutes % 60;
-    return m === 0 ? `${hours}h` : `${hours}h${m}m`;
-  }
-  if (hours < 48) return `${hours}h`;
-  if (hours < 24 * 8) {
-    const h = hours % 24;
-    return h === 0 ? `${Math.floor(hours / 24)}d` : `${Math.floor(hours / 24)}d${h}h`;
-  }
-  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24)}d`;
-  if (hours < 24 * 365 * 8) {
-    const d = Math.floor(hours / 24) % 365;
-    return d === 0 ? `${Math.floor(hours / 24 / 365)}y` : `${Math.floor(hours / 24 / 365)}y${d}d`;
-  }
-  return `${Math.floor(hours / 24 / 365)}y`;
-}
-
 /** The AGE of an object from its creationTimestamp; `<unknown>` without one, as kubectl prints. */
 export function age(obj: Obj, now: number): string {
   const c = objAt(obj, 'metadata').creationTimestamp;
-  const ts = typeof c === 'string' ? Date.parse(c) : NaN;
-  return Number.isNaN(ts) ? '<unknown>' : humanDuration(now - ts);
+  return since(typeof c === 'string' ? c : undefined, now);
 }
 
 /** What the row carries besides its cells: the whole object, its metadata (PartialObjectMetadata), or nothing. */

@@ -14,7 +14,7 @@ export {
   type StatusCause,
 } from './field-errors.js';
 export { isDns1035Label, isDns1123Label, isDns1123Subdomain, isQualifiedName, isValidLabelValue } from './names.js';
-export { formatLabels, formatLabelSelector, humanDuration, labelSelectorString } from './humanize.js';
+export { formatLabels, formatLabelSelector, humanDuration, labelSelectorString, since } from './humanize.js';
 export { ALL_STRATEGIES, createKindRegistry, groupVersion, type KindRegistry, storageKey, storagePrefix } from './registry.js';
 export { bindPod, podDisplayStatus, podStrategy } from './pod.js';
 export { defaultPullPolicy } from './podspec.js';
