@@ -93,16 +93,20 @@ export function etcdFlagValues(raw: Record<string, unknown>): EtcdFlagValues {
   return o as unknown as EtcdFlagValues;
 }
 
-export function etcdClientFromFlags(o: EtcdFlagValues, callTimeoutMs = 10_000): Etcd3 {
-  return createEtcdClient({
+/** The connection the shared flags describe (endpoints, TLS files, credentials). */
+export function etcdOptionsFromFlags(o: EtcdFlagValues): EtcdOptions {
+  return {
     endpoints: o.etcdEndpoints,
     ...(o.etcdKeyfile && { keyfile: o.etcdKeyfile }),
     ...(o.etcdCertfile && { certfile: o.etcdCertfile }),
     ...(o.etcdCafile && { cafile: o.etcdCafile }),
     ...(o.etcdUsername && { username: o.etcdUsername }),
     ...(o.etcdPassword && { password: o.etcdPassword }),
-    callTimeoutMs,
-  });
+  };
+}
+
+export function etcdClientFromFlags(o: EtcdFlagValues, callTimeoutMs = 10_000): Etcd3 {
+  return createEtcdClient({ ...etcdOptionsFromFlags(o), callTimeoutMs });
 }
 
 /** An etcd call that failed (unreachable, timed out, refused), naming the operation and the key. */

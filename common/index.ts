@@ -8,6 +8,7 @@ export {
   DEFAULT_ETCD_ENDPOINTS,
   type EndpointFailure,
   etcdClientFromFlags,
+  etcdOptionsFromFlags,
   EtcdError,
   EtcdFaults,
   etcdFlagValues,

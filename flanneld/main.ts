@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // flanneld: wiring only. Flags → real etcd, netlink and backends → the daemon; SIGTERM/SIGINT abort it.
 import { Command } from 'commander';
-import { createLogger, errorMessage, etcdClientFromFlags, readEtcdV2Key } from '../common/index.js';
+import { createLogger, errorMessage, etcdClientFromFlags, etcdOptionsFromFlags, readEtcdV2Key } from '../common/index.js';
 import { EtcdRegistry, type MissingConfig, type V2KeyReader, writeFileAtomic } from '../ipam/index.js';
 import { systemIptables } from '../iptables/index.js';
 import { openNetlink } from '../netlink/index.js';
@@ -15,14 +15,7 @@ import { systemdNotifier } from './sd-notify.js';
 import { addDaemonOptions, daemonOptions, type DaemonOptions, VERSION } from './options.js';
 
 function v2ReaderFromFlags(o: DaemonOptions): V2KeyReader {
-  const opts = {
-    endpoints: o.etcdEndpoints,
-    ...(o.etcdCafile && { cafile: o.etcdCafile }),
-    ...(o.etcdCertfile && { certfile: o.etcdCertfile }),
-    ...(o.etcdKeyfile && { keyfile: o.etcdKeyfile }),
-    ...(o.etcdUsername && { username: o.etcdUsername }),
-    ...(o.etcdPassword && { password: o.etcdPassword }),
-  };
+  const opts = etcdOptionsFromFlags(o);
   return (key) => readEtcdV2Key(opts, key);
 }
 
