@@ -1,10 +1,8 @@
 // sd_notify(3): flanneld.service is Type=notify, so systemd starts Docker once subnet.env is written,
 // as with flannel. The datagram is sent by the native addon (udp/native, target flannel_notify).
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { errorMessage, FlannelError, type Logger } from '../common/index.js';
+import { nativeAddonPath } from '../udp/index.js';
 
 export class NotifyError extends FlannelError {
   readonly code = 'SD_NOTIFY';
@@ -16,11 +14,7 @@ export class NotifyError extends FlannelError {
   }
 }
 
-const ADDON_FILE = ((): string => {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5 && !existsSync(path.join(dir, 'package.json')); i++) dir = path.dirname(dir);
-  return path.join(dir, 'udp/native/build/Release/flannel_notify.node');
-})();
+const ADDON_FILE = nativeAddonPath('flannel_notify');
 
 let addon: { notify(socket: string, state: string): void } | undefined;
 

@@ -7,6 +7,7 @@ export {
   NativeAddonError,
   DataPathError,
   ADDON_FILE,
+  nativeAddonPath,
   COUNTER_NAMES,
   type DataPath,
   type DataPathOptions,

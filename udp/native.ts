@@ -116,12 +116,15 @@ export class DataPathError extends FlannelError {
   }
 }
 
-/** The built addon: <repo>/udp/native/build/Release/flannel_udp.node, from udp/ (tests) or dist/udp/. */
-export const ADDON_FILE = ((): string => {
+/** A target of the native build (udp/native/binding.gyp): <repo>/udp/native/build/Release/<target>.node, from the source tree (tests) or dist/. */
+export function nativeAddonPath(target: string): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5 && !existsSync(path.join(dir, 'package.json')); i++) dir = path.dirname(dir);
-  return path.join(dir, 'udp/native/build/Release/flannel_udp.node');
-})();
+  return path.join(dir, `udp/native/build/Release/${target}.node`);
+}
+
+/** The packet loop's addon. */
+export const ADDON_FILE = nativeAddonPath('flannel_udp');
 
 let addon: Addon | undefined;
 
