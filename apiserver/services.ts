@@ -4,7 +4,7 @@
 // absent, so two apiservers (or an apiserver and a kube-proxy of before) never hand out one number.
 import type { Etcd3 } from 'etcd3';
 import { REGISTRY } from '../cluster/index.js';
-import { type IpRange, pickFree, type PortRange, proxyKeys, type RangeOwner } from '../proxy/index.js';
+import { type IpRange, ipToNum, numToIp, pickFree, type PortRange, proxyKeys, type RangeOwner } from '../proxy/index.js';
 import { type FieldError, invalid } from './errors.js';
 import { arrOf, isObj, metaOf, nameOf, namespaceOf, numOf, type Obj, objAt, strOf } from './object.js';
 
@@ -12,9 +12,6 @@ export interface Reservation {
   readonly key: string;
   readonly owner: RangeOwner;
 }
-
-const ipToNum = (ip: string): number => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
-const numToIp = (n: number): string => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
 
 /** The first address of the range: the default/kubernetes service's. */
 export const firstServiceIp = (r: IpRange): string => numToIp(r.base + 1);

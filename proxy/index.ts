@@ -1,7 +1,7 @@
 // The service proxy: ClusterIPs and node ports, load-balanced across ready pods in nftables.
 export type { Protocol, ServiceName, ServicePortKey, ServicePortInfo, EndpointInfo } from './types.js';
 export { ObjectSpecError, NftError, AllocationError } from './types.js';
-export { parseService, parseEndpoints, portKey, endpointPortId, endpointId, type EndpointsByPort, DEFAULT_AFFINITY_TIMEOUT } from './model.js';
+export { parseService, parseEndpoints, portKey, endpointPortId, endpointId, ipToNum, numToIp, type EndpointsByPort, DEFAULT_AFFINITY_TIMEOUT } from './model.js';
 export { ChangeTracker } from './tracker.js';
 export { assignSlots } from './slots.js';
 export {
