@@ -2,3 +2,4 @@ export * from './etcd.js';
 export * from './fake-nft.js';
 export * from './memory-registry.js';
 export * from './apiserver.js';
+export * from './command.js';

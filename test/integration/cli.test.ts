@@ -1,26 +1,16 @@
 // The built daemons' command lines, as an operator types them: Go-style for flanneld, pflag-style with
 // underscores for the Kubernetes daemons. No daemon starts: each call ends at the flags.
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { type CommandResult, runCommandResult } from '../harness/index.js';
 
-const run = promisify(execFile);
 const REPO = path.resolve(import.meta.dirname, '../..');
 const FOLDER: Record<string, string> = { flanneld: 'flanneld', kubelet: 'kubelet', 'kube-proxy': 'proxy' };
 const bin = (name: string) => path.join(REPO, 'dist', FOLDER[name]!, 'main.js');
 
-async function cli(name: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [bin(name), ...args], { timeout: 20_000, env: { PATH: process.env.PATH ?? '' } });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: err.code ?? -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
-  }
-}
+const cli = (name: string, ...args: string[]): Promise<CommandResult> => runCommandResult(process.execPath, [bin(name), ...args], { env: { PATH: process.env.PATH ?? '' } });
 
 describe('command lines as typed in the seeds', () => {
   it('flanneld answers -version and --version', async () => {

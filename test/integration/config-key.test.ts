@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createEtcdClient, readEtcdV2Key } from '../../common/index.js';
 import { EtcdRegistry } from '../../ipam/index.js';
-import { EtcdServer } from '../harness/index.js';
+import { type CommandResult, EtcdServer, runCommandResult } from '../harness/index.js';
 
 const run = promisify(execFile);
 const FLANNELD = path.resolve(import.meta.dirname, '../../dist/flanneld/main.js');
@@ -49,15 +49,7 @@ function capture(): { log: pino.Logger; lines: Record<string, unknown>[] } {
   return { log: pino({ level: 'debug' }, sink), lines };
 }
 
-async function flanneld(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [FLANNELD, `-etcd-endpoints=${etcd.endpoint}`, ...args], { timeout: 20_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: err.code ?? -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
-  }
-}
+const flanneld = (...args: string[]): Promise<CommandResult> => runCommandResult(process.execPath, [FLANNELD, `-etcd-endpoints=${etcd.endpoint}`, ...args]);
 
 describe('the network config key', () => {
   it('reads a config put without the leading slash, and says which key it read and which it expects', async () => {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CommandResult, runCommandResult } from '../harness/index.js';
 
 const run = promisify(execFile);
 const REPO = path.resolve(import.meta.dirname, '../..');
@@ -24,15 +25,7 @@ async function install(t: Tree, ...extra: string[]): Promise<string> {
   return (await run('bash', args, { cwd: REPO, timeout: 30_000 })).stdout;
 }
 
-async function sh(cmd: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(cmd, args, { timeout: 20_000, env: { PATH: process.env.PATH ?? '', ...env } });
-    return { code: 0, ...r };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: err.code ?? -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
-  }
-}
+const sh = (cmd: string, args: string[], env: Record<string, string> = {}): Promise<CommandResult> => runCommandResult(cmd, args, { env: { PATH: process.env.PATH ?? '', ...env } });
 
 const exists = (p: string) => access(p).then(() => true, () => false);
 
