@@ -4,7 +4,7 @@ import { isObject, isIp } from '../../core/index.js';
 import { ensure, list, meta, nameOf, num, obj, objs, setDefault, setDefaultStr, str, strMap, strs } from './access.js';
 import { duplicate, forbidden, invalid, notSupported, required, typeInvalid } from './field-errors.js';
 import { formatLabels, loadBalancerIngress, since } from './humanize.js';
-import { age, AGE_COLUMN, col, defineKind, NAME_COLUMN, validateLabels } from './meta.js';
+import { age, AGE_COLUMN, col, defineKind, NAME_COLUMN, resourceDef, validateLabels } from './meta.js';
 import {
   isDns1123Label,
   isDns1123Subdomain,
@@ -19,21 +19,8 @@ import {
 } from './names.js';
 import type { FieldError, KubeObject, ResourceDef } from './types.js';
 
-const CRUD = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
-const core = (resource: string, kind: string, namespaced: boolean, storage: string, extra: Partial<ResourceDef> = {}): ResourceDef => ({
-  group: '',
-  version: 'v1',
-  resource,
-  kind,
-  singular: kind.toLowerCase(),
-  namespaced,
-  shortNames: [],
-  categories: [],
-  verbs: CRUD,
-  subresources: [],
-  storage,
-  ...extra,
-});
+const core = (resource: string, kind: string, namespaced: boolean, storage: string, extra: Partial<ResourceDef> = {}): ResourceDef =>
+  resourceDef({ group: '', resource, kind, namespaced, storage, ...extra });
 
 // --- namespaces ---------------------------------------------------------------------------------------
 

@@ -9,6 +9,13 @@ import { since } from './humanize.js';
 import type { FieldError, KubeObject, ResourceDef, ScaleAccess, Strategy, TableCell, TableColumn } from './types.js';
 
 /** ValidateLabels: keys are qualified names, values label values. */
+const CRUD_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+
+/** A ResourceDef with the usual values filled in: v1, namespaced, the eight CRUD verbs, the kind lowercased as singular, no short names, categories or subresources. */
+export function resourceDef(d: Pick<ResourceDef, 'group' | 'resource' | 'kind' | 'storage'> & Partial<ResourceDef>): ResourceDef {
+  return { version: 'v1', singular: d.kind.toLowerCase(), namespaced: true, shortNames: [], categories: [], verbs: [...CRUD_VERBS], subresources: [], ...d };
+}
+
 export function validateLabels(labels: unknown, path: string, errs: FieldError[]): void {
   if (labels === undefined || labels === null) return;
   if (!isObject(labels)) {

@@ -3,24 +3,12 @@ import { isObject } from '../../core/index.js';
 import { ensure, list, nameOf, num, obj, objs, setDefaultStr, str } from './access.js';
 import { invalid, notSupported, required } from './field-errors.js';
 import { formatLabelSelector, loadBalancerIngress } from './humanize.js';
-import { age, AGE_COLUMN, col, defineKind, NAME_COLUMN, validateLabels } from './meta.js';
+import { age, AGE_COLUMN, col, defineKind, NAME_COLUMN, resourceDef, validateLabels } from './meta.js';
 import { isDns1123Subdomain, isValidPortName, isValidPortNum, nameIsDnsSubdomain } from './names.js';
 import type { FieldError, ResourceDef } from './types.js';
 
-const CRUD = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
-const def = (group: string, resource: string, kind: string, storage: string, shortNames: string[], subresources: string[] = []): ResourceDef => ({
-  group,
-  version: 'v1',
-  resource,
-  kind,
-  singular: kind.toLowerCase(),
-  namespaced: true,
-  shortNames,
-  categories: [],
-  verbs: CRUD,
-  subresources,
-  storage,
-});
+const def = (group: string, resource: string, kind: string, storage: string, shortNames: string[], subresources: string[] = []): ResourceDef =>
+  resourceDef({ group, resource, kind, storage, shortNames, subresources });
 
 function validateSelectorAt(sel: unknown, path: string, errs: FieldError[]): void {
   if (sel === undefined || sel === null) return;

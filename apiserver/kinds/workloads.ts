@@ -5,25 +5,13 @@ import { isObject } from '../../core/index.js';
 import { ensure, list, meta, nameOf, num, obj, objs, setDefault, setDefaultStr, str, strMap } from './access.js';
 import { forbidden, immutable, invalid, notSupported, required, typeInvalid } from './field-errors.js';
 import { containerCells, formatLabels, formatLabelSelector, labelSelectorString, since, humanDuration } from './humanize.js';
-import { age, AGE_COLUMN, col, defineKind, NAME_COLUMN, validateAnnotations, validateLabels } from './meta.js';
+import { age, AGE_COLUMN, col, defineKind, NAME_COLUMN, resourceDef, validateAnnotations, validateLabels } from './meta.js';
 import { isQualifiedName, nameIsDnsSubdomain } from './names.js';
 import { defaultPodSpec, validatePodSpec } from './podspec.js';
 import type { FieldError, KubeObject, ResourceDef, ScaleAccess, TableCell, TableColumn } from './types.js';
 
-const CRUD = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
-const def = (group: string, resource: string, kind: string, storage: string, shortNames: string[], subresources: string[]): ResourceDef => ({
-  group,
-  version: 'v1',
-  resource,
-  kind,
-  singular: kind.toLowerCase(),
-  namespaced: true,
-  shortNames,
-  categories: ['all'],
-  verbs: CRUD,
-  subresources,
-  storage,
-});
+const def = (group: string, resource: string, kind: string, storage: string, shortNames: string[], subresources: string[]): ResourceDef =>
+  resourceDef({ group, resource, kind, storage, shortNames, subresources, categories: ['all'] });
 
 /** Whether a metav1.LabelSelector selects `labels` (an invalid operator selects nothing). */
 export function labelSelectorMatches(sel: unknown, labels: Record<string, string>): boolean {
