@@ -2,7 +2,7 @@
 // hosts behind services, reached by ClusterIP from a pod, by node port from the underlay, with
 // session affinity, hairpin, rejection without endpoints, endpoints following pod readiness and
 // deletion, and UDP flows moved off a departed endpoint by deleting their conntrack entries.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { Endpoints, Service } from '../../cluster/index.js';
 import type { EtcdServer } from '../harness/index.js';
 import { FlannelLab, hasLog, networkConfig, waitFor } from './flannel.js';
@@ -57,6 +57,11 @@ const readyIps = async (name: string): Promise<string[]> => {
   return (ep?.subsets ?? []).flatMap((s) => (s.addresses ?? []).map((a) => a.ip)).sort();
 };
 const ipsOf = (...names: string[]) => names.map((n) => pods.get(n)!.ip).sort();
+async function restoreWeb(): Promise<void> {
+  await putPod(etcd, podSpecs.get('wb1')!);
+  await putPod(etcd, podSpecs.get('wb2')!);
+  await waitFor('web back to three', async () => (await readyIps('web')).length === 3, 10_000);
+}
 
 beforeAll(async () => {
   net = await FlannelLab.start({ hosts: ['a', 'b'], config: networkConfig('vxlan') });
@@ -168,6 +173,7 @@ describe('kube-proxy', () => {
     const ip = await clusterIP('web');
     const a = lab.host('a');
     const wb2 = pods.get('wb2')!;
+    onTestFinished(restoreWeb); // also when an expectation fails, so the next test starts from three pods
     const t0 = Date.now();
     await putPod(etcd, { ...podSpecs.get('wb2')!, ready: false });
     await waitFor('wb2 out of the rules on a', async () => !(await nftElements(a, 'endpoints-tcp')).some((e) => e.includes(`"${wb2.ip}"`)), 10_000, 50);
@@ -179,20 +185,20 @@ describe('kube-proxy', () => {
 
     const t1 = Date.now();
     await etcd.ctl(['del', `/registry/pods/default/wb1`]);
-    await waitFor('wb1 out of the rules on b', async () => !(await nftElements(lab.host('b'), 'endpoints-tcp')).some((e) => e.includes(`"${pods.get('wb1')!.ip}"`)), 10_000, 50);
+    // The client sits on a: both proxies must have dropped wb1, not just the first to notice.
+    for (const h of lab.hosts) {
+      await waitFor(`wb1 out of the rules on ${h.name}`, async () => !(await nftElements(h, 'endpoints-tcp')).some((e) => e.includes(`"${pods.get('wb1')!.ip}"`)), 10_000, 50);
+    }
     const deletedMs = Date.now() - t1;
     const r2 = await connectMany(client, ip, 80, 20);
     expect(r2).toMatchObject({ counts: { wa1: 20 }, errors: {} });
     console.log(`pod unready -> out of the rules: ${unreadyMs} ms; pod deleted -> out of the rules: ${deletedMs} ms`);
     expect(unreadyMs).toBeLessThan(3_000);
     expect(deletedMs).toBeLessThan(3_000);
-
-    await putPod(etcd, podSpecs.get('wb1')!);
-    await putPod(etcd, podSpecs.get('wb2')!);
-    await waitFor('web back to three', async () => (await readyIps('web')).length === 3, 10_000);
   });
 
   it('moves a UDP flow off an endpoint that left by deleting its conntrack entry', async () => {
+    onTestFinished(restoreWeb);
     const ip = await clusterIP('dns');
     const sport = 40_053;
     const a = lab.host('a');
@@ -212,8 +218,6 @@ describe('kube-proxy', () => {
     await waitFor('the flow to reach wb2', async () => (await udpOnce(client, ip, 53, sport, 1_000)) === 'wb2:ping', 10_000, 200);
     const after = await a.run(['conntrack', '-L', '-p', 'udp', '--orig-dst', ip]);
     expect(after).not.toContain(`src=${pods.get('wb1')!.ip}`);
-    await putPod(etcd, podSpecs.get('wb1')!);
-    await putPod(etcd, podSpecs.get('wb2')!);
   });
 
   it('keeps to its own table: other tables are untouched, and healthz answers', async () => {
