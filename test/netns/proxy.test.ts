@@ -193,8 +193,9 @@ describe('kube-proxy', () => {
     const r2 = await connectMany(client, ip, 80, 20);
     expect(r2).toMatchObject({ counts: { wa1: 20 }, errors: {} });
     console.log(`pod unready -> out of the rules: ${unreadyMs} ms; pod deleted -> out of the rules: ${deletedMs} ms`);
-    expect(unreadyMs).toBeLessThan(3_000);
-    expect(deletedMs).toBeLessThan(3_000);
+    // About half a second on an idle machine; the bound leaves room for a loaded CI runner.
+    expect(unreadyMs).toBeLessThan(5_000);
+    expect(deletedMs).toBeLessThan(5_000);
   });
 
   it('moves a UDP flow off an endpoint that left by deleting its conntrack entry', async () => {

@@ -114,6 +114,10 @@ describe('vxlan backend', () => {
     for (const h of ['a', 'b']) {
       await waitFor(`${h} to learn c`, async () => (await routesOn(lab.host(h))).some((r) => r.dst === netOf(sc)), 20_000);
     }
+    // The replies need the way back too: c learns a and b from its own watch, which may come later.
+    for (const h of ['a', 'b']) {
+      await waitFor(`c to learn ${h}`, async () => (await routesOn(c)).some((r) => r.dst === netOf(net.subnet(h))), 20_000);
+    }
     expect((await ping(net.pod('a')!, pc.ip, { count: 2, timeoutMs: 10_000 })).ok).toBe(true);
     expect((await ping(pc, net.pod('b')!.ip, { count: 2, timeoutMs: 10_000 })).ok).toBe(true);
 
