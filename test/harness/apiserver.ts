@@ -10,7 +10,12 @@ import { promisify } from 'node:util';
 import { freePort } from './etcd.js';
 
 const run = promisify(execFile);
-const REPO = path.resolve(import.meta.dirname, '../..');
+/** The repository root, from test/harness/ or from its build in dist/test/harness/ (the demo and benches run from dist/). */
+const REPO = ((): string => {
+  let dir = import.meta.dirname;
+  for (let i = 0; i < 5 && !existsSync(path.join(dir, 'package.json')); i++) dir = path.dirname(dir);
+  return dir;
+})();
 export const APISERVER_BIN = path.join(REPO, 'dist', 'apiserver', 'main.js');
 
 export interface HttpAnswer {
