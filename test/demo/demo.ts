@@ -337,7 +337,7 @@ class Demo {
       await this.record();
       // Otherwise the lab's last-resort 'exit' handler deletes everything when this process exits.
       lab.detach();
-      printKeepHelp(lab, etcd, this.flanneld, this.pods, this.apiserver, this.kubectlArgv);
+      printKeepHelp(lab, etcd, this.flanneld, this.pods, this.apiserver, (a) => this.kubectlArgv(a));
       out();
       out(`demo OK in ${secs} s; the cluster is still running.`);
     } else {
@@ -640,8 +640,8 @@ function printKeepHelp(
   out(`    nsenter --net=${ns(lab.switch.ns)} etcdctl --endpoints=${etcd.endpoint} get --prefix ${ETCD_PREFIX}/subnets`);
   out();
   if (apiserver?.running) {
-    out('  kubectl against the lab apiserver, from the switch namespace (the kubelets and dockerd were stopped,');
-    out('  so the nodes turn NotReady):');
+    out('  kubectl against the lab apiserver, from the switch namespace (the kubelets and dockerd stopped after');
+    out('  step 6: the Nodes keep the last status their kubelets wrote, and the pods are gone from Docker):');
     out(`    nsenter --net=${ns(lab.switch.ns)} ${cmdline(kubectlArgv(['get', 'nodes']))}`);
     out();
   }
