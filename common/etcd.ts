@@ -25,6 +25,12 @@ export interface EtcdOptions {
   readonly now?: () => number;
 }
 
+/**
+ * Responses up to 2 GiB, as etcd's Go client takes them (its MaxCallRecvMsgSize defaults to
+ * math.MaxInt32); grpc-js stops at 4 MiB, which one range of ~6,000 pods exceeds.
+ */
+const MAX_RECEIVE = { 'grpc.max_receive_message_length': 2 ** 31 - 1 } as const;
+
 export function createEtcdClient(o: EtcdOptions): Etcd3 {
   const faults = new EtcdFaults(o.now);
   const opts: IOptions = {
@@ -34,6 +40,7 @@ export function createEtcdClient(o: EtcdOptions): Etcd3 {
     // etcd3's own breaker rejects with "Execution prevented because the circuit breaker is open",
     // hiding why the endpoint failed; ours names the last real error of every failing endpoint.
     faultHandling: { host: (host) => faults.policy(host) },
+    grpcOptions: { ...MAX_RECEIVE },
   };
   const tls = o.cafile || o.certfile || o.keyfile;
   if (tls) {
@@ -272,6 +279,7 @@ class EtcdTlsCredentials extends grpc.ChannelCredentials {
  */
 function tlsChannelOptions(creds: grpc.ChannelCredentials): grpc.ClientOptions {
   const base: grpc.ClientOptions = {
+    ...MAX_RECEIVE,
     channelFactoryOverride: (address, _etcd3Credentials, options) => new grpc.Channel(address, creds, channelOnly(options)),
   };
   return new Proxy(base, { deleteProperty: () => true });

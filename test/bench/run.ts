@@ -1,5 +1,6 @@
 // `npm run bench [name...]`: runs the named benchmarks (all by default) and prints each figure with
 // its ratio to a baseline measured in the same run.
+import { benchApiServer } from './apiserver.js';
 import { benchColdStart } from './coldstart.js';
 import { benchCni } from './cni.js';
 import { benchDataplane } from './dataplane.js';
@@ -16,6 +17,7 @@ const benches: Record<string, { title: string; run: () => Promise<BenchResult[]>
   controlplane: { title: 'Control plane: 5,000 peer leases, one flanneld (vxlan)', run: () => benchControlPlane(5000, 200) },
   kubelet: { title: 'kubelet: pod startup latency (etcd write → Running with podIP), 50 pods, image present', run: () => benchKubelet(50, 500) },
   cni: { title: 'CNI ADD/DEL latency: flannel -> bridge -> our host-local vs bridge + Debian host-local', run: () => benchCni(30) },
+  apiserver: { title: 'kube-apiserver: 10,000 pod creates at concurrency 50 vs etcd, kubectl get pods, one change to 100 watchers, RSS', run: () => benchApiServer() },
   proxy: { title: 'Service proxy: rule syncs, 10,000 services x 5 endpoints, vs kube-proxy iptables layout; endpoint shares', run: () => benchProxy() },
 };
 

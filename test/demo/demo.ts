@@ -1,11 +1,15 @@
 // `bash scripts/demo`: a three-host flannel VXLAN cluster on one machine, built from network
 // namespaces (test/netns/lab.ts), shown step by step with real command output:
 //
-//   1. a lab of hosts a, b, c on an underlay bridge, etcd in the switch namespace, the network config
+//   1. a lab of hosts a, b, c on an underlay bridge, etcd and kube-apiserver in the switch namespace,
+//      the network config
 //   2. flanneld on every host, each writing its subnet.env
 //   3. what flanneld programmed: subnet.env, routes, neighbours, FDB, and the leases in etcd
 //   4. a pod per host, ping and TCP between pods across hosts, tcpdump on flannel.1 and on the wire
-//   5. teardown (or, with --keep, how to look around and how to tear down later)
+//   5. dockerd per host on flanneld's Docker options, containers across hosts
+//   6. the control plane: a kubelet per host registers its Node, `kubectl get nodes` lists the hosts,
+//      pods made with `kubectl create` run on every host (`kubectl get pods -o wide -A`)
+//   7. teardown (or, with --keep, how to look around and how to tear down later)
 //
 //   node dist/test/demo/demo.js [--keep]      run the demo
 //   node dist/test/demo/demo.js --down <prefix>   tear down a kept demo by the names and PIDs it recorded
@@ -16,12 +20,15 @@ import { existsSync } from 'node:fs';
 import { lstat, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { EtcdServer } from '../harness/index.js';
+import { contains, parseCidr, parseIp } from '../../core/index.js';
+import { type EtcdServer, kubectlBinaries } from '../harness/index.js';
 import {
+  BUSYBOX_IMAGE,
   capture,
   type Dockerd,
   type Endpoint,
   FLANNELD,
+  KUBELET,
   netOf,
   type Host,
   Lab,
@@ -33,6 +40,7 @@ import {
   PREFIX_RE,
   type Proc,
   readEnvFile,
+  REPO,
   runCommand,
   startDockerd,
   startFlanneld,
@@ -45,6 +53,10 @@ import {
 } from '../netns/index.js';
 
 const dockerOptsFile = (h: Host): string => path.join(h.dir, 'docker');
+const APISERVER = path.join(REPO, 'dist/apiserver/main.js');
+const APISERVER_PORT = 6443;
+/** The kubelet's periods, short so that the demo's nodes are Ready within a few seconds (all flags of the kubelet). */
+const KUBELET_FLAGS = ['--sync-frequency=3s', '--pleg-relist-period=500ms', '--node-status-update-frequency=1s', '--node-monitor-period=1s', '--node-monitor-grace-period=10s'];
 
 const NETWORK_CONFIG = '{"Network":"10.5.0.0/16","Backend":{"Type":"vxlan"}}';
 const ETCD_PREFIX = '/coreos.com/network';
@@ -99,7 +111,7 @@ interface Recorded {
   prefix: string;
   /** Every namespace the lab created, in creation order (lab.namespaces). */
   namespaces: string[];
-  /** Long-running processes started in the lab: etcd and flanneld. */
+  /** Long-running processes started in the lab: etcd, kube-apiserver and flanneld. */
   pids: { pid: number; what: string; ns: string }[];
   createdBy: number;
   createdAt: string;
@@ -108,7 +120,9 @@ interface Recorded {
 class Demo {
   lab: Lab | undefined;
   etcd: EtcdServer | undefined;
+  apiserver: Proc | undefined;
   readonly flanneld = new Map<string, Proc>();
+  readonly kubelets = new Map<string, Proc>();
   readonly pods = new Map<string, Pod>();
   private cleaning: Promise<void> | undefined;
 
@@ -120,6 +134,8 @@ class Demo {
     if (!lab || !existsSync(lab.dir)) return;
     const pids: Recorded['pids'] = [];
     if (this.etcd?.pid) pids.push({ pid: this.etcd.pid, what: 'etcd', ns: lab.switch.ns });
+    if (this.apiserver?.running) pids.push({ pid: this.apiserver.pid, what: 'kube-apiserver', ns: lab.switch.ns });
+    for (const [h, p] of this.kubelets) if (p.running) pids.push({ pid: p.pid, what: `kubelet on ${h}`, ns: lab.host(h).ns });
     for (const [h, p] of this.flanneld) if (p.running) pids.push({ pid: p.pid, what: `flanneld on ${h}`, ns: lab.host(h).ns });
     const rec: Recorded = { prefix: lab.prefix, namespaces: [...lab.namespaces], pids, createdBy: process.pid, createdAt: new Date().toISOString() };
     await writeFile(path.join(lab.dir, STATE_FILE), `${JSON.stringify(rec, null, 2)}\n`);
@@ -153,7 +169,7 @@ class Demo {
   async run(): Promise<void> {
     const t0 = Date.now();
     // ---------------------------------------------------------------- 1
-    heading('A lab of three hosts, etcd, the network config');
+    heading('A lab of three hosts, etcd, kube-apiserver, the network config');
     this.lab = await createLab(this.keep);
     const lab = this.lab;
     await this.record();
@@ -176,6 +192,9 @@ class Demo {
     out(`  etcd started in ${lab.switch.ns}: ${this.etcd.endpoint} (pid ${this.etcd.pid}, log ${etcdLog})`);
     await this.etcdctl(['put', `${ETCD_PREFIX}/config`, NETWORK_CONFIG]);
     await this.etcdctl(['get', `${ETCD_PREFIX}/config`]);
+    // The apiserver starts now (it makes its CA and certificates meanwhile); it is used in step 6.
+    this.apiserver = this.startApiServer(lab, this.etcd);
+    await this.record();
 
     // ---------------------------------------------------------------- 2
     heading('flanneld on every host');
@@ -296,7 +315,20 @@ class Demo {
 
     // ---------------------------------------------------------------- 4b
     heading('Docker on the overlay: dockerd per host with --bip from flanneld, containers across hosts');
-    await this.docker(lab);
+    const daemons: Dockerd[] = [];
+    try {
+      await this.docker(lab, daemons);
+      // ---------------------------------------------------------------- 6
+      heading('The control plane: kube-apiserver, a kubelet per host, kubectl');
+      await this.controlPlane(lab, daemons, envs);
+    } finally {
+      // The kubelets go with the Docker daemons they drive, --keep or not.
+      for (const [h, p] of this.kubelets) if (p.running) await p.stop(5_000).catch((e: unknown) => out(`  kubelet on ${h}: stop failed: ${String(e)}`));
+      if (this.kubelets.size) out(`  kubelets stopped on ${[...this.kubelets.keys()].join(', ')}`);
+      for (const d of daemons) await d.stop();
+      if (daemons.length) out(`  dockerd stopped on ${daemons.map((d) => d.host.name).join(', ')}`);
+      await this.record();
+    }
 
     // ---------------------------------------------------------------- 5
     const secs = ((Date.now() - t0) / 1000).toFixed(1);
@@ -305,7 +337,7 @@ class Demo {
       await this.record();
       // Otherwise the lab's last-resort 'exit' handler deletes everything when this process exits.
       lab.detach();
-      printKeepHelp(lab, etcd, this.flanneld, this.pods);
+      printKeepHelp(lab, etcd, this.flanneld, this.pods, this.apiserver, (a) => this.kubectlArgv(a));
       out();
       out(`demo OK in ${secs} s; the cluster is still running.`);
     } else {
@@ -321,41 +353,186 @@ class Demo {
   /**
    * flanneld wrote Docker's options (as mk-docker-opts.sh did); each host's dockerd starts with them,
    * so docker0 carries the host's subnet and containers on different hosts reach each other by their
-   * own addresses. The daemons are stopped at the end of this step, --keep or not.
+   * own addresses. The daemons go into `daemons` as they start (the caller stops them after step 6).
    */
-  async docker(lab: Lab): Promise<void> {
-    const daemons: Dockerd[] = [];
-    try {
-      out('  docker0 takes over the subnet the pods of the last step used on cni0, so cni0 goes first:');
-      for (const h of lab.hosts) {
-        await this.show(h, ['ip', 'link', 'del', 'cni0']);
-        await this.show(h, ['cat', dockerOptsFile(h)]);
-        const d = await startDockerd(h, { optsFile: dockerOptsFile(h) });
-        daemons.push(d);
-        out(`  ${h.name}# dockerd ${d.networkArgs.join(' ')} --data-root ${path.join(d.dir, 'data')} -H unix://${d.socket} --storage-driver=vfs   (ready in ${d.timings.dockerdMs} ms)`);
-      }
-      const [da, db, dc] = daemons as [Dockerd, Dockerd, Dockerd];
-      const web = await db.runContainer('web', ['sh', '-c', 'mkdir -p /w && echo "hello from a container on b" > /w/index.html && exec httpd -f -p 8080 -h /w']);
-      const client = await da.runContainer('client', ['sleep', '600']);
-      const third = await dc.runContainer('client', ['sleep', '600']);
-      out();
-      await this.show(lab.host('b'), ['ip', '-br', 'addr', 'show', 'docker0']);
-      out(`  containers: a/client ${client.ip}, b/web ${web.ip}, c/client ${third.ip}`);
-      for (const [d, from, to] of [
-        [da, 'a/client', web.ip],
-        [dc, 'c/client', client.ip],
-      ] as const) {
-        const r = await d.execIn('client', ['ping', '-c', '2', '-W', '3', to], { timeoutMs: 10_000 });
-        shown(from, ['ping', '-c', '2', to], r.stdout);
-        if (r.code !== 0) throw new DemoError(`${from} could not ping ${to}`);
-      }
-      const r = await da.execIn('client', ['timeout', '5', 'wget', '-q', '-O', '-', `http://${web.ip}:8080/`], { timeoutMs: 10_000 });
-      shown('a/client', ['wget', '-q', '-O', '-', `http://${web.ip}:8080/`], r.stdout);
-      if (!r.stdout.includes('hello from a container on b')) throw new DemoError(`a/client could not fetch from b/web at ${web.ip}`);
-    } finally {
-      for (const d of daemons) await d.stop();
-      if (daemons.length) out(`  dockerd stopped on ${daemons.map((d) => d.host.name).join(', ')}`);
+  async docker(lab: Lab, daemons: Dockerd[]): Promise<void> {
+    out('  docker0 takes over the subnet the pods of the last step used on cni0, so cni0 goes first:');
+    for (const h of lab.hosts) {
+      await this.show(h, ['ip', 'link', 'del', 'cni0']);
+      await this.show(h, ['cat', dockerOptsFile(h)]);
+      const d = await startDockerd(h, { optsFile: dockerOptsFile(h) });
+      daemons.push(d);
+      out(`  ${h.name}# dockerd ${d.networkArgs.join(' ')} --data-root ${path.join(d.dir, 'data')} -H unix://${d.socket} --storage-driver=vfs   (ready in ${d.timings.dockerdMs} ms)`);
     }
+    const [da, db, dc] = daemons as [Dockerd, Dockerd, Dockerd];
+    const web = await db.runContainer('web', ['sh', '-c', 'mkdir -p /w && echo "hello from a container on b" > /w/index.html && exec httpd -f -p 8080 -h /w']);
+    const client = await da.runContainer('client', ['sleep', '600']);
+    const third = await dc.runContainer('client', ['sleep', '600']);
+    out();
+    await this.show(lab.host('b'), ['ip', '-br', 'addr', 'show', 'docker0']);
+    out(`  containers: a/client ${client.ip}, b/web ${web.ip}, c/client ${third.ip}`);
+    for (const [d, from, to] of [
+      [da, 'a/client', web.ip],
+      [dc, 'c/client', client.ip],
+    ] as const) {
+      const r = await d.execIn('client', ['ping', '-c', '2', '-W', '3', to], { timeoutMs: 10_000 });
+      shown(from, ['ping', '-c', '2', to], r.stdout);
+      if (r.code !== 0) throw new DemoError(`${from} could not ping ${to}`);
+    }
+    const r = await da.execIn('client', ['timeout', '5', 'wget', '-q', '-O', '-', `http://${web.ip}:8080/`], { timeoutMs: 10_000 });
+    shown('a/client', ['wget', '-q', '-O', '-', `http://${web.ip}:8080/`], r.stdout);
+    if (!r.stdout.includes('hello from a container on b')) throw new DemoError(`a/client could not fetch from b/web at ${web.ip}`);
+  }
+
+  // ---------------------------------------------------------------- the control plane
+
+  /** kube-apiserver in the switch namespace, on the switch's underlay address, over the lab etcd. */
+  startApiServer(lab: Lab, etcd: EtcdServer): Proc {
+    const dir = path.join(lab.dir, 'apiserver');
+    const argv = [
+      process.execPath,
+      APISERVER,
+      `--etcd-servers=${etcd.endpoint}`,
+      `--bind-address=${lab.switch.ip}`,
+      `--secure-port=${APISERVER_PORT}`,
+      `--cert-dir=${path.join(dir, 'certs')}`,
+      `--write-kubeconfig=${this.kubeconfig}`,
+    ];
+    const logFile = path.join(dir, 'apiserver.log');
+    out();
+    out(`  sw# kube-apiserver ${cmdline(argv.slice(2))} &`);
+    // As flanneld's under --keep: sh execs it with its output on the file, so it may outlive this process.
+    const p = lab.switch.spawn(this.keep ? ['sh', '-c', 'mkdir -p "$(dirname "$0")" && exec "$@" >>"$0" 2>&1', logFile, ...argv] : argv, { logFile: this.keep ? path.join(lab.dir, 'apiserver-spawn.log') : logFile });
+    out(`    pid ${p.pid}, log ${this.keep ? logFile : p.logFile}  (kube-apiserver is ${path.relative(process.cwd(), APISERVER) || APISERVER})`);
+    return p;
+  }
+
+  get kubeconfig(): string {
+    return path.join(this.lab!.dir, 'apiserver', 'admin.kubeconfig');
+  }
+
+  /** kubectl 1.20 (Debian's, unpacked by scripts/setup), else the newest versioned one of the machine. */
+  readonly kubectlBin = ((): string | undefined => {
+    const all = kubectlBinaries().filter((b) => b.present);
+    return (all.find((b) => b.version === '1.20') ?? all.at(-1))?.path;
+  })();
+
+  /** The full kubectl command line: this demo's kubeconfig and a cache dir of its own, never ~/.kube. */
+  kubectlArgv(args: readonly string[]): string[] {
+    if (!this.kubectlBin) throw new DemoError('no kubectl: scripts/setup unpacks kubectl 1.20 into .cache/kubernetes-client');
+    return [this.kubectlBin, `--kubeconfig=${this.kubeconfig}`, `--cache-dir=${path.join(this.lab!.dir, 'kubectl-cache')}`, ...args];
+  }
+
+  /** kubectl in the switch namespace; printed as `sw# kubectl <args>` when `print`. Throws when it fails. */
+  async kubectl(args: readonly string[], print = true): Promise<string> {
+    const r = await this.lab!.switch.exec(this.kubectlArgv(args), { timeoutMs: 20_000, env: { HOME: path.join(this.lab!.dir, 'kubectl-cache'), KUBECONFIG: '' } });
+    if (print) shown('sw', ['kubectl', ...args], r.stdout + (r.code === 0 ? '' : r.stderr));
+    if (r.code !== 0 || r.timedOut) throw new LabError('kubectl', ['kubectl', ...args], r);
+    return r.stdout;
+  }
+
+  /**
+   * The apiserver's admin kubeconfig; a kubelet per host on its dockerd (it registers its Node at
+   * /registry/minions/<host> in etcd, which the apiserver serves as v1 nodes); `kubectl get nodes`;
+   * a pod per host made with `kubectl create`, run by the kubelets on docker0 with flannel's subnets;
+   * `kubectl get pods -o wide -A`; and a fetch across hosts from a container to such a pod.
+   */
+  async controlPlane(lab: Lab, daemons: readonly Dockerd[], envs: ReadonlyMap<string, Record<string, string>>): Promise<void> {
+    const ap = this.apiserver!;
+    const base = `https://${lab.switch.ip}:${APISERVER_PORT}`;
+    await waitFor(
+      'kube-apiserver /readyz',
+      async () => {
+        if (!ap.running) throw new DemoError(`kube-apiserver exited (${JSON.stringify(ap.exitInfo)}); log: ${path.join(lab.dir, 'apiserver', 'apiserver.log')}`);
+        if (!existsSync(this.kubeconfig)) return false;
+        const r = await lab.switch.exec(['curl', '-sk', '--max-time', '2', `${base}/readyz`], { timeoutMs: 5_000 });
+        return r.stdout.trim() === 'ok';
+      },
+      30_000,
+      200,
+    );
+    out(`  kube-apiserver is ready at ${base}; it wrote the admin kubeconfig ${this.kubeconfig}`);
+    out(`  (a client certificate CN=admin, O=system:masters). kubectl below is ${this.kubectlBin}`);
+    out(`  with --kubeconfig=${this.kubeconfig} --cache-dir=${path.join(lab.dir, 'kubectl-cache')}.`);
+    out();
+    for (const d of daemons) {
+      const h = d.host;
+      const argv = [
+        process.execPath,
+        KUBELET,
+        `--etcd-endpoints=${this.etcd!.endpoint}`,
+        `--hostname-override=${h.name}`,
+        `--node-ip=${h.ip}`,
+        `--docker-endpoint=unix://${d.socket}`,
+        `--subnet-file=${subnetFileOf(h)}`,
+        `--root-dir=${path.join(h.dir, 'kubelet')}`,
+        '--healthz-port=10248', // the host's own loopback: each lab host has its own
+        ...KUBELET_FLAGS,
+      ];
+      const p = h.spawn(argv, { logFile: path.join(h.dir, 'kubelet.log') });
+      this.kubelets.set(h.name, p);
+      out(`  ${h.name}# kubelet ${cmdline(argv.slice(2, 7))} … &`);
+      out(`    pid ${p.pid}, log ${p.logFile}`);
+    }
+    await this.record();
+    const started = Date.now();
+    const readyOf = async (): Promise<Map<string, string>> => {
+      const text = await this.kubectl(['get', 'nodes', '-o', 'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}'], false);
+      return new Map(text.split('\n').filter(Boolean).map((l) => l.split('=') as [string, string]));
+    };
+    await waitFor(
+      'every host a Ready node in kubectl get nodes',
+      async () => {
+        for (const [h, p] of this.kubelets) if (!p.running) throw new DemoError(`kubelet on ${h} exited (${JSON.stringify(p.exitInfo)}); log: ${p.logFile}`);
+        const ready = await readyOf();
+        return lab.hosts.every((h) => ready.get(h.name) === 'True');
+      },
+      40_000,
+      300,
+    );
+    out(`  every kubelet registered its node, all Ready ${Date.now() - started} ms after start`);
+    out();
+    const nodes = await this.kubectl(['get', 'nodes']);
+    for (const h of lab.hosts) {
+      if (!new RegExp(`^${h.name}\\s+Ready\\s`, 'm').test(nodes)) throw new DemoError(`kubectl get nodes does not list host ${h.name} as Ready`);
+    }
+
+    // A pod per host, pinned with nodeName (there is no scheduler yet), from a file as users write them.
+    const file = path.join(lab.dir, 'web-pods.yaml');
+    await writeFile(file, lab.hosts.map((h) => webPodYaml(h.name)).join('---\n'));
+    out();
+    out(`  ${file}: a pod per host, spec.nodeName the host, image ${BUSYBOX_IMAGE} (imported, never pulled)`);
+    await this.kubectl(['create', '-f', file]);
+    const podsUp = Date.now();
+    const ips = await waitFor(
+      'every web pod Running with an IP',
+      async () => {
+        const text = await this.kubectl(['get', 'pods', '-o', 'jsonpath={range .items[*]}{.metadata.name}={.status.phase}={.status.podIP}{"\\n"}{end}'], false);
+        const got = new Map(text.split('\n').filter(Boolean).map((l) => { const [n = '', ph = '', ip = ''] = l.split('='); return [n, { ph, ip }] as const; }));
+        const all = lab.hosts.map((h) => got.get(`web-${h.name}`));
+        return all.every((x) => x?.ph === 'Running' && x.ip) ? new Map(lab.hosts.map((h, i) => [h.name, all[i]!.ip])) : undefined;
+      },
+      40_000,
+      300,
+    );
+    out(`  the kubelets started them: all Running ${Date.now() - podsUp} ms after kubectl create`);
+    out();
+    const wide = await this.kubectl(['get', 'pods', '-o', 'wide', '-A']);
+    for (const h of lab.hosts) {
+      const ip = ips.get(h.name)!;
+      const subnet = envs.get(h.name)!.FLANNEL_SUBNET!;
+      if (!contains(parseCidr(subnet), parseIp(ip))) throw new DemoError(`pod web-${h.name} has IP ${ip}, outside ${h.name}'s flannel subnet ${subnet}`);
+      if (!new RegExp(`^default\\s+web-${h.name}\\s+1/1\\s+Running\\s+\\d+\\s+\\S+\\s+${esc(ip)}\\s+${h.name}\\s`, 'm').test(wide)) {
+        throw new DemoError(`kubectl get pods -o wide -A does not show web-${h.name} Running with IP ${ip} on node ${h.name}`);
+      }
+    }
+    out(`  each pod's IP is in its host's flannel subnet (${lab.hosts.map((h) => `${h.name} ${envs.get(h.name)!.FLANNEL_SUBNET}`).join(', ')})`);
+    out();
+    // Across hosts: the container of step 5 on a fetches from the pod that the kubelet on b started.
+    const url = `http://${ips.get('b')!}:8080/`;
+    const r = await daemons[0]!.execIn('client', ['timeout', '5', 'wget', '-q', '-O', '-', url], { timeoutMs: 10_000 });
+    shown('a/client', ['wget', '-q', '-O', '-', url], r.stdout);
+    if (!r.stdout.includes('hello from web-b')) throw new DemoError(`a/client could not fetch from pod web-b at ${url}`);
   }
 
   async ping(from: Pod, to: Pod, count: number): Promise<void> {
@@ -396,6 +573,28 @@ async function createLab(keep: boolean): Promise<Lab> {
 }
 
 const esc = (s: string): string => s.replace(/\./g, '\\.');
+
+function webPodYaml(host: string): string {
+  return [
+    'apiVersion: v1',
+    'kind: Pod',
+    'metadata:',
+    `  name: web-${host}`,
+    '  labels:',
+    '    app: web',
+    'spec:',
+    `  nodeName: ${host}`,
+    '  terminationGracePeriodSeconds: 1',
+    '  containers:',
+    '  - name: web',
+    `    image: ${BUSYBOX_IMAGE}`,
+    '    imagePullPolicy: Never',
+    `    command: [sh, -c, 'mkdir -p /w && echo "hello from web-${host}" > /w/index.html && exec httpd -f -p 8080 -h /w']`,
+    '    ports:',
+    '    - containerPort: 8080',
+    '',
+  ].join('\n');
+}
 const formatCidr = (lab: Lab): string => `${lab.switch.ip.replace(/\.\d+$/, '.0')}/${lab.underlay.len}`;
 
 function printCapture(label: string, argv: readonly string[], captured: readonly string[], what: string): void {
@@ -424,7 +623,14 @@ async function flanneldLogSummary(file: string, max: number): Promise<string> {
   return lines(rows.join('\n'), max) || '(no log lines)';
 }
 
-function printKeepHelp(lab: Lab, etcd: EtcdServer, flanneld: ReadonlyMap<string, Proc>, pods: ReadonlyMap<string, Pod>): void {
+function printKeepHelp(
+  lab: Lab,
+  etcd: EtcdServer,
+  flanneld: ReadonlyMap<string, Proc>,
+  pods: ReadonlyMap<string, Pod>,
+  apiserver: Proc | undefined,
+  kubectlArgv: (args: readonly string[]) => string[],
+): void {
   const ns = (n: string): string => `${NETNS_DIR}/${n}`;
   out('  A shell in a host or a pod (exit to leave):');
   for (const h of lab.hosts) out(`    nsenter --net=${ns(h.ns)} bash        # host ${h.name}, ${h.ip}`);
@@ -433,6 +639,12 @@ function printKeepHelp(lab: Lab, etcd: EtcdServer, flanneld: ReadonlyMap<string,
   out('  etcdctl against the lab etcd (reachable only from the lab namespaces):');
   out(`    nsenter --net=${ns(lab.switch.ns)} etcdctl --endpoints=${etcd.endpoint} get --prefix ${ETCD_PREFIX}/subnets`);
   out();
+  if (apiserver?.running) {
+    out('  kubectl against the lab apiserver, from the switch namespace (the kubelets and dockerd stopped after');
+    out('  step 6: the Nodes keep the last status their kubelets wrote, and the pods are gone from Docker):');
+    out(`    nsenter --net=${ns(lab.switch.ns)} ${cmdline(kubectlArgv(['get', 'nodes']))}`);
+    out();
+  }
   out('  Try, for instance:');
   const [pa, pb] = [pods.get('a')!, pods.get('b')!];
   out(`    nsenter --net=${ns(pa.ns)} busybox ping -c 3 ${pb.ip}`);
@@ -440,12 +652,13 @@ function printKeepHelp(lab: Lab, etcd: EtcdServer, flanneld: ReadonlyMap<string,
   out();
   out('  Processes and logs:');
   out(`    etcd            pid ${etcd.pid}   ${path.join(lab.dir, 'etcd', 'etcd.log')}`);
+  if (apiserver?.running) out(`    kube-apiserver  pid ${apiserver.pid}   ${path.join(lab.dir, 'apiserver', 'apiserver.log')}`);
   for (const [h, p] of flanneld) out(`    flanneld on ${h}   pid ${p.pid}   ${p.logFile}`);
   out();
   out('  Tear it all down later:');
   out(`    bash scripts/demo --down ${lab.prefix}`);
   out('  or by hand, the same thing:');
-  out(`    kill ${[etcd.pid, ...[...flanneld.values()].map((p) => p.pid)].join(' ')}`);
+  out(`    kill ${[etcd.pid, ...(apiserver?.running ? [apiserver.pid] : []), ...[...flanneld.values()].map((p) => p.pid)].join(' ')}`);
   out(`    for ns in ${[...lab.namespaces].reverse().join(' ')}; do ip netns del $ns; done`);
   out(`    rm -rf ${lab.dir}`);
 }
@@ -540,7 +753,7 @@ async function main(): Promise<number> {
   const args = process.argv.slice(2);
   if (args[0] === '--down') return down(args[1]);
   if (args.some((a) => a === '-h' || a === '--help') || args.some((a) => a !== '--keep')) {
-    out('usage: scripts/demo [--keep]          a three-host flannel VXLAN demo in network namespaces');
+    out('usage: scripts/demo [--keep]          a three-host flannel VXLAN demo in network namespaces, with kube-apiserver, kubelets and kubectl');
     out('       scripts/demo --down <prefix>   tear down a demo kept with --keep');
     return args.some((a) => a === '-h' || a === '--help') ? 0 : 2;
   }

@@ -10,7 +10,12 @@ import { promisify } from 'node:util';
 import { freePort } from './etcd.js';
 
 const run = promisify(execFile);
-const REPO = path.resolve(import.meta.dirname, '../..');
+/** The repository root, from test/harness/ or from its build in dist/test/harness/ (the demo and benches run from dist/). */
+const REPO = ((): string => {
+  let dir = import.meta.dirname;
+  for (let i = 0; i < 5 && !existsSync(path.join(dir, 'package.json')); i++) dir = path.dirname(dir);
+  return dir;
+})();
 export const APISERVER_BIN = path.join(REPO, 'dist', 'apiserver', 'main.js');
 
 export interface HttpAnswer {
@@ -54,10 +59,14 @@ export class ApiServerProc {
     return { ca: path.join(this.certDir, 'ca.crt'), cert: path.join(this.certDir, 'admin.crt'), key: path.join(this.certDir, 'admin.key') };
   }
 
-  /** Starts the apiserver in `dir` (its certs, kubeconfig and log go there) and waits for /readyz. */
-  static async start(etcdEndpoint: string, dir: string, extraArgs: readonly string[] = [], port?: number): Promise<ApiServerProc> {
+  /**
+   * Starts the apiserver in `dir` (its certs, kubeconfig and log go there) and waits for /readyz.
+   * `nodeArgs` go to node before the program (e.g. `--cpu-prof`, which NODE_OPTIONS refuses).
+   */
+  static async start(etcdEndpoint: string, dir: string, extraArgs: readonly string[] = [], port?: number, nodeArgs: readonly string[] = []): Promise<ApiServerProc> {
     const p = port ?? (await freePort());
     const args = [
+      ...nodeArgs,
       APISERVER_BIN,
       `--etcd-servers=${etcdEndpoint}`,
       `--secure-port=${p}`,

@@ -1,6 +1,6 @@
 // The etcd client against a real etcd over TLS (client certificates) and with auth: a refused
 // certificate or a wrong password is named on every retry, not only the first; a TLS etcd at
-// https://127.0.0.1 gives no DEP0123 warning.
+// https://127.0.0.1 gives no DEP0123 warning; a range over grpc-js default 4 MiB message limit is read.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -109,5 +109,25 @@ describe('TLS to an IP address', () => {
     await expect(ok.getNetworkConfig()).resolves.toBe('{"Network":"10.5.0.0/16"}');
     const untrusted = new EtcdRegistry(client({ endpoints: [tlsEtcd.endpoint], cafile: certs.foreignClient.ca.replace(/ca\.crt$/, 'other-ca.crt'), certfile: certs.client.cert, keyfile: certs.client.key }), '/coreos.com/network');
     await expect(untrusted.getNetworkConfig()).rejects.toThrow(/unable to verify|self.signed|unable to get local issuer/i);
+  });
+});
+
+describe('responses over grpc-js default 4 MiB', () => {
+  // etcd's Go client takes responses up to 2 GiB; a range of 10,000 pods (~7 MB) must not fail.
+  const bigRange = async (c: Etcd3, prefix: string): Promise<number> => {
+    const value = 'x'.repeat(1024 * 1024); // etcd takes puts up to 1.5 MiB
+    for (let i = 0; i < 6; i++) await c.put(`${prefix}${i}`).value(value);
+    const all = await c.getAll().prefix(prefix).strings();
+    return Object.values(all).reduce((n, v) => n + v.length, 0);
+  };
+
+  it('reads a 6 MiB range over plain HTTP', async () => {
+    const c = client({ endpoints: [authEtcd.endpoint], username: 'root', password: 'right-password' });
+    expect(await bigRange(c, '/big/plain/')).toBe(6 * 1024 * 1024);
+  });
+
+  it('reads a 6 MiB range over TLS', async () => {
+    const c = client({ endpoints: [tlsEtcd.endpoint], cafile: certs.client.ca, certfile: certs.client.cert, keyfile: certs.client.key });
+    expect(await bigRange(c, '/big/tls/')).toBe(6 * 1024 * 1024);
   });
 });
