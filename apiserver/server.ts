@@ -262,13 +262,12 @@ export class ApiHandler {
   /**
    * Unknown and duplicate fields of a create or update body, as kube-apiserver's decoder treats them:
    * Strict refuses the body (400, `strict decoding error: ...`), Warn (the default) sends each as a Warning
-   * header, Ignore says nothing. The fields are kept as sent.
+   * header, Ignore says nothing; an accepted body loses its unknown fields, as decoding drops them.
    */
   private checkFields(def: { group: string; version: string; kind: string }, body: Obj, text: string | undefined, q: URLSearchParams, res: ServerResponse): void {
     const directive = fieldValidationOf(q);
-    if (directive === 'Ignore') return;
-    const errs = strictDecodingErrors(definitionOf(def.group, def.version, def.kind), body, text);
-    if (errs.length === 0) return;
+    const errs = strictDecodingErrors(definitionOf(def.group, def.version, def.kind), body, text, directive !== 'Strict');
+    if (errs.length === 0 || directive === 'Ignore') return;
     if (directive === 'Strict') {
       const av = strOf(body.apiVersion) ?? (def.group ? `${def.group}/${def.version}` : def.version);
       const version = av.includes('/') ? av.slice(av.indexOf('/') + 1) : av;
@@ -408,7 +407,7 @@ export class ApiHandler {
       if (putBody) want = putBody;
       else {
         want = this.patched(patchType!, curScale, patchBody, 'autoscaling/v1', 'Scale');
-        this.checkPatchedFields(scaleGv, want, patchBody, q, res);
+        this.checkPatchedFields(scaleGv, want, patchBody, q, res, i === 0);
       }
       const errs = validateScale(want);
       if (errs.length) throw invalid('autoscaling', 'Scale', name, errs);
@@ -457,17 +456,17 @@ export class ApiHandler {
 
   /**
    * The unknown fields a patch brings (the patched object's, as kube-apiserver decodes it): Strict refuses the
-   * patch with 422 Invalid on `patch`, as the real server does; Warn sends them as Warning headers.
+   * patch with 422 Invalid on `patch`, as the real server does; Warn sends them as Warning headers; Warn and
+   * Ignore drop them from the patched object.
    */
-  private checkPatchedFields(def: { group: string; version: string; kind: string }, patched: Obj, patch: unknown, q: URLSearchParams, res: ServerResponse): void {
+  private checkPatchedFields(def: { group: string; version: string; kind: string }, patched: Obj, patch: unknown, q: URLSearchParams, res: ServerResponse, warn = true): void {
     const directive = fieldValidationOf(q);
-    if (directive === 'Ignore') return;
-    const errs = strictDecodingErrors(definitionOf(def.group, def.version, def.kind), patched);
-    if (errs.length === 0) return;
+    const errs = strictDecodingErrors(definitionOf(def.group, def.version, def.kind), patched, undefined, directive !== 'Strict');
+    if (errs.length === 0 || directive === 'Ignore') return;
     if (directive === 'Strict') {
       throw invalid('', '', '', [{ type: 'FieldValueInvalid', field: 'patch', value: JSON.stringify(patch), detail: `strict decoding error: ${errs.join(', ')}` }]);
     }
-    addWarnings(res, errs);
+    if (warn) addWarnings(res, errs);
   }
 
   /**
@@ -484,7 +483,7 @@ export class ApiHandler {
     for (let i = 0; i < 10; i++) {
       const cur = await this.o.storage.get(def, ns, name);
       const next = this.patched(type, cur, patch, apiVersionOf(def), def.def.kind);
-      if (i === 0) this.checkPatchedFields({ group: def.def.group, version: def.def.version, kind: def.def.kind }, next, patch, q, res);
+      this.checkPatchedFields({ group: def.def.group, version: def.def.version, kind: def.def.kind }, next, patch, q, res, i === 0);
       const curRv = strOf(objAt(cur, 'metadata').resourceVersion);
       const rv = strOf(objAt(next, 'metadata').resourceVersion);
       // A patch that sets another resourceVersion pins it: its conflict is the client's.

@@ -229,8 +229,8 @@ export class Storage {
   }
 
   /**
-   * A new object as the generic store's BeforeCreate makes it: the request's namespace, the kind's
-   * defaults and create preparation, a generated name, uid and creationTimestamp, then the kind's
+   * A new object as the generic store's BeforeCreate makes it: the request's namespace, uid and
+   * creationTimestamp, the kind's defaults and create preparation, a generated name, then the kind's
    * validation; throws the 400/422 Status when it is refused.
    */
   prepareCreate(s: Strategy, namespace: string | undefined, body: Obj): Obj {
@@ -242,12 +242,13 @@ export class Storage {
       if (bodyNs && namespace && bodyNs !== namespace) throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
       meta.namespace = namespace ?? bodyNs ?? 'default';
     } else delete meta.namespace;
+    // The system fields first: a Job's generated selector is made of its uid.
+    meta.uid = randomUUID();
+    meta.creationTimestamp = rfc3339(this.now());
     s.defaults(o);
     s.prepareForCreate(o);
     const gen = strOf(meta.generateName);
     if (!strOf(meta.name) && gen) meta.name = `${gen}${nameSuffix()}`;
-    meta.uid = randomUUID();
-    meta.creationTimestamp = rfc3339(this.now());
     const errs = s.validate(o);
     if (errs.length) throw invalid(s.def.group, s.def.kind, strOf(meta.name) ?? '', errs);
     return o;

@@ -18,6 +18,8 @@ export function definitionOf(group: string, version: string, kind: string): stri
 interface Walk {
   readonly dups: ReadonlySet<string>;
   readonly out: string[];
+  /** Unknown fields are removed as they are found (what decoding into the typed object does). */
+  readonly prune: boolean;
 }
 
 /** A value the schema leaves open (or does not describe): only its duplicate keys are reported. */
@@ -58,8 +60,10 @@ function walkDefinition(name: string, v: unknown, path: string, w: Walk): void {
     const p = path ? `${path}.${k}` : k;
     if (w.dups.has(p)) w.out.push(`duplicate field ${JSON.stringify(p)}`);
     const t = d.properties[k];
-    if (t === undefined) w.out.push(`unknown field ${JSON.stringify(p)}`);
-    else walkType(t, e, p, w);
+    if (t === undefined) {
+      w.out.push(`unknown field ${JSON.stringify(p)}`);
+      if (w.prune) delete v[k];
+    } else walkType(t, e, p, w);
   }
 }
 
@@ -67,9 +71,11 @@ function walkDefinition(name: string, v: unknown, path: string, w: Walk): void {
  * What strict decoding reports about a body, in document order: `unknown field "spec.foo"` for a field
  * the kind's schema does not have, `duplicate field "spec.replicas"` for a key that `text` (the body as
  * sent, when JSON) has twice in one object. A kind without a published schema has no unknown fields.
+ * With `prune`, the unknown fields are also removed from `body`, as kube-apiserver drops them when it
+ * decodes a body it accepts (fieldValidation Warn or Ignore).
  */
-export function strictDecodingErrors(definition: string | undefined, body: unknown, text?: string): string[] {
-  const w: Walk = { dups: new Set(text === undefined ? [] : duplicateFields(text)), out: [] };
+export function strictDecodingErrors(definition: string | undefined, body: unknown, text?: string, prune = false): string[] {
+  const w: Walk = { dups: new Set(text === undefined ? [] : duplicateFields(text)), out: [], prune };
   if (definition === undefined) walkOpen(body, '', w);
   else walkDefinition(definition, body, '', w);
   return w.out;
