@@ -502,11 +502,12 @@ export class ApiHandler {
   private async bind(def: Strategy, ns: string, name: string, body: Obj, res: ServerResponse): Promise<number> {
     const target = strOf(objAt(body, 'target').name);
     if (!target) throw badRequest('a binding needs target.name, the node');
-    const cur = await this.o.storage.get(def, ns, name);
-    const next = structuredClone(cur);
-    const why = bindPod(next, target);
-    if (why !== undefined) throw conflict('', 'pods', name, why);
-    await this.o.storage.update(def, ns, name, next);
+    // As the binding REST does: nodeName set on the stored pod directly (a pod update may not change it).
+    await this.o.storage.rewrite(def, ns, name, (cur) => {
+      const why = bindPod(cur, target);
+      if (why !== undefined) throw conflict('', 'pods', name, why);
+      return cur;
+    });
     send(res, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
     return 201;
   }

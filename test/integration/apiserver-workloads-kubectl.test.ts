@@ -170,7 +170,20 @@ spec:
 // A field no Deployment has, and one no container has beside `image`.
 const TYPO_DEPLOYMENT = DEPLOYMENT.replace('name: web\n  labels', 'name: typo\n  labels').replace('  replicas: 2\n', '  replicas: 2\n  foo: bar\n').replace('        image: nginx:1.25\n', '        image: nginx:1.25\n        imagee: nginx:1.26\n');
 
+// The typo of the seeds' users: `imagee` for `image`. kube-apiserver's strict decoding names the unknown
+// field before validation could report the image as missing.
+const TYPO_POD = `apiVersion: v1
+kind: Pod
+metadata:
+  name: typo-pod
+spec:
+  containers:
+  - name: web
+    imagee: nginx:1.25
+`;
+
 const MANIFESTS: Record<string, string> = {
+  'typo-pod.yaml': TYPO_POD,
   'deployment.yaml': DEPLOYMENT,
   'replicaset.yaml': REPLICASET,
   'daemonset.yaml': DAEMONSET,
@@ -252,7 +265,7 @@ for (const b of kubectlBinaries().filter((x) => VERSIONS.has(x.version))) {
 
     it('creates each kind from a manifest with validation on, and lists it as a table', async () => {
       await ok('create', 'namespace', ns);
-      const files = Object.keys(MANIFESTS).filter((f) => f !== 'typo.yaml');
+      const files = Object.keys(MANIFESTS).filter((f) => !f.startsWith('typo'));
       const created = await ok('create', '-n', ns, ...files.flatMap((f) => ['-f', file(f)]));
       for (const c of CREATED) expect(created).toContain(`${c} created`);
       const deploy = await ok('get', 'deploy', '-n', ns, '-o', 'wide');
@@ -335,6 +348,14 @@ for (const b of kubectlBinaries().filter((x) => VERSIONS.has(x.version))) {
       // The container's image is its own, not taken as missing beside the unknown field.
       expect(await ok('get', 'deploy', 'typo', '-n', ns, '-o', 'jsonpath={.spec.template.spec.containers[0].image}')).toBe('nginx:1.25');
       await ok('delete', 'deploy', 'typo', '-n', ns);
+      const pod = await k('create', '-n', ns, '-f', file('typo-pod.yaml'));
+      expect(pod.code).not.toBe(0);
+      expect(pod.stderr).toContain('Pod in version "v1" cannot be handled as a Pod: strict decoding error: unknown field "spec.containers[0].imagee"');
+      expect(pod.stderr).not.toContain('Required value');
+      // Accepted with a warning, the pod is then refused for what it lacks: the unknown field is dropped.
+      const warnedPod = await k('create', '-n', ns, '--validate=warn', '-f', file('typo-pod.yaml'));
+      expect(warnedPod.stderr).toContain('Warning: unknown field "spec.containers[0].imagee"');
+      expect(warnedPod.stderr).toContain('Pod "typo-pod" is invalid: spec.containers[0].image: Required value');
     });
 
     it.runIf(!newer)('prints the server\'s warning for an unknown field when client-side validation is off', async () => {
