@@ -360,6 +360,8 @@ export class ApiHandler {
   private async computed(s: Strategy, r: ResourceRequest, req: IncomingMessage, res: ServerResponse, q: URLSearchParams): Promise<number> {
     if (r.subresource !== undefined || (r.verb !== 'get' && r.verb !== 'list')) throw methodNotSupported(s.def.group, s.def.resource, r.verb);
     const sel = this.selectors(s, q);
+    // As kube-apiserver marks the deprecated kind (kubectl prints it).
+    addWarnings(res, ['v1 ComponentStatus is deprecated in v1.19+']);
     const items = (await (this.o.componentStatuses?.() ?? Promise.resolve([]))).map((o) => ({ kind: s.def.kind, apiVersion: apiVersionOf(s), ...o }));
     if (r.verb === 'get') {
       const o = items.find((i) => nameOf(i) === r.name);

@@ -349,6 +349,7 @@ for (const b of kubectlBinaries().filter((x) => VERSIONS.has(x.version))) {
       // No scheduler or controller-manager runs here: Unhealthy, as a real master without them shows.
       expect(r.stdout).toMatch(/^scheduler\s+Unhealthy\s+Get "https:\/\/127\.0\.0\.1:10259\/healthz": dial tcp 127\.0\.0\.1:10259: connect: connection refused/m);
       expect(r.stdout).toMatch(/^controller-manager\s+Unhealthy/m);
+      expect(r.stderr).toContain('Warning: v1 ComponentStatus is deprecated in v1.19+');
     });
 
     it.runIf(newer)('refuses an unknown field with --validate=strict (the default), warns with --validate=warn', async () => {
