@@ -137,3 +137,19 @@ describe('create as the generic store prepares it', () => {
     expect((err as ApiError).message).toMatch(/^Deployment\.apps "bad" is invalid: \[/);
   });
 });
+
+describe('the OpenAPI documents of .../scale', () => {
+  it('describe GET, PUT and PATCH of each scale subresource with the autoscaling/v1 Scale', async () => {
+    const { openApiV2, openApiV3 } = await import('../apiserver/openapi/index.js');
+    const v2 = openApiV2() as { paths: Record<string, Record<string, { 'x-kubernetes-group-version-kind'?: unknown; parameters?: { in: string; schema?: unknown }[] }>> };
+    const path = '/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale';
+    expect(Object.keys(v2.paths[path]!).sort()).toEqual(['get', 'parameters', 'patch', 'put']);
+    expect(v2.paths[path]!.put!['x-kubernetes-group-version-kind']).toEqual({ group: 'autoscaling', kind: 'Scale', version: 'v1' });
+    expect(v2.paths[path]!.put!.parameters!.find((p) => p.in === 'body')!.schema).toEqual({ $ref: '#/definitions/io.k8s.api.autoscaling.v1.Scale' });
+    expect(v2.paths['/api/v1/namespaces/{namespace}/replicationcontrollers/{name}/scale']).toBeDefined();
+    expect(v2.paths['/apis/apps/v1/namespaces/{namespace}/daemonsets/{name}/scale']).toBeUndefined();
+    const v3 = openApiV3('apis/apps/v1') as { paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } };
+    expect(v3.paths['/apis/apps/v1/namespaces/{namespace}/replicasets/{name}/scale']).toBeDefined();
+    expect(v3.components.schemas['io.k8s.api.autoscaling.v1.Scale']).toBeDefined();
+  });
+});
