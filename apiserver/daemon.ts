@@ -13,7 +13,8 @@ import { ensureAdminClient, ensureCa, ensureServing, servingSans, writeKubeconfi
 import { ApiError } from './errors.js';
 import type { Obj } from './object.js';
 import type { ApiServerOptions } from './options.js';
-import { BUILTIN_KINDS, type KindDef } from './registry/index.js';
+import { componentStatuses } from './components.js';
+import { ALL_STRATEGIES, type Strategy } from './kinds/index.js';
 import { ApiHandler } from './server.js';
 import { firstServiceIp, ServiceAllocation } from './services.js';
 import { Storage } from './storage.js';
@@ -50,10 +51,10 @@ async function listen(srv: Server, port: number, host: string): Promise<number> 
 }
 
 /** Creates an object unless it exists (the objects every cluster starts with). */
-async function ensureObject(storage: Storage, def: KindDef, ns: string | undefined, obj: Obj, log: Logger): Promise<void> {
+async function ensureObject(storage: Storage, def: Strategy, ns: string | undefined, obj: Obj, log: Logger): Promise<void> {
   try {
     await storage.create(def, ns, obj);
-    log.info({ resource: def.resource, namespace: ns, name: (obj.metadata as { name: string }).name }, 'system object created');
+    log.info({ resource: def.def.resource, namespace: ns, name: (obj.metadata as { name: string }).name }, 'system object created');
   } catch (e) {
     if (!(e instanceof ApiError && e.reason === 'AlreadyExists')) throw e;
   }
@@ -108,20 +109,18 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
   });
   const services = new ServiceAllocation(client, o.etcdPrefix, serviceRange, nodePortRange);
   const storage = new Storage({ client, prefix: o.etcdPrefix, log, services });
-  const kind = (r: string): KindDef => BUILTIN_KINDS.find((k) => k.resource === r)!;
+  const kind = (r: string): Strategy => ALL_STRATEGIES.find((k) => k.def.group === '' && k.def.resource === r)!;
 
   const registry = new Registry();
   const requests = new Counter({ name: 'apiserver_request_total', help: 'Requests by verb, resource and HTTP code.', labelNames: ['verb', 'resource', 'code'], registers: [registry] });
   const handler = new ApiHandler({
     storage,
-    kinds: BUILTIN_KINDS,
+    kinds: ALL_STRATEGIES,
     log,
     serverAddress: `${advertise}:${o.securePort}`,
     protectedNamespaces: PROTECTED_NAMESPACES,
-    ready: async () => {
-      await withTimeout(client.get(`${o.etcdPrefix}/namespaces/default`).exec(), 2_000);
-      return true;
-    },
+    ready: async () => (await withTimeout(client.get(`${o.etcdPrefix}/namespaces/default`).exec().then(() => true), 2_000)) === true,
+    componentStatuses: () => componentStatuses(() => client.get(`${o.etcdPrefix}/namespaces/default`).exec()),
     metrics: async () => registry.metrics(),
     onRequest: (verb, resource, code) => requests.inc({ verb, resource, code: String(code) }),
   });

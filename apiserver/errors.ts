@@ -2,6 +2,7 @@
 // code, reason, message wording and details), so kubectl and client libraries print and branch on them
 // exactly as they do against a real cluster.
 import { FlannelError } from '../core/index.js';
+import { errorBody, type FieldError as KindFieldError, invalidStatus } from './kinds/index.js';
 
 export interface StatusCause {
   readonly reason?: string;
@@ -93,40 +94,19 @@ export const internalError = (why: string): ApiError =>
 
 export const unavailable = (why: string): ApiError => new ApiError(503, 'ServiceUnavailable', why);
 
-/** One field error, as field.Error prints: `spec.containers[0].image: Required value`. */
-export interface FieldError {
-  readonly type: 'FieldValueRequired' | 'FieldValueInvalid' | 'FieldValueNotSupported' | 'FieldValueForbidden' | 'FieldValueDuplicate' | 'FieldValueTooLong';
-  readonly field: string;
-  /** The bad value, shown in the message as Go's %#v would (strings quoted). */
-  readonly value?: unknown;
-  readonly detail?: string;
-}
+/**
+ * One field error (field.Error): the per-kind strategies' type, with the detail optional for the few the
+ * server builds itself (`spec.ports[0].nodePort: Invalid value: ...`).
+ */
+export type FieldError = Omit<KindFieldError, 'detail'> & { readonly detail?: string };
 
-const TYPE_TEXT: Record<FieldError['type'], string> = {
-  FieldValueRequired: 'Required value',
-  FieldValueInvalid: 'Invalid value',
-  FieldValueNotSupported: 'Unsupported value',
-  FieldValueForbidden: 'Forbidden',
-  FieldValueDuplicate: 'Duplicate value',
-  FieldValueTooLong: 'Too long',
-};
+const asKindError = (e: FieldError): KindFieldError => ({ ...e, detail: e.detail ?? '' });
 
 /** The message part of a field error, without its field: `Invalid value: "Foo": a lowercase RFC 1123 ...`. */
-export function fieldErrorBody(e: FieldError): string {
-  let s = TYPE_TEXT[e.type];
-  if (e.value !== undefined && e.type !== 'FieldValueRequired' && e.type !== 'FieldValueForbidden') s += `: ${typeof e.value === 'string' ? JSON.stringify(e.value) : String(e.value)}`;
-  if (e.detail) s += `: ${e.detail}`;
-  return s;
-}
+export const fieldErrorBody = (e: FieldError): string => errorBody(asKindError(e));
 
 /** 422 Invalid: `Pod "x" is invalid: spec.containers[0].image: Required value` (several joined as `[a, b]`). */
 export function invalid(group: string, kind: string, name: string, errs: readonly FieldError[]): ApiError {
-  const texts = errs.map((e) => `${e.field}: ${fieldErrorBody(e)}`);
-  const msg = `${qualified(group, kind)} "${name}" is invalid: ${texts.length === 1 ? texts[0] : `[${texts.join(', ')}]`}`;
-  return new ApiError(422, 'Invalid', msg, {
-    name,
-    ...(group && { group }),
-    kind,
-    causes: errs.map((e) => ({ reason: e.type, message: fieldErrorBody(e), field: e.field })),
-  });
+  const status = invalidStatus(group, kind, name, errs.map(asKindError));
+  return new ApiError(422, 'Invalid', status.message, status.details);
 }

@@ -6,23 +6,23 @@ import { parse as parseYaml } from 'yaml';
 import { errorMessage, type Logger } from '../common/index.js';
 import { type Authenticator, type UserInfo } from './auth.js';
 import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions, versionInfo } from './discovery.js';
-import { ApiError, badRequest, internalError, methodNotSupported, pathNotFound, tooLarge, unauthorized, unsupportedMedia, conflict, forbidden } from './errors.js';
+import { ApiError, badRequest, conflict, forbidden, internalError, invalid, methodNotSupported, notFound, pathNotFound, tooLarge, unauthorized, unsupportedMedia } from './errors.js';
+import { applyScale, bindPod, groupVersion, scaleOf, type Strategy, validateScale } from './kinds/index.js';
 import { isObj, metaOf, nameOf, type Obj, objAt, strOf } from './object.js';
-import { openApiV2Document, openApiV3Document, openApiV3RootDocument, type ServedDocument } from './openapi/index.js';
-import { applyPatch, type JsonMap, PATCH_CONTENT_TYPES, PatchError, patchTypeOf } from './patch/index.js';
+import { definitionOf, openApiV2Document, openApiV3Document, openApiV3RootDocument, type ServedDocument, strictDecodingErrors } from './openapi/index.js';
+import { applyPatch, type JsonMap, PATCH_CONTENT_TYPES, PatchError, type PatchType, patchTypeOf } from './patch/index.js';
 import { decodeKubernetesProtobuf } from './protobuf-min.js';
-import { type KindDef, supportedFields } from './registry/index.js';
 import { parseRequest, type ResourceRequest } from './request.js';
 import { parseSelectors } from './selectors.js';
 import { rfc3339, type Selectors, type Storage, type WatchEvent } from './storage.js';
-import { buildTable, type IncludeObject } from './table.js';
+import { buildTable, type IncludeObject, strategyTable } from './table.js';
 
 export const MAX_BODY = 3 * 1024 * 1024;
 const MAX_WATCH_SECONDS = 1800;
 
 export interface HandlerOptions {
   readonly storage: Storage;
-  readonly kinds: readonly KindDef[];
+  readonly kinds: readonly Strategy[];
   readonly log: Logger;
   /** host:port of this apiserver, for /api's serverAddressByClientCIDRs. */
   readonly serverAddress: string;
@@ -33,6 +33,37 @@ export interface HandlerOptions {
   readonly onRequest?: (verb: string, resource: string, code: number) => void;
   /** /metrics (after authentication), Prometheus text. */
   readonly metrics?: () => Promise<string>;
+  /** componentstatuses: the components probed now (etcd, scheduler, controller-manager); none when absent. */
+  readonly componentStatuses?: () => Promise<Obj[]>;
+  /** How often a watch with allowWatchBookmarks gets a BOOKMARK (kube-apiserver: a minute). */
+  readonly bookmarkIntervalMs?: number;
+}
+
+export type FieldValidation = 'Ignore' | 'Warn' | 'Strict';
+
+/** The `fieldValidation` query parameter: Warn when absent, as kube-apiserver defaults it; 400 when not one of the three. */
+export function fieldValidationOf(q: URLSearchParams): FieldValidation {
+  const v = q.get('fieldValidation');
+  if (v === null || v === '') return 'Warn';
+  if (v === 'Ignore' || v === 'Warn' || v === 'Strict') return v;
+  throw badRequest(`fieldValidation: Unsupported value: ${JSON.stringify(v)}: supported values: "Ignore", "Strict", "Warn"`);
+}
+
+/** A Warning header value (RFC 7234 warn-code 299, agent "-"), as kube-apiserver sends each warning. */
+export const warningHeader = (text: string): string => `299 - ${JSON.stringify(text)}`;
+
+const BOOKMARK_MS = 60_000;
+
+/**
+ * When the next BOOKMARK of a watch is due, as kube-apiserver's watch cache schedules them: every interval,
+ * and once 2 s before the watch's deadline when that comes first (so a client that resumes from it after the
+ * timeout lists nothing again). Undefined when none is due before the deadline.
+ */
+export function nextBookmarkAt(nowMs: number, deadlineMs: number, intervalMs: number): number | undefined {
+  const beforeDeadline = deadlineMs - 2_000;
+  const periodic = nowMs + intervalMs;
+  if (periodic < beforeDeadline) return periodic;
+  return beforeDeadline > nowMs ? beforeDeadline : undefined;
 }
 
 /** Whether the Accept header asks for a meta.k8s.io/v1 Table. */
@@ -88,16 +119,16 @@ function sendText(res: ServerResponse, code: number, text: string): void {
   res.end(text);
 }
 
-const apiVersionOf = (def: KindDef): string => (def.group ? `${def.group}/${def.version}` : def.version);
+const apiVersionOf = (s: Strategy): string => groupVersion(s.def);
 
 export class ApiHandler {
-  private readonly byPath = new Map<string, KindDef>();
+  private readonly byPath = new Map<string, Strategy>();
 
   constructor(private readonly o: HandlerOptions) {
-    for (const k of o.kinds) this.byPath.set(`${k.group}/${k.version}/${k.resource}`, k);
+    for (const k of o.kinds) this.byPath.set(`${k.def.group}/${k.def.version}/${k.def.resource}`, k);
   }
 
-  kind(group: string, version: string, resource: string): KindDef | undefined {
+  kind(group: string, version: string, resource: string): Strategy | undefined {
     return this.byPath.get(`${group}/${version}/${resource}`);
   }
 
@@ -199,40 +230,67 @@ export class ApiHandler {
     return 200;
   }
 
-  private selectors(def: KindDef, q: URLSearchParams): Selectors {
-    return parseSelectors(q.get('labelSelector') ?? '', q.get('fieldSelector') ?? '', supportedFields(def));
+  private selectors(s: Strategy, q: URLSearchParams): Selectors {
+    return parseSelectors(q.get('labelSelector') ?? '', q.get('fieldSelector') ?? '', s.selectableFields);
   }
 
-  private respondObj(req: IncomingMessage, res: ServerResponse, q: URLSearchParams, def: KindDef, code: number, obj: Obj): number {
+  private respondObj(req: IncomingMessage, res: ServerResponse, q: URLSearchParams, s: Strategy, code: number, obj: Obj): number {
     if (wantsTable(req.headers.accept)) {
-      send(res, code, buildTable(def.table, [obj], { resourceVersion: strOf(objAt(obj, 'metadata').resourceVersion) ?? '' }, includeOf(q), Date.now()));
+      send(res, code, buildTable(strategyTable(s), [obj], { resourceVersion: strOf(objAt(obj, 'metadata').resourceVersion) ?? '' }, includeOf(q), Date.now()));
     } else send(res, code, obj);
     return code;
   }
 
-  private async body(req: IncomingMessage): Promise<Obj> {
-    const b = parseBody(await readBody(req), req.headers['content-type']);
+  /** The body as an object, with its text when it came as JSON (duplicate keys are read from that). */
+  private async body(req: IncomingMessage): Promise<{ obj: Obj; text?: string }> {
+    const raw = await readBody(req);
+    const b = parseBody(raw, req.headers['content-type']);
     if (!isObj(b)) throw badRequest('the body of the request is not a JSON object');
-    return b;
+    const ct = (req.headers['content-type'] ?? 'application/json').split(';')[0]!.trim();
+    return { obj: b, ...(ct === 'application/json' && { text: raw.toString() }) };
   }
 
-  /** The body's kind and apiVersion, when given, are the URL's. */
-  private checkKind(def: KindDef, body: Obj): void {
+  /** The body's kind and apiVersion, when given, are the URL's (or, for `.../scale`, autoscaling/v1 Scale). */
+  private checkKind(s: Strategy, body: Obj, want = { kind: s.def.kind, apiVersion: apiVersionOf(s) }): void {
     const kind = strOf(body.kind);
     const av = strOf(body.apiVersion);
-    if ((kind && kind !== def.kind) || (av && av !== apiVersionOf(def))) {
-      throw badRequest(`${kind ?? def.kind} in version "${av ?? apiVersionOf(def)}" cannot be handled as a ${def.kind}: the body's kind and apiVersion must be ${def.kind} ${apiVersionOf(def)}`);
+    if ((kind && kind !== want.kind) || (av && av !== want.apiVersion)) {
+      throw badRequest(`${kind ?? want.kind} in version "${av ?? want.apiVersion}" cannot be handled as a ${want.kind}: the body's kind and apiVersion must be ${want.kind} ${want.apiVersion}`);
     }
+  }
+
+  /**
+   * Unknown and duplicate fields of a create or update body, as kube-apiserver's decoder treats them:
+   * Strict refuses the body (400, `strict decoding error: ...`), Warn (the default) sends each as a Warning
+   * header, Ignore says nothing; an accepted body loses its unknown fields, as decoding drops them.
+   */
+  private checkFields(def: { group: string; version: string; kind: string }, body: Obj, text: string | undefined, q: URLSearchParams, res: ServerResponse): void {
+    const directive = fieldValidationOf(q);
+    const errs = strictDecodingErrors(definitionOf(def.group, def.version, def.kind), body, text, directive !== 'Strict');
+    if (errs.length === 0 || directive === 'Ignore') return;
+    if (directive === 'Strict') {
+      const av = strOf(body.apiVersion) ?? (def.group ? `${def.group}/${def.version}` : def.version);
+      const version = av.includes('/') ? av.slice(av.indexOf('/') + 1) : av;
+      throw badRequest(`${strOf(body.kind) ?? def.kind} in version ${JSON.stringify(version)} cannot be handled as a ${def.kind}: strict decoding error: ${errs.join(', ')}`);
+    }
+    addWarnings(res, errs);
   }
 
   private async resource(r: ResourceRequest, req: IncomingMessage, res: ServerResponse, q: URLSearchParams): Promise<number> {
     const def = this.kind(r.group, r.version, r.resource);
     if (!def) throw pathNotFound();
-    if (!def.namespaced && r.namespace !== undefined) throw pathNotFound();
+    if (!def.def.namespaced && r.namespace !== undefined) throw pathNotFound();
     const sub = r.subresource;
-    if (sub !== undefined && !def.subresources.some((s) => s.name === sub)) throw pathNotFound();
+    if (sub !== undefined && !def.def.subresources.includes(sub)) throw pathNotFound();
+    if (def.def.storage === '') return this.computed(def, r, req, res, q);
     const st = this.o.storage;
-    const ns = def.namespaced ? r.namespace : undefined;
+    const ns = def.def.namespaced ? r.namespace : undefined;
+    if (sub === 'scale' && def.scale) return this.scale(def, ns, r, req, res, q);
+    if (sub !== undefined && !SERVED_SUBRESOURCES.has(sub)) {
+      throw new ApiError(405, 'MethodNotAllowed', `${def.def.resource}/${sub} is not served by this apiserver yet`, { kind: def.def.resource });
+    }
+    if (sub !== undefined && r.name === undefined) throw pathNotFound();
+    const statusGv = { group: def.def.group, version: def.def.version, kind: def.def.kind };
     switch (r.verb) {
       case 'get':
         return this.respondObj(req, res, q, def, 200, await st.get(def, ns, r.name!));
@@ -240,41 +298,46 @@ export class ApiHandler {
         const limit = q.get('limit');
         const l = await st.list(def, ns, { ...this.selectors(def, q), ...(limit && { limit: Number(limit) }), ...(q.get('continue') && { continue: q.get('continue')! }) });
         const meta = { resourceVersion: l.resourceVersion, ...(l.continue && { continue: l.continue }) };
-        if (wantsTable(req.headers.accept)) send(res, 200, buildTable(def.table, l.items, meta, includeOf(q), Date.now()));
-        else send(res, 200, { kind: `${def.kind}List`, apiVersion: apiVersionOf(def), metadata: meta, items: l.items });
+        if (wantsTable(req.headers.accept)) send(res, 200, buildTable(strategyTable(def), l.items, meta, includeOf(q), Date.now()));
+        else send(res, 200, { kind: `${def.def.kind}List`, apiVersion: apiVersionOf(def), metadata: meta, items: l.items });
         return 200;
       }
       case 'watch':
         await this.watch(def, ns, r.name, req, res, q);
         return 200;
       case 'create': {
-        if (def.namespaced && ns === undefined) throw methodNotSupported(def.group, def.resource, 'create');
-        const body = await this.body(req);
+        if (def.def.namespaced && ns === undefined) throw methodNotSupported(def.def.group, def.def.resource, 'create');
+        const { obj: body, text } = await this.body(req);
         if (sub === 'binding') return this.bind(def, ns!, r.name!, body, res);
-        if (sub !== undefined || r.name !== undefined) throw methodNotSupported(def.group, def.resource, 'create');
+        if (sub !== undefined || r.name !== undefined) throw methodNotSupported(def.def.group, def.def.resource, 'create');
         this.checkKind(def, body);
-        if (def.namespaced) await st.admitNamespace(this.kind('', 'v1', 'namespaces')!, def, ns!, nameOf(body) || strOf(objAt(body, 'metadata').generateName) || '');
+        this.checkFields(statusGv, body, text, q, res);
+        if (def.def.namespaced) await st.admitNamespace(this.kind('', 'v1', 'namespaces')!, def, ns!, nameOf(body) || strOf(objAt(body, 'metadata').generateName) || '');
         const created = await st.create(def, ns, body);
-        this.o.log.info({ resource: def.resource, namespace: ns, name: nameOf(created) }, 'object created');
+        this.o.log.info({ resource: def.def.resource, namespace: ns, name: nameOf(created) }, 'object created');
         return this.respondObj(req, res, q, def, 201, created);
       }
       case 'update': {
-        const body = await this.body(req);
+        const { obj: body, text } = await this.body(req);
         this.checkKind(def, body);
+        this.checkFields(statusGv, body, text, q, res);
+        if (sub === 'finalize') return this.respondObj(req, res, q, def, 200, await this.finalize(def, r.name!, body));
         const updated = await st.update(def, ns, r.name!, body, sub === 'status' ? 'status' : undefined);
         return this.respondObj(req, res, q, def, 200, updated);
       }
       case 'patch':
-        return this.respondObj(req, res, q, def, 200, await this.patch(def, ns, r.name!, sub, req));
+        if (sub === 'finalize' || sub === 'binding') throw methodNotSupported(def.def.group, `${def.def.resource}/${sub}`, 'patch');
+        return this.respondObj(req, res, q, def, 200, await this.patch(def, ns, r.name!, sub, req, res, q));
       case 'delete': {
-        if (def.resource === 'namespaces') return this.deleteNamespace(def, r.name!, req, res, q);
+        if (sub !== undefined) throw methodNotSupported(def.def.group, `${def.def.resource}/${sub}`, 'delete');
+        if (def.def.resource === 'namespaces') return this.deleteNamespace(def, r.name!, req, res, q);
         const opts = await this.deleteOptions(req, q);
         const { obj, gone } = await st.delete(def, ns, r.name!, opts);
-        this.o.log.info({ resource: def.resource, namespace: ns, name: r.name, gone }, 'object deleted');
+        this.o.log.info({ resource: def.def.resource, namespace: ns, name: r.name, gone }, 'object deleted');
         return this.respondObj(req, res, q, def, gone ? 200 : 202, obj);
       }
       case 'deletecollection': {
-        if (!def.verbs.includes('deletecollection')) throw methodNotSupported(def.group, def.resource, 'deletecollection');
+        if (!def.def.verbs.includes('deletecollection')) throw methodNotSupported(def.def.group, def.def.resource, 'deletecollection');
         const opts = await this.deleteOptions(req, q);
         const l = await st.list(def, ns, this.selectors(def, q));
         const items: Obj[] = [];
@@ -285,12 +348,87 @@ export class ApiHandler {
             if (!(e instanceof ApiError && e.httpStatus === 404)) throw e;
           }
         }
-        send(res, 200, { kind: `${def.kind}List`, apiVersion: apiVersionOf(def), metadata: { resourceVersion: l.resourceVersion }, items });
+        send(res, 200, { kind: `${def.def.kind}List`, apiVersion: apiVersionOf(def), metadata: { resourceVersion: l.resourceVersion }, items });
         return 200;
       }
       default:
-        throw methodNotSupported(def.group, def.resource, r.verb);
+        throw methodNotSupported(def.def.group, def.def.resource, r.verb);
     }
+  }
+
+  /** A kind that is not stored but computed when asked (componentstatuses): get and list only. */
+  private async computed(s: Strategy, r: ResourceRequest, req: IncomingMessage, res: ServerResponse, q: URLSearchParams): Promise<number> {
+    if (r.subresource !== undefined || (r.verb !== 'get' && r.verb !== 'list')) throw methodNotSupported(s.def.group, s.def.resource, r.verb);
+    const sel = this.selectors(s, q);
+    // As kube-apiserver marks the deprecated kind (kubectl prints it).
+    addWarnings(res, ['v1 ComponentStatus is deprecated in v1.19+']);
+    const items = (await (this.o.componentStatuses?.() ?? Promise.resolve([]))).map((o) => ({ kind: s.def.kind, apiVersion: apiVersionOf(s), ...o }));
+    if (r.verb === 'get') {
+      const o = items.find((i) => nameOf(i) === r.name);
+      if (!o) throw notFound(s.def.group, s.def.resource, r.name!);
+      return this.respondObj(req, res, q, s, 200, o);
+    }
+    const matching = items.filter((o) => this.o.storage.matches(s, o, sel));
+    if (wantsTable(req.headers.accept)) send(res, 200, buildTable(strategyTable(s), matching, {}, includeOf(q), Date.now()));
+    else send(res, 200, { kind: `${s.def.kind}List`, apiVersion: apiVersionOf(s), metadata: {}, items: matching });
+    return 200;
+  }
+
+  /**
+   * `.../scale` (autoscaling/v1 Scale) of a kind with replicas: GET reads it from the object; PUT and PATCH
+   * (of the Scale) write spec.replicas back at the revision read, retried when the object moved unless the
+   * Scale named a resourceVersion (then a stale one is 409 Conflict).
+   */
+  private async scale(s: Strategy, ns: string | undefined, r: ResourceRequest, req: IncomingMessage, res: ServerResponse, q: URLSearchParams): Promise<number> {
+    const name = r.name;
+    if (name === undefined) throw pathNotFound();
+    const scaleGv = { group: 'autoscaling', version: 'v1', kind: 'Scale' };
+    const st = this.o.storage;
+    if (r.verb === 'get') {
+      send(res, 200, scaleOf(s, await st.get(s, ns, name)));
+      return 200;
+    }
+    if (r.verb !== 'update' && r.verb !== 'patch') throw methodNotSupported(s.def.group, `${s.def.resource}/scale`, r.verb);
+    let patchType: PatchType | undefined;
+    let patchBody: unknown;
+    let putBody: Obj | undefined;
+    if (r.verb === 'patch') {
+      patchType = patchTypeOf(req.headers['content-type']);
+      if (patchType === undefined) throw unsupportedPatch();
+      patchBody = parseBody(await readBody(req), 'application/json');
+    } else {
+      const { obj, text } = await this.body(req);
+      this.checkKind(s, obj, { kind: 'Scale', apiVersion: 'autoscaling/v1' });
+      this.checkFields(scaleGv, obj, text, q, res);
+      putBody = obj;
+    }
+    for (let i = 0; i < 10; i++) {
+      const cur = await st.get(s, ns, name);
+      const curScale = scaleOf(s, cur)!;
+      let want: Obj;
+      if (putBody) want = putBody;
+      else {
+        want = this.patched(patchType!, curScale, patchBody, 'autoscaling/v1', 'Scale');
+        this.checkPatchedFields(scaleGv, want, patchBody, q, res, i === 0);
+      }
+      const errs = validateScale(want);
+      if (errs.length) throw invalid('autoscaling', 'Scale', name, errs);
+      const curRv = strOf(objAt(cur, 'metadata').resourceVersion);
+      const rv = strOf(objAt(want, 'metadata').resourceVersion);
+      const pinned = rv !== undefined && rv !== '' && (putBody !== undefined || rv !== curRv);
+      if (pinned && rv !== curRv) throw conflict(s.def.group, s.def.resource, name);
+      const next = structuredClone(cur);
+      applyScale(s, next, want);
+      try {
+        const updated = await st.update(s, ns, name, next);
+        this.o.log.info({ resource: s.def.resource, namespace: ns, name, replicas: objAt(want, 'spec').replicas }, 'object scaled');
+        send(res, 200, scaleOf(s, updated));
+        return 200;
+      } catch (e) {
+        if (pinned || !(e instanceof ApiError && e.reason === 'Conflict')) throw e;
+      }
+    }
+    throw conflict(s.def.group, s.def.resource, name);
   }
 
   private async deleteOptions(req: IncomingMessage, q: URLSearchParams): Promise<{ gracePeriodSeconds?: number; preconditions?: { uid?: string; resourceVersion?: string } }> {
@@ -306,30 +444,48 @@ export class ApiHandler {
     };
   }
 
+  /** A patch applied to an object; a patch that does not apply is the Status the real apiserver answers. */
+  private patched(type: PatchType, cur: Obj, patch: unknown, apiVersion: string, kind: string): Obj {
+    try {
+      const out = applyPatch(type, cur as JsonMap, patch, apiVersion, kind);
+      if (!isObj(out)) throw new PatchError(type, 422, 'the patch did not produce an object');
+      return out;
+    } catch (e) {
+      if (e instanceof PatchError) throw patchFailed(e);
+      throw e;
+    }
+  }
+
+  /**
+   * The unknown fields a patch brings (the patched object's, as kube-apiserver decodes it): Strict refuses the
+   * patch with 422 Invalid on `patch`, as the real server does; Warn sends them as Warning headers; Warn and
+   * Ignore drop them from the patched object.
+   */
+  private checkPatchedFields(def: { group: string; version: string; kind: string }, patched: Obj, patch: unknown, q: URLSearchParams, res: ServerResponse, warn = true): void {
+    const directive = fieldValidationOf(q);
+    const errs = strictDecodingErrors(definitionOf(def.group, def.version, def.kind), patched, undefined, directive !== 'Strict');
+    if (errs.length === 0 || directive === 'Ignore') return;
+    if (directive === 'Strict') {
+      throw invalid('', '', '', [{ type: 'FieldValueInvalid', field: 'patch', value: JSON.stringify(patch), detail: `strict decoding error: ${errs.join(', ')}` }]);
+    }
+    if (warn) addWarnings(res, errs);
+  }
+
   /**
    * PATCH as a JSON merge patch, a JSON patch or a strategic merge patch (by Content-Type), applied
    * to the stored object and written at its revision (retried when it moved, unless the patch pins a
    * resourceVersion). A patch that does not apply is the Status the real apiserver answers.
    */
-  private async patch(def: KindDef, ns: string | undefined, name: string, sub: string | undefined, req: IncomingMessage): Promise<Obj> {
-    const ct = req.headers['content-type'];
-    const type = patchTypeOf(ct);
-    if (type === undefined) {
-      throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${PATCH_CONTENT_TYPES.join(', ')}`);
-    }
+  private async patch(def: Strategy, ns: string | undefined, name: string, sub: string | undefined, req: IncomingMessage, res: ServerResponse, q: URLSearchParams): Promise<Obj> {
+    const type = patchTypeOf(req.headers['content-type']);
+    if (type === undefined) throw unsupportedPatch();
     const patch = parseBody(await readBody(req), 'application/json');
     if (type !== 'json' && !isObj(patch)) throw badRequest('the patch must be a JSON object');
+    fieldValidationOf(q);
     for (let i = 0; i < 10; i++) {
       const cur = await this.o.storage.get(def, ns, name);
-      let next: Obj;
-      try {
-        const out = applyPatch(type, cur as JsonMap, patch, apiVersionOf(def), def.kind);
-        if (!isObj(out)) throw new PatchError(type, 422, 'the patch did not produce an object');
-        next = out;
-      } catch (e) {
-        if (e instanceof PatchError) throw patchFailed(e);
-        throw e;
-      }
+      const next = this.patched(type, cur, patch, apiVersionOf(def), def.def.kind);
+      this.checkPatchedFields({ group: def.def.group, version: def.def.version, kind: def.def.kind }, next, patch, q, res, i === 0);
       const curRv = strOf(objAt(cur, 'metadata').resourceVersion);
       const rv = strOf(objAt(next, 'metadata').resourceVersion);
       // A patch that sets another resourceVersion pins it: its conflict is the client's.
@@ -341,28 +497,39 @@ export class ApiHandler {
         if (pinned || !(e instanceof ApiError && e.reason === 'Conflict')) throw e;
       }
     }
-    throw conflict(def.group, def.resource, name);
+    throw conflict(def.def.group, def.def.resource, name);
   }
 
   /** pods/binding: the pod is given its node, once. */
-  private async bind(def: KindDef, ns: string, name: string, body: Obj, res: ServerResponse): Promise<number> {
+  private async bind(def: Strategy, ns: string, name: string, body: Obj, res: ServerResponse): Promise<number> {
     const target = strOf(objAt(body, 'target').name);
     if (!target) throw badRequest('a binding needs target.name, the node');
-    const cur = await this.o.storage.get(def, ns, name);
-    const node = strOf(objAt(cur, 'spec').nodeName);
-    if (node) throw conflict('', 'pods', name, `pod ${name} is already assigned to node "${node}"`);
-    const next = structuredClone(cur);
-    objAt(next, 'spec').nodeName = target;
-    await this.o.storage.update(def, ns, name, next);
+    // As the binding REST does: nodeName set on the stored pod directly (a pod update may not change it).
+    await this.o.storage.rewrite(def, ns, name, (cur) => {
+      const why = bindPod(cur, target);
+      if (why !== undefined) throw conflict('', 'pods', name, why);
+      return cur;
+    });
     send(res, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
     return 201;
+  }
+
+  /** namespaces/<name>/finalize: only spec.finalizers is taken from the body. */
+  private async finalize(def: Strategy, name: string, body: Obj): Promise<Obj> {
+    const want = strOf(objAt(body, 'metadata').resourceVersion);
+    return this.o.storage.rewrite(def, undefined, name, (cur) => {
+      if (want !== undefined && want !== strOf(objAt(cur, 'metadata').resourceVersion)) throw conflict('', 'namespaces', name);
+      const fin = objAt(body, 'spec').finalizers;
+      cur.spec = { ...objAt(cur, 'spec'), finalizers: Array.isArray(fin) ? fin.filter((f): f is string => typeof f === 'string') : [] };
+      return cur;
+    });
   }
 
   /**
    * A namespace is marked Terminating, its objects are deleted (pods gracefully), and it is removed
    * once nothing is left in it; what the kubelet still has to stop is finished by sweepNamespaces.
    */
-  private async deleteNamespace(def: KindDef, name: string, req: IncomingMessage, res: ServerResponse, q: URLSearchParams): Promise<number> {
+  private async deleteNamespace(def: Strategy, name: string, req: IncomingMessage, res: ServerResponse, q: URLSearchParams): Promise<number> {
     if ((this.o.protectedNamespaces ?? []).includes(name)) throw forbidden('', 'namespaces', name, 'this namespace may not be deleted');
     await this.deleteOptions(req, q);
     const cur = await this.o.storage.get(def, undefined, name);
@@ -380,10 +547,10 @@ export class ApiHandler {
   }
 
   /** Deletes what is left in a terminating namespace; true when the namespace itself is gone. */
-  async finishNamespace(nsDef: KindDef, name: string): Promise<boolean> {
+  async finishNamespace(nsDef: Strategy, name: string): Promise<boolean> {
     let left = 0;
     for (const def of this.o.kinds) {
-      if (!def.namespaced) continue;
+      if (!def.def.namespaced || def.def.storage === '') continue;
       const l = await this.o.storage.list(def, name, { labels: [], fields: [] });
       for (const o of l.items) {
         try {
@@ -410,7 +577,7 @@ export class ApiHandler {
     for (const ns of l.items) if (strOf(objAt(ns, 'metadata').deletionTimestamp)) await this.finishNamespace(nsDef, nameOf(ns));
   }
 
-  private async watch(def: KindDef, ns: string | undefined, name: string | undefined, req: IncomingMessage, res: ServerResponse, q: URLSearchParams): Promise<void> {
+  private async watch(def: Strategy, ns: string | undefined, name: string | undefined, req: IncomingMessage, res: ServerResponse, q: URLSearchParams): Promise<void> {
     const sel = this.selectors(def, q);
     const selectors: Selectors = name ? { ...sel, fields: [...sel.fields, { field: 'metadata.name', operator: '=', value: name }] } : sel;
     const table = wantsTable(req.headers.accept);
@@ -418,36 +585,61 @@ export class ApiHandler {
     const ac = new AbortController();
     const t = q.get('timeoutSeconds');
     const seconds = Math.min(t && /^\d+$/.test(t) ? Number(t) : MAX_WATCH_SECONDS, MAX_WATCH_SECONDS);
+    const deadline = Date.now() + seconds * 1000;
     const timer = setTimeout(() => ac.abort(), seconds * 1000);
     const onClose = (): void => ac.abort();
     res.once('close', onClose);
     let columnsSent = false;
     const write = (e: WatchEvent): void => {
-      if (!res.headersSent) {
-        res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
-      }
       let object: Obj = e.object;
       if (table && e.type !== 'ERROR' && e.type !== 'BOOKMARK') {
-        object = buildTable(def.table, [e.object], { resourceVersion: strOf(objAt(e.object, 'metadata').resourceVersion) ?? '' }, include, Date.now(), !columnsSent);
+        object = buildTable(strategyTable(def), [e.object], { resourceVersion: strOf(objAt(e.object, 'metadata').resourceVersion) ?? '' }, include, Date.now(), !columnsSent);
         columnsSent = true;
       }
       res.write(`${JSON.stringify({ type: e.type, object })}\n`);
     };
+    // Bookmarks carry the newest revision this watch has seen (its start, or an event's, even one the
+    // selectors filtered out): a client resuming from it misses nothing.
+    let progress: string | undefined;
+    let bookmark: NodeJS.Timeout | undefined;
+    const interval = this.o.bookmarkIntervalMs ?? BOOKMARK_MS;
+    const schedule = (): void => {
+      const at = nextBookmarkAt(Date.now(), deadline, interval);
+      if (at === undefined) return;
+      bookmark = setTimeout(() => {
+        if (progress !== undefined && !ac.signal.aborted) write({ type: 'BOOKMARK', object: { kind: def.def.kind, apiVersion: apiVersionOf(def), metadata: { resourceVersion: progress } } });
+        schedule();
+      }, at - Date.now());
+    };
+    if (q.get('allowWatchBookmarks') === 'true') schedule();
     try {
       // Headers go out at once: a client waits for them before it reads events.
       res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
       res.flushHeaders();
-      await this.o.storage.watch(def, ns, q.get('resourceVersion') ?? undefined, selectors, write, ac.signal);
+      await this.o.storage.watch(def, ns, q.get('resourceVersion') ?? undefined, selectors, write, ac.signal, (rv) => (progress = rv));
     } catch (e) {
       const err = e instanceof ApiError ? e : internalError(errorMessage(e));
       res.write(`${JSON.stringify({ type: 'ERROR', object: err.toStatus() })}\n`);
     } finally {
       clearTimeout(timer);
+      clearTimeout(bookmark);
       res.off('close', onClose);
       res.end();
     }
   }
 }
+
+/** Subresources served through the generic store (scale has its own path; log, exec, ... come later). */
+const SERVED_SUBRESOURCES = new Set(['status', 'binding', 'finalize']);
+
+function addWarnings(res: ServerResponse, texts: readonly string[]): void {
+  const prev = res.getHeader('Warning');
+  const have = Array.isArray(prev) ? prev : typeof prev === 'string' ? [prev] : [];
+  res.setHeader('Warning', [...have, ...texts.map(warningHeader)]);
+}
+
+const unsupportedPatch = (): ApiError =>
+  new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${PATCH_CONTENT_TYPES.join(', ')}`);
 
 /** A patch that does not apply, as the real apiserver's Status: 400 BadRequest, 413, or 422 Invalid. */
 function patchFailed(e: PatchError): ApiError {

@@ -131,12 +131,12 @@ export class ServiceAllocation {
     }
   }
 
-  /** ClusterIP and node ports are immutable once allocated (field errors, empty when unchanged). */
+  /**
+   * Node ports are immutable once allocated (field errors, empty when unchanged); the ClusterIP's rule is the
+   * Service strategy's (ValidateServiceUpdate).
+   */
   immutable(cur: Obj, next: Obj): FieldError[] {
     const errs: FieldError[] = [];
-    const a = strOf(objAt(cur, 'spec').clusterIP);
-    const b = strOf(objAt(next, 'spec').clusterIP);
-    if (a && a !== b) errs.push({ type: 'FieldValueInvalid', field: 'spec.clusterIPs[0]', value: b ?? '', detail: 'may not change once set' });
     const had = new Set(arrOf(objAt(cur, 'spec').ports).map((p) => numOf(objAt(p).nodePort)).filter((n) => n !== undefined));
     arrOf(objAt(next, 'spec').ports).forEach((p, i) => {
       const np = numOf(objAt(p).nodePort);

@@ -6,9 +6,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { type Etcd3, GRPCOutOfRangeError, type IKeyValue, type IWatchResponse, type Watcher } from 'etcd3';
 import { errorMessage, type Logger } from '../common/index.js';
-import { alreadyExists, ApiError, badRequest, conflict, expired, type FieldError, forbidden, internalError, invalid, notFound, unavailable } from './errors.js';
+import { alreadyExists, ApiError, badRequest, conflict, expired, forbidden, internalError, invalid, notFound, unavailable } from './errors.js';
 import { arrOf, isObj, labelsOf, metaOf, nameOf, type Obj, objAt, strOf } from './object.js';
-import { checkName, type KindDef, fieldsOf } from './registry/index.js';
+import { groupVersion, type Strategy, storageKey, storagePrefix } from './kinds/index.js';
 import { type Selectors, selectorsMatch } from './selectors.js';
 import { type ServiceAllocation } from './services.js';
 
@@ -117,16 +117,16 @@ export class Storage {
   }
 
   /** <prefix>/<storage>/ (cluster-scoped, or every namespace) or <prefix>/<storage>/<ns>/. */
-  prefixOf(def: KindDef, namespace?: string): string {
-    return `${this.o.prefix}/${def.storage}/${def.namespaced && namespace ? `${namespace}/` : ''}`;
+  prefixOf(s: Strategy, namespace?: string): string {
+    return storagePrefix(s.def, this.o.prefix, namespace);
   }
 
-  keyOf(def: KindDef, namespace: string | undefined, name: string): string {
-    return `${this.o.prefix}/${def.storage}/${def.namespaced ? `${namespace ?? ''}/` : ''}${name}`;
+  keyOf(s: Strategy, namespace: string | undefined, name: string): string {
+    return storageKey(s.def, this.o.prefix, namespace ?? '', name);
   }
 
   /** A stored value as served: kind, apiVersion and resourceVersion set; undefined when it is not a JSON object. */
-  decode(def: KindDef, kv: IKeyValue): Obj | undefined {
+  decode(s: Strategy, kv: IKeyValue): Obj | undefined {
     let o: unknown;
     try {
       o = JSON.parse(kv.value.toString());
@@ -137,12 +137,12 @@ export class Storage {
       this.o.log.warn({ key: kv.key.toString() }, 'stored value is not a JSON object; skipped');
       return undefined;
     }
-    return this.served(def, o, kv.mod_revision);
+    return this.served(s, o, kv.mod_revision);
   }
 
-  private served(def: KindDef, o: Obj, rv: string): Obj {
+  private served(s: Strategy, o: Obj, rv: string): Obj {
     const { kind: _k, apiVersion: _a, ...rest } = o;
-    const out: Obj = { kind: def.kind, apiVersion: def.group ? `${def.group}/${def.version}` : def.version, ...rest };
+    const out: Obj = { kind: s.def.kind, apiVersion: groupVersion(s.def), ...rest };
     metaOf(out).resourceVersion = rv;
     return out;
   }
@@ -162,20 +162,23 @@ export class Storage {
     }
   }
 
-  async get(def: KindDef, namespace: string | undefined, name: string): Promise<Obj> {
+  async get(def: Strategy, namespace: string | undefined, name: string): Promise<Obj> {
     const kv = await this.getKv(this.keyOf(def, namespace, name));
     const o = kv && this.decode(def, kv);
-    if (!kv) throw notFound(def.group, def.resource, name);
-    if (!o) throw internalError(`the stored ${def.resource} "${name}" cannot be decoded`);
+    if (!kv) throw notFound(def.def.group, def.def.resource, name);
+    if (!o) throw internalError(`the stored ${def.def.resource} "${name}" cannot be decoded`);
     return o;
   }
 
-  matches(def: KindDef, o: Obj, sel: Selectors): boolean {
-    return selectorsMatch(sel, labelsOf(o), sel.fields.length === 0 ? {} : fieldsOf(def, o));
+  matches(s: Strategy, o: Obj, sel: Selectors): boolean {
+    if (sel.fields.length === 0) return selectorsMatch(sel, labelsOf(o), {});
+    const fields: Record<string, string> = {};
+    for (const f of sel.fields) fields[f.field] = s.fieldValue(o, f.field) ?? '';
+    return selectorsMatch(sel, labelsOf(o), fields);
   }
 
   /** One page (or all) of a kind's objects, at one etcd revision; filtered pages are filled up to the limit. */
-  async list(def: KindDef, namespace: string | undefined, opts: ListOptions): Promise<ListResult> {
+  async list(def: Strategy, namespace: string | undefined, opts: ListOptions): Promise<ListResult> {
     const prefix = this.prefixOf(def, namespace);
     const end = prefixEnd(prefix);
     let start = Buffer.from(prefix);
@@ -216,56 +219,51 @@ export class Storage {
   }
 
   /** The namespace an object is created in exists and is not being deleted (NamespaceLifecycle). */
-  async admitNamespace(nsDef: KindDef, def: KindDef, namespace: string, name: string): Promise<void> {
+  async admitNamespace(nsDef: Strategy, def: Strategy, namespace: string, name: string): Promise<void> {
     const kv = await this.getKv(this.keyOf(nsDef, undefined, namespace));
     if (!kv) throw notFound('', 'namespaces', namespace);
     const ns = this.decode(nsDef, kv);
     if (ns && strOf(objAt(ns, 'metadata').deletionTimestamp)) {
-      throw forbidden(def.group, def.resource, name, `unable to create new content in namespace ${namespace} because it is being terminated`);
+      throw forbidden(def.def.group, def.def.resource, name, `unable to create new content in namespace ${namespace} because it is being terminated`);
     }
   }
 
-  /** Metadata, defaults and checks of a new object; throws the 400/422 Status when it is refused. */
-  prepareCreate(def: KindDef, namespace: string | undefined, body: Obj): Obj {
+  /**
+   * A new object as the generic store's BeforeCreate makes it: the request's namespace, uid and
+   * creationTimestamp, the kind's defaults and create preparation, a generated name, then the kind's
+   * validation; throws the 400/422 Status when it is refused.
+   */
+  prepareCreate(s: Strategy, namespace: string | undefined, body: Obj): Obj {
     const o = structuredClone(body);
     const meta = metaOf(o);
     if (strOf(meta.resourceVersion)) throw badRequest('resourceVersion should not be set on objects to be created');
-    if (def.namespaced) {
+    if (s.def.namespaced) {
       const bodyNs = strOf(meta.namespace);
       if (bodyNs && namespace && bodyNs !== namespace) throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
       meta.namespace = namespace ?? bodyNs ?? 'default';
     } else delete meta.namespace;
-    const gen = strOf(meta.generateName);
-    if (!strOf(meta.name) && gen) meta.name = `${gen}${nameSuffix()}`;
-    const name = strOf(meta.name) ?? '';
-    const errs: FieldError[] = [];
-    if (name === '') errs.push({ type: 'FieldValueRequired', field: 'metadata.name', detail: 'name or generateName is required' });
-    else {
-      const bad = checkName(def, name);
-      if (bad) errs.push(bad);
-    }
+    // The system fields first: a Job's generated selector is made of its uid.
     meta.uid = randomUUID();
     meta.creationTimestamp = rfc3339(this.now());
-    delete meta.deletionTimestamp;
-    delete meta.deletionGracePeriodSeconds;
-    if (def.initialStatus) o.status = def.initialStatus(o);
-    def.defaults?.(o);
-    errs.push(...(def.validate?.(o) ?? []));
-    if (errs.length) throw invalid(def.group, def.kind, name, errs);
-    if (def.resource === 'replicationcontrollers') meta.generation = 1;
+    s.defaults(o);
+    s.prepareForCreate(o);
+    const gen = strOf(meta.generateName);
+    if (!strOf(meta.name) && gen) meta.name = `${gen}${nameSuffix()}`;
+    const errs = s.validate(o);
+    if (errs.length) throw invalid(s.def.group, s.def.kind, strOf(meta.name) ?? '', errs);
     return o;
   }
 
-  async create(def: KindDef, namespace: string | undefined, body: Obj): Promise<Obj> {
+  async create(def: Strategy, namespace: string | undefined, body: Obj): Promise<Obj> {
     const o = this.prepareCreate(def, namespace, body);
     const name = nameOf(o);
     const key = this.keyOf(def, strOf(metaOf(o).namespace), name);
     // Services: the ClusterIP and node ports are reserved in the same transaction that writes the
     // service; a reservation lost to another apiserver is picked again.
     // A service that exists is AlreadyExists, not a clash of its own addresses.
-    if (def.resource === 'services' && (await this.getKv(key))) throw alreadyExists(def.group, def.resource, name);
+    if (def.def.resource === 'services' && (await this.getKv(key))) throw alreadyExists(def.def.group, def.def.resource, name);
     for (let attempt = 0; attempt < 10; attempt++) {
-      const reservations = def.resource === 'services' ? await this.o.services.allocate(o, attempt > 0) : [];
+      const reservations = def.def.resource === 'services' ? await this.o.services.allocate(o, attempt > 0) : [];
       const client = this.o.client;
       let cmp = client.if(key, 'Version', '==', 0);
       for (const r of reservations) cmp = cmp.and(r.key, 'Version', '==', 0);
@@ -276,7 +274,7 @@ export class Storage {
         throw etcdFailure(e);
       }
       if (res.succeeded) return this.served(def, o, res.header.revision);
-      if (await this.getKv(key)) throw alreadyExists(def.group, def.resource, name);
+      if (await this.getKv(key)) throw alreadyExists(def.def.group, def.def.resource, name);
       this.o.services.lost();
     }
     throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on services "${name}": the service address or port kept being taken by another apiserver`);
@@ -287,24 +285,24 @@ export class Storage {
    * changed since), or unconditionally when the body has none. `sub` 'status' takes only the status
    * from the body; a plain update keeps the stored status of kinds that have a status subresource.
    */
-  async update(def: KindDef, namespace: string | undefined, name: string, body: Obj, sub?: 'status'): Promise<Obj> {
+  async update(def: Strategy, namespace: string | undefined, name: string, body: Obj, sub?: 'status'): Promise<Obj> {
     const bmeta = objAt(body, 'metadata');
     const bodyName = strOf(bmeta.name);
     if (bodyName !== undefined && bodyName !== name) throw badRequest(`the name of the object (${bodyName}) does not match the name on the URL (${name})`);
-    if (def.namespaced && strOf(bmeta.namespace) && namespace && bmeta.namespace !== namespace) {
+    if (def.def.namespaced && strOf(bmeta.namespace) && namespace && bmeta.namespace !== namespace) {
       throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
     }
     const wantRv = strOf(bmeta.resourceVersion);
     const key = this.keyOf(def, namespace, name);
     for (let attempt = 0; attempt < 10; attempt++) {
       const kv = await this.getKv(key);
-      if (!kv) throw notFound(def.group, def.resource, name);
+      if (!kv) throw notFound(def.def.group, def.def.resource, name);
       const cur = this.decode(def, kv);
-      if (!cur) throw internalError(`the stored ${def.resource} "${name}" cannot be decoded`);
-      if (wantRv !== undefined && wantRv !== kv.mod_revision) throw conflict(def.group, def.resource, name);
-      const next = this.prepareUpdate(def, cur, body, sub);
+      if (!cur) throw internalError(`the stored ${def.def.resource} "${name}" cannot be decoded`);
+      if (wantRv !== undefined && wantRv !== kv.mod_revision) throw conflict(def.def.group, def.def.resource, name);
+      const next = this.prepareUpdate(def, cur, body, namespace, sub);
       // A deleted object whose last finalizer is gone is removed, not rewritten (pods: the kubelet does it).
-      const finished = strOf(objAt(next, 'metadata').deletionTimestamp) && def.resource !== 'pods' && arrOf(objAt(next, 'metadata').finalizers).length === 0;
+      const finished = strOf(objAt(next, 'metadata').deletionTimestamp) && def.def.resource !== 'pods' && arrOf(objAt(next, 'metadata').finalizers).length === 0;
       let ok: boolean;
       let rev: string;
       try {
@@ -316,19 +314,19 @@ export class Storage {
         throw etcdFailure(e);
       }
       if (ok) return this.served(def, next, rev);
-      if (wantRv !== undefined) throw conflict(def.group, def.resource, name);
+      if (wantRv !== undefined) throw conflict(def.def.group, def.def.resource, name);
     }
-    throw conflict(def.group, def.resource, name);
+    throw conflict(def.def.group, def.def.resource, name);
   }
 
   /** A server-side change of a stored object (no client fields to guard), compare-and-swapped, retried. */
-  async rewrite(def: KindDef, namespace: string | undefined, name: string, fn: (cur: Obj) => Obj): Promise<Obj> {
+  async rewrite(def: Strategy, namespace: string | undefined, name: string, fn: (cur: Obj) => Obj): Promise<Obj> {
     const key = this.keyOf(def, namespace, name);
     for (let attempt = 0; attempt < 10; attempt++) {
       const kv = await this.getKv(key);
-      if (!kv) throw notFound(def.group, def.resource, name);
+      if (!kv) throw notFound(def.def.group, def.def.resource, name);
       const cur = this.decode(def, kv);
-      if (!cur) throw internalError(`the stored ${def.resource} "${name}" cannot be decoded`);
+      if (!cur) throw internalError(`the stored ${def.def.resource} "${name}" cannot be decoded`);
       const next = fn(structuredClone(cur));
       let res;
       try {
@@ -338,29 +336,30 @@ export class Storage {
       }
       if (res.succeeded) return this.served(def, next, res.header.revision);
     }
-    throw conflict(def.group, def.resource, name);
+    throw conflict(def.def.group, def.def.resource, name);
   }
 
-  private prepareUpdate(def: KindDef, cur: Obj, body: Obj, sub?: 'status'): Obj {
-    const cmeta = objAt(cur, 'metadata');
-    let next: Obj;
-    if (sub === 'status') {
-      next = { ...structuredClone(cur), status: structuredClone(body.status) };
-    } else {
-      next = structuredClone(body);
-      if (def.subresources.some((s) => s.name === 'status') && cur.status !== undefined) next.status = structuredClone(cur.status);
-      const meta = metaOf(next);
-      // Set by the server, never by the client.
-      for (const k of ['uid', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'generation', 'namespace', 'name']) {
-        if (cmeta[k] === undefined) delete meta[k];
-        else meta[k] = cmeta[k];
-      }
-      if (def.resource === 'services') this.o.services.keepAllocated(cur, next);
-      def.defaults?.(next);
-      const errs = def.validate?.(next) ?? [];
-      if (def.resource === 'services') errs.push(...this.o.services.immutable(cur, next));
-      if (errs.length) throw invalid(def.group, def.kind, nameOf(cur), errs);
-      if (typeof cmeta.generation === 'number' && JSON.stringify(cur.spec) !== JSON.stringify(next.spec)) meta.generation = cmeta.generation + 1;
+  /**
+   * The object an update writes. A status update takes the body's status (and, for pods and nodes, labels
+   * and annotations) onto the stored object; it is not validated again, as the kubelet's status writes
+   * must not fail on a spec written before the apiserver checked it. Any other update is the body,
+   * defaulted, with what the server owns taken from the stored object, and validated against it.
+   */
+  private prepareUpdate(s: Strategy, cur: Obj, body: Obj, namespace: string | undefined, sub?: 'status'): Obj {
+    const next = structuredClone(body);
+    const meta = metaOf(next);
+    meta.name = nameOf(cur);
+    if (s.def.namespaced) meta.namespace = namespace ?? strOf(objAt(cur, 'metadata').namespace) ?? '';
+    else delete meta.namespace;
+    if (sub === 'status') s.prepareForStatusUpdate(next, cur);
+    else {
+      s.defaults(next);
+      s.prepareForUpdate(next, cur);
+      const isService = s.def.group === '' && s.def.resource === 'services';
+      if (isService) this.o.services.keepAllocated(cur, next);
+      const errs = s.validateUpdate(next, cur);
+      if (isService) errs.push(...this.o.services.immutable(cur, next).map((e) => ({ ...e, detail: e.detail ?? '' })));
+      if (errs.length) throw invalid(s.def.group, s.def.kind, nameOf(cur), errs);
     }
     delete metaOf(next).resourceVersion;
     return next;
@@ -372,22 +371,22 @@ export class Storage {
    * (as it does today); an unbound pod, or a grace period of 0, is removed at once. An object with
    * finalizers is only marked. Returns the object as last stored, and whether it is gone.
    */
-  async delete(def: KindDef, namespace: string | undefined, name: string, opts: DeleteOptions): Promise<{ obj: Obj; gone: boolean }> {
+  async delete(def: Strategy, namespace: string | undefined, name: string, opts: DeleteOptions): Promise<{ obj: Obj; gone: boolean }> {
     const key = this.keyOf(def, namespace, name);
     for (let attempt = 0; attempt < 10; attempt++) {
       const kv = await this.getKv(key);
-      if (!kv) throw notFound(def.group, def.resource, name);
+      if (!kv) throw notFound(def.def.group, def.def.resource, name);
       const cur = this.decode(def, kv) ?? { metadata: { name } };
       const meta = objAt(cur, 'metadata');
       const pre = opts.preconditions;
       if (pre?.uid && pre.uid !== meta.uid) {
-        throw conflict(def.group, def.resource, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${strOf(meta.uid) ?? ''}`);
+        throw conflict(def.def.group, def.def.resource, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${strOf(meta.uid) ?? ''}`);
       }
       if (pre?.resourceVersion && pre.resourceVersion !== kv.mod_revision) {
-        throw conflict(def.group, def.resource, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${kv.mod_revision}`);
+        throw conflict(def.def.group, def.def.resource, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${kv.mod_revision}`);
       }
       let mark: Obj | undefined;
-      if (def.resource === 'pods') mark = this.gracefulPod(cur, opts);
+      if (def.def.resource === 'pods') mark = this.gracefulPod(cur, opts);
       if (!mark && arrOf(meta.finalizers).length > 0) {
         mark = structuredClone(cur);
         if (!strOf(objAt(mark, 'metadata').deletionTimestamp)) {
@@ -396,7 +395,7 @@ export class Storage {
         }
       }
       if (mark && JSON.stringify(mark) === JSON.stringify(cur)) return { obj: cur, gone: false };
-      const extra = !mark && def.resource === 'services' ? this.o.services.reservationsOf(cur) : [];
+      const extra = !mark && def.def.resource === 'services' ? this.o.services.reservationsOf(cur) : [];
       let res;
       try {
         const cmp = this.o.client.if(key, 'Mod', '==', kv.mod_revision);
@@ -406,7 +405,7 @@ export class Storage {
       }
       if (res.succeeded) return mark ? { obj: this.served(def, mark, res.header.revision), gone: false } : { obj: cur, gone: true };
     }
-    throw conflict(def.group, def.resource, name);
+    throw conflict(def.def.group, def.def.resource, name);
   }
 
   /** The pod marked for graceful deletion, or undefined when it is removed at once. */
@@ -437,16 +436,28 @@ export class Storage {
    * first as ADDED. Events are filtered by the selectors: an object that stops matching is DELETED
    * for this watcher, one that starts matching is ADDED. A revision etcd compacted away ends the watch
    * with an ERROR event holding a 410 Expired Status. Resolves when `signal` aborts or etcd ends it.
+   * `progress` hears each revision the watch has got to (its start, then every etcd event's, selected
+   * or not), for bookmarks.
    */
-  async watch(def: KindDef, namespace: string | undefined, resourceVersion: string | undefined, sel: Selectors, send: (e: WatchEvent) => void, signal: AbortSignal): Promise<void> {
+  async watch(
+    def: Strategy,
+    namespace: string | undefined,
+    resourceVersion: string | undefined,
+    sel: Selectors,
+    send: (e: WatchEvent) => void,
+    signal: AbortSignal,
+    progress: (rv: string) => void = () => undefined,
+  ): Promise<void> {
     let from: bigint;
     if (resourceVersion === undefined || resourceVersion === '' || resourceVersion === '0') {
       const l = await this.list(def, namespace, sel);
       for (const o of l.items) send({ type: 'ADDED', object: o });
       from = BigInt(l.resourceVersion) + 1n;
+      progress(l.resourceVersion);
     } else {
       if (!/^\d+$/.test(resourceVersion)) throw badRequest(`invalid resource version "${resourceVersion}"`);
       from = BigInt(resourceVersion) + 1n;
+      progress(resourceVersion);
     }
     if (signal.aborted) return;
     const prefix = this.prefixOf(def, namespace);
@@ -455,15 +466,24 @@ export class Storage {
       await this.o.client.kv.range({ key: Buffer.from(prefix), range_end: prefixEnd(prefix), limit: 1, keys_only: true, revision: (from - 1n).toString() });
     } catch (e) {
       // A revision not reached yet is watched from when it comes.
-      if (revisionRefusal(e) === 'future') return this.watchFrom(def, prefix, from, resourceVersion, sel, send, signal);
+      if (revisionRefusal(e) === 'future') return this.watchFrom(def, prefix, from, resourceVersion, sel, send, signal, progress);
       if (!isCompacted(e)) throw etcdFailure(e);
       send({ type: 'ERROR', object: expired(`too old resource version: ${resourceVersion ?? ''}`).toStatus() as unknown as Obj });
       return;
     }
-    return this.watchFrom(def, prefix, from, resourceVersion, sel, send, signal);
+    return this.watchFrom(def, prefix, from, resourceVersion, sel, send, signal, progress);
   }
 
-  private async watchFrom(def: KindDef, prefix: string, from: bigint, resourceVersion: string | undefined, sel: Selectors, send: (e: WatchEvent) => void, signal: AbortSignal): Promise<void> {
+  private async watchFrom(
+    def: Strategy,
+    prefix: string,
+    from: bigint,
+    resourceVersion: string | undefined,
+    sel: Selectors,
+    send: (e: WatchEvent) => void,
+    signal: AbortSignal,
+    progress: (rv: string) => void,
+  ): Promise<void> {
     let watcher: Watcher;
     try {
       watcher = await this.o.client.watch().prefix(prefix).startRevision(from.toString()).withPreviousKV().create();
@@ -496,6 +516,7 @@ export class Storage {
           } else if (now && before) send({ type: 'MODIFIED', object: cur });
           else if (now) send({ type: 'ADDED', object: cur });
           else if (before && cur) send({ type: 'DELETED', object: cur });
+          progress(e.kv.mod_revision);
         }
       });
       watcher.on('error', (err: unknown) => {

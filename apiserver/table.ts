@@ -1,6 +1,6 @@
 // meta.k8s.io/v1 Table, as kubectl asks for it (`Accept: application/json;as=Table;v=v1;g=meta.k8s.io`):
 // column definitions, and one row of cells per object, with the object (or its metadata) alongside.
-import { since } from './kinds/index.js';
+import { since, type Strategy } from './kinds/index.js';
 import { nameOf, objAt, type Obj } from './object.js';
 
 // kubectl's AGE format lives with the per-kind tables; the generic tables print it the same way.
@@ -54,3 +54,6 @@ export const GENERIC_TABLE: TableDef = {
   columns: [column('Name', 'string', 'Name must be unique within a namespace.', 0, 'name'), column('Age', 'string', 'CreationTimestamp is a timestamp representing the server time when this object was created.')],
   cells: (o, now) => [nameOf(o), age(o, now)],
 };
+
+/** A kind's table, from its strategy's columns and rows. */
+export const strategyTable = (s: Strategy): TableDef => ({ columns: s.tableColumns, cells: (o, now) => s.tableRow(o, now) });

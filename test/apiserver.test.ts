@@ -7,9 +7,8 @@ import {
   apiResourceList,
   apiVersions,
   applyMergePatch,
-  BUILTIN_KINDS,
+  ALL_STRATEGIES,
   buildTable,
-  checkName,
   conflict,
   decodeContinue,
   encodeContinue,
@@ -22,17 +21,18 @@ import {
   parseRequest,
   selectorsMatch,
   parseTokenFile,
-  supportedFields,
+  strategyTable,
   unauthorized,
   versionInfo,
   wantsTable,
   ApiError,
-  type KindDef,
+  type Strategy,
 } from '../apiserver/index.js';
+import { storageKey } from '../apiserver/kinds/index.js';
 import { keys, parseEndpointsObject, parsePodObject, parseServiceObject } from '../cluster/index.js';
 
 const q = (s = '') => new URLSearchParams(s);
-const kind = (r: string): KindDef => BUILTIN_KINDS.find((k) => k.resource === r)!;
+const kind = (r: string): Strategy => ALL_STRATEGIES.find((k) => k.def.resource === r)!;
 
 describe('request parsing', () => {
   it('reads group, version, resource, namespace, name, subresource and verb as the apiserver does', () => {
@@ -62,7 +62,7 @@ describe('request parsing', () => {
 
 describe('discovery', () => {
   it('/api/v1 lists the kinds with short names, categories, verbs and subresources', () => {
-    const doc = apiResourceList(BUILTIN_KINDS, '', 'v1') as { kind: string; groupVersion: string; resources: Record<string, unknown>[] };
+    const doc = apiResourceList(ALL_STRATEGIES, '', 'v1') as { kind: string; groupVersion: string; resources: Record<string, unknown>[] };
     expect(doc).toMatchObject({ kind: 'APIResourceList', apiVersion: 'v1', groupVersion: 'v1' });
     const byName = new Map(doc.resources.map((r) => [r.name, r]));
     expect(byName.get('pods')).toEqual({ name: 'pods', singularName: 'pod', namespaced: true, kind: 'Pod', verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'], shortNames: ['po'], categories: ['all'] });
@@ -72,14 +72,30 @@ describe('discovery', () => {
     expect(byName.get('replicationcontrollers')).toMatchObject({ shortNames: ['rc'], categories: ['all'] });
     expect(byName.get('nodes')).toMatchObject({ namespaced: false, shortNames: ['no'] });
     expect(byName.get('namespaces')).not.toHaveProperty('categories');
-    expect(apiResourceList(BUILTIN_KINDS, 'apps', 'v1')).toBeUndefined();
+    expect(byName.get('replicationcontrollers/scale')).toEqual({ name: 'replicationcontrollers/scale', singularName: '', namespaced: true, group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: ['get', 'patch', 'update'] });
+    expect(byName.get('componentstatuses')).toMatchObject({ namespaced: false, shortNames: ['cs'], verbs: ['get', 'list'] });
+    expect(byName.get('serviceaccounts')).toMatchObject({ shortNames: ['sa'] });
+    expect(byName.get('pods/log')).toMatchObject({ kind: 'Pod', verbs: ['get'] });
+    const apps = apiResourceList(ALL_STRATEGIES, 'apps', 'v1') as { groupVersion: string; resources: Record<string, unknown>[] };
+    const appsByName = new Map(apps.resources.map((r) => [r.name, r]));
+    expect(apps.groupVersion).toBe('apps/v1');
+    expect(appsByName.get('deployments')).toMatchObject({ kind: 'Deployment', shortNames: ['deploy'], categories: ['all'], namespaced: true });
+    expect(appsByName.get('deployments/scale')).toMatchObject({ group: 'autoscaling', version: 'v1', kind: 'Scale' });
+    expect(appsByName.get('daemonsets/status')).toMatchObject({ kind: 'DaemonSet', verbs: ['get', 'patch', 'update'] });
+    expect(appsByName.has('daemonsets/scale')).toBe(false);
+    expect(apiResourceList(ALL_STRATEGIES, 'batch', 'v1')).toMatchObject({ resources: expect.arrayContaining([expect.objectContaining({ name: 'cronjobs', shortNames: ['cj'], categories: ['all'] })]) });
+    expect(apiResourceList(ALL_STRATEGIES, 'networking.k8s.io', 'v1')).toMatchObject({ resources: expect.arrayContaining([expect.objectContaining({ name: 'ingresses', shortNames: ['ing'] })]) });
+    // autoscaling/v1 is only the group of the Scale kind of .../scale: no resource list of its own.
+    expect(apiResourceList(ALL_STRATEGIES, 'autoscaling', 'v1')).toBeUndefined();
+    expect(apiResourceList(ALL_STRATEGIES, 'extensions', 'v1beta1')).toBeUndefined();
   });
 
   it('/api, /apis and /version', () => {
     expect(apiVersions('10.0.0.1:6443')).toEqual({ kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: '10.0.0.1:6443' }] });
-    expect(apiGroupList(BUILTIN_KINDS)).toEqual({ kind: 'APIGroupList', apiVersion: 'v1', groups: [] });
-    const fake = [{ ...kind('pods'), group: 'apps', resource: 'deployments' }];
-    expect(apiGroupList(fake)).toEqual({ kind: 'APIGroupList', apiVersion: 'v1', groups: [{ name: 'apps', versions: [{ groupVersion: 'apps/v1', version: 'v1' }], preferredVersion: { groupVersion: 'apps/v1', version: 'v1' } }] });
+    const groups = (apiGroupList(ALL_STRATEGIES) as { groups: { name: string; preferredVersion: unknown }[] }).groups;
+    expect(groups.map((g) => g.name)).toEqual(['apps', 'batch', 'networking.k8s.io', 'coordination.k8s.io']);
+    expect(groups[0]).toEqual({ name: 'apps', versions: [{ groupVersion: 'apps/v1', version: 'v1' }], preferredVersion: { groupVersion: 'apps/v1', version: 'v1' } });
+    expect(apiGroupList([kind('pods')])).toEqual({ kind: 'APIGroupList', apiVersion: 'v1', groups: [] });
     expect(versionInfo()).toMatchObject({ major: '1', minor: '32', gitVersion: expect.stringMatching(/^v1\.32\.\d+$/) });
   });
 });
@@ -114,7 +130,7 @@ describe('Status', () => {
 });
 
 describe('selectors', () => {
-  const pods = () => supportedFields(kind('pods'));
+  const pods = () => kind('pods').selectableFields;
   it('parses and matches every label operator', () => {
     const l = { app: 'web', tier: 'front' };
     const m = (s: string) => selectorsMatch(parseSelectors(s, '', pods()), l, {});
@@ -159,8 +175,8 @@ describe('selectors', () => {
       { field: 'spec.nodeName', operator: '=', value: 'n1' },
       { field: 'status.phase', operator: '!=', value: 'Failed' },
     ]);
-    expect(supportedFields(kind('nodes'))).not.toContain('metadata.namespace');
-    expect(supportedFields(kind('events'))).toContain('involvedObject.name');
+    expect(kind('nodes').selectableFields).not.toContain('metadata.namespace');
+    expect(kind('events').selectableFields).toContain('involvedObject.name');
   });
 });
 
@@ -177,24 +193,24 @@ describe('tables', () => {
 
   it('fills the pod, service, node and rc columns users know', () => {
     const now = Date.parse('2025-01-01T00:10:00Z');
-    const pod = { metadata: { name: 'web', creationTimestamp: '2025-01-01T00:00:00Z' }, spec: { nodeName: 'n1', containers: [{}, {}] }, status: { phase: 'Running', podIP: '10.1.2.3', containerStatuses: [{ ready: true, restartCount: 1 }, { ready: false, restartCount: 2, state: { waiting: { reason: 'CrashLoopBackOff' } } }] } };
-    const t = buildTable(kind('pods').table, [pod], { resourceVersion: '5' }, 'Metadata', now) as { columnDefinitions: { name: string; priority: number }[]; rows: { cells: unknown[]; object: unknown }[] };
+    const pod = { metadata: { name: 'web', creationTimestamp: '2025-01-01T00:00:00Z' }, spec: { nodeName: 'n1', containers: [{}, {}] }, status: { phase: 'Running', podIP: '10.1.2.3', containerStatuses: [{ ready: true, restartCount: 1, state: { running: {} } }, { ready: false, restartCount: 2, state: { waiting: { reason: 'CrashLoopBackOff' } } }] } };
+    const t = buildTable(strategyTable(kind('pods')), [pod], { resourceVersion: '5' }, 'Metadata', now) as { columnDefinitions: { name: string; priority: number }[]; rows: { cells: unknown[]; object: unknown }[] };
     expect(t.columnDefinitions.filter((c) => c.priority === 0).map((c) => c.name)).toEqual(['Name', 'Ready', 'Status', 'Restarts', 'Age']);
     expect(t.columnDefinitions.filter((c) => c.priority === 1).map((c) => c.name).slice(0, 2)).toEqual(['IP', 'Node']);
-    expect(t.rows[0]!.cells).toEqual(['web', '1/2', 'CrashLoopBackOff', 3, '10m', '10.1.2.3', 'n1', '<none>', '<none>']);
+    expect(t.rows[0]!.cells).toEqual(['web', '1/2', 'CrashLoopBackOff', '3', '10m', '10.1.2.3', 'n1', '<none>', '<none>']);
     expect(t.rows[0]!.object).toEqual({ kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: pod.metadata });
     const svc = { metadata: { name: 's' }, spec: { type: 'NodePort', clusterIP: '10.254.0.9', ports: [{ port: 80, nodePort: 30080, protocol: 'TCP' }, { port: 53, protocol: 'UDP' }], selector: { app: 'web' } } };
-    expect(kind('services').table.cells(svc, now)).toEqual(['s', 'NodePort', '10.254.0.9', '<none>', '80:30080/TCP,53/UDP', '<unknown>', 'app=web']);
+    expect(kind('services').tableRow(svc, now)).toEqual(['s', 'NodePort', '10.254.0.9', '<none>', '80:30080/TCP,53/UDP', '<unknown>', 'app=web']);
     const node = { metadata: { name: 'n1', labels: { 'node-role.kubernetes.io/master': '' } }, status: { conditions: [{ type: 'Ready', status: 'False' }], nodeInfo: { kubeletVersion: 'v1.0' } } };
-    expect(kind('nodes').table.cells(node, now).slice(0, 5)).toEqual(['n1', 'NotReady', 'master', '<unknown>', 'v1.0']);
+    expect(kind('nodes').tableRow(node, now).slice(0, 5)).toEqual(['n1', 'NotReady', 'master', '<unknown>', 'v1.0']);
     const rc = { metadata: { name: 'db' }, spec: { replicas: 2, selector: { name: 'db' }, template: { spec: { containers: [{ name: 'db', image: 'mysql' }] } } }, status: { replicas: 1, readyReplicas: 1 } };
-    expect(kind('replicationcontrollers').table.cells(rc, now)).toEqual(['db', 2, 1, 1, '<unknown>', 'db', 'mysql', 'name=db']);
+    expect(kind('replicationcontrollers').tableRow(rc, now)).toEqual(['db', 2, 1, 1, '<unknown>', 'db', 'mysql', 'name=db']);
   });
 });
 
 describe('kinds', () => {
   it('store at early Kubernetes\' keys, the ones cluster/keys.ts names', () => {
-    const key = (r: string, ns: string | undefined, name: string) => `/registry/${kind(r).storage}/${kind(r).namespaced ? `${ns}/` : ''}${name}`;
+    const key = (r: string, ns: string | undefined, name: string) => storageKey(kind(r).def, '/registry', ns ?? '', name);
     expect(key('pods', 'default', 'web')).toBe(keys.pod('default', 'web'));
     expect(key('nodes', undefined, 'n1')).toBe(keys.node('n1'));
     expect(key('services', 'default', 's')).toBe(keys.service('default', 's'));
@@ -205,36 +221,38 @@ describe('kinds', () => {
   });
 
   it('check names by the kind\'s rule', () => {
-    expect(checkName(kind('pods'), 'web.v1')).toBeUndefined();
-    expect(checkName(kind('pods'), 'Web')).toMatchObject({ type: 'FieldValueInvalid', field: 'metadata.name' });
-    expect(checkName(kind('services'), '1db')).toMatchObject({ detail: expect.stringContaining('DNS-1035') });
-    expect(checkName(kind('namespaces'), 'a.b')).toMatchObject({ detail: expect.stringContaining('RFC 1123 label') });
+    const nameErrors = (r: string, name: string) => kind(r).validate({ metadata: { name, namespace: 'default' } }).filter((e) => e.field === 'metadata.name');
+    expect(nameErrors('pods', 'web.v1')).toEqual([]);
+    expect(nameErrors('pods', 'Web')).toMatchObject([{ type: 'FieldValueInvalid', field: 'metadata.name' }]);
+    expect(nameErrors('services', '1db')).toMatchObject([{ detail: expect.stringContaining('DNS-1035') }]);
+    expect(kind('namespaces').validate({ metadata: { name: 'a.b' } })).toMatchObject([{ field: 'metadata.name', detail: expect.stringContaining('RFC 1123 label') }]);
   });
 
   it('fill in the defaults users rely on', () => {
     const pod = { spec: { containers: [{ name: 'a', image: 'nginx' }, { name: 'b', image: 'redis:7' }] } } as Record<string, unknown>;
-    kind('pods').defaults!(pod);
+    kind('pods').defaults(pod);
     expect(pod.spec).toMatchObject({ restartPolicy: 'Always', dnsPolicy: 'ClusterFirst', terminationGracePeriodSeconds: 30, containers: [{ imagePullPolicy: 'Always', terminationMessagePath: '/dev/termination-log' }, { imagePullPolicy: 'IfNotPresent' }] });
     const svc = { spec: { ports: [{ port: 80 }] } } as Record<string, unknown>;
-    kind('services').defaults!(svc);
+    kind('services').defaults(svc);
     expect(svc.spec).toMatchObject({ type: 'ClusterIP', sessionAffinity: 'None', ports: [{ port: 80, protocol: 'TCP', targetPort: 80 }] });
-    const rc = { metadata: { name: 'db' }, spec: { template: { metadata: { labels: { name: 'db' } }, spec: { containers: [{ name: 'db', image: 'mysql' }] } } } } as Record<string, unknown>;
-    kind('replicationcontrollers').defaults!(rc);
+    const rc = { metadata: { name: 'db', namespace: 'default' }, spec: { template: { metadata: { labels: { name: 'db' } }, spec: { containers: [{ name: 'db', image: 'mysql' }] } } } } as Record<string, unknown>;
+    kind('replicationcontrollers').defaults(rc);
     expect(rc).toMatchObject({ metadata: { labels: { name: 'db' } }, spec: { replicas: 1, selector: { name: 'db' } } });
-    expect(kind('replicationcontrollers').validate!(rc)).toEqual([]);
+    expect(kind('replicationcontrollers').validate(rc)).toEqual([]);
     const ns = { metadata: { name: 'team' } } as Record<string, unknown>;
-    kind('namespaces').defaults!(ns);
+    kind('namespaces').defaults(ns);
     expect(ns.metadata).toEqual({ name: 'team', labels: { 'kubernetes.io/metadata.name': 'team' } });
   });
 });
 
 describe('what the apiserver writes, the kubelet and kube-proxy read', () => {
   it('passes their parsers after defaulting (a pod, a NodePort service, the kubernetes endpoints)', () => {
-    const pod = { metadata: { name: 'p', namespace: 'default', uid: 'u' }, spec: { nodeName: 'n', containers: [{ name: 'c', image: 'busybox', ports: [{ containerPort: 80 }] }] }, status: kind('pods').initialStatus!({}) };
-    kind('pods').defaults!(pod);
+    const pod = { metadata: { name: 'p', namespace: 'default', uid: 'u' }, spec: { nodeName: 'n', containers: [{ name: 'c', image: 'busybox', ports: [{ containerPort: 80 }] }] } } as Record<string, unknown>;
+    kind('pods').defaults(pod);
+    kind('pods').prepareForCreate(pod);
     expect(parsePodObject(pod).spec.containers[0]).toMatchObject({ image: 'busybox', imagePullPolicy: 'Always', ports: [{ containerPort: 80, protocol: 'TCP' }] });
     const svc = { metadata: { name: 's', namespace: 'default' }, spec: { type: 'NodePort', clusterIP: '10.254.0.5', clusterIPs: ['10.254.0.5'], selector: { a: 'b' }, ports: [{ port: 80, nodePort: 30001 }] } };
-    kind('services').defaults!(svc);
+    kind('services').defaults(svc);
     expect(parseServiceObject(svc).spec).toMatchObject({ clusterIP: '10.254.0.5', ports: [{ port: 80, nodePort: 30001, targetPort: 80, protocol: 'TCP' }] });
     const ep = { metadata: { name: 'kubernetes', namespace: 'default' }, subsets: [{ addresses: [{ ip: '127.0.0.1' }], ports: [{ name: 'https', port: 6443, protocol: 'TCP' }] }] };
     expect(parseEndpointsObject(ep).subsets).toHaveLength(1);

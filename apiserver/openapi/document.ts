@@ -18,7 +18,12 @@ export interface OpenApiResource {
   readonly namespaced: boolean;
   /** The definition that describes it. */
   readonly definition: string;
+  /** It has a `scale` subresource (an autoscaling/v1 Scale). */
+  readonly scale?: boolean;
 }
+
+const SCALE = 'io.k8s.api.autoscaling.v1.Scale';
+const SCALE_GVK = { group: 'autoscaling', kind: 'Scale', version: 'v1' };
 
 const C = 'io.k8s.api.core.v1.';
 export const OPENAPI_RESOURCES: readonly OpenApiResource[] = [
@@ -27,14 +32,14 @@ export const OPENAPI_RESOURCES: readonly OpenApiResource[] = [
   { group: '', version: 'v1', resource: 'pods', kind: 'Pod', namespaced: true, definition: `${C}Pod` },
   { group: '', version: 'v1', resource: 'services', kind: 'Service', namespaced: true, definition: `${C}Service` },
   { group: '', version: 'v1', resource: 'endpoints', kind: 'Endpoints', namespaced: true, definition: `${C}Endpoints` },
-  { group: '', version: 'v1', resource: 'replicationcontrollers', kind: 'ReplicationController', namespaced: true, definition: `${C}ReplicationController` },
+  { group: '', version: 'v1', resource: 'replicationcontrollers', kind: 'ReplicationController', namespaced: true, definition: `${C}ReplicationController`, scale: true },
   { group: '', version: 'v1', resource: 'secrets', kind: 'Secret', namespaced: true, definition: `${C}Secret` },
   { group: '', version: 'v1', resource: 'configmaps', kind: 'ConfigMap', namespaced: true, definition: `${C}ConfigMap` },
   { group: '', version: 'v1', resource: 'events', kind: 'Event', namespaced: true, definition: `${C}Event` },
   { group: '', version: 'v1', resource: 'serviceaccounts', kind: 'ServiceAccount', namespaced: true, definition: `${C}ServiceAccount` },
   { group: '', version: 'v1', resource: 'componentstatuses', kind: 'ComponentStatus', namespaced: false, definition: `${C}ComponentStatus` },
-  { group: 'apps', version: 'v1', resource: 'deployments', kind: 'Deployment', namespaced: true, definition: 'io.k8s.api.apps.v1.Deployment' },
-  { group: 'apps', version: 'v1', resource: 'replicasets', kind: 'ReplicaSet', namespaced: true, definition: 'io.k8s.api.apps.v1.ReplicaSet' },
+  { group: 'apps', version: 'v1', resource: 'deployments', kind: 'Deployment', namespaced: true, definition: 'io.k8s.api.apps.v1.Deployment', scale: true },
+  { group: 'apps', version: 'v1', resource: 'replicasets', kind: 'ReplicaSet', namespaced: true, definition: 'io.k8s.api.apps.v1.ReplicaSet', scale: true },
   { group: 'apps', version: 'v1', resource: 'daemonsets', kind: 'DaemonSet', namespaced: true, definition: 'io.k8s.api.apps.v1.DaemonSet' },
   { group: 'batch', version: 'v1', resource: 'jobs', kind: 'Job', namespaced: true, definition: 'io.k8s.api.batch.v1.Job' },
   { group: 'batch', version: 'v1', resource: 'cronjobs', kind: 'CronJob', namespaced: true, definition: 'io.k8s.api.batch.v1.CronJob' },
@@ -152,6 +157,9 @@ interface Op {
   params: Param[];
   body: boolean;
   consumes?: string[];
+  /** The definition of its body and answer, and its group-version-kind, when not the resource's (Scale). */
+  definition?: string;
+  gvk?: JsonSchema;
 }
 
 /** The operations on a resource, by path: the collection and the named object. */
@@ -176,6 +184,18 @@ function resourceOps(r: OpenApiResource): [string, Op[]][] {
         { verb: 'delete', action: 'delete', operationId: opName('delete', r), params: [dryRun], body: false },
       ],
     ],
+    ...(r.scale
+      ? ([
+          [
+            `${base}/{name}/scale`,
+            [
+              { verb: 'get', action: 'get', operationId: `${opName('read', r)}Scale`, params: [], body: false, definition: SCALE, gvk: SCALE_GVK },
+              { verb: 'put', action: 'put', operationId: `${opName('replace', r)}Scale`, params: write, body: true, definition: SCALE, gvk: SCALE_GVK },
+              { verb: 'patch', action: 'patch', operationId: `${opName('patch', r)}Scale`, params: [...write, q('force', 'Force is going to "force" Apply requests.')], body: true, consumes: PATCH_TYPES, definition: SCALE, gvk: SCALE_GVK },
+            ],
+          ],
+        ] as [string, Op[]][])
+      : []),
   ];
 }
 
@@ -193,7 +213,8 @@ export function openApiV2(): JsonSchema {
       const item: JsonSchema = {};
       for (const op of ops) {
         const parameters: JsonSchema[] = op.params.map((p) => ({ uniqueItems: true, type: 'string', name: p.name, in: p.in, description: p.description }));
-        if (op.body) parameters.unshift({ name: 'body', in: 'body', required: true, schema: { $ref: `${refPrefix}${r.definition}` } });
+        const def = op.definition ?? r.definition;
+        if (op.body) parameters.unshift({ name: 'body', in: 'body', required: true, schema: { $ref: `${refPrefix}${def}` } });
         item[op.verb] = {
           description: `${op.action} ${r.kind}`,
           consumes: op.consumes ?? ['*/*'],
@@ -203,11 +224,11 @@ export function openApiV2(): JsonSchema {
           operationId: op.operationId,
           parameters,
           responses: {
-            '200': { description: 'OK', ...(op.action === 'list' || op.action === 'deletecollection' ? {} : { schema: { $ref: `${refPrefix}${r.definition}` } }) },
+            '200': { description: 'OK', ...(op.action === 'list' || op.action === 'deletecollection' ? {} : { schema: { $ref: `${refPrefix}${def}` } }) },
             '401': { description: 'Unauthorized' },
           },
           'x-kubernetes-action': op.action,
-          'x-kubernetes-group-version-kind': gvkExt(r),
+          'x-kubernetes-group-version-kind': op.gvk ?? gvkExt(r),
         };
       }
       item['parameters'] = [
@@ -253,10 +274,10 @@ export function openApiV3(groupVersion: string): JsonSchema | undefined {
   const all = allDefinitions(refPrefix);
   const paths: Record<string, JsonSchema> = {};
   for (const r of resources) {
-    const ref = { $ref: `${refPrefix}${r.definition}` };
     for (const [path, ops] of resourceOps(r)) {
       const item: JsonSchema = {};
       for (const op of ops) {
+        const ref = { $ref: `${refPrefix}${op.definition ?? r.definition}` };
         item[op.verb] = {
           tags: [r.group === '' ? 'core_v1' : `${r.group.replaceAll('.', '_')}_${r.version}`],
           description: `${op.action} ${r.kind}`,
@@ -268,7 +289,7 @@ export function openApiV3(groupVersion: string): JsonSchema | undefined {
             '401': { description: 'Unauthorized' },
           },
           'x-kubernetes-action': op.action,
-          'x-kubernetes-group-version-kind': gvkExt(r),
+          'x-kubernetes-group-version-kind': op.gvk ?? gvkExt(r),
         };
       }
       item['parameters'] = [
@@ -278,7 +299,7 @@ export function openApiV3(groupVersion: string): JsonSchema | undefined {
       paths[path] = item;
     }
   }
-  const keep = reachable(resources.map((r) => r.definition), all);
+  const keep = reachable([...resources.map((r) => r.definition), ...(resources.some((r) => r.scale) ? [SCALE] : [])], all);
   const schemas = Object.fromEntries(Object.entries(all).filter(([n]) => keep.has(n)));
   return { openapi: '3.0.0', info: { title: 'Kubernetes', version: KUBERNETES_VERSION }, paths, components: { schemas } };
 }

@@ -81,3 +81,4 @@ export function openApiV3Document(groupVersion: string): ServedDocument | undefi
   v3Docs.set(groupVersion, s);
   return s;
 }
+export { definitionOf, duplicateFields, strictDecodingErrors } from './fields.js';
