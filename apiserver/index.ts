@@ -1,6 +1,6 @@
 // kube-apiserver: the Kubernetes API over etcd.
 export { ApiError, type Status, type StatusCause, type StatusDetails, type FieldError, invalid, notFound, alreadyExists, conflict, badRequest, unauthorized } from './errors.js';
-export { parseRequest, type RequestInfo, type ResourceRequest, type NonResourceRequest, type Verb } from './request.js';
+export { parseRequest, queryBool, type RequestInfo, type ResourceRequest, type NonResourceRequest, type Verb } from './request.js';
 export { parseSelectors, selectorsMatch } from './selectors.js';
 export { apiVersions, apiGroupList, apiGroupDoc, apiResourceList, servedGroupVersions, versionInfo, KUBE_VERSION } from './discovery.js';
 export { ALL_STRATEGIES, createKindRegistry, type KindRegistry, type Strategy, type ResourceDef } from './kinds/index.js';

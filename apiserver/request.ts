@@ -27,7 +27,8 @@ export type RequestInfo = ResourceRequest | NonResourceRequest;
 // Subresources of a namespace itself, so /api/v1/namespaces/x/status is not a resource "status" in x.
 const NAMESPACE_SUBRESOURCES = new Set(['status', 'finalize']);
 
-const truthy = (v: string | null): boolean => v === 'true' || v === '1';
+/** A boolean query parameter as kube-apiserver reads it (Go's strconv.ParseBool): the Python client sends `watch=True`. */
+export const queryBool = (v: string | null): boolean => v !== null && ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v);
 
 /** `method` and the URL's path and query. */
 export function parseRequest(method: string, path: string, query: URLSearchParams): RequestInfo {
@@ -68,7 +69,7 @@ export function parseRequest(method: string, path: string, query: URLSearchParam
       case 'GET':
       case 'HEAD':
         verb = name ? 'get' : 'list';
-        if (truthy(query.get('watch'))) verb = 'watch';
+        if (queryBool(query.get('watch'))) verb = 'watch';
         break;
       case 'POST':
         verb = 'create';

@@ -12,7 +12,7 @@ import { isObj, metaOf, nameOf, type Obj, objAt, strOf } from './object.js';
 import { definitionOf, openApiV2Document, openApiV3Document, openApiV3RootDocument, type ServedDocument, strictDecodingErrors } from './openapi/index.js';
 import { applyPatch, type JsonMap, PATCH_CONTENT_TYPES, PatchError, type PatchType, patchTypeOf } from './patch/index.js';
 import { decodeKubernetesProtobuf } from './protobuf-min.js';
-import { parseRequest, type ResourceRequest } from './request.js';
+import { parseRequest, queryBool, type ResourceRequest } from './request.js';
 import { parseSelectors } from './selectors.js';
 import { rfc3339, type Selectors, type Storage, type WatchEvent } from './storage.js';
 import { buildTable, type IncludeObject, strategyTable } from './table.js';
@@ -611,7 +611,7 @@ export class ApiHandler {
         schedule();
       }, at - Date.now());
     };
-    if (q.get('allowWatchBookmarks') === 'true') schedule();
+    if (queryBool(q.get('allowWatchBookmarks'))) schedule();
     try {
       // Headers go out at once: a client waits for them before it reads events.
       res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });

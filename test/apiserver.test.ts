@@ -41,6 +41,9 @@ describe('request parsing', () => {
     expect(parseRequest('GET', '/api/v1/namespaces/default/pods', q('watch=true'))).toMatchObject({ verb: 'watch' });
     expect(parseRequest('GET', '/api/v1/watch/namespaces/default/pods', q())).toMatchObject({ resource: 'pods', verb: 'watch' });
     expect(parseRequest('GET', '/api/v1/pods', q('watch=1'))).toMatchObject({ resource: 'pods', verb: 'watch' });
+    // Go's strconv.ParseBool, as kube-apiserver reads it: the Python client sends `watch=True`.
+    for (const v of ['True', 'TRUE', 't', 'T']) expect(parseRequest('GET', '/api/v1/pods', q(`watch=${v}`))).toMatchObject({ verb: 'watch' });
+    for (const v of ['yes', 'on', '']) expect(parseRequest('GET', '/api/v1/pods', q(`watch=${v}`))).toMatchObject({ verb: 'list' });
     expect(parseRequest('PUT', '/api/v1/namespaces/default/pods/web/status', q())).toMatchObject({ name: 'web', subresource: 'status', verb: 'update' });
     expect(parseRequest('POST', '/api/v1/namespaces/default/pods/web/binding', q())).toMatchObject({ subresource: 'binding', verb: 'create' });
     expect(parseRequest('DELETE', '/api/v1/namespaces/default/pods', q())).toMatchObject({ verb: 'deletecollection' });

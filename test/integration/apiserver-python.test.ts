@@ -128,12 +128,9 @@ describe('the official Python client (python3-kubernetes)', () => {
     expectEvents(run, why);
   });
 
-  // KNOWN APISERVER BUG, expected to fail until it is fixed (then this test fails: make it a plain `it`).
-  // watch.Watch().stream() sends GET /api/v1/namespaces/<ns>/pods?resourceVersion=<rv>&timeoutSeconds=20&watch=True
-  // (urllib3 writes the bool as `True`). kube-apiserver parses the parameter with Go's strconv.ParseBool
-  // (1, t, T, TRUE, true, True); ours (apiserver/request.ts `truthy`) takes only `true` and `1`, so it
-  // answers 200 with a PodList instead of a stream, and the client sees no event at all.
-  it.fails('watches with watch.Watch().stream as the client sends it (watch=True) [known bug: apiserver/request.ts]', async () => {
+  // watch.Watch().stream() sends `watch=True` (urllib3 writes Python's bool so); kube-apiserver reads it with
+  // Go's strconv.ParseBool, and so must we, or the client gets a PodList and no event.
+  it('watches with watch.Watch().stream as the client sends it (watch=True)', async () => {
     const { run, why } = await watchScenario('py-watch-as-sent', 'as-sent');
     expectEvents(run, why);
   });
