@@ -6,19 +6,65 @@
 // leader that cannot renew for 2/3 of the TTL stops leading; on shutdown it clears the holder so
 // another node takes over at once. The API has no transaction that ties a write to the Lease, so
 // unlike etcd's fence, the writes are guarded only by the leader's own view (as client-go's are).
-import { type ClusterStore, ConflictError, object, opt, parserOf, str, num } from '../cluster/index.js';
+// An apiserver that serves no Leases yet (404 on the create) gets the record in a ConfigMap's
+// annotation instead, as client-go's older configmaps lock kept it.
+import { ApiStatusError, type ClusterStore, ConflictError, keys, parseJsonObject } from '../cluster/index.js';
 import { Backoff, errorMessage, type Logger, sleep } from '../common/index.js';
 import { proxyKeys } from './keys.js';
 import type { FencedWriter } from './election.js';
 
-interface LeaseObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
-  spec?: { holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string; renewTime?: string; leaseTransitions?: number };
+/** What the lock holds, whichever object carries it. */
+interface LeaderRecord {
+  holderIdentity?: string;
+  leaseDurationSeconds?: number;
+  acquireTime?: string;
+  renewTime?: string;
+  leaseTransitions?: number;
 }
 
-const parseLease = parserOf(object({ spec: opt(object({ holderIdentity: opt(str), leaseDurationSeconds: opt(num), renewTime: opt(str), leaseTransitions: opt(num) })) })) as (v: unknown) => LeaseObject;
+type Obj = Record<string, unknown>;
+
+/** Where the record lives: a Lease's spec, or (an apiserver without leases) a ConfigMap's annotation, as client-go's configmaps lock keeps it. */
+interface Lock {
+  readonly kind: string;
+  readonly key: string;
+  read(o: Obj): LeaderRecord;
+  write(cur: Obj | undefined, rec: LeaderRecord): Obj;
+}
+
+const NAMESPACE = 'kube-system';
+const NAME = 'kube-proxy-endpoints';
+const ANNOTATION = 'control-plane.alpha.kubernetes.io/leader';
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const LEASE_LOCK: Lock = {
+  kind: 'Lease',
+  key: proxyKeys.leader(),
+  read: (o) => (isObj(o.spec) ? (o.spec as LeaderRecord) : {}),
+  write: (cur, rec) => ({ ...(cur ?? { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: NAME, namespace: NAMESPACE } }), spec: rec }),
+};
+
+const CONFIGMAP_LOCK: Lock = {
+  kind: 'ConfigMap',
+  key: keys.configMap(NAMESPACE, NAME),
+  read: (o) => {
+    const a = isObj(o.metadata) && isObj(o.metadata.annotations) ? o.metadata.annotations[ANNOTATION] : undefined;
+    if (typeof a !== 'string') return {};
+    try {
+      const r = JSON.parse(a) as LeaderRecord & { leaderTransitions?: number };
+      return { ...r, leaseTransitions: r.leaderTransitions };
+    } catch {
+      return {}; // unreadable: free to take
+    }
+  },
+  write: (cur, rec) => {
+    const base = cur ?? { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: NAME, namespace: NAMESPACE } };
+    const meta = isObj(base.metadata) ? base.metadata : {};
+    const { leaseTransitions, ...rest } = rec;
+    const value = JSON.stringify({ ...rest, leaderTransitions: leaseTransitions ?? 0 });
+    return { ...base, metadata: { ...meta, annotations: { ...(isObj(meta.annotations) ? meta.annotations : {}), [ANNOTATION]: value } } };
+  },
+};
 
 /** Pure: metav1.MicroTime (RFC 3339 with microseconds). */
 export function microTime(ms: number): string {
@@ -35,7 +81,7 @@ export interface LeaseElectionOptions {
 export class LeaseElection {
   private leader = false;
   private observed: { record: string; at: number } | undefined;
-  private readonly key = proxyKeys.leader();
+  private lock: Lock = LEASE_LOCK;
   private readonly now: () => number;
 
   constructor(
@@ -61,20 +107,20 @@ export class LeaseElection {
         won = await this.tryAcquireOrRenew();
         backoff.reset();
       } catch (e) {
-        log.warn({ lease: this.key, err: errorMessage(e) }, 'election failed; retrying');
+        log.warn({ lock: this.lock.key, err: errorMessage(e) }, 'election failed; retrying');
         await sleep(backoff.next(), signal);
         continue;
       }
       if (!won) {
         const holder = this.observedHolder();
-        if (holder !== following) log.info({ lease: this.key, holder }, 'following leader');
+        if (holder !== following) log.info({ lock: this.lock.key, holder }, 'following leader');
         following = holder;
         await sleep(retryMs, signal);
         continue;
       }
       following = undefined;
       await this.leadWhileRenewing(signal, lead);
-      if (signal.aborted) await this.release().catch((e: unknown) => log.warn({ lease: this.key, err: errorMessage(e) }, 'cannot release the lease'));
+      if (signal.aborted) await this.release().catch((e: unknown) => log.warn({ lock: this.lock.key, err: errorMessage(e) }, 'cannot release the lease'));
     }
   }
 
@@ -91,7 +137,7 @@ export class LeaseElection {
           if (await this.tryAcquireOrRenew()) renewed = this.now();
           else lost.abort();
         } catch (e) {
-          log.warn({ lease: this.key, err: errorMessage(e) }, 'lease renewal failed');
+          log.warn({ lock: this.lock.key, err: errorMessage(e) }, 'lease renewal failed');
           if (this.now() - renewed > deadlineMs) lost.abort();
         }
       }
@@ -104,14 +150,14 @@ export class LeaseElection {
       },
     };
     this.leader = true;
-    log.info({ lease: this.key, identity }, 'became leader');
+    log.info({ lock: this.lock.key, identity }, 'became leader');
     try {
       await lead(leaderSignal, writer);
     } finally {
       lost.abort();
       await renewing;
       this.leader = false;
-      log.info({ lease: this.key, identity, reason: signal.aborted ? 'shutdown' : 'lease lost' }, 'stopped leading');
+      log.info({ lock: this.lock.key, identity, reason: signal.aborted ? 'shutdown' : 'lease lost' }, 'stopped leading');
     }
   }
 
@@ -119,39 +165,48 @@ export class LeaseElection {
     return this.observed ? (JSON.parse(this.observed.record) as { holderIdentity?: string }).holderIdentity : undefined;
   }
 
-  /** One round: true when this node holds the lease afterwards. */
+  /** One round: true when this node holds the lock afterwards. */
   private async tryAcquireOrRenew(): Promise<boolean> {
+    try {
+      return await this.round();
+    } catch (e) {
+      // Only an apiserver that does not serve Leases answers a create in kube-system with 404.
+      if (this.lock === LEASE_LOCK && e instanceof ApiStatusError && e.status === 404) {
+        this.o.log.info({ lock: CONFIGMAP_LOCK.key }, 'the API serves no Leases; electing on a ConfigMap');
+        this.lock = CONFIGMAP_LOCK;
+        return await this.round();
+      }
+      throw e;
+    }
+  }
+
+  private async round(): Promise<boolean> {
     const { identity, ttlSec } = this.o;
     const now = this.now();
-    const [namespace, name] = this.key.split('/').slice(-2) as [string, string];
-    const fresh: LeaseObject = {
-      apiVersion: 'coordination.k8s.io/v1',
-      kind: 'Lease',
-      metadata: { name, namespace },
-      spec: { holderIdentity: identity, leaseDurationSeconds: ttlSec, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 },
-    };
+    const lock = this.lock;
+    const fresh: LeaderRecord = { holderIdentity: identity, leaseDurationSeconds: ttlSec, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 };
     let won = false;
     try {
       await this.store.update(
-        this.key,
-        parseLease,
+        lock.key,
+        parseJsonObject,
         (cur) => {
           won = false;
           if (!cur) {
             won = true;
-            return fresh;
+            return lock.write(undefined, fresh);
           }
-          const spec = cur.spec ?? {};
-          const record = JSON.stringify({ holderIdentity: spec.holderIdentity, renewTime: spec.renewTime });
+          const rec = lock.read(cur);
+          const record = JSON.stringify({ holderIdentity: rec.holderIdentity, renewTime: rec.renewTime });
           if (this.observed?.record !== record) this.observed = { record, at: now };
-          if (spec.holderIdentity === identity) {
+          if (rec.holderIdentity === identity) {
             won = true;
-            return { ...cur, spec: { ...spec, leaseDurationSeconds: ttlSec, renewTime: microTime(now) } };
+            return lock.write(cur, { ...rec, leaseDurationSeconds: ttlSec, renewTime: microTime(now) });
           }
-          const expired = !spec.holderIdentity || now - this.observed.at > (spec.leaseDurationSeconds ?? ttlSec) * 1000;
+          const expired = !rec.holderIdentity || now - this.observed.at > (rec.leaseDurationSeconds ?? ttlSec) * 1000;
           if (!expired) return undefined;
           won = true;
-          return { ...cur, spec: { ...fresh.spec, leaseTransitions: (spec.leaseTransitions ?? 0) + 1 } };
+          return lock.write(cur, { ...fresh, leaseTransitions: (rec.leaseTransitions ?? 0) + 1 });
         },
         1,
       );
@@ -162,9 +217,19 @@ export class LeaseElection {
     return won;
   }
 
-  /** Gives the lease up (holder cleared), so a follower takes over without waiting out the TTL. */
+  /** Gives the lock up (holder cleared), so a follower takes over without waiting out the TTL. */
   private async release(): Promise<void> {
     const now = this.now();
-    await this.store.update(this.key, parseLease, (cur) => (cur?.spec?.holderIdentity === this.o.identity ? { ...cur, spec: { ...cur.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(now) } } : undefined), 1);
+    const lock = this.lock;
+    await this.store.update(
+      lock.key,
+      parseJsonObject,
+      (cur) => {
+        if (!cur) return undefined;
+        const rec = lock.read(cur);
+        return rec.holderIdentity === this.o.identity ? lock.write(cur, { ...rec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(now) }) : undefined;
+      },
+      1,
+    );
   }
 }
