@@ -8,7 +8,8 @@ import path from 'node:path';
 import type { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient, ApiStatusError, ApiStore, ApiUnreachableError, keys, loadKubeconfig, ObjectStore, parseJsonObject, parseNodeObject, parseServiceObject, type StoreWatchBatch } from '../../cluster/index.js';
-import { createEtcdClient } from '../../common/index.js';
+import { createEtcdClient, silentLogger } from '../../common/index.js';
+import { LeaseElection } from '../../proxy/index.js';
 import { ApiServerProc, EtcdServer } from '../harness/index.js';
 
 let etcd: EtcdServer;
@@ -170,5 +171,40 @@ describe('API store', () => {
     expect(e).toBeInstanceOf(ApiUnreachableError);
     expect((e as Error).message).toContain('http://127.0.0.1:1/api/v1/pods');
     none.close();
+  });
+
+  it('elects one endpoints maintainer through the API; a leader that shuts down hands over at once', async () => {
+    const lead = (name: string, events: string[]) => async (signal: AbortSignal) => {
+      events.push(`${name} leads`);
+      await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
+      events.push(`${name} stops`);
+    };
+    const events: string[] = [];
+    const ac1 = new AbortController();
+    const ac2 = new AbortController();
+    const e1 = new LeaseElection(store, { identity: 'one', ttlSec: 9, log: silentLogger });
+    const e2 = new LeaseElection(store, { identity: 'two', ttlSec: 9, log: silentLogger });
+    const r1 = e1.run(ac1.signal, lead('one', events));
+    const until = async (pred: () => boolean, what: string) => {
+      for (let i = 0; i < 200 && !pred(); i++) await new Promise((r) => setTimeout(r, 50));
+      if (!pred()) throw new Error(`never ${what}; events ${JSON.stringify(events)}`);
+    };
+    await until(() => e1.isLeader, 'one leading');
+    const r2 = e2.run(ac2.signal, lead('two', events));
+    try {
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(e2.isLeader).toBe(false);
+      // Two polls every 3 s; without the release on shutdown it would wait out the 9 s TTL.
+      ac1.abort();
+      await r1;
+      const t0 = Date.now();
+      await until(() => e2.isLeader, 'two leading after one shut down');
+      expect(Date.now() - t0).toBeLessThan(8_000);
+      expect(events).toEqual(['one leads', 'one stops', 'two leads']);
+    } finally {
+      ac1.abort();
+      ac2.abort();
+      await r2;
+    }
   });
 });
