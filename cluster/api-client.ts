@@ -129,7 +129,13 @@ export class ApiClient {
         this.failover(url, e);
         continue;
       }
-      if (res.status >= 200 && res.status < 300) return res.text ? (JSON.parse(res.text) as unknown) : undefined;
+      if (res.status >= 200 && res.status < 300) {
+        try {
+          return res.text ? (JSON.parse(res.text) as unknown) : undefined;
+        } catch (e) {
+          throw new ApiStatusError(method, url, res.status, 'BadResponse', `the answer is not JSON: ${errorMessage(e)}`);
+        }
+      }
       const st = statusOf(res.status, res.text);
       last = new ApiStatusError(method, url, res.status, st.reason, st.message);
       if (!(res.status === 429 || res.status >= 500)) throw last;
