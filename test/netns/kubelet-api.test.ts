@@ -4,7 +4,8 @@
 // insecure port for --master), over the lab's etcd. kubectl runs in host a's namespace too, with a
 // kubeconfig and cache dir of the test's. A pod created with `kubectl create -f` (nodeName set) runs
 // and shows Running with its flannel IP on its node; both nodes are Ready; a service created with
-// kubectl gets a ClusterIP from the apiserver that works from a pod on the other host.
+// kubectl gets a ClusterIP from the apiserver that works from a pod on the other host; `kubectl delete`
+// returns once the kubelet has finished the pod's graceful deletion.
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -139,6 +140,15 @@ describe.skipIf(!existsSync(KUBECTL))('kubelet and kube-proxy on the API, driven
     expect(proxies.filter((p) => hasLog(p, 'became leader'))).toHaveLength(1);
     // On the API the proxy does not allocate (the apiserver did).
     for (const p of proxies) expect(hasLog(p, 'service allocated')).toBe(false);
+  });
+
+  it('kubectl delete pod returns once the kubelet has stopped the pod and finished its graceful deletion', async () => {
+    expect((await k.containers('b', 'client')).some((c) => c.state === 'running')).toBe(true);
+    const t0 = Date.now();
+    expect(await kubectl(['delete', 'pod', 'client', '--timeout=25s'])).toMatch(/pod "client" deleted/);
+    expect(Date.now() - t0).toBeLessThan(25_000);
+    expect(await kubectl(['get', 'pods', '-o', 'name'])).not.toContain('pod/client');
+    expect((await k.containers('b', 'client')).filter((c) => c.state === 'running')).toEqual([]);
   });
 
   async function client(ip: string): Promise<void> {
