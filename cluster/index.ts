@@ -1,6 +1,6 @@
 export type * from './types.js';
 export { REGISTRY, keys, namespacedName } from './keys.js';
-export { ObjectStore, ConflictError, decodeObject, prefixSource, type Stored, type Corrupt, type StoreWatchBatch, type TxnCondition, type TxnWrite } from './store.js';
+export { ObjectStore, ConflictError, decodeObject, decodeValue, prefixSource, type ClusterStore, type ListOptions, type DeleteOptions, type Stored, type Corrupt, type StoreWatchBatch, type TxnCondition, type TxnWrite } from './store.js';
 export {
   InvalidObjectError,
   type Parser,
@@ -51,3 +51,8 @@ export {
   escapeFieldValue,
   formatFieldSelector,
 } from './labels.js';
+export { KubeconfigError, type KubeconfigTarget, type Material, type ApiConnection, parseKubeconfig, loadKubeconfig, parseServerList } from './kubeconfig.js';
+export { ApiClient, ApiStatusError, ApiUnreachableError, type WatchEvent, type RequestOptions, type ApiClientOptions, queryString, statusOf } from './api-client.js';
+export { API_RESOURCES, type ApiResource, type ApiTarget, UnmappedKeyError, apiTargetOf, apiPathOf, keyOfApiObject } from './api-paths.js';
+export { ApiStore, type ApiStoreOptions } from './api-store.js';
+export { FlagConflictError, FlagValueError, type ApiFlags, type OpenedStore, apiFlagsOf, openClusterStore } from './connect.js';

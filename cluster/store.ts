@@ -5,7 +5,7 @@
 // field's path, never handed over typed and never thrown at the caller's loop.
 import type { Etcd3, IKeyValue } from 'etcd3';
 import { errorMessage, EtcdError, FlannelError, listPrefix, type Logger, type PrefixSource, silentLogger, watchPrefix } from '../common/index.js';
-import { InvalidObjectError, type Parser } from './parse.js';
+import { InvalidObjectError, object, opt, type Parser, parserOf, str } from './parse.js';
 
 export class ConflictError extends FlannelError {
   readonly code = 'CONFLICT';
@@ -47,6 +47,11 @@ export function decodeObject<T>(key: string, text: string, modRevision: string, 
   } catch (e) {
     return { key, reason: `value is not JSON: ${errorMessage(e)}`, modRevision };
   }
+  return decodeValue(key, raw, modRevision, parse);
+}
+
+/** Pure: a decoded JSON value (as an API server sends it) through its parser, or the reason it is corrupt. */
+export function decodeValue<T>(key: string, raw: unknown, modRevision: string, parse: Parser<T>): Stored<T> | Corrupt {
   try {
     return { key, obj: parse(raw), modRevision };
   } catch (e) {
@@ -59,7 +64,38 @@ export type StoreWatchBatch<T> =
   | { readonly kind: 'events'; readonly events: readonly ({ type: 'put'; item: Stored<T> } | { type: 'delete'; key: string } | { type: 'corrupt'; corrupt: Corrupt })[]; readonly revision: bigint }
   | { readonly kind: 'reset'; readonly items: readonly Stored<T>[]; readonly corrupt: readonly Corrupt[]; readonly revision: bigint };
 
-export class ObjectStore {
+/**
+ * A narrowing the store may apply server-side: the API store sends it as the request's selector; etcd
+ * has no index, so the etcd store lists everything and callers filter the items themselves either way.
+ */
+export interface ListOptions {
+  readonly fieldSelector?: string;
+}
+
+/** A delete only of the object with this uid (a pod recreated under the same name is left alone). */
+export interface DeleteOptions {
+  readonly uid?: string;
+}
+
+/**
+ * The one store interface the daemons use, by key (keys.ts): ObjectStore on etcd, ApiStore on the
+ * Kubernetes API (which maps each key to its API path). `modRevision` is the etcd mod revision on
+ * etcd and metadata.resourceVersion on the API (the apiserver makes them the same number).
+ */
+export interface ClusterStore {
+  get<T>(key: string, parse: Parser<T>): Promise<Stored<T> | Corrupt | undefined>;
+  list<T>(prefix: string, parse: Parser<T>, opts?: ListOptions): Promise<{ items: Stored<T>[]; corrupt: Corrupt[]; revision: bigint }>;
+  /** Writes only if the key does not exist; false when it does. */
+  create(key: string, obj: unknown): Promise<boolean>;
+  /** Writes unconditionally (creates or replaces). */
+  put(key: string, obj: unknown): Promise<void>;
+  update<T>(key: string, parse: Parser<T>, fn: (cur: T | undefined) => T | undefined, maxAttempts?: number): Promise<T | undefined>;
+  /** Removes the key at once (on the API: no grace period); a missing key is no error. */
+  delete(key: string, opts?: DeleteOptions): Promise<void>;
+  watch<T>(prefix: string, parse: Parser<T>, fromRevision: bigint, signal: AbortSignal, opts?: ListOptions): AsyncIterable<StoreWatchBatch<T>>;
+}
+
+export class ObjectStore implements ClusterStore {
   constructor(
     readonly client: Etcd3,
     private readonly log: Logger = silentLogger,
@@ -79,8 +115,8 @@ export class ObjectStore {
     return kv ? this.decode(kv, parse) : undefined;
   }
 
-  /** Every object under the prefix; corrupt ones are listed apart, never fail the listing. */
-  async list<T>(prefix: string, parse: Parser<T>): Promise<{ items: Stored<T>[]; corrupt: Corrupt[]; revision: bigint }> {
+  /** Every object under the prefix; corrupt ones are listed apart, never fail the listing. (`_opts`: see ListOptions.) */
+  async list<T>(prefix: string, parse: Parser<T>, _opts?: ListOptions): Promise<{ items: Stored<T>[]; corrupt: Corrupt[]; revision: bigint }> {
     let res: Awaited<ReturnType<typeof listPrefix>>;
     try {
       res = await listPrefix(this.client, prefix);
@@ -188,7 +224,12 @@ export class ObjectStore {
     return f(c.key, 'Lease', '==', c.leaseId);
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string, opts?: DeleteOptions): Promise<void> {
+    if (opts?.uid !== undefined) {
+      const cur = await this.get(key, parseUid);
+      if (cur && 'obj' in cur && cur.obj.metadata?.uid === opts.uid) await this.txn([{ key, modRevision: cur.modRevision }], [{ delete: key }]);
+      return;
+    }
     try {
       await this.client.delete().key(key).exec();
     } catch (e) {
@@ -196,7 +237,7 @@ export class ObjectStore {
     }
   }
 
-  async *watch<T>(prefix: string, parse: Parser<T>, fromRevision: bigint, signal: AbortSignal): AsyncIterable<StoreWatchBatch<T>> {
+  async *watch<T>(prefix: string, parse: Parser<T>, fromRevision: bigint, signal: AbortSignal, _opts?: ListOptions): AsyncIterable<StoreWatchBatch<T>> {
     for await (const b of watchPrefix(this.client, prefix, fromRevision, signal, this.log)) {
       if (b.kind === 'reset') {
         yield { kind: 'reset', ...this.split(b.kvs, parse), revision: b.revision };
@@ -216,12 +257,11 @@ export class ObjectStore {
 }
 
 /** What common's followPrefix and PrefixCache read: a store's listing and watch of one kind, parsed. */
-export function prefixSource<T>(
-  store: { list: ObjectStore['list']; watch: ObjectStore['watch'] },
-  parse: Parser<T>,
-): PrefixSource<Stored<T>, Corrupt> {
+export function prefixSource<T>(store: Pick<ClusterStore, 'list' | 'watch'>, parse: Parser<T>, opts?: ListOptions): PrefixSource<Stored<T>, Corrupt> {
   return {
-    list: (prefix) => store.list(prefix, parse),
-    watch: (prefix, fromRevision, signal) => store.watch(prefix, parse, fromRevision, signal),
+    list: (prefix) => store.list(prefix, parse, opts),
+    watch: (prefix, fromRevision, signal) => store.watch(prefix, parse, fromRevision, signal, opts),
   };
 }
+
+const parseUid = parserOf(object({ metadata: opt(object({ uid: opt(str) })) }));

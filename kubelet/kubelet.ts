@@ -86,7 +86,7 @@ export class Kubelet {
       exec: (id, argv, ms) => this.runtime.exec(id, argv, ms),
       onChange: (uid) => this.desired.requestSync(uid),
     });
-    this.podCache = storeCache(store, keys.pods(), parseJsonObject, log, (changed) => this.desired.onPodsChanged(changed));
+    this.podCache = storeCache(store, keys.pods(), parseJsonObject, log, (changed) => this.desired.onPodsChanged(changed), { fieldSelector: `spec.nodeName=${config.nodeName}` });
     this.serviceCache = storeCache(store, keys.services(), parseServiceObject, log, () => this.desired.onSourceSynced());
     this.staticPods = new StaticPodSource(config.podManifestPath, config.nodeName, config.fileCheckMs, log, () => this.desired.onStaticChanged());
     this.desired = new DesiredPods({

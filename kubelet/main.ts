@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// kubelet: wiring only. Flags → etcd, Docker → the Kubelet; SIGTERM/SIGINT stop it (pods keep running).
+// kubelet: wiring only. Flags → the cluster store (the API or etcd), Docker → the Kubelet; SIGTERM/SIGINT stop it (pods keep running).
 import { hostname } from 'node:os';
 import { Command } from 'commander';
-import { ObjectStore } from '../cluster/index.js';
-import { createLogger, errorMessage, etcdClientFromFlags, flagTableOf, normalizePflagArgs } from '../common/index.js';
+import { openClusterStore } from '../cluster/index.js';
+import { createLogger, errorMessage, flagTableOf, normalizePflagArgs } from '../common/index.js';
 import { DockerClient, parseDockerEndpoint } from './docker.js';
 import { startKubeletHealthz } from './healthz.js';
 import { Kubelet } from './kubelet.js';
@@ -15,9 +15,9 @@ const program = addKubeletOptions(new Command('kubelet'))
   .version(VERSION, '--version', 'print the version and exit')
   .showHelpAfterError()
   .action(async (raw: Record<string, unknown>) => {
-    const o = kubeletOptions(raw);
+    const o = kubeletOptions(raw, program.getOptionValueSource('etcdEndpoints') !== 'default');
     const log = createLogger({ level: o.logLevel as 'info' });
-    const client = etcdClientFromFlags(o);
+    const cluster = await openClusterStore(o.api, o, log);
     const docker = new DockerClient(parseDockerEndpoint(o.dockerEndpoint));
     const nodeName = (o.hostnameOverride ?? hostname()).toLowerCase();
     const nodeIP = o.nodeIp ?? (await detectNodeIp());
@@ -39,7 +39,7 @@ const program = addKubeletOptions(new Command('kubelet'))
         backoff: { baseMs: o.crashloopBackoffBase, maxMs: o.crashloopBackoffMax, resetMs: o.crashloopBackoffReset },
         maxPods: o.maxPods,
       },
-      { log, store: new ObjectStore(client, log), docker },
+      { log, store: cluster.store, docker },
     );
     const ac = new AbortController();
     for (const sig of ['SIGTERM', 'SIGINT'] as const) {
@@ -54,7 +54,7 @@ const program = addKubeletOptions(new Command('kubelet'))
     } finally {
       healthz?.close();
       docker.close();
-      client.close();
+      cluster.close();
     }
   });
 

@@ -1,12 +1,15 @@
 // The kubelet's flags. Every flag can also come from the environment as KUBELET_<NAME> (what a
 // systemd EnvironmentFile sets); the command line wins. The etcd flags are flanneld's.
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { type ApiFlags, apiFlagsOf } from '../cluster/index.js';
 import { addEtcdOptions, type EtcdFlagValues, etcdFlagValues } from '../common/index.js';
 import { DEFAULT_BACKOFF } from './backoff.js';
 import { DEFAULT_PAUSE_IMAGE } from './runtime.js';
 import { DurationError, parseDuration } from '../common/index.js';
 
 export interface KubeletOptions extends EtcdFlagValues {
+  /** The API to use (--kubeconfig or --api-servers); etcd when absent. */
+  readonly api?: ApiFlags;
   readonly hostnameOverride?: string;
   readonly nodeIp?: string;
   readonly dockerEndpoint: string;
@@ -70,6 +73,8 @@ function opt(flags: string, description: string): Option {
 
 export function addKubeletOptions(cmd: Command): Command {
   return addEtcdOptions(cmd, envName)
+    .addOption(opt('--kubeconfig <file>', 'work through the Kubernetes API this kubeconfig names (instead of --etcd-endpoints)'))
+    .addOption(opt('--api-servers <urls>', 'work through the Kubernetes API at these plain-HTTP servers, comma-separated (the first that answers), e.g. http://master:8080'))
     .addOption(opt('--hostname-override <name>', "the node's name (default: the hostname)"))
     .addOption(opt('--node-ip <ip>', "the node's address: pods' hostIP and the node's InternalIP (default: the address of the default route's interface)"))
     .addOption(opt('--docker-endpoint <url>', 'the Docker Engine API').default('unix:///var/run/docker.sock'))
@@ -93,10 +98,12 @@ export function addKubeletOptions(cmd: Command): Command {
     .addOption(opt('--log-level <level>', 'log level: trace, debug, info, warn, error').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'));
 }
 
-export function kubeletOptions(raw: Record<string, unknown>): KubeletOptions {
+/** The parsed flags; `etcdGiven`: --etcd-endpoints was set (on the command line or in the environment), not defaulted. */
+export function kubeletOptions(raw: Record<string, unknown>, etcdGiven = false): KubeletOptions {
   const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
   const o = {
     ...etcdFlagValues(raw),
+    api: apiFlagsOf(str(raw.kubeconfig), str(raw.apiServers), '--api-servers', etcdGiven),
     hostnameOverride: str(raw.hostnameOverride),
     nodeIp: str(raw.nodeIp),
     dockerEndpoint: String(raw.dockerEndpoint),

@@ -1,8 +1,9 @@
 // Where the kubelet's desired pods come from, and the cluster objects it reads.
 //
-// - etcd: every pod under /registry/pods/ whose spec.nodeName is this node (there is no API server
-//   to filter by field, so the kubelet watches the whole prefix and filters; mirror pods of static
-//   pods are skipped, they are outputs). A pod without metadata.uid gets one, as an API server would.
+// - the cluster store: every pod under /registry/pods/ whose spec.nodeName is this node (on the API,
+//   the server selects them with fieldSelector spec.nodeName; etcd has no index, so there the kubelet
+//   watches the whole prefix; it filters either way; mirror pods of static pods are skipped, they are
+//   outputs). A pod without metadata.uid (etcd only) gets one, as an API server would.
 // - files: static pods from --pod-manifest-path (a directory of YAML/JSON files, or one file), read
 //   at start and again on change (fs.watch plus a periodic re-read, since fs.watch misses changes on
 //   some file systems). A static pod is named `<name>-<node>`, its UID is a hash of its content and
@@ -14,19 +15,12 @@ import { watch as fsWatch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { type Corrupt, type Parser, type Pod, prefixSource, REGISTRY, type Service, type StoreWatchBatch, type Stored, keys, namespacedName } from '../cluster/index.js';
+import { type ClusterStore, type Corrupt, type ListOptions, type Parser, type Pod, prefixSource, REGISTRY, type Service, type Stored, keys, namespacedName } from '../cluster/index.js';
 import { type Logger, PrefixCache, errorMessage, isObject, sleep } from '../common/index.js';
 import { DEFAULT_NAMESPACE, InvalidPodError, jsonHash, uidFromHash, validatePod } from './spec.js';
 
-/** What the kubelet needs of cluster/ObjectStore (so tests can pass an in-memory store). */
-export interface ClusterStore {
-  get<T>(key: string, parse: Parser<T>): Promise<Stored<T> | Corrupt | undefined>;
-  list<T>(prefix: string, parse: Parser<T>): Promise<{ items: Stored<T>[]; corrupt: Corrupt[]; revision: bigint }>;
-  create(key: string, obj: unknown): Promise<boolean>;
-  update<T>(key: string, parse: Parser<T>, fn: (cur: T | undefined) => T | undefined, maxAttempts?: number): Promise<T | undefined>;
-  delete(key: string): Promise<void>;
-  watch<T>(prefix: string, parse: Parser<T>, fromRevision: bigint, signal: AbortSignal): AsyncIterable<StoreWatchBatch<T>>;
-}
+/** What the kubelet reads and writes: cluster's one store interface (etcd or the API). */
+export type { ClusterStore } from '../cluster/index.js';
 
 export const ANNOTATIONS = {
   mirror: 'kubernetes.io/config.mirror',
@@ -39,8 +33,9 @@ type Json = Record<string, unknown>;
 /** A prefix of the cluster store kept in memory (list, then watch; see common/prefix-cache.ts). */
 export type StoreCache<T> = PrefixCache<Stored<T>, Corrupt>;
 
-export function storeCache<T>(store: ClusterStore, prefix: string, parse: Parser<T>, log: Logger, onChange: (changed: ReadonlySet<string>) => void): StoreCache<T> {
-  return new PrefixCache<Stored<T>, Corrupt>(prefixSource(store, parse), { prefix, log }, onChange);
+/** `select`: narrowed by the API server when the store is the API (see cluster's ListOptions); callers still filter. */
+export function storeCache<T>(store: ClusterStore, prefix: string, parse: Parser<T>, log: Logger, onChange: (changed: ReadonlySet<string>) => void, select?: ListOptions): StoreCache<T> {
+  return new PrefixCache<Stored<T>, Corrupt>(prefixSource(store, parse, select), { prefix, log }, onChange);
 }
 
 /** The services of one namespace, from the services cache. */

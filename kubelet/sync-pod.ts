@@ -270,9 +270,8 @@ export class PodSync implements PodSyncer {
     this.log.info({ uid, pod: pod ? podFullName(pod) : rt ? `${rt.namespace}/${rt.name}` : undefined }, 'pod removed from the node');
     if (deleteKey && pod) {
       // Graceful deletion through metadata.deletionTimestamp: the pod is gone from the node, so its key goes.
-      const key = keys.pod(namespaceOf(pod), pod.metadata.name);
-      const cur = await this.o.store.get(key, parseJsonObject);
-      if (cur && 'obj' in cur && isObject(cur.obj.metadata) && cur.obj.metadata.uid === uid) await this.o.store.delete(key);
+      // Only this uid's: a pod recreated under the same name stays (on the API, a delete with no grace period).
+      await this.o.store.delete(keys.pod(namespaceOf(pod), pod.metadata.name), { uid });
     }
   }
 }

@@ -5,12 +5,27 @@
 // Every write the leader makes carries a fence (the key still belongs to its lease), so a leader that
 // lost its lease without noticing yet cannot overwrite its successor's work.
 import type { Etcd3, Lease, Watcher } from 'etcd3';
-import { decodeObject, object, opt, parserOf, str } from '../cluster/index.js';
+import { decodeObject, object, type ObjectStore, opt, parserOf, str } from '../cluster/index.js';
 import { Backoff, errorMessage, type Logger, sleep, withTimeout } from '../common/index.js';
 
 export interface LeaderFence {
   readonly key: string;
   readonly leaseId: string;
+}
+
+/** How the elected maintainer writes: only while it leads (a value of undefined deletes the key). */
+export interface FencedWriter {
+  write(key: string, value: unknown): Promise<void>;
+}
+
+/** The etcd fence as a writer: each write is one transaction on the election key still being ours. */
+export function etcdFencedWriter(store: ObjectStore, fence: LeaderFence): FencedWriter {
+  return {
+    write: async (key, value) => {
+      const ok = await store.txn([{ key: fence.key, leaseId: fence.leaseId }], [value === undefined ? { delete: key } : { put: key, value }]);
+      if (!ok) throw new Error('no longer the leader');
+    },
+  };
 }
 
 export interface ElectionOptions {

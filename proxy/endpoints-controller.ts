@@ -1,11 +1,11 @@
 // The endpoints maintainer: runs on the elected proxy only, so every node programs the same
 // endpoints. It follows services, pods and endpoints, recomputes the Endpoints of every service a
 // change may affect (a pod event touches the services whose selector matches its old or new labels),
-// and writes the ones that differ, each write fenced by the leadership lease. Services without a
+// and writes the ones that differ, each write fenced by the leadership (election.ts, lease-election.ts). Services without a
 // selector keep whatever Endpoints someone wrote for them; Endpoints of deleted services go away.
-import { type Corrupt, keys, namespacedName, type Endpoints, type ObjectStore, parseEndpointsObject, parsePodObject, parseServiceObject, type Pod, type Service } from '../cluster/index.js';
+import { type ClusterStore, type Corrupt, keys, namespacedName, type Endpoints, parseEndpointsObject, parsePodObject, parseServiceObject, type Pod, type Service } from '../cluster/index.js';
 import { errorMessage, type Logger, mapLimit, SyncRunner } from '../common/index.js';
-import type { LeaderFence } from './election.js';
+import type { FencedWriter } from './election.js';
 import { computeEndpoints, type PodRef, sameEndpoints, selectorMatches, selectorOf } from './endpoints.js';
 import { follow } from './watch.js';
 
@@ -35,11 +35,11 @@ export class EndpointsController {
   private runner!: SyncRunner;
 
   constructor(
-    private readonly store: ObjectStore,
+    private readonly store: ClusterStore,
     private readonly o: EndpointsControllerOptions,
   ) {}
 
-  async run(signal: AbortSignal, fence: LeaderFence): Promise<void> {
+  async run(signal: AbortSignal, fence: FencedWriter): Promise<void> {
     const log = this.o.log;
     this.runner = new SyncRunner({ name: 'endpoints', fn: () => this.flush(fence), minMs: this.o.minIntervalMs, maxMs: this.o.resyncMs, retryMs: 1_000, log });
     const svcPrefix = keys.services();
@@ -208,7 +208,7 @@ export class EndpointsController {
     return [...(best ?? [])].map((k) => this.pods.get(k)!).filter(Boolean);
   }
 
-  private async flush(fence: LeaderFence): Promise<void> {
+  private async flush(fence: FencedWriter): Promise<void> {
     if (!(this.synced.services && this.synced.pods && this.synced.endpoints)) return;
     if (Date.now() - this.lastFull >= this.o.resyncMs) {
       this.markAll();
@@ -244,8 +244,7 @@ export class EndpointsController {
     }
   }
 
-  private async write(fence: LeaderFence, key: string, ep: Endpoints | undefined): Promise<void> {
-    const ok = await this.store.txn([{ key: fence.key, leaseId: fence.leaseId }], [ep ? { put: key, value: ep } : { delete: key }]);
-    if (!ok) throw new Error('no longer the leader');
+  private async write(fence: FencedWriter, key: string, ep: Endpoints | undefined): Promise<void> {
+    await fence.write(key, ep);
   }
 }

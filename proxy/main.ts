@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-// kube-proxy: wiring only. Flags → etcd, nft, conntrack → the proxy server; SIGTERM/SIGINT stop it.
+// kube-proxy: wiring only. Flags → the cluster store (the API or etcd), nft, conntrack → the proxy server; SIGTERM/SIGINT stop it.
 // The rules stay in the kernel when it stops (a restart does not interrupt traffic); --cleanup
 // removes them.
 import { Command } from 'commander';
-import { ObjectStore } from '../cluster/index.js';
-import { createLogger, errorMessage, etcdClientFromFlags, flagTableOf, normalizePflagArgs } from '../common/index.js';
+import { openClusterStore } from '../cluster/index.js';
+import { createLogger, errorMessage, flagTableOf, normalizePflagArgs } from '../common/index.js';
 import { ConntrackCli } from './conntrack.js';
 import { NftCli } from './nft.js';
 import { addProxyOptions, proxyOptions, VERSION } from './options.js';
@@ -16,7 +16,7 @@ const program = addProxyOptions(new Command('kube-proxy'))
   .version(VERSION, '--version', 'print the version and exit')
   .showHelpAfterError()
   .action(async (raw: Record<string, unknown>) => {
-    const o = proxyOptions(raw);
+    const o = proxyOptions(raw, program.getOptionValueSource('etcdEndpoints') !== 'default');
     const log = createLogger({ level: o.logLevel as 'info', name: 'kube-proxy' });
     const nft = new NftCli();
     if (o.cleanup) {
@@ -24,7 +24,7 @@ const program = addProxyOptions(new Command('kube-proxy'))
       log.info({ table: `${FAMILY} ${TABLE}` }, 'rules removed');
       return;
     }
-    const client = etcdClientFromFlags(o);
+    const cluster = await openClusterStore(o.api, o, log);
     const ac = new AbortController();
     for (const sig of ['SIGTERM', 'SIGINT'] as const) {
       process.once(sig, () => {
@@ -44,12 +44,12 @@ const program = addProxyOptions(new Command('kube-proxy'))
         leaderTtlSec: o.leaderElectLeaseDurationSec,
         ...(o.healthzPort > 0 && { healthz: { ip: o.healthzBindAddress, port: o.healthzPort } }),
       },
-      { store: new ObjectStore(client, log), nft, conntrack: new ConntrackCli(), log },
+      { store: cluster.store, ...(cluster.etcd && { etcd: cluster.etcd }), nft, conntrack: new ConntrackCli(), log },
     );
     try {
       await server.run(ac.signal);
     } finally {
-      client.close();
+      cluster.close();
     }
     log.info({}, 'stopped');
   });

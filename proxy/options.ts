@@ -2,10 +2,13 @@
 // Every flag can also come from the environment as KUBE_PROXY_<NAME>; the command line wins.
 import { hostname } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { type ApiFlags, apiFlagsOf } from '../cluster/index.js';
 import { addEtcdOptions, DurationError, type EtcdFlagValues, etcdFlagValues, isIp, parseCidr, parseDuration } from '../common/index.js';
 import { parsePortRange, parseServiceRange, type IpRange, type PortRange } from './allocator.js';
 
 export interface ProxyOptions extends EtcdFlagValues {
+  /** The API to use (--kubeconfig or --master); etcd when absent. */
+  readonly api?: ApiFlags;
   readonly hostnameOverride: string;
   readonly serviceRange: IpRange;
   readonly nodePortRange: PortRange;
@@ -49,6 +52,8 @@ const opt = (flags: string, description: string, name: string): Option => new Op
 
 export function addProxyOptions(cmd: Command): Command {
   return addEtcdOptions(cmd, envName)
+    .addOption(opt('--kubeconfig <file>', 'work through the Kubernetes API this kubeconfig names (instead of --etcd-endpoints)', 'kubeconfig'))
+    .addOption(opt('--master <url>', 'work through the Kubernetes API at this plain-HTTP server (comma-separated: the first that answers), e.g. http://master:8080', 'master'))
     .addOption(opt('--hostname-override <name>', "this node's name (pods' spec.nodeName); default the hostname", 'hostname-override'))
     .addOption(opt('--service-cluster-ip-range <cidr>', 'the range ClusterIPs are allocated from', 'service-cluster-ip-range').default('10.254.0.0/16'))
     .addOption(opt('--service-node-port-range <min-max>', 'the range node ports are allocated from', 'service-node-port-range').default('30000-32767'))
@@ -63,8 +68,8 @@ export function addProxyOptions(cmd: Command): Command {
     .addOption(opt('--log-level <level>', 'log level: trace, debug, info, warn, error', 'log-level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'));
 }
 
-/** The parsed flags; throws InvalidArgumentError naming the flag. */
-export function proxyOptions(raw: Record<string, unknown>): ProxyOptions {
+/** The parsed flags; throws InvalidArgumentError naming the flag. `etcdGiven`: --etcd-endpoints was set, not defaulted. */
+export function proxyOptions(raw: Record<string, unknown>, etcdGiven = false): ProxyOptions {
   const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
   const flag = <T>(name: string, fn: () => T): T => {
     try {
@@ -81,8 +86,10 @@ export function proxyOptions(raw: Record<string, unknown>): ProxyOptions {
   if (!isIp(healthzBindAddress)) throw new InvalidArgumentError('--healthz-bind-address: expected an IP address');
   const clusterCidr = str(raw.clusterCidr);
   if (clusterCidr !== undefined) flag('cluster-cidr', () => parseCidr(clusterCidr));
+  const api = apiFlagsOf(str(raw.kubeconfig), str(raw.master), '--master', etcdGiven);
   const o: ProxyOptions = {
     ...etcdFlagValues(raw),
+    ...(api && { api }),
     hostnameOverride: str(raw.hostnameOverride) ?? hostname(),
     serviceRange: flag('service-cluster-ip-range', () => parseServiceRange(String(raw.serviceClusterIpRange))),
     nodePortRange: flag('service-node-port-range', () => parsePortRange(String(raw.serviceNodePortRange))),

@@ -1,14 +1,17 @@
-// The proxy as a whole, on every node: follows Services and Endpoints into the proxier, allocates
-// ClusterIPs and node ports for services that lack them, and campaigns for the endpoints maintainer
-// (whose winner also cleans up reservation keys). Wired from main.ts with real etcd, nft and conntrack.
+// The proxy as a whole, on every node: follows Services and Endpoints into the proxier, and campaigns
+// for the endpoints maintainer. On etcd it also allocates ClusterIPs and node ports for services that
+// lack them, elects on an etcd lease, and its maintainer cleans up reservation keys; on the API the
+// apiserver allocates, and the election is a coordination Lease (lease-election.ts). Wired from
+// main.ts with the store the flags select, nft and conntrack.
 import type { Server } from 'node:http';
-import { keys, namespacedName, type Corrupt, type Endpoints, type ObjectStore, parseEndpointsObject, parseServiceObject, type Service } from '../cluster/index.js';
+import { type ClusterStore, keys, namespacedName, type Corrupt, type Endpoints, type ObjectStore, parseEndpointsObject, parseServiceObject, type Service } from '../cluster/index.js';
 import { errorMessage, listenHttp, type Logger, SyncRunner } from '../common/index.js';
 import { type IpRange, type PortRange, RangeReconciler, ServiceAllocator, allocationNeeds } from './allocator.js';
 import type { ConntrackPort } from './conntrack.js';
-import { LeaderElection, type LeaderFence } from './election.js';
+import { etcdFencedWriter, type FencedWriter, LeaderElection, type LeaderFence } from './election.js';
 import { EndpointsController } from './endpoints-controller.js';
 import { proxyKeys } from './keys.js';
+import { LeaseElection } from './lease-election.js';
 import type { NftPort } from './nft.js';
 import { Proxier } from './proxier.js';
 import type { RulesetConfig } from './ruleset.js';
@@ -26,7 +29,9 @@ export interface ProxyServerOptions {
 }
 
 export interface ProxyServerDeps {
-  readonly store: ObjectStore;
+  readonly store: ClusterStore;
+  /** Set when the store is etcd (the same store): allocation, reservation clean-up, the etcd election. */
+  readonly etcd?: ObjectStore;
   readonly nft: NftPort;
   readonly conntrack: ConntrackPort;
   readonly log: Logger;
@@ -34,8 +39,8 @@ export interface ProxyServerDeps {
 
 export class ProxyServer {
   readonly proxier: Proxier;
-  private readonly allocator: ServiceAllocator;
-  private readonly election: LeaderElection;
+  private readonly allocator: ServiceAllocator | undefined;
+  private readonly election: { readonly isLeader: boolean; run(signal: AbortSignal): Promise<void> };
   private readonly toAllocate = new Set<string>();
   private readonly allocRunner: SyncRunner;
 
@@ -44,8 +49,16 @@ export class ProxyServer {
     private readonly d: ProxyServerDeps,
   ) {
     this.proxier = new Proxier({ nodeName: o.nodeName, ruleset: o.ruleset, minSyncMs: o.minSyncMs, syncPeriodMs: o.syncPeriodMs }, { nft: d.nft, conntrack: d.conntrack, log: d.log.child({ component: 'proxier' }) });
-    this.allocator = new ServiceAllocator(d.store, { serviceRange: o.serviceRange, nodePortRange: o.nodePortRange, log: d.log.child({ component: 'allocator' }) });
-    this.election = new LeaderElection(d.store.client, { key: proxyKeys.leader(), identity: o.nodeName, ttlSec: o.leaderTtlSec, log: d.log.child({ component: 'election' }) });
+    const elog = d.log.child({ component: 'election' });
+    const etcd = d.etcd;
+    if (etcd) {
+      this.allocator = new ServiceAllocator(etcd, { serviceRange: o.serviceRange, nodePortRange: o.nodePortRange, log: d.log.child({ component: 'allocator' }) });
+      const e = new LeaderElection(etcd.client, { key: proxyKeys.leader(), identity: o.nodeName, ttlSec: o.leaderTtlSec, log: elog });
+      this.election = { get isLeader() { return e.isLeader; }, run: (signal) => e.run(signal, (ls, fence) => this.maintain(ls, etcdFencedWriter(etcd, fence), fence)) };
+    } else {
+      const e = new LeaseElection(d.store, { identity: o.nodeName, ttlSec: o.leaderTtlSec, log: elog });
+      this.election = { get isLeader() { return e.isLeader; }, run: (signal) => e.run(signal, (ls, writer) => this.maintain(ls, writer)) };
+    }
     this.allocRunner = new SyncRunner({ name: 'allocator', fn: () => this.allocatePending(), minMs: 0, maxMs: 60_000, retryMs: 2_000, log: d.log });
   }
 
@@ -112,7 +125,7 @@ export class ProxyServer {
             if (n) this.proxier.updateEndpoints(n, undefined);
           },
         }),
-        this.election.run(signal, (ls, fence) => this.maintain(ls, fence)),
+        this.election.run(signal),
       ]);
     } finally {
       if (srv) await new Promise<void>((r) => srv.close(() => r()));
@@ -126,6 +139,7 @@ export class ProxyServer {
   }
 
   private noteService(name: string, svc: Service): void {
+    if (!this.allocator) return; // on the API, the apiserver allocates
     this.allocator.observe(svc);
     const need = allocationNeeds(svc);
     if (need.clusterIP || need.nodePorts.length) {
@@ -141,7 +155,7 @@ export class ProxyServer {
     for (const name of names) {
       const [ns, n] = name.split('/') as [string, string];
       try {
-        await this.allocator.allocate(ns, n);
+        await this.allocator?.allocate(ns, n);
       } catch (e) {
         this.toAllocate.add(name);
         this.d.log.warn({ service: name, err: errorMessage(e) }, 'allocation failed; retrying');
@@ -151,18 +165,19 @@ export class ProxyServer {
     if (failed) throw failed;
   }
 
-  /** The elected maintainer's work, for as long as it leads. */
-  private async maintain(signal: AbortSignal, fence: LeaderFence): Promise<void> {
+  /** The elected maintainer's work, for as long as it leads; with the etcd fence, the reservation clean-up too. */
+  private async maintain(signal: AbortSignal, writer: FencedWriter, fence?: LeaderFence): Promise<void> {
     const log = this.d.log.child({ component: 'maintainer' });
-    const ranges = new RangeReconciler(this.d.store, { serviceRange: this.o.serviceRange, nodePortRange: this.o.nodePortRange, log });
-    const rangeRunner = new SyncRunner({ name: 'ranges', fn: async () => void (await ranges.reconcile(fence)), minMs: 500, maxMs: 60_000, retryMs: 5_000, log });
+    const etcd = this.d.etcd;
+    const ranges = etcd && fence ? new RangeReconciler(etcd, { serviceRange: this.o.serviceRange, nodePortRange: this.o.nodePortRange, log }) : undefined;
+    const rangeRunner = ranges && fence ? new SyncRunner({ name: 'ranges', fn: async () => void (await ranges.reconcile(fence)), minMs: 500, maxMs: 60_000, retryMs: 5_000, log }) : undefined;
     const controller = new EndpointsController(this.d.store, {
       log,
       minIntervalMs: Math.min(100, this.o.minSyncMs),
       resyncMs: this.o.syncPeriodMs,
-      onServiceChange: () => rangeRunner.request(),
+      ...(rangeRunner && { onServiceChange: () => rangeRunner.request() }),
     });
-    await Promise.all([controller.run(signal, fence), rangeRunner.run(signal)]);
+    await Promise.all([controller.run(signal, writer), rangeRunner?.run(signal)]);
   }
 
   private async startHealthz(ip: string, port: number): Promise<Server> {

@@ -206,7 +206,7 @@ describe('node address and flags', () => {
       try {
         const cmd = addKubeletOptions(new Command('kubelet')).exitOverride().configureOutput({ writeErr: () => undefined });
         cmd.parse(argv, { from: 'user' });
-        return kubeletOptions(cmd.opts());
+        return kubeletOptions(cmd.opts(), cmd.getOptionValueSource('etcdEndpoints') !== 'default');
       } finally {
         for (const k of Object.keys(env)) if (!(k in saved)) delete process.env[k];
       }
@@ -225,5 +225,13 @@ describe('node address and flags', () => {
     });
     expect(() => parse(['--sync-frequency=soon'])).toThrow();
     expect(() => parse(['--crashloop-backoff-base=1m', '--crashloop-backoff-max=10s'])).toThrow('--crashloop-backoff-max');
+    // The store: the API (--kubeconfig, the seeds' --api-servers) or etcd, never both.
+    expect(o.api).toBeUndefined();
+    expect(parse(['--kubeconfig=/etc/kubernetes/kubelet.conf']).api).toEqual({ kubeconfig: '/etc/kubernetes/kubelet.conf' });
+    expect(parse(['--api-servers=http://master:8080,http://10.0.0.2:8080']).api).toEqual({ servers: ['http://master:8080', 'http://10.0.0.2:8080'] });
+    expect(parse([], { KUBELET_API_SERVERS: 'http://master:8080' }).api).toEqual({ servers: ['http://master:8080'] });
+    expect(() => parse(['--kubeconfig=/k', '--etcd-endpoints=http://10.0.0.1:2379'])).toThrow('--kubeconfig and --etcd-endpoints cannot both be given');
+    expect(() => parse(['--api-servers=http://m:8080'], { KUBELET_ETCD_ENDPOINTS: 'http://10.0.0.1:2379' })).toThrow('--api-servers and --etcd-endpoints');
+    expect(() => parse(['--api-servers=master:8080'])).toThrow('--api-servers: "master:8080" is not an http:// URL');
   });
 });

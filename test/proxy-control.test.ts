@@ -125,11 +125,19 @@ describe('flags', () => {
     try {
       const cmd = addProxyOptions(new Command('kube-proxy')).exitOverride();
       cmd.parse(['node', 'kube-proxy', ...args]);
-      return proxyOptions(cmd.opts());
+      return proxyOptions(cmd.opts(), cmd.getOptionValueSource('etcdEndpoints') !== 'default');
     } finally {
       process.env = saved;
     }
   };
+
+  it('takes the API (--kubeconfig, the seeds\' --master) or etcd, never both', () => {
+    expect(parse([]).api).toBeUndefined();
+    expect(parse(['--master=http://master:8080']).api).toEqual({ servers: ['http://master:8080'] });
+    expect(parse(['--kubeconfig', '/etc/kubernetes/proxy.conf']).api).toEqual({ kubeconfig: '/etc/kubernetes/proxy.conf' });
+    expect(() => parse(['--master=http://master:8080', '--etcd-endpoints=http://10.0.0.1:2379'])).toThrow('--master and --etcd-endpoints cannot both be given');
+    expect(() => parse(['--kubeconfig=/k', '--master=http://m:8080'])).toThrow('--kubeconfig and --master');
+  });
 
   it("has kube-proxy's defaults", () => {
     const o = parse(['--hostname-override=a']);

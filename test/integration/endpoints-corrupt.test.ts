@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Etcd3 } from 'etcd3';
 import { createEtcdClient, silentLogger } from '../../common/index.js';
 import { ObjectStore, keys, parseJsonObject } from '../../cluster/index.js';
-import { EndpointsController } from '../../proxy/index.js';
+import { EndpointsController, etcdFencedWriter } from '../../proxy/index.js';
 import { EtcdServer } from '../harness/index.js';
 
 let etcd: EtcdServer;
@@ -51,7 +51,7 @@ describe('endpoints maintainer with malformed objects', () => {
     await store.put(keys.pod('default', 'p2'), pod('p2', '10.5.1.3'));
     const ac = new AbortController();
     const controller = new EndpointsController(store, { log: silentLogger, minIntervalMs: 10, resyncMs: 60_000 });
-    const running = controller.run(ac.signal, { key: '/registry/leases/test', leaseId });
+    const running = controller.run(ac.signal, etcdFencedWriter(store, { key: '/registry/leases/test', leaseId }));
     try {
       expect(await ips((x) => x?.length === 2)).toEqual(['10.5.1.2', '10.5.1.3']);
       // A pod whose labels are no longer strings is no pod.

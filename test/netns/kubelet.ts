@@ -49,6 +49,13 @@ net.createServer((c) => { const u = net.connect(Number(port), host); c.pipe(u); 
 
 const dockerOptsFile = (h: Host): string => path.join(h.dir, 'docker');
 
+export interface KubeLabHooks {
+  /** The kubelet's store flags (default: --etcd-endpoints of the lab's etcd), e.g. --kubeconfig. */
+  readonly storeArgs?: (n: KubeNode) => string[];
+  /** Runs once flanneld and dockerd are up on every host, before the kubelets start (e.g. an apiserver). */
+  readonly beforeKubelets?: (kl: KubeLab) => Promise<void>;
+}
+
 export class KubeLab {
   readonly nodes = new Map<string, KubeNode>();
   store!: ObjectStore;
@@ -60,6 +67,7 @@ export class KubeLab {
     /** etcd and flanneld (vxlan, --ip-masq, Docker options) per host. */
     readonly net: FlannelLab,
     private readonly kubeletArgs: readonly string[],
+    private readonly o: KubeLabHooks = {},
   ) {}
 
   get lab(): Lab {
@@ -71,14 +79,14 @@ export class KubeLab {
   }
 
   /** Builds the lab; on failure everything started so far is stopped before the error is thrown. */
-  static async start(o: { hosts: readonly string[]; kubeletArgs?: readonly string[] }): Promise<KubeLab> {
+  static async start(o: { hosts: readonly string[]; kubeletArgs?: readonly string[] } & KubeLabHooks): Promise<KubeLab> {
     const net = await FlannelLab.start({
       hosts: o.hosts,
       config: JSON.stringify({ Network: NETWORK, Backend: { Type: 'vxlan' } }),
       flanneldArgs: (h) => ['--iface=eth0', '--ip-masq', `--docker-opts-file=${dockerOptsFile(h)}`],
       startFlanneld: false,
     });
-    const kl = new KubeLab(net, o.kubeletArgs ?? FAST_FLAGS);
+    const kl = new KubeLab(net, o.kubeletArgs ?? FAST_FLAGS, o);
     try {
       await kl.build();
       return kl;
@@ -105,6 +113,7 @@ export class KubeLab {
     }
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
+    await this.o.beforeKubelets?.(this);
     for (const n of this.nodes.values()) n.kubelet = this.startKubelet(n);
     await waitFor('every node Ready', async () => (await Promise.all([...this.nodes.keys()].map((n) => this.nodeReady(n)))).every((r) => r === 'True'), 60_000, 250);
   }
@@ -142,7 +151,7 @@ export class KubeLab {
     const argv = [
       process.execPath,
       KUBELET,
-      `--etcd-endpoints=${this.etcd.endpoint}`,
+      ...(this.o.storeArgs ? this.o.storeArgs(n) : [`--etcd-endpoints=${this.etcd.endpoint}`]),
       `--hostname-override=${n.host.name}`,
       `--node-ip=${n.host.ip}`,
       `--docker-endpoint=unix://${n.dockerd.socket}`,

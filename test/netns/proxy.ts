@@ -11,12 +11,14 @@ export const KUBE_PROXY = path.join(REPO, 'dist/proxy/main.js');
 
 export interface ProxyProcOptions {
   readonly args?: readonly string[];
+  /** The store flags instead of the lab etcd's --etcd-endpoints (e.g. --master=http://…). */
+  readonly storeArgs?: readonly string[];
   readonly tag?: string;
 }
 
 /** kube-proxy in the host's namespace, named after the host, talking to the lab's etcd. */
 export function startProxy(h: Host, etcd: EtcdServer, o: ProxyProcOptions = {}): Proc {
-  const argv = [process.execPath, KUBE_PROXY, `--etcd-endpoints=${etcd.endpoint}`, `--hostname-override=${h.name}`, '--healthz-bind-address=127.0.0.1', ...(o.args ?? [])];
+  const argv = [process.execPath, KUBE_PROXY, ...(o.storeArgs ?? [`--etcd-endpoints=${etcd.endpoint}`]), `--hostname-override=${h.name}`, '--healthz-bind-address=127.0.0.1', ...(o.args ?? [])];
   return h.spawn(argv, { logFile: path.join(h.dir, `kube-proxy${o.tag ? `-${o.tag}` : ''}.log`) });
 }
 

@@ -1,0 +1,167 @@
+// The daemons on the Kubernetes API, driven by the real kubectl: two lab hosts with flanneld (vxlan),
+// dockerd, a kubelet with --kubeconfig and kube-proxy with the seeds' --master=http://…; the
+// kube-apiserver runs in host a's namespace on a's underlay address (HTTPS for the kubeconfig, the
+// insecure port for --master), over the lab's etcd. kubectl runs in host a's namespace too, with a
+// kubeconfig and cache dir of the test's. A pod created with `kubectl create -f` (nodeName set) runs
+// and shows Running with its flannel IP on its node; both nodes are Ready; a service created with
+// kubectl gets a ClusterIP from the apiserver that works from a pod on the other host; `kubectl delete`
+// returns once the kubelet has finished the pod's graceful deletion.
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { offsetIn, parseCidr4, parseIp4 } from './addr.js';
+import { BUSYBOX_IMAGE } from './docker.js';
+import { hasLog, REPO, waitFor } from './flannel.js';
+import { FAST_FLAGS, KubeLab } from './kubelet.js';
+import type { Host, Proc } from './lab.js';
+import { startProxy } from './proxy.js';
+
+const KUBECTL = path.join(REPO, '.cache', 'kubernetes-client', 'usr', 'bin', 'kubectl');
+const APISERVER = path.join(REPO, 'dist', 'apiserver', 'main.js');
+const SECURE = 6443;
+const INSECURE = 8080;
+const inSubnet = (cidr: string, ip: string): boolean => offsetIn(parseCidr4(cidr), parseIp4(ip)) > 1;
+
+describe.skipIf(!existsSync(KUBECTL))('kubelet and kube-proxy on the API, driven by kubectl', () => {
+  let k: KubeLab;
+  let apiserver: Proc | undefined;
+  const proxies: Proc[] = [];
+  let apiDir: string;
+  let kubeconfig: string;
+
+  let hostA: Host;
+  const kubectl = async (args: readonly string[], input?: string): Promise<string> => {
+    const r = await hostA.exec([KUBECTL, `--kubeconfig=${kubeconfig}`, `--cache-dir=${path.join(apiDir, 'kubectl-cache')}`, ...args], { timeoutMs: 30_000, env: { PATH: process.env.PATH ?? '', HOME: apiDir }, ...(input !== undefined && { input }) });
+    return r.stdout;
+  };
+
+  beforeAll(async () => {
+    k = await KubeLab.start({
+      hosts: ['a', 'b'],
+      kubeletArgs: FAST_FLAGS,
+      beforeKubelets: async (kl) => {
+        const a = kl.lab.host('a');
+        hostA = a;
+        apiDir = path.join(a.dir, 'apiserver');
+        kubeconfig = path.join(apiDir, 'admin.kubeconfig');
+        await mkdir(apiDir, { recursive: true });
+        apiserver = a.spawn(
+          [
+            process.execPath,
+            APISERVER,
+            `--etcd-servers=${kl.etcd.endpoint}`,
+            `--bind-address=${a.ip}`,
+            `--advertise-address=${a.ip}`,
+            `--secure-port=${SECURE}`,
+            `--cert-dir=${path.join(apiDir, 'certs')}`,
+            `--write-kubeconfig=${kubeconfig}`,
+            `--insecure-port=${INSECURE}`,
+            `--insecure-bind-address=${a.ip}`,
+          ],
+          { logFile: path.join(apiDir, 'apiserver.log') },
+        );
+        let last = '';
+        const ok = await waitFor('the apiserver ready', async () => existsSync(kubeconfig) && (await kubectl(['get', '--raw=/readyz']).catch((e: unknown) => ((last = String(e)), ''))).trim() === 'ok', 30_000, 250).catch(() => false);
+        if (!ok) throw new Error(`the apiserver did not become ready: ${last}\n${apiserver.stderr()}${apiserver.stdout()}`.slice(0, 4000));
+      },
+      storeArgs: () => [`--kubeconfig=${kubeconfig}`],
+    });
+    const master = `--master=http://${k.lab.host('a').ip}:${INSECURE}`;
+    for (const h of k.lab.hosts) proxies.push(startProxy(h, k.etcd, { tag: 'api', storeArgs: [master], args: ['--cluster-cidr=10.5.0.0/16', '--leader-elect-lease-duration=3s'] }));
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.allSettled(proxies.map((p) => p.stop(5_000)));
+    await k?.destroy();
+    await apiserver?.stop(5_000);
+  }, 60_000);
+
+  it('kubectl get nodes shows both nodes Ready, registered by their kubelets through the API', async () => {
+    const out = await waitFor('both nodes Ready in kubectl', async () => {
+      const t = await kubectl(['get', 'nodes']);
+      return /^a\s+Ready\s/m.test(t) && /^b\s+Ready\s/m.test(t) ? t : undefined;
+    }, 20_000, 500);
+    expect(out.split('\n')[0]).toMatch(/^NAME\s+STATUS\s+ROLES\s+AGE\s+VERSION/);
+    for (const n of k.nodes.values()) expect(n.kubelet.stderr() + n.kubelet.stdout()).toContain('using the API server');
+  });
+
+  it('a pod created with kubectl create -f runs, and kubectl get pods -o wide shows it Running with its flannel IP on its node', async () => {
+    const manifest = (name: string, node: string, app: string, cmd: string) =>
+      [
+        'apiVersion: v1',
+        'kind: Pod',
+        'metadata:',
+        `  name: ${name}`,
+        '  labels:',
+        `    app: ${app}`,
+        'spec:',
+        `  nodeName: ${node}`,
+        '  terminationGracePeriodSeconds: 1',
+        '  containers:',
+        '  - name: c',
+        `    image: ${BUSYBOX_IMAGE}`,
+        '    imagePullPolicy: Never',
+        `    command: ["sh", "-c", ${JSON.stringify(cmd)}]`,
+        '    ports:',
+        '    - containerPort: 8080',
+        '',
+      ].join('\n');
+    const file = path.join(apiDir, 'web.yaml');
+    await writeFile(file, manifest('web', 'a', 'web', 'mkdir -p /www && echo hello-from-web > /www/index.html && exec httpd -f -p 8080 -h /www'));
+    expect(await kubectl(['create', '-f', file])).toMatch(/pod\/web created/);
+    await writeFile(path.join(apiDir, 'client.yaml'), manifest('client', 'b', 'client', 'exec sleep 3600'));
+    await kubectl(['create', '-f', path.join(apiDir, 'client.yaml')]);
+    const row = await waitFor('web Running in kubectl get pods -o wide', async () => {
+      const t = await kubectl(['get', 'pods', '-o', 'wide']);
+      const line = t.split('\n').find((l) => l.startsWith('web '));
+      return line && /\sRunning\s/.test(line) && /\s10\.5\.\d+\.\d+\s/.test(line) ? line : undefined;
+    }, 45_000, 500);
+    const cols = row.trim().split(/\s+/);
+    // NAME READY STATUS RESTARTS AGE IP NODE NOMINATED-NODE READINESS-GATES
+    expect(cols[0]).toBe('web');
+    expect(cols[1]).toBe('1/1');
+    expect(cols[2]).toBe('Running');
+    expect(cols[6]).toBe('a');
+    expect(inSubnet(k.node('a').subnet, cols[5]!)).toBe(true);
+    const json = JSON.parse(await kubectl(['get', 'pod', 'web', '-o', 'json'])) as { status: { podIP: string; hostIP: string } };
+    expect(json.status.podIP).toBe(cols[5]);
+    expect(json.status.hostIP).toBe(k.lab.host('a').ip);
+  });
+
+  it('a service created with kubectl gets a ClusterIP from the apiserver that kube-proxy (--master) makes work from a pod on the other host', async () => {
+    await kubectl(['create', '-f', '-'], ['apiVersion: v1', 'kind: Service', 'metadata:', '  name: web', 'spec:', '  selector:', '    app: web', '  ports:', '  - port: 80', '    targetPort: 8080', ''].join('\n'));
+    const ip = (await kubectl(['get', 'service', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+    expect(ip).toMatch(/^10\.254\.\d+\.\d+$/);
+    await waitFor('the web endpoints written by the elected maintainer', async () => /10\.5\.\d+\.\d+:8080/.test(await kubectl(['get', 'endpoints', 'web'])), 20_000, 500).catch((e: unknown) => {
+      throw new Error(`${String(e)}\n${proxies.map((p) => (p.stderr() + p.stdout()).slice(-1500)).join('\n----\n')}`);
+    });
+    await client(ip);
+    expect(proxies.filter((p) => hasLog(p, 'became leader'))).toHaveLength(1);
+    // On the API the proxy does not allocate (the apiserver did).
+    for (const p of proxies) expect(hasLog(p, 'service allocated')).toBe(false);
+  });
+
+  it('kubectl delete pod returns once the kubelet has stopped the pod and finished its graceful deletion', async () => {
+    expect((await k.containers('b', 'client')).some((c) => c.state === 'running')).toBe(true);
+    const t0 = Date.now();
+    expect(await kubectl(['delete', 'pod', 'client', '--timeout=25s'])).toMatch(/pod "client" deleted/);
+    expect(Date.now() - t0).toBeLessThan(25_000);
+    expect(await kubectl(['get', 'pods', '-o', 'name'])).not.toContain('pod/client');
+    expect((await k.containers('b', 'client')).filter((c) => c.state === 'running')).toEqual([]);
+  });
+
+  async function client(ip: string): Promise<void> {
+    const body = await waitFor(`http://${ip}/ from the client pod on b`, async () => {
+      const r = await k.execIn('b', 'client', 'c', ['timeout', '5', 'wget', '-qO-', `http://${ip}/`], 10_000).catch(() => undefined);
+      return r?.code === 0 ? r.stdout : undefined;
+    }, 30_000, 500).catch(async (e: unknown) => {
+      const podIp = JSON.parse(await kubectl(['get', 'pod', 'web', '-o', 'json'])) as { status: { podIP: string } };
+      const direct = await k.execIn('b', 'client', 'c', ['timeout', '5', 'wget', '-qO-', `http://${podIp.status.podIP}:8080/`], 10_000).catch((x: unknown) => String(x));
+      const viaIp = await k.execIn('b', 'client', 'c', ['timeout', '5', 'wget', '-qO-', `http://${ip}/`], 10_000).catch((x: unknown) => String(x));
+      const nft = await k.lab.host('b').exec(['nft', 'list', 'ruleset']).then((r) => r.stdout).catch((x: unknown) => String(x));
+      throw new Error(`${String(e)}\ndirect: ${JSON.stringify(direct)}\nvia: ${JSON.stringify(viaIp)}\n${nft.slice(0, 6000)}\n${proxies.map((p) => (p.stderr() + p.stdout()).slice(-1500)).join('\n----\n')}`);
+    });
+    expect(body.trim()).toBe('hello-from-web');
+  }
+});
