@@ -7,6 +7,7 @@
 import type { Etcd3, Lease, Watcher } from 'etcd3';
 import { decodeObject, object, type ObjectStore, opt, parserOf, str } from '../cluster/index.js';
 import { Backoff, errorMessage, type Logger, sleep, withTimeout } from '../common/index.js';
+import { microTime } from './lease-election.js';
 
 export interface LeaderFence {
   readonly key: string;
@@ -74,7 +75,7 @@ export class LeaderElection {
     let revoke = true;
     try {
       const leaseId = await lease.grant();
-      const value = JSON.stringify({ holderIdentity: identity, leaseId, acquireTime: new Date().toISOString() });
+      const value = JSON.stringify(electionLease(key, identity, ttlSec, leaseId, Date.now()));
       const won = await this.client.if(key, 'Create', '==', 0).then(this.client.put(key).value(value).lease(leaseId)).commit();
       if (!won.succeeded) return; // someone was faster: follow again
       const gone = new AbortController();
@@ -125,10 +126,27 @@ export class LeaderElection {
   }
 }
 
-const parseHolder = parserOf(object({ holderIdentity: opt(str) }));
+/** The annotation that names the etcd lease the election key is bound to (the fence of the leader's writes). */
+export const ETCD_LEASE_ANNOTATION = 'flannel-ts.io/etcd-lease-id';
+
+/**
+ * Pure: the election key's value, a coordination.k8s.io/v1 Lease, because the key (/registry/leases/<ns>/<name>)
+ * is where an apiserver keeps Leases: `kubectl get lease -n kube-system` shows the holder.
+ */
+export function electionLease(key: string, identity: string, ttlSec: number, leaseId: string, nowMs: number): Record<string, unknown> {
+  const [namespace, name] = key.split('/').slice(-2);
+  return {
+    kind: 'Lease',
+    apiVersion: 'coordination.k8s.io/v1',
+    metadata: { name, namespace, annotations: { [ETCD_LEASE_ANNOTATION]: leaseId } },
+    spec: { holderIdentity: identity, leaseDurationSeconds: ttlSec, acquireTime: microTime(nowMs), renewTime: microTime(nowMs) },
+  };
+}
+
+const parseHolder = parserOf(object({ spec: opt(object({ holderIdentity: opt(str) })) }));
 
 /** The holder named in the election key (only logged: undefined when the value is not ours to read). */
-function holderOf(raw: string): string | undefined {
+export function holderOf(raw: string): string | undefined {
   const d = decodeObject('', raw, '', parseHolder);
-  return 'obj' in d ? d.obj.holderIdentity : undefined;
+  return 'obj' in d ? d.obj.spec?.holderIdentity : undefined;
 }

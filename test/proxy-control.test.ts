@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import type { Pod, Service } from '../cluster/index.js';
-import { allocationNeeds, computeEndpoints, parsePortRange, parseServiceRange, pickFree, planRanges, resolveTargetPort } from '../proxy/index.js';
+import { allocationNeeds, computeEndpoints, electionLease, holderOf, parsePortRange, parseServiceRange, pickFree, planRanges, resolveTargetPort } from '../proxy/index.js';
 import { addProxyOptions, flagDuration, proxyOptions } from '../proxy/options.js';
 
 function pod(name: string, ip: string, labels: Record<string, string>, o: { ready?: boolean; node?: string; ports?: { name: string; containerPort: number; protocol?: 'TCP' | 'UDP' }[]; phase?: 'Running' | 'Succeeded'; deleting?: boolean } = {}): Pod {
@@ -160,5 +160,21 @@ describe('flags', () => {
     expect(flagDuration('1.5ms')).toBe(2);
     expect(() => flagDuration('-1s')).toThrow(/negative/);
     expect(() => parse(['--sync-period=1m30'])).toThrow(/--sync-period.*missing unit/);
+  });
+});
+
+describe('the etcd election value', () => {
+  it('is a coordination.k8s.io/v1 Lease an apiserver can serve, its holder read back', async () => {
+    const { leaseStrategy } = await import('../apiserver/kinds/index.js');
+    const lease = electionLease('/registry/leases/kube-system/kube-proxy-endpoints', 'node-a', 15, '7587', Date.UTC(2026, 11, 1, 12, 0, 0, 250));
+    expect(lease).toMatchObject({
+      kind: 'Lease',
+      apiVersion: 'coordination.k8s.io/v1',
+      metadata: { name: 'kube-proxy-endpoints', namespace: 'kube-system' },
+      spec: { holderIdentity: 'node-a', leaseDurationSeconds: 15, renewTime: '2026-12-01T12:00:00.250000Z' },
+    });
+    expect(leaseStrategy.validate(structuredClone(lease))).toEqual([]);
+    expect(holderOf(JSON.stringify(lease))).toBe('node-a');
+    expect(holderOf('not json')).toBeUndefined();
   });
 });

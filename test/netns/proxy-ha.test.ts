@@ -19,7 +19,7 @@ const proxies = new Map<string, Proc>();
 const TTL = '2s';
 
 const start = (name: string, tag?: string) => proxies.set(name, startProxy(lab.host(name), etcd, { args: [`--leader-elect-lease-duration=${TTL}`, '--healthz-port=0'], ...(tag && { tag }) }));
-const holder = async (): Promise<string | undefined> => (await getJson<{ holderIdentity: string }>(etcd, proxyKeys.leader()))?.holderIdentity;
+const holder = async (): Promise<string | undefined> => (await getJson<{ spec: { holderIdentity: string } }>(etcd, proxyKeys.leader()))?.spec.holderIdentity;
 const readyIps = async (name: string): Promise<string[]> => {
   const ep = await getJson<Endpoints>(etcd, endpointsKey('default', name));
   return (ep?.subsets ?? []).flatMap((s) => (s.addresses ?? []).map((a) => a.ip)).sort();
