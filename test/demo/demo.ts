@@ -432,8 +432,8 @@ class Demo {
   }
 
   /**
-   * The apiserver's admin kubeconfig; a kubelet per host on its dockerd (it registers its Node at
-   * /registry/minions/<host> in etcd, which the apiserver serves as v1 nodes); `kubectl get nodes`;
+   * The apiserver's admin kubeconfig; a kubelet per host on its dockerd, on the API with that kubeconfig
+   * (it registers its Node and writes its pods' status through the apiserver); `kubectl get nodes`;
    * a pod per host made with `kubectl create`, run by the kubelets on docker0 with flannel's subnets;
    * `kubectl get pods -o wide -A`; and a fetch across hosts from a container to such a pod.
    */
@@ -460,7 +460,7 @@ class Demo {
       const argv = [
         process.execPath,
         KUBELET,
-        `--etcd-endpoints=${this.etcd!.endpoint}`,
+        `--kubeconfig=${this.kubeconfig}`, // through the API, as a kubelet of a real cluster
         `--hostname-override=${h.name}`,
         `--node-ip=${h.ip}`,
         `--docker-endpoint=unix://${d.socket}`,
