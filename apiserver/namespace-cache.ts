@@ -8,9 +8,17 @@ import type { WatchEvent } from './storage.js';
 export type NamespaceState = 'active' | 'terminating';
 
 /** The pure index: events in, the state of a name out; nothing is known until the initial list is in. */
+interface Entry {
+  readonly state: NamespaceState;
+  /** The namespace's resourceVersion: an older state (a watch event behind a write of this apiserver) is ignored. */
+  readonly rev: bigint;
+}
+
+const revOf = (rv: unknown): bigint => (typeof rv === 'string' && /^\d+$/.test(rv) ? BigInt(rv) : 0n);
+
 export class NamespaceIndex {
-  private live = new Map<string, NamespaceState>();
-  private pending: Map<string, NamespaceState> | undefined = new Map();
+  private live = new Map<string, Entry>();
+  private pending: Map<string, Entry> | undefined = new Map();
 
   /** A new list begins (a (re)started watch): lookups answer "unknown" until it is synced. */
   reset(): void {
@@ -27,18 +35,26 @@ export class NamespaceIndex {
     return this.pending === undefined;
   }
 
+  /**
+   * One namespace event: from the watch, or a write this apiserver just made (so that its own next request
+   * sees it, before the watch brings it). Events older than what the index holds for the name are ignored.
+   */
   apply(e: WatchEvent): void {
     const m = this.pending ?? this.live;
     if (e.type === 'ERROR' || e.type === 'BOOKMARK') return;
     const name = nameOf(e.object);
     if (!name) return;
+    const meta = objAt(e.object, 'metadata');
+    const rev = revOf(meta.resourceVersion);
+    const had = m.get(name);
+    if (had && rev < had.rev) return;
     if (e.type === 'DELETED') m.delete(name);
-    else m.set(name, strOf(objAt(e.object, 'metadata').deletionTimestamp) ? 'terminating' : 'active');
+    else m.set(name, { state: strOf(meta.deletionTimestamp) ? 'terminating' : 'active', rev });
   }
 
   /** The namespace's state, or undefined when the index cannot tell (not synced, or not seen). */
   lookup(name: string): NamespaceState | undefined {
-    return this.pending ? undefined : this.live.get(name);
+    return this.pending ? undefined : this.live.get(name)?.state;
   }
 
   get size(): number {

@@ -82,7 +82,7 @@ export function nameSuffix(n = 5): string {
 }
 
 /** RFC 3339 in seconds, as metav1.Time serialises. */
-export const rfc3339 = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+export const rfc3339 = (d: Date): string => `${d.toISOString().slice(0, -5)}Z`;
 
 interface ContinueToken {
   readonly v: string;
@@ -329,7 +329,7 @@ export class Storage {
       } catch (e) {
         throw etcdFailure(e);
       }
-      if (res.succeeded) return this.served(def, o, res.header.revision);
+      if (res.succeeded) return this.noted(def, this.served(def, o, res.header.revision));
       if (await this.getKv(key)) throw alreadyExists(def.def.group, def.def.resource, name);
       this.o.services.lost();
     }
@@ -369,7 +369,7 @@ export class Storage {
       } catch (e) {
         throw etcdFailure(e);
       }
-      if (ok) return this.served(def, next, rev);
+      if (ok) return this.noted(def, this.served(def, next, rev), Boolean(finished));
       if (wantRv !== undefined) throw conflict(def.def.group, def.def.resource, name);
     }
     throw conflict(def.def.group, def.def.resource, name);
@@ -390,9 +390,18 @@ export class Storage {
       } catch (e) {
         throw etcdFailure(e);
       }
-      if (res.succeeded) return this.served(def, next, res.header.revision);
+      if (res.succeeded) return this.noted(def, this.served(def, next, res.header.revision));
     }
     throw conflict(def.def.group, def.def.resource, name);
+  }
+
+  /**
+   * A namespace this apiserver wrote goes into the namespace cache at once (its watch brings it a moment
+   * later): a create right after `kubectl delete namespace` through this apiserver is refused.
+   */
+  private noted(def: Strategy, o: Obj, deleted = false): Obj {
+    if (this.namespaces && def.def.group === '' && def.def.resource === 'namespaces') this.namespaces.apply({ type: deleted ? 'DELETED' : 'MODIFIED', object: o });
+    return o;
   }
 
   /**
@@ -459,7 +468,13 @@ export class Storage {
       } catch (e) {
         throw etcdFailure(e);
       }
-      if (res.succeeded) return mark ? { obj: this.served(def, mark, res.header.revision), gone: false } : { obj: cur, gone: true };
+      if (res.succeeded) {
+        if (!mark) {
+          this.noted(def, { ...cur, metadata: { ...objAt(cur, 'metadata'), resourceVersion: res.header.revision } }, true);
+          return { obj: cur, gone: true };
+        }
+        return { obj: this.noted(def, this.served(def, mark, res.header.revision)), gone: false };
+      }
     }
     throw conflict(def.def.group, def.def.resource, name);
   }
@@ -505,8 +520,10 @@ export class Storage {
     progress: (rv: string) => void = () => undefined,
   ): Promise<void> {
     let from: bigint;
+    let listed = false;
     if (resourceVersion === undefined || resourceVersion === '' || resourceVersion === '0') {
       const l = await this.list(def, namespace, sel);
+      listed = true;
       for (const o of l.items) send({ type: 'ADDED', object: o });
       from = BigInt(l.resourceVersion) + 1n;
       progress(l.resourceVersion);
@@ -516,19 +533,24 @@ export class Storage {
       progress(resourceVersion);
     }
     if (signal.aborted) return;
+    const prefix = this.prefixOf(def, namespace);
+    if (!listed) {
+      // A client's revision that etcd compacted away is refused, even while the watch cache still holds
+      // the events after it (as without a cache). etcd cancels a watch from a compacted revision without
+      // saying why; a read at that revision does say. A revision not reached yet is watched from when it comes.
+      try {
+        await this.o.client.kv.range({ key: Buffer.from(prefix), range_end: prefixEnd(prefix), limit: 1, keys_only: true, revision: (from - 1n).toString() });
+      } catch (e) {
+        if (revisionRefusal(e) !== 'future') {
+          if (!isCompacted(e)) throw etcdFailure(e);
+          send(expiredEvent(resourceVersion));
+          return;
+        }
+      }
+      if (signal.aborted) return;
+    }
     const cache = this.caches.get(def);
     if (cache && (await this.watchCached(cache, def, namespace, from - 1n, resourceVersion, sel, send, signal, progress))) return;
-    const prefix = this.prefixOf(def, namespace);
-    // etcd cancels a watch from a compacted revision without saying why; a read at that revision does say.
-    try {
-      await this.o.client.kv.range({ key: Buffer.from(prefix), range_end: prefixEnd(prefix), limit: 1, keys_only: true, revision: (from - 1n).toString() });
-    } catch (e) {
-      // A revision not reached yet is watched from when it comes.
-      if (revisionRefusal(e) === 'future') return this.watchFrom(def, prefix, from, resourceVersion, sel, send, signal, progress);
-      if (!isCompacted(e)) throw etcdFailure(e);
-      send(expiredEvent(resourceVersion));
-      return;
-    }
     return this.watchFrom(def, prefix, from, resourceVersion, sel, send, signal, progress);
   }
 

@@ -109,10 +109,7 @@ export class ResourceCache {
   }
 
   private toCached(type: 'put' | 'delete', kv: IKeyValue, prevKv: IKeyValue | undefined): CachedEvent {
-    const cur = type === 'put' ? this.o.decode(kv) : undefined;
-    const prev = prevKv ? this.o.decode(prevKv) : undefined;
-    if (type === 'delete' && prev) metaOf(prev).resourceVersion = kv.mod_revision;
-    return { rev: BigInt(kv.mod_revision), type, key: kv.key.toString(), modRevision: kv.mod_revision, ...(cur && { cur }), ...(prev && { prev }) };
+    return new LazyEvent(type, kv, prevKv, this.o.decode);
   }
 
   private scheduleRestart(): void {
@@ -132,5 +129,42 @@ export class ResourceCache {
       this.o.log.warn({ prefix: this.o.prefix, err: errorMessage(e) }, 'watch cache restart failed; retrying');
       this.scheduleRestart();
     }
+  }
+}
+
+/**
+ * A cached event whose objects are decoded when a client watch first reads them, once: a kind nobody
+ * watches (the pods while they are created in bulk) costs no JSON parsing.
+ */
+class LazyEvent implements CachedEvent {
+  readonly rev: bigint;
+  readonly key: string;
+  readonly modRevision: string;
+  private decodedCur: Obj | null | undefined;
+  private decodedPrev: Obj | null | undefined;
+
+  constructor(
+    readonly type: 'put' | 'delete',
+    private readonly kv: IKeyValue,
+    private readonly prevKv: IKeyValue | undefined,
+    private readonly decode: (kv: IKeyValue) => Obj | undefined,
+  ) {
+    this.modRevision = kv.mod_revision;
+    this.rev = BigInt(kv.mod_revision);
+    this.key = kv.key.toString();
+  }
+
+  get cur(): Obj | undefined {
+    if (this.decodedCur === undefined) this.decodedCur = (this.type === 'put' && this.decode(this.kv)) || null;
+    return this.decodedCur ?? undefined;
+  }
+
+  get prev(): Obj | undefined {
+    if (this.decodedPrev === undefined) {
+      const prev = this.prevKv ? this.decode(this.prevKv) : undefined;
+      if (this.type === 'delete' && prev) metaOf(prev).resourceVersion = this.kv.mod_revision;
+      this.decodedPrev = prev ?? null;
+    }
+    return this.decodedPrev ?? undefined;
   }
 }

@@ -186,6 +186,20 @@ describe('NamespaceIndex', () => {
     expect(idx.size).toBe(1);
   });
 
+  it('ignores a state older than the one it holds (a watch event behind this apiserver\'s own write)', () => {
+    const idx = new NamespaceIndex();
+    idx.markSynced();
+    const at = (rv: string, deleting = false) => ({ metadata: { ...ns('a', deleting).metadata, resourceVersion: rv } });
+    idx.apply({ type: 'MODIFIED', object: at('20', true) }); // this apiserver marked it Terminating
+    idx.apply({ type: 'ADDED', object: at('10') }); // the watch brings the create, then the mark
+    expect(idx.lookup('a')).toBe('terminating');
+    idx.apply({ type: 'MODIFIED', object: at('20', true) });
+    idx.apply({ type: 'DELETED', object: at('30', true) });
+    expect(idx.lookup('a')).toBeUndefined();
+    idx.apply({ type: 'ADDED', object: at('40') });
+    expect(idx.lookup('a')).toBe('active');
+  });
+
   it('a reset (the watch restarted) forgets until the new list is synced, and keeps nothing stale', () => {
     const idx = new NamespaceIndex();
     idx.apply({ type: 'ADDED', object: ns('old') });
