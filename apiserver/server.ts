@@ -631,12 +631,12 @@ export class ApiHandler {
 }
 
 // A change that the watch cache fans out reaches every watcher as the same object (never mutated once
-// cached): its line is serialised once, not once per watcher.
-const eventLines = new WeakMap<Obj, Partial<Record<WatchEvent['type'], string>>>();
-function eventLine(e: WatchEvent): string {
+// cached): its line is serialised and encoded once, not once per watcher.
+const eventLines = new WeakMap<Obj, Partial<Record<WatchEvent['type'], Buffer>>>();
+function eventLine(e: WatchEvent): Buffer {
   let lines = eventLines.get(e.object);
   if (!lines) eventLines.set(e.object, (lines = {}));
-  return (lines[e.type] ??= `${JSON.stringify({ type: e.type, object: e.object })}\n`);
+  return (lines[e.type] ??= Buffer.from(`${JSON.stringify({ type: e.type, object: e.object })}\n`));
 }
 
 /** Subresources served through the generic store (scale has its own path; log, exec, ... come later). */
