@@ -4,7 +4,7 @@
 // cancel), the window closes, its clients hear why, and a new one starts from etcd's current revision;
 // until then client watches are served by etcd directly, as without a cache.
 import { type Etcd3, type IKeyValue, type IWatchResponse, type Watcher } from 'etcd3';
-import { errorMessage, type Logger } from '../common/index.js';
+import { errorMessage, type Logger, withTimeout } from '../common/index.js';
 import { metaOf, type Obj } from './object.js';
 import { WatchWindow, type WindowSubscriber } from './watch-window.js';
 
@@ -56,7 +56,10 @@ export class ResourceCache {
     return this.window?.subscribers ?? 0;
   }
 
-  /** Starts the etcd watch at `fromRev` + 1; resolves once etcd has created it. */
+  /**
+   * Starts the etcd watch at `fromRev` + 1; resolves once etcd has created it, or after 10 s (the window
+   * serves from the start: what happens after `fromRev` reaches it whenever the watch connects).
+   */
   async start(fromRev: bigint): Promise<void> {
     if (this.stopped) return;
     const window = new WatchWindow<CachedEvent>(this.o.capacity, fromRev);
@@ -82,7 +85,7 @@ export class ResourceCache {
     this.watcher = watcher;
     this.window = window;
     try {
-      await created;
+      await withTimeout(created, 10_000);
     } catch (e) {
       // The 'error' handler above has closed the window and scheduled the restart.
       this.o.log.debug({ prefix: this.o.prefix, err: errorMessage(e) }, 'watch cache etcd watch not created');
