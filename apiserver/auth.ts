@@ -70,22 +70,35 @@ export function certUser(subject: Record<string, string | string[] | undefined>)
 
 export type AuthResult = { readonly ok: true; readonly user: UserInfo } | { readonly ok: false; readonly reason: string };
 
+/** What a connection's client certificate says: a user, why it is refused, or nothing (no certificate). */
+type CertIdentity = { readonly user: UserInfo } | { readonly failure: string } | undefined;
+
 export class Authenticator {
+  // Per TLS connection: its peer certificate is fixed once the handshake is done (the server never
+  // renegotiates), and reading it (getPeerCertificate) on every request of a keep-alive connection costs.
+  private readonly bySocket = new WeakMap<object, CertIdentity>();
+
   constructor(private readonly tokens: ReadonlyMap<string, UserInfo>) {}
 
-  authenticate(req: IncomingMessage): AuthResult {
-    const sock = req.socket as Partial<TLSSocket>;
-    let certFailure: string | undefined;
-    if (typeof sock.getPeerCertificate === 'function') {
-      const cert = sock.getPeerCertificate();
-      if (cert && Object.keys(cert).length > 0) {
-        if (sock.authorized) {
-          const user = certUser(cert.subject as unknown as Record<string, string | string[]>);
-          if (user) return { ok: true, user: { ...user, groups: [...user.groups, 'system:authenticated'] } };
-          certFailure = 'client certificate has no common name';
-        } else certFailure = `client certificate not verified: ${String(sock.authorizationError ?? 'unknown authority')}`;
-      }
+  private certIdentity(sock: Partial<TLSSocket>): CertIdentity {
+    if (typeof sock.getPeerCertificate !== 'function') return undefined;
+    if (this.bySocket.has(sock)) return this.bySocket.get(sock);
+    let id: CertIdentity;
+    const cert = sock.getPeerCertificate();
+    if (cert && Object.keys(cert).length > 0) {
+      if (sock.authorized) {
+        const user = certUser(cert.subject as unknown as Record<string, string | string[]>);
+        id = user ? { user: { ...user, groups: [...user.groups, 'system:authenticated'] } } : { failure: 'client certificate has no common name' };
+      } else id = { failure: `client certificate not verified: ${String(sock.authorizationError ?? 'unknown authority')}` };
     }
+    this.bySocket.set(sock, id);
+    return id;
+  }
+
+  authenticate(req: IncomingMessage): AuthResult {
+    const id = this.certIdentity(req.socket as Partial<TLSSocket>);
+    if (id && 'user' in id) return { ok: true, user: id.user };
+    const certFailure = id?.failure;
     const h = req.headers.authorization;
     if (h && /^bearer\s+/i.test(h)) {
       const user = this.tokens.get(h.replace(/^bearer\s+/i, '').trim());

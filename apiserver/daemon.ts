@@ -131,6 +131,9 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
   await ensureObject(storage, kind('services'), 'default', { metadata: { name: 'kubernetes', labels: { component: 'apiserver', provider: 'kubernetes' } }, spec: { clusterIP: kubernetesIp, ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: o.securePort }] } }, log);
   await ensureObject(storage, kind('endpoints'), 'default', { metadata: { name: 'kubernetes', labels: { 'endpointslice.kubernetes.io/skip-mirror': 'true' } }, subsets: [{ addresses: [{ ip: advertise }], ports: [{ name: 'https', port: o.securePort, protocol: 'TCP' }] }] }, log);
 
+  // The watch caches (one etcd watch per kind, shared by every client watch) and the namespace cache.
+  await storage.startCaches(ALL_STRATEGIES);
+
   const auth = new Authenticator(tokens);
   const secure = createHttpsServer({ key: await readFile(serving.key), cert: await readFile(serving.cert), ca: clientCa, requestCert: true, rejectUnauthorized: false }, (req, res) => void handler.handle(req, res, auth));
   const securePort = await listen(secure, o.securePort, o.bindAddress);
@@ -170,6 +173,7 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
       secure.closeAllConnections();
       insecure?.closeAllConnections();
       await Promise.all([closed(secure), ...(insecure ? [closed(insecure)] : [])]);
+      await storage.stopCaches();
       client.close();
     },
   };

@@ -314,7 +314,8 @@ export class ApiHandler {
         this.checkFields(statusGv, body, text, q, res);
         if (def.def.namespaced) await st.admitNamespace(this.kind('', 'v1', 'namespaces')!, def, ns!, nameOf(body) || strOf(objAt(body, 'metadata').generateName) || '');
         const created = await st.create(def, ns, body);
-        this.o.log.info({ resource: def.def.resource, namespace: ns, name: nameOf(created) }, 'object created');
+        // debug, not info: one line per create was a measurable share of a create's cost.
+        this.o.log.debug({ resource: def.def.resource, namespace: ns, name: nameOf(created) }, 'object created');
         return this.respondObj(req, res, q, def, 201, created);
       }
       case 'update': {
@@ -596,7 +597,7 @@ export class ApiHandler {
         object = buildTable(strategyTable(def), [e.object], { resourceVersion: strOf(objAt(e.object, 'metadata').resourceVersion) ?? '' }, include, Date.now(), !columnsSent);
         columnsSent = true;
       }
-      res.write(`${JSON.stringify({ type: e.type, object })}\n`);
+      res.write(object === e.object ? eventLine(e) : `${JSON.stringify({ type: e.type, object })}\n`);
     };
     // Bookmarks carry the newest revision this watch has seen (its start, or an event's, even one the
     // selectors filtered out): a client resuming from it misses nothing.
@@ -627,6 +628,15 @@ export class ApiHandler {
       res.end();
     }
   }
+}
+
+// A change that the watch cache fans out reaches every watcher as the same object (never mutated once
+// cached): its line is serialised and encoded once, not once per watcher.
+const eventLines = new WeakMap<Obj, Partial<Record<WatchEvent['type'], Buffer>>>();
+function eventLine(e: WatchEvent): Buffer {
+  let lines = eventLines.get(e.object);
+  if (!lines) eventLines.set(e.object, (lines = {}));
+  return (lines[e.type] ??= Buffer.from(`${JSON.stringify({ type: e.type, object: e.object })}\n`));
 }
 
 /** Subresources served through the generic store (scale has its own path; log, exec, ... come later). */

@@ -10,7 +10,9 @@ import { alreadyExists, ApiError, badRequest, conflict, expired, forbidden, inte
 import { arrOf, isObj, labelsOf, metaOf, nameOf, type Obj, objAt, strOf } from './object.js';
 import { groupVersion, type Strategy, storageKey, storagePrefix } from './kinds/index.js';
 import { type Selectors, selectorsMatch } from './selectors.js';
+import { NamespaceIndex, runNamespaceCache } from './namespace-cache.js';
 import { type ServiceAllocation } from './services.js';
+import { CacheStopped, type CachedEvent, ResourceCache } from './watch-cache.js';
 
 export type { Selectors } from './selectors.js';
 
@@ -44,7 +46,11 @@ export interface StorageOptions {
   readonly log: Logger;
   readonly services: ServiceAllocation;
   readonly now?: () => Date;
+  /** Events each resource's watch cache keeps (kube-apiserver's --default-watch-cache-size is 100; more here, as nothing else caches). */
+  readonly watchCacheSize?: number;
 }
+
+const WATCH_CACHE_SIZE = 1_000;
 
 /** An etcd call failed: 503 to the client (retryable), never a raw gRPC error. */
 function etcdFailure(e: unknown): ApiError {
@@ -63,6 +69,11 @@ function revisionRefusal(e: unknown): 'compacted' | 'future' | undefined {
 }
 const isCompacted = (e: unknown): boolean => revisionRefusal(e) === 'compacted';
 
+const expiredEvent = (resourceVersion: string | undefined, detail?: string): WatchEvent => ({
+  type: 'ERROR',
+  object: expired(`too old resource version: ${resourceVersion ?? ''}${detail ? ` (${detail})` : ''}`).toStatus() as unknown as Obj,
+});
+
 /** Kubernetes' generateName suffix alphabet (no vowels, no confusable digits). */
 const SUFFIX_CHARS = 'bcdfghjklmnpqrstvwxz2456789';
 export function nameSuffix(n = 5): string {
@@ -71,7 +82,7 @@ export function nameSuffix(n = 5): string {
 }
 
 /** RFC 3339 in seconds, as metav1.Time serialises. */
-export const rfc3339 = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+export const rfc3339 = (d: Date): string => `${d.toISOString().slice(0, -5)}Z`;
 
 interface ContinueToken {
   readonly v: string;
@@ -107,6 +118,10 @@ function prefixEnd(prefix: string): Buffer {
 
 export class Storage {
   private readonly now: () => Date;
+  private readonly caches = new Map<Strategy, ResourceCache>();
+  private namespaces: NamespaceIndex | undefined;
+  private readonly cachesAbort = new AbortController();
+  private namespaceLoop: Promise<void> | undefined;
 
   constructor(private readonly o: StorageOptions) {
     this.now = o.now ?? (() => new Date());
@@ -220,12 +235,53 @@ export class Storage {
 
   /** The namespace an object is created in exists and is not being deleted (NamespaceLifecycle). */
   async admitNamespace(nsDef: Strategy, def: Strategy, namespace: string, name: string): Promise<void> {
+    // From the namespace cache when it knows the name; a name it does not know is read live (it may have
+    // been created a moment ago through another apiserver).
+    const known = this.namespaces?.lookup(namespace);
+    if (known === 'active') return;
+    if (known === 'terminating') throw terminating(def, namespace, name);
     const kv = await this.getKv(this.keyOf(nsDef, undefined, namespace));
     if (!kv) throw notFound('', 'namespaces', namespace);
     const ns = this.decode(nsDef, kv);
-    if (ns && strOf(objAt(ns, 'metadata').deletionTimestamp)) {
-      throw forbidden(def.def.group, def.def.resource, name, `unable to create new content in namespace ${namespace} because it is being terminated`);
+    if (ns && strOf(objAt(ns, 'metadata').deletionTimestamp)) throw terminating(def, namespace, name);
+  }
+
+  /**
+   * Starts the watch caches: one etcd watch per stored kind, from etcd's current revision, serving every
+   * client watch of the kind from a recent enough revision; and the namespace cache (NamespaceLifecycle)
+   * on the namespaces' one.
+   */
+  async startCaches(kinds: readonly Strategy[]): Promise<void> {
+    let rev: bigint;
+    try {
+      rev = BigInt((await this.o.client.kv.range({ key: Buffer.from(`${this.o.prefix}/`), limit: 1, keys_only: true })).header.revision);
+    } catch (e) {
+      throw etcdFailure(e);
     }
+    const started: Promise<void>[] = [];
+    for (const k of kinds) {
+      if (k.def.storage === '' || this.caches.has(k)) continue;
+      const cache = new ResourceCache({ client: this.o.client, prefix: this.prefixOf(k), decode: (kv) => this.decode(k, kv), capacity: this.o.watchCacheSize ?? WATCH_CACHE_SIZE, log: this.o.log });
+      this.caches.set(k, cache);
+      started.push(cache.start(rev));
+    }
+    await Promise.all(started);
+    const nsDef = kinds.find((k) => k.def.group === '' && k.def.resource === 'namespaces');
+    if (nsDef && !this.namespaces) {
+      const index = new NamespaceIndex();
+      this.namespaces = index;
+      const none: Selectors = { labels: [], fields: [] };
+      this.namespaceLoop = runNamespaceCache(index, (send, signal, progress) => this.watch(nsDef, undefined, undefined, none, send, signal, progress), this.o.log, this.cachesAbort.signal);
+    }
+  }
+
+  /** Stops what startCaches started; the client watches served by the caches end. */
+  async stopCaches(): Promise<void> {
+    this.cachesAbort.abort();
+    await Promise.all([...this.caches.values()].map((c) => c.stop()));
+    this.caches.clear();
+    await this.namespaceLoop;
+    this.namespaces = undefined;
   }
 
   /**
@@ -273,7 +329,7 @@ export class Storage {
       } catch (e) {
         throw etcdFailure(e);
       }
-      if (res.succeeded) return this.served(def, o, res.header.revision);
+      if (res.succeeded) return this.noted(def, this.served(def, o, res.header.revision));
       if (await this.getKv(key)) throw alreadyExists(def.def.group, def.def.resource, name);
       this.o.services.lost();
     }
@@ -313,7 +369,7 @@ export class Storage {
       } catch (e) {
         throw etcdFailure(e);
       }
-      if (ok) return this.served(def, next, rev);
+      if (ok) return this.noted(def, this.served(def, next, rev), Boolean(finished));
       if (wantRv !== undefined) throw conflict(def.def.group, def.def.resource, name);
     }
     throw conflict(def.def.group, def.def.resource, name);
@@ -334,9 +390,18 @@ export class Storage {
       } catch (e) {
         throw etcdFailure(e);
       }
-      if (res.succeeded) return this.served(def, next, res.header.revision);
+      if (res.succeeded) return this.noted(def, this.served(def, next, res.header.revision));
     }
     throw conflict(def.def.group, def.def.resource, name);
+  }
+
+  /**
+   * A namespace this apiserver wrote goes into the namespace cache at once (its watch brings it a moment
+   * later): a create right after `kubectl delete namespace` through this apiserver is refused.
+   */
+  private noted(def: Strategy, o: Obj, deleted = false): Obj {
+    if (this.namespaces && def.def.group === '' && def.def.resource === 'namespaces') this.namespaces.apply({ type: deleted ? 'DELETED' : 'MODIFIED', object: o });
+    return o;
   }
 
   /**
@@ -403,7 +468,13 @@ export class Storage {
       } catch (e) {
         throw etcdFailure(e);
       }
-      if (res.succeeded) return mark ? { obj: this.served(def, mark, res.header.revision), gone: false } : { obj: cur, gone: true };
+      if (res.succeeded) {
+        if (!mark) {
+          this.noted(def, { ...cur, metadata: { ...objAt(cur, 'metadata'), resourceVersion: res.header.revision } }, true);
+          return { obj: cur, gone: true };
+        }
+        return { obj: this.noted(def, this.served(def, mark, res.header.revision)), gone: false };
+      }
     }
     throw conflict(def.def.group, def.def.resource, name);
   }
@@ -449,8 +520,10 @@ export class Storage {
     progress: (rv: string) => void = () => undefined,
   ): Promise<void> {
     let from: bigint;
+    let listed = false;
     if (resourceVersion === undefined || resourceVersion === '' || resourceVersion === '0') {
       const l = await this.list(def, namespace, sel);
+      listed = true;
       for (const o of l.items) send({ type: 'ADDED', object: o });
       from = BigInt(l.resourceVersion) + 1n;
       progress(l.resourceVersion);
@@ -461,16 +534,23 @@ export class Storage {
     }
     if (signal.aborted) return;
     const prefix = this.prefixOf(def, namespace);
-    // etcd cancels a watch from a compacted revision without saying why; a read at that revision does say.
-    try {
-      await this.o.client.kv.range({ key: Buffer.from(prefix), range_end: prefixEnd(prefix), limit: 1, keys_only: true, revision: (from - 1n).toString() });
-    } catch (e) {
-      // A revision not reached yet is watched from when it comes.
-      if (revisionRefusal(e) === 'future') return this.watchFrom(def, prefix, from, resourceVersion, sel, send, signal, progress);
-      if (!isCompacted(e)) throw etcdFailure(e);
-      send({ type: 'ERROR', object: expired(`too old resource version: ${resourceVersion ?? ''}`).toStatus() as unknown as Obj });
-      return;
+    if (!listed) {
+      // A client's revision that etcd compacted away is refused, even while the watch cache still holds
+      // the events after it (as without a cache). etcd cancels a watch from a compacted revision without
+      // saying why; a read at that revision does say. A revision not reached yet is watched from when it comes.
+      try {
+        await this.o.client.kv.range({ key: Buffer.from(prefix), range_end: prefixEnd(prefix), limit: 1, keys_only: true, revision: (from - 1n).toString() });
+      } catch (e) {
+        if (revisionRefusal(e) !== 'future') {
+          if (!isCompacted(e)) throw etcdFailure(e);
+          send(expiredEvent(resourceVersion));
+          return;
+        }
+      }
+      if (signal.aborted) return;
     }
+    const cache = this.caches.get(def);
+    if (cache && (await this.watchCached(cache, def, namespace, from - 1n, resourceVersion, sel, send, signal, progress))) return;
     return this.watchFrom(def, prefix, from, resourceVersion, sel, send, signal, progress);
   }
 
@@ -489,7 +569,7 @@ export class Storage {
       watcher = await this.o.client.watch().prefix(prefix).startRevision(from.toString()).withPreviousKV().create();
     } catch (e) {
       if (isCompacted(e)) {
-        send({ type: 'ERROR', object: expired(`too old resource version: ${resourceVersion ?? ''}`).toStatus() as unknown as Obj });
+        send(expiredEvent(resourceVersion));
         return;
       }
       throw etcdFailure(e);
@@ -504,27 +584,80 @@ export class Storage {
       signal.addEventListener('abort', done, { once: true });
       watcher.on('data', (res: IWatchResponse) => {
         for (const e of res.events) {
-          const cur = e.type === 'Delete' ? undefined : this.decode(def, e.kv);
           const prev = e.prev_kv ? this.decode(def, e.prev_kv) : undefined;
-          const now = cur !== undefined && this.matches(def, cur, sel);
-          const before = prev !== undefined && this.matches(def, prev, sel);
-          if (e.type === 'Delete') {
-            if (prev && before) {
-              metaOf(prev).resourceVersion = e.kv.mod_revision;
-              send({ type: 'DELETED', object: prev });
-            }
-          } else if (now && before) send({ type: 'MODIFIED', object: cur });
-          else if (now) send({ type: 'ADDED', object: cur });
-          else if (before && cur) send({ type: 'DELETED', object: cur });
+          if (e.type === 'Delete' && prev) metaOf(prev).resourceVersion = e.kv.mod_revision;
+          const ev = this.clientEvent(def, sel, e.type === 'Delete' ? undefined : this.decode(def, e.kv), prev, e.type === 'Delete');
+          if (ev) send(ev);
           progress(e.kv.mod_revision);
         }
       });
       watcher.on('error', (err: unknown) => {
-        if (isCompacted(err)) send({ type: 'ERROR', object: expired(`too old resource version: ${resourceVersion ?? ''} (${errorMessage(err)})`).toStatus() as unknown as Obj });
+        if (isCompacted(err)) send(expiredEvent(resourceVersion, errorMessage(err)));
         else send({ type: 'ERROR', object: internalError(errorMessage(err)).toStatus() as unknown as Obj });
         done();
       });
     });
   }
+
+  /**
+   * What one client watch sees of an etcd event, given the object after it (`cur`, none for a delete) and
+   * before it (`prev`): an object that stops matching the selectors is DELETED for the watcher, one that
+   * starts matching is ADDED; undefined when the watcher sees nothing.
+   */
+  private clientEvent(def: Strategy, sel: Selectors, cur: Obj | undefined, prev: Obj | undefined, deleted: boolean): WatchEvent | undefined {
+    const now = cur !== undefined && this.matches(def, cur, sel);
+    const before = prev !== undefined && this.matches(def, prev, sel);
+    if (deleted) return prev && before ? { type: 'DELETED', object: prev } : undefined;
+    if (now && before) return { type: 'MODIFIED', object: cur };
+    if (now) return { type: 'ADDED', object: cur };
+    if (before && cur) return { type: 'DELETED', object: cur };
+    return undefined;
+  }
+
+  /**
+   * A client watch from `after` (exclusive) served by the kind's watch cache: false (nothing sent) when the
+   * cache is not serving or its window starts after `after`, then the caller reads etcd as without a cache.
+   * Events of other namespaces are not sent but still move `progress` (a bookmark from them misses nothing).
+   */
+  private async watchCached(
+    cache: ResourceCache,
+    def: Strategy,
+    namespace: string | undefined,
+    after: bigint,
+    resourceVersion: string | undefined,
+    sel: Selectors,
+    send: (e: WatchEvent) => void,
+    signal: AbortSignal,
+    progress: (rv: string) => void,
+  ): Promise<boolean> {
+    const keyPrefix = namespace === undefined ? undefined : this.prefixOf(def, namespace);
+    let finish: (() => void) | undefined;
+    const ended = new Promise<void>((resolve) => (finish = resolve));
+    const unsubscribe = cache.subscribe(after, {
+      onEvent: (e: CachedEvent) => {
+        if (keyPrefix === undefined || e.key.startsWith(keyPrefix)) {
+          const ev = this.clientEvent(def, sel, e.cur, e.prev, e.type === 'delete');
+          if (ev) send(ev);
+        }
+        progress(e.modRevision);
+      },
+      onEnd: (reason: unknown) => {
+        if (!(reason instanceof CacheStopped)) {
+          send(isCompacted(reason) ? expiredEvent(resourceVersion, errorMessage(reason)) : { type: 'ERROR', object: internalError(errorMessage(reason)).toStatus() as unknown as Obj });
+        }
+        finish!();
+      },
+    });
+    if (!unsubscribe) return false;
+    const abort = (): void => finish!();
+    signal.addEventListener('abort', abort, { once: true });
+    if (signal.aborted) finish!();
+    await ended;
+    signal.removeEventListener('abort', abort);
+    unsubscribe();
+    return true;
+  }
 }
 
+const terminating = (def: Strategy, namespace: string, name: string): ApiError =>
+  forbidden(def.def.group, def.def.resource, name, `unable to create new content in namespace ${namespace} because it is being terminated`);
