@@ -143,6 +143,8 @@ describe('kube-scheduler', () => {
   }, 90_000);
 
   it('two schedulers: only the leader binds; the standby takes over when the leader is killed', async () => {
+    // The first test's scheduler was killed holding the lease: start from none.
+    await srv.request('DELETE', '/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kube-scheduler');
     const a = await startScheduler('leader-a');
     // a is alone when it takes the lease: the holder from then on is a.
     const holder = await until('a leader', async () => {
