@@ -116,6 +116,24 @@ describe('kube-scheduler', () => {
     await addNode('node-c', '4');
     expect(await until('big bound once node-c is there', () => nodeOf('web', 'big'))).toBe('node-c');
 
+    // One event for the pod however often it was tried (a repeat counts it up).
+    expect(((await api('GET', '/api/v1/namespaces/web/events')).items as Obj[]).filter((e) => e.reason === 'FailedScheduling' && e.involvedObject.name === 'big')).toHaveLength(1);
+
+    // node-c has 1 cpu left: of two pods pinned to it back to back, the assumed first keeps the second off.
+    const pinned = (name: string) => podBody(name, 'web', { nodeSelector: { 'kubernetes.io/hostname': 'node-c' }, containers: [{ name: 'c', image: 'busybox', resources: { requests: { cpu: '800m' } } }] });
+    await Promise.all([api('POST', '/api/v1/namespaces/web/pods', pinned('slot-1')), api('POST', '/api/v1/namespaces/web/pods', pinned('slot-2'))]);
+    const slotMsg = "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) didn't match Pod's node affinity/selector.";
+    const loser = await until('one slot pod refused', async () => {
+      for (const n of ['slot-1', 'slot-2']) {
+        const p = await api('GET', `/api/v1/namespaces/web/pods/${n}`);
+        if ((p.status?.conditions as Obj[] | undefined)?.some((c) => c.type === 'PodScheduled' && c.status === 'False' && c.message === slotMsg)) return n;
+      }
+      return undefined;
+    });
+    const winner = loser === 'slot-1' ? 'slot-2' : 'slot-1';
+    expect(await until('the other slot pod bound', () => nodeOf('web', winner))).toBe('node-c');
+    expect(await nodeOf('web', loser)).toBeUndefined();
+
     const events = ((await api('GET', '/api/v1/namespaces/web/events')).items as Obj[]).filter((e) => e.reason === 'Scheduled');
     expect(events.map((e) => e.message)).toContain('Successfully assigned web/big to node-c');
     const k = kubectlBinaries().find((b) => b.version === '1.20');
