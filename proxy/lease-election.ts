@@ -76,6 +76,22 @@ export interface LeaseElectionOptions {
   readonly ttlSec: number;
   readonly log: Logger;
   readonly now?: () => number;
+  /** The Lease (default kube-system/kube-proxy-endpoints, the proxy's); another lock has no ConfigMap fallback key of the proxy's. */
+  readonly lease?: { readonly namespace: string; readonly name: string };
+  /** A leader that has not renewed for this long stops leading (default 2/3 of the TTL). */
+  readonly renewDeadlineMs?: number;
+  /** Between a follower's tries and a leader's renewals (default 1/3 of the TTL). */
+  readonly retryPeriodMs?: number;
+}
+
+/** The Lease lock of another component (kube-system/kube-scheduler...). */
+function leaseLock(namespace: string, name: string): Lock {
+  return {
+    kind: 'Lease',
+    key: `/registry/leases/${namespace}/${name}`,
+    read: (o) => (isObj(o.spec) ? (o.spec as LeaderRecord) : {}),
+    write: (cur, rec) => ({ ...(cur ?? { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace } }), spec: rec }),
+  };
 }
 
 export class LeaseElection {
@@ -89,6 +105,7 @@ export class LeaseElection {
     private readonly o: LeaseElectionOptions,
   ) {
     this.now = o.now ?? Date.now;
+    if (o.lease) this.lock = leaseLock(o.lease.namespace, o.lease.name);
   }
 
   get isLeader(): boolean {
@@ -98,7 +115,7 @@ export class LeaseElection {
   /** Campaigns until `signal` aborts; `lead` runs while this node leads and must return when its signal aborts. */
   async run(signal: AbortSignal, lead: (leaderSignal: AbortSignal, writer: FencedWriter) => Promise<void>): Promise<void> {
     const { log, ttlSec } = this.o;
-    const retryMs = Math.max(200, (ttlSec * 1000) / 3);
+    const retryMs = this.o.retryPeriodMs ?? Math.max(200, (ttlSec * 1000) / 3);
     const backoff = new Backoff(500, 10_000);
     let following: string | undefined;
     while (!signal.aborted) {
@@ -128,8 +145,8 @@ export class LeaseElection {
     const { log, ttlSec, identity } = this.o;
     const lost = new AbortController();
     const leaderSignal = AbortSignal.any([signal, lost.signal]);
-    const renewMs = Math.max(200, (ttlSec * 1000) / 3);
-    const deadlineMs = (ttlSec * 1000 * 2) / 3;
+    const renewMs = this.o.retryPeriodMs ?? Math.max(200, (ttlSec * 1000) / 3);
+    const deadlineMs = this.o.renewDeadlineMs ?? (ttlSec * 1000 * 2) / 3;
     let renewed = this.now();
     const renewing = (async () => {
       while (await sleep(renewMs, leaderSignal)) {
