@@ -15,6 +15,8 @@ import type { Obj } from './object.js';
 import type { ApiServerOptions } from './options.js';
 import { componentStatuses } from './components.js';
 import { ALL_STRATEGIES, type Strategy } from './kinds/index.js';
+import { StoragePolicySource } from './authorization.js';
+import { Authorizer, type AuthorizationMode, bootstrapClusterRoleBindings, bootstrapClusterRoles, parseAuthorizationModes } from './authz/index.js';
 import { ApiHandler } from './server.js';
 import { firstServiceIp, ServiceAllocation } from './services.js';
 import { Storage } from './storage.js';
@@ -71,9 +73,11 @@ export async function runApiServer(o: ApiServerOptions, log: Logger, signal: Abo
 }
 
 export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<RunningApiServer> {
-  const modes = o.authorizationMode.split(',').map((s) => s.trim());
-  if (modes.length !== 1 || modes[0] !== 'AlwaysAllow') {
-    throw new ApiServerConfigError('--authorization-mode', `--authorization-mode=${o.authorizationMode} is not supported yet: only AlwaysAllow is (RBAC, Node and ABAC come in a later version)`);
+  let modes: AuthorizationMode[];
+  try {
+    modes = parseAuthorizationModes(o.authorizationMode);
+  } catch (e) {
+    throw new ApiServerConfigError('--authorization-mode', `--authorization-mode=${o.authorizationMode}: ${errorMessage(e)}`);
   }
   if ((o.tlsCertFile === undefined) !== (o.tlsPrivateKeyFile === undefined)) {
     throw new ApiServerConfigError('--tls-cert-file', '--tls-cert-file and --tls-private-key-file go together');
@@ -111,6 +115,8 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
   const storage = new Storage({ client, prefix: o.etcdPrefix, log, services });
   const kind = (r: string): Strategy => ALL_STRATEGIES.find((k) => k.def.group === '' && k.def.resource === r)!;
 
+  const policy = new StoragePolicySource(storage, ALL_STRATEGIES, log);
+  const authorizer = new Authorizer(modes, modes.includes('RBAC') ? policy : undefined);
   const registry = new Registry();
   const requests = new Counter({ name: 'apiserver_request_total', help: 'Requests by verb, resource and HTTP code.', labelNames: ['verb', 'resource', 'code'], registers: [registry] });
   const handler = new ApiHandler({
@@ -123,10 +129,20 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
     componentStatuses: () => componentStatuses(() => client.get(`${o.etcdPrefix}/namespaces/default`).exec()),
     metrics: async () => registry.metrics(),
     onRequest: (verb, resource, code) => requests.inc({ verb, resource, code: String(code) }),
+    authorizer,
+    // As kube-apiserver: AlwaysAllow alone turns anonymous requests off (they stay 401).
+    anonymous: o.anonymousAuth && authorizer.enforcing,
+    onPolicyWrite: () => policy.invalidate(),
   });
 
   // What every cluster has. Several apiservers starting at once: the loser of each create sees AlreadyExists.
   for (const ns of SYSTEM_NAMESPACES) await ensureObject(storage, kind('namespaces'), undefined, { metadata: { name: ns } }, log);
+  // The bootstrap RBAC policy (with RBAC on, as its post-start hook does), created when absent (an administrator's change to one is kept).
+  const rbacKind = (r: string): Strategy => ALL_STRATEGIES.find((k) => k.def.group === 'rbac.authorization.k8s.io' && k.def.resource === r)!;
+  if (modes.includes('RBAC')) {
+    for (const role of bootstrapClusterRoles()) await ensureObject(storage, rbacKind('clusterroles'), undefined, role, log);
+    for (const binding of bootstrapClusterRoleBindings()) await ensureObject(storage, rbacKind('clusterrolebindings'), undefined, binding, log);
+  }
   const kubernetesIp = firstServiceIp(serviceRange);
   await ensureObject(storage, kind('services'), 'default', { metadata: { name: 'kubernetes', labels: { component: 'apiserver', provider: 'kubernetes' } }, spec: { clusterIP: kubernetesIp, ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: o.securePort }] } }, log);
   await ensureObject(storage, kind('endpoints'), 'default', { metadata: { name: 'kubernetes', labels: { 'endpointslice.kubernetes.io/skip-mirror': 'true' } }, subsets: [{ addresses: [{ ip: advertise }], ports: [{ name: 'https', port: o.securePort, protocol: 'TCP' }] }] }, log);
