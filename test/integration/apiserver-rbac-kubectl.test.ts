@@ -61,6 +61,23 @@ describe('the raw API', () => {
     expect((await srv.request('GET', '/api', undefined, { token: 'no-such-token' })).status).toBe(401);
   });
 
+  it('answers a SubjectAccessReview about another user, and refuses one without a user or groups', async () => {
+    const sar = (spec: unknown) => srv.request('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec });
+    const yes = await sar({ user: 'someone', groups: ['system:masters'], resourceAttributes: { verb: 'delete', resource: 'nodes' } });
+    expect(yes.status).toBe(201);
+    expect(yes.json).toMatchObject({ kind: 'SubjectAccessReview', status: { allowed: true } });
+    const no = await sar({ user: 'someone', groups: ['system:authenticated'], resourceAttributes: { verb: 'list', resource: 'pods', namespace: 'default' } });
+    expect(no.json).toMatchObject({ status: { allowed: false } });
+    const discovery = await sar({ user: 'someone', groups: ['system:authenticated'], nonResourceAttributes: { verb: 'get', path: '/apis' } });
+    expect(discovery.json).toMatchObject({ status: { allowed: true, reason: 'RBAC: allowed by ClusterRoleBinding "system:discovery" of ClusterRole "system:discovery" to Group "system:authenticated"' } });
+    const bad = await sar({ resourceAttributes: { verb: 'get', resource: 'pods' } });
+    expect(bad.status).toBe(422);
+    expect((bad.json as { message: string }).message).toContain('spec.user: Invalid value: "": at least one of user or group must be specified');
+    // An ordinary user may not ask about others (system:basic-user grants only the self review).
+    const other = await srv.request('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', { kind: 'SubjectAccessReview', apiVersion: 'authorization.k8s.io/v1', spec: { user: 'x', resourceAttributes: { verb: 'get', resource: 'pods' } } }, { token: USERS.alice });
+    expect(other.status).toBe(403);
+  });
+
   it('ships the bootstrap roles, admin aggregated from system:aggregate-to-admin', async () => {
     const r = await srv.request('GET', '/apis/rbac.authorization.k8s.io/v1/clusterroles/admin');
     expect(r.status).toBe(200);
@@ -151,6 +168,55 @@ for (const b of kubectlBinaries().filter((x) => x.version === '1.20' || x.versio
       expect(await canI('carol', 'create', 'pods', '-n', 'default')).toBe('no 1');
       expect(await canI('carol', 'list', 'nodes')).toBe('no 1');
       expect(await canI('alice', 'get', 'pods', '-n', ns)).toBe('no 1');
+    });
+
+    it('creates RBAC manifests with `create -f` (validated); an aggregated ClusterRole grants what its selectors pick', async () => {
+      const file = path.join(dir, `rbac-${b.version}.yaml`);
+      await writeFile(
+        file,
+        `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: agg-${ns}
+aggregationRule:
+  clusterRoleSelectors:
+  - matchLabels:
+      example.com/aggregate-to: ${ns}
+rules: []
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: cm-reader-${ns}
+  labels:
+    example.com/aggregate-to: ${ns}
+rules:
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get", "list"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: alice-agg
+  namespace: ${ns}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: agg-${ns}
+subjects:
+- kind: User
+  name: alice
+  apiGroup: rbac.authorization.k8s.io
+`,
+      );
+      const out = await ok('admin', 'create', '-f', file);
+      expect(out).toContain(`clusterrole.rbac.authorization.k8s.io/agg-${ns} created`);
+      expect(out).toContain('rolebinding.rbac.authorization.k8s.io/alice-agg created');
+      expect(await canI('alice', 'list', 'configmaps', '-n', ns)).toBe('yes 0');
+      expect(await canI('alice', 'delete', 'configmaps', '-n', ns)).toBe('no 1');
+      expect(await canI('alice', 'list', 'configmaps', '-n', 'default')).toBe('no 1');
+      expect(await ok('alice', 'get', 'configmaps', '-n', ns)).toBe('');
     });
 
     it('refuses escalation: a role or binding with rights the creator lacks', async () => {
