@@ -3,7 +3,7 @@
 // prevention on RBAC writes, and the answers of the access reviews.
 import type { Logger } from '../common/index.js';
 import type { UserInfo } from './auth.js';
-import { attributesOf, type Authorizer, forbiddenStatus, type PolicySource, RbacPolicy, reviewAnswer, reviewAttributes, reviewSubject } from './authz/index.js';
+import { attributesOf, type Authorizer, forbiddenStatus, type PolicySource, RbacPolicy, reviewAnswer, reviewAttributes, reviewSubject, ruleJson } from './authz/index.js';
 import { ApiError, invalid } from './errors.js';
 import type { Strategy } from './kinds/index.js';
 import type { Obj } from './object.js';
@@ -54,6 +54,23 @@ export class StoragePolicySource implements PolicySource {
     this.log.debug({ roles: roles.length, clusterRoles: clusterRoles.length, roleBindings: roleBindings.length, clusterRoleBindings: clusterRoleBindings.length }, 'rbac policy loaded');
     return new RbacPolicy({ roles, clusterRoles, roleBindings, clusterRoleBindings });
   }
+}
+
+/**
+ * Writes the rules of every aggregated ClusterRole whose stored rules are stale (kube-controller-manager's
+ * clusterrole-aggregation controller, run by the apiserver here: at start and after each ClusterRole write).
+ * Several apiservers may run it at once: each write is a compare-and-set of the same result.
+ */
+export async function aggregateClusterRoles(source: StoragePolicySource, storage: Storage, kinds: readonly Strategy[], log: Logger): Promise<number> {
+  source.invalidate();
+  const stale = (await source.policy()).staleAggregations();
+  const def = kinds.find((k) => k.def.group === RBAC_GROUP && k.def.resource === 'clusterroles')!;
+  for (const { name, rules } of stale) {
+    await storage.rewrite(def, undefined, name, (cur) => ({ ...cur, rules: rules.map(ruleJson) }));
+    log.info({ clusterRole: name, rules: rules.length }, 'aggregated cluster role updated');
+  }
+  if (stale.length) source.invalidate();
+  return stale.length;
 }
 
 /** WithAuthorization: the request's attributes asked of the authorizer; a 403 Forbidden Status unless allowed. */

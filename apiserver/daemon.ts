@@ -15,7 +15,7 @@ import type { Obj } from './object.js';
 import type { ApiServerOptions } from './options.js';
 import { componentStatuses } from './components.js';
 import { ALL_STRATEGIES, type Strategy } from './kinds/index.js';
-import { StoragePolicySource } from './authorization.js';
+import { aggregateClusterRoles, StoragePolicySource } from './authorization.js';
 import { Authorizer, type AuthorizationMode, bootstrapClusterRoleBindings, bootstrapClusterRoles, parseAuthorizationModes } from './authz/index.js';
 import { ApiHandler } from './server.js';
 import { firstServiceIp, ServiceAllocation } from './services.js';
@@ -116,6 +116,28 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
   const kind = (r: string): Strategy => ALL_STRATEGIES.find((k) => k.def.group === '' && k.def.resource === r)!;
 
   const policy = new StoragePolicySource(storage, ALL_STRATEGIES, log);
+  // The aggregated ClusterRoles' rules, rewritten one pass at a time (a request for another while one runs is
+  // folded into one more pass after it).
+  let aggregating: Promise<void> | undefined;
+  let aggregateAgain = false;
+  let closing = false;
+  const aggregate = (): void => {
+    if (!modes.includes('RBAC') || closing) return;
+    if (aggregating) {
+      aggregateAgain = true;
+      return;
+    }
+    aggregating = aggregateClusterRoles(policy, storage, ALL_STRATEGIES, log)
+      .then(() => undefined)
+      .catch((e: unknown) => log.warn({ err: errorMessage(e) }, 'cluster role aggregation failed'))
+      .finally(() => {
+        aggregating = undefined;
+        if (aggregateAgain) {
+          aggregateAgain = false;
+          aggregate();
+        }
+      });
+  };
   const authorizer = new Authorizer(modes, modes.includes('RBAC') ? policy : undefined);
   const registry = new Registry();
   const requests = new Counter({ name: 'apiserver_request_total', help: 'Requests by verb, resource and HTTP code.', labelNames: ['verb', 'resource', 'code'], registers: [registry] });
@@ -132,7 +154,10 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
     authorizer,
     // As kube-apiserver: AlwaysAllow alone turns anonymous requests off (they stay 401).
     anonymous: o.anonymousAuth && authorizer.enforcing,
-    onPolicyWrite: () => policy.invalidate(),
+    onPolicyWrite: (resource) => {
+      policy.invalidate();
+      if (resource === 'clusterroles') aggregate();
+    },
   });
 
   // What every cluster has. Several apiservers starting at once: the loser of each create sees AlreadyExists.
@@ -142,6 +167,8 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
   if (modes.includes('RBAC')) {
     for (const role of bootstrapClusterRoles()) await ensureObject(storage, rbacKind('clusterroles'), undefined, role, log);
     for (const binding of bootstrapClusterRoleBindings()) await ensureObject(storage, rbacKind('clusterrolebindings'), undefined, binding, log);
+    aggregate();
+    await aggregating;
   }
   const kubernetesIp = firstServiceIp(serviceRange);
   await ensureObject(storage, kind('services'), 'default', { metadata: { name: 'kubernetes', labels: { component: 'apiserver', provider: 'kubernetes' } }, spec: { clusterIP: kubernetesIp, ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: o.securePort }] } }, log);
@@ -168,6 +195,8 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
 
   let sweeping = false;
   const sweep = setInterval(() => {
+    // Also picks up ClusterRoles written through another apiserver.
+    aggregate();
     if (sweeping) return;
     sweeping = true;
     handler
@@ -182,6 +211,8 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
     ...(insecurePort !== undefined && { insecurePort }),
     close: async () => {
       clearInterval(sweep);
+      closing = true;
+      await aggregating;
       const closed = (s: Server): Promise<void> => new Promise((r) => s.close(() => r()));
       secure.closeAllConnections();
       insecure?.closeAllConnections();

@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseYaml } from 'yaml';
 import { errorMessage, type Logger } from '../common/index.js';
-import { type Authenticator, type UserInfo } from './auth.js';
+import { type Authenticator, NO_CREDENTIALS, type UserInfo } from './auth.js';
 import { ANONYMOUS, answerReview, authorizeRequest, checkEscalation, RBAC_GROUP } from './authorization.js';
 import { Authorizer } from './authz/index.js';
 import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions, versionInfo } from './discovery.js';
@@ -43,8 +43,8 @@ export interface HandlerOptions {
   readonly authorizer?: Authorizer;
   /** --anonymous-auth: a request without credentials is system:anonymous (only when the authorizer enforces). */
   readonly anonymous?: boolean;
-  /** Called after every write of an RBAC kind (the policy cache drops what it has). */
-  readonly onPolicyWrite?: () => void;
+  /** Called after every write of an RBAC kind, with its resource (the policy cache drops what it has). */
+  readonly onPolicyWrite?: (resource: string) => void;
 }
 
 const ALWAYS_ALLOW = new Authorizer(['AlwaysAllow']);
@@ -156,8 +156,7 @@ export class ApiHandler {
       if (openGet && !authz && (await this.openPath(url.pathname, res))) return;
       if (auth) {
         const r = auth.authenticate(req);
-        // 'no credentials' is the authenticator's reason when the request carries neither certificate nor token.
-        if (!r.ok && authz && this.o.anonymous && r.reason === 'no credentials') user = ANONYMOUS;
+        if (!r.ok && authz && this.o.anonymous && r.reason === NO_CREDENTIALS) user = ANONYMOUS;
         else if (!r.ok) {
           this.o.log.info({ path: url.pathname, reason: r.reason, remote: req.socket.remoteAddress }, 'unauthorized request');
           throw unauthorized();
@@ -183,7 +182,7 @@ export class ApiHandler {
     } finally {
       const verb = info.verb;
       const resource = info.kind === 'resource' ? info.resource : '';
-      if (info.kind === 'resource' && info.group === RBAC_GROUP && !['get', 'list', 'watch'].includes(verb)) this.o.onPolicyWrite?.();
+      if (info.kind === 'resource' && info.group === RBAC_GROUP && !['get', 'list', 'watch'].includes(verb)) this.o.onPolicyWrite?.(info.resource);
       this.o.onRequest?.(verb, resource, code);
       this.o.log.debug({ verb, resource, path: url.pathname, code, user: user.name, ms: Date.now() - started }, 'request');
     }

@@ -182,6 +182,19 @@ describe('bindings', () => {
     expect(p.clusterRoleRules('system:aggregate-to-view')).not.toContainEqual(ruleOf(rule(['get'], ['example.com'], ['widgets'])));
     expect(p.clusterRoleRules('no-such')).toBeUndefined();
   });
+
+  it('an aggregated role\'s own rules are replaced by what it selects; stale ones are listed with the rules to write', () => {
+    const picked = { metadata: { name: 'b-picked', labels: { pick: 'me' } }, rules: [rule(['get'], [''], ['pods'])] };
+    const picked2 = { metadata: { name: 'a-picked', labels: { pick: 'me' } }, rules: [rule(['list'], [''], ['pods'])] };
+    const agg = { metadata: { name: 'agg' }, aggregationRule: { clusterRoleSelectors: [{ matchLabels: { pick: 'me' } }] }, rules: [rule(['delete'], [''], ['nodes'])] };
+    const p = policy({ clusterRoles: [agg, picked, picked2] });
+    expect(p.clusterRoleRules('agg')).toEqual([rule(['list'], [''], ['pods']), rule(['get'], [''], ['pods'])]);
+    expect(p.staleAggregations()).toEqual([{ name: 'agg', rules: [rule(['list'], [''], ['pods']), rule(['get'], [''], ['pods'])] }]);
+    const written = policy({ clusterRoles: [{ ...agg, rules: [rule(['list'], [''], ['pods']), rule(['get'], [''], ['pods'])] }, picked, picked2] });
+    expect(written.staleAggregations()).toEqual([]);
+    // The bootstrap roles as shipped: admin, edit and view have their rules still to be written.
+    expect(bootstrapped().staleAggregations().map((a) => a.name).sort()).toEqual(['admin', 'edit', 'view']);
+  });
 });
 
 describe('the bootstrap policy', () => {

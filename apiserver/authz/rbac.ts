@@ -51,23 +51,40 @@ export class RbacPolicy {
     this.clusterRoleBindings = objects.clusterRoleBindings;
   }
 
-  /** A ClusterRole's rules: its own, or (with an aggregationRule) those of the ClusterRoles it selects. */
+  /**
+   * A ClusterRole's rules: its own; or, with an aggregationRule, the union of the rules of the ClusterRoles its
+   * selectors match (its own are replaced, as the aggregation controller writes them), sorted by name.
+   */
   clusterRoleRules(name: string, seen: Set<string> = new Set()): PolicyRule[] | undefined {
     const role = this.clusterRoles.get(name);
     if (!role) return undefined;
     const cached = this.aggregated.get(name);
     if (cached) return cached;
-    const own = objList(role, 'rules').map(ruleOf);
     const selectors = objList(role.aggregationRule, 'clusterRoleSelectors');
-    if (selectors.length === 0) return own;
+    if (selectors.length === 0) return objList(role, 'rules').map(ruleOf);
     seen.add(name);
-    const rules: PolicyRule[] = [...own];
+    const rules: PolicyRule[] = [];
     for (const [other, o] of [...this.clusterRoles].sort(([a], [b]) => a.localeCompare(b))) {
       if (seen.has(other) || !selectors.some((s) => labelSelectorMatches(s, labels(o)))) continue;
       for (const r of this.clusterRoleRules(other, seen) ?? []) if (!rules.some((x) => sameRule(x, r))) rules.push(r);
     }
     this.aggregated.set(name, rules);
     return rules;
+  }
+
+  /**
+   * The aggregated ClusterRoles whose stored rules differ from what their selectors pick now, with the rules to
+   * write (what kube-controller-manager's clusterrole-aggregation controller does).
+   */
+  staleAggregations(): { name: string; rules: PolicyRule[] }[] {
+    const out: { name: string; rules: PolicyRule[] }[] = [];
+    for (const [name, role] of this.clusterRoles) {
+      if (objList(role.aggregationRule, 'clusterRoleSelectors').length === 0) continue;
+      const want = this.clusterRoleRules(name) ?? [];
+      const have = objList(role, 'rules').map(ruleOf);
+      if (have.length !== want.length || have.some((r, i) => !sameRule(r, want[i]!))) out.push({ name, rules: want });
+    }
+    return out;
   }
 
   /** A Role's rules, or undefined when there is no such Role. */

@@ -82,6 +82,10 @@ describe('the raw API', () => {
     const r = await srv.request('GET', '/apis/rbac.authorization.k8s.io/v1/clusterroles/admin');
     expect(r.status).toBe(200);
     expect(r.json).toMatchObject({ aggregationRule: { clusterRoleSelectors: [{ matchLabels: { 'rbac.authorization.k8s.io/aggregate-to-admin': 'true' } }] } });
+    // Written at start: admin has system:aggregate-to-admin's rules, and edit's and view's through edit.
+    const rules = (r.json as { rules: { resources?: string[]; verbs: string[] }[] }).rules;
+    expect(rules).toContainEqual({ apiGroups: ['rbac.authorization.k8s.io'], resources: ['rolebindings', 'roles'], verbs: ['get', 'list', 'watch', 'create', 'delete', 'deletecollection', 'patch', 'update'] });
+    expect(rules.some((x) => x.resources?.includes('pods/log'))).toBe(true);
     const b = await srv.request('GET', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/cluster-admin');
     expect(b.json).toMatchObject({ roleRef: { kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'Group', name: 'system:masters' }] });
   });
@@ -217,6 +221,14 @@ subjects:
       expect(await canI('alice', 'delete', 'configmaps', '-n', ns)).toBe('no 1');
       expect(await canI('alice', 'list', 'configmaps', '-n', 'default')).toBe('no 1');
       expect(await ok('alice', 'get', 'configmaps', '-n', ns)).toBe('');
+      // The apiserver writes the aggregated rules into the ClusterRole, as the aggregation controller does.
+      let rules: unknown;
+      for (let i = 0; i < 40 && rules === undefined; i++) {
+        const got = JSON.parse(await ok('admin', 'get', 'clusterrole', `agg-${ns}`, '-o', 'json')) as { rules?: unknown[] };
+        if (got.rules?.length) rules = got.rules;
+        else await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(rules).toEqual([{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list'] }]);
     });
 
     it('refuses escalation: a role or binding with rights the creator lacks', async () => {
