@@ -16,7 +16,7 @@ import type { ApiServerOptions } from './options.js';
 import { componentStatuses } from './components.js';
 import { ALL_STRATEGIES, type Strategy } from './kinds/index.js';
 import { aggregateClusterRoles, StoragePolicySource } from './authorization.js';
-import { Authorizer, type AuthorizationMode, bootstrapClusterRoleBindings, bootstrapClusterRoles, parseAuthorizationModes } from './authz/index.js';
+import { Authorizer, type AuthorizationMode, bootstrapClusterRoleBindings, bootstrapClusterRoles, parseAuthorizationModes, reconcileClusterRole, reconcileClusterRoleBinding } from './authz/index.js';
 import { ApiHandler } from './server.js';
 import { firstServiceIp, ServiceAllocation } from './services.js';
 import { Storage } from './storage.js';
@@ -60,6 +60,25 @@ async function ensureObject(storage: Storage, def: Strategy, ns: string | undefi
   } catch (e) {
     if (!(e instanceof ApiError && e.reason === 'AlreadyExists')) throw e;
   }
+}
+
+/**
+ * A bootstrap ClusterRole or ClusterRoleBinding: created when absent, else reconciled as kube-apiserver's
+ * rbac/bootstrap-roles hook does (what is missing added, unless annotated autoupdate=false).
+ */
+async function ensureBootstrap(storage: Storage, def: Strategy, obj: Obj, reconcile: (stored: Obj, want: Obj) => Obj | undefined, log: Logger): Promise<void> {
+  const name = (obj.metadata as { name: string }).name;
+  try {
+    await storage.create(def, undefined, obj);
+    log.info({ resource: def.def.resource, name }, 'system object created');
+    return;
+  } catch (e) {
+    if (!(e instanceof ApiError && e.reason === 'AlreadyExists')) throw e;
+  }
+  // Read first: an object that lacks nothing is not written (its resourceVersion stays).
+  if (reconcile(await storage.get(def, undefined, name), obj) === undefined) return;
+  await storage.rewrite(def, undefined, name, (cur) => reconcile(cur, obj) ?? cur);
+  log.info({ resource: def.def.resource, name }, 'bootstrap policy reconciled');
 }
 
 /** Runs an apiserver until `signal` aborts; resolves once its listeners and etcd client are closed. */
@@ -165,8 +184,8 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
   // The bootstrap RBAC policy (with RBAC on, as its post-start hook does), created when absent (an administrator's change to one is kept).
   const rbacKind = (r: string): Strategy => ALL_STRATEGIES.find((k) => k.def.group === 'rbac.authorization.k8s.io' && k.def.resource === r)!;
   if (modes.includes('RBAC')) {
-    for (const role of bootstrapClusterRoles()) await ensureObject(storage, rbacKind('clusterroles'), undefined, role, log);
-    for (const binding of bootstrapClusterRoleBindings()) await ensureObject(storage, rbacKind('clusterrolebindings'), undefined, binding, log);
+    for (const role of bootstrapClusterRoles()) await ensureBootstrap(storage, rbacKind('clusterroles'), role, reconcileClusterRole, log);
+    for (const binding of bootstrapClusterRoleBindings()) await ensureBootstrap(storage, rbacKind('clusterrolebindings'), binding, reconcileClusterRoleBinding, log);
     aggregate();
     await aggregating;
   }

@@ -16,6 +16,8 @@ import {
   type PolicyRule,
   rbacAuthorize,
   type RbacObjects,
+  reconcileClusterRole,
+  reconcileClusterRoleBinding,
   RbacPolicy,
   reviewAttributes,
   reviewSubject,
@@ -214,6 +216,22 @@ describe('the bootstrap policy', () => {
       expect.arrayContaining(['cluster-admin', 'admin', 'edit', 'view', 'system:discovery', 'system:basic-user', 'system:public-info-viewer', 'system:node', 'system:node-proxier', 'system:kube-scheduler', 'system:kube-controller-manager']),
     );
     expect(bootstrapClusterRoles()[0]).toMatchObject({ metadata: { labels: { 'kubernetes.io/bootstrapping': 'rbac-defaults' }, annotations: { 'rbac.authorization.kubernetes.io/autoupdate': 'true' } } });
+  });
+
+  it('reconciles an existing role or binding additively, unless annotated autoupdate=false', () => {
+    const shipped = bootstrapClusterRoles().find((r) => (r.metadata as { name: string }).name === 'system:node-proxier')!;
+    const trimmed = { ...shipped, metadata: { name: 'system:node-proxier', labels: { mine: 'x' } }, rules: [rule(['list', 'watch'], [''], ['endpoints', 'services']), rule(['get'], [''], ['configmaps'])] };
+    const r = reconcileClusterRole(trimmed, shipped)!;
+    expect((r.metadata as { labels: unknown }).labels).toEqual({ mine: 'x', 'kubernetes.io/bootstrapping': 'rbac-defaults' });
+    const rules = (r.rules as unknown[]).map(ruleOf);
+    expect(rules.slice(0, 2)).toEqual([rule(['list', 'watch'], [''], ['endpoints', 'services']), rule(['get'], [''], ['configmaps'])]);
+    expect(uncoveredRules(rules, (shipped.rules as unknown[]).map(ruleOf))).toEqual([]);
+    expect(reconcileClusterRole(r, shipped)).toBeUndefined();
+    expect(reconcileClusterRole({ ...trimmed, metadata: { name: 'x', annotations: { 'rbac.authorization.kubernetes.io/autoupdate': 'false' } } }, shipped)).toBeUndefined();
+    const binding = bootstrapClusterRoleBindings().find((b) => (b.metadata as { name: string }).name === 'system:public-info-viewer')!;
+    const fewer = { ...binding, subjects: [group('system:authenticated'), user('extra')] };
+    expect(reconcileClusterRoleBinding(fewer, binding)?.subjects).toEqual([group('system:authenticated'), user('extra'), group('system:unauthenticated')]);
+    expect(reconcileClusterRoleBinding(binding, binding)).toBeUndefined();
   });
 
   it('lets anyone read /healthz, /livez, /readyz and /version; only authenticated users discover and review themselves', () => {

@@ -1,7 +1,9 @@
 // The ClusterRoles and ClusterRoleBindings Kubernetes ships (plugin/pkg/auth/authorizer/rbac/bootstrappolicy),
 // for the resources this project serves and the daemons it runs; created by the apiserver at start when absent.
 // admin, edit and view are aggregated from system:aggregate-to-{admin,edit,view}, as in Kubernetes.
-import { type PolicyRule, ruleJson } from './rules.js';
+import { isObject } from '../../core/index.js';
+import { uncoveredRules } from './escalation.js';
+import { type PolicyRule, ruleJson, ruleOf } from './rules.js';
 
 const RBAC = 'rbac.authorization.k8s.io';
 const READ = ['get', 'list', 'watch'];
@@ -170,4 +172,52 @@ export function bootstrapClusterRoleBindings(): Record<string, unknown>[] {
     roleRef: { apiGroup: RBAC, kind: 'ClusterRole', name: b.role ?? b.name },
     ...(b.subjects.length && { subjects: b.subjects.map((s) => (s.kind === 'ServiceAccount' ? { kind: s.kind, name: s.name, namespace: s.namespace } : { apiGroup: RBAC, kind: s.kind, name: s.name })) }),
   }));
+}
+
+type Json = Record<string, unknown>;
+const objs = (v: unknown): Json[] => (Array.isArray(v) ? v.filter(isObject) : []);
+const strMap = (v: unknown): Record<string, string> => {
+  const out: Record<string, string> = {};
+  if (isObject(v)) for (const [k, x] of Object.entries(v)) if (typeof x === 'string') out[k] = x;
+  return out;
+};
+
+/** Whether the stored object lets the apiserver reconcile it (kube-apiserver skips one annotated autoupdate=false). */
+const metaOf = (o: Json): Json => (isObject(o.metadata) ? o.metadata : {});
+const autoupdate = (stored: Json): boolean => strMap(metaOf(stored).annotations)['rbac.authorization.kubernetes.io/autoupdate'] !== 'false';
+
+/** The stored metadata with the shipped labels and annotations it lacks; undefined when it lacks none. */
+function mergedMeta(stored: Json, want: Json): Json | undefined {
+  const m = metaOf(stored);
+  const w = metaOf(want);
+  const labels = { ...strMap(m.labels), ...strMap(w.labels) };
+  const annotations = { ...strMap(w.annotations), ...strMap(m.annotations) };
+  const same = JSON.stringify(labels) === JSON.stringify(strMap(m.labels)) && JSON.stringify(annotations) === JSON.stringify(strMap(m.annotations));
+  return same ? undefined : { ...m, labels, annotations };
+}
+
+/**
+ * Bootstrap reconciliation of a ClusterRole that exists (reconciliation.ReconcileRole, additive): the shipped
+ * rules it does not cover are added, and its labels and annotations completed; undefined when nothing is missing
+ * or it is annotated `rbac.authorization.kubernetes.io/autoupdate: "false"`. An aggregated role's rules are the
+ * aggregation's business, not this.
+ */
+export function reconcileClusterRole(stored: Json, bootstrap: Json): Json | undefined {
+  if (!autoupdate(stored) || isObject(bootstrap.aggregationRule)) return undefined;
+  const have = objs(stored.rules).map(ruleOf);
+  const missing = objs(bootstrap.rules).map(ruleOf).filter((r) => uncoveredRules(have, [r]).length > 0);
+  const meta = mergedMeta(stored, bootstrap);
+  if (missing.length === 0 && !meta) return undefined;
+  return { ...stored, metadata: meta ?? metaOf(stored), rules: [...objs(stored.rules), ...missing.map(ruleJson)] };
+}
+
+/** The same for a ClusterRoleBinding: the shipped subjects it lacks are added (its roleRef is immutable and kept). */
+export function reconcileClusterRoleBinding(stored: Json, bootstrap: Json): Json | undefined {
+  if (!autoupdate(stored)) return undefined;
+  const have = objs(stored.subjects);
+  const key = (x: Json): string => `${String(x.kind)}/${String(x.namespace ?? '')}/${String(x.name)}`;
+  const missing = objs(bootstrap.subjects).filter((w) => !have.some((h) => key(h) === key(w)));
+  const meta = mergedMeta(stored, bootstrap);
+  if (missing.length === 0 && !meta) return undefined;
+  return { ...stored, metadata: meta ?? metaOf(stored), subjects: [...have, ...missing] };
 }

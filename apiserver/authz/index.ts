@@ -9,7 +9,7 @@ import { type Decision, RbacPolicy } from './rbac.js';
 import { type Attributes, ruleOf, type Subject } from './rules.js';
 
 export { attributesOf, forbiddenMessage, forbiddenStatus, type ParsedRequest } from './attributes.js';
-export { AGGREGATE_TO, bootstrapClusterRoleBindings, bootstrapClusterRoles } from './bootstrap.js';
+export { AGGREGATE_TO, bootstrapClusterRoleBindings, bootstrapClusterRoles, reconcileClusterRole, reconcileClusterRoleBinding } from './bootstrap.js';
 export { breakdown, compactRule, escalationMessage, ruleCovers, uncoveredRules } from './escalation.js';
 export { appliesTo, type Decision, rbacAuthorize, type RbacObjects, RbacPolicy } from './rbac.js';
 export { reviewAnswer, reviewAttributes, type ReviewProblem, reviewSubject } from './review.js';

@@ -253,3 +253,26 @@ subjects:
     });
   });
 }
+
+describe('a restart', () => {
+  it('reconciles a trimmed bootstrap role and a binding stripped of a subject, and leaves the others unwritten', async () => {
+    const crs = '/apis/rbac.authorization.k8s.io/v1/clusterroles';
+    const crbs = '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings';
+    const merge = { 'Content-Type': 'application/merge-patch+json' };
+    expect((await srv.request('PATCH', `${crs}/system:node-proxier`, { rules: [{ apiGroups: [''], resources: ['nodes'], verbs: ['get'] }] }, srv.admin, merge)).status).toBe(200);
+    expect((await srv.request('PATCH', `${crbs}/system:public-info-viewer`, { subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'system:authenticated' }] }, srv.admin, merge)).status).toBe(200);
+    // Anonymous users lose /version with it; authenticated ones keep it.
+    expect((await srv.request('GET', '/healthz', undefined, { token: USERS.alice })).status).toBe(200);
+    expect((await srv.request('GET', '/version', undefined, {})).status).toBe(403);
+    const rvOf = async (p: string) => ((await srv.request('GET', p)).json as { metadata: { resourceVersion: string } }).metadata.resourceVersion;
+    const viewRv = await rvOf(`${crs}/system:discovery`);
+    const port = srv.port;
+    await srv.stop();
+    srv = await ApiServerProc.start(etcd.endpoint, dir, [`--token-auth-file=${path.join(dir, 'tokens.csv')}`, '--authorization-mode=RBAC'], port);
+    const proxier = (await srv.request('GET', `${crs}/system:node-proxier`)).json as { rules: { resources: string[]; verbs: string[] }[] };
+    expect(proxier.rules[0]).toEqual({ apiGroups: [''], resources: ['nodes'], verbs: ['get'] });
+    expect(proxier.rules).toContainEqual({ apiGroups: [''], resources: ['endpoints', 'services'], verbs: ['list', 'watch'] });
+    expect((await srv.request('GET', '/version', undefined, {})).status).toBe(200);
+    expect(await rvOf(`${crs}/system:discovery`)).toBe(viewRv);
+  }, 60_000);
+});
