@@ -78,6 +78,14 @@ describe('the raw API', () => {
     expect(other.status).toBe(403);
   });
 
+  it('validates rules as Kubernetes does: 422 Invalid', async () => {
+    const r = await srv.request('POST', '/apis/rbac.authorization.k8s.io/v1/clusterroles', { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'mixed' }, rules: [{ apiGroups: [''], resources: ['pods'], nonResourceURLs: ['/x'], verbs: ['get'] }, { apiGroups: [''], resources: ['pods'] }] });
+    expect(r.status).toBe(422);
+    expect((r.json as { message: string }).message).toBe(
+      'ClusterRole.rbac.authorization.k8s.io "mixed" is invalid: [rules[0].nonResourceURLs: Invalid value: []string{"/x"}: rules cannot apply to both regular resources and non-resource URLs, rules[1].verbs: Required value: verbs must contain at least one value]',
+    );
+  });
+
   it('ships the bootstrap roles, admin aggregated from system:aggregate-to-admin', async () => {
     const r = await srv.request('GET', '/apis/rbac.authorization.k8s.io/v1/clusterroles/admin');
     expect(r.status).toBe(200);
@@ -121,6 +129,9 @@ for (const b of kubectlBinaries().filter((x) => x.version === '1.20' || x.versio
       const crb = await ok('admin', 'get', 'clusterrolebindings', '-o', 'wide');
       expect(crb).toMatch(/^NAME\s+ROLE\s+AGE\s+USERS\s+GROUPS\s+SERVICEACCOUNTS\n/);
       expect(crb).toMatch(/^cluster-admin\s+ClusterRole\/cluster-admin\s+\d+s\s+system:masters\s*$/m);
+      expect(await ok('admin', 'create', 'clusterrole', `logs-${ns}`, '--verb=get', '--non-resource-url=/logs/*')).toContain(`clusterrole.rbac.authorization.k8s.io/logs-${ns} created`);
+      const cr = JSON.parse(await ok('admin', 'get', 'clusterrole', `logs-${ns}`, '-o', 'json')) as { rules: unknown };
+      expect(cr.rules).toEqual([{ nonResourceURLs: ['/logs/*'], verbs: ['get'] }]);
     });
 
     it('refuses an anonymous and an unbound user with the real 403, and a bad token with a 401', async () => {
