@@ -68,6 +68,9 @@ export function certUser(subject: Record<string, string | string[] | undefined>)
   return { name, groups: o === undefined ? [] : Array.isArray(o) ? o : [o] };
 }
 
+/** The failure reason of a request that carries neither a certificate nor a token (anonymous, when allowed). */
+export const NO_CREDENTIALS = 'no credentials';
+
 export type AuthResult = { readonly ok: true; readonly user: UserInfo } | { readonly ok: false; readonly reason: string };
 
 /** What a connection's client certificate says: a user, why it is refused, or nothing (no certificate). */
@@ -105,6 +108,6 @@ export class Authenticator {
       if (user) return { ok: true, user: { ...user, groups: [...user.groups, 'system:authenticated'] } };
       return { ok: false, reason: 'invalid bearer token' };
     }
-    return { ok: false, reason: certFailure ?? 'no credentials' };
+    return { ok: false, reason: certFailure ?? NO_CREDENTIALS };
   }
 }

@@ -15,6 +15,8 @@ import type { Obj } from './object.js';
 import type { ApiServerOptions } from './options.js';
 import { componentStatuses } from './components.js';
 import { ALL_STRATEGIES, type Strategy } from './kinds/index.js';
+import { aggregateClusterRoles, StoragePolicySource } from './authorization.js';
+import { Authorizer, type AuthorizationMode, bootstrapClusterRoleBindings, bootstrapClusterRoles, parseAuthorizationModes, reconcileClusterRole, reconcileClusterRoleBinding } from './authz/index.js';
 import { ApiHandler } from './server.js';
 import { firstServiceIp, ServiceAllocation } from './services.js';
 import { Storage } from './storage.js';
@@ -60,6 +62,25 @@ async function ensureObject(storage: Storage, def: Strategy, ns: string | undefi
   }
 }
 
+/**
+ * A bootstrap ClusterRole or ClusterRoleBinding: created when absent, else reconciled as kube-apiserver's
+ * rbac/bootstrap-roles hook does (what is missing added, unless annotated autoupdate=false).
+ */
+async function ensureBootstrap(storage: Storage, def: Strategy, obj: Obj, reconcile: (stored: Obj, want: Obj) => Obj | undefined, log: Logger): Promise<void> {
+  const name = (obj.metadata as { name: string }).name;
+  try {
+    await storage.create(def, undefined, obj);
+    log.info({ resource: def.def.resource, name }, 'system object created');
+    return;
+  } catch (e) {
+    if (!(e instanceof ApiError && e.reason === 'AlreadyExists')) throw e;
+  }
+  // Read first: an object that lacks nothing is not written (its resourceVersion stays).
+  if (reconcile(await storage.get(def, undefined, name), obj) === undefined) return;
+  await storage.rewrite(def, undefined, name, (cur) => reconcile(cur, obj) ?? cur);
+  log.info({ resource: def.def.resource, name }, 'bootstrap policy reconciled');
+}
+
 /** Runs an apiserver until `signal` aborts; resolves once its listeners and etcd client are closed. */
 export async function runApiServer(o: ApiServerOptions, log: Logger, signal: AbortSignal): Promise<void> {
   const srv = await startApiServer(o, log);
@@ -71,9 +92,11 @@ export async function runApiServer(o: ApiServerOptions, log: Logger, signal: Abo
 }
 
 export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<RunningApiServer> {
-  const modes = o.authorizationMode.split(',').map((s) => s.trim());
-  if (modes.length !== 1 || modes[0] !== 'AlwaysAllow') {
-    throw new ApiServerConfigError('--authorization-mode', `--authorization-mode=${o.authorizationMode} is not supported yet: only AlwaysAllow is (RBAC, Node and ABAC come in a later version)`);
+  let modes: AuthorizationMode[];
+  try {
+    modes = parseAuthorizationModes(o.authorizationMode);
+  } catch (e) {
+    throw new ApiServerConfigError('--authorization-mode', `--authorization-mode=${o.authorizationMode}: ${errorMessage(e)}`);
   }
   if ((o.tlsCertFile === undefined) !== (o.tlsPrivateKeyFile === undefined)) {
     throw new ApiServerConfigError('--tls-cert-file', '--tls-cert-file and --tls-private-key-file go together');
@@ -111,6 +134,30 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
   const storage = new Storage({ client, prefix: o.etcdPrefix, log, services });
   const kind = (r: string): Strategy => ALL_STRATEGIES.find((k) => k.def.group === '' && k.def.resource === r)!;
 
+  const policy = new StoragePolicySource(storage, ALL_STRATEGIES, log);
+  // The aggregated ClusterRoles' rules, rewritten one pass at a time (a request for another while one runs is
+  // folded into one more pass after it).
+  let aggregating: Promise<void> | undefined;
+  let aggregateAgain = false;
+  let closing = false;
+  const aggregate = (): void => {
+    if (!modes.includes('RBAC') || closing) return;
+    if (aggregating) {
+      aggregateAgain = true;
+      return;
+    }
+    aggregating = aggregateClusterRoles(policy, storage, ALL_STRATEGIES, log)
+      .then(() => undefined)
+      .catch((e: unknown) => log.warn({ err: errorMessage(e) }, 'cluster role aggregation failed'))
+      .finally(() => {
+        aggregating = undefined;
+        if (aggregateAgain) {
+          aggregateAgain = false;
+          aggregate();
+        }
+      });
+  };
+  const authorizer = new Authorizer(modes, modes.includes('RBAC') ? policy : undefined);
   const registry = new Registry();
   const requests = new Counter({ name: 'apiserver_request_total', help: 'Requests by verb, resource and HTTP code.', labelNames: ['verb', 'resource', 'code'], registers: [registry] });
   const handler = new ApiHandler({
@@ -123,10 +170,25 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
     componentStatuses: () => componentStatuses(() => client.get(`${o.etcdPrefix}/namespaces/default`).exec()),
     metrics: async () => registry.metrics(),
     onRequest: (verb, resource, code) => requests.inc({ verb, resource, code: String(code) }),
+    authorizer,
+    // As kube-apiserver: AlwaysAllow alone turns anonymous requests off (they stay 401).
+    anonymous: o.anonymousAuth && authorizer.enforcing,
+    onPolicyWrite: (resource) => {
+      policy.invalidate();
+      if (resource === 'clusterroles') aggregate();
+    },
   });
 
   // What every cluster has. Several apiservers starting at once: the loser of each create sees AlreadyExists.
   for (const ns of SYSTEM_NAMESPACES) await ensureObject(storage, kind('namespaces'), undefined, { metadata: { name: ns } }, log);
+  // The bootstrap RBAC policy (with RBAC on, as its post-start hook does), created when absent (an administrator's change to one is kept).
+  const rbacKind = (r: string): Strategy => ALL_STRATEGIES.find((k) => k.def.group === 'rbac.authorization.k8s.io' && k.def.resource === r)!;
+  if (modes.includes('RBAC')) {
+    for (const role of bootstrapClusterRoles()) await ensureBootstrap(storage, rbacKind('clusterroles'), role, reconcileClusterRole, log);
+    for (const binding of bootstrapClusterRoleBindings()) await ensureBootstrap(storage, rbacKind('clusterrolebindings'), binding, reconcileClusterRoleBinding, log);
+    aggregate();
+    await aggregating;
+  }
   const kubernetesIp = firstServiceIp(serviceRange);
   await ensureObject(storage, kind('services'), 'default', { metadata: { name: 'kubernetes', labels: { component: 'apiserver', provider: 'kubernetes' } }, spec: { clusterIP: kubernetesIp, ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: o.securePort }] } }, log);
   await ensureObject(storage, kind('endpoints'), 'default', { metadata: { name: 'kubernetes', labels: { 'endpointslice.kubernetes.io/skip-mirror': 'true' } }, subsets: [{ addresses: [{ ip: advertise }], ports: [{ name: 'https', port: o.securePort, protocol: 'TCP' }] }] }, log);
@@ -155,6 +217,8 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
 
   let sweeping = false;
   const sweep = setInterval(() => {
+    // Also picks up ClusterRoles written through another apiserver.
+    aggregate();
     if (sweeping) return;
     sweeping = true;
     handler
@@ -169,6 +233,8 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
     ...(insecurePort !== undefined && { insecurePort }),
     close: async () => {
       clearInterval(sweep);
+      closing = true;
+      await aggregating;
       const closed = (s: Server): Promise<void> => new Promise((r) => s.close(() => r()));
       secure.closeAllConnections();
       insecure?.closeAllConnections();

@@ -18,6 +18,8 @@ export interface ApiServerOptions {
   readonly serviceClusterIpRange: string;
   readonly serviceNodePortRange: string;
   readonly authorizationMode: string;
+  /** --anonymous-auth: requests without credentials are system:anonymous (ignored under AlwaysAllow alone, as kube-apiserver does). */
+  readonly anonymousAuth: boolean;
   readonly writeKubeconfig?: string;
   readonly insecurePort: number;
   readonly insecureBindAddress: string;
@@ -25,6 +27,12 @@ export interface ApiServerOptions {
 }
 
 export const VERSION = 'v1.32.0';
+
+function parseBool(v: string): boolean {
+  if (/^(1|t|true)$/i.test(v)) return true;
+  if (/^(0|f|false)$/i.test(v)) return false;
+  throw new InvalidArgumentError('expected true or false');
+}
 
 function port(v: string): number {
   if (!/^\d+$/.test(v) || Number(v) > 65535) throw new InvalidArgumentError('expected a port number, 0-65535');
@@ -48,7 +56,8 @@ export function addApiServerOptions(cmd: Command): Command {
     .addOption(new Option('--token-auth-file <file>', 'bearer tokens, one per line as token,user,uid,"group1,group2"'))
     .addOption(new Option('--service-cluster-ip-range <cidr>', 'a CIDR notation IP range from which to assign service cluster IPs').default('10.254.0.0/16'))
     .addOption(new Option('--service-node-port-range <range>', 'a port range to reserve for services with NodePort visibility').default('30000-32767'))
-    .addOption(new Option('--authorization-mode <modes>', 'ordered list of plug-ins to do authorization on the secure port (only AlwaysAllow for now)').default('AlwaysAllow'))
+    .addOption(new Option('--authorization-mode <modes>', 'ordered list of plug-ins to do authorization on the secure port, comma separated: AlwaysAllow, AlwaysDeny, RBAC').default('AlwaysAllow'))
+    .addOption(new Option('--anonymous-auth [bool]', 'enables anonymous requests to the secure port (user system:anonymous, group system:unauthenticated); not with AlwaysAllow alone').argParser(parseBool).preset(true).default(true))
     .addOption(new Option('--write-kubeconfig <file>', 'write an admin kubeconfig (client certificate CN=admin, O=system:masters) to this file, as k3s does'))
     .addOption(new Option('--insecure-port <port>', 'plain HTTP without authentication, every client is admin (0 = off)').argParser(port).default(0))
     .addOption(new Option('--insecure-bind-address <ip>', 'the IP address on which to serve the --insecure-port').default('127.0.0.1'))
@@ -68,6 +77,7 @@ export function apiServerOptions(raw: Record<string, unknown>): ApiServerOptions
     serviceClusterIpRange: String(raw.serviceClusterIpRange),
     serviceNodePortRange: String(raw.serviceNodePortRange),
     authorizationMode: String(raw.authorizationMode),
+    anonymousAuth: raw.anonymousAuth !== false,
     insecurePort: Number(raw.insecurePort),
     insecureBindAddress: String(raw.insecureBindAddress),
     logLevel: String(raw.logLevel),

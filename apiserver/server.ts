@@ -4,7 +4,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseYaml } from 'yaml';
 import { errorMessage, type Logger } from '../common/index.js';
-import { type Authenticator, type UserInfo } from './auth.js';
+import { type Authenticator, NO_CREDENTIALS, type UserInfo } from './auth.js';
+import { ANONYMOUS, answerReview, authorizeRequest, checkEscalation, RBAC_GROUP } from './authorization.js';
+import { Authorizer } from './authz/index.js';
 import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions, versionInfo } from './discovery.js';
 import { ApiError, badRequest, conflict, forbidden, internalError, invalid, methodNotSupported, notFound, pathNotFound, tooLarge, unauthorized, unsupportedMedia } from './errors.js';
 import { applyScale, bindPod, groupVersion, scaleOf, type Strategy, validateScale } from './kinds/index.js';
@@ -37,7 +39,15 @@ export interface HandlerOptions {
   readonly componentStatuses?: () => Promise<Obj[]>;
   /** How often a watch with allowWatchBookmarks gets a BOOKMARK (kube-apiserver: a minute). */
   readonly bookmarkIntervalMs?: number;
+  /** --authorization-mode's authorizer; requests go unchecked when absent or AlwaysAllow alone. */
+  readonly authorizer?: Authorizer;
+  /** --anonymous-auth: a request without credentials is system:anonymous (only when the authorizer enforces). */
+  readonly anonymous?: boolean;
+  /** Called after every write of an RBAC kind, with its resource (the policy cache drops what it has). */
+  readonly onPolicyWrite?: (resource: string) => void;
 }
+
+const ALWAYS_ALLOW = new Authorizer(['AlwaysAllow']);
 
 export type FieldValidation = 'Ignore' | 'Warn' | 'Strict';
 
@@ -139,18 +149,22 @@ export class ApiHandler {
     const info = parseRequest(req.method ?? 'GET', url.pathname, url.searchParams);
     let user: UserInfo = { name: 'system:unsecured', groups: ['system:masters', 'system:authenticated'] };
     let code = 200;
+    const authz = auth && this.o.authorizer?.enforcing ? this.o.authorizer : undefined;
+    const openGet = info.kind === 'nonresource' && (req.method === 'GET' || req.method === 'HEAD');
     try {
-      if (info.kind === 'nonresource' && (req.method === 'GET' || req.method === 'HEAD')) {
-        const open = await this.openPath(url.pathname, res);
-        if (open) return;
-      }
+      // Without enforcement the health and version endpoints are answered before authentication, as before.
+      if (openGet && !authz && (await this.openPath(url.pathname, res))) return;
       if (auth) {
         const r = auth.authenticate(req);
-        if (!r.ok) {
+        if (!r.ok && authz && this.o.anonymous && r.reason === NO_CREDENTIALS) user = ANONYMOUS;
+        else if (!r.ok) {
           this.o.log.info({ path: url.pathname, reason: r.reason, remote: req.socket.remoteAddress }, 'unauthorized request');
           throw unauthorized();
-        }
-        user = r.user;
+        } else user = r.user;
+      }
+      if (authz) {
+        await authorizeRequest(authz, user, info, url.searchParams, this.o.log);
+        if (openGet && (await this.openPath(url.pathname, res))) return;
       }
       if (info.kind === 'nonresource' && url.pathname === '/metrics' && this.o.metrics) {
         res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
@@ -158,7 +172,7 @@ export class ApiHandler {
       } else if (info.kind === 'nonresource' && (url.pathname === '/openapi' || url.pathname.startsWith('/openapi/'))) {
         code = this.openApi(url.pathname, req, res);
       } else if (info.kind === 'nonresource') code = this.discovery(url.pathname, res);
-      else code = await this.resource(info, req, res, url.searchParams);
+      else code = await this.resource(info, req, res, url.searchParams, user);
     } catch (e) {
       const err = e instanceof ApiError ? e : internalError(errorMessage(e));
       if (!(e instanceof ApiError)) this.o.log.error({ path: url.pathname, err: errorMessage(e) }, 'request failed');
@@ -168,6 +182,7 @@ export class ApiHandler {
     } finally {
       const verb = info.verb;
       const resource = info.kind === 'resource' ? info.resource : '';
+      if (info.kind === 'resource' && info.group === RBAC_GROUP && !['get', 'list', 'watch'].includes(verb)) this.o.onPolicyWrite?.(info.resource);
       this.o.onRequest?.(verb, resource, code);
       this.o.log.debug({ verb, resource, path: url.pathname, code, user: user.name, ms: Date.now() - started }, 'request');
     }
@@ -276,12 +291,13 @@ export class ApiHandler {
     addWarnings(res, errs);
   }
 
-  private async resource(r: ResourceRequest, req: IncomingMessage, res: ServerResponse, q: URLSearchParams): Promise<number> {
+  private async resource(r: ResourceRequest, req: IncomingMessage, res: ServerResponse, q: URLSearchParams, user: UserInfo): Promise<number> {
     const def = this.kind(r.group, r.version, r.resource);
     if (!def) throw pathNotFound();
     if (!def.def.namespaced && r.namespace !== undefined) throw pathNotFound();
     const sub = r.subresource;
     if (sub !== undefined && !def.def.subresources.includes(sub)) throw pathNotFound();
+    if (def.def.group === 'authorization.k8s.io') return this.review(def, r, req, res, q, user);
     if (def.def.storage === '') return this.computed(def, r, req, res, q);
     const st = this.o.storage;
     const ns = def.def.namespaced ? r.namespace : undefined;
@@ -312,6 +328,7 @@ export class ApiHandler {
         if (sub !== undefined || r.name !== undefined) throw methodNotSupported(def.def.group, def.def.resource, 'create');
         this.checkKind(def, body);
         this.checkFields(statusGv, body, text, q, res);
+        await checkEscalation(this.o.authorizer, user, def, ns, body);
         if (def.def.namespaced) await st.admitNamespace(this.kind('', 'v1', 'namespaces')!, def, ns!, nameOf(body) || strOf(objAt(body, 'metadata').generateName) || '');
         const created = await st.create(def, ns, body);
         // debug, not info: one line per create was a measurable share of a create's cost.
@@ -323,12 +340,13 @@ export class ApiHandler {
         this.checkKind(def, body);
         this.checkFields(statusGv, body, text, q, res);
         if (sub === 'finalize') return this.respondObj(req, res, q, def, 200, await this.finalize(def, r.name!, body));
+        await checkEscalation(this.o.authorizer, user, def, ns, body);
         const updated = await st.update(def, ns, r.name!, body, sub === 'status' ? 'status' : undefined);
         return this.respondObj(req, res, q, def, 200, updated);
       }
       case 'patch':
         if (sub === 'finalize' || sub === 'binding') throw methodNotSupported(def.def.group, `${def.def.resource}/${sub}`, 'patch');
-        return this.respondObj(req, res, q, def, 200, await this.patch(def, ns, r.name!, sub, req, res, q));
+        return this.respondObj(req, res, q, def, 200, await this.patch(def, ns, r.name!, sub, req, res, q, user));
       case 'delete': {
         if (sub !== undefined) throw methodNotSupported(def.def.group, `${def.def.resource}/${sub}`, 'delete');
         if (def.def.resource === 'namespaces') return this.deleteNamespace(def, r.name!, req, res, q);
@@ -355,6 +373,16 @@ export class ApiHandler {
       default:
         throw methodNotSupported(def.def.group, def.def.resource, r.verb);
     }
+  }
+
+  /** authorization.k8s.io's access reviews: created only, answered by the authorizer (AlwaysAllow's when there is none). */
+  private async review(s: Strategy, r: ResourceRequest, req: IncomingMessage, res: ServerResponse, q: URLSearchParams, user: UserInfo): Promise<number> {
+    if (r.verb !== 'create' || r.name !== undefined || r.subresource !== undefined) throw methodNotSupported(s.def.group, s.def.resource, r.verb);
+    const { obj: body, text } = await this.body(req);
+    this.checkKind(s, body);
+    this.checkFields({ group: s.def.group, version: s.def.version, kind: s.def.kind }, body, text, q, res);
+    send(res, 201, await answerReview(this.o.authorizer ?? ALWAYS_ALLOW, s, user, body));
+    return 201;
   }
 
   /** A kind that is not stored but computed when asked (componentstatuses): get and list only. */
@@ -477,7 +505,7 @@ export class ApiHandler {
    * to the stored object and written at its revision (retried when it moved, unless the patch pins a
    * resourceVersion). A patch that does not apply is the Status the real apiserver answers.
    */
-  private async patch(def: Strategy, ns: string | undefined, name: string, sub: string | undefined, req: IncomingMessage, res: ServerResponse, q: URLSearchParams): Promise<Obj> {
+  private async patch(def: Strategy, ns: string | undefined, name: string, sub: string | undefined, req: IncomingMessage, res: ServerResponse, q: URLSearchParams, user: UserInfo): Promise<Obj> {
     const type = patchTypeOf(req.headers['content-type']);
     if (type === undefined) throw unsupportedPatch();
     const patch = parseBody(await readBody(req), 'application/json');
@@ -492,6 +520,7 @@ export class ApiHandler {
       // A patch that sets another resourceVersion pins it: its conflict is the client's.
       const pinned = rv !== undefined && rv !== curRv;
       if (rv === undefined) metaOf(next).resourceVersion = curRv;
+      await checkEscalation(this.o.authorizer, user, def, ns, next);
       try {
         return await this.o.storage.update(def, ns, name, next, sub === 'status' ? 'status' : undefined);
       } catch (e) {

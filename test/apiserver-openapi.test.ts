@@ -199,7 +199,7 @@ describe('/openapi/v3', () => {
   it('lists a document per group version, with the hash of its content', () => {
     const rootDoc = openApiV3Root();
     expect(Object.keys(rootDoc.paths).sort()).toEqual(
-      ['api/v1', 'apis/apps/v1', 'apis/batch/v1', 'apis/coordination.k8s.io/v1', 'apis/networking.k8s.io/v1'].sort(),
+      ['api/v1', 'apis/apps/v1', 'apis/batch/v1', 'apis/coordination.k8s.io/v1', 'apis/networking.k8s.io/v1', 'apis/rbac.authorization.k8s.io/v1'].sort(),
     );
     expect(rootDoc.paths['api/v1']!.serverRelativeURL).toMatch(/^\/openapi\/v3\/api\/v1\?hash=[0-9A-F]{128}$/);
   });

@@ -3,6 +3,7 @@
 import { componentStatusStrategy, configMapStrategy, endpointsStrategy, eventStrategy, namespaceStrategy, nodeStrategy, secretStrategy, serviceAccountStrategy, serviceStrategy } from './core.js';
 import { ingressStrategy, leaseStrategy, networkPolicyStrategy } from './networking.js';
 import { podStrategy } from './pod.js';
+import { clusterRoleBindingStrategy, clusterRoleStrategy, roleBindingStrategy, roleStrategy, selfSubjectAccessReviewStrategy, subjectAccessReviewStrategy } from './rbac.js';
 import type { ResourceDef, Strategy } from './types.js';
 import { cronJobStrategy, daemonSetStrategy, deploymentStrategy, jobStrategy, replicaSetStrategy, replicationControllerStrategy } from './workloads.js';
 
@@ -26,6 +27,12 @@ export const ALL_STRATEGIES: readonly Strategy[] = [
   networkPolicyStrategy,
   ingressStrategy,
   leaseStrategy,
+  clusterRoleBindingStrategy,
+  clusterRoleStrategy,
+  roleBindingStrategy,
+  roleStrategy,
+  selfSubjectAccessReviewStrategy,
+  subjectAccessReviewStrategy,
 ];
 
 export interface KindRegistry {

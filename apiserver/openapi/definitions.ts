@@ -44,6 +44,8 @@ const BATCH = 'io.k8s.api.batch.v1.';
 const NET = 'io.k8s.api.networking.v1.';
 const COORD = 'io.k8s.api.coordination.v1.';
 const AUTOSCALING = 'io.k8s.api.autoscaling.v1.';
+const RBAC = 'io.k8s.api.rbac.v1.';
+const AUTHZ = 'io.k8s.api.authorization.v1.';
 export const QUANTITY = 'io.k8s.apimachinery.pkg.api.resource.Quantity';
 export const INT_OR_STRING = 'io.k8s.apimachinery.pkg.util.intstr.IntOrString';
 export const TIME = `${META}Time`;
@@ -501,6 +503,72 @@ export const DEFINITIONS: Readonly<Record<string, Definition>> = {
       renewTime: ref(MICRO_TIME),
       strategy: 'string',
     },
+  },
+
+  // ---- rbac.authorization.k8s.io/v1 ----
+  [`${RBAC}Role`]: kind(['rbac.authorization.k8s.io', 'v1', 'Role'], 'Role is a namespaced, logical grouping of PolicyRules that can be referenced as a unit by a RoleBinding.', { rules: arr(ref(`${RBAC}PolicyRule`)) }),
+  [`${RBAC}ClusterRole`]: kind(['rbac.authorization.k8s.io', 'v1', 'ClusterRole'], 'ClusterRole is a cluster level, logical grouping of PolicyRules that can be referenced as a unit by a RoleBinding or ClusterRoleBinding.', {
+    aggregationRule: ref(`${RBAC}AggregationRule`),
+    rules: arr(ref(`${RBAC}PolicyRule`)),
+  }),
+  [`${RBAC}PolicyRule`]: {
+    description: 'PolicyRule holds information that describes a policy rule, but does not contain information about who the rule applies to or which namespace the rule applies to.',
+    required: ['verbs'],
+    properties: { apiGroups: strs, nonResourceURLs: strs, resourceNames: strs, resources: strs, verbs: strs },
+  },
+  [`${RBAC}AggregationRule`]: {
+    description: 'AggregationRule describes how to locate ClusterRoles to aggregate into the ClusterRole',
+    properties: { clusterRoleSelectors: arr(labelSelector) },
+  },
+  [`${RBAC}RoleBinding`]: kind(['rbac.authorization.k8s.io', 'v1', 'RoleBinding'], 'RoleBinding references a role, but does not contain it.', { roleRef: ref(`${RBAC}RoleRef`), subjects: arr(ref(`${RBAC}Subject`)) }, ['roleRef']),
+  [`${RBAC}ClusterRoleBinding`]: kind(['rbac.authorization.k8s.io', 'v1', 'ClusterRoleBinding'], 'ClusterRoleBinding references a ClusterRole, but not contain it.', { roleRef: ref(`${RBAC}RoleRef`), subjects: arr(ref(`${RBAC}Subject`)) }, ['roleRef']),
+  [`${RBAC}RoleRef`]: {
+    description: 'RoleRef contains information that points to the role being used',
+    required: ['apiGroup', 'kind', 'name'],
+    properties: { apiGroup: 'string', kind: 'string', name: 'string' },
+  },
+  [`${RBAC}Subject`]: {
+    description: 'Subject contains a reference to the object or user identities a role binding applies to.',
+    required: ['kind', 'name'],
+    properties: { apiGroup: 'string', kind: 'string', name: 'string', namespace: 'string' },
+  },
+
+  // ---- authorization.k8s.io/v1 ----
+  [`${AUTHZ}SelfSubjectAccessReview`]: kind(['authorization.k8s.io', 'v1', 'SelfSubjectAccessReview'], 'SelfSubjectAccessReview checks whether or the current user can perform an action.', {
+    spec: ref(`${AUTHZ}SelfSubjectAccessReviewSpec`),
+    status: ref(`${AUTHZ}SubjectAccessReviewStatus`),
+  }, ['spec']),
+  [`${AUTHZ}SelfSubjectAccessReviewSpec`]: {
+    description: 'SelfSubjectAccessReviewSpec is a description of the access request.',
+    properties: { nonResourceAttributes: ref(`${AUTHZ}NonResourceAttributes`), resourceAttributes: ref(`${AUTHZ}ResourceAttributes`) },
+  },
+  [`${AUTHZ}SubjectAccessReview`]: kind(['authorization.k8s.io', 'v1', 'SubjectAccessReview'], 'SubjectAccessReview checks whether or not a user or group can perform an action.', {
+    spec: ref(`${AUTHZ}SubjectAccessReviewSpec`),
+    status: ref(`${AUTHZ}SubjectAccessReviewStatus`),
+  }, ['spec']),
+  [`${AUTHZ}SubjectAccessReviewSpec`]: {
+    description: 'SubjectAccessReviewSpec is a description of the access request.',
+    properties: {
+      extra: map(strs),
+      groups: strs,
+      nonResourceAttributes: ref(`${AUTHZ}NonResourceAttributes`),
+      resourceAttributes: ref(`${AUTHZ}ResourceAttributes`),
+      uid: 'string',
+      user: 'string',
+    },
+  },
+  [`${AUTHZ}ResourceAttributes`]: {
+    description: 'ResourceAttributes includes the authorization attributes available for resource requests to the Authorizer interface',
+    properties: { fieldSelector: 'object', group: 'string', labelSelector: 'object', name: 'string', namespace: 'string', resource: 'string', subresource: 'string', verb: 'string', version: 'string' },
+  },
+  [`${AUTHZ}NonResourceAttributes`]: {
+    description: 'NonResourceAttributes includes the authorization attributes available for non-resource requests to the Authorizer interface',
+    properties: { path: 'string', verb: 'string' },
+  },
+  [`${AUTHZ}SubjectAccessReviewStatus`]: {
+    description: 'SubjectAccessReviewStatus',
+    required: ['allowed'],
+    properties: { allowed: 'boolean', denied: 'boolean', evaluationError: 'string', reason: 'string' },
   },
 
   // ---- autoscaling/v1 ----

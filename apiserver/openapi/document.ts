@@ -46,6 +46,10 @@ export const OPENAPI_RESOURCES: readonly OpenApiResource[] = [
   { group: 'networking.k8s.io', version: 'v1', resource: 'networkpolicies', kind: 'NetworkPolicy', namespaced: true, definition: 'io.k8s.api.networking.v1.NetworkPolicy' },
   { group: 'networking.k8s.io', version: 'v1', resource: 'ingresses', kind: 'Ingress', namespaced: true, definition: 'io.k8s.api.networking.v1.Ingress' },
   { group: 'coordination.k8s.io', version: 'v1', resource: 'leases', kind: 'Lease', namespaced: true, definition: 'io.k8s.api.coordination.v1.Lease' },
+  { group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'clusterrolebindings', kind: 'ClusterRoleBinding', namespaced: false, definition: 'io.k8s.api.rbac.v1.ClusterRoleBinding' },
+  { group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'clusterroles', kind: 'ClusterRole', namespaced: false, definition: 'io.k8s.api.rbac.v1.ClusterRole' },
+  { group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'rolebindings', kind: 'RoleBinding', namespaced: true, definition: 'io.k8s.api.rbac.v1.RoleBinding' },
+  { group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'roles', kind: 'Role', namespaced: true, definition: 'io.k8s.api.rbac.v1.Role' },
 ];
 
 /**

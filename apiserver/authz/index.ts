@@ -1,0 +1,119 @@
+// Authorization: the modes of --authorization-mode (AlwaysAllow, AlwaysDeny, RBAC) asked in order after
+// the system:masters group (which kube-apiserver always lets through), request attributes, the 403 message,
+// RBAC's rules and bootstrap policy, escalation prevention and access reviews. Pure: RBAC reads the policy
+// from a source the server gives.
+import { FlannelError } from '../../core/index.js';
+import { isObject } from '../../core/index.js';
+import { escalationMessage, uncoveredRules } from './escalation.js';
+import { type Decision, RbacPolicy } from './rbac.js';
+import { type Attributes, ruleOf, type Subject } from './rules.js';
+
+export { attributesOf, forbiddenMessage, forbiddenStatus, type ParsedRequest } from './attributes.js';
+export { AGGREGATE_TO, bootstrapClusterRoleBindings, bootstrapClusterRoles, reconcileClusterRole, reconcileClusterRoleBinding } from './bootstrap.js';
+export { breakdown, compactRule, escalationMessage, ruleCovers, uncoveredRules } from './escalation.js';
+export { appliesTo, type Decision, rbacAuthorize, type RbacObjects, RbacPolicy } from './rbac.js';
+export { reviewAnswer, reviewAttributes, type ReviewProblem, reviewSubject } from './review.js';
+export { type Attributes, nonResourceURLMatches, type PolicyRule, resourceMatches, ruleAllows, ruleJson, ruleOf, type Subject } from './rules.js';
+
+import { rbacAuthorize } from './rbac.js';
+
+export const AUTHORIZATION_MODES = ['AlwaysAllow', 'AlwaysDeny', 'RBAC'] as const;
+export type AuthorizationMode = (typeof AUTHORIZATION_MODES)[number];
+
+export class AuthorizationModeError extends FlannelError {
+  readonly code = 'AUTHORIZATION_MODE';
+  constructor(
+    readonly mode: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** --authorization-mode: a comma list of known modes, each once (kube-apiserver's messages). */
+export function parseAuthorizationModes(value: string): AuthorizationMode[] {
+  const modes = value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (modes.length === 0) throw new AuthorizationModeError('', 'at least one authorization-mode must be passed');
+  const out: AuthorizationMode[] = [];
+  for (const m of modes) {
+    if (m === 'Node' || m === 'ABAC' || m === 'Webhook') throw new AuthorizationModeError(m, `authorization-mode ${JSON.stringify(m)} is not supported by this apiserver yet (supported: ${AUTHORIZATION_MODES.join(', ')})`);
+    if (!(AUTHORIZATION_MODES as readonly string[]).includes(m)) throw new AuthorizationModeError(m, `authorization-mode ${JSON.stringify(m)} is not a valid mode`);
+    if (out.includes(m as AuthorizationMode)) throw new AuthorizationModeError(m, `${JSON.stringify(m)} is specified more than once in authorization-mode`);
+    out.push(m as AuthorizationMode);
+  }
+  return out;
+}
+
+/** Where RBAC reads Roles, ClusterRoles and their bindings (the server's cache of them). */
+export interface PolicySource {
+  policy(): Promise<RbacPolicy>;
+}
+
+export const PRIVILEGED_GROUP = 'system:masters';
+const RBAC_GROUP = 'rbac.authorization.k8s.io';
+
+/** The union of the modes, in order: the first that allows or denies decides; none deciding is a denial. */
+export class Authorizer {
+  constructor(
+    readonly modes: readonly AuthorizationMode[],
+    private readonly source?: PolicySource,
+  ) {
+    if (modes.includes('RBAC') && !source) throw new AuthorizationModeError('RBAC', 'the RBAC authorizer needs a policy source');
+  }
+
+  /** False for AlwaysAllow alone: requests then go unchecked, as before there was authorization. */
+  get enforcing(): boolean {
+    return !(this.modes.length === 1 && this.modes[0] === 'AlwaysAllow');
+  }
+
+  async authorize(a: Attributes): Promise<Decision> {
+    if (a.user.groups.includes(PRIVILEGED_GROUP)) return { decision: 'allow', reason: '' };
+    const reasons: string[] = [];
+    for (const m of this.modes) {
+      let d: Decision;
+      if (m === 'AlwaysAllow') d = { decision: 'allow', reason: '' };
+      else if (m === 'AlwaysDeny') d = { decision: 'noOpinion', reason: 'Everything is forbidden.' };
+      else d = rbacAuthorize(await this.source!.policy(), a);
+      if (d.decision !== 'noOpinion') return d;
+      if (d.reason) reasons.push(d.reason);
+    }
+    return { decision: 'noOpinion', reason: reasons.join('\n') };
+  }
+
+  /** The RBAC rules that apply to a user in a namespace (none without RBAC). */
+  async rulesFor(user: Subject, namespace: string): Promise<{ rules: ReturnType<RbacPolicy['rulesFor']>['rules']; errors: string[] }> {
+    if (!this.source) return { rules: [], errors: [] };
+    return (await this.source.policy()).rulesFor(user, namespace);
+  }
+
+  /**
+   * Escalation prevention for a Role/ClusterRole (create or update) or a RoleBinding/ClusterRoleBinding: undefined
+   * when allowed (system:masters, `escalate` on the role or `bind` on the referenced role, or every rule held);
+   * else the HTTP code and the message of the refusal (404 when a binding's role does not exist).
+   */
+  async escalation(user: Subject, resource: string, namespace: string, obj: Record<string, unknown>): Promise<{ code: 403 | 404; message: string } | undefined> {
+    if (user.groups.includes(PRIVILEGED_GROUP)) return undefined;
+    const ns = resource === 'roles' || resource === 'rolebindings' ? namespace : '';
+    const name = isObject(obj.metadata) && typeof obj.metadata.name === 'string' ? obj.metadata.name : '';
+    const ask = (verb: string, res: string, n: string): Promise<Decision> =>
+      this.authorize({ user, verb, resourceRequest: true, apiGroup: RBAC_GROUP, apiVersion: '', resource: res, subresource: '', namespace: ns, name: n, path: '' });
+    let requested;
+    if (resource === 'roles' || resource === 'clusterroles') {
+      if ((await ask('escalate', resource, name)).decision === 'allow') return undefined;
+      if (resource === 'clusterroles' && isObject(obj.aggregationRule)) return { code: 403, message: 'must have cluster-admin privileges to use the aggregationRule' };
+      requested = (Array.isArray(obj.rules) ? obj.rules : []).map(ruleOf);
+    } else {
+      const ref = isObject(obj.roleRef) ? obj.roleRef : {};
+      const refName = typeof ref.name === 'string' ? ref.name : '';
+      const refKind = ref.kind === 'ClusterRole' ? 'clusterroles' : 'roles';
+      if ((await ask('bind', refKind, refName)).decision === 'allow') return undefined;
+      const policy = this.source ? await this.source.policy() : new RbacPolicy({ roles: [], clusterRoles: [], roleBindings: [], clusterRoleBindings: [] });
+      const rules = refKind === 'clusterroles' ? policy.clusterRoleRules(refName) : policy.roleRules(ns, refName);
+      if (rules === undefined) return { code: 404, message: `${refKind}.${RBAC_GROUP} ${JSON.stringify(refName)} not found` };
+      requested = rules;
+    }
+    const owner = await this.rulesFor(user, ns);
+    const missing = uncoveredRules(owner.rules, requested);
+    return missing.length === 0 ? undefined : { code: 403, message: escalationMessage(user, missing, owner.errors) };
+  }
+}
