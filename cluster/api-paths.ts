@@ -23,6 +23,8 @@ export const API_RESOURCES: readonly ApiResource[] = [
   { keyPrefix: 'pods/', base: '/api/v1', resource: 'pods', namespaced: true, status: true },
   { keyPrefix: 'secrets/', base: '/api/v1', resource: 'secrets', namespaced: true, status: false },
   { keyPrefix: 'configmaps/', base: '/api/v1', resource: 'configmaps', namespaced: true, status: false },
+  { keyPrefix: 'controllers/', base: '/api/v1', resource: 'replicationcontrollers', namespaced: true, status: true },
+  { keyPrefix: 'replicasets/', base: '/apis/apps/v1', resource: 'replicasets', namespaced: true, status: true },
   { keyPrefix: 'leases/', base: '/apis/coordination.k8s.io/v1', resource: 'leases', namespaced: true, status: false },
 ];
 
