@@ -72,7 +72,7 @@ export class ControllerManager {
       const queue = new WorkQueue();
       const holder: { m?: ReplicationManager } = {};
       const owners = new PrefixCache<Stored<Obj>, Corrupt>(src, { prefix: OWNER_PREFIX[kind], log: this.log }, (changed) => holder.m?.ownersChanged(changed));
-      holder.m = new ReplicationManager(kind, { client: this.client, owners, pods, queue, log: this.log.child({ controller: n }) });
+      holder.m = new ReplicationManager(kind, { client: this.client, owners, pods, queue, log: this.log.child({ controller: n }), signal });
       managers.push({ m: holder.m, queue, owners, workers: this.cfg.workers[n] });
     }
     const caches = [pods.run(signal), ...managers.map((x) => x.owners.run(signal))];

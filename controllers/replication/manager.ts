@@ -47,12 +47,15 @@ export interface ReplicationManagerDeps {
   readonly queue: WorkQueue;
   readonly log: Logger;
   readonly now?: () => number;
+  /** Aborts every request in flight (the lease lost): a former leader stops writing at once. */
+  readonly signal?: AbortSignal;
 }
 
 export class ReplicationManager {
   readonly expectations: Expectations;
   private readonly seen = new Map<string, PodView>();
   private readonly now: () => number;
+  private readonly sig: { signal?: AbortSignal };
 
   constructor(
     readonly kind: OwnerKind,
@@ -60,6 +63,7 @@ export class ReplicationManager {
   ) {
     this.now = d.now ?? Date.now;
     this.expectations = new Expectations(this.now);
+    this.sig = d.signal ? { signal: d.signal } : {};
   }
 
   private ownerKey(ns: string, name: string): string {
@@ -168,7 +172,7 @@ export class ReplicationManager {
       const r = await slowStartBatch(diff, 1, async () => {
         attempted++;
         try {
-          const made = (await this.d.client.request('POST', `/api/v1/namespaces/${enc(owner.namespace)}/pods`, { body: podFromTemplate(owner), attempts: 1 })) as Obj;
+          const made = (await this.d.client.request('POST', `/api/v1/namespaces/${enc(owner.namespace)}/pods`, { body: podFromTemplate(owner), attempts: 1, ...this.sig })) as Obj;
           const name = podOf(made).name;
           log.info({ pod: name }, 'created pod');
           void this.event(owner, 'Normal', 'SuccessfulCreate', createdMessage(name));
@@ -189,7 +193,7 @@ export class ReplicationManager {
       const results = await Promise.allSettled(
         victims.map(async (p) => {
           try {
-            await this.d.client.request('DELETE', `/api/v1/namespaces/${enc(p.namespace)}/pods/${enc(p.name)}`, { body: { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid: p.uid } }, attempts: 1 });
+            await this.d.client.request('DELETE', `/api/v1/namespaces/${enc(p.namespace)}/pods/${enc(p.name)}`, { body: { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid: p.uid } }, attempts: 1, ...this.sig });
             log.info({ pod: p.name }, 'deleted pod');
             void this.event(owner, 'Normal', 'SuccessfulDelete', deletedMessage(p.name));
           } catch (e) {
@@ -208,7 +212,7 @@ export class ReplicationManager {
   /** RecheckDeletionTimestamp: the owner read fresh is still this one and not being deleted. */
   private async canAdopt(owner: Owner): Promise<boolean> {
     try {
-      const fresh = ownerOf(this.kind, (await this.d.client.request('GET', `${COLLECTION[this.kind].replace('%s', enc(owner.namespace))}/${enc(owner.name)}`)) as Obj);
+      const fresh = ownerOf(this.kind, (await this.d.client.request('GET', `${COLLECTION[this.kind].replace('%s', enc(owner.namespace))}/${enc(owner.name)}`, this.sig)) as Obj);
       return fresh.uid === owner.uid && !fresh.deleting;
     } catch (e) {
       if (isStatus(e, 404)) return false;
@@ -217,7 +221,7 @@ export class ReplicationManager {
   }
 
   private async patchPod(p: PodView, patch: Obj): Promise<void> {
-    await this.d.client.request('PATCH', `/api/v1/namespaces/${enc(p.namespace)}/pods/${enc(p.name)}`, { body: patch, attempts: 1 });
+    await this.d.client.request('PATCH', `/api/v1/namespaces/${enc(p.namespace)}/pods/${enc(p.name)}`, { body: patch, attempts: 1, ...this.sig });
   }
 
   /** PUT …/status at the cached version; on a conflict once more at the version read fresh. */
@@ -225,11 +229,11 @@ export class ReplicationManager {
     const path = `${COLLECTION[this.kind].replace('%s', enc(owner.namespace))}/${enc(owner.name)}/status`;
     const withStatus = (o: Obj): Obj => ({ ...o, status: { ...(typeof o.status === 'object' && o.status !== null ? (o.status as Obj) : {}), ...st } });
     try {
-      await this.d.client.request('PUT', path, { body: withStatus(owner.raw), attempts: 1 });
+      await this.d.client.request('PUT', path, { body: withStatus(owner.raw), attempts: 1, ...this.sig });
     } catch (e) {
       if (!isStatus(e, 409)) throw e;
-      const fresh = (await this.d.client.request('GET', path.slice(0, -'/status'.length))) as Obj;
-      await this.d.client.request('PUT', path, { body: withStatus(fresh), attempts: 1 });
+      const fresh = (await this.d.client.request('GET', path.slice(0, -'/status'.length), this.sig)) as Obj;
+      await this.d.client.request('PUT', path, { body: withStatus(fresh), attempts: 1, ...this.sig });
     }
   }
 
@@ -250,7 +254,7 @@ export class ReplicationManager {
       type,
     };
     try {
-      await this.d.client.request('POST', `/api/v1/namespaces/${enc(owner.namespace)}/events`, { body, attempts: 2 });
+      await this.d.client.request('POST', `/api/v1/namespaces/${enc(owner.namespace)}/events`, { body, attempts: 2, ...this.sig });
     } catch (e) {
       this.d.log.warn({ kind: this.kind, owner: owner.name, reason, err: errorMessage(e) }, 'cannot record an event');
     }

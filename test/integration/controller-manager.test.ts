@@ -93,6 +93,7 @@ let dir: string;
 let etcd: EtcdServer | undefined;
 let srv: ApiServerProc | undefined;
 let cm: ChildProcess | undefined;
+let standby: ChildProcess | undefined;
 let healthPort: number;
 
 const kc = (...args: string[]) => kubectl(KUBECTL.path, srv!.kubeconfig, path.join(dir, 'kube-cache'), args);
@@ -127,27 +128,42 @@ async function rcStatus(name: string): Promise<Obj> {
   return ((await srv!.request('GET', `/api/v1/namespaces/default/replicationcontrollers/${name}`)).json as Obj).status ?? {};
 }
 
+/** A kube-controller-manager from dist/, its log in the test's dir. */
+async function startCm(name: string, port: number): Promise<ChildProcess> {
+  const args = [CM_BIN, `--kubeconfig=${srv!.kubeconfig}`, '--bind-address=127.0.0.1', `--secure-port=${port}`, `--cert-dir=${path.join(dir, `${name}-certs`)}`, '--leader-elect-lease-duration=6s', '--leader-elect-renew-deadline=4s', '--leader-elect-retry-period=1s', '--log-level=debug'];
+  const log = createWriteStream(path.join(dir, `${name}.log`));
+  const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  p.stdout?.pipe(log);
+  p.stderr?.pipe(log);
+  return p;
+}
+
+async function stopCm(p: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (!p || p.exitCode !== null || p.signalCode !== null) return;
+  const exited = new Promise((r) => p.once('exit', r));
+  p.kill(signal);
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
+  if (p.exitCode === null && p.signalCode === null) {
+    p.kill('SIGKILL');
+    await exited;
+  }
+}
+
+const holder = async (): Promise<string | undefined> => ((await srv!.request('GET', '/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kube-controller-manager')).json as Obj | undefined)?.spec?.holderIdentity;
+
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'kcm-'));
   etcd = await EtcdServer.start();
   srv = await ApiServerProc.start(etcd.endpoint, dir);
   for (const [f, t] of Object.entries({ 'db-rc.yaml': DB_RC, 'adopter.yaml': ADOPTER_RC, 'orphan.yaml': ORPHAN, 'rs.yaml': RS })) await writeFile(path.join(dir, f), t);
   healthPort = await freePort();
-  const args = [CM_BIN, `--kubeconfig=${srv.kubeconfig}`, '--bind-address=127.0.0.1', `--secure-port=${healthPort}`, `--cert-dir=${path.join(dir, 'kcm-certs')}`, '--leader-elect-lease-duration=6s', '--leader-elect-renew-deadline=4s', '--leader-elect-retry-period=1s', '--log-level=debug'];
-  const log = createWriteStream(path.join(dir, 'kcm.log'));
-  cm = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  cm.stdout?.pipe(log);
-  cm.stderr?.pipe(log);
+  cm = await startCm('kcm-a', healthPort);
 }, 60_000);
 
 afterAll(async () => {
-  if (cm && cm.exitCode === null) {
-    const exited = new Promise((r) => cm!.once('exit', r));
-    cm.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
-    if (cm.exitCode === null) cm.kill('SIGKILL');
-  }
-  if (process.env.KCM_TEST_LOG) process.stderr.write(await readFile(path.join(dir, 'kcm.log'), 'utf8').catch(() => ''));
+  await stopCm(cm);
+  await stopCm(standby);
+  if (process.env.KCM_TEST_LOG) for (const f of ['kcm-a.log', 'kcm-b.log']) process.stderr.write(await readFile(path.join(dir, f), 'utf8').catch(() => ''));
   await srv?.stop();
   await etcd?.destroy();
   if (dir) await rm(dir, { recursive: true, force: true });
@@ -268,4 +284,22 @@ describe.skipIf(!KUBECTL.present)('kube-controller-manager: the replication mana
     );
     expect(st).toMatchObject({ replicas: 1, readyReplicas: 1, availableReplicas: 1 });
   });
+
+  it('a standby takes over within the lease duration when the leader dies, and keeps the replicas', async () => {
+    const first = await holder();
+    expect(first).toBeDefined();
+    standby = await startCm('kcm-b', await freePort());
+    // The standby follows: the holder stays the first instance.
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(await holder()).toBe(first);
+    const t0 = Date.now();
+    await stopCm(cm, 'SIGKILL'); // no release: the standby has to wait the lease out
+    const next = await until(holder, (h) => h !== undefined && h !== first, 20_000);
+    expect(next).not.toBe(first);
+    // Lease 6 s, seen by the standby's own clock, plus one retry period and the renewals' granularity.
+    expect(Date.now() - t0).toBeLessThan(12_000);
+    expect((await kc('scale', 'rc', 'db-controller', '--replicas=2')).code).toBe(0);
+    const two = await until(() => pods('selectorname=db'), (ps) => ps.length === 2, 20_000);
+    expect(two).toHaveLength(2);
+  }, 60_000);
 });
