@@ -92,7 +92,8 @@ describe('kube-controller-manager flags', () => {
     expect([...o.controllers].sort()).toEqual(['replicaset', 'replicationcontroller']);
   });
   it('takes --leader-elect=false, refuses inconsistent election timings and unknown controllers', () => {
-    expect(parse(['--leader-elect', 'false']).leaderElect).toBe(false);
+    expect(parse(['--leader-elect=false']).leaderElect).toBe(false);
+    expect(parse(['--leader-elect']).leaderElect).toBe(true);
     expect(() => parse(['--leader-elect-renew-deadline', '20s'])).toThrow(/lease-duration/);
     expect(() => parse(['--controllers', 'nope'])).toThrow(/nope/);
     expect(() => parse(['--concurrent-rc-syncs', '0'])).toThrow(/concurrent-rc-syncs/);

@@ -119,7 +119,8 @@ export class ReplicationManager {
       return undefined;
     }
     const log = this.d.log.child({ kind: this.kind, owner: key });
-    const pods = [...this.d.pods.items.values()].map((s) => podOf(s.obj)).filter((p) => p.namespace === owner.namespace);
+    // The pods as last seen (parsed once per change, not once per sync).
+    const pods = [...this.seen.values()].filter((p) => p.namespace === owner.namespace);
     const satisfied = this.expectations.satisfied(key);
     const claim = claimPods(owner, pods);
     const errors: unknown[] = [];

@@ -232,7 +232,11 @@ describe.skipIf(!KUBECTL.present)('kube-controller-manager: the replication mana
     // The not-ready pod goes first, then the one ready for less time: the first one stays.
     expect(names(one)).toEqual([first]);
     expect(third).toBeDefined();
-    const dels = (((await srv!.request('GET', '/api/v1/namespaces/default/events')).json as Obj).items as Obj[]).filter((e) => e.reason === 'SuccessfulDelete').map((e) => e.message);
+    // The events are written after the deletions: wait for them too.
+    const dels = await until(
+      async () => (((await srv!.request('GET', '/api/v1/namespaces/default/events')).json as Obj).items as Obj[]).filter((e) => e.reason === 'SuccessfulDelete').map((e) => e.message as string),
+      (d) => d.length >= 2,
+    );
     expect(dels.sort()).toEqual([`Deleted pod: ${second}`, `Deleted pod: ${third}`].sort());
     const after = await until(() => rcStatus('db-controller'), (s) => s.replicas === 1);
     expect(after).toMatchObject({ replicas: 1, readyReplicas: 1 });
