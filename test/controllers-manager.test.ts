@@ -2,7 +2,7 @@
 // requests it makes (create with generateName, adopt by patch, delete, status through …/status), and
 // expectations holding a second sync back until the watch has shown the pods the first one made.
 import { describe, expect, it } from 'vitest';
-import type { ApiClient, Corrupt, Stored } from '../cluster/index.js';
+import { type ApiClient, ApiStatusError, type Corrupt, type Stored } from '../cluster/index.js';
 import { PrefixCache, silentLogger } from '../common/index.js';
 import { addControllerManagerOptions, controllerManagerOptions, ReplicationManager, WorkQueue } from '../controllers/index.js';
 import { Command } from 'commander';
@@ -11,12 +11,13 @@ type Obj = Record<string, unknown>;
 const noSource = { list: () => Promise.reject(new Error('unused')), watch: () => ({ [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new Error('unused')) }) }) };
 const cache = (prefix: string) => new PrefixCache<Stored<Obj>, Corrupt>(noSource, { prefix, log: silentLogger }, () => {});
 
-function setup(replicas: number) {
+function setup(replicas: number, failCreate = false) {
   const calls: { method: string; path: string; body?: unknown }[] = [];
   let n = 0;
   const client = {
     request: (method: string, path: string, o: { body?: unknown } = {}) => {
       calls.push({ method, path, ...(o.body !== undefined && { body: o.body }) });
+      if (method === 'POST' && path.endsWith('/pods') && failCreate) return Promise.reject(new ApiStatusError(method, path, 403, 'Forbidden', 'pods "db-" is forbidden: exceeded quota'));
       if (method === 'POST' && path.endsWith('/pods')) return Promise.resolve({ ...(o.body as Obj), metadata: { ...((o.body as Obj).metadata as Obj), name: `db-${n++}` } });
       if (method === 'GET' && path.endsWith('/replicationcontrollers/db')) return Promise.resolve(rc);
       return Promise.resolve({});
@@ -61,6 +62,15 @@ describe('ReplicationManager.sync', () => {
     expect(m.expectations.satisfied('default/db')).toBe(true);
     expect(await queue.get()).toBe('default/db');
     queue.shutDown();
+  });
+
+  it('a template the apiserver refuses costs one request (slow start), a FailedCreate event, and a retry', async () => {
+    const { calls, m } = setup(50, true);
+    await expect(m.sync('default/db')).rejects.toThrow(/exceeded quota/);
+    expect(calls.filter((c) => c.method === 'POST' && c.path.endsWith('/pods'))).toHaveLength(1);
+    expect(calls.filter((c) => c.path.endsWith('/events')).map((c) => [(c.body as Obj).reason, (c.body as Obj).message])).toEqual([['FailedCreate', 'Error creating: pods "db-" is forbidden: exceeded quota']]);
+    // Nothing is expected any more: the retry tries again at once.
+    expect(m.expectations.satisfied('default/db')).toBe(true);
   });
 
   it('deletes the surplus and waits for the deletions to be seen', async () => {
