@@ -1,0 +1,35 @@
+// kube-controller-manager: the replication manager (ReplicationController, ReplicaSet) over the API, leader-elected on a Lease.
+export {
+  type OwnerKind,
+  type Owner,
+  type OwnerRef,
+  type PodView,
+  type Claim,
+  type ReplicaStatus,
+  OWNER_API_VERSION,
+  BURST_REPLICAS,
+  EXPECTATIONS_TTL_MS,
+  ownerOf,
+  podOf,
+  isActive,
+  controllerRefOf,
+  ownerRefOf,
+  claimPods,
+  matchesOwner,
+  adoptPatch,
+  releasePatch,
+  podFromTemplate,
+  podsToDelete,
+  replicaDiff,
+  statusOf,
+  statusChanged,
+  slowStartBatch,
+  Expectations,
+  createdMessage,
+  deletedMessage,
+} from './replication/index.js';
+export { ReplicationManager, OWNER_PREFIX, type ReplicationManagerDeps } from './replication/index.js';
+export { WorkQueue } from './queue.js';
+export { ControllerManager, renamedLockStore, type ControllerManagerConfig } from './manager.js';
+export { addControllerManagerOptions, controllerManagerOptions, controllersOf, ControllersFlagError, KNOWN_CONTROLLERS, VERSION, type ControllerName, type ControllerManagerOptions } from './options.js';
+export { serveHealthz, ensureSelfSigned, HealthzError } from './healthz.js';

@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// kube-controller-manager: wiring only. Flags → the API client and store → /healthz and the controller manager; SIGTERM/SIGINT stop it.
+import { Command } from 'commander';
+import { ApiClient, ApiStore, loadKubeconfig, parseServerList } from '../cluster/index.js';
+import { createLogger, errorMessage, flagTableOf, normalizePflagArgs } from '../common/index.js';
+import { serveHealthz } from './healthz.js';
+import { ControllerManager } from './manager.js';
+import { addControllerManagerOptions, controllerManagerOptions, VERSION } from './options.js';
+
+const program = addControllerManagerOptions(new Command('kube-controller-manager'))
+  .description('the controllers that keep the cluster as its objects say: replication controllers and replica sets')
+  .version(VERSION, '--version', 'print the version and exit')
+  .showHelpAfterError()
+  .action(async (raw: Record<string, unknown>) => {
+    const o = controllerManagerOptions(raw);
+    const log = createLogger({ level: o.logLevel as 'info', name: 'kube-controller-manager' });
+    if (!o.kubeconfig && !o.master) throw new Error('--kubeconfig or --master is required: the controller manager works through the API');
+    const conn = o.kubeconfig ? await loadKubeconfig(o.kubeconfig) : { servers: [] as string[] };
+    const servers = o.master ? parseServerList(o.master) : conn.servers;
+    const client = new ApiClient({ ...conn, servers }, { log });
+    const store = new ApiStore(client, { log });
+    const ac = new AbortController();
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+      process.once(sig, () => {
+        log.info({ signal: sig }, 'shutting down');
+        ac.abort();
+      });
+    }
+    const healthz = o.securePort > 0 ? await serveHealthz(o.bindAddress, o.securePort, o.certDir) : undefined;
+    log.info({ server: client.server, controllers: [...o.controllers], leaderElect: o.leaderElect, healthz: healthz ? `${o.bindAddress}:${o.securePort}` : undefined, version: VERSION }, 'starting');
+    const cm = new ControllerManager(
+      store,
+      client,
+      {
+        controllers: o.controllers,
+        workers: { replicationcontroller: o.concurrentRcSyncs, replicaset: o.concurrentReplicasetSyncs },
+        ...(o.leaderElect && { election: { identity: o.identity, leaseDurationMs: o.leaseDurationMs, namespace: o.leaseNamespace, name: o.leaseName } }),
+      },
+      log,
+    );
+    try {
+      await cm.run(ac.signal);
+    } finally {
+      healthz?.close();
+      client.close();
+    }
+    log.info({}, 'stopped');
+  });
+
+let args: string[];
+try {
+  args = normalizePflagArgs(process.argv.slice(2), flagTableOf(program));
+} catch (e) {
+  process.stderr.write(`kube-controller-manager: ${errorMessage(e)}\n`);
+  process.exit(2);
+}
+program.parseAsync(args, { from: 'user' }).catch((e: unknown) => {
+  process.stderr.write(`kube-controller-manager: ${errorMessage(e)}\n`);
+  process.exit(1);
+});
