@@ -30,6 +30,6 @@ export {
 } from './replication/index.js';
 export { ReplicationManager, OWNER_PREFIX, type ReplicationManagerDeps } from './replication/index.js';
 export { WorkQueue } from './queue.js';
-export { ControllerManager, renamedLockStore, type ControllerManagerConfig } from './manager.js';
+export { ControllerManager, type ControllerManagerConfig } from './manager.js';
 export { addControllerManagerOptions, controllerManagerOptions, controllersOf, ControllersFlagError, KNOWN_CONTROLLERS, VERSION, type ControllerName, type ControllerManagerOptions } from './options.js';
 export { serveHealthz, ensureSelfSigned, HealthzError } from './healthz.js';

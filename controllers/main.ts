@@ -34,7 +34,7 @@ const program = addControllerManagerOptions(new Command('kube-controller-manager
       {
         controllers: o.controllers,
         workers: { replicationcontroller: o.concurrentRcSyncs, replicaset: o.concurrentReplicasetSyncs },
-        ...(o.leaderElect && { election: { identity: o.identity, leaseDurationMs: o.leaseDurationMs, namespace: o.leaseNamespace, name: o.leaseName } }),
+        ...(o.leaderElect && { election: { identity: o.identity, leaseDurationMs: o.leaseDurationMs, renewDeadlineMs: o.renewDeadlineMs, retryPeriodMs: o.retryPeriodMs, namespace: o.leaseNamespace, name: o.leaseName } }),
       },
       log,
     );

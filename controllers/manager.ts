@@ -15,27 +15,7 @@ export interface ControllerManagerConfig {
   readonly controllers: ReadonlySet<ControllerName>;
   readonly workers: Readonly<Record<ControllerName, number>>;
   /** Absent: no election, this instance is always active. */
-  readonly election?: { readonly identity: string; readonly leaseDurationMs: number; readonly namespace: string; readonly name: string };
-}
-
-const SUFFIX = '/kube-system/kube-proxy-endpoints';
-
-/**
- * The store LeaseElection writes its lock through, with its lock's name (kube-proxy-endpoints, fixed
- * in proxy/, which this folder does not change) mapped to ours. ApiStore names a created object after
- * its key, so the Lease made is `<ns>/<name>`.
- */
-export function renamedLockStore(store: ClusterStore, namespace: string, name: string): ClusterStore {
-  const map = (k: string): string => (k.endsWith(SUFFIX) ? `${k.slice(0, -SUFFIX.length)}/${namespace}/${name}` : k);
-  return {
-    get: (k, p) => store.get(map(k), p),
-    list: (k, p, o) => store.list(k, p, o),
-    create: (k, o) => store.create(map(k), o),
-    put: (k, o) => store.put(map(k), o),
-    update: (k, p, fn, n) => store.update(map(k), p, fn, n),
-    delete: (k, o) => store.delete(map(k), o),
-    watch: (k, p, r, s, o) => store.watch(k, p, r, s, o),
-  };
+  readonly election?: { readonly identity: string; readonly leaseDurationMs: number; readonly renewDeadlineMs: number; readonly retryPeriodMs: number; readonly namespace: string; readonly name: string };
 }
 
 const KIND_OF: Readonly<Record<ControllerName, OwnerKind>> = { replicationcontroller: 'ReplicationController', replicaset: 'ReplicaSet' };
@@ -51,7 +31,14 @@ export class ControllerManager {
   async run(signal: AbortSignal): Promise<void> {
     const e = this.cfg.election;
     if (!e) return this.runControllers(signal);
-    const election = new LeaseElection(renamedLockStore(this.store, e.namespace, e.name), { identity: e.identity, ttlSec: Math.max(2, Math.round(e.leaseDurationMs / 1000)), log: this.log.child({ lease: `${e.namespace}/${e.name}` }) });
+    const election = new LeaseElection(this.store, {
+      identity: e.identity,
+      ttlSec: e.leaseDurationMs / 1000,
+      renewDeadlineMs: e.renewDeadlineMs,
+      retryPeriodMs: e.retryPeriodMs,
+      lease: { namespace: e.namespace, name: e.name },
+      log: this.log.child({ lease: `${e.namespace}/${e.name}` }),
+    });
     await election.run(signal, (leading) => this.runControllers(leading));
   }
 
