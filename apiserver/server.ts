@@ -16,7 +16,7 @@ import { applyPatch, type JsonMap, PATCH_CONTENT_TYPES, PatchError, type PatchTy
 import { decodeKubernetesProtobuf } from './protobuf-min.js';
 import { parseRequest, queryBool, type ResourceRequest } from './request.js';
 import { parseSelectors } from './selectors.js';
-import { rfc3339, type Selectors, type Storage, type WatchEvent } from './storage.js';
+import { type DeleteOptions, rfc3339, type Selectors, type Storage, type WatchEvent } from './storage.js';
 import { buildTable, type IncludeObject, strategyTable } from './table.js';
 
 export const MAX_BODY = 3 * 1024 * 1024;
@@ -130,6 +130,14 @@ function sendText(res: ServerResponse, code: number, text: string): void {
 }
 
 const apiVersionOf = (s: Strategy): string => groupVersion(s.def);
+
+/** `dryRun` as kube-apiserver checks it: absent, or only `All`; anything else is a 400. */
+function dryRunValues(values: readonly string[]): { dryRun: boolean } {
+  const bad = values.filter((v) => v !== 'All');
+  if (bad.length) throw badRequest(`dryRun: Unsupported value: []string{${values.map((v) => JSON.stringify(v)).join(', ')}}: supported values: "All"`);
+  return { dryRun: values.length > 0 };
+}
+const dryRunOf = (q: URLSearchParams): { dryRun: boolean } => dryRunValues(q.getAll('dryRun'));
 
 export class ApiHandler {
   private readonly byPath = new Map<string, Strategy>();
@@ -330,7 +338,7 @@ export class ApiHandler {
         this.checkFields(statusGv, body, text, q, res);
         await checkEscalation(this.o.authorizer, user, def, ns, body);
         if (def.def.namespaced) await st.admitNamespace(this.kind('', 'v1', 'namespaces')!, def, ns!, nameOf(body) || strOf(objAt(body, 'metadata').generateName) || '');
-        const created = await st.create(def, ns, body);
+        const created = await st.create(def, ns, body, dryRunOf(q));
         // debug, not info: one line per create was a measurable share of a create's cost.
         this.o.log.debug({ resource: def.def.resource, namespace: ns, name: nameOf(created) }, 'object created');
         return this.respondObj(req, res, q, def, 201, created);
@@ -341,7 +349,7 @@ export class ApiHandler {
         this.checkFields(statusGv, body, text, q, res);
         if (sub === 'finalize') return this.respondObj(req, res, q, def, 200, await this.finalize(def, r.name!, body));
         await checkEscalation(this.o.authorizer, user, def, ns, body);
-        const updated = await st.update(def, ns, r.name!, body, sub === 'status' ? 'status' : undefined);
+        const updated = await st.update(def, ns, r.name!, body, sub === 'status' ? 'status' : undefined, dryRunOf(q));
         return this.respondObj(req, res, q, def, 200, updated);
       }
       case 'patch':
@@ -349,10 +357,11 @@ export class ApiHandler {
         return this.respondObj(req, res, q, def, 200, await this.patch(def, ns, r.name!, sub, req, res, q, user));
       case 'delete': {
         if (sub !== undefined) throw methodNotSupported(def.def.group, `${def.def.resource}/${sub}`, 'delete');
+        if (def.def.resource === 'namespaces' && dryRunOf(q).dryRun) return this.respondObj(req, res, q, def, 200, await st.get(def, undefined, r.name!));
         if (def.def.resource === 'namespaces') return this.deleteNamespace(def, r.name!, req, res, q);
         const opts = await this.deleteOptions(req, q);
         const { obj, gone } = await st.delete(def, ns, r.name!, opts);
-        this.o.log.info({ resource: def.def.resource, namespace: ns, name: r.name, gone }, 'object deleted');
+        if (!opts.dryRun) this.o.log.info({ resource: def.def.resource, namespace: ns, name: r.name, gone }, 'object deleted');
         return this.respondObj(req, res, q, def, gone ? 200 : 202, obj);
       }
       case 'deletecollection': {
@@ -449,8 +458,9 @@ export class ApiHandler {
       const next = structuredClone(cur);
       applyScale(s, next, want);
       try {
-        const updated = await st.update(s, ns, name, next);
-        this.o.log.info({ resource: s.def.resource, namespace: ns, name, replicas: objAt(want, 'spec').replicas }, 'object scaled');
+        const dry = dryRunOf(q);
+        const updated = await st.update(s, ns, name, next, undefined, dry);
+        if (!dry.dryRun) this.o.log.info({ resource: s.def.resource, namespace: ns, name, replicas: objAt(want, 'spec').replicas }, 'object scaled');
         send(res, 200, scaleOf(s, updated));
         return 200;
       } catch (e) {
@@ -460,7 +470,7 @@ export class ApiHandler {
     throw conflict(s.def.group, s.def.resource, name);
   }
 
-  private async deleteOptions(req: IncomingMessage, q: URLSearchParams): Promise<{ gracePeriodSeconds?: number; preconditions?: { uid?: string; resourceVersion?: string } }> {
+  private async deleteOptions(req: IncomingMessage, q: URLSearchParams): Promise<DeleteOptions> {
     const raw = await readBody(req);
     const body = raw.toString().trim() ? parseBody(raw, req.headers['content-type']) : {};
     const b = isObj(body) ? body : {};
@@ -470,6 +480,7 @@ export class ApiHandler {
     return {
       ...(grace !== undefined && { gracePeriodSeconds: grace }),
       ...((strOf(pre.uid) || strOf(pre.resourceVersion)) && { preconditions: { ...(strOf(pre.uid) && { uid: strOf(pre.uid)! }), ...(strOf(pre.resourceVersion) && { resourceVersion: strOf(pre.resourceVersion)! }) } }),
+      ...((dryRunOf(q).dryRun || dryRunValues(Array.isArray(b.dryRun) ? b.dryRun.map(String) : []).dryRun) && { dryRun: true }),
     };
   }
 
@@ -522,7 +533,7 @@ export class ApiHandler {
       if (rv === undefined) metaOf(next).resourceVersion = curRv;
       await checkEscalation(this.o.authorizer, user, def, ns, next);
       try {
-        return await this.o.storage.update(def, ns, name, next, sub === 'status' ? 'status' : undefined);
+        return await this.o.storage.update(def, ns, name, next, sub === 'status' ? 'status' : undefined, dryRunOf(q));
       } catch (e) {
         if (pinned || !(e instanceof ApiError && e.reason === 'Conflict')) throw e;
       }

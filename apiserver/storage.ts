@@ -37,6 +37,13 @@ export interface WatchEvent {
 export interface DeleteOptions {
   readonly gracePeriodSeconds?: number;
   readonly preconditions?: { readonly uid?: string; readonly resourceVersion?: string };
+  /** `dryRun=All`: every check and the answer, nothing written. */
+  readonly dryRun?: boolean;
+}
+
+/** How a write is carried out: `dryRun=All` runs every check and answers, but writes nothing. */
+export interface WriteOptions {
+  readonly dryRun?: boolean;
 }
 
 export interface StorageOptions {
@@ -310,10 +317,16 @@ export class Storage {
     return o;
   }
 
-  async create(def: Strategy, namespace: string | undefined, body: Obj): Promise<Obj> {
+  async create(def: Strategy, namespace: string | undefined, body: Obj, w: WriteOptions = {}): Promise<Obj> {
     const o = this.prepareCreate(def, namespace, body);
     const name = nameOf(o);
     const key = this.keyOf(def, strOf(metaOf(o).namespace), name);
+    if (w.dryRun) {
+      // As kube-apiserver's dry run: validated and defaulted, AlreadyExists still answered, nothing
+      // stored (and no ClusterIP or node port reserved: a service's stay as the client gave them).
+      if (await this.getKv(key)) throw alreadyExists(def.def.group, def.def.resource, name);
+      return this.served(def, o, '');
+    }
     // Services: the ClusterIP and node ports are reserved in the same transaction that writes the
     // service; a reservation lost to another apiserver is picked again.
     // A service that exists is AlreadyExists, not a clash of its own addresses.
@@ -341,7 +354,7 @@ export class Storage {
    * changed since), or unconditionally when the body has none. `sub` 'status' takes only the status
    * from the body; a plain update keeps the stored status of kinds that have a status subresource.
    */
-  async update(def: Strategy, namespace: string | undefined, name: string, body: Obj, sub?: 'status'): Promise<Obj> {
+  async update(def: Strategy, namespace: string | undefined, name: string, body: Obj, sub?: 'status', w: WriteOptions = {}): Promise<Obj> {
     const bmeta = objAt(body, 'metadata');
     const bodyName = strOf(bmeta.name);
     if (bodyName !== undefined && bodyName !== name) throw badRequest(`the name of the object (${bodyName}) does not match the name on the URL (${name})`);
@@ -357,6 +370,7 @@ export class Storage {
       if (!cur) throw internalError(`the stored ${def.def.resource} "${name}" cannot be decoded`);
       if (wantRv !== undefined && wantRv !== kv.mod_revision) throw conflict(def.def.group, def.def.resource, name);
       const next = this.prepareUpdate(def, cur, body, namespace, sub);
+      if (w.dryRun) return this.served(def, next, kv.mod_revision);
       // A deleted object whose last finalizer is gone is removed, not rewritten (pods: the kubelet does it).
       const finished = strOf(objAt(next, 'metadata').deletionTimestamp) && def.def.resource !== 'pods' && arrOf(objAt(next, 'metadata').finalizers).length === 0;
       let ok: boolean;
@@ -460,6 +474,7 @@ export class Storage {
         }
       }
       if (mark && JSON.stringify(mark) === JSON.stringify(cur)) return { obj: cur, gone: false };
+      if (opts.dryRun) return mark ? { obj: this.served(def, mark, kv.mod_revision), gone: false } : { obj: this.served(def, cur, kv.mod_revision), gone: true };
       const extra = !mark && def.def.resource === 'services' ? this.o.services.reservationsOf(cur) : [];
       let res;
       try {

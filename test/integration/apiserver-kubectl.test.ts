@@ -275,6 +275,27 @@ for (const b of kubectlBinaries()) {
       expect((await front()).spec.replicas).toBe(2);
     });
 
+    it('checks but writes nothing with --dry-run=server: create, apply, scale, delete', async () => {
+      const pods = async () => (await ok('get', 'pods', '-n', ns, '-o', 'name')).split('\n').filter(Boolean).sort();
+      const before = await pods();
+      const dry = path.join(dir, `dry-${b.version}.yaml`);
+      await writeFile(dry, WEB_POD.replace('name: web\n', 'name: dry-web\n'));
+      expect(await ok('create', '-n', ns, '-f', dry, '--dry-run=server')).toBe('pod/dry-web created (server dry run)\n');
+      expect(await ok('apply', '-n', ns, '-f', dry, '--dry-run=server')).toBe('pod/dry-web created (server dry run)\n');
+      expect(await pods()).toEqual(before);
+      // Validation still runs: an invalid object is refused as without --dry-run.
+      await writeFile(dry, WEB_POD.replace('name: web\n', 'name: Dry_Web\n'));
+      const bad = await k('create', '-n', ns, '-f', dry, '--dry-run=server');
+      expect(bad.code).not.toBe(0);
+      expect(bad.stderr).toContain('Invalid value: "Dry_Web"');
+      const rc = async () => JSON.parse(await ok('get', 'rc', 'db-controller', '-n', ns, '-o', 'json')) as { spec: { replicas: number }; metadata: { resourceVersion: string } };
+      const was = await rc();
+      await ok('scale', 'rc', 'db-controller', '-n', ns, '--replicas=7', '--dry-run=server');
+      expect(await ok('delete', 'rc', 'db-controller', '-n', ns, '--dry-run=server')).toBe('replicationcontroller "db-controller" deleted (server dry run)\n');
+      expect(await rc()).toEqual(was);
+      expect(await pods()).toEqual(before);
+    });
+
     it('deletes the namespace and everything in it', async () => {
       await ok('delete', 'namespace', ns);
       const left = await k('get', 'namespace', ns);

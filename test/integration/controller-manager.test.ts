@@ -298,10 +298,13 @@ describe.skipIf(!KUBECTL.present)('kube-controller-manager: the replication mana
     expect(await holder()).toBe(first);
     const t0 = Date.now();
     await stopCm(cm, 'SIGKILL'); // no release: the standby has to wait the lease out
-    const next = await until(holder, (h) => h !== undefined && h !== first, 20_000);
+    const next = await until(holder, (h) => h !== undefined && h !== first, 30_000);
     expect(next).not.toBe(first);
-    // Lease 6 s, seen by the standby's own clock, plus one retry period and the renewals' granularity.
-    expect(Date.now() - t0).toBeLessThan(12_000);
+    // Lease 6 s, seen by the standby's own clock, plus one retry period and the renewals' granularity:
+    // about 8 s when idle; the bound leaves room for a loaded runner (13 s seen once on 2 busy cores).
+    const tookMs = Date.now() - t0;
+    expect(tookMs).toBeGreaterThanOrEqual(5_000); // it did wait the lease out
+    expect(tookMs).toBeLessThan(20_000);
     expect((await kc('scale', 'rc', 'db-controller', '--replicas=2')).code).toBe(0);
     const two = await until(() => pods('selectorname=db'), (ps) => ps.length === 2, 20_000);
     expect(two).toHaveLength(2);
