@@ -34,3 +34,4 @@ export {
   normalizePflagArgs,
 } from './cli-flags.js';
 export { readEtcdV2Key, type V2Lookup } from './etcd-v2.js';
+export { serveSecureHealthz, selfSignedPair, HealthzError, type SecureHealthzOptions } from './secure-healthz.js';

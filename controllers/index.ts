@@ -32,4 +32,3 @@ export { ReplicationManager, OWNER_PREFIX, type ReplicationManagerDeps } from '.
 export { WorkQueue } from './queue.js';
 export { ControllerManager, type ControllerManagerConfig } from './manager.js';
 export { addControllerManagerOptions, controllerManagerOptions, controllersOf, ControllersFlagError, KNOWN_CONTROLLERS, VERSION, type ControllerName, type ControllerManagerOptions } from './options.js';
-export { serveHealthz, ensureSelfSigned, HealthzError } from './healthz.js';

@@ -2,8 +2,7 @@
 // kube-controller-manager: wiring only. Flags → the API client and store → /healthz and the controller manager; SIGTERM/SIGINT stop it.
 import { Command } from 'commander';
 import { ApiClient, ApiStore, loadKubeconfig, parseServerList } from '../cluster/index.js';
-import { createLogger, errorMessage, flagTableOf, normalizePflagArgs } from '../common/index.js';
-import { serveHealthz } from './healthz.js';
+import { createLogger, errorMessage, flagTableOf, normalizePflagArgs, serveSecureHealthz } from '../common/index.js';
 import { ControllerManager } from './manager.js';
 import { addControllerManagerOptions, controllerManagerOptions, VERSION } from './options.js';
 
@@ -26,7 +25,7 @@ const program = addControllerManagerOptions(new Command('kube-controller-manager
         ac.abort();
       });
     }
-    const healthz = o.securePort > 0 ? await serveHealthz(o.bindAddress, o.securePort, o.certDir) : undefined;
+    const healthz = o.securePort > 0 ? await serveSecureHealthz({ ip: o.bindAddress, port: o.securePort, name: 'kube-controller-manager', certDir: o.certDir, log }) : undefined;
     log.info({ server: client.server, controllers: [...o.controllers], leaderElect: o.leaderElect, healthz: healthz ? `${o.bindAddress}:${o.securePort}` : undefined, version: VERSION }, 'starting');
     const cm = new ControllerManager(
       store,

@@ -35,5 +35,4 @@ export {
   type Placement,
 } from './plugins.js';
 export { Scheduler, withUnschedulable, podEvent, RC_PREFIX, RS_PREFIX, type SchedulerConfig, type SchedulerDeps } from './scheduler.js';
-export { serveHealthz, HealthzError } from './healthz.js';
 export { addSchedulerOptions, schedulerOptions, VERSION, type SchedulerOptions } from './options.js';

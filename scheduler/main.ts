@@ -3,9 +3,8 @@
 // scheduling loop, and the secure /healthz; SIGTERM/SIGINT stop it (the lease is released).
 import { Command } from 'commander';
 import { ApiClient, ApiStore, loadKubeconfig } from '../cluster/index.js';
-import { createLogger, errorMessage, flagTableOf, normalizePflagArgs } from '../common/index.js';
+import { createLogger, errorMessage, flagTableOf, normalizePflagArgs, serveSecureHealthz } from '../common/index.js';
 import { LeaseElection } from '../proxy/index.js';
-import { serveHealthz } from './healthz.js';
 import { addSchedulerOptions, schedulerOptions, VERSION } from './options.js';
 import { Scheduler } from './scheduler.js';
 
@@ -27,7 +26,7 @@ const program = addSchedulerOptions(new Command('kube-scheduler'))
     }
     log.info({ schedulerName: o.schedulerName, identity: o.identity, leaderElect: o.leaderElect, version: VERSION }, 'starting');
     const sched = new Scheduler({ schedulerName: o.schedulerName, identity: o.identity, backstopMs: o.backstopMs }, { store: api, client: api.client, log });
-    const healthz = o.securePort > 0 ? await serveHealthz(o.bindAddress, o.securePort, () => true, log) : undefined;
+    const healthz = o.securePort > 0 ? await serveSecureHealthz({ ip: o.bindAddress, port: o.securePort, name: 'kube-scheduler', log }) : undefined;
     try {
       const following = sched.follow(ac.signal);
       if (o.leaderElect) {
