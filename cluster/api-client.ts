@@ -88,7 +88,7 @@ export class ApiClient {
   private readonly log: Logger;
 
   constructor(
-    private readonly conn: ApiConnection,
+    readonly conn: ApiConnection,
     private readonly o: ApiClientOptions = {},
   ) {
     if (conn.servers.length === 0) throw new RangeError('an API client needs at least one server');

@@ -57,6 +57,16 @@ export interface OpenedStore {
   close(): void;
 }
 
+/**
+ * The API client and store from a kubeconfig and/or a server list (reads the kubeconfig and its files). Both
+ * given: the kubeconfig's credentials with these servers, as a `--master` beside `--kubeconfig` does.
+ */
+export async function openApiStore(conn: { readonly kubeconfig?: string; readonly servers?: readonly string[] }, log: Logger): Promise<{ client: ApiClient; store: ApiStore }> {
+  const loaded = conn.kubeconfig ? await loadKubeconfig(conn.kubeconfig) : { servers: [] as string[] };
+  const client = new ApiClient(conn.servers ? { ...loaded, servers: [...conn.servers] } : loaded, { log });
+  return { client, store: new ApiStore(client, { log }) };
+}
+
 /** The store the flags select (reads the kubeconfig and its files). */
 export async function openClusterStore(api: ApiFlags | undefined, etcd: EtcdFlagValues, log: Logger): Promise<OpenedStore> {
   if (!api) {
@@ -64,9 +74,7 @@ export async function openClusterStore(api: ApiFlags | undefined, etcd: EtcdFlag
     const store = new ObjectStore(client, log);
     return { store, etcd: store, close: () => client.close() };
   }
-  const conn = 'kubeconfig' in api ? await loadKubeconfig(api.kubeconfig) : { servers: api.servers };
-  const client = new ApiClient(conn, { log });
-  const store = new ApiStore(client, { log });
-  log.info({ server: client.server, servers: conn.servers.length, kubeconfig: 'kubeconfig' in api ? api.kubeconfig : undefined }, 'using the API server');
+  const { client, store } = await openApiStore(api, log);
+  log.info({ server: client.server, servers: client.conn.servers.length, kubeconfig: 'kubeconfig' in api ? api.kubeconfig : undefined }, 'using the API server');
   return { store, api: store, close: () => client.close() };
 }

@@ -55,4 +55,4 @@ export { KubeconfigError, type KubeconfigTarget, type Material, type ApiConnecti
 export { ApiClient, ApiStatusError, ApiUnreachableError, type WatchEvent, type RequestOptions, type ApiClientOptions, queryString, statusOf } from './api-client.js';
 export { API_RESOURCES, type ApiResource, type ApiTarget, UnmappedKeyError, apiTargetOf, apiPathOf, keyOfApiObject } from './api-paths.js';
 export { ApiStore, type ApiStoreOptions } from './api-store.js';
-export { FlagConflictError, FlagValueError, type ApiFlags, type OpenedStore, apiFlagsOf, openClusterStore } from './connect.js';
+export { FlagConflictError, FlagValueError, type ApiFlags, type OpenedStore, apiFlagsOf, openApiStore, openClusterStore } from './connect.js';

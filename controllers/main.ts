@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // kube-controller-manager: wiring only. Flags → the API client and store → /healthz and the controller manager; SIGTERM/SIGINT stop it.
 import { Command } from 'commander';
-import { ApiClient, ApiStore, loadKubeconfig, parseServerList } from '../cluster/index.js';
+import { openApiStore, parseServerList } from '../cluster/index.js';
 import { createLogger, errorMessage, flagTableOf, normalizePflagArgs, serveSecureHealthz } from '../common/index.js';
 import { ControllerManager } from './manager.js';
 import { addControllerManagerOptions, controllerManagerOptions, VERSION } from './options.js';
@@ -14,10 +14,7 @@ const program = addControllerManagerOptions(new Command('kube-controller-manager
     const o = controllerManagerOptions(raw);
     const log = createLogger({ level: o.logLevel as 'info', name: 'kube-controller-manager' });
     if (!o.kubeconfig && !o.master) throw new Error('--kubeconfig or --master is required: the controller manager works through the API');
-    const conn = o.kubeconfig ? await loadKubeconfig(o.kubeconfig) : { servers: [] as string[] };
-    const servers = o.master ? parseServerList(o.master) : conn.servers;
-    const client = new ApiClient({ ...conn, servers }, { log });
-    const store = new ApiStore(client, { log });
+    const { client, store } = await openApiStore({ ...(o.kubeconfig && { kubeconfig: o.kubeconfig }), ...(o.master && { servers: parseServerList(o.master) }) }, log);
     const ac = new AbortController();
     for (const sig of ['SIGTERM', 'SIGINT'] as const) {
       process.once(sig, () => {

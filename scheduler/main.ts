@@ -2,7 +2,7 @@
 // kube-scheduler: wiring only. Flags → the API (kubeconfig) → the caches, the leader election and the
 // scheduling loop, and the secure /healthz; SIGTERM/SIGINT stop it (the lease is released).
 import { Command } from 'commander';
-import { ApiClient, ApiStore, loadKubeconfig } from '../cluster/index.js';
+import { openApiStore } from '../cluster/index.js';
 import { createLogger, errorMessage, flagTableOf, normalizePflagArgs, serveSecureHealthz } from '../common/index.js';
 import { LeaseElection } from '../proxy/index.js';
 import { addSchedulerOptions, schedulerOptions, VERSION } from './options.js';
@@ -15,8 +15,7 @@ const program = addSchedulerOptions(new Command('kube-scheduler'))
   .action(async (raw: Record<string, unknown>) => {
     const o = schedulerOptions(raw);
     const log = createLogger({ level: o.logLevel as 'info', name: 'kube-scheduler' });
-    const client = new ApiClient(await loadKubeconfig(o.kubeconfig), { log });
-    const api = new ApiStore(client, { log });
+    const { client, store: api } = await openApiStore({ kubeconfig: o.kubeconfig }, log);
     const ac = new AbortController();
     for (const sig of ['SIGTERM', 'SIGINT'] as const) {
       process.once(sig, () => {
