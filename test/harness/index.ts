@@ -3,3 +3,4 @@ export * from './fake-nft.js';
 export * from './memory-registry.js';
 export * from './apiserver.js';
 export * from './command.js';
+export { DB_RC } from './seed-manifests.js';

@@ -8,35 +8,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { APISERVER_BIN, ApiServerProc, EtcdServer, freePort, kubectl, kubectlBinaries, makeTestCerts, type TestCerts, writeClientKubeconfig } from '../harness/index.js';
+import { APISERVER_BIN, ApiServerProc, DB_RC, EtcdServer, freePort, kubectl, kubectlBinaries, makeTestCerts, type TestCerts, writeClientKubeconfig } from '../harness/index.js';
 
-// db-rc.yaml of seed 000, with its `command:` flow list indented under the key: as printed there (at the
-// key's own column) every YAML parser, kubectl's included, refuses it.
-const DB_RC = `apiVersion: v1
-kind: ReplicationController
-metadata:
-  labels:
-    name: db-controller
-  name: db-controller
-spec:
-  replicas: 2
-  selector:
-    selectorname: db
-  template:
-    metadata:
-      labels:
-        name: db
-        selectorname: db
-    spec:
-      containers:
-      - image: dbforweb
-        command:
-          ["/usr/bin/mysqld_safe"]
-        args: ["--basedir=/usr"]
-        name: db
-        ports:
-        - containerPort: 3306
-`;
 const DB_SERVICE = `apiVersion: v1
 kind: Service
 metadata:

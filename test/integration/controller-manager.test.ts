@@ -9,39 +9,13 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { APISERVER_BIN, ApiServerProc, EtcdServer, freePort, kubectl, kubectlBinaries } from '../harness/index.js';
+import { APISERVER_BIN, ApiServerProc, DB_RC, EtcdServer, freePort, kubectl, kubectlBinaries } from '../harness/index.js';
 
 type Obj = Record<string, any>;
 
 const CM_BIN = path.join(path.dirname(path.dirname(APISERVER_BIN)), 'controllers', 'main.js');
 const KUBECTL = kubectlBinaries().find((b) => b.version === '1.20')!;
 
-// Seed 000's db-rc.yaml (as test/integration/apiserver-kubectl.test.ts has it).
-const DB_RC = `apiVersion: v1
-kind: ReplicationController
-metadata:
-  labels:
-    name: db-controller
-  name: db-controller
-spec:
-  replicas: 2
-  selector:
-    selectorname: db
-  template:
-    metadata:
-      labels:
-        name: db
-        selectorname: db
-    spec:
-      containers:
-      - image: dbforweb
-        command:
-          ["/usr/bin/mysqld_safe"]
-        args: ["--basedir=/usr"]
-        name: db
-        ports:
-        - containerPort: 3306
-`;
 const ADOPTER_RC = `apiVersion: v1
 kind: ReplicationController
 metadata:
