@@ -17,6 +17,7 @@ import { componentStatuses } from './components.js';
 import { ALL_STRATEGIES, type Strategy } from './kinds/index.js';
 import { aggregateClusterRoles, StoragePolicySource } from './authorization.js';
 import { Authorizer, type AuthorizationMode, bootstrapClusterRoleBindings, bootstrapClusterRoles, parseAuthorizationModes, reconcileClusterRole, reconcileClusterRoleBinding } from './authz/index.js';
+import { AdmissionChain, type AdmissionPlugin, type EnabledPlugins, enabledPlugins, namespaceLifecycle, type PluginName } from './admission/index.js';
 import { ApiHandler } from './server.js';
 import { firstServiceIp, ServiceAllocation } from './services.js';
 import { Storage } from './storage.js';
@@ -104,6 +105,13 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
   if (o.writeKubeconfig && o.clientCaFile) {
     throw new ApiServerConfigError('--write-kubeconfig', `--write-kubeconfig signs the admin certificate with the CA in --cert-dir, which is trusted only without --client-ca-file`);
   }
+  let admissionPlugins: EnabledPlugins;
+  try {
+    admissionPlugins = enabledPlugins(o.enableAdmissionPlugins, o.disableAdmissionPlugins);
+  } catch (e) {
+    throw new ApiServerConfigError('--enable-admission-plugins', errorMessage(e));
+  }
+  if (admissionPlugins.ignored.length) log.warn({ plugins: admissionPlugins.ignored }, 'admission plugins this apiserver does not have are ignored');
   const serviceRange = parseServiceRange(o.serviceClusterIpRange);
   const nodePortRange = parsePortRange(o.serviceNodePortRange);
   const advertise = o.advertiseAddress ?? (o.bindAddress === '0.0.0.0' || o.bindAddress === '::' ? '127.0.0.1' : o.bindAddress);
@@ -158,6 +166,12 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
       });
   };
   const authorizer = new Authorizer(modes, modes.includes('RBAC') ? policy : undefined);
+  const nsKind = kind('namespaces');
+  const plugins: Partial<Record<PluginName, () => AdmissionPlugin>> = {
+    NamespaceLifecycle: () => namespaceLifecycle((res, ns, name) => storage.admitNamespace(nsKind, res, ns, name)),
+  };
+  const admission = new AdmissionChain(admissionPlugins.names.flatMap((n) => plugins[n]?.() ?? []));
+  log.info({ plugins: admissionPlugins.names }, 'admission plugins');
   const registry = new Registry();
   const requests = new Counter({ name: 'apiserver_request_total', help: 'Requests by verb, resource and HTTP code.', labelNames: ['verb', 'resource', 'code'], registers: [registry] });
   const handler = new ApiHandler({
@@ -171,6 +185,7 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
     metrics: async () => registry.metrics(),
     onRequest: (verb, resource, code) => requests.inc({ verb, resource, code: String(code) }),
     authorizer,
+    admission,
     // As kube-apiserver: AlwaysAllow alone turns anonymous requests off (they stay 401).
     anonymous: o.anonymousAuth && authorizer.enforcing,
     onPolicyWrite: (resource) => {

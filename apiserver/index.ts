@@ -1,5 +1,5 @@
 // kube-apiserver: the Kubernetes API over etcd.
-export { ApiError, type Status, type StatusCause, type StatusDetails, type FieldError, invalid, notFound, alreadyExists, conflict, badRequest, unauthorized } from './errors.js';
+export { ApiError, type Status, type StatusCause, type StatusDetails, type FieldError, invalid, notFound, alreadyExists, conflict, badRequest, unauthorized, forbidden } from './errors.js';
 export { parseRequest, queryBool, type RequestInfo, type ResourceRequest, type NonResourceRequest, type Verb } from './request.js';
 export { parseSelectors, selectorsMatch } from './selectors.js';
 export { apiVersions, apiGroupList, apiGroupDoc, apiResourceList, servedGroupVersions, versionInfo, KUBE_VERSION } from './discovery.js';

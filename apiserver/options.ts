@@ -20,6 +20,9 @@ export interface ApiServerOptions {
   readonly authorizationMode: string;
   /** --anonymous-auth: requests without credentials are system:anonymous (ignored under AlwaysAllow alone, as kube-apiserver does). */
   readonly anonymousAuth: boolean;
+  /** --enable-admission-plugins / --disable-admission-plugins, over kube-apiserver's default set. */
+  readonly enableAdmissionPlugins?: string;
+  readonly disableAdmissionPlugins?: string;
   readonly writeKubeconfig?: string;
   readonly insecurePort: number;
   readonly insecureBindAddress: string;
@@ -58,6 +61,8 @@ export function addApiServerOptions(cmd: Command): Command {
     .addOption(new Option('--service-node-port-range <range>', 'a port range to reserve for services with NodePort visibility').default('30000-32767'))
     .addOption(new Option('--authorization-mode <modes>', 'ordered list of plug-ins to do authorization on the secure port, comma separated: AlwaysAllow, AlwaysDeny, RBAC').default('AlwaysAllow'))
     .addOption(new Option('--anonymous-auth [bool]', 'enables anonymous requests to the secure port (user system:anonymous, group system:unauthenticated); not with AlwaysAllow alone').argParser(parseBool).preset(true).default(true))
+    .addOption(new Option('--enable-admission-plugins <plugins>', 'admission plugins to enable beside the default ones (NamespaceLifecycle, LimitRanger, ServiceAccount, DefaultTolerationSeconds, ResourceQuota), comma separated; the order does not matter'))
+    .addOption(new Option('--disable-admission-plugins <plugins>', 'admission plugins to disable, even if on by default, comma separated'))
     .addOption(new Option('--write-kubeconfig <file>', 'write an admin kubeconfig (client certificate CN=admin, O=system:masters) to this file, as k3s does'))
     .addOption(new Option('--insecure-port <port>', 'plain HTTP without authentication, every client is admin (0 = off)').argParser(port).default(0))
     .addOption(new Option('--insecure-bind-address <ip>', 'the IP address on which to serve the --insecure-port').default('127.0.0.1'))
@@ -82,7 +87,7 @@ export function apiServerOptions(raw: Record<string, unknown>): ApiServerOptions
     insecureBindAddress: String(raw.insecureBindAddress),
     logLevel: String(raw.logLevel),
   };
-  for (const k of ['etcdCafile', 'etcdCertfile', 'etcdKeyfile', 'advertiseAddress', 'tlsCertFile', 'tlsPrivateKeyFile', 'clientCaFile', 'tokenAuthFile', 'writeKubeconfig'] as const) {
+  for (const k of ['etcdCafile', 'etcdCertfile', 'etcdKeyfile', 'advertiseAddress', 'tlsCertFile', 'tlsPrivateKeyFile', 'clientCaFile', 'tokenAuthFile', 'writeKubeconfig', 'enableAdmissionPlugins', 'disableAdmissionPlugins'] as const) {
     const v = str(raw[k]);
     if (v !== undefined) o[k] = v;
   }

@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { errorMessage, type Logger } from '../common/index.js';
 import { type Authenticator, NO_CREDENTIALS, type UserInfo } from './auth.js';
 import { ANONYMOUS, answerReview, authorizeRequest, checkEscalation, RBAC_GROUP } from './authorization.js';
+import { AdmissionChain, namespaceLifecycle, type Operation, type WriteAdmission } from './admission/index.js';
 import { Authorizer } from './authz/index.js';
 import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions, versionInfo } from './discovery.js';
 import { ApiError, badRequest, conflict, forbidden, internalError, invalid, methodNotSupported, notFound, pathNotFound, tooLarge, unauthorized, unsupportedMedia } from './errors.js';
@@ -45,6 +46,8 @@ export interface HandlerOptions {
   readonly anonymous?: boolean;
   /** Called after every write of an RBAC kind, with its resource (the policy cache drops what it has). */
   readonly onPolicyWrite?: (resource: string) => void;
+  /** The admission chain; NamespaceLifecycle alone when absent. */
+  readonly admission?: AdmissionChain;
 }
 
 const ALWAYS_ALLOW = new Authorizer(['AlwaysAllow']);
@@ -141,9 +144,16 @@ const dryRunOf = (q: URLSearchParams): { dryRun: boolean } => dryRunValues(q.get
 
 export class ApiHandler {
   private readonly byPath = new Map<string, Strategy>();
+  private readonly admission: AdmissionChain;
 
   constructor(private readonly o: HandlerOptions) {
     for (const k of o.kinds) this.byPath.set(`${k.def.group}/${k.def.version}/${k.def.resource}`, k);
+    this.admission = o.admission ?? new AdmissionChain([namespaceLifecycle((res, ns, name) => o.storage.admitNamespace(this.kind('', 'v1', 'namespaces')!, res, ns, name))]);
+  }
+
+  /** The admission hooks of one write. */
+  private admit(operation: Operation, def: Strategy, sub: string | undefined, ns: string | undefined, name: string, user: UserInfo, dryRun: boolean): WriteAdmission {
+    return this.admission.for({ operation, resource: def.def, subresource: sub ?? '', namespace: ns ?? '', name, user, dryRun });
   }
 
   kind(group: string, version: string, resource: string): Strategy | undefined {
@@ -337,8 +347,8 @@ export class ApiHandler {
         this.checkKind(def, body);
         this.checkFields(statusGv, body, text, q, res);
         await checkEscalation(this.o.authorizer, user, def, ns, body);
-        if (def.def.namespaced) await st.admitNamespace(this.kind('', 'v1', 'namespaces')!, def, ns!, nameOf(body) || strOf(objAt(body, 'metadata').generateName) || '');
-        const created = await st.create(def, ns, body, dryRunOf(q));
+        const dry = dryRunOf(q);
+        const created = await st.create(def, ns, body, { ...dry, admission: this.admit('CREATE', def, undefined, ns, nameOf(body) || strOf(objAt(body, 'metadata').generateName) || '', user, dry.dryRun) });
         // debug, not info: one line per create was a measurable share of a create's cost.
         this.o.log.debug({ resource: def.def.resource, namespace: ns, name: nameOf(created) }, 'object created');
         return this.respondObj(req, res, q, def, 201, created);
@@ -349,7 +359,8 @@ export class ApiHandler {
         this.checkFields(statusGv, body, text, q, res);
         if (sub === 'finalize') return this.respondObj(req, res, q, def, 200, await this.finalize(def, r.name!, body));
         await checkEscalation(this.o.authorizer, user, def, ns, body);
-        const updated = await st.update(def, ns, r.name!, body, sub === 'status' ? 'status' : undefined, dryRunOf(q));
+        const dry = dryRunOf(q);
+        const updated = await st.update(def, ns, r.name!, body, sub === 'status' ? 'status' : undefined, { ...dry, admission: this.admit('UPDATE', def, sub, ns, r.name!, user, dry.dryRun) });
         return this.respondObj(req, res, q, def, 200, updated);
       }
       case 'patch':
@@ -360,7 +371,7 @@ export class ApiHandler {
         if (def.def.resource === 'namespaces' && dryRunOf(q).dryRun) return this.respondObj(req, res, q, def, 200, await st.get(def, undefined, r.name!));
         if (def.def.resource === 'namespaces') return this.deleteNamespace(def, r.name!, req, res, q);
         const opts = await this.deleteOptions(req, q);
-        const { obj, gone } = await st.delete(def, ns, r.name!, opts);
+        const { obj, gone } = await st.delete(def, ns, r.name!, { ...opts, admission: this.admit('DELETE', def, undefined, ns, r.name!, user, opts.dryRun === true) });
         if (!opts.dryRun) this.o.log.info({ resource: def.def.resource, namespace: ns, name: r.name, gone }, 'object deleted');
         return this.respondObj(req, res, q, def, gone ? 200 : 202, obj);
       }
@@ -371,7 +382,8 @@ export class ApiHandler {
         const items: Obj[] = [];
         for (const o of l.items) {
           try {
-            items.push((await st.delete(def, strOf(objAt(o, 'metadata').namespace), nameOf(o), opts)).obj);
+            const ons = strOf(objAt(o, 'metadata').namespace);
+            items.push((await st.delete(def, ons, nameOf(o), { ...opts, admission: this.admit('DELETE', def, undefined, ons, nameOf(o), user, opts.dryRun === true) })).obj);
           } catch (e) {
             if (!(e instanceof ApiError && e.httpStatus === 404)) throw e;
           }
@@ -533,7 +545,8 @@ export class ApiHandler {
       if (rv === undefined) metaOf(next).resourceVersion = curRv;
       await checkEscalation(this.o.authorizer, user, def, ns, next);
       try {
-        return await this.o.storage.update(def, ns, name, next, sub === 'status' ? 'status' : undefined, dryRunOf(q));
+        const dry = dryRunOf(q);
+        return await this.o.storage.update(def, ns, name, next, sub === 'status' ? 'status' : undefined, { ...dry, admission: this.admit('UPDATE', def, sub, ns, name, user, dry.dryRun) });
       } catch (e) {
         if (pinned || !(e instanceof ApiError && e.reason === 'Conflict')) throw e;
       }

@@ -13,6 +13,7 @@ import { type Selectors, selectorsMatch } from './selectors.js';
 import { NamespaceIndex, runNamespaceCache } from './namespace-cache.js';
 import { type ServiceAllocation } from './services.js';
 import { CacheStopped, type CachedEvent, ResourceCache } from './watch-cache.js';
+import type { WriteAdmission } from './admission/index.js';
 
 export type { Selectors } from './selectors.js';
 
@@ -39,11 +40,15 @@ export interface DeleteOptions {
   readonly preconditions?: { readonly uid?: string; readonly resourceVersion?: string };
   /** `dryRun=All`: every check and the answer, nothing written. */
   readonly dryRun?: boolean;
+  /** The admission chain's hooks for this delete (validating, with the stored object as the old one). */
+  readonly admission?: WriteAdmission;
 }
 
 /** How a write is carried out: `dryRun=All` runs every check and answers, but writes nothing. */
 export interface WriteOptions {
   readonly dryRun?: boolean;
+  /** The admission chain's hooks: mutating after defaulting, validating after the kind's validation. */
+  readonly admission?: WriteAdmission;
 }
 
 export interface StorageOptions {
@@ -241,7 +246,7 @@ export class Storage {
   }
 
   /** The namespace an object is created in exists and is not being deleted (NamespaceLifecycle). */
-  async admitNamespace(nsDef: Strategy, def: Strategy, namespace: string, name: string): Promise<void> {
+  async admitNamespace(nsDef: Strategy, def: { readonly group: string; readonly resource: string }, namespace: string, name: string): Promise<void> {
     // From the namespace cache when it knows the name; a name it does not know is read live (it may have
     // been created a moment ago through another apiserver).
     const known = this.namespaces?.lookup(namespace);
@@ -297,6 +302,13 @@ export class Storage {
    * validation; throws the 400/422 Status when it is refused.
    */
   prepareCreate(s: Strategy, namespace: string | undefined, body: Obj): Obj {
+    const o = this.initCreate(s, namespace, body);
+    this.validateCreate(s, o);
+    return o;
+  }
+
+  /** A create's object with its system fields and defaults, before admission and validation. */
+  private initCreate(s: Strategy, namespace: string | undefined, body: Obj): Obj {
     const o = structuredClone(body);
     const meta = metaOf(o);
     if (strOf(meta.resourceVersion)) throw badRequest('resourceVersion should not be set on objects to be created');
@@ -312,13 +324,23 @@ export class Storage {
     s.prepareForCreate(o);
     const gen = strOf(meta.generateName);
     if (!strOf(meta.name) && gen) meta.name = `${gen}${nameSuffix()}`;
-    const errs = s.validate(o);
-    if (errs.length) throw invalid(s.def.group, s.def.kind, strOf(meta.name) ?? '', errs);
     return o;
   }
 
+  private validateCreate(s: Strategy, o: Obj): void {
+    const errs = s.validate(o);
+    if (errs.length) throw invalid(s.def.group, s.def.kind, strOf(metaOf(o).name) ?? '', errs);
+  }
+
   async create(def: Strategy, namespace: string | undefined, body: Obj, w: WriteOptions = {}): Promise<Obj> {
-    const o = this.prepareCreate(def, namespace, body);
+    const o = this.initCreate(def, namespace, body);
+    if (w.admission) {
+      await w.admission.mutate(o, undefined);
+      // A mutating plugin may add what the kind defaults (a volume, a toleration): defaulted again, as the real chain re-decodes.
+      def.defaults(o);
+    }
+    this.validateCreate(def, o);
+    await w.admission?.validate(o, undefined);
     const name = nameOf(o);
     const key = this.keyOf(def, strOf(metaOf(o).namespace), name);
     if (w.dryRun) {
@@ -369,7 +391,13 @@ export class Storage {
       const cur = this.decode(def, kv);
       if (!cur) throw internalError(`the stored ${def.def.resource} "${name}" cannot be decoded`);
       if (wantRv !== undefined && wantRv !== kv.mod_revision) throw conflict(def.def.group, def.def.resource, name);
-      const next = this.prepareUpdate(def, cur, body, namespace, sub);
+      const next = this.mergeUpdate(def, cur, body, namespace, sub);
+      if (w.admission) {
+        await w.admission.mutate(next, cur);
+        if (sub !== 'status') def.defaults(next);
+      }
+      this.validateUpdate(def, cur, next, sub);
+      await w.admission?.validate(next, cur);
       if (w.dryRun) return this.served(def, next, kv.mod_revision);
       // A deleted object whose last finalizer is gone is removed, not rewritten (pods: the kubelet does it).
       const finished = strOf(objAt(next, 'metadata').deletionTimestamp) && def.def.resource !== 'pods' && arrOf(objAt(next, 'metadata').finalizers).length === 0;
@@ -424,7 +452,8 @@ export class Storage {
    * must not fail on a spec written before the apiserver checked it. Any other update is the body,
    * defaulted, with what the server owns taken from the stored object, and validated against it.
    */
-  private prepareUpdate(s: Strategy, cur: Obj, body: Obj, namespace: string | undefined, sub?: 'status'): Obj {
+  /** An update's object: the body over the stored one's identity, defaulted, with what may not change kept. */
+  private mergeUpdate(s: Strategy, cur: Obj, body: Obj, namespace: string | undefined, sub?: 'status'): Obj {
     const next = structuredClone(body);
     const meta = metaOf(next);
     meta.name = nameOf(cur);
@@ -434,14 +463,17 @@ export class Storage {
     else {
       s.defaults(next);
       s.prepareForUpdate(next, cur);
-      const isService = s.def.group === '' && s.def.resource === 'services';
-      if (isService) this.o.services.keepAllocated(cur, next);
-      const errs = s.validateUpdate(next, cur);
-      if (isService) errs.push(...this.o.services.immutable(cur, next).map((e) => ({ ...e, detail: e.detail ?? '' })));
-      if (errs.length) throw invalid(s.def.group, s.def.kind, nameOf(cur), errs);
+      if (s.def.group === '' && s.def.resource === 'services') this.o.services.keepAllocated(cur, next);
     }
     delete metaOf(next).resourceVersion;
     return next;
+  }
+
+  private validateUpdate(s: Strategy, cur: Obj, next: Obj, sub?: 'status'): void {
+    if (sub === 'status') return;
+    const errs = s.validateUpdate(next, cur);
+    if (s.def.group === '' && s.def.resource === 'services') errs.push(...this.o.services.immutable(cur, next).map((e) => ({ ...e, detail: e.detail ?? '' })));
+    if (errs.length) throw invalid(s.def.group, s.def.kind, nameOf(cur), errs);
   }
 
   /**
@@ -464,6 +496,7 @@ export class Storage {
       if (pre?.resourceVersion && pre.resourceVersion !== kv.mod_revision) {
         throw conflict(def.def.group, def.def.resource, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${kv.mod_revision}`);
       }
+      await opts.admission?.validate(undefined, cur);
       let mark: Obj | undefined;
       if (def.def.resource === 'pods') mark = this.gracefulPod(cur, opts);
       if (!mark && arrOf(meta.finalizers).length > 0) {
@@ -674,5 +707,5 @@ export class Storage {
   }
 }
 
-const terminating = (def: Strategy, namespace: string, name: string): ApiError =>
-  forbidden(def.def.group, def.def.resource, name, `unable to create new content in namespace ${namespace} because it is being terminated`);
+const terminating = (def: { readonly group: string; readonly resource: string }, namespace: string, name: string): ApiError =>
+  forbidden(def.group, def.resource, name, `unable to create new content in namespace ${namespace} because it is being terminated`);

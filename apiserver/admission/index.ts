@@ -1,0 +1,4 @@
+// Admission: the plugins a write passes after decoding and before storage, and the chain that runs them.
+export { type AdmissionAttributes, type AdmissionPlugin, type AdmissionResource, type Operation, type WriteAdmission } from './types.js';
+export { AdmissionChain, AdmissionConfigError, enabledPlugins, DEFAULT_ON, NO_ADMISSION, ORDERED_PLUGINS, type EnabledPlugins, type PluginName } from './chain.js';
+export { namespaceLifecycle, type NamespaceCheck } from './namespace-lifecycle.js';
