@@ -44,6 +44,9 @@ interface Waiting {
   moveRequested: boolean;
 }
 
+const EVENT_QUEUE = 1_000;
+const EVENT_POSTERS = 4;
+
 export const RC_PREFIX = `${REGISTRY}/controllers/`;
 export const RS_PREFIX = `${REGISTRY}/replicasets/`;
 
@@ -96,6 +99,10 @@ export class Scheduler {
   private readonly activeSet = new Set<string>();
   private readonly waiting = new Map<string, Waiting>();
   private readonly inFlight = new Set<Promise<void>>();
+  /** Events waiting to be posted; posted beside the binds, not in their slots (as client-go's broadcaster does). */
+  private readonly events: (() => Promise<void>)[] = [];
+  private eventsPosting = 0;
+  private eventsDropped = 0;
   /** FailedScheduling events already posted (pod uid + message) → the event's name and count, to count a repeat up. */
   private readonly series = new Map<string, { name: string; count: number }>();
   private wake: (() => void) | undefined;
@@ -140,7 +147,7 @@ export class Scheduler {
     const ticker = (async () => {
       while (await sleep(500, signal)) this.flushWaiting();
     })();
-    const limit = this.c.parallelBinds ?? 16;
+    const limit = this.c.parallelBinds ?? 64;
     try {
       while (!signal.aborted) {
         const key = this.active.shift();
@@ -306,7 +313,7 @@ export class Scheduler {
       const body = { apiVersion: 'v1', kind: 'Binding', metadata: { name: p.name, namespace: p.namespace, ...(p.uid && { uid: p.uid }) }, target: { apiVersion: 'v1', kind: 'Node', name: node } };
       await this.d.client.request('POST', `/api/v1/namespaces/${encodeURIComponent(p.namespace)}/pods/${encodeURIComponent(p.name)}/binding`, { body, signal });
       this.log.debug({ pod, node }, 'pod bound');
-      await this.postEvent(p, 'Normal', 'Scheduled', `Successfully assigned ${pod} to ${node}`);
+      this.recordEvent(p, 'Normal', 'Scheduled', `Successfully assigned ${pod} to ${node}`);
     } catch (e) {
       // Forget the assumption; the pod is retried (a pod already assigned comes back through the watch).
       if (this.assumed.get(p.key) === node) {
@@ -334,6 +341,27 @@ export class Scheduler {
   }
 
   /** Posts an event; the same event about the same pod again counts the first one up, as the event recorder's correlator does. */
+  /** Queues an event; beyond EVENT_QUEUE waiting, the newest are dropped (counted in the log), as client-go's broadcaster drops under pressure. */
+  private recordEvent(p: PodInfo, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    if (this.events.length >= EVENT_QUEUE) {
+      if (this.eventsDropped++ % 1000 === 0) this.log.warn({ dropped: this.eventsDropped }, 'event queue full: events dropped');
+      return;
+    }
+    this.events.push(() => this.postEvent(p, type, reason, message));
+    this.pumpEvents();
+  }
+
+  private pumpEvents(): void {
+    while (this.eventsPosting < EVENT_POSTERS && this.events.length > 0) {
+      const post = this.events.shift()!;
+      this.eventsPosting++;
+      void post().finally(() => {
+        this.eventsPosting--;
+        this.pumpEvents();
+      });
+    }
+  }
+
   private async postEvent(p: PodInfo, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     const nowIso = new Date(this.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
     const id = `${p.uid}\u0000${reason}\u0000${message}`;

@@ -36,7 +36,7 @@ interface Answer {
 }
 
 /** HTTPS with the admin certificate over one keep-alive agent (the figures are the server's, not TLS handshakes'). */
-class ApiClient {
+export class ApiClient {
   readonly agent: Agent;
   private constructor(
     readonly url: string,
@@ -131,7 +131,7 @@ async function vmStatus(pid: number): Promise<{ rssMiB: number; hwmMiB: number }
 }
 
 /** Runs `job(i)` for i in [0, n) with `concurrency` in flight; returns the wall time in ms. */
-async function pool(n: number, concurrency: number, job: (i: number) => Promise<void>): Promise<number> {
+export async function pool(n: number, concurrency: number, job: (i: number) => Promise<void>): Promise<number> {
   let next = 0;
   const t0 = performance.now();
   await Promise.all(

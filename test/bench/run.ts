@@ -8,6 +8,7 @@ import { benchControlPlane } from './controlplane.js';
 import { benchConcurrentAcquire } from './leases.js';
 import { benchKubelet } from './kubelet.js';
 import { benchProxy } from './proxy.js';
+import { benchScheduler } from './scheduler.js';
 import { printResults, type BenchResult } from './stats.js';
 
 const benches: Record<string, { title: string; run: () => Promise<BenchResult[]> }> = {
@@ -18,6 +19,7 @@ const benches: Record<string, { title: string; run: () => Promise<BenchResult[]>
   kubelet: { title: 'kubelet: pod startup latency (etcd write → Running with podIP), 50 pods, image present', run: () => benchKubelet(50, 500) },
   cni: { title: 'CNI ADD/DEL latency: flannel -> bridge -> our host-local vs bridge + Debian host-local', run: () => benchCni(30) },
   apiserver: { title: 'kube-apiserver: 10,000 pod creates at concurrency 50 vs etcd, kubectl get pods, one change to 100 watchers, RSS', run: () => benchApiServer() },
+  scheduler: { title: 'kube-scheduler: 10,000 pending pods onto 1,000 nodes (binds/s vs creates/s, spread), an RC scaled 0→500', run: () => benchScheduler() },
   proxy: { title: 'Service proxy: rule syncs, 10,000 services x 5 endpoints, vs kube-proxy iptables layout; endpoint shares', run: () => benchProxy() },
 };
 
