@@ -39,13 +39,26 @@ export class CacheStopped extends Error {
   }
 }
 
+const LATEST_KEYS = 20_000;
+
 export class ResourceCache {
   private window: WatchWindow<CachedEvent> | undefined;
   private watcher: Watcher | undefined;
   private stopped = false;
   private restartTimer: NodeJS.Timeout | undefined;
+  /**
+   * The newest key-value of each key written since the watch started, least recently written first, at most
+   * LATEST_KEYS: a read-modify-write tries its compare-and-swap on it before reading etcd (a stale one only
+   * fails the swap), as kube-apiserver's GuaranteedUpdate starts from the cached object.
+   */
+  private readonly latest = new Map<string, IKeyValue>();
 
   constructor(private readonly o: ResourceCacheOptions) {}
+
+  /** The newest key-value the watch has seen for `key`, if it has seen one (it may lag etcd). */
+  latestKv(key: string): IKeyValue | undefined {
+    return this.latest.get(key);
+  }
 
   /** The window's lower bound while it is serving, else undefined. */
   get lowerBound(): bigint | undefined {
@@ -66,7 +79,15 @@ export class ResourceCache {
     // The handlers go on before the watch is created: etcd may send history in the same read as "created".
     const watcher = this.o.client.watch().prefix(this.o.prefix).startRevision((fromRev + 1n).toString()).withPreviousKV().watcher();
     watcher.on('data', (res: IWatchResponse) => {
-      for (const e of res.events) window.push(this.toCached(e.type === 'Delete' ? 'delete' : 'put', e.kv, e.prev_kv));
+      for (const e of res.events) {
+        const key = e.kv.key.toString();
+        this.latest.delete(key);
+        if (e.type !== 'Delete') {
+          this.latest.set(key, e.kv);
+          if (this.latest.size > LATEST_KEYS) this.latest.delete(this.latest.keys().next().value!);
+        }
+        window.push(this.toCached(e.type === 'Delete' ? 'delete' : 'put', e.kv, e.prev_kv));
+      }
     });
     const created = new Promise<void>((resolve, reject) => {
       watcher.once('connected', () => resolve());
@@ -77,6 +98,8 @@ export class ResourceCache {
       this.o.log.warn({ prefix: this.o.prefix, err: errorMessage(err) }, 'watch cache etcd watch failed; restarting it');
       this.window = undefined;
       this.watcher = undefined;
+      // Events may be missed until the restart: what was seen can no longer be known newest.
+      this.latest.clear();
       watcher.removeAllListeners();
       void watcher.cancel().catch(() => undefined);
       window.close(err);
