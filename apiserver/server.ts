@@ -362,6 +362,7 @@ export class ApiHandler {
     const def = view?.kind ?? this.kind(r.group, r.version, r.resource);
     if (!def) throw pathNotFound();
     const c = view ? viewCodec(view.view, view.kind) : kindCodec(def);
+    if (view) addWarnings(res, [view.view.deprecation]);
     if (!def.def.namespaced && r.namespace !== undefined) throw pathNotFound();
     const sub = r.subresource;
     if (sub !== undefined && !(view?.view.def ?? def.def).subresources.includes(sub)) throw pathNotFound();

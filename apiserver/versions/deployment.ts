@@ -62,6 +62,7 @@ function annotationToRollbackTo(o: Obj): void {
 export const appsV1beta1Deployment: VersionView = defineView(deploymentStrategy, {
   group: 'apps',
   version: 'v1beta1',
+  deprecated: [9, 16],
   defaults: betaDefaults({ maxUnavailable: '25%', maxSurge: '25%', revisionHistoryLimit: 2, progressDeadlineSeconds: 600, rollingUpdateWhenGiven: false }),
   toCurrent: rollbackToAnnotation,
   fromCurrent: annotationToRollbackTo,
@@ -71,6 +72,7 @@ export const appsV1beta1Deployment: VersionView = defineView(deploymentStrategy,
 export const extensionsV1beta1Deployment: VersionView = defineView(deploymentStrategy, {
   group: 'extensions',
   version: 'v1beta1',
+  deprecated: [9, 16],
   defaults: betaDefaults({ maxUnavailable: 1, maxSurge: 1, revisionHistoryLimit: MAX_INT32, progressDeadlineSeconds: MAX_INT32, rollingUpdateWhenGiven: true }),
   toCurrent: rollbackToAnnotation,
   fromCurrent: annotationToRollbackTo,

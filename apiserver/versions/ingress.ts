@@ -44,6 +44,7 @@ export function backendToV1beta1(b: Obj): Obj {
 export const extensionsV1beta1Ingress: VersionView = defineView(ingressStrategy, {
   group: 'extensions',
   version: 'v1beta1',
+  deprecated: [14, 22],
   defaults(o) {
     // SetDefaults_HTTPIngressPath (1.18+): a path without a type matches as the controller decides.
     const spec = isObj(o.spec) ? o.spec : {};

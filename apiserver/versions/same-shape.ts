@@ -10,14 +10,15 @@ export const TEMPLATE_GENERATION_ANNOTATION = 'deprecated.daemonset.template.gen
 
 // SetDefaults_NetworkPolicy of extensions/v1beta1 defaults what networking.k8s.io/v1's does (TCP ports, the
 // policy types from the rules present), and the store applies the latter after conversion.
-export const extensionsV1beta1NetworkPolicy: VersionView = defineView(networkPolicyStrategy, { group: 'extensions', version: 'v1beta1' });
+export const extensionsV1beta1NetworkPolicy: VersionView = defineView(networkPolicyStrategy, { group: 'extensions', version: 'v1beta1', deprecated: [9, 16] });
 
 // batch/v1beta1's CronJob defaults are batch/v1's (Allow, not suspended, 3 and 1 jobs of history).
-export const batchV1beta1CronJob: VersionView = defineView(cronJobStrategy, { group: 'batch', version: 'v1beta1' });
+export const batchV1beta1CronJob: VersionView = defineView(cronJobStrategy, { group: 'batch', version: 'v1beta1', deprecated: [21, 25] });
 
 export const extensionsV1beta1ReplicaSet: VersionView = defineView(replicaSetStrategy, {
   group: 'extensions',
   version: 'v1beta1',
+  deprecated: [9, 16],
   defaults(o) {
     selectorFromTemplate(o);
     setDefault(ensure(o, 'spec'), 'replicas', 1);
@@ -27,6 +28,7 @@ export const extensionsV1beta1ReplicaSet: VersionView = defineView(replicaSetStr
 export const extensionsV1beta1DaemonSet: VersionView = defineView(daemonSetStrategy, {
   group: 'extensions',
   version: 'v1beta1',
+  deprecated: [9, 16],
   defaults(o) {
     selectorFromTemplate(o);
     const spec = ensure(o, 'spec');

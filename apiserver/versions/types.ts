@@ -8,6 +8,11 @@ import type { Obj } from '../object.js';
 export interface VersionView {
   /** The old group version as discovery lists it: the current kind's resource, under another group/version. */
   readonly def: ResourceDef;
+  /**
+   * The Warning every request in this version gets, as kube-apiserver words it for a deprecated version
+   * (`extensions/v1beta1 Ingress is deprecated in v1.14+, unavailable in v1.22+; use networking.k8s.io/v1 Ingress`).
+   */
+  readonly deprecation: string;
   /** The current kind whose stored objects this version shows: its group and resource. */
   readonly current: { readonly group: string; readonly version: string; readonly resource: string };
   /** The old version's defaults, on a body in that version, before conversion (SetDefaults_* of that version). Mutates. */

@@ -6,6 +6,8 @@ import type { VersionView } from './types.js';
 export interface ViewParts {
   readonly group: string;
   readonly version: string;
+  /** The Kubernetes 1.x minor releases that deprecated and then removed this version. */
+  readonly deprecated: readonly [number, number];
   /** The old version's defaults (none: the current kind's, which the store applies after conversion, are the same). */
   readonly defaults?: (o: Obj) => void;
   /** The spec (or whole object) changes between the versions, on a clone with apiVersion already set. */
@@ -14,12 +16,12 @@ export interface ViewParts {
 }
 
 /**
- * The old version's discovery entry: the current kind's, without categories (kubectl's `get all` would list
- * every object twice, once per group) and with `status` as its only subresource (its Scale was a kind of the
- * old group, not served here).
+ * The old version's discovery entry: the current kind's without short names and categories (kubectl would
+ * warn that `deploy` also matches deployments.extensions, and `get all` would list every object twice, once
+ * per group), and with `status` as its only subresource (its Scale was a kind of the old group, not served here).
  */
 function oldDef(current: ResourceDef, group: string, version: string): ResourceDef {
-  return { ...current, group, version, categories: [], subresources: current.subresources.filter((s) => s === 'status') };
+  return { ...current, group, version, shortNames: [], categories: [], subresources: current.subresources.filter((s) => s === 'status') };
 }
 
 export function defineView(current: Strategy, p: ViewParts): VersionView {
@@ -31,8 +33,10 @@ export function defineView(current: Strategy, p: ViewParts): VersionView {
     change?.(out);
     return out;
   };
+  const [since, removed] = p.deprecated;
   return {
     def,
+    deprecation: `${groupVersion(def)} ${def.kind} is deprecated in v1.${since}+, unavailable in v1.${removed}+; use ${groupVersion(current.def)} ${current.def.kind}`,
     current: { group: current.def.group, version: current.def.version, resource: current.def.resource },
     defaults: (o) => p.defaults?.(o),
     toCurrent: (o) => convert(o, groupVersion(current.def), p.toCurrent),
