@@ -154,6 +154,8 @@ for (const b of kubectlBinaries().filter((x) => VERSIONS.has(x.version))) {
       const s = await json('get', 'secret', 'mariadb-secrets', '-n', 'scratch');
       expect(s).toMatchObject({ type: 'Opaque', data: { root: 'cG9ydHVz' } });
       expect((await ok('get', 'deploy', '-n', 'scratch')).stdout).toMatch(/^sise-deploy\s+0\/2\s+0\s+0\s+\d+s$/m);
+      // kubectl 1.20 describes a CronJob through batch/v1beta1.
+      expect((await ok('describe', 'cronjob', 'hello', '-n', 'scratch')).stdout).toMatch(/^Schedule:\s+\*\/1 \* \* \* \*$/m);
       expect((await ok('get', 'ing', '-n', 'scratch')).stdout).toMatch(/^registry\s+<none>\s+registry\.scratch\.ioudaas\.no\s+80, 443\s+\d+s$/m);
     });
 
