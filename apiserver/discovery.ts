@@ -2,7 +2,12 @@
 // /api/v1, /apis/<group>/<version> (APIResourceList with short names, categories, verbs and
 // subresources). Plain JSON only: kubectl 1.27+ asks for the aggregated apidiscovery.k8s.io/v2 form
 // first, and reads the plain documents when the answer's Content-Type is application/json. Pure.
-import { groupVersion, type Strategy } from './kinds/index.js';
+import { groupVersion, type ResourceDef } from './kinds/index.js';
+
+/** What discovery lists of a kind: its ResourceDef (a Strategy, or an older version's view of one). */
+export interface Listed {
+  readonly def: ResourceDef;
+}
 
 export const KUBE_VERSION = { major: '1', minor: '32', gitVersion: 'v1.32.0', platform: 'linux/amd64' } as const;
 
@@ -48,7 +53,7 @@ const SUBRESOURCES: Readonly<Record<string, SubresourceDoc>> = {
 };
 const PROXY_KINDS: Readonly<Record<string, string>> = { pods: 'PodProxyOptions', nodes: 'NodeProxyOptions', services: 'ServiceProxyOptions' };
 
-function subresourceDoc(s: Strategy, sub: string): SubresourceDoc {
+function subresourceDoc(s: Listed, sub: string): SubresourceDoc {
   if (sub === 'proxy') return { verbs: PROXY_VERBS, kind: PROXY_KINDS[s.def.resource] ?? `${s.def.kind}ProxyOptions` };
   return SUBRESOURCES[sub] ?? { verbs: ['get'] };
 }
@@ -58,14 +63,14 @@ function subresourceDoc(s: Strategy, sub: string): SubresourceDoc {
  * the Scale kind of `.../scale` (kubectl refuses a listed group version that has no resources, and this
  * apiserver serves no HorizontalPodAutoscaler yet).
  */
-export function servedGroupVersions(kinds: readonly Strategy[]): string[] {
+export function servedGroupVersions(kinds: readonly Listed[]): string[] {
   return [...new Set(kinds.map((k) => groupVersion(k.def)))];
 }
 
 const splitGv = (gv: string): [string, string] => (gv.includes('/') ? [gv.slice(0, gv.indexOf('/')), gv.slice(gv.indexOf('/') + 1)] : ['', gv]);
 
 /** The named groups (every group but the core one), each with its versions. */
-export function apiGroupList(kinds: readonly Strategy[]): Record<string, unknown> {
+export function apiGroupList(kinds: readonly Listed[]): Record<string, unknown> {
   const groups = new Map<string, string[]>();
   for (const gv of servedGroupVersions(kinds)) {
     const [group, version] = splitGv(gv);
@@ -83,7 +88,7 @@ function apiGroup(name: string, versions: readonly string[]): Record<string, unk
 }
 
 /** /apis/<group>: the group alone, or undefined when it is not served. */
-export function apiGroupDoc(kinds: readonly Strategy[], group: string): Record<string, unknown> | undefined {
+export function apiGroupDoc(kinds: readonly Listed[], group: string): Record<string, unknown> | undefined {
   const vs = servedGroupVersions(kinds)
     .map(splitGv)
     .filter(([g]) => g === group)
@@ -92,7 +97,7 @@ export function apiGroupDoc(kinds: readonly Strategy[], group: string): Record<s
 }
 
 /** /api/v1 or /apis/<group>/<version>, or undefined when that group version is not served. */
-export function apiResourceList(kinds: readonly Strategy[], group: string, version: string): Record<string, unknown> | undefined {
+export function apiResourceList(kinds: readonly Listed[], group: string, version: string): Record<string, unknown> | undefined {
   const gv = group ? `${group}/${version}` : version;
   if (!servedGroupVersions(kinds).includes(gv)) return undefined;
   const resources: Record<string, unknown>[] = [];

@@ -8,7 +8,7 @@ import { type Authenticator, NO_CREDENTIALS, type UserInfo } from './auth.js';
 import { ANONYMOUS, answerReview, authorizeRequest, checkEscalation, RBAC_GROUP } from './authorization.js';
 import { AdmissionChain, namespaceLifecycle, type Operation, type WriteAdmission } from './admission/index.js';
 import { Authorizer } from './authz/index.js';
-import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions, versionInfo } from './discovery.js';
+import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions, type Listed, versionInfo } from './discovery.js';
 import { ApiError, badRequest, conflict, forbidden, internalError, invalid, methodNotSupported, notFound, pathNotFound, tooLarge, unauthorized, unsupportedMedia } from './errors.js';
 import { applyScale, bindPod, groupVersion, scaleOf, type Strategy, validateScale } from './kinds/index.js';
 import { isObj, metaOf, nameOf, type Obj, objAt, strOf } from './object.js';
@@ -18,7 +18,8 @@ import { decodeKubernetesProtobuf } from './protobuf-min.js';
 import { parseRequest, queryBool, type ResourceRequest } from './request.js';
 import { parseSelectors } from './selectors.js';
 import { type DeleteOptions, rfc3339, type Selectors, type Storage, type WatchEvent } from './storage.js';
-import { buildTable, type IncludeObject, strategyTable } from './table.js';
+import { buildTable, type IncludeObject, strategyTable, type TableDef } from './table.js';
+import { OLD_VERSIONS, type VersionView } from './versions/index.js';
 
 export const MAX_BODY = 3 * 1024 * 1024;
 const MAX_WATCH_SECONDS = 1800;
@@ -48,6 +49,41 @@ export interface HandlerOptions {
   readonly onPolicyWrite?: (resource: string) => void;
   /** The admission chain; NamespaceLifecycle alone when absent. */
   readonly admission?: AdmissionChain;
+  /** The older group versions served as views of the current kinds (OLD_VERSIONS when absent; those of unserved kinds are skipped). */
+  readonly oldVersions?: readonly VersionView[];
+}
+
+/**
+ * How one request's group version reads and writes a stored kind: the kind itself, or an older version's
+ * view of it (bodies defaulted in that version and converted in, answers converted out).
+ */
+interface Codec {
+  readonly gvk: { readonly group: string; readonly version: string; readonly kind: string };
+  readonly apiVersion: string;
+  /** A body in the request's version → the stored kind's (defaulted first in the request's version). */
+  readonly in: (o: Obj) => Obj;
+  /** A stored object → the request's version. */
+  readonly out: (o: Obj) => Obj;
+  /** The kind's table, over objects in the request's version. */
+  readonly table: TableDef;
+}
+
+const same = (o: Obj): Obj => o;
+function kindCodec(s: Strategy): Codec {
+  return { gvk: { group: s.def.group, version: s.def.version, kind: s.def.kind }, apiVersion: groupVersion(s.def), in: same, out: same, table: strategyTable(s) };
+}
+function viewCodec(v: VersionView, s: Strategy): Codec {
+  return {
+    gvk: { group: v.def.group, version: v.def.version, kind: v.def.kind },
+    apiVersion: groupVersion(v.def),
+    in: (o) => {
+      const b = structuredClone(o);
+      v.defaults(b);
+      return v.toCurrent(b);
+    },
+    out: (o) => v.fromCurrent(o),
+    table: { columns: s.tableColumns, cells: (o, now) => s.tableRow(v.toCurrent(o), now) },
+  };
 }
 
 const ALWAYS_ALLOW = new Authorizer(['AlwaysAllow']);
@@ -144,10 +180,21 @@ const dryRunOf = (q: URLSearchParams): { dryRun: boolean } => dryRunValues(q.get
 
 export class ApiHandler {
   private readonly byPath = new Map<string, Strategy>();
+  /** The old versions' paths, each with its view and the current kind it shows. */
+  private readonly views = new Map<string, { view: VersionView; kind: Strategy }>();
+  /** What discovery lists: the kinds, then the old versions. */
+  private readonly listed: Listed[];
   private readonly admission: AdmissionChain;
 
   constructor(private readonly o: HandlerOptions) {
     for (const k of o.kinds) this.byPath.set(`${k.def.group}/${k.def.version}/${k.def.resource}`, k);
+    this.listed = [...o.kinds];
+    for (const v of o.oldVersions ?? OLD_VERSIONS) {
+      const kind = this.kind(v.current.group, v.current.version, v.current.resource);
+      if (!kind) continue;
+      this.views.set(`${v.def.group}/${v.def.version}/${v.def.resource}`, { view: v, kind });
+      this.listed.push(v);
+    }
     this.admission = o.admission ?? new AdmissionChain([namespaceLifecycle((res, ns, name) => o.storage.admitNamespace(this.kind('', 'v1', 'namespaces')!, res, ns, name))]);
   }
 
@@ -229,10 +276,10 @@ export class ApiHandler {
     const parts = p.split('/').filter(Boolean);
     let doc: unknown;
     if (p === '/api') doc = apiVersions(this.o.serverAddress);
-    else if (p === '/apis') doc = apiGroupList(this.o.kinds);
-    else if (parts[0] === 'api' && parts.length === 2) doc = apiResourceList(this.o.kinds, '', parts[1]!);
-    else if (parts[0] === 'apis' && parts.length === 2) doc = apiGroupDoc(this.o.kinds, parts[1]!);
-    else if (parts[0] === 'apis' && parts.length === 3) doc = apiResourceList(this.o.kinds, parts[1]!, parts[2]!);
+    else if (p === '/apis') doc = apiGroupList(this.listed);
+    else if (parts[0] === 'api' && parts.length === 2) doc = apiResourceList(this.listed, '', parts[1]!);
+    else if (parts[0] === 'apis' && parts.length === 2) doc = apiGroupDoc(this.listed, parts[1]!);
+    else if (parts[0] === 'apis' && parts.length === 3) doc = apiResourceList(this.listed, parts[1]!, parts[2]!);
     else if (p === '/') doc = { paths: ['/api', '/api/v1', '/apis', '/healthz', '/livez', '/openapi/v2', '/openapi/v3', '/readyz', '/version'] };
     if (doc === undefined) throw pathNotFound();
     send(res, 200, doc);
@@ -267,9 +314,10 @@ export class ApiHandler {
     return parseSelectors(q.get('labelSelector') ?? '', q.get('fieldSelector') ?? '', s.selectableFields);
   }
 
-  private respondObj(req: IncomingMessage, res: ServerResponse, q: URLSearchParams, s: Strategy, code: number, obj: Obj): number {
+  private respondObj(req: IncomingMessage, res: ServerResponse, q: URLSearchParams, s: Strategy, code: number, stored: Obj, c: Codec = kindCodec(s)): number {
+    const obj = c.out(stored);
     if (wantsTable(req.headers.accept)) {
-      send(res, code, buildTable(strategyTable(s), [obj], { resourceVersion: strOf(objAt(obj, 'metadata').resourceVersion) ?? '' }, includeOf(q), Date.now()));
+      send(res, code, buildTable(c.table, [obj], { resourceVersion: strOf(objAt(obj, 'metadata').resourceVersion) ?? '' }, includeOf(q), Date.now()));
     } else send(res, code, obj);
     return code;
   }
@@ -310,11 +358,14 @@ export class ApiHandler {
   }
 
   private async resource(r: ResourceRequest, req: IncomingMessage, res: ServerResponse, q: URLSearchParams, user: UserInfo): Promise<number> {
-    const def = this.kind(r.group, r.version, r.resource);
+    const view = this.views.get(`${r.group}/${r.version}/${r.resource}`);
+    const def = view?.kind ?? this.kind(r.group, r.version, r.resource);
     if (!def) throw pathNotFound();
+    const c = view ? viewCodec(view.view, view.kind) : kindCodec(def);
+    if (view) addWarnings(res, [view.view.deprecation]);
     if (!def.def.namespaced && r.namespace !== undefined) throw pathNotFound();
     const sub = r.subresource;
-    if (sub !== undefined && !def.def.subresources.includes(sub)) throw pathNotFound();
+    if (sub !== undefined && !(view?.view.def ?? def.def).subresources.includes(sub)) throw pathNotFound();
     if (def.def.group === 'authorization.k8s.io') return this.review(def, r, req, res, q, user);
     if (def.def.storage === '') return this.computed(def, r, req, res, q);
     const st = this.o.storage;
@@ -324,48 +375,52 @@ export class ApiHandler {
       throw new ApiError(405, 'MethodNotAllowed', `${def.def.resource}/${sub} is not served by this apiserver yet`, { kind: def.def.resource });
     }
     if (sub !== undefined && r.name === undefined) throw pathNotFound();
-    const statusGv = { group: def.def.group, version: def.def.version, kind: def.def.kind };
+    const statusGv = c.gvk;
+    const wantKind = { kind: def.def.kind, apiVersion: c.apiVersion };
     switch (r.verb) {
       case 'get':
-        return this.respondObj(req, res, q, def, 200, await st.get(def, ns, r.name!));
+        return this.respondObj(req, res, q, def, 200, await st.get(def, ns, r.name!), c);
       case 'list': {
         const limit = q.get('limit');
         const l = await st.list(def, ns, { ...this.selectors(def, q), ...(limit && { limit: Number(limit) }), ...(q.get('continue') && { continue: q.get('continue')! }) });
         const meta = { resourceVersion: l.resourceVersion, ...(l.continue && { continue: l.continue }) };
-        if (wantsTable(req.headers.accept)) send(res, 200, buildTable(strategyTable(def), l.items, meta, includeOf(q), Date.now()));
-        else send(res, 200, { kind: `${def.def.kind}List`, apiVersion: apiVersionOf(def), metadata: meta, items: l.items });
+        const items = l.items.map(c.out);
+        if (wantsTable(req.headers.accept)) send(res, 200, buildTable(c.table, items, meta, includeOf(q), Date.now()));
+        else send(res, 200, { kind: `${def.def.kind}List`, apiVersion: c.apiVersion, metadata: meta, items });
         return 200;
       }
       case 'watch':
-        await this.watch(def, ns, r.name, req, res, q);
+        await this.watch(def, ns, r.name, req, res, q, c);
         return 200;
       case 'create': {
         if (def.def.namespaced && ns === undefined) throw methodNotSupported(def.def.group, def.def.resource, 'create');
         const { obj: body, text } = await this.body(req);
         if (sub === 'binding') return this.bind(def, ns!, r.name!, body, res);
         if (sub !== undefined || r.name !== undefined) throw methodNotSupported(def.def.group, def.def.resource, 'create');
-        this.checkKind(def, body);
+        this.checkKind(def, body, wantKind);
         this.checkFields(statusGv, body, text, q, res);
-        await checkEscalation(this.o.authorizer, user, def, ns, body);
+        const stored = c.in(body);
+        await checkEscalation(this.o.authorizer, user, def, ns, stored);
         const dry = dryRunOf(q);
-        const created = await st.create(def, ns, body, { ...dry, admission: this.admit('CREATE', def, undefined, ns, nameOf(body) || strOf(objAt(body, 'metadata').generateName) || '', user, dry.dryRun) });
+        const created = await st.create(def, ns, stored, { ...dry, admission: this.admit('CREATE', def, undefined, ns, nameOf(body) || strOf(objAt(body, 'metadata').generateName) || '', user, dry.dryRun) });
         // debug, not info: one line per create was a measurable share of a create's cost.
         this.o.log.debug({ resource: def.def.resource, namespace: ns, name: nameOf(created) }, 'object created');
-        return this.respondObj(req, res, q, def, 201, created);
+        return this.respondObj(req, res, q, def, 201, created, c);
       }
       case 'update': {
         const { obj: body, text } = await this.body(req);
-        this.checkKind(def, body);
+        this.checkKind(def, body, wantKind);
         this.checkFields(statusGv, body, text, q, res);
         if (sub === 'finalize') return this.respondObj(req, res, q, def, 200, await this.finalize(def, r.name!, body));
-        await checkEscalation(this.o.authorizer, user, def, ns, body);
+        const stored = c.in(body);
+        await checkEscalation(this.o.authorizer, user, def, ns, stored);
         const dry = dryRunOf(q);
-        const updated = await st.update(def, ns, r.name!, body, sub === 'status' ? 'status' : undefined, { ...dry, admission: this.admit('UPDATE', def, sub, ns, r.name!, user, dry.dryRun) });
-        return this.respondObj(req, res, q, def, 200, updated);
+        const updated = await st.update(def, ns, r.name!, stored, sub === 'status' ? 'status' : undefined, { ...dry, admission: this.admit('UPDATE', def, sub, ns, r.name!, user, dry.dryRun) });
+        return this.respondObj(req, res, q, def, 200, updated, c);
       }
       case 'patch':
         if (sub === 'finalize' || sub === 'binding') throw methodNotSupported(def.def.group, `${def.def.resource}/${sub}`, 'patch');
-        return this.respondObj(req, res, q, def, 200, await this.patch(def, ns, r.name!, sub, req, res, q, user));
+        return this.respondObj(req, res, q, def, 200, await this.patch(def, ns, r.name!, sub, req, res, q, user, c), c);
       case 'delete': {
         if (sub !== undefined) throw methodNotSupported(def.def.group, `${def.def.resource}/${sub}`, 'delete');
         if (def.def.resource === 'namespaces' && dryRunOf(q).dryRun) return this.respondObj(req, res, q, def, 200, await st.get(def, undefined, r.name!));
@@ -373,7 +428,7 @@ export class ApiHandler {
         const opts = await this.deleteOptions(req, q);
         const { obj, gone } = await st.delete(def, ns, r.name!, { ...opts, admission: this.admit('DELETE', def, undefined, ns, r.name!, user, opts.dryRun === true) });
         if (!opts.dryRun) this.o.log.info({ resource: def.def.resource, namespace: ns, name: r.name, gone }, 'object deleted');
-        return this.respondObj(req, res, q, def, gone ? 200 : 202, obj);
+        return this.respondObj(req, res, q, def, gone ? 200 : 202, obj, c);
       }
       case 'deletecollection': {
         if (!def.def.verbs.includes('deletecollection')) throw methodNotSupported(def.def.group, def.def.resource, 'deletecollection');
@@ -383,12 +438,12 @@ export class ApiHandler {
         for (const o of l.items) {
           try {
             const ons = strOf(objAt(o, 'metadata').namespace);
-            items.push((await st.delete(def, ons, nameOf(o), { ...opts, admission: this.admit('DELETE', def, undefined, ons, nameOf(o), user, opts.dryRun === true) })).obj);
+            items.push(c.out((await st.delete(def, ons, nameOf(o), { ...opts, admission: this.admit('DELETE', def, undefined, ons, nameOf(o), user, opts.dryRun === true) })).obj));
           } catch (e) {
             if (!(e instanceof ApiError && e.httpStatus === 404)) throw e;
           }
         }
-        send(res, 200, { kind: `${def.def.kind}List`, apiVersion: apiVersionOf(def), metadata: { resourceVersion: l.resourceVersion }, items });
+        send(res, 200, { kind: `${def.def.kind}List`, apiVersion: c.apiVersion, metadata: { resourceVersion: l.resourceVersion }, items });
         return 200;
       }
       default:
@@ -528,16 +583,18 @@ export class ApiHandler {
    * to the stored object and written at its revision (retried when it moved, unless the patch pins a
    * resourceVersion). A patch that does not apply is the Status the real apiserver answers.
    */
-  private async patch(def: Strategy, ns: string | undefined, name: string, sub: string | undefined, req: IncomingMessage, res: ServerResponse, q: URLSearchParams, user: UserInfo): Promise<Obj> {
+  private async patch(def: Strategy, ns: string | undefined, name: string, sub: string | undefined, req: IncomingMessage, res: ServerResponse, q: URLSearchParams, user: UserInfo, c: Codec): Promise<Obj> {
     const type = patchTypeOf(req.headers['content-type']);
     if (type === undefined) throw unsupportedPatch();
     const patch = parseBody(await readBody(req), 'application/json');
     if (type !== 'json' && !isObj(patch)) throw badRequest('the patch must be a JSON object');
     fieldValidationOf(q);
     for (let i = 0; i < 10; i++) {
-      const cur = await this.o.storage.get(def, ns, name);
-      const next = this.patched(type, cur, patch, apiVersionOf(def), def.def.kind);
-      this.checkPatchedFields({ group: def.def.group, version: def.def.version, kind: def.def.kind }, next, patch, q, res, i === 0);
+      // The patch applies to the object in the request's version, as the client read it.
+      const cur = c.out(await this.o.storage.get(def, ns, name));
+      const patchedObj = this.patched(type, cur, patch, c.apiVersion, def.def.kind);
+      this.checkPatchedFields(c.gvk, patchedObj, patch, q, res, i === 0);
+      const next = c.in(patchedObj);
       const curRv = strOf(objAt(cur, 'metadata').resourceVersion);
       const rv = strOf(objAt(next, 'metadata').resourceVersion);
       // A patch that sets another resourceVersion pins it: its conflict is the client's.
@@ -631,7 +688,7 @@ export class ApiHandler {
     for (const ns of l.items) if (strOf(objAt(ns, 'metadata').deletionTimestamp)) await this.finishNamespace(nsDef, nameOf(ns));
   }
 
-  private async watch(def: Strategy, ns: string | undefined, name: string | undefined, req: IncomingMessage, res: ServerResponse, q: URLSearchParams): Promise<void> {
+  private async watch(def: Strategy, ns: string | undefined, name: string | undefined, req: IncomingMessage, res: ServerResponse, q: URLSearchParams, c: Codec): Promise<void> {
     const sel = this.selectors(def, q);
     const selectors: Selectors = name ? { ...sel, fields: [...sel.fields, { field: 'metadata.name', operator: '=', value: name }] } : sel;
     const table = wantsTable(req.headers.accept);
@@ -645,9 +702,10 @@ export class ApiHandler {
     res.once('close', onClose);
     let columnsSent = false;
     const write = (e: WatchEvent): void => {
-      let object: Obj = e.object;
-      if (table && e.type !== 'ERROR' && e.type !== 'BOOKMARK') {
-        object = buildTable(strategyTable(def), [e.object], { resourceVersion: strOf(objAt(e.object, 'metadata').resourceVersion) ?? '' }, include, Date.now(), !columnsSent);
+      const isObject = e.type !== 'ERROR' && e.type !== 'BOOKMARK';
+      let object: Obj = isObject ? c.out(e.object) : e.object;
+      if (table && isObject) {
+        object = buildTable(c.table, [object], { resourceVersion: strOf(objAt(object, 'metadata').resourceVersion) ?? '' }, include, Date.now(), !columnsSent);
         columnsSent = true;
       }
       res.write(object === e.object ? eventLine(e) : `${JSON.stringify({ type: e.type, object })}\n`);
@@ -661,7 +719,7 @@ export class ApiHandler {
       const at = nextBookmarkAt(Date.now(), deadline, interval);
       if (at === undefined) return;
       bookmark = setTimeout(() => {
-        if (progress !== undefined && !ac.signal.aborted) write({ type: 'BOOKMARK', object: { kind: def.def.kind, apiVersion: apiVersionOf(def), metadata: { resourceVersion: progress } } });
+        if (progress !== undefined && !ac.signal.aborted) write({ type: 'BOOKMARK', object: { kind: def.def.kind, apiVersion: c.apiVersion, metadata: { resourceVersion: progress } } });
         schedule();
       }, at - Date.now());
     };

@@ -136,7 +136,7 @@ describe('/openapi/v2', () => {
       expect(gvks.filter((g) => g['kind'] === r.kind && g['group'] === r.group && g['version'] === r.version)).toHaveLength(1);
       const patchOps = Object.values(doc['paths'] as Record<string, Obj>)
         .map((p) => p['patch'] as Obj | undefined)
-        .filter((op) => op !== undefined && (op['x-kubernetes-group-version-kind'] as Obj)['kind'] === r.kind);
+        .filter((op) => op !== undefined && JSON.stringify(op['x-kubernetes-group-version-kind']) === JSON.stringify({ group: r.group, kind: r.kind, version: r.version }));
       expect(patchOps).toHaveLength(1);
       expect((patchOps[0]!['parameters'] as Obj[]).map((p) => p['name'])).toContain('fieldValidation');
     }
@@ -199,7 +199,17 @@ describe('/openapi/v3', () => {
   it('lists a document per group version, with the hash of its content', () => {
     const rootDoc = openApiV3Root();
     expect(Object.keys(rootDoc.paths).sort()).toEqual(
-      ['api/v1', 'apis/apps/v1', 'apis/batch/v1', 'apis/coordination.k8s.io/v1', 'apis/networking.k8s.io/v1', 'apis/rbac.authorization.k8s.io/v1'].sort(),
+      [
+        'api/v1',
+        'apis/apps/v1',
+        'apis/apps/v1beta1',
+        'apis/batch/v1',
+        'apis/batch/v1beta1',
+        'apis/coordination.k8s.io/v1',
+        'apis/extensions/v1beta1',
+        'apis/networking.k8s.io/v1',
+        'apis/rbac.authorization.k8s.io/v1',
+      ].sort(),
     );
     expect(rootDoc.paths['api/v1']!.serverRelativeURL).toMatch(/^\/openapi\/v3\/api\/v1\?hash=[0-9A-F]{128}$/);
   });
@@ -218,7 +228,7 @@ describe('/openapi/v3', () => {
   });
 
   it('has no document for a group version we do not serve', () => {
-    expect(openApiV3('apis/extensions/v1beta1')).toBeUndefined();
+    expect(openApiV3('apis/extensions/v1beta2')).toBeUndefined();
     expect(openApiV3Document('apis/nope/v1')).toBeUndefined();
   });
 });

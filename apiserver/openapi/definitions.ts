@@ -46,6 +46,9 @@ const COORD = 'io.k8s.api.coordination.v1.';
 const AUTOSCALING = 'io.k8s.api.autoscaling.v1.';
 const RBAC = 'io.k8s.api.rbac.v1.';
 const AUTHZ = 'io.k8s.api.authorization.v1.';
+const APPS_BETA = 'io.k8s.api.apps.v1beta1.';
+const EXT = 'io.k8s.api.extensions.v1beta1.';
+const BATCH_BETA = 'io.k8s.api.batch.v1beta1.';
 export const QUANTITY = 'io.k8s.apimachinery.pkg.api.resource.Quantity';
 export const INT_OR_STRING = 'io.k8s.apimachinery.pkg.util.intstr.IntOrString';
 export const TIME = `${META}Time`;
@@ -112,6 +115,35 @@ const volumeSources = [
   'nfs', 'persistentVolumeClaim', 'photonPersistentDisk', 'portworxVolume', 'projected', 'quobyte', 'rbd', 'scaleIO',
   'secret', 'storageos', 'vsphereVolume',
 ];
+
+/** A beta Deployment: its selector may be left out (defaulted from the template's labels), and it has rollbackTo. */
+function betaDeployment(prefix: string, group: string): Record<string, Definition> {
+  return {
+    [`${prefix}Deployment`]: kind([group, 'v1beta1', 'Deployment'], 'DEPRECATED - This group version of Deployment is deprecated by apps/v1/Deployment. See the release notes for more information. Deployment enables declarative updates for Pods and ReplicaSets.', {
+      spec: ref(`${prefix}DeploymentSpec`),
+      status: 'object',
+    }),
+    [`${prefix}DeploymentSpec`]: {
+      description: 'DeploymentSpec is the specification of the desired behavior of the Deployment.',
+      required: ['template'],
+      properties: {
+        minReadySeconds: 'int32',
+        paused: 'boolean',
+        progressDeadlineSeconds: 'int32',
+        replicas: 'int32',
+        revisionHistoryLimit: 'int32',
+        rollbackTo: ref(`${prefix}RollbackConfig`),
+        selector: labelSelector,
+        strategy: 'object',
+        template: podTemplate,
+      },
+    },
+    [`${prefix}RollbackConfig`]: {
+      description: 'DEPRECATED.',
+      properties: { revision: 'int64' },
+    },
+  };
+}
 
 export const DEFINITIONS: Readonly<Record<string, Definition>> = {
   // ---- meta ----
@@ -488,6 +520,64 @@ export const DEFINITIONS: Readonly<Record<string, Definition>> = {
   [`${NET}IngressSpec`]: {
     description: 'IngressSpec describes the Ingress the user wishes to exist.',
     properties: { defaultBackend: 'object', ingressClassName: 'string', rules: arr('object'), tls: arr('object') },
+  },
+
+  // ---- the older group versions served as views of the current kinds (Kubernetes 1.15's fields) ----
+  ...betaDeployment(APPS_BETA, 'apps'),
+  ...betaDeployment(EXT, 'extensions'),
+  [`${EXT}ReplicaSet`]: kind(['extensions', 'v1beta1', 'ReplicaSet'], 'ReplicaSet ensures that a specified number of pod replicas are running at any given time.', {
+    spec: ref(`${EXT}ReplicaSetSpec`),
+    status: 'object',
+  }),
+  [`${EXT}ReplicaSetSpec`]: {
+    description: 'ReplicaSetSpec is the specification of a ReplicaSet.',
+    properties: { minReadySeconds: 'int32', replicas: 'int32', selector: labelSelector, template: podTemplate },
+  },
+  [`${EXT}DaemonSet`]: kind(['extensions', 'v1beta1', 'DaemonSet'], 'DaemonSet represents the configuration of a daemon set.', {
+    spec: ref(`${EXT}DaemonSetSpec`),
+    status: 'object',
+  }),
+  [`${EXT}DaemonSetSpec`]: {
+    description: 'DaemonSetSpec is the specification of a daemon set.',
+    required: ['template'],
+    properties: { minReadySeconds: 'int32', revisionHistoryLimit: 'int32', selector: labelSelector, template: podTemplate, templateGeneration: 'int64', updateStrategy: 'object' },
+  },
+  [`${EXT}NetworkPolicy`]: kind(['extensions', 'v1beta1', 'NetworkPolicy'], 'DEPRECATED 1.9 - This group version of NetworkPolicy is deprecated by networking/v1/NetworkPolicy. NetworkPolicy describes what network traffic is allowed for a set of Pods', {
+    spec: ref(`${EXT}NetworkPolicySpec`),
+  }),
+  [`${EXT}NetworkPolicySpec`]: {
+    description: 'DEPRECATED 1.9 - This group version of NetworkPolicySpec is deprecated by networking/v1/NetworkPolicySpec.',
+    properties: { egress: arr('object'), ingress: arr('object'), podSelector: labelSelector, policyTypes: strs },
+  },
+  [`${EXT}Ingress`]: kind(['extensions', 'v1beta1', 'Ingress'], 'Ingress is a collection of rules that allow inbound connections to reach the endpoints defined by a backend. DEPRECATED - This group version of Ingress is deprecated by networking.k8s.io/v1 Ingress.', {
+    spec: ref(`${EXT}IngressSpec`),
+    status: 'object',
+  }),
+  [`${EXT}IngressSpec`]: {
+    description: 'IngressSpec describes the Ingress the user wishes to exist.',
+    properties: { backend: 'object', ingressClassName: 'string', rules: arr('object'), tls: arr('object') },
+  },
+  [`${BATCH_BETA}CronJob`]: kind(['batch', 'v1beta1', 'CronJob'], 'CronJob represents the configuration of a single cron job.', {
+    spec: ref(`${BATCH_BETA}CronJobSpec`),
+    status: 'object',
+  }),
+  [`${BATCH_BETA}CronJobSpec`]: {
+    description: 'CronJobSpec describes how the job execution will look like and when it will actually run.',
+    required: ['schedule', 'jobTemplate'],
+    properties: {
+      concurrencyPolicy: 'string',
+      failedJobsHistoryLimit: 'int32',
+      jobTemplate: ref(`${BATCH_BETA}JobTemplateSpec`),
+      schedule: 'string',
+      startingDeadlineSeconds: 'int64',
+      successfulJobsHistoryLimit: 'int32',
+      suspend: 'boolean',
+      timeZone: 'string',
+    },
+  },
+  [`${BATCH_BETA}JobTemplateSpec`]: {
+    description: 'JobTemplateSpec describes the data a Job should have when created from a template',
+    properties: { metadata: objectMeta, spec: ref(`${BATCH}JobSpec`) },
   },
 
   // ---- coordination.k8s.io/v1 ----

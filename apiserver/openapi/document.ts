@@ -45,6 +45,13 @@ export const OPENAPI_RESOURCES: readonly OpenApiResource[] = [
   { group: 'batch', version: 'v1', resource: 'cronjobs', kind: 'CronJob', namespaced: true, definition: 'io.k8s.api.batch.v1.CronJob' },
   { group: 'networking.k8s.io', version: 'v1', resource: 'networkpolicies', kind: 'NetworkPolicy', namespaced: true, definition: 'io.k8s.api.networking.v1.NetworkPolicy' },
   { group: 'networking.k8s.io', version: 'v1', resource: 'ingresses', kind: 'Ingress', namespaced: true, definition: 'io.k8s.api.networking.v1.Ingress' },
+  { group: 'apps', version: 'v1beta1', resource: 'deployments', kind: 'Deployment', namespaced: true, definition: 'io.k8s.api.apps.v1beta1.Deployment' },
+  { group: 'batch', version: 'v1beta1', resource: 'cronjobs', kind: 'CronJob', namespaced: true, definition: 'io.k8s.api.batch.v1beta1.CronJob' },
+  { group: 'extensions', version: 'v1beta1', resource: 'deployments', kind: 'Deployment', namespaced: true, definition: 'io.k8s.api.extensions.v1beta1.Deployment' },
+  { group: 'extensions', version: 'v1beta1', resource: 'replicasets', kind: 'ReplicaSet', namespaced: true, definition: 'io.k8s.api.extensions.v1beta1.ReplicaSet' },
+  { group: 'extensions', version: 'v1beta1', resource: 'daemonsets', kind: 'DaemonSet', namespaced: true, definition: 'io.k8s.api.extensions.v1beta1.DaemonSet' },
+  { group: 'extensions', version: 'v1beta1', resource: 'networkpolicies', kind: 'NetworkPolicy', namespaced: true, definition: 'io.k8s.api.extensions.v1beta1.NetworkPolicy' },
+  { group: 'extensions', version: 'v1beta1', resource: 'ingresses', kind: 'Ingress', namespaced: true, definition: 'io.k8s.api.extensions.v1beta1.Ingress' },
   { group: 'coordination.k8s.io', version: 'v1', resource: 'leases', kind: 'Lease', namespaced: true, definition: 'io.k8s.api.coordination.v1.Lease' },
   { group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'clusterrolebindings', kind: 'ClusterRoleBinding', namespaced: false, definition: 'io.k8s.api.rbac.v1.ClusterRoleBinding' },
   { group: 'rbac.authorization.k8s.io', version: 'v1', resource: 'clusterroles', kind: 'ClusterRole', namespaced: false, definition: 'io.k8s.api.rbac.v1.ClusterRole' },
@@ -76,6 +83,8 @@ export const PATCH_META: Readonly<Record<string, { readonly strategy: string; re
   [`${C}NodeSpec.podCIDRs`]: { strategy: 'merge' },
   [`${C}ServiceAccount.secrets`]: { strategy: 'merge', key: 'name' },
   'io.k8s.api.apps.v1.DeploymentSpec.strategy': { strategy: 'retainKeys' },
+  'io.k8s.api.apps.v1beta1.DeploymentSpec.strategy': { strategy: 'retainKeys' },
+  'io.k8s.api.extensions.v1beta1.DeploymentSpec.strategy': { strategy: 'retainKeys' },
 };
 
 type JsonSchema = Record<string, unknown>;

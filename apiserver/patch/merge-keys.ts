@@ -81,6 +81,18 @@ export const MERGE_KEYS: Readonly<Record<string, MergeKeyTable>> = {
     ...under('spec.jobTemplate.metadata', { finalizers: scalars, ownerReferences: { key: 'uid' } }),
     ...podTemplate('spec.jobTemplate.spec.template'),
   },
+  // The older versions served as views of the current kinds: their lists merge as the current ones do.
+  'apps/v1beta1/Deployment': { ...objectMeta, ...podTemplate('spec.template'), ...conditions },
+  'extensions/v1beta1/Deployment': { ...objectMeta, ...podTemplate('spec.template'), ...conditions },
+  'extensions/v1beta1/ReplicaSet': { ...objectMeta, ...podTemplate('spec.template'), ...conditions },
+  'extensions/v1beta1/DaemonSet': { ...objectMeta, ...podTemplate('spec.template'), ...conditions },
+  'extensions/v1beta1/NetworkPolicy': objectMeta,
+  'extensions/v1beta1/Ingress': objectMeta,
+  'batch/v1beta1/CronJob': {
+    ...objectMeta,
+    ...under('spec.jobTemplate.metadata', { finalizers: scalars, ownerReferences: { key: 'uid' } }),
+    ...podTemplate('spec.jobTemplate.spec.template'),
+  },
   'networking.k8s.io/v1/NetworkPolicy': objectMeta,
   'networking.k8s.io/v1/Ingress': objectMeta,
   'coordination.k8s.io/v1/Lease': objectMeta,

@@ -27,3 +27,143 @@ spec:
         ports:
         - containerPort: 3306
 `;
+
+// Seed 003's manifests, exactly as its slides print them (test/integration/apiserver-old-versions-kubectl.test.ts
+// replays them).
+// The Deployment, in apps/v1beta1 (its selector left to the template's labels).
+export const SEED_003_DEPLOYMENT = `apiVersion: apps/v1beta1
+kind: Deployment
+metadata:
+  name: sise-deploy
+spec:
+  replicas: 2
+  template:
+    metadata:
+      labels:
+        app: sise
+    spec:
+      containers:
+      - name: sise
+        image: mhausenblas/simple-service:0.5.0
+        ports:
+        - containerPort: 9876
+        env:
+        - name: SIMPLE_SERVICE_VERSION
+          value: "0.9"
+`;
+
+// The ConfigMap: its `newKey: |` block is printed at the key's own column, which every YAML parser, kubectl's
+// included, refuses (the block would have to be indented under the key).
+export const SEED_003_CONFIGMAP = `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: myapp-config
+data:
+  key: value
+  newKey: |
+  very long value that
+  can span multiple lines
+  such as s config file
+`;
+
+// The Secret.
+export const SEED_003_SECRET = `apiVersion: v1
+kind: Secret
+metadata:
+  name: mariadb-secrets
+type: Opaque
+data:
+  root: cG9ydHVz
+`;
+
+// The NetworkPolicy, in extensions/v1beta1: its `ports` is printed at the column of `ingress`, a field of the spec
+// (which the API does not have) instead of the rule's; validation refuses it, `--validate=false` drops it.
+export const SEED_003_NETWORK_POLICY = `apiVersion: extensions/v1beta1
+kind: NetworkPolicy
+metadata:
+  name: portus-registry
+  namespace: scratch
+spec:
+  podSelector:
+    matchLabels:
+      app: registry
+      tier: registry
+  ingress:
+    - from:
+      - namespaceSelector:
+          matchLabels:
+            name: kube-ingress
+      - podSelector:
+          matchLabels:
+            app: portus
+            tier: registry
+  ports:
+    - protocol: TCP
+      port: 5000
+    - protocol: TCP
+      port: 5001
+`;
+
+// The Ingress, in extensions/v1beta1 (serviceName/servicePort).
+export const SEED_003_INGRESS = `apiVersion: extensions/v1beta1
+kind: Ingress
+metadata:
+  name: registry
+  namespace: scratch
+  annotations:
+    kubernetes.io/tls-acme: "true"
+spec:
+  tls:
+  - hosts:
+    - registry.scratch.ioudaas.no
+    secretName: registry-tls
+  rules:
+  - host: registry.scratch.ioudaas.no
+    http:
+      paths:
+      - path: /
+        backend:
+          serviceName: registry
+          servicePort: 5000
+`;
+
+// The Job: its `restartPolicy: Never` is a field of the container, not of the pod; a Job's pods must say
+// Never or OnFailure, so the API refuses it as written.
+export const SEED_003_JOB = `apiVersion: batch/v1
+kind: Job
+metadata:
+  name: pi-with-timeout
+spec:
+  backoffLimit: 5
+  activeDeadlineSeconds: 100
+  template:
+    metadata:
+      name: pi
+    spec:
+      containers:
+      - name: pi
+        image: perl
+        command: ["perl", "-Mbignum=bpi", "-wle", "print bpi(2000)"]
+        restartPolicy: Never
+`;
+
+// The CronJob, in batch/v1beta1.
+export const SEED_003_CRONJOB = `apiVersion: batch/v1beta1
+kind: CronJob
+metadata:
+  name: hello
+spec:
+  schedule: "*/1 * * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          containers:
+            - name: hello
+              image: busybox
+              args:
+                - /bin/sh
+                - -c
+                - date; echo Hello from the Kubernetes cluster
+          restartPolicy: OnFailure
+`;
