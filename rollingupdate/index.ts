@@ -11,6 +11,7 @@ export {
   hashObject,
   isPodAvailable,
   selectorsDiffer,
+  renameSourceOf,
   type Fenceposts,
 } from './steps.js';
 export { mergeKubeconfigs, kubeconfigCandidates, applyOverrides, resolveConnection } from './conn.js';

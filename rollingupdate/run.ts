@@ -20,6 +20,7 @@ import {
   newControllerFrom,
   objAt,
   type Obj,
+  renameSourceOf,
   replicasOf,
   RollingUpdateError,
   selectorOf,
@@ -37,10 +38,8 @@ export interface RunContext {
 }
 
 /** The controller an update is renaming to `name` (interrupted after deleting the old one): its update-source-id starts with it. */
-async function sourceController(api: RcApi, name: string): Promise<Obj> {
-  const rc = (await api.list()).find((r) => (annotationsOf(r)[ANNOTATIONS.sourceId] ?? '').startsWith(name));
-  if (!rc) throw new RollingUpdateError(`couldn't find a replication controller with source id == ${api.namespace}/${name}`);
-  return rc;
+async function sourceController(api: RcApi, name: string): Promise<Obj | undefined> {
+  return renameSourceOf(await api.list(), name);
 }
 
 /** The one ReplicationController of the -f file (YAML or JSON). */
@@ -125,8 +124,10 @@ export async function runRollingUpdate(a: RollingUpdateArgs, ctx: RunContext): P
     oldRc = await api.get(a.oldName);
   } catch (e) {
     if (!(e instanceof ApiStatusError && e.status === 404) || !a.image || !keepOldName) throw e;
-    // Interrupted between deleting the old controller and renaming the new one: finish the rename.
+    // Interrupted between deleting the old controller and renaming the new one: finish the rename. With
+    // no such controller either, the server's NotFound says more than kubectl's "couldn't find … source id".
     const rc = await sourceController(api, a.oldName);
+    if (!rc) throw e;
     out(LINES.renaming(nameOf(rc), a.oldName));
     await new RollingUpdater(api).rename(rc, a.oldName, { pollIntervalMs: a.pollIntervalMs, log: ctx.log });
     out(LINES.done(a.oldName));
@@ -176,8 +177,8 @@ export async function runRollingUpdate(a: RollingUpdateArgs, ctx: RunContext): P
   let cleanup: CleanupPolicy = keepOldName ? 'Rename' : 'Delete';
   if (a.rollback) {
     // AbortRollingUpdate: the update runs backwards, to the old controller's original size.
-    const original = annotationsOf(newRc)[ANNOTATIONS.originalReplicas];
-    if (original === undefined) throw new RollingUpdateError(`couldn't find original replica count of ${JSON.stringify(nameOf(newRc))}`);
+    const original = annotationsOf(oldRc)[ANNOTATIONS.originalReplicas];
+    if (original === undefined) throw new RollingUpdateError(`couldn't find original replica count of ${JSON.stringify(nameOf(oldRc))}`);
     out(LINES.settingReplicas(nameOf(oldRc), original));
     const sourceId = sourceIdOf(newRc);
     to = await api.update(oldRc, (o) => {

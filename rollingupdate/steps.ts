@@ -92,6 +92,16 @@ export function forCreate(rc: Obj): Obj {
   return out;
 }
 
+/**
+ * Pure: the controller an interrupted update was renaming to `name` (the old one already deleted): the
+ * one whose update-source-id names it, as kubectl looked; or, since kubectl's cleanup takes that
+ * annotation off before it deletes the old controller, the one named `<name>-<hash>`.
+ */
+export function renameSourceOf(rcs: readonly Obj[], name: string): Obj | undefined {
+  const hashed = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-[0-9a-f]{32}$`);
+  return rcs.find((r) => (annotationsOf(r)[ANNOTATIONS.sourceId] ?? '').startsWith(`${name}:`)) ?? rcs.find((r) => hashed.test(nameOf(r)));
+}
+
 /** Pure: the image the controller's first container runs (what kubectl compared --image with). */
 export const firstImage = (rc: unknown): string | undefined => strAt(containersOf(rc)[0], 'image');
 

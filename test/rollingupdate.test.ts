@@ -18,6 +18,7 @@ import {
   mergeKubeconfigs,
   newControllerFrom,
   parseArgs,
+  renameSourceOf,
   RollingUpdateError,
   scaleDownTo,
   scaleUpTo,
@@ -229,6 +230,16 @@ describe('the new controller', () => {
       { name: 'webapp', image: 'takama/webapp:0.1' },
       { name: 'side', image: 'busybox:2', imagePullPolicy: 'Always' },
     ]);
+  });
+
+  it('is found again when an update was cut off between deleting the old one and the rename', () => {
+    const h = 'a'.repeat(32);
+    const rcs = [{ metadata: { name: 'web2-' + h } }, { metadata: { name: `web-${h}` } }, { metadata: { name: 'web-v2', annotations: { [ANNOTATIONS.sourceId]: 'webx:u' } } }];
+    expect(renameSourceOf(rcs, 'web')).toBe(rcs[1]);
+    const annotated = { metadata: { name: 'other', annotations: { [ANNOTATIONS.sourceId]: 'web:u-1' } } };
+    expect(renameSourceOf([...rcs, annotated], 'web')).toBe(annotated);
+    expect(renameSourceOf(rcs, 'we')).toBeUndefined();
+    expect(renameSourceOf([{ metadata: { name: `web-${h}x` } }], 'web')).toBeUndefined();
   });
 
   it('prints the lines the seeds show', () => {
