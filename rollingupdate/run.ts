@@ -67,7 +67,9 @@ export async function readControllerFile(filename: string, namespace: string, st
     const gv = typeof rc.apiVersion === 'string' ? rc.apiVersion : '';
     throw new RollingUpdateError(`${filename} contains a ${gv.includes('/') ? gv : `/${gv}`}, Kind=${String(rc.kind ?? '')} not a ReplicationController`);
   }
-  const ns = objAt(rc, 'metadata').namespace;
+  const meta = objAt(rc, 'metadata');
+  if (!meta.name && !meta.generateName) throw new RollingUpdateError('resource name may not be empty');
+  const ns = meta.namespace;
   if (typeof ns === 'string' && ns !== '' && ns !== namespace) {
     throw new RollingUpdateError(`the namespace from the provided object "${ns}" does not match the namespace "${namespace}". You must pass '--namespace=${ns}' to perform this operation.`);
   }

@@ -92,7 +92,8 @@ export class RollingUpdater {
 
   /** getOrCreateTargetController: the existing controller (checked to come from this source) or a new one at 0. */
   async target(controller: Obj, sourceId: string): Promise<{ rc: Obj; existed: boolean }> {
-    const existing = await this.api.find(nameOf(controller));
+    // A manifest with only a generateName names a controller that cannot exist yet.
+    const existing = nameOf(controller) ? await this.api.find(nameOf(controller)) : undefined;
     if (!existing) {
       const replicas = replicasOf(controller);
       if (replicas <= 0) throw new RollingUpdateError(`Invalid controller spec for ${nameOf(controller)}; required: > 0 replicas, actual: ${replicas}`);

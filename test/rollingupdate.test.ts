@@ -3,7 +3,7 @@
 // output, the new controller's name and labels, the kubeconfig merge, and the error lines.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ApiStatusError, ApiUnreachableError } from '../cluster/index.js';
+import { ApiStatusError, ApiUnreachableError, parseKubeconfig } from '../cluster/index.js';
 import {
   ANNOTATIONS,
   applyOverrides,
@@ -18,6 +18,7 @@ import {
   mergeKubeconfigs,
   newControllerFrom,
   parseArgs,
+  readControllerFile,
   renameSourceOf,
   RollingUpdateError,
   scaleDownTo,
@@ -253,6 +254,23 @@ describe('the new controller', () => {
   });
 });
 
+describe('the -f manifest', () => {
+  const rcYaml = 'apiVersion: v1\nkind: ReplicationController\nmetadata:\n  name: web-v2\nspec:\n  selector:\n    v: "2"\n';
+  const read = (text: string, ns = 'default') => readControllerFile('-', ns, () => Promise.resolve(text));
+  it('is one v1 ReplicationController, from stdin with -f -, YAML or JSON', async () => {
+    expect(await read(rcYaml)).toMatchObject({ kind: 'ReplicationController', metadata: { name: 'web-v2' } });
+    expect(await read(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [{ apiVersion: 'v1', kind: 'ReplicationController', metadata: { name: 'x' } }] }))).toMatchObject({ metadata: { name: 'x' } });
+  });
+  it('is refused as kubectl refused it', async () => {
+    await expect(read(`${rcYaml}---\n${rcYaml}`)).rejects.toThrow(new RollingUpdateError('- specifies multiple items'));
+    await expect(read('')).rejects.toThrow(new RollingUpdateError('please make sure - exists and is not empty'));
+    await expect(read('apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n')).rejects.toThrow(new RollingUpdateError('- contains a apps/v1, Kind=Deployment not a ReplicationController'));
+    await expect(read(rcYaml.replace('name: web-v2', 'name: web-v2\n  namespace: prod'))).rejects.toThrow(/the namespace from the provided object "prod" does not match the namespace "default"/);
+    await expect(read(rcYaml.replace('  name: web-v2\n', '  labels: {}\n'))).rejects.toThrow(new RollingUpdateError('resource name may not be empty'));
+    await expect(readControllerFile('/nonexistent/x.yaml', 'default', () => Promise.resolve(''))).rejects.toThrow(new RollingUpdateError('the path "/nonexistent/x.yaml" does not exist'));
+  });
+});
+
 describe('the connection', () => {
   it('merges KUBECONFIG files as kubectl does: the first value wins, paths against their own file', () => {
     const merged = mergeKubeconfigs([
@@ -268,6 +286,12 @@ describe('the connection', () => {
       users: [{ name: 'u', user: { 'client-key': '/abs/k' } }],
       contexts: [{ name: 'ctx', context: { cluster: 'c', user: 'u', namespace: 'prod' } }],
     });
+  });
+
+  it("takes the namespace from the kubeconfig's context", () => {
+    const text = 'clusters:\n- name: c\n  cluster:\n    server: https://m:6443\ncontexts:\n- name: x\n  context:\n    cluster: c\n    namespace: prod\n- name: y\n  context:\n    cluster: c\ncurrent-context: x\n';
+    expect(parseKubeconfig(text, '/k').namespace).toBe('prod');
+    expect(parseKubeconfig(text, '/k', 'y').namespace).toBeUndefined();
   });
 
   it('looks for --kubeconfig, else KUBECONFIG, else ~/.kube/config; flags override; no kubeconfig is localhost:8080', () => {
