@@ -51,7 +51,7 @@ export {
   escapeFieldValue,
   formatFieldSelector,
 } from './labels.js';
-export { KubeconfigError, type KubeconfigTarget, type Material, type ApiConnection, parseKubeconfig, loadKubeconfig, parseServerList } from './kubeconfig.js';
+export { KubeconfigError, type KubeconfigTarget, type Material, type ApiConnection, parseKubeconfig, loadKubeconfig, loadTarget, parseServerList } from './kubeconfig.js';
 export { ApiClient, ApiStatusError, ApiUnreachableError, type WatchEvent, type RequestOptions, type ApiClientOptions, queryString, statusOf } from './api-client.js';
 export { API_RESOURCES, type ApiResource, type ApiTarget, UnmappedKeyError, apiTargetOf, apiPathOf, keyOfApiObject } from './api-paths.js';
 export { ApiStore, type ApiStoreOptions } from './api-store.js';

@@ -32,6 +32,8 @@ export interface KubeconfigTarget {
   readonly key?: Material;
   readonly token?: string;
   readonly tokenFile?: string;
+  /** The context's namespace, when it names one (kubectl's default for namespaced requests). */
+  readonly namespace?: string;
 }
 
 type Obj = Record<string, unknown>;
@@ -94,6 +96,7 @@ export function parseKubeconfig(text: string, file: string, contextName?: string
   const token = str(u, 'token', uf);
   const tokenFile = str(u, 'tokenFile', uf);
   const ca = material(cluster.obj, 'certificate-authority', cluster.field);
+  const namespace = str(ctx.obj, 'namespace', ctx.field);
   return {
     context: ctxName,
     server: server.replace(/\/+$/, ''),
@@ -103,6 +106,7 @@ export function parseKubeconfig(text: string, file: string, contextName?: string
     ...(key && { key }),
     ...(token !== undefined && { token }),
     ...(tokenFile !== undefined && { tokenFile: path.resolve(dir, tokenFile) }),
+    ...(namespace !== undefined && { namespace }),
   };
 }
 
@@ -125,7 +129,11 @@ export async function loadKubeconfig(file: string, contextName?: string): Promis
   } catch (e) {
     throw new KubeconfigError(file, undefined, `cannot be read: ${errorMessage(e)}`);
   }
-  const t = parseKubeconfig(text, file, contextName);
+  return loadTarget(parseKubeconfig(text, file, contextName), file);
+}
+
+/** Reads the files a parsed target names (`file`: the kubeconfig, for the errors); throws KubeconfigError. */
+export async function loadTarget(t: KubeconfigTarget, file: string): Promise<ApiConnection> {
   const load = async (m: Material | undefined, field: string): Promise<Buffer | undefined> => {
     if (!m) return undefined;
     if ('data' in m) return m.data;

@@ -56,6 +56,7 @@ describe('scripts/install', () => {
     const v = await sh('systemd-analyze', ['verify', path.join(t.unitdir, 'flanneld.service')]);
     expect(v).toMatchObject({ code: 0, stderr: '' });
     for (const b of ['flanneld', 'kubelet', 'kube-proxy']) expect((await sh(path.join(t.bindir, b), ['--version'])).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    expect((await sh(path.join(t.bindir, 'kubectl-rolling_update'), ['--help'])).stdout).toContain('kubectl rolling-update OLD_CONTROLLER_NAME');
     expect(await readFile(path.join(t.sysconfdir, 'default/flanneld'), 'utf8')).toContain('FLANNELD_ETCD_ENDPOINTS=');
     // A second install keeps the operator's settings.
     await writeFile(path.join(t.sysconfdir, 'default/flanneld'), 'FLANNELD_IFACE=eth9\n');
@@ -101,7 +102,7 @@ describe('scripts/install', () => {
   it('--uninstall removes the commands, units and helpers and keeps the settings', async () => {
     const t = tree('sysconfig');
     await install(t, '--uninstall');
-    for (const p of ['bin/flanneld', 'bin/kubelet', 'bin/kube-proxy', 'bin/flanneld-start', 'libexec/flannel/mk-docker-opts.sh', 'systemd/flanneld.service', 'systemd/docker.service.d/flannel.conf']) {
+    for (const p of ['bin/flanneld', 'bin/kubelet', 'bin/kube-proxy', 'bin/kubectl-rolling_update', 'bin/flanneld-start', 'libexec/flannel/mk-docker-opts.sh', 'systemd/flanneld.service', 'systemd/docker.service.d/flannel.conf']) {
       expect(await exists(path.join(t.root, p)), p).toBe(false);
     }
     expect(await exists(path.join(t.sysconfdir, 'sysconfig/flanneld'))).toBe(true);
