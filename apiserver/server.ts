@@ -8,6 +8,7 @@ import { type Authenticator, NO_CREDENTIALS, type UserInfo } from './auth.js';
 import { ANONYMOUS, answerReview, authorizeRequest, checkEscalation, RBAC_GROUP } from './authorization.js';
 import { AdmissionChain, namespaceLifecycle, type Operation, type WriteAdmission } from './admission/index.js';
 import { Authorizer } from './authz/index.js';
+import { impersonate } from './impersonation.js';
 import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions, versionInfo } from './discovery.js';
 import { ApiError, badRequest, conflict, forbidden, internalError, invalid, methodNotSupported, notFound, pathNotFound, tooLarge, unauthorized, unsupportedMedia } from './errors.js';
 import { applyScale, bindPod, groupVersion, scaleOf, type Strategy, validateScale } from './kinds/index.js';
@@ -46,11 +47,15 @@ export interface HandlerOptions {
   readonly anonymous?: boolean;
   /** Called after every write of an RBAC kind, with its resource (the policy cache drops what it has). */
   readonly onPolicyWrite?: (resource: string) => void;
+  /** Called after an object is deleted through this server (the quota usage of its namespace is counted again). */
+  readonly onDeleted?: (def: Strategy, namespace: string | undefined) => void;
   /** The admission chain; NamespaceLifecycle alone when absent. */
   readonly admission?: AdmissionChain;
 }
 
 const ALWAYS_ALLOW = new Authorizer(['AlwaysAllow']);
+
+const hasImpersonation = (req: IncomingMessage): boolean => Object.keys(req.headers).some((h) => h.startsWith('impersonate-'));
 
 export type FieldValidation = 'Ignore' | 'Warn' | 'Strict';
 
@@ -179,6 +184,12 @@ export class ApiHandler {
           this.o.log.info({ path: url.pathname, reason: r.reason, remote: req.socket.remoteAddress }, 'unauthorized request');
           throw unauthorized();
         } else user = r.user;
+      }
+      // WithImpersonation, after authentication and before authorization: the request then runs as the one impersonated.
+      if (hasImpersonation(req)) {
+        const asUser = await impersonate(authz ?? ALWAYS_ALLOW, user, req.headersDistinct);
+        this.o.log.debug({ user: user.name, as: asUser.name }, 'impersonating');
+        user = asUser;
       }
       if (authz) {
         await authorizeRequest(authz, user, info, url.searchParams, this.o.log);
@@ -372,7 +383,10 @@ export class ApiHandler {
         if (def.def.resource === 'namespaces') return this.deleteNamespace(def, r.name!, req, res, q);
         const opts = await this.deleteOptions(req, q);
         const { obj, gone } = await st.delete(def, ns, r.name!, { ...opts, admission: this.admit('DELETE', def, undefined, ns, r.name!, user, opts.dryRun === true) });
-        if (!opts.dryRun) this.o.log.info({ resource: def.def.resource, namespace: ns, name: r.name, gone }, 'object deleted');
+        if (!opts.dryRun) {
+          this.o.log.info({ resource: def.def.resource, namespace: ns, name: r.name, gone }, 'object deleted');
+          this.o.onDeleted?.(def, ns);
+        }
         return this.respondObj(req, res, q, def, gone ? 200 : 202, obj);
       }
       case 'deletecollection': {
@@ -388,6 +402,7 @@ export class ApiHandler {
             if (!(e instanceof ApiError && e.httpStatus === 404)) throw e;
           }
         }
+        if (!opts.dryRun && items.length) this.o.onDeleted?.(def, ns);
         send(res, 200, { kind: `${def.def.kind}List`, apiVersion: apiVersionOf(def), metadata: { resourceVersion: l.resourceVersion }, items });
         return 200;
       }
@@ -402,7 +417,8 @@ export class ApiHandler {
     const { obj: body, text } = await this.body(req);
     this.checkKind(s, body);
     this.checkFields({ group: s.def.group, version: s.def.version, kind: s.def.kind }, body, text, q, res);
-    send(res, 201, await answerReview(this.o.authorizer ?? ALWAYS_ALLOW, s, user, body));
+    if (s.def.namespaced && r.namespace === undefined) throw pathNotFound();
+    send(res, 201, await answerReview(this.o.authorizer ?? ALWAYS_ALLOW, s, user, body, r.namespace));
     return 201;
   }
 
