@@ -9,6 +9,7 @@ import { ANONYMOUS, answerReview, authorizeRequest, checkEscalation, RBAC_GROUP 
 import { AdmissionChain, namespaceLifecycle, type Operation, type WriteAdmission } from './admission/index.js';
 import { Authorizer } from './authz/index.js';
 import { impersonate } from './impersonation.js';
+import { jsonErrorText, REDACTED, scrub, scrubError, secretValues, yamlErrorText } from './redact.js';
 import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions, versionInfo } from './discovery.js';
 import { ApiError, badRequest, conflict, forbidden, internalError, invalid, methodNotSupported, notFound, pathNotFound, tooLarge, unauthorized, unsupportedMedia } from './errors.js';
 import { applyScale, bindPod, groupVersion, scaleOf, type Strategy, validateScale } from './kinds/index.js';
@@ -54,6 +55,8 @@ export interface HandlerOptions {
 }
 
 const ALWAYS_ALLOW = new Authorizer(['AlwaysAllow']);
+
+const isSecrets = (s: Strategy): boolean => s.def.group === '' && s.def.resource === 'secrets';
 
 const hasImpersonation = (req: IncomingMessage): boolean => Object.keys(req.headers).some((h) => h.startsWith('impersonate-'));
 
@@ -103,13 +106,13 @@ export function parseBody(body: Buffer | string, contentType: string | undefined
     try {
       return parseYaml(text) as unknown;
     } catch (e) {
-      throw badRequest(`error converting YAML to JSON: ${errorMessage(e)}`);
+      throw badRequest(`error converting YAML to JSON: ${yamlErrorText(errorMessage(e))}`);
     }
   }
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
-    throw badRequest(`couldn't get version/kind; json parse error: ${errorMessage(e)}`);
+    throw badRequest(`couldn't get version/kind; json parse error: ${jsonErrorText(errorMessage(e))}`);
   }
 }
 
@@ -150,6 +153,8 @@ const dryRunOf = (q: URLSearchParams): { dryRun: boolean } => dryRunValues(q.get
 export class ApiHandler {
   private readonly byPath = new Map<string, Strategy>();
   private readonly admission: AdmissionChain;
+  /** Per request on Secrets: the values its body and the stored object carry, struck out of any error it gets. */
+  private readonly secretScrub = new WeakMap<IncomingMessage, Set<string>>();
 
   constructor(private readonly o: HandlerOptions) {
     for (const k of o.kinds) this.byPath.set(`${k.def.group}/${k.def.version}/${k.def.resource}`, k);
@@ -203,8 +208,9 @@ export class ApiHandler {
       } else if (info.kind === 'nonresource') code = this.discovery(url.pathname, res);
       else code = await this.resource(info, req, res, url.searchParams, user);
     } catch (e) {
-      const err = e instanceof ApiError ? e : internalError(errorMessage(e));
-      if (!(e instanceof ApiError)) this.o.log.error({ path: url.pathname, err: errorMessage(e) }, 'request failed');
+      const values = this.secretScrub.get(req) ?? new Set<string>();
+      const err = scrubError(e instanceof ApiError ? e : internalError(errorMessage(e)), values);
+      if (!(e instanceof ApiError)) this.o.log.error({ path: url.pathname, err: scrub(errorMessage(e), values) }, 'request failed');
       code = err.httpStatus;
       if (!res.headersSent) send(res, code, err.toStatus());
       else res.end();
@@ -289,9 +295,16 @@ export class ApiHandler {
   private async body(req: IncomingMessage): Promise<{ obj: Obj; text?: string }> {
     const raw = await readBody(req);
     const b = parseBody(raw, req.headers['content-type']);
+    this.noteSecrets(req, b);
     if (!isObj(b)) throw badRequest('the body of the request is not a JSON object');
     const ct = (req.headers['content-type'] ?? 'application/json').split(';')[0]!.trim();
     return { obj: b, ...(ct === 'application/json' && { text: raw.toString() }) };
+  }
+
+  /** On a request about Secrets, the values of a body (or stored object) it handles are kept for scrubbing. */
+  private noteSecrets(req: IncomingMessage, body: unknown): void {
+    const set = this.secretScrub.get(req);
+    if (set) secretValues(body, set);
   }
 
   /** The body's kind and apiVersion, when given, are the URL's (or, for `.../scale`, autoscaling/v1 Scale). */
@@ -324,6 +337,7 @@ export class ApiHandler {
     const def = this.kind(r.group, r.version, r.resource);
     if (!def) throw pathNotFound();
     if (!def.def.namespaced && r.namespace !== undefined) throw pathNotFound();
+    if (isSecrets(def)) this.secretScrub.set(req, new Set());
     const sub = r.subresource;
     if (sub !== undefined && !def.def.subresources.includes(sub)) throw pathNotFound();
     if (def.def.group === 'authorization.k8s.io') return this.review(def, r, req, res, q, user);
@@ -534,7 +548,7 @@ export class ApiHandler {
     const errs = strictDecodingErrors(definitionOf(def.group, def.version, def.kind), patched, undefined, directive !== 'Strict');
     if (errs.length === 0 || directive === 'Ignore') return;
     if (directive === 'Strict') {
-      throw invalid('', '', '', [{ type: 'FieldValueInvalid', field: 'patch', value: JSON.stringify(patch), detail: `strict decoding error: ${errs.join(', ')}` }]);
+      throw invalid('', '', '', [{ type: 'FieldValueInvalid', field: 'patch', value: patch === REDACTED ? REDACTED : JSON.stringify(patch), detail: `strict decoding error: ${errs.join(', ')}` }]);
     }
     if (warn) addWarnings(res, errs);
   }
@@ -548,12 +562,14 @@ export class ApiHandler {
     const type = patchTypeOf(req.headers['content-type']);
     if (type === undefined) throw unsupportedPatch();
     const patch = parseBody(await readBody(req), 'application/json');
+    this.noteSecrets(req, patch);
     if (type !== 'json' && !isObj(patch)) throw badRequest('the patch must be a JSON object');
     fieldValidationOf(q);
     for (let i = 0; i < 10; i++) {
       const cur = await this.o.storage.get(def, ns, name);
+      this.noteSecrets(req, cur);
       const next = this.patched(type, cur, patch, apiVersionOf(def), def.def.kind);
-      this.checkPatchedFields({ group: def.def.group, version: def.def.version, kind: def.def.kind }, next, patch, q, res, i === 0);
+      this.checkPatchedFields({ group: def.def.group, version: def.def.version, kind: def.def.kind }, next, isSecrets(def) ? REDACTED : patch, q, res, i === 0);
       const curRv = strOf(objAt(cur, 'metadata').resourceVersion);
       const rv = strOf(objAt(next, 'metadata').resourceVersion);
       // A patch that sets another resourceVersion pins it: its conflict is the client's.
