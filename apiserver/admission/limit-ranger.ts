@@ -164,17 +164,20 @@ const byName = (a: Obj, b: Obj): number => {
 export function limitRanger(list: LimitRangeLister): AdmissionPlugin {
   const applies = (a: { resource: { group: string; resource: string }; subresource: string; object: Obj | undefined }): boolean =>
     a.resource.group === '' && a.resource.resource === 'pods' && a.subresource === '' && a.object !== undefined;
+  // One list per create: the mutating and validating halves see the same object, and the same ranges.
+  const seen = new WeakMap<Obj, Obj[]>();
   return {
     name: 'LimitRanger',
     operations: ['CREATE'],
     async admit(a) {
       if (!applies(a)) return;
       const ranges = (await list(a.namespace)).sort(byName);
+      seen.set(a.object!, ranges);
       if (ranges.length) applyLimitRangeDefaults(a.object!, ranges);
     },
     async validate(a) {
       if (!applies(a)) return;
-      const ranges = (await list(a.namespace)).sort(byName);
+      const ranges = seen.get(a.object!) ?? (await list(a.namespace)).sort(byName);
       const v = limitRangeViolations(a.object!, ranges);
       if (v.length) throw forbidden('', 'pods', admissionName(a.name, a.object), aggregate(v));
     },
