@@ -10,6 +10,8 @@ export interface UserInfo {
   readonly name: string;
   readonly uid?: string;
   readonly groups: readonly string[];
+  /** user.Info's extra (set by impersonation's Impersonate-Extra-* headers). */
+  readonly extra?: Readonly<Record<string, readonly string[]>>;
 }
 
 export class TokenFileError extends FlannelError {

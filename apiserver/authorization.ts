@@ -3,8 +3,8 @@
 // prevention on RBAC writes, and the answers of the access reviews.
 import type { Logger } from '../common/index.js';
 import type { UserInfo } from './auth.js';
-import { attributesOf, type Authorizer, forbiddenStatus, type PolicySource, RbacPolicy, reviewAnswer, reviewAttributes, reviewSubject, ruleJson } from './authz/index.js';
-import { ApiError, invalid } from './errors.js';
+import { attributesOf, type Authorizer, forbiddenStatus, localReviewProblems, type PolicySource, RbacPolicy, reviewAnswer, reviewAttributes, reviewSubject, ruleJson } from './authz/index.js';
+import { ApiError, badRequest, invalid } from './errors.js';
 import type { Strategy } from './kinds/index.js';
 import type { Obj } from './object.js';
 import type { RequestInfo } from './request.js';
@@ -93,10 +93,27 @@ export async function checkEscalation(authz: Authorizer | undefined, user: UserI
   throw new ApiError(403, 'Forbidden', `${s.def.resource}.${RBAC_GROUP} ${JSON.stringify(name)} is forbidden: ${refused.message}`, { name, group: RBAC_GROUP, kind: s.def.resource });
 }
 
-/** A SelfSubjectAccessReview (about the requester) or SubjectAccessReview (about spec.user/groups), answered. */
-export async function answerReview(authz: Authorizer, s: Strategy, requester: UserInfo, body: Obj): Promise<Obj> {
-  const subject = s.def.kind === 'SelfSubjectAccessReview' ? requester : reviewSubject(body.spec);
+/**
+ * An access review answered: SelfSubjectAccessReview (about the requester), SubjectAccessReview and
+ * LocalSubjectAccessReview (about spec.user/groups; the local one in `namespace` only), SelfSubjectRulesReview
+ * (the requester's rules in spec.namespace).
+ */
+export async function answerReview(authz: Authorizer, s: Strategy, requester: UserInfo, body: Obj, namespace?: string): Promise<Obj> {
+  const kind = s.def.kind;
+  if (kind === 'SelfSubjectRulesReview') {
+    const spec = typeof body.spec === 'object' && body.spec !== null ? (body.spec as Obj) : {};
+    const ns = typeof spec.namespace === 'string' ? spec.namespace : '';
+    if (ns === '') throw badRequest('no namespace on request');
+    return { kind, apiVersion: 'authorization.k8s.io/v1', metadata: { creationTimestamp: null }, spec, status: await authz.rulesReview(requester, ns) };
+  }
+  const problems = kind === 'LocalSubjectAccessReview' ? localReviewProblems(body, namespace ?? '') : [];
+  const subject = kind === 'SelfSubjectAccessReview' ? requester : reviewSubject(body.spec);
   const attrs = Array.isArray(subject) ? subject : reviewAttributes(body.spec, subject);
-  if (Array.isArray(attrs)) throw invalid(s.def.group, s.def.kind, '', attrs.map((p) => ({ type: 'FieldValueInvalid' as const, field: p.field, value: '', detail: p.detail })));
-  return reviewAnswer(s.def.kind, body, await authz.authorize(attrs));
+  const all = [...(Array.isArray(attrs) ? attrs : []), ...problems];
+  if (all.length || Array.isArray(attrs)) throw invalid(s.def.group, kind, '', all.map((p) => ({ type: 'FieldValueInvalid' as const, field: p.field, value: '', detail: p.detail })));
+  if (kind === 'LocalSubjectAccessReview') {
+    const meta = typeof body.metadata === 'object' && body.metadata !== null ? (body.metadata as Obj) : {};
+    body = { ...body, metadata: { ...meta, namespace } };
+  }
+  return reviewAnswer(kind, body, await authz.authorize(attrs));
 }

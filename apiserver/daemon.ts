@@ -17,7 +17,7 @@ import { componentStatuses } from './components.js';
 import { ALL_STRATEGIES, type Strategy } from './kinds/index.js';
 import { aggregateClusterRoles, StoragePolicySource } from './authorization.js';
 import { Authorizer, type AuthorizationMode, bootstrapClusterRoleBindings, bootstrapClusterRoles, parseAuthorizationModes, reconcileClusterRole, reconcileClusterRoleBinding } from './authz/index.js';
-import { AdmissionChain, type AdmissionPlugin, type EnabledPlugins, enabledPlugins, namespaceLifecycle, type PluginName } from './admission/index.js';
+import { AdmissionChain, type AdmissionPlugin, defaultTolerationSeconds, type EnabledPlugins, enabledPlugins, limitRanger, namespaceLifecycle, type PluginName, type QuotaStore, recalculateQuotas, resourceQuota } from './admission/index.js';
 import { ApiHandler } from './server.js';
 import { firstServiceIp, ServiceAllocation } from './services.js';
 import { Storage } from './storage.js';
@@ -167,8 +167,41 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
   };
   const authorizer = new Authorizer(modes, modes.includes('RBAC') ? policy : undefined);
   const nsKind = kind('namespaces');
+  const everything = { labels: [], fields: [] };
+  const quotaKind = kind('resourcequotas');
+  const quotaStore: QuotaStore = {
+    quotas: async (ns) => (await storage.list(quotaKind, ns || undefined, everything)).items,
+    objects: async (group, resource, ns) => {
+      const s = ALL_STRATEGIES.find((k) => k.def.group === group && k.def.resource === resource && k.def.storage !== '');
+      return s ? (await storage.list(s, ns, everything)).items : [];
+    },
+    writeStatus: async (quota, status) => {
+      const meta = quota.metadata as { name: string; namespace: string };
+      try {
+        await storage.update(quotaKind, meta.namespace, meta.name, { ...quota, status }, 'status');
+        return true;
+      } catch (e) {
+        if (e instanceof ApiError && e.reason === 'Conflict') return false;
+        throw e;
+      }
+    },
+  };
+  const quotaOn = admissionPlugins.names.includes('ResourceQuota');
   const plugins: Partial<Record<PluginName, () => AdmissionPlugin>> = {
     NamespaceLifecycle: () => namespaceLifecycle((res, ns, name) => storage.admitNamespace(nsKind, res, ns, name)),
+    LimitRanger: () => limitRanger(async (ns) => (await storage.list(kind('limitranges'), ns, everything)).items),
+    DefaultTolerationSeconds: () => defaultTolerationSeconds({ notReadySeconds: o.defaultNotReadyTolerationSeconds, unreachableSeconds: o.defaultUnreachableTolerationSeconds }),
+    ResourceQuota: () => resourceQuota(quotaStore),
+  };
+  // The quota controller's part: usage counted again after deletes, and by the sweep (finished pods, expired graces).
+  const recounting = new Set<string>();
+  const recountQuotas = (ns: string): void => {
+    // One recount of a namespace (or of all, '') at a time: the sweep's may outlast its interval.
+    if (!quotaOn || closing || recounting.has(ns)) return;
+    recounting.add(ns);
+    recalculateQuotas(quotaStore, ns)
+      .catch((e: unknown) => log.warn({ namespace: ns, err: errorMessage(e) }, 'quota recalculation failed'))
+      .finally(() => recounting.delete(ns));
   };
   const admission = new AdmissionChain(admissionPlugins.names.flatMap((n) => plugins[n]?.() ?? []));
   log.info({ plugins: admissionPlugins.names }, 'admission plugins');
@@ -188,6 +221,9 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
     admission,
     // As kube-apiserver: AlwaysAllow alone turns anonymous requests off (they stay 401).
     anonymous: o.anonymousAuth && authorizer.enforcing,
+    onDeleted: (def, ns) => {
+      if (ns) recountQuotas(ns);
+    },
     onPolicyWrite: (resource) => {
       policy.invalidate();
       if (resource === 'clusterroles') aggregate();
@@ -234,6 +270,7 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
   const sweep = setInterval(() => {
     // Also picks up ClusterRoles written through another apiserver.
     aggregate();
+    recountQuotas('');
     if (sweeping) return;
     sweeping = true;
     handler

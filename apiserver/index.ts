@@ -16,3 +16,5 @@ export { applyMergePatch } from './patch/index.js';
 export { runApiServer, startApiServer, ApiServerConfigError, SYSTEM_NAMESPACES, type RunningApiServer } from './daemon.js';
 export { addApiServerOptions, apiServerOptions, type ApiServerOptions, VERSION } from './options.js';
 export type { Obj } from './object.js';
+export { impersonate, impersonatedUser, impersonationAttributes, impersonationRequests, type ImpersonationRequest, splitServiceAccount } from './impersonation.js';
+export { jsonErrorText, REDACTED, scrub, scrubError, secretValues, yamlErrorText } from './redact.js';

@@ -23,6 +23,9 @@ export interface ApiServerOptions {
   /** --enable-admission-plugins / --disable-admission-plugins, over kube-apiserver's default set. */
   readonly enableAdmissionPlugins?: string;
   readonly disableAdmissionPlugins?: string;
+  /** DefaultTolerationSeconds: the tolerationSeconds of the not-ready and unreachable NoExecute tolerations it adds. */
+  readonly defaultNotReadyTolerationSeconds: number;
+  readonly defaultUnreachableTolerationSeconds: number;
   readonly writeKubeconfig?: string;
   readonly insecurePort: number;
   readonly insecureBindAddress: string;
@@ -39,6 +42,11 @@ function parseBool(v: string): boolean {
 
 function port(v: string): number {
   if (!/^\d+$/.test(v) || Number(v) > 65535) throw new InvalidArgumentError('expected a port number, 0-65535');
+  return Number(v);
+}
+
+function seconds(v: string): number {
+  if (!/^-?\d+$/.test(v)) throw new InvalidArgumentError('expected a whole number of seconds');
   return Number(v);
 }
 
@@ -63,6 +71,8 @@ export function addApiServerOptions(cmd: Command): Command {
     .addOption(new Option('--anonymous-auth [bool]', 'enables anonymous requests to the secure port (user system:anonymous, group system:unauthenticated); not with AlwaysAllow alone').argParser(parseBool).preset(true).default(true))
     .addOption(new Option('--enable-admission-plugins <plugins>', 'admission plugins to enable beside the default ones (NamespaceLifecycle, LimitRanger, ServiceAccount, DefaultTolerationSeconds, ResourceQuota), comma separated; the order does not matter'))
     .addOption(new Option('--disable-admission-plugins <plugins>', 'admission plugins to disable, even if on by default, comma separated'))
+    .addOption(new Option('--default-not-ready-toleration-seconds <seconds>', 'the tolerationSeconds of the toleration for notReady:NoExecute added to every pod that does not already have it').argParser(seconds).default(300))
+    .addOption(new Option('--default-unreachable-toleration-seconds <seconds>', 'the tolerationSeconds of the toleration for unreachable:NoExecute added to every pod that does not already have it').argParser(seconds).default(300))
     .addOption(new Option('--write-kubeconfig <file>', 'write an admin kubeconfig (client certificate CN=admin, O=system:masters) to this file, as k3s does'))
     .addOption(new Option('--insecure-port <port>', 'plain HTTP without authentication, every client is admin (0 = off)').argParser(port).default(0))
     .addOption(new Option('--insecure-bind-address <ip>', 'the IP address on which to serve the --insecure-port').default('127.0.0.1'))
@@ -83,6 +93,8 @@ export function apiServerOptions(raw: Record<string, unknown>): ApiServerOptions
     serviceNodePortRange: String(raw.serviceNodePortRange),
     authorizationMode: String(raw.authorizationMode),
     anonymousAuth: raw.anonymousAuth !== false,
+    defaultNotReadyTolerationSeconds: Number(raw.defaultNotReadyTolerationSeconds ?? 300),
+    defaultUnreachableTolerationSeconds: Number(raw.defaultUnreachableTolerationSeconds ?? 300),
     insecurePort: Number(raw.insecurePort),
     insecureBindAddress: String(raw.insecureBindAddress),
     logLevel: String(raw.logLevel),

@@ -5,7 +5,7 @@
 // only the kinds kubectl's generators create among those served here are known. Pure.
 import { badRequest, unsupportedMedia } from './errors.js';
 
-type FieldType = 'string' | 'bytes' | 'int' | 'bool' | 'time' | 'intstr' | 'mapss' | 'mapsb' | { readonly msg: string };
+type FieldType = 'string' | 'bytes' | 'int' | 'bool' | 'time' | 'intstr' | 'mapss' | 'mapsb' | 'mapsq' | { readonly msg: string };
 interface Field {
   readonly name: string;
   readonly type: FieldType;
@@ -87,6 +87,15 @@ const SCHEMAS: Readonly<Record<string, Schema>> = {
   },
   ResourceAttributes: { 1: f('namespace', 'string'), 2: f('verb', 'string'), 3: f('group', 'string'), 4: f('version', 'string'), 5: f('resource', 'string'), 6: f('subresource', 'string'), 7: f('name', 'string') },
   NonResourceAttributes: { 1: f('path', 'string'), 2: f('verb', 'string') },
+  LocalSubjectAccessReview: { 1: f('metadata', { msg: 'ObjectMeta' }), 2: f('spec', { msg: 'SubjectAccessReviewSpec' }) },
+  SelfSubjectRulesReview: { 1: f('metadata', { msg: 'ObjectMeta' }), 2: f('spec', { msg: 'SelfSubjectRulesReviewSpec' }) },
+  SelfSubjectRulesReviewSpec: { 1: f('namespace', 'string') },
+  ResourceQuota: { 1: f('metadata', { msg: 'ObjectMeta' }), 2: f('spec', { msg: 'ResourceQuotaSpec' }) },
+  ResourceQuotaSpec: { 1: f('hard', 'mapsq'), 2: f('scopes', 'string', true) },
+  LimitRange: { 1: f('metadata', { msg: 'ObjectMeta' }), 2: f('spec', { msg: 'LimitRangeSpec' }) },
+  LimitRangeSpec: { 1: f('limits', { msg: 'LimitRangeItem' }, true) },
+  LimitRangeItem: { 1: f('type', 'string'), 2: f('max', 'mapsq'), 3: f('min', 'mapsq'), 4: f('default', 'mapsq'), 5: f('defaultRequest', 'mapsq'), 6: f('maxLimitRequestRatio', 'mapsq') },
+  Quantity: { 1: f('string', 'string') },
   Time: { 1: f('seconds', 'int'), 2: f('nanos', 'int') },
   IntOrString: { 1: f('type', 'int'), 2: f('intVal', 'int'), 3: f('strVal', 'string') },
   Unknown: { 1: f('typeMeta', { msg: 'TypeMeta' }), 2: f('raw', 'bytes'), 3: f('contentEncoding', 'string'), 4: f('contentType', 'string') },
@@ -132,7 +141,8 @@ class Reader {
 /** int64 as Go writes it (two's complement in a varint) to a JS number. */
 const toInt = (v: bigint): number => Number(BigInt.asIntN(64, v));
 
-function decodeMap(entries: Buffer[], bytesValue: boolean): Record<string, string> {
+/** A map's entries: string values, bytes (as base64, a Secret's data), or resource.Quantity messages. */
+function decodeMap(entries: Buffer[], value: 'mapss' | 'mapsb' | 'mapsq'): Record<string, string> {
   const out: Record<string, string> = {};
   for (const e of entries) {
     const r = new Reader(e);
@@ -147,7 +157,7 @@ function decodeMap(entries: Buffer[], bytesValue: boolean): Record<string, strin
       }
       const b = r.bytes();
       if (no === 1) k = b.toString('utf8');
-      else if (no === 2) v = bytesValue ? b.toString('base64') : b.toString('utf8');
+      else if (no === 2) v = value === 'mapsb' ? b.toString('base64') : value === 'mapsq' ? String(decodeMessage(b, 'Quantity').string ?? '') : b.toString('utf8');
     }
     out[k] = v;
   }
@@ -175,8 +185,8 @@ export function decodeMessage(buf: Buffer, schemaName: string): Record<string, u
   for (const [no, { values }] of raw) {
     const fd = schema[no]!;
     const t = fd.type;
-    if (t === 'mapss' || t === 'mapsb') {
-      const m = decodeMap(values as Buffer[], t === 'mapsb');
+    if (t === 'mapss' || t === 'mapsb' || t === 'mapsq') {
+      const m = decodeMap(values as Buffer[], t);
       if (Object.keys(m).length) out[fd.name] = m;
       continue;
     }

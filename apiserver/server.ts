@@ -8,6 +8,8 @@ import { type Authenticator, NO_CREDENTIALS, type UserInfo } from './auth.js';
 import { ANONYMOUS, answerReview, authorizeRequest, checkEscalation, RBAC_GROUP } from './authorization.js';
 import { AdmissionChain, namespaceLifecycle, type Operation, type WriteAdmission } from './admission/index.js';
 import { Authorizer } from './authz/index.js';
+import { impersonate } from './impersonation.js';
+import { jsonErrorText, REDACTED, scrub, scrubError, secretValues, yamlErrorText } from './redact.js';
 import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions, type Listed, versionInfo } from './discovery.js';
 import { ApiError, badRequest, conflict, forbidden, internalError, invalid, methodNotSupported, notFound, pathNotFound, tooLarge, unauthorized, unsupportedMedia } from './errors.js';
 import { applyScale, bindPod, groupVersion, scaleOf, type Strategy, validateScale } from './kinds/index.js';
@@ -47,6 +49,8 @@ export interface HandlerOptions {
   readonly anonymous?: boolean;
   /** Called after every write of an RBAC kind, with its resource (the policy cache drops what it has). */
   readonly onPolicyWrite?: (resource: string) => void;
+  /** Called after an object is deleted through this server (the quota usage of its namespace is counted again). */
+  readonly onDeleted?: (def: Strategy, namespace: string | undefined) => void;
   /** The admission chain; NamespaceLifecycle alone when absent. */
   readonly admission?: AdmissionChain;
   /** The older group versions served as views of the current kinds (OLD_VERSIONS when absent; those of unserved kinds are skipped). */
@@ -87,6 +91,10 @@ function viewCodec(v: VersionView, s: Strategy): Codec {
 }
 
 const ALWAYS_ALLOW = new Authorizer(['AlwaysAllow']);
+
+const isSecrets = (s: Strategy): boolean => s.def.group === '' && s.def.resource === 'secrets';
+
+const hasImpersonation = (req: IncomingMessage): boolean => Object.keys(req.headers).some((h) => h.startsWith('impersonate-'));
 
 export type FieldValidation = 'Ignore' | 'Warn' | 'Strict';
 
@@ -134,13 +142,13 @@ export function parseBody(body: Buffer | string, contentType: string | undefined
     try {
       return parseYaml(text) as unknown;
     } catch (e) {
-      throw badRequest(`error converting YAML to JSON: ${errorMessage(e)}`);
+      throw badRequest(`error converting YAML to JSON: ${yamlErrorText(errorMessage(e))}`);
     }
   }
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
-    throw badRequest(`couldn't get version/kind; json parse error: ${errorMessage(e)}`);
+    throw badRequest(`couldn't get version/kind; json parse error: ${jsonErrorText(errorMessage(e))}`);
   }
 }
 
@@ -185,6 +193,8 @@ export class ApiHandler {
   /** What discovery lists: the kinds, then the old versions. */
   private readonly listed: Listed[];
   private readonly admission: AdmissionChain;
+  /** Per request on Secrets: the values its body and the stored object carry, struck out of any error it gets. */
+  private readonly secretScrub = new WeakMap<IncomingMessage, Set<string>>();
 
   constructor(private readonly o: HandlerOptions) {
     for (const k of o.kinds) this.byPath.set(`${k.def.group}/${k.def.version}/${k.def.resource}`, k);
@@ -227,6 +237,12 @@ export class ApiHandler {
           throw unauthorized();
         } else user = r.user;
       }
+      // WithImpersonation, after authentication and before authorization: the request then runs as the one impersonated.
+      if (hasImpersonation(req)) {
+        const asUser = await impersonate(authz ?? ALWAYS_ALLOW, user, req.headersDistinct);
+        this.o.log.debug({ user: user.name, as: asUser.name }, 'impersonating');
+        user = asUser;
+      }
       if (authz) {
         await authorizeRequest(authz, user, info, url.searchParams, this.o.log);
         if (openGet && (await this.openPath(url.pathname, res))) return;
@@ -239,8 +255,9 @@ export class ApiHandler {
       } else if (info.kind === 'nonresource') code = this.discovery(url.pathname, res);
       else code = await this.resource(info, req, res, url.searchParams, user);
     } catch (e) {
-      const err = e instanceof ApiError ? e : internalError(errorMessage(e));
-      if (!(e instanceof ApiError)) this.o.log.error({ path: url.pathname, err: errorMessage(e) }, 'request failed');
+      const values = this.secretScrub.get(req) ?? new Set<string>();
+      const err = scrubError(e instanceof ApiError ? e : internalError(errorMessage(e)), values);
+      if (!(e instanceof ApiError)) this.o.log.error({ path: url.pathname, err: scrub(errorMessage(e), values) }, 'request failed');
       code = err.httpStatus;
       if (!res.headersSent) send(res, code, err.toStatus());
       else res.end();
@@ -326,9 +343,16 @@ export class ApiHandler {
   private async body(req: IncomingMessage): Promise<{ obj: Obj; text?: string }> {
     const raw = await readBody(req);
     const b = parseBody(raw, req.headers['content-type']);
+    this.noteSecrets(req, b);
     if (!isObj(b)) throw badRequest('the body of the request is not a JSON object');
     const ct = (req.headers['content-type'] ?? 'application/json').split(';')[0]!.trim();
     return { obj: b, ...(ct === 'application/json' && { text: raw.toString() }) };
+  }
+
+  /** On a request about Secrets, the values of a body (or stored object) it handles are kept for scrubbing. */
+  private noteSecrets(req: IncomingMessage, body: unknown): void {
+    const set = this.secretScrub.get(req);
+    if (set) secretValues(body, set);
   }
 
   /** The body's kind and apiVersion, when given, are the URL's (or, for `.../scale`, autoscaling/v1 Scale). */
@@ -364,6 +388,7 @@ export class ApiHandler {
     const c = view ? viewCodec(view.view, view.kind) : kindCodec(def);
     if (view) addWarnings(res, [view.view.deprecation]);
     if (!def.def.namespaced && r.namespace !== undefined) throw pathNotFound();
+    if (isSecrets(def)) this.secretScrub.set(req, new Set());
     const sub = r.subresource;
     if (sub !== undefined && !(view?.view.def ?? def.def).subresources.includes(sub)) throw pathNotFound();
     if (def.def.group === 'authorization.k8s.io') return this.review(def, r, req, res, q, user);
@@ -427,7 +452,10 @@ export class ApiHandler {
         if (def.def.resource === 'namespaces') return this.deleteNamespace(def, r.name!, req, res, q);
         const opts = await this.deleteOptions(req, q);
         const { obj, gone } = await st.delete(def, ns, r.name!, { ...opts, admission: this.admit('DELETE', def, undefined, ns, r.name!, user, opts.dryRun === true) });
-        if (!opts.dryRun) this.o.log.info({ resource: def.def.resource, namespace: ns, name: r.name, gone }, 'object deleted');
+        if (!opts.dryRun) {
+          this.o.log.info({ resource: def.def.resource, namespace: ns, name: r.name, gone }, 'object deleted');
+          this.o.onDeleted?.(def, ns);
+        }
         return this.respondObj(req, res, q, def, gone ? 200 : 202, obj, c);
       }
       case 'deletecollection': {
@@ -443,6 +471,7 @@ export class ApiHandler {
             if (!(e instanceof ApiError && e.httpStatus === 404)) throw e;
           }
         }
+        if (!opts.dryRun && items.length) this.o.onDeleted?.(def, ns);
         send(res, 200, { kind: `${def.def.kind}List`, apiVersion: c.apiVersion, metadata: { resourceVersion: l.resourceVersion }, items });
         return 200;
       }
@@ -457,7 +486,8 @@ export class ApiHandler {
     const { obj: body, text } = await this.body(req);
     this.checkKind(s, body);
     this.checkFields({ group: s.def.group, version: s.def.version, kind: s.def.kind }, body, text, q, res);
-    send(res, 201, await answerReview(this.o.authorizer ?? ALWAYS_ALLOW, s, user, body));
+    if (s.def.namespaced && r.namespace === undefined) throw pathNotFound();
+    send(res, 201, await answerReview(this.o.authorizer ?? ALWAYS_ALLOW, s, user, body, r.namespace));
     return 201;
   }
 
@@ -573,7 +603,7 @@ export class ApiHandler {
     const errs = strictDecodingErrors(definitionOf(def.group, def.version, def.kind), patched, undefined, directive !== 'Strict');
     if (errs.length === 0 || directive === 'Ignore') return;
     if (directive === 'Strict') {
-      throw invalid('', '', '', [{ type: 'FieldValueInvalid', field: 'patch', value: JSON.stringify(patch), detail: `strict decoding error: ${errs.join(', ')}` }]);
+      throw invalid('', '', '', [{ type: 'FieldValueInvalid', field: 'patch', value: patch === REDACTED ? REDACTED : JSON.stringify(patch), detail: `strict decoding error: ${errs.join(', ')}` }]);
     }
     if (warn) addWarnings(res, errs);
   }
@@ -587,13 +617,15 @@ export class ApiHandler {
     const type = patchTypeOf(req.headers['content-type']);
     if (type === undefined) throw unsupportedPatch();
     const patch = parseBody(await readBody(req), 'application/json');
+    this.noteSecrets(req, patch);
     if (type !== 'json' && !isObj(patch)) throw badRequest('the patch must be a JSON object');
     fieldValidationOf(q);
     for (let i = 0; i < 10; i++) {
       // The patch applies to the object in the request's version, as the client read it.
       const cur = c.out(await this.o.storage.get(def, ns, name));
+      this.noteSecrets(req, cur);
       const patchedObj = this.patched(type, cur, patch, c.apiVersion, def.def.kind);
-      this.checkPatchedFields(c.gvk, patchedObj, patch, q, res, i === 0);
+      this.checkPatchedFields(c.gvk, patchedObj, isSecrets(def) ? REDACTED : patch, q, res, i === 0);
       const next = c.in(patchedObj);
       const curRv = strOf(objAt(cur, 'metadata').resourceVersion);
       const rv = strOf(objAt(next, 'metadata').resourceVersion);

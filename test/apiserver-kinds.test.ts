@@ -531,10 +531,10 @@ describe('the registry', () => {
   const reg = createKindRegistry();
   it('serves every kind of the issue, by resource, kind and short name', () => {
     const want = [
-      '/namespaces', '/nodes', '/pods', '/services', '/endpoints', '/replicationcontrollers', '/secrets', '/configmaps', '/events', '/serviceaccounts', '/componentstatuses',
+      '/namespaces', '/nodes', '/pods', '/services', '/endpoints', '/replicationcontrollers', '/secrets', '/configmaps', '/events', '/serviceaccounts', '/limitranges', '/resourcequotas', '/componentstatuses',
       'apps/deployments', 'apps/replicasets', 'apps/daemonsets', 'batch/jobs', 'batch/cronjobs', 'networking.k8s.io/networkpolicies', 'networking.k8s.io/ingresses', 'coordination.k8s.io/leases',
       'rbac.authorization.k8s.io/clusterrolebindings', 'rbac.authorization.k8s.io/clusterroles', 'rbac.authorization.k8s.io/rolebindings', 'rbac.authorization.k8s.io/roles',
-      'authorization.k8s.io/selfsubjectaccessreviews', 'authorization.k8s.io/subjectaccessreviews',
+      'authorization.k8s.io/localsubjectaccessreviews', 'authorization.k8s.io/selfsubjectaccessreviews', 'authorization.k8s.io/selfsubjectrulesreviews', 'authorization.k8s.io/subjectaccessreviews',
     ];
     expect(reg.all().map((s) => `${s.def.group}/${s.def.resource}`)).toEqual(want);
     expect(reg.byResource('apps', 'deployments')).toBe(deploymentStrategy);
@@ -614,6 +614,10 @@ describe('every kind', () => {
     clusterrolebindings: { metadata: { name: 'b' }, roleRef: { kind: 'ClusterRole', name: 'view' }, subjects: [{ kind: 'Group', name: 'devs' }, { kind: 'ServiceAccount', name: 'default', namespace: 'kube-system' }] },
     selfsubjectaccessreviews: { metadata: { name: 'r' }, spec: { resourceAttributes: { verb: 'get', resource: 'pods' } } },
     subjectaccessreviews: { metadata: { name: 'r' }, spec: { user: 'bob', resourceAttributes: { verb: 'get', resource: 'pods' } } },
+    localsubjectaccessreviews: { metadata: { name: 'r', namespace: 'default' }, spec: { user: 'bob', resourceAttributes: { verb: 'get', resource: 'pods', namespace: 'default' } } },
+    selfsubjectrulesreviews: { metadata: { name: 'r' }, spec: { namespace: 'default' } },
+    limitranges: { metadata: { name: 'lr', namespace: 'default' }, spec: { limits: [{ type: 'Container', max: { cpu: '1' }, default: { cpu: '500m' } }] } },
+    resourcequotas: { metadata: { name: 'q', namespace: 'default' }, spec: { hard: { pods: '2', 'requests.cpu': '1' } } },
   };
   const reg = createKindRegistry();
 

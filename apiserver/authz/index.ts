@@ -12,7 +12,8 @@ export { attributesOf, forbiddenMessage, forbiddenStatus, type ParsedRequest } f
 export { AGGREGATE_TO, bootstrapClusterRoleBindings, bootstrapClusterRoles, reconcileClusterRole, reconcileClusterRoleBinding } from './bootstrap.js';
 export { breakdown, compactRule, escalationMessage, ruleCovers, uncoveredRules } from './escalation.js';
 export { appliesTo, type Decision, rbacAuthorize, type RbacObjects, RbacPolicy } from './rbac.js';
-export { reviewAnswer, reviewAttributes, type ReviewProblem, reviewSubject } from './review.js';
+export { localReviewProblems, reviewAnswer, reviewAttributes, type ReviewProblem, reviewSubject, rulesReviewStatus } from './review.js';
+import { rulesReviewStatus } from './review.js';
 export { type Attributes, nonResourceURLMatches, type PolicyRule, resourceMatches, ruleAllows, ruleJson, ruleOf, type Subject } from './rules.js';
 
 import { rbacAuthorize } from './rbac.js';
@@ -78,6 +79,24 @@ export class Authorizer {
       if (d.reason) reasons.push(d.reason);
     }
     return { decision: 'noOpinion', reason: reasons.join('\n') };
+  }
+
+  /**
+   * SelfSubjectRulesReview's status: the rules of every mode that can list them (the union's RulesFor):
+   * everything under AlwaysAllow, nothing under AlwaysDeny, RBAC's bindings; RBAC's errors as evaluationError.
+   */
+  async rulesReview(user: Subject, namespace: string): Promise<Record<string, unknown>> {
+    const rules = [];
+    const errors: string[] = [];
+    for (const m of this.modes) {
+      if (m === 'AlwaysAllow') rules.push(ruleOf({ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }), ruleOf({ verbs: ['*'], nonResourceURLs: ['*'] }));
+      else if (m === 'RBAC') {
+        const r = await this.rulesFor(user, namespace);
+        rules.push(...r.rules);
+        errors.push(...r.errors);
+      }
+    }
+    return rulesReviewStatus(rules, errors);
   }
 
   /** The RBAC rules that apply to a user in a namespace (none without RBAC). */

@@ -2,7 +2,7 @@
 // about, checked the way the server checks its own requests; the answer is the review with its status. Pure
 // apart from the authorizer it is given.
 import { isObject } from '../../core/index.js';
-import type { Attributes, Subject } from './rules.js';
+import type { Attributes, PolicyRule, Subject } from './rules.js';
 
 type Json = Record<string, unknown>;
 const str = (o: unknown, k: string): string => (isObject(o) && typeof o[k] === 'string' ? o[k] : '');
@@ -52,4 +52,25 @@ export function reviewAnswer(kind: string, body: Json, decision: { decision: str
     spec: isObject(body.spec) ? body.spec : {},
     status: { allowed: decision.decision === 'allow', ...(decision.decision === 'deny' && { denied: true }), ...(decision.reason && { reason: decision.reason }) },
   };
+}
+
+/** A LocalSubjectAccessReview's own checks (ValidateLocalSubjectAccessReview), beside the SubjectAccessReview ones. */
+export function localReviewProblems(body: Json, namespace: string): ReviewProblem[] {
+  const out: ReviewProblem[] = [];
+  const spec = isObject(body.spec) ? body.spec : {};
+  if (isObject(spec.resourceAttributes) && str(spec.resourceAttributes, 'namespace') !== namespace) out.push({ field: 'spec.resourceAttributes.namespace', detail: 'must match metadata.namespace' });
+  if (isObject(spec.nonResourceAttributes)) out.push({ field: 'spec.nonResourceAttributes', detail: 'disallowed on this kind of request' });
+  return out;
+}
+
+/** SubjectRulesReviewStatus from the rules that apply: resource rules and non-resource rules apart, as RBAC's RulesFor lists them. */
+export function rulesReviewStatus(rules: readonly PolicyRule[], errors: readonly string[], incomplete = false): Json {
+  const resourceRules: Json[] = [];
+  const nonResourceRules: Json[] = [];
+  for (const r of rules) {
+    if (r.nonResourceURLs.length) nonResourceRules.push({ verbs: [...r.verbs], nonResourceURLs: [...r.nonResourceURLs] });
+    else resourceRules.push({ verbs: [...r.verbs], ...(r.apiGroups.length && { apiGroups: [...r.apiGroups] }), ...(r.resources.length && { resources: [...r.resources] }), ...(r.resourceNames.length && { resourceNames: [...r.resourceNames] }) });
+  }
+  const unique = [...new Set(errors)];
+  return { resourceRules, nonResourceRules, incomplete, ...(unique.length && { evaluationError: unique.length === 1 ? unique[0]! : `[${unique.join(', ')}]` }) };
 }

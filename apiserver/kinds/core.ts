@@ -352,17 +352,19 @@ export const endpointsStrategy = defineKind({
 // --- secrets, configmaps, serviceaccounts ----------------------------------------------------------------
 
 const CONFIG_KEY_RE = /^[-._a-zA-Z0-9]+$/;
-function validateDataKeys(o: KubeObject, field: string, errs: FieldError[], seen: Set<string>): void {
+/** A Secret's values are never quoted in its errors (validation says `<secret contents redacted>`). */
+const SECRET_REDACTED = '<secret contents redacted>';
+function validateDataKeys(o: KubeObject, field: string, errs: FieldError[], seen: Set<string>, secret = false): void {
   const data = o[field];
   if (data === undefined || data === null) return;
   if (!isObject(data)) {
-    errs.push(typeInvalid(field, data, 'must be an object of strings'));
+    errs.push(typeInvalid(field, secret ? SECRET_REDACTED : data, 'must be an object of strings'));
     return;
   }
   for (const [k, v] of Object.entries(data)) {
     if (k.length > 253) errs.push(invalid(`${field}[${k}]`, k, 'must be no more than 253 characters'));
     if (!CONFIG_KEY_RE.test(k)) errs.push(invalid(`${field}[${k}]`, k, "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')"));
-    if (typeof v !== 'string') errs.push(typeInvalid(`${field}[${k}]`, v, 'must be a string'));
+    if (typeof v !== 'string') errs.push(typeInvalid(`${field}[${k}]`, secret ? SECRET_REDACTED : v, 'must be a string'));
     if (seen.has(k)) errs.push(invalid(`${field}[${k}]`, k, 'duplicate of key present in ' + (field === 'data' ? 'binaryData' : 'data')));
     seen.add(k);
   }
@@ -383,9 +385,9 @@ export const secretStrategy = defineKind({
     }
   },
   validate(o, errs) {
-    validateDataKeys(o, 'data', errs, new Set());
+    validateDataKeys(o, 'data', errs, new Set(), true);
     for (const [k, v] of Object.entries(obj(o, 'data') ?? {}))
-      if (typeof v === 'string' && (v.length % 4 !== 0 || !BASE64_RE.test(v))) errs.push(invalid(`data[${k}]`, '<secret contents redacted>', 'illegal base64 data'));
+      if (typeof v === 'string' && (v.length % 4 !== 0 || !BASE64_RE.test(v))) errs.push(invalid(`data[${k}]`, SECRET_REDACTED, 'illegal base64 data'));
     let size = 0;
     for (const v of Object.values(obj(o, 'data') ?? {})) if (typeof v === 'string') size += Math.floor((v.length * 3) / 4);
     if (size > 1024 * 1024) errs.push({ type: 'FieldValueTooLong', field: 'data', value: '<value omitted>', detail: 'may not be more than 1048576 bytes' });

@@ -17,7 +17,7 @@ export { isDns1035Label, isDns1123Label, isDns1123Subdomain, isQualifiedName, is
 export { formatLabels, formatLabelSelector, humanDuration, labelSelectorString, since } from './humanize.js';
 export { ALL_STRATEGIES, createKindRegistry, groupVersion, type KindRegistry, storageKey, storagePrefix } from './registry.js';
 export { bindPod, podDisplayStatus, podStrategy } from './pod.js';
-export { defaultPullPolicy } from './podspec.js';
+export { defaultPullPolicy, qosClass } from './podspec.js';
 export {
   componentStatusStrategy,
   configMapStrategy,
@@ -32,6 +32,8 @@ export {
 } from './core.js';
 export { cronJobStrategy, cronScheduleError, daemonSetStrategy, deploymentStrategy, JOB_LABELS, jobStrategy, labelSelectorMatches, replicaSetStrategy, replicationControllerStrategy } from './workloads.js';
 export { ingressStrategy, leaseStrategy, networkPolicyStrategy } from './networking.js';
-export { clusterRoleBindingStrategy, clusterRoleStrategy, nameIsPathSegment, roleBindingStrategy, roleStrategy, selfSubjectAccessReviewStrategy, subjectAccessReviewStrategy } from './rbac.js';
+export { clusterRoleBindingStrategy, clusterRoleStrategy, nameIsPathSegment, localSubjectAccessReviewStrategy, roleBindingStrategy, roleStrategy, selfSubjectAccessReviewStrategy, selfSubjectRulesReviewStrategy, subjectAccessReviewStrategy } from './rbac.js';
+export { LIMIT_TYPES, limitRangeStrategy, QUOTA_SCOPES, quotaColumns, resourceQuotaStrategy } from './policy.js';
+export { add as addQuantity, cmp as cmpQuantity, count as countQuantity, formatQuantity, maxOf as maxQuantity, milli as milliOf, parseQuantity as parseExactQuantity, type Quantity, type QuantityFormat, resourceList, sub as subQuantity, zero as zeroQuantity } from './quantity.js';
 export { applyScale, scaleOf, validateScale } from './scale.js';
 export { matchRequestNamespace, NAMESPACE_MISMATCH } from './meta.js';

@@ -168,9 +168,9 @@ export const clusterRoleBindingStrategy = defineKind({
 });
 
 /** The access reviews: created only, answered by the server's authorizer, never stored (storage ''). */
-const review = (resource: string, kind: string) =>
+const review = (resource: string, kind: string, namespaced = false) =>
   defineKind({
-    def: resourceDef({ group: 'authorization.k8s.io', resource, kind, storage: '', namespaced: false, verbs: ['create'] }),
+    def: resourceDef({ group: 'authorization.k8s.io', resource, kind, storage: '', namespaced, verbs: ['create'] }),
     nameCheck: nameIsPathSegment,
     defaults: (o) => void ensure(o, 'spec'),
     columns: [NAME_COLUMN],
@@ -178,3 +178,5 @@ const review = (resource: string, kind: string) =>
   });
 export const selfSubjectAccessReviewStrategy = review('selfsubjectaccessreviews', 'SelfSubjectAccessReview');
 export const subjectAccessReviewStrategy = review('subjectaccessreviews', 'SubjectAccessReview');
+export const localSubjectAccessReviewStrategy = review('localsubjectaccessreviews', 'LocalSubjectAccessReview', true);
+export const selfSubjectRulesReviewStrategy = review('selfsubjectrulesreviews', 'SelfSubjectRulesReview');

@@ -3,7 +3,8 @@
 import { componentStatusStrategy, configMapStrategy, endpointsStrategy, eventStrategy, namespaceStrategy, nodeStrategy, secretStrategy, serviceAccountStrategy, serviceStrategy } from './core.js';
 import { ingressStrategy, leaseStrategy, networkPolicyStrategy } from './networking.js';
 import { podStrategy } from './pod.js';
-import { clusterRoleBindingStrategy, clusterRoleStrategy, roleBindingStrategy, roleStrategy, selfSubjectAccessReviewStrategy, subjectAccessReviewStrategy } from './rbac.js';
+import { limitRangeStrategy, resourceQuotaStrategy } from './policy.js';
+import { clusterRoleBindingStrategy, clusterRoleStrategy, localSubjectAccessReviewStrategy, roleBindingStrategy, roleStrategy, selfSubjectAccessReviewStrategy, selfSubjectRulesReviewStrategy, subjectAccessReviewStrategy } from './rbac.js';
 import type { ResourceDef, Strategy } from './types.js';
 import { cronJobStrategy, daemonSetStrategy, deploymentStrategy, jobStrategy, replicaSetStrategy, replicationControllerStrategy } from './workloads.js';
 
@@ -18,6 +19,8 @@ export const ALL_STRATEGIES: readonly Strategy[] = [
   configMapStrategy,
   eventStrategy,
   serviceAccountStrategy,
+  limitRangeStrategy,
+  resourceQuotaStrategy,
   componentStatusStrategy,
   deploymentStrategy,
   replicaSetStrategy,
@@ -31,7 +34,9 @@ export const ALL_STRATEGIES: readonly Strategy[] = [
   clusterRoleStrategy,
   roleBindingStrategy,
   roleStrategy,
+  localSubjectAccessReviewStrategy,
   selfSubjectAccessReviewStrategy,
+  selfSubjectRulesReviewStrategy,
   subjectAccessReviewStrategy,
 ];
 

@@ -416,6 +416,29 @@ export const DEFINITIONS: Readonly<Record<string, Definition>> = {
     imagePullSecrets: arr(ref(`${CORE}LocalObjectReference`)),
     secrets: arr(ref(`${CORE}ObjectReference`)),
   }),
+  [`${CORE}LimitRange`]: kind(['', 'v1', 'LimitRange'], 'LimitRange sets resource usage limits for each kind of resource in a Namespace.', { spec: ref(`${CORE}LimitRangeSpec`) }),
+  [`${CORE}LimitRangeSpec`]: {
+    description: 'LimitRangeSpec defines a min/max usage limit for resources that match on kind.',
+    required: ['limits'],
+    properties: { limits: arr(ref(`${CORE}LimitRangeItem`)) },
+  },
+  [`${CORE}LimitRangeItem`]: {
+    description: 'LimitRangeItem defines a min/max usage limit for any resource that matches on kind.',
+    required: ['type'],
+    properties: { default: map(quantity), defaultRequest: map(quantity), max: map(quantity), maxLimitRequestRatio: map(quantity), min: map(quantity), type: 'string' },
+  },
+  [`${CORE}ResourceQuota`]: kind(['', 'v1', 'ResourceQuota'], 'ResourceQuota sets aggregate quota restrictions enforced per namespace', {
+    spec: ref(`${CORE}ResourceQuotaSpec`),
+    status: ref(`${CORE}ResourceQuotaStatus`),
+  }),
+  [`${CORE}ResourceQuotaSpec`]: {
+    description: 'ResourceQuotaSpec defines the desired hard limits to enforce for Quota.',
+    properties: { hard: map(quantity), scopeSelector: 'object', scopes: strs },
+  },
+  [`${CORE}ResourceQuotaStatus`]: {
+    description: 'ResourceQuotaStatus defines the enforced hard limits and observed use.',
+    properties: { hard: map(quantity), used: map(quantity) },
+  },
   [`${CORE}ComponentStatus`]: kind(['', 'v1', 'ComponentStatus'], 'ComponentStatus (and ComponentStatusList) holds the cluster validation info.', {
     conditions: arr('object'),
   }),
@@ -659,6 +682,24 @@ export const DEFINITIONS: Readonly<Record<string, Definition>> = {
     description: 'SubjectAccessReviewStatus',
     required: ['allowed'],
     properties: { allowed: 'boolean', denied: 'boolean', evaluationError: 'string', reason: 'string' },
+  },
+
+  [`${AUTHZ}LocalSubjectAccessReview`]: kind(['authorization.k8s.io', 'v1', 'LocalSubjectAccessReview'], 'LocalSubjectAccessReview checks whether or not a user or group can perform an action in a given namespace.', {
+    spec: ref(`${AUTHZ}SubjectAccessReviewSpec`),
+    status: ref(`${AUTHZ}SubjectAccessReviewStatus`),
+  }, ['spec']),
+  [`${AUTHZ}SelfSubjectRulesReview`]: kind(['authorization.k8s.io', 'v1', 'SelfSubjectRulesReview'], 'SelfSubjectRulesReview enumerates the set of actions the current user can perform within a namespace.', {
+    spec: ref(`${AUTHZ}SelfSubjectRulesReviewSpec`),
+    status: ref(`${AUTHZ}SubjectRulesReviewStatus`),
+  }, ['spec']),
+  [`${AUTHZ}SelfSubjectRulesReviewSpec`]: {
+    description: 'SelfSubjectRulesReviewSpec defines the specification for SelfSubjectRulesReview.',
+    properties: { namespace: 'string' },
+  },
+  [`${AUTHZ}SubjectRulesReviewStatus`]: {
+    description: 'SubjectRulesReviewStatus contains the result of a rules check.',
+    required: ['resourceRules', 'nonResourceRules', 'incomplete'],
+    properties: { evaluationError: 'string', incomplete: 'boolean', nonResourceRules: arr('object'), resourceRules: arr('object') },
   },
 
   // ---- autoscaling/v1 ----

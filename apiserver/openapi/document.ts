@@ -37,6 +37,8 @@ export const OPENAPI_RESOURCES: readonly OpenApiResource[] = [
   { group: '', version: 'v1', resource: 'configmaps', kind: 'ConfigMap', namespaced: true, definition: `${C}ConfigMap` },
   { group: '', version: 'v1', resource: 'events', kind: 'Event', namespaced: true, definition: `${C}Event` },
   { group: '', version: 'v1', resource: 'serviceaccounts', kind: 'ServiceAccount', namespaced: true, definition: `${C}ServiceAccount` },
+  { group: '', version: 'v1', resource: 'limitranges', kind: 'LimitRange', namespaced: true, definition: `${C}LimitRange` },
+  { group: '', version: 'v1', resource: 'resourcequotas', kind: 'ResourceQuota', namespaced: true, definition: `${C}ResourceQuota` },
   { group: '', version: 'v1', resource: 'componentstatuses', kind: 'ComponentStatus', namespaced: false, definition: `${C}ComponentStatus` },
   { group: 'apps', version: 'v1', resource: 'deployments', kind: 'Deployment', namespaced: true, definition: 'io.k8s.api.apps.v1.Deployment', scale: true },
   { group: 'apps', version: 'v1', resource: 'replicasets', kind: 'ReplicaSet', namespaced: true, definition: 'io.k8s.api.apps.v1.ReplicaSet', scale: true },
