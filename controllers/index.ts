@@ -1,4 +1,4 @@
-// kube-controller-manager: the replication manager (ReplicationController, ReplicaSet) over the API, leader-elected on a Lease.
+// kube-controller-manager: the replication manager (ReplicationController, ReplicaSet) and the deployment controller over the API, leader-elected on a Lease.
 export {
   type OwnerKind,
   type Owner,
@@ -32,3 +32,4 @@ export { ReplicationManager, OWNER_PREFIX, type ReplicationManagerDeps } from '.
 export { WorkQueue } from './queue.js';
 export { ControllerManager, type ControllerManagerConfig } from './manager.js';
 export { addControllerManagerOptions, controllerManagerOptions, controllersOf, ControllersFlagError, KNOWN_CONTROLLERS, VERSION, type ControllerName, type ControllerManagerOptions } from './options.js';
+export * from './deployment/index.js';

@@ -1,6 +1,6 @@
 // kube-controller-manager's body: one active instance (a Lease, when --leader-elect), and while it
 // leads, the controllers --controllers names over shared list+watch caches, each with its work queue
-// and --concurrent-*-syncs workers. Losing the lease stops the controllers (their writes end with it).
+// and --concurrent-*-syncs workers (the replication manager, the deployment controller). Losing the lease stops the controllers (their writes end with it).
 import { type ApiClient, type ClusterStore, type Corrupt, keys, parseJsonObject, prefixSource, type Stored } from '../cluster/index.js';
 import { errorMessage, type Logger, PrefixCache } from '../common/index.js';
 import { LeaseElection } from '../proxy/index.js';
@@ -8,8 +8,15 @@ import type { ControllerName } from './options.js';
 import { WorkQueue } from './queue.js';
 import { OWNER_PREFIX, ReplicationManager } from './replication/index.js';
 import type { OwnerKind } from './replication/index.js';
+import { DEPLOYMENT_PREFIX, DeploymentController, REPLICASET_PREFIX } from './deployment/index.js';
 
 type Obj = Record<string, unknown>;
+
+/** What a worker runs: one sync of a key, a delay to look again (or undefined); throws to be retried. */
+interface Syncer {
+  readonly kind: string;
+  sync(key: string): Promise<number | undefined>;
+}
 
 export interface ControllerManagerConfig {
   readonly controllers: ReadonlySet<ControllerName>;
@@ -18,7 +25,7 @@ export interface ControllerManagerConfig {
   readonly election?: { readonly identity: string; readonly leaseDurationMs: number; readonly renewDeadlineMs: number; readonly retryPeriodMs: number; readonly namespace: string; readonly name: string };
 }
 
-const KIND_OF: Readonly<Record<ControllerName, OwnerKind>> = { replicationcontroller: 'ReplicationController', replicaset: 'ReplicaSet' };
+const KIND_OF: Readonly<Record<Exclude<ControllerName, 'deployment'>, OwnerKind>> = { replicationcontroller: 'ReplicationController', replicaset: 'ReplicaSet' };
 
 export class ControllerManager {
   constructor(
@@ -50,35 +57,53 @@ export class ControllerManager {
       await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
       return;
     }
-    const managers: { m: ReplicationManager; queue: WorkQueue; owners: PrefixCache<Stored<Obj>, Corrupt>; workers: number }[] = [];
     const src = prefixSource(this.store, parseJsonObject);
-    // The pods cache, shared: each change goes to every controller.
-    const pods = new PrefixCache<Stored<Obj>, Corrupt>(src, { prefix: keys.pods(), log: this.log }, (changed) => managers.forEach((x) => x.m.podsChanged(changed)));
+    // One cache per prefix, shared (pods, replica sets): each change goes to every controller that follows it.
+    const hub = new Map<string, { cache: PrefixCache<Stored<Obj>, Corrupt>; subs: ((changed: ReadonlySet<string>) => void)[] }>();
+    const follow = (prefix: string, fn: (changed: ReadonlySet<string>) => void): PrefixCache<Stored<Obj>, Corrupt> => {
+      let h = hub.get(prefix);
+      if (!h) {
+        const subs: ((changed: ReadonlySet<string>) => void)[] = [];
+        h = { cache: new PrefixCache<Stored<Obj>, Corrupt>(src, { prefix, log: this.log }, (changed) => subs.forEach((f) => f(changed))), subs };
+        hub.set(prefix, h);
+      }
+      h.subs.push(fn);
+      return h.cache;
+    };
+    const running: { c: Syncer; queue: WorkQueue; workers: number }[] = [];
     for (const n of names) {
-      const kind = KIND_OF[n];
       const queue = new WorkQueue();
+      const log = this.log.child({ controller: n });
+      if (n === 'deployment') {
+        const holder: { c?: DeploymentController } = {};
+        const deployments = follow(DEPLOYMENT_PREFIX, (ch) => holder.c?.deploymentsChanged(ch));
+        const replicaSets = follow(REPLICASET_PREFIX, (ch) => holder.c?.replicaSetsChanged(ch));
+        const pods = follow(keys.pods(), (ch) => holder.c?.podsChanged(ch));
+        holder.c = new DeploymentController({ client: this.client, deployments, replicaSets, pods, queue, log, signal });
+        running.push({ c: holder.c, queue, workers: this.cfg.workers[n] });
+        continue;
+      }
+      const kind = KIND_OF[n];
       const holder: { m?: ReplicationManager } = {};
-      const owners = new PrefixCache<Stored<Obj>, Corrupt>(src, { prefix: OWNER_PREFIX[kind], log: this.log }, (changed) => holder.m?.ownersChanged(changed));
-      holder.m = new ReplicationManager(kind, { client: this.client, owners, pods, queue, log: this.log.child({ controller: n }), signal });
-      managers.push({ m: holder.m, queue, owners, workers: this.cfg.workers[n] });
+      const pods = follow(keys.pods(), (ch) => holder.m?.podsChanged(ch));
+      const owners = follow(OWNER_PREFIX[kind], (ch) => holder.m?.ownersChanged(ch));
+      holder.m = new ReplicationManager(kind, { client: this.client, owners, pods, queue, log, signal });
+      running.push({ c: holder.m, queue, workers: this.cfg.workers[n] });
     }
-    const caches = [pods.run(signal), ...managers.map((x) => x.owners.run(signal))];
+    const caches = [...hub.values()].map((h) => h.cache.run(signal));
     // Workers start once every cache has its first listing (WaitForCacheSync), bounded by the signal.
-    while (!signal.aborted && !(pods.synced && managers.every((x) => x.owners.synced))) await new Promise((r) => setTimeout(r, 50));
+    while (!signal.aborted && ![...hub.values()].every((h) => h.cache.synced)) await new Promise((r) => setTimeout(r, 50));
     if (!signal.aborted) {
       this.log.info({ controllers: names }, 'caches synced');
-      for (const x of managers) {
-        x.m.ownersChanged(new Set(x.owners.items.keys()));
-        x.m.podsChanged(new Set(pods.items.keys()));
-      }
+      for (const h of hub.values()) h.subs.forEach((f) => f(new Set(h.cache.items.keys())));
     }
-    signal.addEventListener('abort', () => managers.forEach((x) => x.queue.shutDown()), { once: true });
-    if (signal.aborted) managers.forEach((x) => x.queue.shutDown());
-    const workers = managers.flatMap((x) => Array.from({ length: x.workers }, () => this.worker(x.m, x.queue)));
+    signal.addEventListener('abort', () => running.forEach((x) => x.queue.shutDown()), { once: true });
+    if (signal.aborted) running.forEach((x) => x.queue.shutDown());
+    const workers = running.flatMap((x) => Array.from({ length: x.workers }, () => this.worker(x.c, x.queue)));
     await Promise.all([...caches, ...workers]);
   }
 
-  private async worker(m: ReplicationManager, q: WorkQueue): Promise<void> {
+  private async worker(m: Syncer, q: WorkQueue): Promise<void> {
     // Bounded by the queue: get() returns undefined once it is shut down.
     for (let key = await q.get(); key !== undefined; key = await q.get()) {
       try {

@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DurationError, FlannelError, isIp, parseDuration } from '../common/index.js';
 
 /** The controllers this manager runs (`--controllers` names them as Kubernetes does). */
-export const KNOWN_CONTROLLERS = ['replicationcontroller', 'replicaset'] as const;
+export const KNOWN_CONTROLLERS = ['replicationcontroller', 'replicaset', 'deployment'] as const;
 export type ControllerName = (typeof KNOWN_CONTROLLERS)[number];
 
 export class ControllersFlagError extends FlannelError {
@@ -26,6 +26,7 @@ export interface ControllerManagerOptions {
   readonly controllers: ReadonlySet<ControllerName>;
   readonly concurrentRcSyncs: number;
   readonly concurrentReplicasetSyncs: number;
+  readonly concurrentDeploymentSyncs: number;
   readonly bindAddress: string;
   readonly securePort: number;
   readonly certDir: string;
@@ -83,6 +84,7 @@ export function addControllerManagerOptions(cmd: Command): Command {
     .addOption(new Option('--controllers <list>', "controllers to run: '*' all on by default, 'foo' enables foo, '-foo' disables it").default('*'))
     .addOption(new Option('--concurrent-rc-syncs <n>', 'replication controllers synced at once').default('5'))
     .addOption(new Option('--concurrent-replicaset-syncs <n>', 'replica sets synced at once').default('5'))
+    .addOption(new Option('--concurrent-deployment-syncs <n>', 'deployments synced at once').default('5'))
     .addOption(new Option('--bind-address <ip>', 'the address /healthz (HTTPS) listens on').default('0.0.0.0'))
     .addOption(new Option('--secure-port <port>', 'the port /healthz (HTTPS) listens on (0: off)').default('10257'))
     .addOption(new Option('--cert-dir <dir>', 'where the self-signed serving certificate is kept').default('/var/run/kubernetes'))
@@ -124,6 +126,7 @@ export function controllerManagerOptions(raw: Record<string, unknown>): Controll
     controllers,
     concurrentRcSyncs: positiveInt('concurrent-rc-syncs', String(raw.concurrentRcSyncs)),
     concurrentReplicasetSyncs: positiveInt('concurrent-replicaset-syncs', String(raw.concurrentReplicasetSyncs)),
+    concurrentDeploymentSyncs: positiveInt('concurrent-deployment-syncs', String(raw.concurrentDeploymentSyncs)),
     bindAddress,
     securePort: port,
     certDir: String(raw.certDir),

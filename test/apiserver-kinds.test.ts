@@ -641,3 +641,23 @@ describe('every kind', () => {
     }
   });
 });
+
+describe('status writes and metadata', () => {
+  it('deployments/status keeps annotation changes (the controller writes its revision there) but not labels; replicasets/status keeps neither', () => {
+    const old = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'default', uid: 'u', generation: 2, labels: { a: '1' }, annotations: { k: 'v' } }, spec: { replicas: 1 }, status: {} };
+    const st = structuredClone(old) as Record<string, any>;
+    st.metadata.annotations = { k: 'v', 'deployment.kubernetes.io/revision': '2' };
+    st.metadata.labels = { a: 'changed' };
+    st.spec = { replicas: 9 };
+    st.status = { observedGeneration: 2 };
+    deploymentStrategy.prepareForStatusUpdate(st, old);
+    expect(st.metadata.annotations).toEqual({ k: 'v', 'deployment.kubernetes.io/revision': '2' });
+    expect(st.metadata.labels).toEqual({ a: '1' });
+    expect(st.spec).toEqual({ replicas: 1 });
+    const rs = { ...structuredClone(old), kind: 'ReplicaSet' };
+    const rst = structuredClone(rs) as Record<string, any>;
+    rst.metadata.annotations = { other: 'x' };
+    replicaSetStrategy.prepareForStatusUpdate(rst, rs);
+    expect(rst.metadata.annotations).toEqual({ k: 'v' });
+  });
+});

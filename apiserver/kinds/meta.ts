@@ -189,6 +189,8 @@ export interface KindSpec {
   generation?: boolean;
   /** pods/status and nodes/status may change labels and annotations (the kubelet writes them). */
   statusWritesLabels?: boolean;
+  /** deployments/status may change annotations (deploymentStatusStrategy resets only spec and labels: the controller writes the revision there). */
+  statusWritesAnnotations?: boolean;
   /** Extra create preparation (a Job's generated selector), after the generic one. */
   prepareForCreate?(o: KubeObject): void;
   /** Extra update preparation, after the generic one. */
@@ -252,7 +254,7 @@ export function defineKind(k: KindSpec): Strategy {
       const om = meta(old);
       // ResetObjectMetaForStatus: a status write cannot touch these (pods and nodes keep labels/annotations changes).
       const reset = ['name', 'namespace', 'uid', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'generation', 'finalizers', 'ownerReferences'];
-      if (!k.statusWritesLabels) reset.push('labels', 'annotations');
+      if (!k.statusWritesLabels) reset.push('labels', ...(k.statusWritesAnnotations ? [] : ['annotations']));
       const nm: KubeObject = { ...m };
       for (const key of reset) {
         if (om[key] === undefined) delete nm[key];

@@ -269,6 +269,7 @@ export const deploymentStrategy = defineKind({
   validateUpdate: selectorImmutable,
   initialStatus: () => ({}),
   generation: true,
+  statusWritesAnnotations: true,
   columns: [
     NAME_COLUMN,
     col('Ready', 'string', 'Number of the pod with ready state'),
