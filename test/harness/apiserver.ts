@@ -8,6 +8,7 @@ import { request as httpsRequest } from 'node:https';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './etcd.js';
+import { type Daemon, writeDaemonKubeconfig } from './identities.js';
 
 const run = promisify(execFile);
 /** The repository root, from test/harness/ or from its build in dist/test/harness/ (the demo and benches run from dist/). */
@@ -55,6 +56,11 @@ export class ApiServerProc {
   get certDir(): string {
     return path.join(this.dir, 'certs');
   }
+  /** A kubeconfig for a daemon of the lab, with its own identity (see identities.ts). */
+  async kubeconfigOf(daemon: Daemon, node?: string): Promise<string> {
+    return writeDaemonKubeconfig(this.certDir, this.url, this.dir, daemon, node);
+  }
+
   get admin(): ClientCreds {
     return { ca: path.join(this.certDir, 'ca.crt'), cert: path.join(this.certDir, 'admin.crt'), key: path.join(this.certDir, 'admin.key') };
   }
