@@ -83,24 +83,28 @@ export function nodeRestriction(lookups: NodeRestrictionLookups): AdmissionPlugi
   return {
     name: 'NodeRestriction',
     operations: ['CREATE', 'UPDATE', 'DELETE'],
-    async admit(a) {
-      const id = nodeIdentity(a.user);
-      if (!id.isNode) return;
-      const node = id.nodeName;
-      if (node === '') refuse(a, `could not determine node from user ${JSON.stringify(a.user.name)}`);
-      const { group, resource } = a.resource;
-      if (group === '' && resource === 'pods') {
-        if (a.subresource === '') return admitPod(a, node, lookups);
-        if (a.subresource === 'status') return admitPodStatus(a, node);
-        if (a.subresource === 'eviction') return admitEviction(a, node, lookups);
-        refuse(a, `unexpected pod subresource ${JSON.stringify(a.subresource)}, only 'status' and 'eviction' are allowed`);
-      }
-      if (group === '' && resource === 'nodes') return admitNode(a, node);
-      if (group === '' && resource === 'persistentvolumeclaims') return admitClaim(a, node);
-      if (group === '' && resource === 'serviceaccounts') return admitTokenRequest(a, node, lookups);
-      if (group === 'coordination.k8s.io' && resource === 'leases') return admitLease(a, node);
-    },
+    // Kubernetes runs it in the mutating phase; the chain here has only a validating one on deletes.
+    admit: (a) => (a.operation === 'DELETE' ? undefined : check(a)),
+    validate: (a) => (a.operation === 'DELETE' ? check(a) : undefined),
   };
+
+  async function check(a: AdmissionAttributes): Promise<void> {
+    const id = nodeIdentity(a.user);
+    if (!id.isNode) return;
+    const node = id.nodeName;
+    if (node === '') refuse(a, `could not determine node from user ${JSON.stringify(a.user.name)}`);
+    const { group, resource } = a.resource;
+    if (group === '' && resource === 'pods') {
+      if (a.subresource === '') return admitPod(a, node, lookups);
+      if (a.subresource === 'status') return admitPodStatus(a, node);
+      if (a.subresource === 'eviction') return admitEviction(a, node, lookups);
+      refuse(a, `unexpected pod subresource ${JSON.stringify(a.subresource)}, only 'status' and 'eviction' are allowed`);
+    }
+    if (group === '' && resource === 'nodes') return admitNode(a, node);
+    if (group === '' && resource === 'persistentvolumeclaims') return admitClaim(a, node);
+    if (group === '' && resource === 'serviceaccounts') return admitTokenRequest(a, node, lookups);
+    if (group === 'coordination.k8s.io' && resource === 'leases') return admitLease(a, node);
+  }
 }
 
 async function admitPod(a: AdmissionAttributes, node: string, lookups: NodeRestrictionLookups): Promise<void> {

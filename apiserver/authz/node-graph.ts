@@ -120,7 +120,7 @@ export class NodeGraph {
    */
   apply(e: PodEvent): void {
     if (e.type === 'ERROR' || e.type === 'BOOKMARK') return;
-    this.applyTo({ pods: this.pods, reach: this.reach }, e);
+    if (this.syncedOnce) this.applyTo({ pods: this.pods, reach: this.reach }, e);
     if (this.pending) this.applyTo(this.pending, e);
   }
 
