@@ -56,6 +56,12 @@ export class ApiServerProc {
   get certDir(): string {
     return path.join(this.dir, 'certs');
   }
+  /** The log lines of the requests this apiserver refused with a 403 (its authorizer's), for a lab to check none of its daemons was. */
+  async forbiddenRequests(): Promise<string[]> {
+    const log = await readFile(path.join(this.dir, `apiserver-${this.port}.log`), 'utf8').catch(() => '');
+    return log.split('\n').filter((l) => l.includes('"request forbidden"'));
+  }
+
   /** A kubeconfig for a daemon of the lab, with its own identity (see identities.ts). */
   async kubeconfigOf(daemon: Daemon, node?: string): Promise<string> {
     return writeDaemonKubeconfig(this.certDir, this.url, this.dir, daemon, node);

@@ -288,3 +288,9 @@ describe.skipIf(!KUBECTL.present)('kube-controller-manager: the replication mana
     expect(two).toHaveLength(2);
   }, 60_000);
 });
+
+describe('authorization', () => {
+  it('refused no request of kube-controller-manager: it works with its bootstrap rights only', async () => {
+    expect(await srv!.forbiddenRequests()).toEqual([]);
+  });
+});

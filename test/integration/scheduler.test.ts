@@ -190,3 +190,9 @@ describe('kube-scheduler', () => {
     await kill(b);
   }, 90_000);
 });
+
+describe('authorization', () => {
+  it('refused no request of kube-scheduler: it works with its bootstrap rights only', async () => {
+    expect(await srv!.forbiddenRequests()).toEqual([]);
+  });
+});
