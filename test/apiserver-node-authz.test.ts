@@ -2,7 +2,22 @@
 // reasons and messages. Pure: the graph is fed events, the plugin lookups are maps.
 import { describe, expect, it } from 'vitest';
 import { nodeRestriction, type NodeRestrictionLookups } from '../apiserver/admission/index.js';
-import { type Attributes, Authorizer, NodeGraph, nodeAuthorize, nodeIdentity, nodeRules, parseAuthorizationModes, podReferences, RbacPolicy } from '../apiserver/authz/index.js';
+import {
+  type Attributes,
+  Authorizer,
+  bootstrapClusterRoleBindings,
+  bootstrapClusterRoles,
+  bootstrapRoleBindings,
+  bootstrapRoles,
+  NodeGraph,
+  nodeAuthorize,
+  nodeIdentity,
+  nodeRules,
+  parseAuthorizationModes,
+  podReferences,
+  rbacAuthorize,
+  RbacPolicy,
+} from '../apiserver/authz/index.js';
 import { ApiError } from '../apiserver/index.js';
 
 type Obj = Record<string, unknown>;
@@ -156,6 +171,40 @@ describe('the Node authorizer', () => {
     expect(await authz.authorize(attrs('get', 'secrets', { name: 'b-secret' }))).toEqual({ decision: 'noOpinion', reason: "no relationship found between node 'a' and this object" });
     expect((await authz.authorize(attrs('get', 'secrets', { name: 'pull' }))).decision).toBe('allow');
     expect(() => new Authorizer(['Node'])).toThrow('the Node authorizer needs a graph of the pods');
+  });
+});
+
+describe("the bootstrap rights of this project's daemons", () => {
+  const policy = new RbacPolicy({ roles: bootstrapRoles(), clusterRoles: bootstrapClusterRoles(), roleBindings: bootstrapRoleBindings(), clusterRoleBindings: bootstrapClusterRoleBindings() });
+  const can = (user: string, verb: string, resource: string, over: Partial<Attributes> = {}) => rbacAuthorize(policy, attrs(verb, resource, { user: { name: user, groups: ['system:authenticated'] }, ...over })).decision === 'allow';
+  const lease = { apiGroup: 'coordination.k8s.io', namespace: 'kube-system' };
+
+  it('kube-proxy: reads services and endpoints, maintains Endpoints, and holds only its own election Lease', () => {
+    expect(can('system:kube-proxy', 'watch', 'services')).toBe(true);
+    expect(can('system:kube-proxy', 'list', 'pods')).toBe(true);
+    expect(can('system:kube-proxy', 'update', 'endpoints', { name: 'web' })).toBe(true);
+    expect(can('system:kube-proxy', 'create', 'leases', lease)).toBe(true);
+    expect(can('system:kube-proxy', 'update', 'leases', { ...lease, name: 'kube-proxy-endpoints' })).toBe(true);
+    expect(can('system:kube-proxy', 'update', 'leases', { ...lease, name: 'kube-scheduler' })).toBe(false);
+    expect(can('system:kube-proxy', 'update', 'leases', { ...lease, namespace: 'default', name: 'kube-proxy-endpoints' })).toBe(false);
+    expect(can('system:kube-proxy', 'create', 'pods')).toBe(false);
+    expect(can('system:kube-proxy', 'get', 'secrets', { name: 's' })).toBe(false);
+  });
+
+  it("kube-controller-manager: its replication controllers' rights, not secrets' reads beyond its role", () => {
+    expect(can('system:kube-controller-manager', 'create', 'pods')).toBe(true);
+    expect(can('system:kube-controller-manager', 'update', 'replicationcontrollers', { subresource: 'status', name: 'db' })).toBe(true);
+    expect(can('system:kube-controller-manager', 'update', 'replicasets', { apiGroup: 'apps', subresource: 'status', name: 'web' })).toBe(true);
+    expect(can('system:kube-controller-manager', 'update', 'leases', { ...lease, name: 'kube-controller-manager' })).toBe(true);
+    expect(can('system:kube-controller-manager', 'update', 'leases', { ...lease, name: 'kube-scheduler' })).toBe(false);
+    expect(can('system:kube-controller-manager', 'update', 'services', { name: 'web' })).toBe(false);
+  });
+
+  it('kube-scheduler: binds and writes pod status; nodes get nothing from RBAC (the Node authorizer grants theirs)', () => {
+    expect(can('system:kube-scheduler', 'create', 'pods', { subresource: 'binding', name: 'p' })).toBe(true);
+    expect(can('system:kube-scheduler', 'patch', 'pods', { subresource: 'status', name: 'p' })).toBe(true);
+    expect(can('system:kube-scheduler', 'create', 'pods')).toBe(false);
+    expect(rbacAuthorize(policy, attrs('get', 'services')).decision).toBe('noOpinion');
   });
 });
 
