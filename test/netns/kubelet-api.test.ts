@@ -8,7 +8,7 @@
 // kubectl gets a ClusterIP from the apiserver that works from a pod on the other host; `kubectl delete`
 // returns once the kubelet has finished the pod's graceful deletion.
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { offsetIn, parseCidr4, parseIp4 } from './addr.js';
@@ -153,6 +153,54 @@ describe.skipIf(!existsSync(KUBECTL))('kubelet and kube-proxy on the API, driven
     expect(Date.now() - t0).toBeLessThan(25_000);
     expect(await kubectl(['get', 'pods', '-o', 'name'])).not.toContain('pod/client');
     expect((await k.containers('b', 'client')).filter((c) => c.state === 'running')).toEqual([]);
+  });
+
+  it("a pod's ConfigMap and Secret reach its container through its node's credentials (the Node authorizer's graph)", async () => {
+    await kubectl(['create', 'configmap', 'app-config', '--from-literal=greeting=hello']);
+    await kubectl(['create', 'secret', 'generic', 'app-secret', '--from-literal=token=s3cret']);
+    const env = (name: string, kind: 'configMapKeyRef' | 'secretKeyRef', ref: string, key: string) => [`    - name: ${name}`, '      valueFrom:', `        ${kind}:`, `          name: ${ref}`, `          key: ${key}`];
+    const manifest = [
+      'apiVersion: v1',
+      'kind: Pod',
+      'metadata:',
+      '  name: envpod',
+      'spec:',
+      '  nodeName: b',
+      '  terminationGracePeriodSeconds: 1',
+      '  containers:',
+      '  - name: c',
+      `    image: ${BUSYBOX_IMAGE}`,
+      '    imagePullPolicy: Never',
+      '    command: ["sleep", "3600"]',
+      '    env:',
+      ...env('GREETING', 'configMapKeyRef', 'app-config', 'greeting'),
+      ...env('TOKEN', 'secretKeyRef', 'app-secret', 'token'),
+      '',
+    ].join('\n');
+    await kubectl(['create', '-f', '-'], manifest);
+    await waitFor('envpod Running', async () => (await kubectl(['get', 'pod', 'envpod', '-o', 'jsonpath={.status.phase}'])).trim() === 'Running', 45_000, 500);
+    const r = await k.execIn('b', 'envpod', 'c', ['sh', '-c', 'echo "$GREETING-$TOKEN"']);
+    expect(r.stdout.trim()).toBe('hello-s3cret');
+    await kubectl(['delete', 'pod', 'envpod', '--timeout=25s']);
+  });
+
+  it("a static pod's mirror pod is made through the API owned by its Node, replaced on an edit, deleted with the manifest", async () => {
+    const yaml = (port: string): string =>
+      ['apiVersion: v1', 'kind: Pod', 'metadata:', '  name: static-web', 'spec:', '  terminationGracePeriodSeconds: 1', '  containers:', '  - name: web', `    image: ${BUSYBOX_IMAGE}`, '    imagePullPolicy: Never', `    command: [httpd, -f, -p, "${port}", -h, /tmp]`, ''].join('\n');
+    await k.writeManifest('a', 'web.yaml', yaml('8090'));
+    type Mirror = { metadata: { uid: string; annotations?: Record<string, string>; ownerReferences?: Record<string, unknown>[] } };
+    const get = async (): Promise<Mirror | undefined> => {
+      const t = await kubectl(['get', 'pods', '--field-selector', 'metadata.name=static-web-a', '-o', 'json']);
+      return (JSON.parse(t) as { items: Mirror[] }).items[0];
+    };
+    const first = await waitFor('the mirror pod', get, 30_000, 500);
+    const nodeUid = (await kubectl(['get', 'node', 'a', '-o', 'jsonpath={.metadata.uid}'])).trim();
+    expect(first.metadata.annotations?.['kubernetes.io/config.mirror']).toBeTruthy();
+    expect(first.metadata.ownerReferences).toEqual([{ apiVersion: 'v1', kind: 'Node', name: 'a', uid: nodeUid, controller: true }]);
+    await k.writeManifest('a', 'web.yaml', yaml('8091'));
+    await waitFor('the mirror pod replaced', async () => ((await get())?.metadata.uid ?? first.metadata.uid) !== first.metadata.uid, 30_000, 500);
+    await rm(path.join(k.node('a').manifests, 'web.yaml'));
+    await waitFor('the mirror pod deleted', async () => (await get()) === undefined, 30_000, 500);
   });
 
   it('no daemon was refused a request: each works with its own bootstrap rights', async () => {
