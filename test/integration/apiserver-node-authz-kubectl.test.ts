@@ -132,3 +132,10 @@ describe('the raw API as node a', () => {
     expect((await srv.request('GET', `/api/v1/namespaces/${NS}/pods/web-b`, undefined, nodeACreds)).status).toBe(403);
   });
 });
+
+describe("the apiserver's log", () => {
+  it('names the node whose requests the Node authorizer refused (what the labs check no daemon of theirs is)', async () => {
+    const refused = await srv.forbiddenRequests();
+    expect(refused.some((l) => l.includes('"user":"system:node:a"') && l.includes('"resource":"secrets"'))).toBe(true);
+  });
+});
