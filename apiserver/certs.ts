@@ -77,6 +77,31 @@ export async function ensureAdminClient(dir: string, ca: KeyPair): Promise<KeyPa
   return ensureSigned(dir, ca, 'admin', '/O=system:masters/CN=admin', 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n');
 }
 
+/** One RDN value for openssl's -subj: its `/`, `=`, `+` and `\` escaped. */
+const rdn = (v: string): string => v.replace(/[\\/=+]/g, (c) => `\\${c}`);
+
+/**
+ * A client certificate for `user` in `groups` (CN the user, an O per group, as the authenticator reads them),
+ * signed by `ca` and kept in `dir` as client-<user>.crt/.key (made when absent, with the same subject).
+ */
+export async function ensureUserClient(dir: string, ca: KeyPair, user: string, groups: readonly string[]): Promise<KeyPair> {
+  if (user === '') throw new CertError(dir, 'a client certificate needs a user name');
+  const file = `client-${user.replace(/[^A-Za-z0-9_.-]/g, '-')}`;
+  const subject = [...groups.map((g) => `/O=${rdn(g)}`), `/CN=${rdn(user)}`].join('');
+  return ensureSigned(dir, ca, file, subject, 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n');
+}
+
+/**
+ * A kubeconfig for one daemon or user: a client certificate for `user` in `groups` signed by the CA in
+ * `certDir` (the apiserver's --cert-dir, whose CA it trusts for clients without --client-ca-file), written
+ * to `file` with `server` and the CA that verifies the server.
+ */
+export async function writeUserKubeconfig(o: { certDir: string; server: string; file: string; user: string; groups: readonly string[]; serverCaFile?: string }): Promise<void> {
+  const ca = await ensureCa(o.certDir);
+  const client = await ensureUserClient(o.certDir, ca, o.user, o.groups);
+  await writeKubeconfig(o.file, o.server, await readFile(o.serverCaFile ?? ca.cert, 'utf8'), client);
+}
+
 /** An admin kubeconfig as k3s writes one: the CA, the server, and a client certificate, embedded. Mode 0600. */
 export async function writeKubeconfig(file: string, server: string, caPem: string, client: KeyPair): Promise<void> {
   const b64 = (s: string | Buffer): string => Buffer.from(s).toString('base64');

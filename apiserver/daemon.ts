@@ -16,8 +16,9 @@ import type { ApiServerOptions } from './options.js';
 import { componentStatuses } from './components.js';
 import { ALL_STRATEGIES, type Strategy } from './kinds/index.js';
 import { aggregateClusterRoles, StoragePolicySource } from './authorization.js';
-import { Authorizer, type AuthorizationMode, bootstrapClusterRoleBindings, bootstrapClusterRoles, parseAuthorizationModes, reconcileClusterRole, reconcileClusterRoleBinding } from './authz/index.js';
-import { AdmissionChain, type AdmissionPlugin, defaultTolerationSeconds, type EnabledPlugins, enabledPlugins, limitRanger, namespaceLifecycle, type PluginName, type QuotaStore, recalculateQuotas, resourceQuota } from './admission/index.js';
+import { Authorizer, type AuthorizationMode, bootstrapClusterRoleBindings, bootstrapClusterRoles, bootstrapRoleBindings, bootstrapRoles, NodeGraph, parseAuthorizationModes, reconcileClusterRole, reconcileClusterRoleBinding } from './authz/index.js';
+import { AdmissionChain, type AdmissionPlugin, defaultTolerationSeconds, type EnabledPlugins, enabledPlugins, limitRanger, namespaceLifecycle, nodeRestriction, type PluginName, type QuotaStore, recalculateQuotas, resourceQuota } from './admission/index.js';
+import { runNamespaceCache } from './namespace-cache.js';
 import { ApiHandler } from './server.js';
 import { firstServiceIp, ServiceAllocation } from './services.js';
 import { Storage } from './storage.js';
@@ -68,18 +69,18 @@ async function ensureObject(storage: Storage, def: Strategy, ns: string | undefi
  * rbac/bootstrap-roles hook does (what is missing added, unless annotated autoupdate=false).
  */
 async function ensureBootstrap(storage: Storage, def: Strategy, obj: Obj, reconcile: (stored: Obj, want: Obj) => Obj | undefined, log: Logger): Promise<void> {
-  const name = (obj.metadata as { name: string }).name;
+  const { name, namespace: ns } = obj.metadata as { name: string; namespace?: string };
   try {
-    await storage.create(def, undefined, obj);
+    await storage.create(def, ns, obj);
     log.info({ resource: def.def.resource, name }, 'system object created');
     return;
   } catch (e) {
     if (!(e instanceof ApiError && e.reason === 'AlreadyExists')) throw e;
   }
   // Read first: an object that lacks nothing is not written (its resourceVersion stays).
-  if (reconcile(await storage.get(def, undefined, name), obj) === undefined) return;
-  await storage.rewrite(def, undefined, name, (cur) => reconcile(cur, obj) ?? cur);
-  log.info({ resource: def.def.resource, name }, 'bootstrap policy reconciled');
+  if (reconcile(await storage.get(def, ns, name), obj) === undefined) return;
+  await storage.rewrite(def, ns, name, (cur) => reconcile(cur, obj) ?? cur);
+  log.info({ resource: def.def.resource, namespace: ns, name }, 'bootstrap policy reconciled');
 }
 
 /** Runs an apiserver until `signal` aborts; resolves once its listeners and etcd client are closed. */
@@ -165,8 +166,20 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
         }
       });
   };
-  const authorizer = new Authorizer(modes, modes.includes('RBAC') ? policy : undefined);
+  // The Node authorizer's graph: the pods by node, from the pods' list and watch and this apiserver's own writes.
+  const podKind = kind('pods');
+  const nodeGraph = modes.includes('Node') ? new NodeGraph() : undefined;
+  if (nodeGraph) storage.onWrite((def, o, deleted) => def === podKind && nodeGraph.apply({ type: deleted ? 'DELETED' : 'MODIFIED', object: o }));
+  const authorizer = new Authorizer(modes, modes.includes('RBAC') ? policy : undefined, nodeGraph);
   const nsKind = kind('namespaces');
+  const orUndefined = async (read: Promise<Obj>): Promise<Obj | undefined> => {
+    try {
+      return await read;
+    } catch (e) {
+      if (e instanceof ApiError && e.httpStatus === 404) return undefined;
+      throw e;
+    }
+  };
   const everything = { labels: [], fields: [] };
   const quotaKind = kind('resourcequotas');
   const quotaStore: QuotaStore = {
@@ -191,6 +204,7 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
     NamespaceLifecycle: () => namespaceLifecycle((res, ns, name) => storage.admitNamespace(nsKind, res, ns, name)),
     LimitRanger: () => limitRanger(async (ns) => (await storage.list(kind('limitranges'), ns, everything)).items),
     DefaultTolerationSeconds: () => defaultTolerationSeconds({ notReadySeconds: o.defaultNotReadyTolerationSeconds, unreachableSeconds: o.defaultUnreachableTolerationSeconds }),
+    NodeRestriction: () => nodeRestriction({ node: (name) => orUndefined(storage.get(kind('nodes'), undefined, name)), pod: (ns, name) => orUndefined(storage.get(podKind, ns, name)) }),
     ResourceQuota: () => resourceQuota(quotaStore),
   };
   // The quota controller's part: usage counted again after deletes, and by the sweep (finished pods, expired graces).
@@ -237,6 +251,8 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
   if (modes.includes('RBAC')) {
     for (const role of bootstrapClusterRoles()) await ensureBootstrap(storage, rbacKind('clusterroles'), role, reconcileClusterRole, log);
     for (const binding of bootstrapClusterRoleBindings()) await ensureBootstrap(storage, rbacKind('clusterrolebindings'), binding, reconcileClusterRoleBinding, log);
+    for (const role of bootstrapRoles()) await ensureBootstrap(storage, rbacKind('roles'), role, reconcileClusterRole, log);
+    for (const binding of bootstrapRoleBindings()) await ensureBootstrap(storage, rbacKind('rolebindings'), binding, reconcileClusterRoleBinding, log);
     aggregate();
     await aggregating;
   }
@@ -246,6 +262,16 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
 
   // The watch caches (one etcd watch per kind, shared by every client watch) and the namespace cache.
   await storage.startCaches(ALL_STRATEGIES);
+  const graphAbort = new AbortController();
+  let graphLoop: Promise<void> | undefined;
+  if (nodeGraph) {
+    const none = { labels: [], fields: [] };
+    graphLoop = runNamespaceCache(nodeGraph, (send, signal, progress) => storage.watch(podKind, undefined, undefined, none, send, signal, progress), log, graphAbort.signal, 1_000, 'node authorizer graph');
+    // Serving before the first list is in would refuse kubelets what their pods name.
+    for (let i = 0; i < 300 && !nodeGraph.synced; i++) await new Promise((r) => setTimeout(r, 100));
+    if (nodeGraph.synced) log.info({ pods: nodeGraph.size }, 'node authorizer graph synced');
+    else log.warn('node authorizer graph not synced after 30s; serving (nodes are refused what their pods name until it is)');
+  }
 
   const auth = new Authenticator(tokens);
   const secure = createHttpsServer({ key: await readFile(serving.key), cert: await readFile(serving.cert), ca: clientCa, requestCert: true, rejectUnauthorized: false }, (req, res) => void handler.handle(req, res, auth));
@@ -291,6 +317,8 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
       secure.closeAllConnections();
       insecure?.closeAllConnections();
       await Promise.all([closed(secure), ...(insecure ? [closed(insecure)] : [])]);
+      graphAbort.abort();
+      await graphLoop;
       await storage.stopCaches();
       client.close();
     },

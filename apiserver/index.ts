@@ -10,7 +10,7 @@ export { buildTable, humanDuration, age, GENERIC_TABLE, strategyTable, type Tabl
 export { Storage, type StorageOptions, type ListOptions, type ListResult, type WatchEvent, type Selectors, encodeContinue, decodeContinue, nameSuffix, rfc3339 } from './storage.js';
 export { ServiceAllocation, firstServiceIp, type Reservation } from './services.js';
 export { Authenticator, parseTokenFile, parseCsvLine, certUser, TokenFileError, type UserInfo, type AuthResult } from './auth.js';
-export { ensureCa, ensureSigned, ensureServing, ensureAdminClient, servingSans, writeKubeconfig, CertError, type KeyPair } from './certs.js';
+export { ensureCa, ensureSigned, ensureServing, ensureAdminClient, ensureUserClient, servingSans, writeKubeconfig, writeUserKubeconfig, CertError, type KeyPair } from './certs.js';
 export { ApiHandler, wantsTable, parseBody, MAX_BODY, fieldValidationOf, nextBookmarkAt, warningHeader, type FieldValidation, type HandlerOptions } from './server.js';
 export { applyMergePatch } from './patch/index.js';
 export { runApiServer, startApiServer, ApiServerConfigError, SYSTEM_NAMESPACES, type RunningApiServer } from './daemon.js';

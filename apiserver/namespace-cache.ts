@@ -65,8 +65,15 @@ export class NamespaceIndex {
 /** A list-then-watch of the namespaces: sends the current ones as ADDED, then calls `progress` with the list's revision. */
 export type NamespaceWatch = (send: (e: WatchEvent) => void, signal: AbortSignal, progress: (rv: string) => void) => Promise<void>;
 
-/** Keeps a NamespaceIndex fed until `signal` aborts; a watch that ends is listed and watched again. */
-export async function runNamespaceCache(index: NamespaceIndex, watch: NamespaceWatch, log: Logger, signal: AbortSignal, retryMs = 1_000): Promise<void> {
+/** What a list-then-watch keeps fed: the namespace index, the Node authorizer's graph of pods. */
+export interface WatchedIndex {
+  reset(): void;
+  markSynced(): void;
+  apply(e: WatchEvent): void;
+}
+
+/** Keeps an index fed until `signal` aborts; a watch that ends is listed and watched again. `what` names it in the logs. */
+export async function runNamespaceCache(index: WatchedIndex, watch: NamespaceWatch, log: Logger, signal: AbortSignal, retryMs = 1_000, what = 'namespace cache'): Promise<void> {
   while (!signal.aborted) {
     index.reset();
     let synced = false;
@@ -74,7 +81,7 @@ export async function runNamespaceCache(index: NamespaceIndex, watch: NamespaceW
       await watch(
         (e) => {
           if (e.type === 'ERROR') {
-            log.info({ reason: strOf(e.object.reason), err: strOf(e.object.message) }, 'namespace cache watch ended; listing again');
+            log.info({ reason: strOf(e.object.reason), err: strOf(e.object.message) }, `${what} watch ended; listing again`);
             index.reset();
             return;
           }
@@ -88,7 +95,7 @@ export async function runNamespaceCache(index: NamespaceIndex, watch: NamespaceW
         },
       );
     } catch (e) {
-      log.warn({ err: errorMessage(e) }, 'namespace cache watch failed; listing again');
+      log.warn({ err: errorMessage(e) }, `${what} watch failed; listing again`);
     }
     index.reset();
     if (signal.aborted) break;

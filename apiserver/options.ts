@@ -67,7 +67,7 @@ export function addApiServerOptions(cmd: Command): Command {
     .addOption(new Option('--token-auth-file <file>', 'bearer tokens, one per line as token,user,uid,"group1,group2"'))
     .addOption(new Option('--service-cluster-ip-range <cidr>', 'a CIDR notation IP range from which to assign service cluster IPs').default('10.254.0.0/16'))
     .addOption(new Option('--service-node-port-range <range>', 'a port range to reserve for services with NodePort visibility').default('30000-32767'))
-    .addOption(new Option('--authorization-mode <modes>', 'ordered list of plug-ins to do authorization on the secure port, comma separated: AlwaysAllow, AlwaysDeny, RBAC').default('AlwaysAllow'))
+    .addOption(new Option('--authorization-mode <modes>', 'ordered list of plug-ins to do authorization on the secure port, comma separated: AlwaysAllow, AlwaysDeny, Node, RBAC').default('AlwaysAllow'))
     .addOption(new Option('--anonymous-auth [bool]', 'enables anonymous requests to the secure port (user system:anonymous, group system:unauthenticated); not with AlwaysAllow alone').argParser(parseBool).preset(true).default(true))
     .addOption(new Option('--enable-admission-plugins <plugins>', 'admission plugins to enable beside the default ones (NamespaceLifecycle, LimitRanger, ServiceAccount, DefaultTolerationSeconds, ResourceQuota), comma separated; the order does not matter'))
     .addOption(new Option('--disable-admission-plugins <plugins>', 'admission plugins to disable, even if on by default, comma separated'))

@@ -134,6 +134,7 @@ export class Storage {
   private namespaces: NamespaceIndex | undefined;
   private readonly cachesAbort = new AbortController();
   private namespaceLoop: Promise<void> | undefined;
+  private readonly writeListeners: ((def: Strategy, o: Obj, deleted: boolean) => void)[] = [];
 
   constructor(private readonly o: StorageOptions) {
     this.now = o.now ?? (() => new Date());
@@ -448,11 +449,18 @@ export class Storage {
 
   /**
    * A namespace this apiserver wrote goes into the namespace cache at once (its watch brings it a moment
-   * later): a create right after `kubectl delete namespace` through this apiserver is refused.
+   * later): a create right after `kubectl delete namespace` through this apiserver is refused. Every write
+   * goes to the write listeners (the Node authorizer's graph) likewise.
    */
   private noted(def: Strategy, o: Obj, deleted = false): Obj {
     if (this.namespaces && def.def.group === '' && def.def.resource === 'namespaces') this.namespaces.apply({ type: deleted ? 'DELETED' : 'MODIFIED', object: o });
+    for (const l of this.writeListeners) l(def, o, deleted);
     return o;
+  }
+
+  /** Calls `fn` with every object this apiserver writes (`deleted` when it is gone), before the watch brings it. */
+  onWrite(fn: (def: Strategy, o: Obj, deleted: boolean) => void): void {
+    this.writeListeners.push(fn);
   }
 
   /**

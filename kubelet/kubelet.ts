@@ -40,6 +40,11 @@ export interface KubeletConfig {
   readonly nodeStatusUpdateMs: number;
   readonly nodeMonitorPeriodMs: number;
   readonly nodeMonitorGraceMs: number;
+  /**
+   * Whether this kubelet marks stale peers NotReady (node-status.ts): on etcd, where there is no controller
+   * manager; not on the API, where a node's credentials may read and write only its own Node.
+   */
+  readonly monitorPeers?: boolean;
   readonly backoff: BackoffPolicy;
   readonly maxPods: number;
 }
@@ -146,6 +151,7 @@ export class Kubelet {
       updateMs: config.nodeStatusUpdateMs,
       monitorPeriodMs: config.nodeMonitorPeriodMs,
       monitorGraceMs: config.nodeMonitorGraceMs,
+      monitorPeers: config.monitorPeers ?? true,
       facts: () => this.nodeFacts(),
       readiness: () => this.readiness(),
     });

@@ -36,6 +36,7 @@ const program = addKubeletOptions(new Command('kubelet'))
         nodeStatusUpdateMs: o.nodeStatusUpdateFrequency,
         nodeMonitorPeriodMs: o.nodeMonitorPeriod,
         nodeMonitorGraceMs: o.nodeMonitorGracePeriod,
+        monitorPeers: cluster.api === undefined,
         backoff: { baseMs: o.crashloopBackoffBase, maxMs: o.crashloopBackoffMax, resetMs: o.crashloopBackoffReset },
         maxPods: o.maxPods,
       },

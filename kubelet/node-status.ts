@@ -12,7 +12,9 @@
 // (its write changed the revision; the retry sees the fresh heartbeat and gives up). The cost is one
 // listing of the nodes per kubelet per period; the grace period must exceed the clock skew between
 // nodes. A node lease (an etcd key with a TTL) was the alternative, but the Node object would then
-// need a reader to turn a vanished lease into a condition anyway, which is the same monitor.
+// need a reader to turn a vanished lease into a condition anyway, which is the same monitor. On the API
+// the monitor is off: a kubelet's credentials (Node authorization) may read and write only its own Node,
+// and marking peers is kube-controller-manager's node lifecycle controller's job there.
 import { readFile } from 'node:fs/promises';
 import { arch, cpus, hostname, platform, release } from 'node:os';
 import type { Node, NodeCondition } from '../cluster/index.js';
@@ -132,6 +134,8 @@ export interface NodeStatusOptions {
   readonly updateMs: number;
   readonly monitorPeriodMs: number;
   readonly monitorGraceMs: number;
+  /** Off on the API (see the file's comment). */
+  readonly monitorPeers?: boolean;
   /** Gathers what changes between heartbeats (podCIDR, runtime health). */
   facts(): Promise<NodeFacts>;
   readiness(): Promise<Readiness>;
@@ -150,7 +154,7 @@ export class NodeStatusManager {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    await Promise.all([this.heartbeats(signal), this.monitor(signal)]);
+    await Promise.all([this.heartbeats(signal), ...(this.o.monitorPeers === false ? [] : [this.monitor(signal)])]);
   }
 
   /** One heartbeat: the node written with a CAS update. */

@@ -280,7 +280,7 @@ describe('the bootstrap policy', () => {
 describe('the authorizer and its modes', () => {
   const source = (p: RbacPolicy) => ({ policy: () => Promise.resolve(p) });
 
-  it('parses --authorization-mode; Node, unknown and repeated modes are refused naming the mode', () => {
+  it('parses --authorization-mode; ABAC, Webhook, unknown and repeated modes are refused naming the mode', () => {
     expect(parseAuthorizationModes('AlwaysAllow')).toEqual(['AlwaysAllow']);
     expect(parseAuthorizationModes('RBAC, AlwaysDeny')).toEqual(['RBAC', 'AlwaysDeny']);
     const err = (v: string) => {
@@ -291,7 +291,8 @@ describe('the authorizer and its modes', () => {
       }
       return ['', 'no error'];
     };
-    expect(err('Node,RBAC')).toEqual(['Node', 'authorization-mode "Node" is not supported by this apiserver yet (supported: AlwaysAllow, AlwaysDeny, RBAC)']);
+    expect(parseAuthorizationModes('Node,RBAC')).toEqual(['Node', 'RBAC']);
+    expect(err('Webhook,RBAC')).toEqual(['Webhook', 'authorization-mode "Webhook" is not supported by this apiserver yet (supported: AlwaysAllow, AlwaysDeny, Node, RBAC)']);
     expect(err('Rbac')).toEqual(['Rbac', 'authorization-mode "Rbac" is not a valid mode']);
     expect(err('RBAC,RBAC')).toEqual(['RBAC', '"RBAC" is specified more than once in authorization-mode']);
     expect(err('')).toEqual(['', 'at least one authorization-mode must be passed']);

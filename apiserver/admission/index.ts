@@ -6,3 +6,4 @@ export { addDefaultTolerations, defaultTolerationSeconds, type DefaultToleration
 export { admissionName, aggregate, applyLimitRangeDefaults, LIMIT_RANGER_ANNOTATION, type LimitRangeLister, limitRanger, limitRangeViolations } from './limit-ranger.js';
 export { checkQuota, podConstraints, type QuotaStore, recalculatedStatus, recalculateQuotas, resourceQuota, type ResourceQuotaOptions } from './resource-quota.js';
 export { countName, kindOfQuotaResource, matchesScopes, podCounts, prettyUsage, sumUsage, type Usage, usageJson, usageOf } from './quota-usage.js';
+export { forbiddenNodeLabels, modifiedLabels, nodeRestriction, type NodeRestrictionLookups } from './node-restriction.js';

@@ -1,6 +1,7 @@
 // Request attributes as kube-apiserver's WithAuthorization filter builds them from the RequestInfo (GET is
 // get, list or watch; POST create; PUT update; PATCH patch; DELETE delete or deletecollection) and the
 // user, and the message of the 403 it answers when they are denied. Pure.
+import { parseFieldSelector } from '../../cluster/index.js';
 import type { Attributes, Subject } from './rules.js';
 
 /** What the apiserver's request parser gives (apiserver/request.ts's RequestInfo). */
@@ -15,16 +16,25 @@ export function attributesOf(user: Subject, r: ParsedRequest, query: URLSearchPa
     return { user, verb, resourceRequest: false, apiGroup: '', apiVersion: '', resource: '', subresource: '', namespace: '', name: '', path: r.path };
   }
   let name = r.name ?? '';
+  let fieldSelector: Attributes['fieldSelector'];
   // A list or watch with a metadata.name field selector is about that one object.
-  if ((r.verb === 'list' || r.verb === 'watch') && name === '') {
-    for (const term of (query.get('fieldSelector') ?? '').split(',')) {
-      const m = /^\s*metadata\.name\s*==?\s*(.+?)\s*$/.exec(term);
-      if (m) name = m[1]!;
+  if (r.verb === 'list' || r.verb === 'watch') {
+    if (name === '') {
+      for (const term of (query.get('fieldSelector') ?? '').split(',')) {
+        const m = /^\s*metadata\.name\s*==?\s*(.+?)\s*$/.exec(term);
+        if (m) name = m[1]!;
+      }
+    }
+    try {
+      fieldSelector = parseFieldSelector(query.get('fieldSelector') ?? '');
+    } catch {
+      // The list itself answers the 400 for a selector that does not parse.
+      fieldSelector = [];
     }
   }
   // /api/v1/namespaces/x is in the namespace x (RequestInfoFactory sets it from the path).
   const namespace = r.resource === 'namespaces' && r.name !== undefined ? r.name : (r.namespace ?? '');
-  return { user, verb: r.verb, resourceRequest: true, apiGroup: r.group, apiVersion: r.version, resource: r.resource, subresource: r.subresource ?? '', namespace, name, path: '' };
+  return { user, verb: r.verb, resourceRequest: true, apiGroup: r.group, apiVersion: r.version, resource: r.resource, subresource: r.subresource ?? '', namespace, name, path: '', ...(fieldSelector?.length && { fieldSelector }) };
 }
 
 /** responsewriters.forbiddenMessage. */

@@ -44,6 +44,9 @@ const NODE_RULES: PolicyRule[] = [
   r(['create'], [''], ['serviceaccounts/token']),
 ];
 
+/** The system:node ClusterRole's rules, which the Node authorizer also grants every node (its static rules). */
+export const nodeRules = (): readonly PolicyRule[] => NODE_RULES;
+
 const ROLES: readonly RoleSpec[] = [
   { name: 'cluster-admin', rules: [r(['*'], ['*'], ['*']), urls(['*'], ['*'])] },
   { name: 'system:discovery', rules: [urls(['get'], ['/api', '/api/*', '/apis', '/apis/*', '/healthz', '/livez', '/openapi', '/openapi/*', '/readyz', '/version', '/version/'])] },
@@ -132,6 +135,31 @@ const ROLES: readonly RoleSpec[] = [
     ],
   },
   { name: 'system:kube-dns', rules: [r(['list', 'watch'], [''], ['endpoints', 'services'])] },
+  // Kubernetes' controller roles (bootstrappolicy/controller_policy.go) for the controllers this project runs.
+  {
+    name: 'system:controller:replication-controller',
+    rules: [
+      r(['get', 'list', 'watch', 'update'], [''], ['replicationcontrollers']),
+      r(['update'], [''], ['replicationcontrollers/status']),
+      r(['update'], [''], ['replicationcontrollers/finalizers']),
+      r(['list', 'watch', 'patch', 'create', 'delete'], [''], ['pods']),
+      events(),
+    ],
+  },
+  {
+    name: 'system:controller:replicaset-controller',
+    rules: [
+      r(['get', 'list', 'watch', 'update'], ['apps', 'extensions'], ['replicasets']),
+      r(['update'], ['apps', 'extensions'], ['replicasets/status']),
+      r(['update'], ['apps', 'extensions'], ['replicasets/finalizers']),
+      r(['list', 'watch', 'patch', 'create', 'delete'], [''], ['pods']),
+      events(),
+    ],
+  },
+  {
+    name: 'system:controller:endpoint-controller',
+    rules: [r(READ, [''], ['pods', 'services']), r(['create', 'delete', 'get', 'list', 'update'], [''], ['endpoints']), r(['create'], [''], ['endpoints/restricted']), events()],
+  },
 ];
 
 type Subject = { kind: 'User' | 'Group' | 'ServiceAccount'; name: string; namespace?: string };
@@ -147,7 +175,53 @@ const BINDINGS: readonly { name: string; role?: string; subjects: Subject[] }[] 
   { name: 'system:kube-scheduler', subjects: [{ kind: 'User', name: 'system:kube-scheduler' }] },
   // Kept with no subjects, as Kubernetes has it since the Node authorizer: nodes get their rights from that.
   { name: 'system:node', subjects: [] },
+  { name: 'system:controller:replication-controller', subjects: [{ kind: 'ServiceAccount', name: 'replication-controller', namespace: 'kube-system' }] },
+  { name: 'system:controller:replicaset-controller', subjects: [{ kind: 'ServiceAccount', name: 'replicaset-controller', namespace: 'kube-system' }] },
+  { name: 'system:controller:endpoint-controller', subjects: [{ kind: 'ServiceAccount', name: 'endpoint-controller', namespace: 'kube-system' }] },
+  // This project's: its kube-controller-manager runs every controller with its own credentials (there is no
+  // --use-service-account-credentials), which Kubernetes says must then hold the controllers' roles.
+  { name: 'system:kube-controller-manager:replication-controller', role: 'system:controller:replication-controller', subjects: [{ kind: 'User', name: 'system:kube-controller-manager' }] },
+  { name: 'system:kube-controller-manager:replicaset-controller', role: 'system:controller:replicaset-controller', subjects: [{ kind: 'User', name: 'system:kube-controller-manager' }] },
+  // This project's kube-proxy on the API also maintains the Endpoints (the elected one), the endpoint controller's job.
+  { name: 'system:kube-proxy:endpoint-controller', role: 'system:controller:endpoint-controller', subjects: [{ kind: 'User', name: 'system:kube-proxy' }] },
 ];
+
+/**
+ * The Roles Kubernetes ships in kube-system for leader election, and this project's one for kube-proxy's: the
+ * elected endpoints maintainer's Lease (kube-system/kube-proxy-endpoints), by name except the create (whose name
+ * RBAC cannot see).
+ */
+const NAMESPACED_ROLES: readonly (RoleSpec & { namespace: string; subjects: Subject[] })[] = [
+  {
+    name: 'system::leader-locking-kube-proxy',
+    namespace: 'kube-system',
+    rules: [r(['create'], ['coordination.k8s.io'], ['leases']), r(['get', 'update'], ['coordination.k8s.io'], ['leases'], ['kube-proxy-endpoints'])],
+    subjects: [{ kind: 'User', name: 'system:kube-proxy' }],
+  },
+];
+
+/** The bootstrap Roles (in their namespaces). */
+export function bootstrapRoles(): Record<string, unknown>[] {
+  return NAMESPACED_ROLES.map((s) => ({
+    apiVersion: `${RBAC}/v1`,
+    kind: 'Role',
+    metadata: { name: s.name, namespace: s.namespace, labels: { ...BOOTSTRAP_LABELS }, annotations: { ...AUTOUPDATE } },
+    rules: (s.rules ?? []).map(ruleJson),
+  }));
+}
+
+/** The bootstrap RoleBindings, each to the Role of its name in its namespace. */
+export function bootstrapRoleBindings(): Record<string, unknown>[] {
+  return NAMESPACED_ROLES.map((s) => ({
+    apiVersion: `${RBAC}/v1`,
+    kind: 'RoleBinding',
+    metadata: { name: s.name, namespace: s.namespace, labels: { ...BOOTSTRAP_LABELS }, annotations: { ...AUTOUPDATE } },
+    roleRef: { apiGroup: RBAC, kind: 'Role', name: s.name },
+    subjects: s.subjects.map(subjectJson),
+  }));
+}
+
+const subjectJson = (s: Subject): Record<string, string> => (s.kind === 'ServiceAccount' ? { kind: s.kind, name: s.name, namespace: s.namespace! } : { apiGroup: RBAC, kind: s.kind, name: s.name });
 
 const BOOTSTRAP_LABELS = { 'kubernetes.io/bootstrapping': 'rbac-defaults' };
 const AUTOUPDATE = { 'rbac.authorization.kubernetes.io/autoupdate': 'true' };
@@ -170,7 +244,7 @@ export function bootstrapClusterRoleBindings(): Record<string, unknown>[] {
     kind: 'ClusterRoleBinding',
     metadata: { name: b.name, labels: { ...BOOTSTRAP_LABELS }, annotations: { ...AUTOUPDATE } },
     roleRef: { apiGroup: RBAC, kind: 'ClusterRole', name: b.role ?? b.name },
-    ...(b.subjects.length && { subjects: b.subjects.map((s) => (s.kind === 'ServiceAccount' ? { kind: s.kind, name: s.name, namespace: s.namespace } : { apiGroup: RBAC, kind: s.kind, name: s.name })) }),
+    ...(b.subjects.length && { subjects: b.subjects.map(subjectJson) }),
   }));
 }
 

@@ -1,7 +1,7 @@
-// Authorization: the modes of --authorization-mode (AlwaysAllow, AlwaysDeny, RBAC) asked in order after
+// Authorization: the modes of --authorization-mode (AlwaysAllow, AlwaysDeny, Node, RBAC) asked in order after
 // the system:masters group (which kube-apiserver always lets through), request attributes, the 403 message,
 // RBAC's rules and bootstrap policy, escalation prevention and access reviews. Pure: RBAC reads the policy
-// from a source the server gives.
+// from a source the server gives, Node its graph of pods.
 import { FlannelError } from '../../core/index.js';
 import { isObject } from '../../core/index.js';
 import { escalationMessage, uncoveredRules } from './escalation.js';
@@ -9,7 +9,9 @@ import { type Decision, RbacPolicy } from './rbac.js';
 import { type Attributes, ruleOf, type Subject } from './rules.js';
 
 export { attributesOf, forbiddenMessage, forbiddenStatus, type ParsedRequest } from './attributes.js';
-export { AGGREGATE_TO, bootstrapClusterRoleBindings, bootstrapClusterRoles, reconcileClusterRole, reconcileClusterRoleBinding } from './bootstrap.js';
+export { AGGREGATE_TO, bootstrapClusterRoleBindings, bootstrapClusterRoles, bootstrapRoleBindings, bootstrapRoles, nodeRules, reconcileClusterRole, reconcileClusterRoleBinding } from './bootstrap.js';
+export { NODE_LEASE_NAMESPACE, nodeAuthorize, nodeIdentity, NODES_GROUP, type NodeRelations } from './node.js';
+export { NodeGraph, type NodeObjectType, type PodEvent, podReferences, type PodReferences } from './node-graph.js';
 export { breakdown, compactRule, escalationMessage, ruleCovers, uncoveredRules } from './escalation.js';
 export { appliesTo, type Decision, rbacAuthorize, type RbacObjects, RbacPolicy } from './rbac.js';
 export { localReviewProblems, reviewAnswer, reviewAttributes, type ReviewProblem, reviewSubject, rulesReviewStatus } from './review.js';
@@ -17,8 +19,10 @@ import { rulesReviewStatus } from './review.js';
 export { type Attributes, nonResourceURLMatches, type PolicyRule, resourceMatches, ruleAllows, ruleJson, ruleOf, type Subject } from './rules.js';
 
 import { rbacAuthorize } from './rbac.js';
+import { nodeRules } from './bootstrap.js';
+import { nodeAuthorize, type NodeRelations } from './node.js';
 
-export const AUTHORIZATION_MODES = ['AlwaysAllow', 'AlwaysDeny', 'RBAC'] as const;
+export const AUTHORIZATION_MODES = ['AlwaysAllow', 'AlwaysDeny', 'Node', 'RBAC'] as const;
 export type AuthorizationMode = (typeof AUTHORIZATION_MODES)[number];
 
 export class AuthorizationModeError extends FlannelError {
@@ -37,7 +41,7 @@ export function parseAuthorizationModes(value: string): AuthorizationMode[] {
   if (modes.length === 0) throw new AuthorizationModeError('', 'at least one authorization-mode must be passed');
   const out: AuthorizationMode[] = [];
   for (const m of modes) {
-    if (m === 'Node' || m === 'ABAC' || m === 'Webhook') throw new AuthorizationModeError(m, `authorization-mode ${JSON.stringify(m)} is not supported by this apiserver yet (supported: ${AUTHORIZATION_MODES.join(', ')})`);
+    if (m === 'ABAC' || m === 'Webhook') throw new AuthorizationModeError(m, `authorization-mode ${JSON.stringify(m)} is not supported by this apiserver yet (supported: ${AUTHORIZATION_MODES.join(', ')})`);
     if (!(AUTHORIZATION_MODES as readonly string[]).includes(m)) throw new AuthorizationModeError(m, `authorization-mode ${JSON.stringify(m)} is not a valid mode`);
     if (out.includes(m as AuthorizationMode)) throw new AuthorizationModeError(m, `${JSON.stringify(m)} is specified more than once in authorization-mode`);
     out.push(m as AuthorizationMode);
@@ -58,8 +62,10 @@ export class Authorizer {
   constructor(
     readonly modes: readonly AuthorizationMode[],
     private readonly source?: PolicySource,
+    private readonly nodeGraph?: NodeRelations,
   ) {
     if (modes.includes('RBAC') && !source) throw new AuthorizationModeError('RBAC', 'the RBAC authorizer needs a policy source');
+    if (modes.includes('Node') && !nodeGraph) throw new AuthorizationModeError('Node', 'the Node authorizer needs a graph of the pods');
   }
 
   /** False for AlwaysAllow alone: requests then go unchecked, as before there was authorization. */
@@ -74,6 +80,7 @@ export class Authorizer {
       let d: Decision;
       if (m === 'AlwaysAllow') d = { decision: 'allow', reason: '' };
       else if (m === 'AlwaysDeny') d = { decision: 'noOpinion', reason: 'Everything is forbidden.' };
+      else if (m === 'Node') d = nodeAuthorize(this.nodeGraph!, nodeRules(), a);
       else d = rbacAuthorize(await this.source!.policy(), a);
       if (d.decision !== 'noOpinion') return d;
       if (d.reason) reasons.push(d.reason);

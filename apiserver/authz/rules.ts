@@ -31,6 +31,8 @@ export interface Attributes {
   readonly name: string;
   /** The URL path, for a non-resource request. */
   readonly path: string;
+  /** A list's or watch's fieldSelector terms (the Node authorizer lets a node list its own pods by one). */
+  readonly fieldSelector?: readonly { readonly field: string; readonly operator: string; readonly value: string }[];
 }
 
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : []);

@@ -21,7 +21,7 @@ import { lstat, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { contains, parseCidr, parseIp } from '../../core/index.js';
-import { type EtcdServer, kubectlBinaries } from '../harness/index.js';
+import { type EtcdServer, kubectlBinaries, SECURE_APISERVER_ARGS, writeDaemonKubeconfig } from '../harness/index.js';
 import {
   BUSYBOX_IMAGE,
   capture,
@@ -397,6 +397,7 @@ class Demo {
       `--secure-port=${APISERVER_PORT}`,
       `--cert-dir=${path.join(dir, 'certs')}`,
       `--write-kubeconfig=${this.kubeconfig}`,
+      ...SECURE_APISERVER_ARGS,
     ];
     const logFile = path.join(dir, 'apiserver.log');
     out();
@@ -432,7 +433,7 @@ class Demo {
   }
 
   /**
-   * The apiserver's admin kubeconfig; a kubelet per host on its dockerd, on the API with that kubeconfig
+   * The apiserver's admin kubeconfig; a kubelet per host on its dockerd, on the API with its node's own kubeconfig
    * (it registers its Node and writes its pods' status through the apiserver); `kubectl get nodes`;
    * a pod per host made with `kubectl create`, run by the kubelets on docker0 with flannel's subnets;
    * `kubectl get pods -o wide -A`; and a fetch across hosts from a container to such a pod.
@@ -454,13 +455,20 @@ class Demo {
     out(`  kube-apiserver is ready at ${base}; it wrote the admin kubeconfig ${this.kubeconfig}`);
     out(`  (a client certificate CN=admin, O=system:masters). kubectl below is ${this.kubectlBin}`);
     out(`  with --kubeconfig=${this.kubeconfig} --cache-dir=${path.join(lab.dir, 'kubectl-cache')}.`);
+    // Each kubelet has its node's own identity: under Node authorization it reads only what its pods name
+    // and writes only its own Node and its pods' status (NodeRestriction).
+    const apiDir = path.join(lab.dir, 'apiserver');
+    const nodeConfigs = new Map<string, string>();
+    for (const d of daemons) nodeConfigs.set(d.host.name, await writeDaemonKubeconfig(path.join(apiDir, 'certs'), base, apiDir, 'kubelet', d.host.name));
+    out(`  (authorization ${SECURE_APISERVER_ARGS.join(' ')}); each kubelet gets a kubeconfig of its own, a client`);
+    out(`  certificate CN=system:node:<host>, O=system:nodes signed by the apiserver's CA: ${path.join(apiDir, 'kubelet-<host>.kubeconfig')}.`);
     out();
     for (const d of daemons) {
       const h = d.host;
       const argv = [
         process.execPath,
         KUBELET,
-        `--kubeconfig=${this.kubeconfig}`, // through the API, as a kubelet of a real cluster
+        `--kubeconfig=${nodeConfigs.get(h.name)!}`, // through the API with its node's identity, as a kubelet of a real cluster
         `--hostname-override=${h.name}`,
         `--node-ip=${h.ip}`,
         `--docker-endpoint=unix://${d.socket}`,

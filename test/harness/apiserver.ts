@@ -8,6 +8,7 @@ import { request as httpsRequest } from 'node:https';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './etcd.js';
+import { type Daemon, writeDaemonKubeconfig } from './identities.js';
 
 const run = promisify(execFile);
 /** The repository root, from test/harness/ or from its build in dist/test/harness/ (the demo and benches run from dist/). */
@@ -55,6 +56,17 @@ export class ApiServerProc {
   get certDir(): string {
     return path.join(this.dir, 'certs');
   }
+  /** The log lines of the requests this apiserver refused with a 403 (its authorizer's), for a lab to check none of its daemons was. */
+  async forbiddenRequests(): Promise<string[]> {
+    const log = await readFile(path.join(this.dir, `apiserver-${this.port}.log`), 'utf8').catch(() => '');
+    return log.split('\n').filter((l) => l.includes('"request forbidden"'));
+  }
+
+  /** A kubeconfig for a daemon of the lab, with its own identity (see identities.ts). */
+  async kubeconfigOf(daemon: Daemon, node?: string): Promise<string> {
+    return writeDaemonKubeconfig(this.certDir, this.url, this.dir, daemon, node);
+  }
+
   get admin(): ClientCreds {
     return { ca: path.join(this.certDir, 'ca.crt'), cert: path.join(this.certDir, 'admin.crt'), key: path.join(this.certDir, 'admin.key') };
   }

@@ -507,10 +507,10 @@ describe('the command', () => {
       await s.stop();
     }
     const out = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      execFile(process.execPath, [APISERVER_BIN, `--etcd-servers=${etcd.endpoint}`, '--authorization-mode=Node,RBAC', `--cert-dir=${path.join(d, 'c2')}`, '--secure-port=0'], { timeout: 20_000 }, (err, _o, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stderr }));
+      execFile(process.execPath, [APISERVER_BIN, `--etcd-servers=${etcd.endpoint}`, '--authorization-mode=Webhook,RBAC', `--cert-dir=${path.join(d, 'c2')}`, '--secure-port=0'], { timeout: 20_000 }, (err, _o, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stderr }));
     });
     expect(out.code).toBe(1);
-    expect(out.stderr).toContain('--authorization-mode=Node,RBAC: authorization-mode "Node" is not supported by this apiserver yet (supported: AlwaysAllow, AlwaysDeny, RBAC)');
+    expect(out.stderr).toContain('--authorization-mode=Webhook,RBAC: authorization-mode "Webhook" is not supported by this apiserver yet (supported: AlwaysAllow, AlwaysDeny, Node, RBAC)');
     // pflag spelling, as the seeds' unit files write flags: underscores, `--flag value`.
     const version = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
       execFile(process.execPath, [APISERVER_BIN, '--etcd_servers', etcd.endpoint, '--secure_port=0', '--version'], { timeout: 20_000 }, (err, stdout) => resolve({ code: err ? -1 : 0, stdout }));

@@ -1,4 +1,5 @@
-// kube-controller-manager against one real etcd and one real kube-apiserver (both from dist/), driven
+// kube-controller-manager (its own identity, system:kube-controller-manager) against one real etcd and one
+// real kube-apiserver under --authorization-mode=Node,RBAC (both from dist/), driven
 // by the real kubectl 1.20: the replication manager keeps RCs and RSs at their replica count with
 // owned pods (ownerReferences, generateName), scales up and down (the right pods go), replaces a
 // deleted pod, adopts a matching orphan, releases a relabelled pod, and writes the status that
@@ -9,7 +10,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { APISERVER_BIN, ApiServerProc, DB_RC, EtcdServer, freePort, kubectl, kubectlBinaries } from '../harness/index.js';
+import { APISERVER_BIN, ApiServerProc, DB_RC, EtcdServer, freePort, kubectl, kubectlBinaries, SECURE_APISERVER_ARGS } from '../harness/index.js';
 
 type Obj = Record<string, any>;
 
@@ -66,6 +67,8 @@ spec:
 let dir: string;
 let etcd: EtcdServer | undefined;
 let srv: ApiServerProc | undefined;
+/** kube-controller-manager's own kubeconfig (system:kube-controller-manager): its bootstrap rights only. */
+let cmConfig: string;
 let cm: ChildProcess | undefined;
 let standby: ChildProcess | undefined;
 let healthPort: number;
@@ -104,7 +107,7 @@ async function rcStatus(name: string): Promise<Obj> {
 
 /** A kube-controller-manager from dist/, its log in the test's dir. */
 async function startCm(name: string, port: number): Promise<ChildProcess> {
-  const args = [CM_BIN, `--kubeconfig=${srv!.kubeconfig}`, '--bind-address=127.0.0.1', `--secure-port=${port}`, `--cert-dir=${path.join(dir, `${name}-certs`)}`, '--leader-elect-lease-duration=6s', '--leader-elect-renew-deadline=4s', '--leader-elect-retry-period=1s', '--log-level=debug'];
+  const args = [CM_BIN, `--kubeconfig=${cmConfig}`, '--bind-address=127.0.0.1', `--secure-port=${port}`, `--cert-dir=${path.join(dir, `${name}-certs`)}`, '--leader-elect-lease-duration=6s', '--leader-elect-renew-deadline=4s', '--leader-elect-retry-period=1s', '--log-level=debug'];
   const log = createWriteStream(path.join(dir, `${name}.log`));
   const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   p.stdout?.pipe(log);
@@ -128,7 +131,8 @@ const holder = async (): Promise<string | undefined> => ((await srv!.request('GE
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'kcm-'));
   etcd = await EtcdServer.start();
-  srv = await ApiServerProc.start(etcd.endpoint, dir);
+  srv = await ApiServerProc.start(etcd.endpoint, dir, SECURE_APISERVER_ARGS);
+  cmConfig = await srv.kubeconfigOf('kube-controller-manager');
   for (const [f, t] of Object.entries({ 'db-rc.yaml': DB_RC, 'adopter.yaml': ADOPTER_RC, 'orphan.yaml': ORPHAN, 'rs.yaml': RS })) await writeFile(path.join(dir, f), t);
   healthPort = await freePort();
   cm = await startCm('kcm-a', healthPort);
@@ -283,4 +287,10 @@ describe.skipIf(!KUBECTL.present)('kube-controller-manager: the replication mana
     const two = await until(() => pods('selectorname=db'), (ps) => ps.length === 2, 20_000);
     expect(two).toHaveLength(2);
   }, 60_000);
+});
+
+describe('authorization', () => {
+  it('refused no request of kube-controller-manager: it works with its bootstrap rights only', async () => {
+    expect(await srv!.forbiddenRequests()).toEqual([]);
+  });
 });

@@ -1,4 +1,5 @@
-// kube-scheduler from dist/ against a real apiserver over a real etcd: Node objects made through the
+// kube-scheduler from dist/ (with its own identity, system:kube-scheduler) against a real apiserver under
+// --authorization-mode=Node,RBAC over a real etcd: Node objects made through the
 // API (allocatable, Ready), no kubelets. Pods are bound and spread, a nodeSelector holds, a pod too big
 // stays Pending with FitError's event and PodScheduled=False until a big enough node comes, kubectl
 // 1.20 lists the Scheduled event, /healthz answers over HTTPS, and of two schedulers only the leader
@@ -10,7 +11,7 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiServerProc, EtcdServer, freePort, kubectl, kubectlBinaries } from '../harness/index.js';
+import { ApiServerProc, EtcdServer, freePort, kubectl, kubectlBinaries, SECURE_APISERVER_ARGS } from '../harness/index.js';
 
 const BIN = path.join(import.meta.dirname, '..', '..', 'dist', 'scheduler', 'main.js');
 type Obj = Record<string, any>;
@@ -18,11 +19,13 @@ type Obj = Record<string, any>;
 let dir: string;
 let etcd: EtcdServer;
 let srv: ApiServerProc;
+/** The scheduler's own kubeconfig (system:kube-scheduler): it holds that role's rights only. */
+let schedulerConfig: string;
 const procs: ChildProcess[] = [];
 
 async function startScheduler(name: string, port = 0): Promise<ChildProcess> {
   const log = createWriteStream(path.join(dir, `${name}.log`), { flags: 'a' });
-  const p = spawn(process.execPath, [BIN, `--kubeconfig=${srv.kubeconfig}`, `--secure-port=${port}`, '--bind-address=127.0.0.1', '--leader-elect-lease-duration=3s', '--leader-elect-renew-deadline=2s', '--leader-elect-retry-period=500ms', '--v=debug'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(process.execPath, [BIN, `--kubeconfig=${schedulerConfig}`, `--secure-port=${port}`, '--bind-address=127.0.0.1', '--leader-elect-lease-duration=3s', '--leader-elect-renew-deadline=2s', '--leader-elect-retry-period=500ms', '--v=debug'], { stdio: ['ignore', 'pipe', 'pipe'] });
   p.stdout?.pipe(log);
   p.stderr?.pipe(log);
   procs.push(p);
@@ -72,7 +75,8 @@ const mkNs = (ns: string) => api('POST', '/api/v1/namespaces', { apiVersion: 'v1
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'sched-it-'));
   etcd = await EtcdServer.start();
-  srv = await ApiServerProc.start(etcd.endpoint, dir);
+  srv = await ApiServerProc.start(etcd.endpoint, dir, SECURE_APISERVER_ARGS);
+  schedulerConfig = await srv.kubeconfigOf('kube-scheduler');
 });
 
 afterAll(async () => {
@@ -185,4 +189,10 @@ describe('kube-scheduler', () => {
     expect(ev2?.reportingInstance).toBe(after.spec.holderIdentity);
     await kill(b);
   }, 90_000);
+});
+
+describe('authorization', () => {
+  it('refused no request of kube-scheduler: it works with its bootstrap rights only', async () => {
+    expect(await srv!.forbiddenRequests()).toEqual([]);
+  });
 });

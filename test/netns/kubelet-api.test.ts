@@ -1,13 +1,14 @@
 // The daemons on the Kubernetes API, driven by the real kubectl: two lab hosts with flanneld (vxlan),
-// dockerd, a kubelet with --kubeconfig and kube-proxy with the seeds' --master=http://…; the
-// kube-apiserver runs in host a's namespace on a's underlay address (HTTPS for the kubeconfig, the
-// insecure port for --master), over the lab's etcd. kubectl runs in host a's namespace too, with a
-// kubeconfig and cache dir of the test's. A pod created with `kubectl create -f` (nodeName set) runs
+// dockerd, a kubelet and kube-proxy each with a kubeconfig of its own identity (the kubelet its node's,
+// system:node:<name> in system:nodes; kube-proxy system:kube-proxy), signed by the apiserver's CA; the
+// kube-apiserver runs in host a's namespace on a's underlay address with --authorization-mode=Node,RBAC
+// and NodeRestriction, over the lab's etcd. kubectl runs in host a's namespace too, with the admin
+// kubeconfig and a cache dir of the test's. A pod created with `kubectl create -f` (nodeName set) runs
 // and shows Running with its flannel IP on its node; both nodes are Ready; a service created with
 // kubectl gets a ClusterIP from the apiserver that works from a pod on the other host; `kubectl delete`
 // returns once the kubelet has finished the pod's graceful deletion.
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { offsetIn, parseCidr4, parseIp4 } from './addr.js';
@@ -16,11 +17,11 @@ import { hasLog, REPO, waitFor } from './flannel.js';
 import { FAST_FLAGS, KubeLab } from './kubelet.js';
 import type { Host, Proc } from './lab.js';
 import { startProxy } from './proxy.js';
+import { SECURE_APISERVER_ARGS, writeDaemonKubeconfig } from '../harness/index.js';
 
 const KUBECTL = path.join(REPO, '.cache', 'kubernetes-client', 'usr', 'bin', 'kubectl');
 const APISERVER = path.join(REPO, 'dist', 'apiserver', 'main.js');
 const SECURE = 6443;
-const INSECURE = 8080;
 const inSubnet = (cidr: string, ip: string): boolean => offsetIn(parseCidr4(cidr), parseIp4(ip)) > 1;
 
 describe.skipIf(!existsSync(KUBECTL))('kubelet and kube-proxy on the API, driven by kubectl', () => {
@@ -29,6 +30,7 @@ describe.skipIf(!existsSync(KUBECTL))('kubelet and kube-proxy on the API, driven
   const proxies: Proc[] = [];
   let apiDir: string;
   let kubeconfig: string;
+  const daemonConfigs = new Map<string, string>();
 
   let hostA: Host;
   const kubectl = async (args: readonly string[], input?: string): Promise<string> => {
@@ -56,19 +58,21 @@ describe.skipIf(!existsSync(KUBECTL))('kubelet and kube-proxy on the API, driven
             `--secure-port=${SECURE}`,
             `--cert-dir=${path.join(apiDir, 'certs')}`,
             `--write-kubeconfig=${kubeconfig}`,
-            `--insecure-port=${INSECURE}`,
-            `--insecure-bind-address=${a.ip}`,
+            ...SECURE_APISERVER_ARGS,
           ],
           { logFile: path.join(apiDir, 'apiserver.log') },
         );
         let last = '';
         const ok = await waitFor('the apiserver ready', async () => existsSync(kubeconfig) && (await kubectl(['get', '--raw=/readyz']).catch((e: unknown) => ((last = String(e)), ''))).trim() === 'ok', 30_000, 250).catch(() => false);
         if (!ok) throw new Error(`the apiserver did not become ready: ${last}\n${apiserver.stderr()}${apiserver.stdout()}`.slice(0, 4000));
+        const server = `https://${a.ip}:${SECURE}`;
+        for (const h of kl.lab.hosts) daemonConfigs.set(h.name, await writeDaemonKubeconfig(path.join(apiDir, 'certs'), server, apiDir, 'kubelet', h.name));
+        daemonConfigs.set('kube-proxy', await writeDaemonKubeconfig(path.join(apiDir, 'certs'), server, apiDir, 'kube-proxy'));
       },
-      storeArgs: () => [`--kubeconfig=${kubeconfig}`],
+      storeArgs: (n) => [`--kubeconfig=${daemonConfigs.get(n.host.name)!}`],
     });
-    const master = `--master=http://${k.lab.host('a').ip}:${INSECURE}`;
-    for (const h of k.lab.hosts) proxies.push(startProxy(h, k.etcd, { tag: 'api', storeArgs: [master], args: ['--cluster-cidr=10.5.0.0/16', '--leader-elect-lease-duration=3s'] }));
+    const proxyConfig = `--kubeconfig=${daemonConfigs.get('kube-proxy')!}`;
+    for (const h of k.lab.hosts) proxies.push(startProxy(h, k.etcd, { tag: 'api', storeArgs: [proxyConfig], args: ['--cluster-cidr=10.5.0.0/16', '--leader-elect-lease-duration=3s'] }));
   }, 120_000);
 
   afterAll(async () => {
@@ -129,7 +133,7 @@ describe.skipIf(!existsSync(KUBECTL))('kubelet and kube-proxy on the API, driven
     expect(json.status.hostIP).toBe(k.lab.host('a').ip);
   });
 
-  it('a service created with kubectl gets a ClusterIP from the apiserver that kube-proxy (--master) makes work from a pod on the other host', async () => {
+  it('a service created with kubectl gets a ClusterIP from the apiserver that kube-proxy (system:kube-proxy) makes work from a pod on the other host', async () => {
     await kubectl(['create', '-f', '-'], ['apiVersion: v1', 'kind: Service', 'metadata:', '  name: web', 'spec:', '  selector:', '    app: web', '  ports:', '  - port: 80', '    targetPort: 8080', ''].join('\n'));
     const ip = (await kubectl(['get', 'service', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
     expect(ip).toMatch(/^10\.254\.\d+\.\d+$/);
@@ -149,6 +153,60 @@ describe.skipIf(!existsSync(KUBECTL))('kubelet and kube-proxy on the API, driven
     expect(Date.now() - t0).toBeLessThan(25_000);
     expect(await kubectl(['get', 'pods', '-o', 'name'])).not.toContain('pod/client');
     expect((await k.containers('b', 'client')).filter((c) => c.state === 'running')).toEqual([]);
+  });
+
+  it("a pod's ConfigMap and Secret reach its container through its node's credentials (the Node authorizer's graph)", async () => {
+    await kubectl(['create', 'configmap', 'app-config', '--from-literal=greeting=hello']);
+    await kubectl(['create', 'secret', 'generic', 'app-secret', '--from-literal=token=s3cret']);
+    const env = (name: string, kind: 'configMapKeyRef' | 'secretKeyRef', ref: string, key: string) => [`    - name: ${name}`, '      valueFrom:', `        ${kind}:`, `          name: ${ref}`, `          key: ${key}`];
+    const manifest = [
+      'apiVersion: v1',
+      'kind: Pod',
+      'metadata:',
+      '  name: envpod',
+      'spec:',
+      '  nodeName: b',
+      '  terminationGracePeriodSeconds: 1',
+      '  containers:',
+      '  - name: c',
+      `    image: ${BUSYBOX_IMAGE}`,
+      '    imagePullPolicy: Never',
+      '    command: ["sleep", "3600"]',
+      '    env:',
+      ...env('GREETING', 'configMapKeyRef', 'app-config', 'greeting'),
+      ...env('TOKEN', 'secretKeyRef', 'app-secret', 'token'),
+      '',
+    ].join('\n');
+    await kubectl(['create', '-f', '-'], manifest);
+    await waitFor('envpod Running', async () => (await kubectl(['get', 'pod', 'envpod', '-o', 'jsonpath={.status.phase}'])).trim() === 'Running', 45_000, 500);
+    const r = await k.execIn('b', 'envpod', 'c', ['sh', '-c', 'echo "$GREETING-$TOKEN"']);
+    expect(r.stdout.trim()).toBe('hello-s3cret');
+    await kubectl(['delete', 'pod', 'envpod', '--timeout=25s']);
+  });
+
+  it("a static pod's mirror pod is made through the API owned by its Node, replaced on an edit, deleted with the manifest", async () => {
+    const yaml = (port: string): string =>
+      ['apiVersion: v1', 'kind: Pod', 'metadata:', '  name: static-web', 'spec:', '  terminationGracePeriodSeconds: 1', '  containers:', '  - name: web', `    image: ${BUSYBOX_IMAGE}`, '    imagePullPolicy: Never', `    command: [httpd, -f, -p, "${port}", -h, /tmp]`, ''].join('\n');
+    await k.writeManifest('a', 'web.yaml', yaml('8090'));
+    type Mirror = { metadata: { uid: string; annotations?: Record<string, string>; ownerReferences?: Record<string, unknown>[] } };
+    const get = async (): Promise<Mirror | undefined> => {
+      const t = await kubectl(['get', 'pods', '--field-selector', 'metadata.name=static-web-a', '-o', 'json']);
+      return (JSON.parse(t) as { items: Mirror[] }).items[0];
+    };
+    const first = await waitFor('the mirror pod', get, 30_000, 500);
+    const nodeUid = (await kubectl(['get', 'node', 'a', '-o', 'jsonpath={.metadata.uid}'])).trim();
+    expect(first.metadata.annotations?.['kubernetes.io/config.mirror']).toBeTruthy();
+    expect(first.metadata.ownerReferences).toEqual([{ apiVersion: 'v1', kind: 'Node', name: 'a', uid: nodeUid, controller: true }]);
+    await k.writeManifest('a', 'web.yaml', yaml('8091'));
+    await waitFor('the mirror pod replaced', async () => ((await get())?.metadata.uid ?? first.metadata.uid) !== first.metadata.uid, 30_000, 500);
+    await rm(path.join(k.node('a').manifests, 'web.yaml'));
+    await waitFor('the mirror pod deleted', async () => (await get()) === undefined, 30_000, 500);
+  });
+
+  it('no daemon was refused a request: each works with its own bootstrap rights', async () => {
+    const log = await readFile(path.join(apiDir, 'apiserver.log'), 'utf8');
+    expect(log).toContain('node authorizer graph synced');
+    expect(log.split('\n').filter((l) => l.includes('"request forbidden"'))).toEqual([]);
   });
 
   async function client(ip: string): Promise<void> {
