@@ -4,6 +4,10 @@
 import { type ApiClient, type ClusterStore, type Corrupt, keys, parseJsonObject, prefixSource, type Stored } from '../cluster/index.js';
 import { errorMessage, type Logger, PrefixCache } from '../common/index.js';
 import { LeaseElection } from '../proxy/index.js';
+import type { ControllerContext, QueueController } from './controller.js';
+import { CronJobController } from './cronjob/index.js';
+import { DaemonSetController } from './daemonset/index.js';
+import { JobController } from './job/index.js';
 import type { ControllerName } from './options.js';
 import { WorkQueue } from './queue.js';
 import { OWNER_PREFIX, ReplicationManager } from './replication/index.js';
@@ -18,7 +22,13 @@ export interface ControllerManagerConfig {
   readonly election?: { readonly identity: string; readonly leaseDurationMs: number; readonly renewDeadlineMs: number; readonly retryPeriodMs: number; readonly namespace: string; readonly name: string };
 }
 
-const KIND_OF: Readonly<Record<ControllerName, OwnerKind>> = { replicationcontroller: 'ReplicationController', replicaset: 'ReplicaSet' };
+const KIND_OF: Readonly<Partial<Record<ControllerName, OwnerKind>>> = { replicationcontroller: 'ReplicationController', replicaset: 'ReplicaSet' };
+/** The controllers other than the replication manager, each over its own caches and the shared pods cache. */
+const CONTROLLERS: Readonly<Partial<Record<ControllerName, (ctx: ControllerContext) => QueueController>>> = {
+  job: (ctx) => new JobController(ctx),
+  cronjob: (ctx) => new CronJobController(ctx),
+  daemonset: (ctx) => new DaemonSetController(ctx),
+};
 
 export class ControllerManager {
   constructor(
@@ -51,34 +61,48 @@ export class ControllerManager {
       return;
     }
     const managers: { m: ReplicationManager; queue: WorkQueue; owners: PrefixCache<Stored<Obj>, Corrupt>; workers: number }[] = [];
+    const others: { c: QueueController; workers: number }[] = [];
     const src = prefixSource(this.store, parseJsonObject);
     // The pods cache, shared: each change goes to every controller.
-    const pods = new PrefixCache<Stored<Obj>, Corrupt>(src, { prefix: keys.pods(), log: this.log }, (changed) => managers.forEach((x) => x.m.podsChanged(changed)));
+    const pods = new PrefixCache<Stored<Obj>, Corrupt>(src, { prefix: keys.pods(), log: this.log }, (changed) => {
+      managers.forEach((x) => x.m.podsChanged(changed));
+      others.forEach((x) => x.c.podsChanged(changed));
+    });
     for (const n of names) {
+      const make = CONTROLLERS[n];
+      if (make) {
+        const ctx: ControllerContext = { client: this.client, pods, log: this.log.child({ controller: n }), signal, cache: (prefix, onChange) => new PrefixCache<Stored<Obj>, Corrupt>(src, { prefix, log: this.log }, onChange) };
+        others.push({ c: make(ctx), workers: this.cfg.workers[n] });
+        continue;
+      }
       const kind = KIND_OF[n];
+      if (!kind) continue;
       const queue = new WorkQueue();
       const holder: { m?: ReplicationManager } = {};
       const owners = new PrefixCache<Stored<Obj>, Corrupt>(src, { prefix: OWNER_PREFIX[kind], log: this.log }, (changed) => holder.m?.ownersChanged(changed));
       holder.m = new ReplicationManager(kind, { client: this.client, owners, pods, queue, log: this.log.child({ controller: n }), signal });
       managers.push({ m: holder.m, queue, owners, workers: this.cfg.workers[n] });
     }
-    const caches = [pods.run(signal), ...managers.map((x) => x.owners.run(signal))];
+    const own = others.flatMap((x) => x.c.caches);
+    const caches = [pods.run(signal), ...managers.map((x) => x.owners.run(signal)), ...own.map((c) => c.run(signal))];
     // Workers start once every cache has its first listing (WaitForCacheSync), bounded by the signal.
-    while (!signal.aborted && !(pods.synced && managers.every((x) => x.owners.synced))) await new Promise((r) => setTimeout(r, 50));
+    while (!signal.aborted && !(pods.synced && managers.every((x) => x.owners.synced) && own.every((c) => c.synced))) await new Promise((r) => setTimeout(r, 50));
     if (!signal.aborted) {
       this.log.info({ controllers: names }, 'caches synced');
       for (const x of managers) {
         x.m.ownersChanged(new Set(x.owners.items.keys()));
         x.m.podsChanged(new Set(pods.items.keys()));
       }
+      for (const x of others) x.c.resync();
     }
-    signal.addEventListener('abort', () => managers.forEach((x) => x.queue.shutDown()), { once: true });
-    if (signal.aborted) managers.forEach((x) => x.queue.shutDown());
-    const workers = managers.flatMap((x) => Array.from({ length: x.workers }, () => this.worker(x.m, x.queue)));
+    const queues = [...managers.map((x) => x.queue), ...others.map((x) => x.c.queue)];
+    signal.addEventListener('abort', () => queues.forEach((q) => q.shutDown()), { once: true });
+    if (signal.aborted) queues.forEach((q) => q.shutDown());
+    const workers = [...managers, ...others.map((x) => ({ m: x.c, queue: x.c.queue, workers: x.workers }))].flatMap((x) => Array.from({ length: x.workers }, () => this.worker(x.m, x.queue)));
     await Promise.all([...caches, ...workers]);
   }
 
-  private async worker(m: ReplicationManager, q: WorkQueue): Promise<void> {
+  private async worker(m: Pick<QueueController, 'kind' | 'sync'>, q: WorkQueue): Promise<void> {
     // Bounded by the queue: get() returns undefined once it is shut down.
     for (let key = await q.get(); key !== undefined; key = await q.get()) {
       try {

@@ -260,8 +260,8 @@ describe('WorkQueue', () => {
 
 describe('--controllers', () => {
   it('* enables all, -name disables, a name enables, unknown is refused', () => {
-    expect([...controllersOf('*')].sort()).toEqual(['replicaset', 'replicationcontroller']);
-    expect([...controllersOf('*,-replicaset')]).toEqual(['replicationcontroller']);
+    expect([...controllersOf('*')].sort()).toEqual(['cronjob', 'daemonset', 'job', 'replicaset', 'replicationcontroller']);
+    expect([...controllersOf('*,-replicaset,-job,-cronjob,-daemonset')]).toEqual(['replicationcontroller']);
     expect([...controllersOf('replicaset')]).toEqual(['replicaset']);
     expect(() => controllersOf('*,bogus')).toThrow(/bogus/);
   });
