@@ -295,8 +295,10 @@ function rollingUpdateDeletes(ds: DaemonSetView, nodes: readonly Obj[], byNode: 
     }
     if (fresh.length) {
       if (!isAvailable(fresh[0]!, ds.minReadySeconds, now)) unavailable++;
-    } else if (!isAvailable(old[0]!, ds.minReadySeconds, now)) replace.push(old[0]!);
-    else if (unavailable < maxUnavailable) candidates.push(old[0]!);
+    } else if (!isAvailable(old[0]!, ds.minReadySeconds, now)) {
+      replace.push(old[0]!);
+      unavailable++;
+    } else if (unavailable < maxUnavailable) candidates.push(old[0]!);
   }
   const room = Math.min(Math.max(0, maxUnavailable - unavailable), candidates.length);
   return [...replace, ...candidates.slice(0, room)];
