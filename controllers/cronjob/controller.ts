@@ -117,10 +117,8 @@ export class CronJobController implements QueueController {
             active = active.filter((x) => x.uid !== ref.uid);
           }
           const made = await this.createJob(cj, d.scheduledTime, log);
-          if (made) {
-            active = [...active.filter((x) => x.uid !== made.uid), made];
-            lastScheduleTime = d.scheduledTime;
-          }
+          if (made.ref) active = [...active.filter((x) => x.uid !== made.ref!.uid), made.ref];
+          if (made.handled) lastScheduleTime = d.scheduledTime;
         }
       }
     }
@@ -132,22 +130,22 @@ export class CronJobController implements QueueController {
     return requeue;
   }
 
-  /** The Job made, or undefined when it exists already under another controller (an event says so). */
-  private async createJob(cj: CronJobView, scheduledTime: number, log: Logger): Promise<ActiveRef | undefined> {
+  /** The Job made (or found made by an earlier sync), and whether this activation is dealt with. */
+  private async createJob(cj: CronJobView, scheduledTime: number, log: Logger): Promise<{ ref?: ActiveRef; handled: boolean }> {
     const body = jobFromTemplate(cj, scheduledTime);
     const name = String((body.metadata as Obj).name);
     try {
       const made = childJobOf((await this.ctx.client.request('POST', jobsPath(cj.namespace), { body, attempts: 1, signal: this.ctx.signal })) as Obj);
       log.info({ job: made.name }, 'created job');
       void this.recorder.event(involvedOf('batch/v1', 'CronJob', cj.raw), 'Normal', 'SuccessfulCreate', `Created job ${made.name}`);
-      return refOf(made);
+      return { ref: refOf(made), handled: true };
     } catch (e) {
       if (isStatus(e, 409)) {
         // Created by an earlier sync whose status write was lost: it is this activation's Job.
         const got = childJobOf((await this.ctx.client.request('GET', `${jobsPath(cj.namespace)}/${enc(name)}`, { signal: this.ctx.signal })) as Obj);
-        if (got.cronJobUid === cj.uid) return got.finished ? undefined : refOf(got);
+        if (got.cronJobUid === cj.uid) return got.finished ? { handled: true } : { ref: refOf(got), handled: true };
         log.info({ job: name }, 'a job of that name exists, not ours');
-        return undefined;
+        return { handled: false };
       }
       void this.recorder.event(involvedOf('batch/v1', 'CronJob', cj.raw), 'Warning', 'FailedCreate', `Error creating job: ${whyOf(e)}`);
       throw e;
