@@ -52,15 +52,10 @@ export class PodControl {
   }
 }
 
-/** PUT …/status at the cached version; on a conflict once more at the version read fresh. */
+/**
+ * PUT …/status at the cached version. A conflict throws: the sync is retried once the cache has the
+ * newer object, and decides again from it (a decision made on a stale object is never forced through).
+ */
 export async function writeStatus(client: ApiClient, objectPath: string, cached: Obj, status: Obj, signal?: AbortSignal): Promise<void> {
-  const sig = signal ? { signal } : {};
-  const withStatus = (o: Obj): Obj => ({ ...o, status });
-  try {
-    await client.request('PUT', `${objectPath}/status`, { body: withStatus(cached), attempts: 1, ...sig });
-  } catch (e) {
-    if (!isStatus(e, 409)) throw e;
-    const fresh = (await client.request('GET', objectPath, sig)) as Obj;
-    await client.request('PUT', `${objectPath}/status`, { body: withStatus(fresh), attempts: 1, ...sig });
-  }
+  await client.request('PUT', `${objectPath}/status`, { body: { ...cached, status }, attempts: 1, ...(signal && { signal }) });
 }

@@ -116,8 +116,6 @@ export class JobController implements QueueController {
     }
     let created = plan.create;
     if (plan.create > 0) created = await this.createPods(job, key, plan.create, owner, errors);
-    // Events about the Job's end after its pods are dealt with, as Kubernetes records them.
-    for (const e of plan.events) void this.recorder.event(owner, e.type, e.reason, e.message);
     const status = { ...plan.status };
     if (created !== plan.create) {
       const a = (typeof status.active === 'number' ? status.active : 0) - (plan.create - created);
@@ -128,9 +126,13 @@ export class JobController implements QueueController {
       try {
         await writeStatus(this.ctx.client, jobPath(job.namespace, job.name), job.raw, status, this.ctx.signal);
       } catch (e) {
-        if (!isStatus(e, 404)) errors.push(e);
+        if (isStatus(e, 404)) return undefined;
+        // A stale Job (its status changed since the cache saw it): no events for a decision not taken.
+        throw e;
       }
     }
+    // Events about the Job's end once its status says so, as Kubernetes records them.
+    for (const e of plan.events) void this.recorder.event(owner, e.type, e.reason, e.message);
     if (errors.length) throw errors[0];
     return plan.requeueAfterMs;
   }
