@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { job } from '../controllers/index.js';
 
-const { jobOf, jobPodOf, planJob, backoffDelay, jobPodFromTemplate, finishedOf } = job;
+const { jobOf, jobPodOf, planJob, backoffDelay, jobPodFromTemplate, finishedOf, parseIndexes, formatIndexes } = job;
 
 const T0 = Date.parse('2024-03-05T10:00:00Z');
 const at = (s: number): string => new Date(T0 + s * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -177,5 +177,48 @@ describe('Job: suspend and TTL', () => {
     expect(planJob(JOB({ ttlSecondsAfterFinished: 60 }, done), [], T0 + 50_000)).toMatchObject({ requeueAfterMs: 40_000 });
     expect(planJob(JOB({ ttlSecondsAfterFinished: 60 }, done), [], T0 + 90_000).deleteJob).toBe(true);
     expect(planJob(JOB({}, done), [], T0 + 90_000).deleteJob).toBeUndefined();
+  });
+});
+
+describe('Job: Indexed', () => {
+  const IDX = (i: number, phase: string, created = 0, finished?: number) => {
+    const p = POD(phase, created, finished);
+    return jobPodOf({
+      metadata: { name: p.name, namespace: 'default', uid: p.uid, creationTimestamp: at(created), annotations: { 'batch.kubernetes.io/job-completion-index': String(i) }, ownerReferences: p.ownerReferences },
+      status: { phase, ...(finished !== undefined && { containerStatuses: [{ name: 'pi', state: { terminated: { finishedAt: at(finished) } } }] }) },
+    });
+  };
+  const spec = { completionMode: 'Indexed', completions: 5, parallelism: 2 };
+
+  it('completedIndexes reads and writes as Kubernetes spells it', () => {
+    expect([...parseIndexes('1,3-5,7', 10)]).toEqual([1, 3, 4, 5, 7]);
+    expect([...parseIndexes('3-9', 5)]).toEqual([3, 4]);
+    expect(formatIndexes(new Set([7, 1, 3, 4, 5, 0]))).toBe('0-1,3-5,7');
+    expect(formatIndexes(new Set())).toBe('');
+  });
+
+  it('creates the lowest missing indexes, each pod with its index, hostname and JOB_COMPLETION_INDEX', () => {
+    const first = planJob(JOB(spec), [], T0);
+    expect(first.createIndexes).toEqual([0, 1]);
+    const pods = [IDX(0, 'Succeeded', 0, 5), IDX(1, 'Running'), IDX(2, 'Succeeded', 0, 6)];
+    const p = planJob(JOB(spec, { startTime: at(0) }), pods, T0 + 10_000);
+    expect(p.createIndexes).toEqual([3]);
+    expect(p.status).toMatchObject({ succeeded: 2, completedIndexes: '0,2', active: 2 });
+    const pod = jobPodFromTemplate(JOB(spec), 3) as { metadata: Record<string, any>; spec: Record<string, any> };
+    expect(pod.metadata.generateName).toBe('pi-3-');
+    expect(pod.metadata.annotations['batch.kubernetes.io/job-completion-index']).toBe('3');
+    expect(pod.metadata.labels['batch.kubernetes.io/job-completion-index']).toBe('3');
+    expect(pod.spec.hostname).toBe('pi-3');
+    expect(pod.spec.containers[0].env).toEqual([{ name: 'JOB_COMPLETION_INDEX', valueFrom: { fieldRef: { fieldPath: "metadata.annotations['batch.kubernetes.io/job-completion-index']" } } }]);
+  });
+
+  it('a second pod of one index, or of an index done, is deleted; complete when every index succeeded', () => {
+    const dup = [IDX(0, 'Running', 0), IDX(0, 'Running', 3), IDX(1, 'Succeeded', 0, 2), IDX(1, 'Running', 4)];
+    const p = planJob(JOB(spec, { startTime: at(0) }), dup, T0 + 10_000);
+    expect(p.delete.map((x) => x.name).sort()).toEqual([dup[1]!.name, dup[3]!.name].sort());
+    const all = [0, 1, 2, 3, 4].map((i) => IDX(i, 'Succeeded', 0, 5));
+    const done = planJob(JOB(spec, { startTime: at(0) }), all, T0 + 10_000);
+    expect(done.events.map((e) => e.reason)).toEqual(['Completed']);
+    expect(done.status).toMatchObject({ succeeded: 5, completedIndexes: '0-4' });
   });
 });

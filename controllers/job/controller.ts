@@ -79,10 +79,6 @@ export class JobController implements QueueController {
     }
     const job = jobOf(s.obj);
     if (job.deleting) return undefined;
-    if (job.completionMode !== 'NonIndexed') {
-      this.log.warn({ job: key, completionMode: job.completionMode }, 'only NonIndexed Jobs are run by this controller');
-      return undefined;
-    }
     const pods = [...this.seen.values()].filter((p) => p.namespace === job.namespace && controllerRefOf(p)?.uid === job.uid);
     if (!this.expectations.satisfied(key)) return undefined;
     const plan = planJob(job, pods, this.now());
@@ -115,7 +111,7 @@ export class JobController implements QueueController {
       for (const r of rs) if (r.status === 'rejected') errors.push(r.reason);
     }
     let created = plan.create;
-    if (plan.create > 0) created = await this.createPods(job, key, plan.create, owner, errors);
+    if (plan.create > 0) created = await this.createPods(job, key, plan.createIndexes ?? Array.from({ length: plan.create }, () => undefined), owner, errors);
     const status = { ...plan.status };
     if (created !== plan.create) {
       const a = (typeof status.active === 'number' ? status.active : 0) - (plan.create - created);
@@ -137,13 +133,14 @@ export class JobController implements QueueController {
     return plan.requeueAfterMs;
   }
 
-  private async createPods(job: JobView, key: string, n: number, owner: ReturnType<typeof involvedOf>, errors: unknown[]): Promise<number> {
+  private async createPods(job: JobView, key: string, indexes: readonly (number | undefined)[], owner: ReturnType<typeof involvedOf>, errors: unknown[]): Promise<number> {
+    const n = indexes.length;
     this.expectations.expectCreations(key, n);
     let attempted = 0;
     const r = await slowStartBatch(n, 1, async () => {
-      attempted++;
+      const index = indexes[attempted++];
       try {
-        await this.podControl.create(owner, jobPodFromTemplate(job));
+        await this.podControl.create(owner, jobPodFromTemplate(job, index));
       } catch (e) {
         this.expectations.creationObserved(key);
         throw e;

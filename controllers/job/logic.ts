@@ -1,4 +1,4 @@
-// The Job controller's decisions (pkg/controller/job), pure, for NonIndexed Jobs: how many pods to
+// The Job controller's decisions (pkg/controller/job), pure, for NonIndexed and Indexed Jobs: how many pods to
 // create or which to delete given the pods and the clock (parallelism, completions), the back-off
 // between recreations after failures, the end of a Job (Complete; Failed by BackoffLimitExceeded or
 // DeadlineExceeded, its active pods deleted), suspend and resume, the status, and when a finished
@@ -88,14 +88,20 @@ export function jobOf(o: Obj): JobView {
   };
 }
 
-/** A pod of a Job: the replication view, and when it finished. */
+/** The completion index of an Indexed Job's pod: an annotation (and, since 1.28, a label). */
+export const COMPLETION_INDEX = 'batch.kubernetes.io/job-completion-index';
+
+/** A pod of a Job: the replication view, its completion index, and when it finished. */
 export interface JobPod extends PodView {
+  readonly index?: number;
   /** When it ended (its containers' latest finishedAt, else its latest condition change, else its creation). */
   readonly finishedAt?: number;
 }
 
 export function jobPodOf(o: Obj): JobPod {
-  const p = podOf(o);
+  const v = podOf(o);
+  const idx = strAt(objAt(objAt(o, 'metadata'), 'annotations'), COMPLETION_INDEX);
+  const p: JobPod = idx !== undefined && /^\d+$/.test(idx) ? { ...v, index: Number(idx) } : v;
   if (p.phase !== 'Succeeded' && p.phase !== 'Failed') return p;
   const status = objAt(o, 'status');
   const ends = (Array.isArray(status.containerStatuses) ? status.containerStatuses.filter(isObj) : [])
@@ -122,8 +128,36 @@ export interface JobEvent {
   readonly message: string;
 }
 
+/** Pure: `status.completedIndexes` (`1,3-5,7`) as a set; what does not parse is skipped. */
+export function parseIndexes(s: string | undefined, completions: number): Set<number> {
+  const out = new Set<number>();
+  for (const part of (s ?? '').split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) continue;
+    const lo = Number(m[1]);
+    const hi = Math.min(m[2] !== undefined ? Number(m[2]) : lo, completions - 1);
+    for (let i = lo; i <= hi; i++) out.add(i);
+  }
+  return out;
+}
+
+/** Pure: a set of indexes as `status.completedIndexes` writes it: ascending, every run of two or more as `a-b`. */
+export function formatIndexes(set: ReadonlySet<number>): string {
+  const xs = [...set].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < xs.length; ) {
+    let j = i;
+    while (j + 1 < xs.length && xs[j + 1] === xs[j]! + 1) j++;
+    parts.push(j > i ? `${xs[i]}-${xs[j]}` : `${xs[i]}`);
+    i = j + 1;
+  }
+  return parts.join(',');
+}
+
 export interface JobPlan {
   readonly create: number;
+  /** Indexed Jobs: the completion index of each pod to create. */
+  readonly createIndexes?: readonly number[];
   readonly delete: readonly JobPod[];
   /** The status to write (when it differs from the Job's). */
   readonly status: Obj;
@@ -171,13 +205,18 @@ export function planJob(job: JobView, allPods: readonly JobPod[], now: number): 
     return { create: 0, delete: [], status: objAt(job.raw, 'status'), events: [], ...(left <= 0 ? { deleteJob: true } : { requeueAfterMs: left }) };
   }
   const active = pods.filter(isActive);
-  const succeeded = Math.max(job.succeeded, pods.filter((p) => p.phase === 'Succeeded').length);
+  const indexed = job.completionMode === 'Indexed' && job.completions !== undefined;
+  const completions = job.completions ?? 0;
+  const completed = parseIndexes(strAt(objAt(job.raw, 'status'), 'completedIndexes'), completions);
+  if (indexed) for (const p of pods) if (p.phase === 'Succeeded' && p.index !== undefined && p.index < completions) completed.add(p.index);
+  const succeeded = indexed ? completed.size : Math.max(job.succeeded, pods.filter((p) => p.phase === 'Succeeded').length);
   let failed = Math.max(job.failed, pods.filter((p) => p.phase === 'Failed').length);
   let conditions = [...job.conditions];
   const events: JobEvent[] = [];
   let startTime = job.startTime;
   let completionTime: number | undefined;
   let create = 0;
+  let createIndexes: number[] | undefined;
   let del: JobPod[] = [];
   let requeue: number | undefined;
   let activeAfter = active.length;
@@ -214,14 +253,34 @@ export function planJob(job: JobView, allPods: readonly JobPod[], now: number): 
       let wantActive: number;
       if (job.completions === undefined) wantActive = succeeded > 0 ? active.length : job.parallelism;
       else wantActive = Math.max(0, Math.min(job.completions - succeeded, job.parallelism));
-      const rm = Math.max(0, active.length - wantActive);
-      del = podsToDelete(active, Math.min(rm, MAX_POD_CREATE_DELETE_PER_SYNC)) as JobPod[];
+      // Indexed: a pod without a valid index, of an index done already, or a second one of an index, goes first.
+      const keep: JobPod[] = [];
+      const extra: JobPod[] = [];
+      if (indexed) {
+        const seen = new Set<number>();
+        const oldestFirst = [...active].sort((a, b) => (a.created ?? 0) - (b.created ?? 0) || (a.name < b.name ? -1 : 1));
+        for (const p of oldestFirst) {
+          if (p.index === undefined || p.index >= completions || completed.has(p.index) || seen.has(p.index)) extra.push(p);
+          else {
+            seen.add(p.index);
+            keep.push(p);
+          }
+        }
+      } else keep.push(...active);
+      const rm = Math.max(0, keep.length - wantActive);
+      del = [...extra, ...(podsToDelete(keep, rm) as JobPod[])].slice(0, MAX_POD_CREATE_DELETE_PER_SYNC);
       activeAfter = active.length - del.length;
-      if (active.length < wantActive) {
+      if (activeAfter < wantActive) {
         const f = failuresSinceSuccess(pods);
         const readyAt = f.last !== undefined ? f.last + backoffDelay(f.count) : now;
         if (readyAt > now) requeue = readyAt - now;
-        else create = Math.min(wantActive - active.length, MAX_POD_CREATE_DELETE_PER_SYNC);
+        else create = Math.min(wantActive - activeAfter, MAX_POD_CREATE_DELETE_PER_SYNC);
+        if (indexed && create > 0) {
+          const taken = new Set(keep.filter((p) => !del.includes(p)).map((p) => p.index));
+          createIndexes = [];
+          for (let i = 0; i < completions && createIndexes.length < create; i++) if (!completed.has(i) && !taken.has(i)) createIndexes.push(i);
+          create = createIndexes.length;
+        }
       }
       const complete = job.completions === undefined ? succeeded > 0 && activeAfter === 0 : succeeded >= job.completions && activeAfter === 0;
       if (complete) {
@@ -229,6 +288,7 @@ export function planJob(job: JobView, allPods: readonly JobPod[], now: number): 
         completionTime = now;
         events.push({ type: 'Normal', reason: 'Completed', message: 'Job completed' });
         create = 0;
+        createIndexes = undefined;
         requeue = job.ttlSecondsAfterFinished !== undefined ? job.ttlSecondsAfterFinished * 1000 : undefined;
       } else if (deadlineAt !== undefined) {
         requeue = Math.min(requeue ?? Infinity, deadlineAt - now);
@@ -241,6 +301,7 @@ export function planJob(job: JobView, allPods: readonly JobPod[], now: number): 
     ...(conditions.length && { conditions }),
     ...(startTime !== undefined && { startTime: rfc3339(startTime) }),
     ...(completionTime !== undefined && { completionTime: rfc3339(completionTime) }),
+    ...(indexed && completed.size > 0 && { completedIndexes: formatIndexes(completed) }),
     active: activeAfter + create,
     succeeded,
     failed,
@@ -248,7 +309,7 @@ export function planJob(job: JobView, allPods: readonly JobPod[], now: number): 
   };
   // omitempty, as the API prints them: no zero counts.
   for (const k of ['active', 'succeeded', 'failed'] as const) if (status[k] === 0) delete status[k];
-  return { create, delete: del, status, events, ...(requeue !== undefined && { requeueAfterMs: Math.max(1, requeue) }) };
+  return { create, ...(createIndexes && { createIndexes }), delete: del, status, events, ...(requeue !== undefined && { requeueAfterMs: Math.max(1, requeue) }) };
 }
 
 /** Pure: the status differs from the Job's own. */
@@ -257,21 +318,33 @@ export function jobStatusChanged(job: JobView, status: Obj): boolean {
 }
 const sortKeys = (v: unknown): unknown => (Array.isArray(v) ? v.map(sortKeys) : isObj(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys(v[k])])) : v);
 
-/** Pure: a new pod of the Job: generateName `<job>-`, the template's labels (the job-name and controller-uid ones the apiserver put there), the Job as controller. */
-export function jobPodFromTemplate(job: JobView): Obj {
+/**
+ * Pure: a new pod of the Job: generateName `<job>-` (`<job>-<index>-` when Indexed), the template's labels
+ * (the job-name and controller-uid ones the apiserver put there), the Job as controller; an Indexed pod
+ * also gets its index as annotation and label, `hostname: <job>-<index>`, and JOB_COMPLETION_INDEX in
+ * every container's environment from that annotation, as Kubernetes adds them.
+ */
+export function jobPodFromTemplate(job: JobView, index?: number): Obj {
   const tm = objAt(job.template, 'metadata');
-  const labels = { ...objAt(tm, 'labels') };
-  const annotations = objAt(tm, 'annotations');
+  const labels: Record<string, unknown> = { ...objAt(tm, 'labels'), ...(index !== undefined && { [COMPLETION_INDEX]: String(index) }) };
+  const annotations: Record<string, unknown> = { ...objAt(tm, 'annotations'), ...(index !== undefined && { [COMPLETION_INDEX]: String(index) }) };
+  let spec = objAt(job.template, 'spec');
+  if (index !== undefined) {
+    const env = { name: 'JOB_COMPLETION_INDEX', valueFrom: { fieldRef: { fieldPath: `metadata.annotations['${COMPLETION_INDEX}']` } } };
+    const withEnv = (cs: unknown): unknown =>
+      Array.isArray(cs) ? cs.map((c) => (isObj(c) ? { ...c, env: [...(Array.isArray(c.env) ? c.env.filter((e) => !(isObj(e) && e.name === env.name)) : []), env] } : c)) : cs;
+    spec = { ...spec, hostname: strAt(spec, 'hostname') ?? `${job.name}-${index}`, containers: withEnv(spec.containers), ...(Array.isArray(spec.initContainers) && { initContainers: withEnv(spec.initContainers) }) };
+  }
   return {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: {
-      generateName: `${job.name}-`,
+      generateName: index !== undefined ? `${job.name}-${index}-` : `${job.name}-`,
       namespace: job.namespace,
       ...(Object.keys(labels).length && { labels }),
       ...(Object.keys(annotations).length && { annotations }),
       ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: job.name, uid: job.uid, controller: true, blockOwnerDeletion: true }],
     },
-    spec: objAt(job.template, 'spec'),
+    spec,
   };
 }

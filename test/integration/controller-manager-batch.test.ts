@@ -36,6 +36,21 @@ spec:
       - name: c
         image: busybox
 `;
+const INDEXED = `apiVersion: batch/v1
+kind: Job
+metadata:
+  name: indexed
+spec:
+  completionMode: Indexed
+  completions: 3
+  parallelism: 3
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: c
+        image: busybox
+`;
 const cron = (name: string, extra: string) => `apiVersion: batch/v1
 kind: CronJob
 metadata:
@@ -179,6 +194,7 @@ beforeAll(async () => {
     'pi-with-timeout.yaml': SEED_003_PI_JOB_FIXED,
     'pi.yaml': PI,
     'flaky.yaml': FLAKY,
+    'indexed.yaml': INDEXED,
     'hello-seed.yaml': SEED_003_HELLO_CRONJOB,
     'hello.yaml': SEED_003_HELLO_CRONJOB_V1,
     'forbid.yaml': cron('forbid', '  concurrencyPolicy: Forbid\n'),
@@ -267,6 +283,23 @@ describe.skipIf(!OLD.present)('kube-controller-manager: Jobs', () => {
     await sleep(1_500);
     expect(await jobPods('flaky')).toHaveLength(2);
   }, 90_000);
+});
+
+describe.skipIf(!OLD.present)('kube-controller-manager: Indexed Jobs', () => {
+  it('one pod per completion index; complete with completedIndexes 0-2 once each succeeded', async () => {
+    expect((await kc(OLD.path, 'create', '-f', path.join(dir, 'indexed.yaml'))).code).toBe(0);
+    const pods = await until(() => jobPods('indexed'), (p) => p.length === 3);
+    expect(pods.map((p) => p.metadata.annotations['batch.kubernetes.io/job-completion-index']).sort()).toEqual(['0', '1', '2']);
+    for (const p of pods) {
+      const i = p.metadata.annotations['batch.kubernetes.io/job-completion-index'];
+      expect(p.metadata.name).toMatch(new RegExp(`^indexed-${i}-[a-z0-9]{5}$`));
+      expect(p.spec.hostname).toBe(`indexed-${i}`);
+    }
+    for (const p of pods) await setPhase(p.metadata.name, 'Succeeded');
+    const done = await until(() => getJob('indexed'), (j) => (j.status?.conditions ?? []).some((c: Obj) => c.type === 'Complete'));
+    expect(done.status).toMatchObject({ succeeded: 3, completedIndexes: '0-2' });
+    for (const k of KUBECTLS) expect((await kc(k.path, 'get', 'job', 'indexed')).stdout.split('\n')[1]).toMatch(/^indexed\s+(Complete\s+)?3\/3\s+/);
+  });
 });
 
 describe.skipIf(!OLD.present)('kube-controller-manager: CronJobs', () => {
