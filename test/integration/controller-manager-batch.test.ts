@@ -51,6 +51,20 @@ spec:
       - name: c
         image: busybox
 `;
+const SHORT = `apiVersion: batch/v1
+kind: Job
+metadata:
+  name: short
+spec:
+  suspend: true
+  ttlSecondsAfterFinished: 2
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: c
+        image: busybox
+`;
 const cron = (name: string, extra: string) => `apiVersion: batch/v1
 kind: CronJob
 metadata:
@@ -195,6 +209,7 @@ beforeAll(async () => {
     'pi.yaml': PI,
     'flaky.yaml': FLAKY,
     'indexed.yaml': INDEXED,
+    'short.yaml': SHORT,
     'hello-seed.yaml': SEED_003_HELLO_CRONJOB,
     'hello.yaml': SEED_003_HELLO_CRONJOB_V1,
     'forbid.yaml': cron('forbid', '  concurrencyPolicy: Forbid\n'),
@@ -299,6 +314,22 @@ describe.skipIf(!OLD.present)('kube-controller-manager: Indexed Jobs', () => {
     const done = await until(() => getJob('indexed'), (j) => (j.status?.conditions ?? []).some((c: Obj) => c.type === 'Complete'));
     expect(done.status).toMatchObject({ succeeded: 3, completedIndexes: '0-2' });
     for (const k of KUBECTLS) expect((await kc(k.path, 'get', 'job', 'indexed')).stdout.split('\n')[1]).toMatch(/^indexed\s+(Complete\s+)?3\/3\s+/);
+  });
+});
+
+describe.skipIf(!OLD.present)('kube-controller-manager: suspend and ttlSecondsAfterFinished', () => {
+  it('a suspended Job makes no pod until resumed; finished, it is deleted after its TTL', async () => {
+    expect((await kc(OLD.path, 'create', '-f', path.join(dir, 'short.yaml'))).code).toBe(0);
+    const suspended = await until(() => getJob('short'), (j) => (j.status?.conditions ?? []).some((c: Obj) => c.type === 'Suspended' && c.status === 'True'));
+    expect(suspended.status.conditions[0]).toMatchObject({ type: 'Suspended', status: 'True', reason: 'JobSuspended', message: 'Job suspended' });
+    expect(await jobPods('short')).toEqual([]);
+    expect((await kc(OLD.path, 'patch', 'job', 'short', '-p', '{"spec":{"suspend":false}}')).code).toBe(0);
+    const [pod] = await until(() => jobPods('short'), (p) => p.length === 1);
+    expect((await getJob('short')).status.conditions).toEqual([expect.objectContaining({ type: 'Suspended', status: 'False', reason: 'JobResumed' })]);
+    await setPhase(pod!.metadata.name, 'Succeeded');
+    await until(() => getJob('short'), (j) => (j.status?.conditions ?? []).some((c: Obj) => c.type === 'Complete'));
+    const gone = await until(() => srv!.request('GET', '/apis/batch/v1/namespaces/default/jobs/short'), (r) => r.status === 404, 20_000);
+    expect(gone.status).toBe(404);
   });
 });
 
