@@ -26,6 +26,9 @@ export const API_RESOURCES: readonly ApiResource[] = [
   { keyPrefix: 'controllers/', base: '/api/v1', resource: 'replicationcontrollers', namespaced: true, status: true },
   { keyPrefix: 'replicasets/', base: '/apis/apps/v1', resource: 'replicasets', namespaced: true, status: true },
   { keyPrefix: 'deployments/', base: '/apis/apps/v1', resource: 'deployments', namespaced: true, status: true },
+  { keyPrefix: 'jobs/', base: '/apis/batch/v1', resource: 'jobs', namespaced: true, status: true },
+  { keyPrefix: 'cronjobs/', base: '/apis/batch/v1', resource: 'cronjobs', namespaced: true, status: true },
+  { keyPrefix: 'daemonsets/', base: '/apis/apps/v1', resource: 'daemonsets', namespaced: true, status: true },
   { keyPrefix: 'leases/', base: '/apis/coordination.k8s.io/v1', resource: 'leases', namespaced: true, status: false },
 ];
 

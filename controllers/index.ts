@@ -33,3 +33,7 @@ export { WorkQueue } from './queue.js';
 export { ControllerManager, type ControllerManagerConfig } from './manager.js';
 export { addControllerManagerOptions, controllerManagerOptions, controllersOf, ControllersFlagError, KNOWN_CONTROLLERS, VERSION, type ControllerName, type ControllerManagerOptions } from './options.js';
 export * from './deployment/index.js';
+export * as job from './job/index.js';
+export * as cronjob from './cronjob/index.js';
+export * as daemonset from './daemonset/index.js';
+export { type QueueController, type ControllerContext } from './controller.js';

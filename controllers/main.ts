@@ -7,7 +7,7 @@ import { ControllerManager } from './manager.js';
 import { addControllerManagerOptions, controllerManagerOptions, VERSION } from './options.js';
 
 const program = addControllerManagerOptions(new Command('kube-controller-manager'))
-  .description('the controllers that keep the cluster as its objects say: replication controllers, replica sets and deployments')
+  .description('the controllers that keep the cluster as its objects say: replication controllers, replica sets, deployments, jobs, cron jobs, daemon sets')
   .version(VERSION, '--version', 'print the version and exit')
   .showHelpAfterError()
   .action(async (raw: Record<string, unknown>) => {
@@ -29,7 +29,7 @@ const program = addControllerManagerOptions(new Command('kube-controller-manager
       client,
       {
         controllers: o.controllers,
-        workers: { replicationcontroller: o.concurrentRcSyncs, replicaset: o.concurrentReplicasetSyncs, deployment: o.concurrentDeploymentSyncs },
+        workers: { replicationcontroller: o.concurrentRcSyncs, replicaset: o.concurrentReplicasetSyncs, deployment: o.concurrentDeploymentSyncs, job: o.concurrentJobSyncs, cronjob: o.concurrentCronJobSyncs, daemonset: o.concurrentDaemonsetSyncs },
         ...(o.leaderElect && { election: { identity: o.identity, leaseDurationMs: o.leaseDurationMs, renewDeadlineMs: o.renewDeadlineMs, retryPeriodMs: o.retryPeriodMs, namespace: o.leaseNamespace, name: o.leaseName } }),
       },
       log,

@@ -4,6 +4,10 @@
 import { type ApiClient, type ClusterStore, type Corrupt, keys, parseJsonObject, prefixSource, type Stored } from '../cluster/index.js';
 import { errorMessage, type Logger, PrefixCache } from '../common/index.js';
 import { LeaseElection } from '../proxy/index.js';
+import type { ControllerContext, QueueController } from './controller.js';
+import { CronJobController } from './cronjob/index.js';
+import { DaemonSetController } from './daemonset/index.js';
+import { JobController } from './job/index.js';
 import type { ControllerName } from './options.js';
 import { WorkQueue } from './queue.js';
 import { OWNER_PREFIX, ReplicationManager } from './replication/index.js';
@@ -25,7 +29,13 @@ export interface ControllerManagerConfig {
   readonly election?: { readonly identity: string; readonly leaseDurationMs: number; readonly renewDeadlineMs: number; readonly retryPeriodMs: number; readonly namespace: string; readonly name: string };
 }
 
-const KIND_OF: Readonly<Record<Exclude<ControllerName, 'deployment'>, OwnerKind>> = { replicationcontroller: 'ReplicationController', replicaset: 'ReplicaSet' };
+const KIND_OF: Readonly<Partial<Record<ControllerName, OwnerKind>>> = { replicationcontroller: 'ReplicationController', replicaset: 'ReplicaSet' };
+/** The controllers other than the replication manager, each over its own caches and the shared pods cache. */
+const CONTROLLERS: Readonly<Partial<Record<ControllerName, (ctx: ControllerContext) => QueueController>>> = {
+  job: (ctx) => new JobController(ctx),
+  cronjob: (ctx) => new CronJobController(ctx),
+  daemonset: (ctx) => new DaemonSetController(ctx),
+};
 
 export class ControllerManager {
   constructor(
@@ -71,7 +81,24 @@ export class ControllerManager {
       return h.cache;
     };
     const running: { c: Syncer; queue: WorkQueue; workers: number }[] = [];
+    const others: QueueController[] = [];
     for (const n of names) {
+      const make = CONTROLLERS[n];
+      if (make) {
+        // Its caches are the shared ones of its prefixes; the manager runs them (not the controller's `caches`).
+        const holder: { c?: QueueController } = {};
+        const ctx: ControllerContext = {
+          client: this.client,
+          pods: follow(keys.pods(), (ch) => holder.c?.podsChanged(ch)),
+          log: this.log.child({ controller: n }),
+          signal,
+          cache: (prefix, onChange) => follow(prefix, onChange),
+        };
+        holder.c = make(ctx);
+        others.push(holder.c);
+        running.push({ c: holder.c, queue: holder.c.queue, workers: this.cfg.workers[n] });
+        continue;
+      }
       const queue = new WorkQueue();
       const log = this.log.child({ controller: n });
       if (n === 'deployment') {
@@ -84,6 +111,7 @@ export class ControllerManager {
         continue;
       }
       const kind = KIND_OF[n];
+      if (!kind) continue;
       const holder: { m?: ReplicationManager } = {};
       const pods = follow(keys.pods(), (ch) => holder.m?.podsChanged(ch));
       const owners = follow(OWNER_PREFIX[kind], (ch) => holder.m?.ownersChanged(ch));
@@ -96,6 +124,7 @@ export class ControllerManager {
     if (!signal.aborted) {
       this.log.info({ controllers: names }, 'caches synced');
       for (const h of hub.values()) h.subs.forEach((f) => f(new Set(h.cache.items.keys())));
+      for (const c of others) c.resync();
     }
     signal.addEventListener('abort', () => running.forEach((x) => x.queue.shutDown()), { once: true });
     if (signal.aborted) running.forEach((x) => x.queue.shutDown());

@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DurationError, FlannelError, isIp, parseDuration } from '../common/index.js';
 
 /** The controllers this manager runs (`--controllers` names them as Kubernetes does). */
-export const KNOWN_CONTROLLERS = ['replicationcontroller', 'replicaset', 'deployment'] as const;
+export const KNOWN_CONTROLLERS = ['replicationcontroller', 'replicaset', 'deployment', 'job', 'cronjob', 'daemonset'] as const;
 export type ControllerName = (typeof KNOWN_CONTROLLERS)[number];
 
 export class ControllersFlagError extends FlannelError {
@@ -27,6 +27,9 @@ export interface ControllerManagerOptions {
   readonly concurrentRcSyncs: number;
   readonly concurrentReplicasetSyncs: number;
   readonly concurrentDeploymentSyncs: number;
+  readonly concurrentJobSyncs: number;
+  readonly concurrentCronJobSyncs: number;
+  readonly concurrentDaemonsetSyncs: number;
   readonly bindAddress: string;
   readonly securePort: number;
   readonly certDir: string;
@@ -85,6 +88,9 @@ export function addControllerManagerOptions(cmd: Command): Command {
     .addOption(new Option('--concurrent-rc-syncs <n>', 'replication controllers synced at once').default('5'))
     .addOption(new Option('--concurrent-replicaset-syncs <n>', 'replica sets synced at once').default('5'))
     .addOption(new Option('--concurrent-deployment-syncs <n>', 'deployments synced at once').default('5'))
+    .addOption(new Option('--concurrent-job-syncs <n>', 'jobs synced at once').default('5'))
+    .addOption(new Option('--concurrent-cron-job-syncs <n>', 'cron jobs synced at once').default('5'))
+    .addOption(new Option('--concurrent-daemonset-syncs <n>', 'daemon sets synced at once').default('2'))
     .addOption(new Option('--bind-address <ip>', 'the address /healthz (HTTPS) listens on').default('0.0.0.0'))
     .addOption(new Option('--secure-port <port>', 'the port /healthz (HTTPS) listens on (0: off)').default('10257'))
     .addOption(new Option('--cert-dir <dir>', 'where the self-signed serving certificate is kept').default('/var/run/kubernetes'))
@@ -127,6 +133,9 @@ export function controllerManagerOptions(raw: Record<string, unknown>): Controll
     concurrentRcSyncs: positiveInt('concurrent-rc-syncs', String(raw.concurrentRcSyncs)),
     concurrentReplicasetSyncs: positiveInt('concurrent-replicaset-syncs', String(raw.concurrentReplicasetSyncs)),
     concurrentDeploymentSyncs: positiveInt('concurrent-deployment-syncs', String(raw.concurrentDeploymentSyncs)),
+    concurrentJobSyncs: positiveInt('concurrent-job-syncs', String(raw.concurrentJobSyncs)),
+    concurrentCronJobSyncs: positiveInt('concurrent-cron-job-syncs', String(raw.concurrentCronJobSyncs)),
+    concurrentDaemonsetSyncs: positiveInt('concurrent-daemonset-syncs', String(raw.concurrentDaemonsetSyncs)),
     bindAddress,
     securePort: port,
     certDir: String(raw.certDir),

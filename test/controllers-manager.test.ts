@@ -99,7 +99,8 @@ describe('kube-controller-manager flags', () => {
   it("defaults as Kubernetes': elected on kube-system/kube-controller-manager, every controller, 5 syncs, :10257", () => {
     const o = parse([]);
     expect(o).toMatchObject({ leaderElect: true, leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, leaseNamespace: 'kube-system', leaseName: 'kube-controller-manager', concurrentRcSyncs: 5, concurrentDeploymentSyncs: 5, securePort: 10257 });
-    expect([...o.controllers].sort()).toEqual(['deployment', 'replicaset', 'replicationcontroller']);
+    expect([...o.controllers].sort()).toEqual(['cronjob', 'daemonset', 'deployment', 'job', 'replicaset', 'replicationcontroller']);
+    expect(o).toMatchObject({ concurrentJobSyncs: 5, concurrentCronJobSyncs: 5, concurrentDaemonsetSyncs: 2 });
   });
   it('takes --leader-elect=false, refuses inconsistent election timings and unknown controllers', () => {
     expect(parse(['--leader-elect=false']).leaderElect).toBe(false);
@@ -108,5 +109,6 @@ describe('kube-controller-manager flags', () => {
     expect(() => parse(['--controllers', 'nope'])).toThrow(/nope/);
     expect(() => parse(['--concurrent-rc-syncs', '0'])).toThrow(/concurrent-rc-syncs/);
     expect(() => parse(['--concurrent-deployment-syncs', 'x'])).toThrow(/concurrent-deployment-syncs/);
+    expect(() => parse(['--concurrent-daemonset-syncs', 'x'])).toThrow(/concurrent-daemonset-syncs/);
   });
 });

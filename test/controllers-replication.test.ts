@@ -260,8 +260,8 @@ describe('WorkQueue', () => {
 
 describe('--controllers', () => {
   it('* enables all, -name disables, a name enables, unknown is refused', () => {
-    expect([...controllersOf('*')].sort()).toEqual(['deployment', 'replicaset', 'replicationcontroller']);
-    expect([...controllersOf('*,-replicaset,-deployment')]).toEqual(['replicationcontroller']);
+    expect([...controllersOf('*')].sort()).toEqual(['cronjob', 'daemonset', 'deployment', 'job', 'replicaset', 'replicationcontroller']);
+    expect([...controllersOf('*,-replicaset,-deployment,-job,-cronjob,-daemonset')]).toEqual(['replicationcontroller']);
     expect([...controllersOf('replicaset')]).toEqual(['replicaset']);
     expect(() => controllersOf('*,bogus')).toThrow(/bogus/);
   });

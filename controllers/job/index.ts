@@ -1,0 +1,3 @@
+// The Job controller: its pure decisions and its loop.
+export * from './logic.js';
+export { JobController, JOB_PREFIX } from './controller.js';
