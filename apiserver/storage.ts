@@ -14,6 +14,7 @@ import { NamespaceIndex, runNamespaceCache } from './namespace-cache.js';
 import { type ServiceAllocation } from './services.js';
 import { CacheStopped, type CachedEvent, ResourceCache } from './watch-cache.js';
 import type { WriteAdmission } from './admission/index.js';
+import { deletionFinalizers, type GcDeleteOptions } from './gc-policy.js';
 
 export type { Selectors } from './selectors.js';
 
@@ -35,7 +36,7 @@ export interface WatchEvent {
   readonly object: Obj;
 }
 
-export interface DeleteOptions {
+export interface DeleteOptions extends GcDeleteOptions {
   readonly gracePeriodSeconds?: number;
   readonly preconditions?: { readonly uid?: string; readonly resourceVersion?: string };
   /** `dryRun=All`: every check and the answer, nothing written. */
@@ -497,10 +498,15 @@ export class Storage {
         throw conflict(def.def.group, def.def.resource, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${kv.mod_revision}`);
       }
       await opts.admission?.validate(undefined, cur);
+      // The garbage collector's finalizers (orphan, foregroundDeletion), as the propagation policy says.
+      const had = arrOf(meta.finalizers).filter((f): f is string => typeof f === 'string');
+      const fins = deletionFinalizers(had, opts, def.def);
+      const base = JSON.stringify(fins) === JSON.stringify(had) ? cur : { ...cur, metadata: { ...meta, finalizers: fins } };
+      if (!fins.length) delete (base.metadata as Obj).finalizers;
       let mark: Obj | undefined;
-      if (def.def.resource === 'pods') mark = this.gracefulPod(cur, opts);
-      if (!mark && arrOf(meta.finalizers).length > 0) {
-        mark = structuredClone(cur);
+      if (def.def.resource === 'pods') mark = this.gracefulPod(base, opts);
+      if (!mark && fins.length > 0) {
+        mark = structuredClone(base);
         if (!strOf(objAt(mark, 'metadata').deletionTimestamp)) {
           metaOf(mark).deletionTimestamp = rfc3339(this.now());
           metaOf(mark).deletionGracePeriodSeconds = 0;

@@ -32,3 +32,7 @@ export { ReplicationManager, OWNER_PREFIX, type ReplicationManagerDeps } from '.
 export { WorkQueue } from './queue.js';
 export { ControllerManager, type ControllerManagerConfig } from './manager.js';
 export { addControllerManagerOptions, controllerManagerOptions, controllersOf, ControllersFlagError, KNOWN_CONTROLLERS, VERSION, type ControllerName, type ControllerManagerOptions } from './options.js';
+export * from './endpoints/index.js';
+export * from './nodelifecycle/index.js';
+export * from './gc/index.js';
+export { type ControllerDeps, type RunnableController, rfc3339, recordEvent } from './runtime.js';

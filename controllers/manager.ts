@@ -7,18 +7,21 @@ import { LeaseElection } from '../proxy/index.js';
 import type { ControllerName } from './options.js';
 import { WorkQueue } from './queue.js';
 import { OWNER_PREFIX, ReplicationManager } from './replication/index.js';
+import type { ControllerDeps, RunnableController } from './runtime.js';
 import type { OwnerKind } from './replication/index.js';
 
 type Obj = Record<string, unknown>;
 
 export interface ControllerManagerConfig {
   readonly controllers: ReadonlySet<ControllerName>;
-  readonly workers: Readonly<Record<ControllerName, number>>;
+  readonly workers: Readonly<Partial<Record<ControllerName, number>>>;
+  /** The controllers that keep their own caches (endpoints, node lifecycle, GC, ...), built when leading. */
+  readonly own?: Readonly<Partial<Record<ControllerName, (d: ControllerDeps) => RunnableController>>>;
   /** Absent: no election, this instance is always active. */
   readonly election?: { readonly identity: string; readonly leaseDurationMs: number; readonly renewDeadlineMs: number; readonly retryPeriodMs: number; readonly namespace: string; readonly name: string };
 }
 
-const KIND_OF: Readonly<Record<ControllerName, OwnerKind>> = { replicationcontroller: 'ReplicationController', replicaset: 'ReplicaSet' };
+const KIND_OF: Readonly<Partial<Record<ControllerName, OwnerKind>>> = { replicationcontroller: 'ReplicationController', replicaset: 'ReplicaSet' };
 
 export class ControllerManager {
   constructor(
@@ -54,13 +57,17 @@ export class ControllerManager {
     const src = prefixSource(this.store, parseJsonObject);
     // The pods cache, shared: each change goes to every controller.
     const pods = new PrefixCache<Stored<Obj>, Corrupt>(src, { prefix: keys.pods(), log: this.log }, (changed) => managers.forEach((x) => x.m.podsChanged(changed)));
+    const own: Promise<void>[] = [];
     for (const n of names) {
+      const make = this.cfg.own?.[n];
+      if (make) own.push(make({ store: this.store, client: this.client, log: this.log }).run(signal));
       const kind = KIND_OF[n];
+      if (!kind) continue;
       const queue = new WorkQueue();
       const holder: { m?: ReplicationManager } = {};
       const owners = new PrefixCache<Stored<Obj>, Corrupt>(src, { prefix: OWNER_PREFIX[kind], log: this.log }, (changed) => holder.m?.ownersChanged(changed));
       holder.m = new ReplicationManager(kind, { client: this.client, owners, pods, queue, log: this.log.child({ controller: n }), signal });
-      managers.push({ m: holder.m, queue, owners, workers: this.cfg.workers[n] });
+      managers.push({ m: holder.m, queue, owners, workers: this.cfg.workers[n] ?? 5 });
     }
     const caches = [pods.run(signal), ...managers.map((x) => x.owners.run(signal))];
     // Workers start once every cache has its first listing (WaitForCacheSync), bounded by the signal.
@@ -75,7 +82,7 @@ export class ControllerManager {
     signal.addEventListener('abort', () => managers.forEach((x) => x.queue.shutDown()), { once: true });
     if (signal.aborted) managers.forEach((x) => x.queue.shutDown());
     const workers = managers.flatMap((x) => Array.from({ length: x.workers }, () => this.worker(x.m, x.queue)));
-    await Promise.all([...caches, ...workers]);
+    await Promise.all([...caches, ...workers, ...own]);
   }
 
   private async worker(m: ReplicationManager, q: WorkQueue): Promise<void> {

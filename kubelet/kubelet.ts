@@ -40,6 +40,11 @@ export interface KubeletConfig {
   readonly nodeStatusUpdateMs: number;
   readonly nodeMonitorPeriodMs: number;
   readonly nodeMonitorGraceMs: number;
+  /**
+   * Mark peers whose heartbeat stopped (etcd only: on the API, kube-controller-manager's node lifecycle
+   * controller does it). Default true.
+   */
+  readonly markStalePeers?: boolean;
   readonly backoff: BackoffPolicy;
   readonly maxPods: number;
 }
@@ -146,6 +151,7 @@ export class Kubelet {
       updateMs: config.nodeStatusUpdateMs,
       monitorPeriodMs: config.nodeMonitorPeriodMs,
       monitorGraceMs: config.nodeMonitorGraceMs,
+      markStalePeers: config.markStalePeers ?? true,
       facts: () => this.nodeFacts(),
       readiness: () => this.readiness(),
     });

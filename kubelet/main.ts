@@ -36,6 +36,8 @@ const program = addKubeletOptions(new Command('kubelet'))
         nodeStatusUpdateMs: o.nodeStatusUpdateFrequency,
         nodeMonitorPeriodMs: o.nodeMonitorPeriod,
         nodeMonitorGraceMs: o.nodeMonitorGracePeriod,
+        // On the API the controller manager's node lifecycle controller marks dead nodes.
+        markStalePeers: !o.api,
         backoff: { baseMs: o.crashloopBackoffBase, maxMs: o.crashloopBackoffMax, resetMs: o.crashloopBackoffReset },
         maxPods: o.maxPods,
       },

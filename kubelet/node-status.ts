@@ -3,8 +3,9 @@
 // capacity from /proc, addresses, nodeInfo), always written with a compare-and-swap update that keeps
 // fields other writers own (labels they added, unknown fields).
 //
-// Who reports a node whose kubelet stopped: there is no controller manager, so every kubelet also
-// acts as the node lifecycle controller for its peers. Every --node-monitor-period it lists the nodes
+// Who reports a node whose kubelet stopped: on the API, kube-controller-manager's node lifecycle
+// controller. On etcd there is no controller manager, so every kubelet also acts as the node lifecycle
+// controller for its peers. Every --node-monitor-period it lists the nodes
 // and, for a peer whose Ready heartbeat is older than --node-monitor-grace-period, sets Ready to
 // Unknown (reason NodeStatusUnknown: what `kubectl get nodes` shows as NotReady) with a CAS update.
 // The update function re-checks staleness on the value it is about to replace, so several kubelets
@@ -132,6 +133,8 @@ export interface NodeStatusOptions {
   readonly updateMs: number;
   readonly monitorPeriodMs: number;
   readonly monitorGraceMs: number;
+  /** Whether this kubelet marks its stale peers (the etcd setup, where no controller manager does). */
+  readonly markStalePeers: boolean;
   /** Gathers what changes between heartbeats (podCIDR, runtime health). */
   facts(): Promise<NodeFacts>;
   readiness(): Promise<Readiness>;
@@ -150,7 +153,7 @@ export class NodeStatusManager {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    await Promise.all([this.heartbeats(signal), this.monitor(signal)]);
+    await Promise.all([this.heartbeats(signal), this.o.markStalePeers ? this.monitor(signal) : undefined]);
   }
 
   /** One heartbeat: the node written with a CAS update. */
