@@ -1,6 +1,7 @@
 // kube-controller-manager's body: one active instance (a Lease, when --leader-elect), and while it
 // leads, the controllers --controllers names over shared list+watch caches, each with its work queue
 // and --concurrent-*-syncs workers. Losing the lease stops the controllers (their writes end with it).
+import { setMaxListeners } from 'node:events';
 import { type ApiClient, type ClusterStore, type Corrupt, keys, parseJsonObject, prefixSource, type Stored } from '../cluster/index.js';
 import { errorMessage, type Logger, PrefixCache } from '../common/index.js';
 import { LeaseElection } from '../proxy/index.js';
@@ -48,6 +49,8 @@ export class ControllerManager {
   /** The controllers until `signal` aborts. */
   private async runControllers(signal: AbortSignal): Promise<void> {
     const names = [...this.cfg.controllers];
+    // Every cache, queue and timer listens on it.
+    setMaxListeners(1_000, signal);
     this.log.info({ controllers: names }, 'starting controllers');
     if (names.length === 0) {
       await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));

@@ -2,7 +2,7 @@
 // (typed by its parser), waiting for the first listings (WaitForCacheSync), workers over a work queue,
 // and events written as Kubernetes' recorder writes them. The ApiClient does the writes: the
 // key-based store is for reading.
-import { type ApiClient, ApiStatusError, type ClusterStore, type Corrupt, type Parser, prefixSource, type Stored } from '../cluster/index.js';
+import { type ApiClient, ApiStatusError, type ClusterStore, type Corrupt, type Node, type Parser, parseJsonObject, parseNodeObject, prefixSource, type Stored } from '../cluster/index.js';
 import { errorMessage, type Logger, PrefixCache, sleep } from '../common/index.js';
 import type { WorkQueue } from './queue.js';
 
@@ -17,6 +17,12 @@ export interface ControllerDeps {
 export interface RunnableController {
   run(signal: AbortSignal): Promise<void>;
 }
+
+/** A Node as the API serves it: a node registered without a spec or a status has empty ones. */
+export const parseNode: Parser<Node> = (v) => {
+  const o = parseJsonObject(v);
+  return parseNodeObject({ ...o, spec: o.spec ?? {}, status: o.status ?? {} });
+};
 
 export type Cache<T> = PrefixCache<Stored<T>, Corrupt>;
 

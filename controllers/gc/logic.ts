@@ -103,10 +103,13 @@ export function blockingDependents(owner: GraphNode, dependents: readonly GraphN
 
 /** The merge patch that takes these owners' references out (pinned to the version they were read at). */
 export function removeOwnersPatch(node: GraphNode, uids: readonly string[]): Obj {
-  return { metadata: { resourceVersion: node.resourceVersion, ownerReferences: node.owners.filter((r) => !uids.includes(r.uid)) } };
+  const left = node.owners.filter((r) => !uids.includes(r.uid));
+  // null removes the field, as Kubernetes leaves an object without references (omitempty).
+  return { metadata: { resourceVersion: node.resourceVersion, ownerReferences: left.length ? left : null } };
 }
 
 /** The merge patch that takes a finalizer out (pinned). */
 export function removeFinalizerPatch(node: GraphNode, finalizer: string): Obj {
-  return { metadata: { resourceVersion: node.resourceVersion, finalizers: node.finalizers.filter((f) => f !== finalizer) } };
+  const left = node.finalizers.filter((f) => f !== finalizer);
+  return { metadata: { resourceVersion: node.resourceVersion, finalizers: left.length ? left : null } };
 }

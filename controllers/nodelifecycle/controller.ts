@@ -5,9 +5,9 @@
 // of NoExecute-tainted nodes once their tolerations run out. An evicted pod of a dead node stays
 // Terminating (its kubelet is not there to finish it) until the node returns or is deleted; its
 // controller replaces it at once, as it does any pod being deleted.
-import { keys, type Node, parseJsonObject, parseNodeObject, parsePodObject, type Pod, REGISTRY } from '../../cluster/index.js';
+import { keys, type Node, parseJsonObject, parsePodObject, type Pod, REGISTRY } from '../../cluster/index.js';
 import { errorMessage, type Logger, sleep } from '../../common/index.js';
-import { type Cache, cacheOf, type ControllerDeps, isStatus, recordEvent, rfc3339, waitSynced } from '../runtime.js';
+import { type Cache, cacheOf, parseNode, type ControllerDeps, isStatus, recordEvent, rfc3339, waitSynced } from '../runtime.js';
 import {
   type NodeHealth,
   nextTaints,
@@ -66,7 +66,7 @@ export class NodeLifecycleController {
     this.log = d.log.child({ controller: 'nodelifecycle' });
     this.now = o.now ?? Date.now;
     const nothing = (): void => undefined;
-    this.nodes = cacheOf(d.store, keys.nodes(), parseNodeObject, this.log, nothing);
+    this.nodes = cacheOf(d.store, keys.nodes(), parseNode, this.log, nothing);
     this.leases = cacheOf(d.store, NODE_LEASE_PREFIX, parseJsonObject, this.log, nothing);
     this.pods = cacheOf(d.store, keys.pods(), parsePodObject, this.log, nothing);
   }

@@ -2,10 +2,10 @@
 // --cluster-cidr (spec.podCIDR and spec.podCIDRs). The blocks in use are read from the nodes before
 // anything is handed out, so a restarted or newly elected controller never gives one out twice; a
 // deleted node's block is free again.
-import { keys, type Node, parseNodeObject } from '../../cluster/index.js';
+import { keys, type Node } from '../../cluster/index.js';
 import type { Logger } from '../../common/index.js';
 import { WorkQueue } from '../queue.js';
-import { type Cache, cacheOf, type ControllerDeps, isStatus, recordEvent, runWorkers, waitSynced } from '../runtime.js';
+import { type Cache, cacheOf, parseNode, type ControllerDeps, isStatus, recordEvent, runWorkers, waitSynced } from '../runtime.js';
 import { CidrAllocator } from './ipam.js';
 
 export interface NodeIpamOptions {
@@ -29,7 +29,7 @@ export class NodeIpamController {
   ) {
     this.log = d.log.child({ controller: 'nodeipam' });
     this.alloc = new CidrAllocator(o.clusterCidr, o.maskSize);
-    this.nodes = cacheOf(d.store, keys.nodes(), parseNodeObject, this.log, () => this.queue.add(ALL));
+    this.nodes = cacheOf(d.store, keys.nodes(), parseNode, this.log, () => this.queue.add(ALL));
   }
 
   async run(signal: AbortSignal): Promise<void> {

@@ -2,9 +2,9 @@
 // than a quarantine, so a node being re-registered is not mistaken for a deleted one) is deleted at
 // once (grace 0): no kubelet will ever finish it. This is what ends the Terminating state of a pod the
 // taint manager evicted from a dead node, once that node is deleted.
-import { keys, type Node, parseNodeObject, parsePodObject, type Pod } from '../../cluster/index.js';
+import { keys, type Node, parsePodObject, type Pod } from '../../cluster/index.js';
 import { errorMessage, type Logger, sleep } from '../../common/index.js';
-import { type Cache, cacheOf, type ControllerDeps, isStatus, waitSynced } from '../runtime.js';
+import { type Cache, cacheOf, parseNode, type ControllerDeps, isStatus, waitSynced } from '../runtime.js';
 
 export interface PodGcOptions {
   /** How often the pods are looked at (Kubernetes: 20 s). */
@@ -39,7 +39,7 @@ export class PodGcController {
   ) {
     this.log = d.log.child({ controller: 'podgc' });
     this.now = o.now ?? Date.now;
-    this.nodes = cacheOf(d.store, keys.nodes(), parseNodeObject, this.log, () => undefined);
+    this.nodes = cacheOf(d.store, keys.nodes(), parseNode, this.log, () => undefined);
     this.pods = cacheOf(d.store, keys.pods(), parsePodObject, this.log, () => undefined);
   }
 
