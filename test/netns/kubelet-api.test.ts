@@ -1,7 +1,8 @@
 // The daemons on the Kubernetes API, driven by the real kubectl: two lab hosts with flanneld (vxlan),
 // dockerd, a kubelet with --kubeconfig and kube-proxy with the seeds' --master=http://…; the
-// kube-apiserver runs in host a's namespace on a's underlay address (HTTPS for the kubeconfig, the
-// insecure port for --master), over the lab's etcd. kubectl runs in host a's namespace too, with a
+// kube-apiserver and kube-controller-manager (which writes the Endpoints) run in host a's namespace,
+// the apiserver on a's underlay address (HTTPS for the kubeconfig, the insecure port for --master),
+// over the lab's etcd. kubectl runs in host a's namespace too, with a
 // kubeconfig and cache dir of the test's. A pod created with `kubectl create -f` (nodeName set) runs
 // and shows Running with its flannel IP on its node; both nodes are Ready; a service created with
 // kubectl gets a ClusterIP from the apiserver that works from a pod on the other host; `kubectl delete`
@@ -19,6 +20,7 @@ import { startProxy } from './proxy.js';
 
 const KUBECTL = path.join(REPO, '.cache', 'kubernetes-client', 'usr', 'bin', 'kubectl');
 const APISERVER = path.join(REPO, 'dist', 'apiserver', 'main.js');
+const CONTROLLER_MANAGER = path.join(REPO, 'dist', 'controllers', 'main.js');
 const SECURE = 6443;
 const INSECURE = 8080;
 const inSubnet = (cidr: string, ip: string): boolean => offsetIn(parseCidr4(cidr), parseIp4(ip)) > 1;
@@ -26,6 +28,7 @@ const inSubnet = (cidr: string, ip: string): boolean => offsetIn(parseCidr4(cidr
 describe.skipIf(!existsSync(KUBECTL))('kubelet and kube-proxy on the API, driven by kubectl', () => {
   let k: KubeLab;
   let apiserver: Proc | undefined;
+  let cm: Proc | undefined;
   const proxies: Proc[] = [];
   let apiDir: string;
   let kubeconfig: string;
@@ -64,6 +67,7 @@ describe.skipIf(!existsSync(KUBECTL))('kubelet and kube-proxy on the API, driven
         let last = '';
         const ok = await waitFor('the apiserver ready', async () => existsSync(kubeconfig) && (await kubectl(['get', '--raw=/readyz']).catch((e: unknown) => ((last = String(e)), ''))).trim() === 'ok', 30_000, 250).catch(() => false);
         if (!ok) throw new Error(`the apiserver did not become ready: ${last}\n${apiserver.stderr()}${apiserver.stdout()}`.slice(0, 4000));
+        cm = a.spawn([process.execPath, CONTROLLER_MANAGER, `--kubeconfig=${kubeconfig}`, '--secure-port=0'], { logFile: path.join(apiDir, 'controller-manager.log') });
       },
       storeArgs: () => [`--kubeconfig=${kubeconfig}`],
     });
@@ -74,6 +78,7 @@ describe.skipIf(!existsSync(KUBECTL))('kubelet and kube-proxy on the API, driven
   afterAll(async () => {
     await Promise.allSettled(proxies.map((p) => p.stop(5_000)));
     await k?.destroy();
+    await cm?.stop(5_000);
     await apiserver?.stop(5_000);
   }, 60_000);
 
@@ -133,11 +138,13 @@ describe.skipIf(!existsSync(KUBECTL))('kubelet and kube-proxy on the API, driven
     await kubectl(['create', '-f', '-'], ['apiVersion: v1', 'kind: Service', 'metadata:', '  name: web', 'spec:', '  selector:', '    app: web', '  ports:', '  - port: 80', '    targetPort: 8080', ''].join('\n'));
     const ip = (await kubectl(['get', 'service', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
     expect(ip).toMatch(/^10\.254\.\d+\.\d+$/);
-    await waitFor('the web endpoints written by the elected maintainer', async () => /10\.5\.\d+\.\d+:8080/.test(await kubectl(['get', 'endpoints', 'web'])), 20_000, 500).catch((e: unknown) => {
-      throw new Error(`${String(e)}\n${proxies.map((p) => (p.stderr() + p.stdout()).slice(-1500)).join('\n----\n')}`);
+    await waitFor('the web endpoints written by the controller manager', async () => /10\.5\.\d+\.\d+:8080/.test(await kubectl(['get', 'endpoints', 'web'])), 20_000, 500).catch((e: unknown) => {
+      throw new Error(`${String(e)}\n${[cm!, ...proxies].map((p) => (p.stderr() + p.stdout()).slice(-1500)).join('\n----\n')}`);
     });
     await client(ip);
-    expect(proxies.filter((p) => hasLog(p, 'became leader'))).toHaveLength(1);
+    expect(hasLog(cm!, 'endpoints updated', { service: 'default/web' })).toBe(true);
+    // On the API the proxies only read the Endpoints: no election among them.
+    expect(proxies.filter((p) => hasLog(p, 'became leader'))).toHaveLength(0);
     // On the API the proxy does not allocate (the apiserver did).
     for (const p of proxies) expect(hasLog(p, 'service allocated')).toBe(false);
   });
