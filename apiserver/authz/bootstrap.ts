@@ -16,6 +16,20 @@ const events = (): PolicyRule => r(['create', 'patch', 'update'], ['', 'events.k
 
 export const AGGREGATE_TO = (role: 'admin' | 'edit' | 'view'): string => `${RBAC}/aggregate-to-${role}`;
 
+/** kube-system service account → the rules of its system:controller:<name> role. */
+const CONTROLLER_ROLES: readonly { sa: string; rules: PolicyRule[] }[] = [
+  {
+    sa: 'endpoint-controller',
+    rules: [r(READ, [''], ['pods', 'services']), r(['create', 'delete', 'get', 'list', 'update'], [''], ['endpoints']), r(['create'], [''], ['endpoints/restricted']), events()],
+  },
+  { sa: 'generic-garbage-collector', rules: [r(['delete', 'get', 'list', 'patch', 'update', 'watch'], ['*'], ['*'])] },
+  {
+    sa: 'node-controller',
+    rules: [r(['delete', 'get', 'list', 'patch', 'update'], [''], ['nodes']), r(['patch', 'update'], [''], ['nodes/status']), r(['patch', 'update'], [''], ['pods/status']), r(['delete', 'list'], [''], ['pods']), events()],
+  },
+  { sa: 'pod-garbage-collector', rules: [r(['delete', 'list', 'watch'], [''], ['pods']), r(['get', 'list'], [''], ['nodes']), r(['patch'], [''], ['pods/status'])] },
+];
+
 interface RoleSpec {
   readonly name: string;
   readonly rules?: readonly PolicyRule[];
@@ -132,6 +146,9 @@ const ROLES: readonly RoleSpec[] = [
     ],
   },
   { name: 'system:kube-dns', rules: [r(['list', 'watch'], [''], ['endpoints', 'services'])] },
+  // The controllers' own roles (bootstrappolicy's controller roles), for a controller manager that runs
+  // each controller as its service account in kube-system.
+  ...CONTROLLER_ROLES.map(({ sa, rules }) => ({ name: `system:controller:${sa}`, rules })),
 ];
 
 type Subject = { kind: 'User' | 'Group' | 'ServiceAccount'; name: string; namespace?: string };
@@ -145,6 +162,7 @@ const BINDINGS: readonly { name: string; role?: string; subjects: Subject[] }[] 
   { name: 'system:kube-controller-manager', subjects: [{ kind: 'User', name: 'system:kube-controller-manager' }] },
   { name: 'system:kube-dns', subjects: [{ kind: 'ServiceAccount', name: 'kube-dns', namespace: 'kube-system' }] },
   { name: 'system:kube-scheduler', subjects: [{ kind: 'User', name: 'system:kube-scheduler' }] },
+  ...CONTROLLER_ROLES.map(({ sa }) => ({ name: `system:controller:${sa}`, subjects: [{ kind: 'ServiceAccount' as const, name: sa, namespace: 'kube-system' }] })),
   // Kept with no subjects, as Kubernetes has it since the Node authorizer: nodes get their rights from that.
   { name: 'system:node', subjects: [] },
 ];
