@@ -138,7 +138,9 @@ export class NodeLifecycleController {
     const byZone = new Map<string, Node[]>();
     for (const s of this.nodes.items.values()) {
       const z = zoneOf(s.obj);
-      byZone.set(z, [...(byZone.get(z) ?? []), s.obj]);
+      const list = byZone.get(z);
+      if (list) list.push(s.obj);
+      else byZone.set(z, [s.obj]);
     }
     const states = new Map([...byZone].map(([z, ns]) => [z, { state: zoneState(ns, this.o.unhealthyZoneThreshold), size: ns.length }] as const));
     const rates = zoneRates(states, { evictionRate: this.o.evictionRate, secondaryEvictionRate: this.o.secondaryEvictionRate, largeClusterThreshold: this.o.largeClusterThreshold });

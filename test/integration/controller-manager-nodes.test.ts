@@ -1,4 +1,4 @@
-// kube-controller-manager's endpoints, node lifecycle, node IPAM and garbage collector against one
+// kube-controller-manager's endpoints, node lifecycle, node IPAM, pod GC and garbage collector against one
 // real etcd and one real kube-apiserver (both from dist/), with the real kubectl 1.20. No kubelets and
 // no scheduler: the test writes the Node objects and renews their Leases in kube-node-lease itself
 // (playing the kubelets), binds pods through pods/binding and writes their status.
@@ -248,6 +248,21 @@ describe.skipIf(!KUBECTL.present)('kube-controller-manager: nodes, endpoints, ga
     await postReady('n3', 'True');
     await until(() => node('n3'), (n) => taintKeys(n).length === 0);
   }, 60_000);
+
+  it('deletes the pods of a node that was deleted (pod GC, after its quarantine)', async () => {
+    const p = await api('POST', '/api/v1/namespaces/default/pods', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'on-n4' }, spec: { nodeName: 'n4', containers: [{ name: 'c', image: 'busybox' }] } });
+    expect(p.status, p.text).toBe(201);
+    // Being deleted, as the taint manager leaves a pod of a dead node: it waits for a kubelet.
+    expect((await api('DELETE', '/api/v1/namespaces/default/pods/on-n4')).status).toBe(202);
+    alive.delete('n4');
+    const t0 = Date.now();
+    const d = await kc('delete', 'node', 'n4');
+    expect(d.code, d.stderr).toBe(0);
+    // Kubernetes' pod GC: a 40 s quarantine, checked every 20 s.
+    const gone = await until(async () => (await api('GET', '/api/v1/namespaces/default/pods/on-n4')).status, (s) => s === 404, 90_000);
+    expect(gone).toBe(404);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(39_000);
+  }, 120_000);
 
   it('kubectl delete rc removes its pods (background); --cascade=orphan keeps them without ownerReferences', async () => {
     expect((await api('POST', '/api/v1/namespaces/default/replicationcontrollers', rc('bg', 2))).status).toBe(201);
