@@ -400,8 +400,10 @@ export class Storage {
       this.validateUpdate(def, cur, next, sub);
       await w.admission?.validate(next, cur);
       if (w.dryRun) return this.served(def, next, kv.mod_revision);
-      // A deleted object whose last finalizer is gone is removed, not rewritten (pods: the kubelet does it).
-      const finished = strOf(objAt(next, 'metadata').deletionTimestamp) && def.def.resource !== 'pods' && arrOf(objAt(next, 'metadata').finalizers).length === 0;
+      // A deleted object whose last finalizer is gone is removed, not rewritten; a pod only once its graceful
+      // deletion is over too (grace 0: the kubelet's final delete came while a finalizer held it).
+      const nm = objAt(next, 'metadata');
+      const finished = strOf(nm.deletionTimestamp) && arrOf(nm.finalizers).length === 0 && (def.def.resource !== 'pods' || nm.deletionGracePeriodSeconds === 0);
       let ok: boolean;
       let rev: string;
       try {

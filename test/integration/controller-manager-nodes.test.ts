@@ -310,5 +310,13 @@ describe.skipIf(!KUBECTL.present)('kube-controller-manager: nodes, endpoints, ga
     await until(async () => (await api('GET', '/api/v1/namespaces/default/replicationcontrollers/raw')).status, (s) => s === 404);
     const left = await until(() => pods('app=raw'), (p) => p.length === 1 && !p[0]!.metadata.ownerReferences);
     expect(left[0]!.metadata.ownerReferences).toBeUndefined();
+    // A pod held by a finalizer when its kubelet's final delete (grace 0) comes goes once the finalizer does.
+    const name = left[0]!.metadata.name as string;
+    expect((await api('PATCH', `/api/v1/namespaces/default/pods/${name}`, { metadata: { finalizers: ['example.com/hold'] } }, true)).status).toBe(200);
+    await bind(name, 'n2');
+    expect((await api('DELETE', `/api/v1/namespaces/default/pods/${name}`, { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0 })).status).toBe(202);
+    expect((await api('GET', `/api/v1/namespaces/default/pods/${name}`)).json.metadata.deletionGracePeriodSeconds).toBe(0);
+    expect((await api('PATCH', `/api/v1/namespaces/default/pods/${name}`, { metadata: { finalizers: null } }, true)).status).toBe(200);
+    expect((await api('GET', `/api/v1/namespaces/default/pods/${name}`)).status).toBe(404);
   }, 60_000);
 });
