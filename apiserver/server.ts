@@ -11,14 +11,15 @@ import { Authorizer } from './authz/index.js';
 import { impersonate } from './impersonation.js';
 import { jsonErrorText, REDACTED, scrub, scrubError, secretValues, yamlErrorText } from './redact.js';
 import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions, type Listed, versionInfo } from './discovery.js';
-import { ApiError, badRequest, conflict, forbidden, internalError, invalid, methodNotSupported, notFound, pathNotFound, tooLarge, unauthorized, unsupportedMedia } from './errors.js';
-import { applyScale, bindPod, groupVersion, scaleOf, type Strategy, validateScale } from './kinds/index.js';
+import { ApiError, type FieldError, badRequest, conflict, forbidden, internalError, invalid, methodNotSupported, notFound, pathNotFound, tooLarge, unauthorized, unsupportedMedia } from './errors.js';
+import { applyScale, bindPod, groupVersion, invalidField, notSupportedField, scaleOf, type Strategy, validateScale } from './kinds/index.js';
 import { isObj, metaOf, nameOf, type Obj, objAt, strOf } from './object.js';
 import { definitionOf, openApiV2Document, openApiV3Document, openApiV3RootDocument, type ServedDocument, strictDecodingErrors } from './openapi/index.js';
 import { applyPatch, type JsonMap, PATCH_CONTENT_TYPES, PatchError, type PatchType, patchTypeOf } from './patch/index.js';
 import { decodeKubernetesProtobuf } from './protobuf-min.js';
 import { parseRequest, queryBool, type ResourceRequest } from './request.js';
 import { parseSelectors } from './selectors.js';
+import { PROPAGATION_POLICIES, type PropagationPolicy } from './gc-policy.js';
 import { type DeleteOptions, rfc3339, type Selectors, type Storage, type WatchEvent } from './storage.js';
 import { buildTable, type IncludeObject, strategyTable, type TableDef } from './table.js';
 import { OLD_VERSIONS, type VersionView } from './versions/index.js';
@@ -574,7 +575,16 @@ export class ApiHandler {
     const gq = q.get('gracePeriodSeconds');
     const grace = typeof b.gracePeriodSeconds === 'number' ? b.gracePeriodSeconds : gq !== null && /^-?\d+$/.test(gq) ? Number(gq) : undefined;
     const pre = objAt(b, 'preconditions');
+    const pp = typeof b.propagationPolicy === 'string' ? b.propagationPolicy : (q.get('propagationPolicy') ?? undefined);
+    const oq = q.get('orphanDependents');
+    const orphan = typeof b.orphanDependents === 'boolean' ? b.orphanDependents : oq !== null ? queryBool(oq) : undefined;
+    const errs: FieldError[] = [];
+    if (pp !== undefined && !(PROPAGATION_POLICIES as readonly string[]).includes(pp)) errs.push(notSupportedField('propagationPolicy', pp, PROPAGATION_POLICIES));
+    if (pp !== undefined && orphan !== undefined) errs.push(invalidField('propagationPolicy', pp, 'orphanDependents and deletionPropagation cannot be both set'));
+    if (errs.length) throw invalid('meta.k8s.io', 'DeleteOptions', '', errs);
     return {
+      ...(pp !== undefined && { propagationPolicy: pp as PropagationPolicy }),
+      ...(orphan !== undefined && { orphanDependents: orphan }),
       ...(grace !== undefined && { gracePeriodSeconds: grace }),
       ...((strOf(pre.uid) || strOf(pre.resourceVersion)) && { preconditions: { ...(strOf(pre.uid) && { uid: strOf(pre.uid)! }), ...(strOf(pre.resourceVersion) && { resourceVersion: strOf(pre.resourceVersion)! }) } }),
       ...((dryRunOf(q).dryRun || dryRunValues(Array.isArray(b.dryRun) ? b.dryRun.map(String) : []).dryRun) && { dryRun: true }),
@@ -697,7 +707,8 @@ export class ApiHandler {
       const l = await this.o.storage.list(def, name, { labels: [], fields: [] });
       for (const o of l.items) {
         try {
-          const r = await this.o.storage.delete(def, name, nameOf(o), {});
+          // As the namespace controller deletes: in the background (an RC's v1 default would orphan).
+          const r = await this.o.storage.delete(def, name, nameOf(o), { propagationPolicy: 'Background' });
           if (!r.gone) left++;
         } catch (e) {
           if (!(e instanceof ApiError && e.httpStatus === 404)) throw e;

@@ -14,6 +14,7 @@ import { NamespaceIndex, runNamespaceCache } from './namespace-cache.js';
 import { type ServiceAllocation } from './services.js';
 import { CacheStopped, type CachedEvent, ResourceCache } from './watch-cache.js';
 import type { WriteAdmission } from './admission/index.js';
+import { deletionFinalizers, type GcDeleteOptions } from './gc-policy.js';
 
 export type { Selectors } from './selectors.js';
 
@@ -35,7 +36,7 @@ export interface WatchEvent {
   readonly object: Obj;
 }
 
-export interface DeleteOptions {
+export interface DeleteOptions extends GcDeleteOptions {
   readonly gracePeriodSeconds?: number;
   readonly preconditions?: { readonly uid?: string; readonly resourceVersion?: string };
   /** `dryRun=All`: every check and the answer, nothing written. */
@@ -400,8 +401,10 @@ export class Storage {
       this.validateUpdate(def, cur, next, sub);
       await w.admission?.validate(next, cur);
       if (w.dryRun) return this.served(def, next, kv.mod_revision);
-      // A deleted object whose last finalizer is gone is removed, not rewritten (pods: the kubelet does it).
-      const finished = strOf(objAt(next, 'metadata').deletionTimestamp) && def.def.resource !== 'pods' && arrOf(objAt(next, 'metadata').finalizers).length === 0;
+      // A deleted object whose last finalizer is gone is removed, not rewritten; a pod only once its graceful
+      // deletion is over too (grace 0: the kubelet's final delete came while a finalizer held it).
+      const nm = objAt(next, 'metadata');
+      const finished = strOf(nm.deletionTimestamp) && arrOf(nm.finalizers).length === 0 && (def.def.resource !== 'pods' || nm.deletionGracePeriodSeconds === 0);
       let ok: boolean;
       let rev: string;
       try {
@@ -514,10 +517,15 @@ export class Storage {
         throw conflict(def.def.group, def.def.resource, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${kv.mod_revision}`);
       }
       await opts.admission?.validate(undefined, cur);
+      // The garbage collector's finalizers (orphan, foregroundDeletion), as the propagation policy says.
+      const had = arrOf(meta.finalizers).filter((f): f is string => typeof f === 'string');
+      const fins = deletionFinalizers(had, opts, def.def);
+      const base = JSON.stringify(fins) === JSON.stringify(had) ? cur : { ...cur, metadata: { ...meta, finalizers: fins } };
+      if (!fins.length) delete (base.metadata as Obj).finalizers;
       let mark: Obj | undefined;
-      if (def.def.resource === 'pods') mark = this.gracefulPod(cur, opts);
-      if (!mark && arrOf(meta.finalizers).length > 0) {
-        mark = structuredClone(cur);
+      if (def.def.resource === 'pods') mark = this.gracefulPod(base, opts);
+      if (!mark && fins.length > 0) {
+        mark = structuredClone(base);
         if (!strOf(objAt(mark, 'metadata').deletionTimestamp)) {
           metaOf(mark).deletionTimestamp = rfc3339(this.now());
           metaOf(mark).deletionGracePeriodSeconds = 0;

@@ -37,3 +37,7 @@ export * as job from './job/index.js';
 export * as cronjob from './cronjob/index.js';
 export * as daemonset from './daemonset/index.js';
 export { type QueueController, type ControllerContext } from './controller.js';
+export * from './endpoints/index.js';
+export * from './nodelifecycle/index.js';
+export * from './gc/index.js';
+export { type ControllerDeps, type RunnableController, rfc3339, recordEvent } from './runtime.js';

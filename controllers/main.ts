@@ -3,11 +3,14 @@
 import { Command } from 'commander';
 import { openApiStore, parseServerList } from '../cluster/index.js';
 import { createLogger, errorMessage, flagTableOf, normalizePflagArgs, serveSecureHealthz } from '../common/index.js';
+import { EndpointsController } from './endpoints/index.js';
+import { GarbageCollector } from './gc/index.js';
 import { ControllerManager } from './manager.js';
+import { NodeIpamController, NodeLifecycleController, PodGcController } from './nodelifecycle/index.js';
 import { addControllerManagerOptions, controllerManagerOptions, VERSION } from './options.js';
 
 const program = addControllerManagerOptions(new Command('kube-controller-manager'))
-  .description('the controllers that keep the cluster as its objects say: replication controllers, replica sets, deployments, jobs, cron jobs, daemon sets')
+  .description('the controllers that keep the cluster as its objects say: replication controllers, replica sets, deployments, jobs, cron jobs, daemon sets, endpoints, node lifecycle, node IPAM, pod and object garbage collection')
   .version(VERSION, '--version', 'print the version and exit')
   .showHelpAfterError()
   .action(async (raw: Record<string, unknown>) => {
@@ -30,6 +33,23 @@ const program = addControllerManagerOptions(new Command('kube-controller-manager
       {
         controllers: o.controllers,
         workers: { replicationcontroller: o.concurrentRcSyncs, replicaset: o.concurrentReplicasetSyncs, deployment: o.concurrentDeploymentSyncs, job: o.concurrentJobSyncs, cronjob: o.concurrentCronJobSyncs, daemonset: o.concurrentDaemonsetSyncs },
+        own: {
+          endpoint: (d) => new EndpointsController(d, { workers: o.concurrentEndpointSyncs }),
+          nodelifecycle: (d) =>
+            new NodeLifecycleController(d, {
+              monitorPeriodMs: o.nodeMonitorPeriodMs,
+              gracePeriodMs: o.nodeMonitorGracePeriodMs,
+              startupGracePeriodMs: o.nodeStartupGracePeriodMs,
+              evictionRate: o.nodeEvictionRate,
+              secondaryEvictionRate: o.secondaryNodeEvictionRate,
+              unhealthyZoneThreshold: o.unhealthyZoneThreshold,
+              largeClusterThreshold: o.largeClusterSizeThreshold,
+            }),
+          // As in Kubernetes, node IPAM runs only with --allocate-node-cidrs.
+          ...(o.allocateNodeCidrs && o.clusterCidr && { nodeipam: (d) => new NodeIpamController(d, { clusterCidr: o.clusterCidr!, maskSize: o.nodeCidrMaskSize }) }),
+          podgc: (d) => new PodGcController(d),
+          garbagecollector: (d) => new GarbageCollector(d, { workers: o.concurrentGcSyncs }),
+        },
         ...(o.leaderElect && { election: { identity: o.identity, leaseDurationMs: o.leaseDurationMs, renewDeadlineMs: o.renewDeadlineMs, retryPeriodMs: o.retryPeriodMs, namespace: o.leaseNamespace, name: o.leaseName } }),
       },
       log,

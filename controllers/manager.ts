@@ -1,6 +1,7 @@
 // kube-controller-manager's body: one active instance (a Lease, when --leader-elect), and while it
 // leads, the controllers --controllers names over shared list+watch caches, each with its work queue
-// and --concurrent-*-syncs workers (the replication manager, the deployment controller). Losing the lease stops the controllers (their writes end with it).
+// and --concurrent-*-syncs workers. Losing the lease stops the controllers (their writes end with it).
+import { setMaxListeners } from 'node:events';
 import { type ApiClient, type ClusterStore, type Corrupt, keys, parseJsonObject, prefixSource, type Stored } from '../cluster/index.js';
 import { errorMessage, type Logger, PrefixCache } from '../common/index.js';
 import { LeaseElection } from '../proxy/index.js';
@@ -11,6 +12,7 @@ import { JobController } from './job/index.js';
 import type { ControllerName } from './options.js';
 import { WorkQueue } from './queue.js';
 import { OWNER_PREFIX, ReplicationManager } from './replication/index.js';
+import type { ControllerDeps, RunnableController } from './runtime.js';
 import type { OwnerKind } from './replication/index.js';
 import { DEPLOYMENT_PREFIX, DeploymentController, REPLICASET_PREFIX } from './deployment/index.js';
 
@@ -24,7 +26,9 @@ interface Syncer {
 
 export interface ControllerManagerConfig {
   readonly controllers: ReadonlySet<ControllerName>;
-  readonly workers: Readonly<Record<ControllerName, number>>;
+  readonly workers: Readonly<Partial<Record<ControllerName, number>>>;
+  /** The controllers that keep their own caches (endpoints, node lifecycle, GC, ...), built when leading. */
+  readonly own?: Readonly<Partial<Record<ControllerName, (d: ControllerDeps) => RunnableController>>>;
   /** Absent: no election, this instance is always active. */
   readonly election?: { readonly identity: string; readonly leaseDurationMs: number; readonly renewDeadlineMs: number; readonly retryPeriodMs: number; readonly namespace: string; readonly name: string };
 }
@@ -62,6 +66,8 @@ export class ControllerManager {
   /** The controllers until `signal` aborts. */
   private async runControllers(signal: AbortSignal): Promise<void> {
     const names = [...this.cfg.controllers];
+    // Every cache, queue and timer listens on it.
+    setMaxListeners(1_000, signal);
     this.log.info({ controllers: names }, 'starting controllers');
     if (names.length === 0) {
       await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
@@ -82,7 +88,13 @@ export class ControllerManager {
     };
     const running: { c: Syncer; queue: WorkQueue; workers: number }[] = [];
     const others: QueueController[] = [];
+    const own: Promise<void>[] = [];
     for (const n of names) {
+      const runnable = this.cfg.own?.[n];
+      if (runnable) {
+        own.push(runnable({ store: this.store, client: this.client, log: this.log }).run(signal));
+        continue;
+      }
       const make = CONTROLLERS[n];
       if (make) {
         // Its caches are the shared ones of its prefixes; the manager runs them (not the controller's `caches`).
@@ -96,7 +108,7 @@ export class ControllerManager {
         };
         holder.c = make(ctx);
         others.push(holder.c);
-        running.push({ c: holder.c, queue: holder.c.queue, workers: this.cfg.workers[n] });
+        running.push({ c: holder.c, queue: holder.c.queue, workers: this.cfg.workers[n] ?? 5 });
         continue;
       }
       const queue = new WorkQueue();
@@ -107,7 +119,7 @@ export class ControllerManager {
         const replicaSets = follow(REPLICASET_PREFIX, (ch) => holder.c?.replicaSetsChanged(ch));
         const pods = follow(keys.pods(), (ch) => holder.c?.podsChanged(ch));
         holder.c = new DeploymentController({ client: this.client, deployments, replicaSets, pods, queue, log, signal });
-        running.push({ c: holder.c, queue, workers: this.cfg.workers[n] });
+        running.push({ c: holder.c, queue, workers: this.cfg.workers[n] ?? 5 });
         continue;
       }
       const kind = KIND_OF[n];
@@ -116,7 +128,7 @@ export class ControllerManager {
       const pods = follow(keys.pods(), (ch) => holder.m?.podsChanged(ch));
       const owners = follow(OWNER_PREFIX[kind], (ch) => holder.m?.ownersChanged(ch));
       holder.m = new ReplicationManager(kind, { client: this.client, owners, pods, queue, log, signal });
-      running.push({ c: holder.m, queue, workers: this.cfg.workers[n] });
+      running.push({ c: holder.m, queue, workers: this.cfg.workers[n] ?? 5 });
     }
     const caches = [...hub.values()].map((h) => h.cache.run(signal));
     // Workers start once every cache has its first listing (WaitForCacheSync), bounded by the signal.
@@ -129,7 +141,7 @@ export class ControllerManager {
     signal.addEventListener('abort', () => running.forEach((x) => x.queue.shutDown()), { once: true });
     if (signal.aborted) running.forEach((x) => x.queue.shutDown());
     const workers = running.flatMap((x) => Array.from({ length: x.workers }, () => this.worker(x.c, x.queue)));
-    await Promise.all([...caches, ...workers]);
+    await Promise.all([...caches, ...workers, ...own]);
   }
 
   private async worker(m: Syncer, q: WorkQueue): Promise<void> {

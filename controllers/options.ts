@@ -1,10 +1,10 @@
 // kube-controller-manager's flags (the subset this one has), named and defaulted as Kubernetes has them.
 import { hostname } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DurationError, FlannelError, isIp, parseDuration } from '../common/index.js';
+import { DurationError, FlannelError, isIp, parseCidr, parseDuration } from '../common/index.js';
 
 /** The controllers this manager runs (`--controllers` names them as Kubernetes does). */
-export const KNOWN_CONTROLLERS = ['replicationcontroller', 'replicaset', 'deployment', 'job', 'cronjob', 'daemonset'] as const;
+export const KNOWN_CONTROLLERS = ['replicationcontroller', 'replicaset', 'deployment', 'job', 'cronjob', 'daemonset', 'endpoint', 'nodelifecycle', 'nodeipam', 'podgc', 'garbagecollector'] as const;
 export type ControllerName = (typeof KNOWN_CONTROLLERS)[number];
 
 export class ControllersFlagError extends FlannelError {
@@ -30,6 +30,19 @@ export interface ControllerManagerOptions {
   readonly concurrentJobSyncs: number;
   readonly concurrentCronJobSyncs: number;
   readonly concurrentDaemonsetSyncs: number;
+  readonly concurrentEndpointSyncs: number;
+  readonly concurrentGcSyncs: number;
+  readonly nodeMonitorPeriodMs: number;
+  readonly nodeMonitorGracePeriodMs: number;
+  readonly nodeStartupGracePeriodMs: number;
+  readonly nodeEvictionRate: number;
+  readonly secondaryNodeEvictionRate: number;
+  readonly unhealthyZoneThreshold: number;
+  readonly largeClusterSizeThreshold: number;
+  readonly podEvictionTimeoutMs: number;
+  readonly allocateNodeCidrs: boolean;
+  readonly clusterCidr?: string;
+  readonly nodeCidrMaskSize: number;
   readonly bindAddress: string;
   readonly securePort: number;
   readonly certDir: string;
@@ -69,6 +82,18 @@ function duration(flag: string, v: string): number {
   }
 }
 
+function rate(flag: string, v: string, max = Infinity): number {
+  if (!/^\d+(\.\d+)?$/.test(v) || Number(v) > max) throw new InvalidArgumentError(`--${flag}: expected a number from 0${max === Infinity ? '' : ` to ${max}`}`);
+  return Number(v);
+}
+
+const BOOLS = ['true', 'false', '1', '0', 't', 'f', 'TRUE', 'FALSE', 'True', 'False'];
+function bool(flag: string, v: unknown): boolean {
+  const s = v === true ? 'true' : String(v);
+  if (!BOOLS.includes(s)) throw new InvalidArgumentError(`--${flag}: ${JSON.stringify(s)} is not a boolean`);
+  return ['true', '1', 't', 'TRUE', 'True'].includes(s);
+}
+
 function positiveInt(flag: string, v: string): number {
   if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError(`--${flag}: expected a whole number of at least 1`);
   return Number(v);
@@ -91,6 +116,19 @@ export function addControllerManagerOptions(cmd: Command): Command {
     .addOption(new Option('--concurrent-job-syncs <n>', 'jobs synced at once').default('5'))
     .addOption(new Option('--concurrent-cron-job-syncs <n>', 'cron jobs synced at once').default('5'))
     .addOption(new Option('--concurrent-daemonset-syncs <n>', 'daemon sets synced at once').default('2'))
+    .addOption(new Option('--concurrent-endpoint-syncs <n>', 'services whose endpoints are synced at once').default('5'))
+    .addOption(new Option('--concurrent-gc-syncs <n>', 'garbage collector workers').default('20'))
+    .addOption(new Option('--node-monitor-period <duration>', 'how often the node lifecycle controller checks the nodes').default('5s'))
+    .addOption(new Option('--node-monitor-grace-period <duration>', 'a node whose heartbeat is older than this is marked Unknown (unreachable)').default('50s'))
+    .addOption(new Option('--node-startup-grace-period <duration>', 'how long a node that never posted its status may take before it is marked Unknown').default('1m'))
+    .addOption(new Option('--node-eviction-rate <per-second>', 'nodes tainted NoExecute per second in a healthy zone').default('0.1'))
+    .addOption(new Option('--secondary-node-eviction-rate <per-second>', 'nodes tainted NoExecute per second in an unhealthy zone of a large cluster (0 in a small one)').default('0.01'))
+    .addOption(new Option('--unhealthy-zone-threshold <fraction>', 'a zone with at least this fraction of its nodes (and more than 2) not Ready is unhealthy').default('0.55'))
+    .addOption(new Option('--large-cluster-size-threshold <n>', 'a zone with more nodes than this is large (the secondary rate applies)').default('50'))
+    .addOption(new Option('--pod-eviction-timeout <duration>', 'kept for compatibility: evictions follow the tolerations (DefaultTolerationSeconds)').default('5m'))
+    .addOption(new Option('--allocate-node-cidrs [bool]', 'give each node a pod CIDR from --cluster-cidr (spec.podCIDR)').default('false'))
+    .addOption(new Option('--cluster-cidr <cidr>', 'the pod network the node CIDRs are cut from'))
+    .addOption(new Option('--node-cidr-mask-size <n>', 'the prefix length of each node CIDR').default('24'))
     .addOption(new Option('--bind-address <ip>', 'the address /healthz (HTTPS) listens on').default('0.0.0.0'))
     .addOption(new Option('--secure-port <port>', 'the port /healthz (HTTPS) listens on (0: off)').default('10257'))
     .addOption(new Option('--cert-dir <dir>', 'where the self-signed serving certificate is kept').default('/var/run/kubernetes'))
@@ -118,6 +156,22 @@ export function controllerManagerOptions(raw: Record<string, unknown>): Controll
   } catch (e) {
     throw new InvalidArgumentError(e instanceof Error ? e.message : String(e));
   }
+  const allocateNodeCidrs = bool('allocate-node-cidrs', raw.allocateNodeCidrs);
+  const clusterCidr = str(raw.clusterCidr);
+  const mask = String(raw.nodeCidrMaskSize);
+  if (!/^\d+$/.test(mask) || Number(mask) < 1 || Number(mask) > 30) throw new InvalidArgumentError('--node-cidr-mask-size: expected a prefix length from 1 to 30');
+  if (clusterCidr !== undefined) {
+    try {
+      const c = parseCidr(clusterCidr);
+      if (c.prefix > Number(mask)) throw new Error(`is smaller than one node CIDR (/${mask})`);
+    } catch (e) {
+      throw new InvalidArgumentError(`--cluster-cidr: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  if (allocateNodeCidrs && clusterCidr === undefined) throw new InvalidArgumentError('--allocate-node-cidrs: needs --cluster-cidr');
+  const nodeMonitorPeriodMs = duration('node-monitor-period', String(raw.nodeMonitorPeriod));
+  const nodeMonitorGracePeriodMs = duration('node-monitor-grace-period', String(raw.nodeMonitorGracePeriod));
+  if (nodeMonitorGracePeriodMs <= nodeMonitorPeriodMs) throw new InvalidArgumentError('--node-monitor-grace-period: must be longer than --node-monitor-period');
   const kubeconfig = str(raw.kubeconfig);
   const master = str(raw.master);
   return {
@@ -136,6 +190,19 @@ export function controllerManagerOptions(raw: Record<string, unknown>): Controll
     concurrentJobSyncs: positiveInt('concurrent-job-syncs', String(raw.concurrentJobSyncs)),
     concurrentCronJobSyncs: positiveInt('concurrent-cron-job-syncs', String(raw.concurrentCronJobSyncs)),
     concurrentDaemonsetSyncs: positiveInt('concurrent-daemonset-syncs', String(raw.concurrentDaemonsetSyncs)),
+    concurrentEndpointSyncs: positiveInt('concurrent-endpoint-syncs', String(raw.concurrentEndpointSyncs)),
+    concurrentGcSyncs: positiveInt('concurrent-gc-syncs', String(raw.concurrentGcSyncs)),
+    nodeMonitorPeriodMs,
+    nodeMonitorGracePeriodMs,
+    nodeStartupGracePeriodMs: duration('node-startup-grace-period', String(raw.nodeStartupGracePeriod)),
+    nodeEvictionRate: rate('node-eviction-rate', String(raw.nodeEvictionRate)),
+    secondaryNodeEvictionRate: rate('secondary-node-eviction-rate', String(raw.secondaryNodeEvictionRate)),
+    unhealthyZoneThreshold: rate('unhealthy-zone-threshold', String(raw.unhealthyZoneThreshold), 1),
+    largeClusterSizeThreshold: positiveInt('large-cluster-size-threshold', String(raw.largeClusterSizeThreshold)),
+    podEvictionTimeoutMs: duration('pod-eviction-timeout', String(raw.podEvictionTimeout)),
+    allocateNodeCidrs,
+    ...(clusterCidr !== undefined && { clusterCidr }),
+    nodeCidrMaskSize: Number(mask),
     bindAddress,
     securePort: port,
     certDir: String(raw.certDir),

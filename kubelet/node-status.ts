@@ -3,8 +3,9 @@
 // capacity from /proc, addresses, nodeInfo), always written with a compare-and-swap update that keeps
 // fields other writers own (labels they added, unknown fields).
 //
-// Who reports a node whose kubelet stopped: there is no controller manager, so every kubelet also
-// acts as the node lifecycle controller for its peers. Every --node-monitor-period it lists the nodes
+// Who reports a node whose kubelet stopped: on the API, kube-controller-manager's node lifecycle
+// controller. On etcd there is no controller manager, so every kubelet also acts as the node lifecycle
+// controller for its peers. Every --node-monitor-period it lists the nodes
 // and, for a peer whose Ready heartbeat is older than --node-monitor-grace-period, sets Ready to
 // Unknown (reason NodeStatusUnknown: what `kubectl get nodes` shows as NotReady) with a CAS update.
 // The update function re-checks staleness on the value it is about to replace, so several kubelets

@@ -23,7 +23,7 @@ export { ProxyState, type SyncPlan, type ConntrackFlush } from './state.js';
 export { Proxier, type ProxierOptions, type ProxierDeps } from './proxier.js';
 export { NftCli, type NftPort, contextLines, failingLine } from './nft.js';
 export { ConntrackCli, ConntrackError, type ConntrackPort, conntrackArgs } from './conntrack.js';
-export { computeEndpoints, sameEndpoints, selectorMatches, podReady, resolveTargetPort } from './endpoints.js';
+export { computeEndpoints, sameEndpoints } from './endpoints.js';
 export { EndpointsController } from './endpoints-controller.js';
 export { LeaderElection, type LeaderFence, type FencedWriter, etcdFencedWriter, electionLease, holderOf, ETCD_LEASE_ANNOTATION } from './election.js';
 export { LeaseElection, microTime } from './lease-election.js';

@@ -63,7 +63,7 @@ export function addProxyOptions(cmd: Command): Command {
     .addOption(opt('--masquerade-bit <bit>', 'the packet mark bit for traffic to masquerade (flanneld --ip-masq leaves 0x4000, bit 14, alone)', 'masquerade-bit').default('14'))
     .addOption(opt('--healthz-bind-address <ip>', 'the address /healthz listens on', 'healthz-bind-address').default('0.0.0.0'))
     .addOption(opt('--healthz-port <port>', 'the port /healthz listens on (0: off)', 'healthz-port').default('10256'))
-    .addOption(opt('--leader-elect-lease-duration <duration>', "the endpoints maintainer's lease: another node takes over this long after it dies", 'leader-elect-lease-duration').default('15s'))
+    .addOption(opt('--leader-elect-lease-duration <duration>', "on etcd, the endpoints maintainer's lease: another node takes over this long after it dies", 'leader-elect-lease-duration').default('15s'))
     .addOption(opt('--cleanup', 'remove the proxy\'s nftables table and exit', 'cleanup'))
     .addOption(opt('--log-level <level>', 'log level: trace, debug, info, warn, error', 'log-level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'));
 }

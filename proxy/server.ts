@@ -1,8 +1,9 @@
-// The proxy as a whole, on every node: follows Services and Endpoints into the proxier, and campaigns
-// for the endpoints maintainer. On etcd it also allocates ClusterIPs and node ports for services that
-// lack them, elects on an etcd lease, and its maintainer cleans up reservation keys; on the API the
-// apiserver allocates, and the election is a coordination Lease (lease-election.ts). Wired from
-// main.ts with the store the flags select, nft and conntrack.
+// The proxy as a whole, on every node: follows Services and Endpoints into the proxier. On etcd (no
+// apiserver, no controller manager) it also allocates ClusterIPs and node ports for services that lack
+// them and campaigns, on an etcd lease, for the endpoints maintainer, which writes the Endpoints and
+// cleans up reservation keys. On the API it only reads: the apiserver allocates and
+// kube-controller-manager's endpoints controller writes the Endpoints. Wired from main.ts with the
+// store the flags select, nft and conntrack.
 import type { Server } from 'node:http';
 import { type ClusterStore, keys, namespacedName, type Corrupt, type Endpoints, type ObjectStore, parseEndpointsObject, parseServiceObject, type Service } from '../cluster/index.js';
 import { errorMessage, listenHttp, type Logger, SyncRunner } from '../common/index.js';
@@ -11,7 +12,6 @@ import type { ConntrackPort } from './conntrack.js';
 import { etcdFencedWriter, type FencedWriter, LeaderElection, type LeaderFence } from './election.js';
 import { EndpointsController } from './endpoints-controller.js';
 import { proxyKeys } from './keys.js';
-import { LeaseElection } from './lease-election.js';
 import type { NftPort } from './nft.js';
 import { Proxier } from './proxier.js';
 import type { RulesetConfig } from './ruleset.js';
@@ -40,7 +40,8 @@ export interface ProxyServerDeps {
 export class ProxyServer {
   readonly proxier: Proxier;
   private readonly allocator: ServiceAllocator | undefined;
-  private readonly election: { readonly isLeader: boolean; run(signal: AbortSignal): Promise<void> };
+  /** Etcd only: the endpoints maintainer's election. */
+  private readonly election: { readonly isLeader: boolean; run(signal: AbortSignal): Promise<void> } | undefined;
   private readonly toAllocate = new Set<string>();
   private readonly allocRunner: SyncRunner;
 
@@ -55,15 +56,12 @@ export class ProxyServer {
       this.allocator = new ServiceAllocator(etcd, { serviceRange: o.serviceRange, nodePortRange: o.nodePortRange, log: d.log.child({ component: 'allocator' }) });
       const e = new LeaderElection(etcd.client, { key: proxyKeys.leader(), identity: o.nodeName, ttlSec: o.leaderTtlSec, log: elog });
       this.election = { get isLeader() { return e.isLeader; }, run: (signal) => e.run(signal, (ls, fence) => this.maintain(ls, etcdFencedWriter(etcd, fence), fence)) };
-    } else {
-      const e = new LeaseElection(d.store, { identity: o.nodeName, ttlSec: o.leaderTtlSec, log: elog });
-      this.election = { get isLeader() { return e.isLeader; }, run: (signal) => e.run(signal, (ls, writer) => this.maintain(ls, writer)) };
     }
     this.allocRunner = new SyncRunner({ name: 'allocator', fn: () => this.allocatePending(), minMs: 0, maxMs: 60_000, retryMs: 2_000, log: d.log });
   }
 
   get isLeader(): boolean {
-    return this.election.isLeader;
+    return this.election?.isLeader ?? false;
   }
 
   async run(signal: AbortSignal): Promise<void> {
@@ -125,7 +123,7 @@ export class ProxyServer {
             if (n) this.proxier.updateEndpoints(n, undefined);
           },
         }),
-        this.election.run(signal),
+        this.election?.run(signal),
       ]);
     } finally {
       if (srv) await new Promise<void>((r) => srv.close(() => r()));
@@ -195,7 +193,7 @@ export class ProxyServer {
         lastUpdated: h.lastSync ? new Date(h.lastSync.at).toISOString() : null,
         currentTime: new Date(now).toISOString(),
         syncs: h.syncs,
-        leader: this.election.isLeader,
+        ...(this.election && { leader: this.election.isLeader }),
         ...(h.lastError && { lastError: h.lastError.err }),
       };
       res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);

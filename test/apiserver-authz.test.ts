@@ -215,6 +215,10 @@ describe('the bootstrap policy', () => {
     expect(bootstrapClusterRoles().map((r) => (r.metadata as { name: string }).name)).toEqual(
       expect.arrayContaining(['cluster-admin', 'admin', 'edit', 'view', 'system:discovery', 'system:basic-user', 'system:public-info-viewer', 'system:node', 'system:node-proxier', 'system:kube-scheduler', 'system:kube-controller-manager']),
     );
+    const controllers = ['endpoint-controller', 'node-controller', 'generic-garbage-collector', 'pod-garbage-collector'];
+    expect(bootstrapClusterRoles().map((r) => (r.metadata as { name: string }).name)).toEqual(expect.arrayContaining(controllers.map((c) => `system:controller:${c}`)));
+    const gcBinding = bootstrapClusterRoleBindings().find((b) => (b.metadata as { name: string }).name === 'system:controller:generic-garbage-collector');
+    expect(gcBinding).toMatchObject({ roleRef: { kind: 'ClusterRole', name: 'system:controller:generic-garbage-collector' }, subjects: [{ kind: 'ServiceAccount', name: 'generic-garbage-collector', namespace: 'kube-system' }] });
     expect(bootstrapClusterRoles()[0]).toMatchObject({ metadata: { labels: { 'kubernetes.io/bootstrapping': 'rbac-defaults' }, annotations: { 'rbac.authorization.kubernetes.io/autoupdate': 'true' } } });
   });
 

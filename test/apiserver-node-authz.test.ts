@@ -179,25 +179,24 @@ describe("the bootstrap rights of this project's daemons", () => {
   const can = (user: string, verb: string, resource: string, over: Partial<Attributes> = {}) => rbacAuthorize(policy, attrs(verb, resource, { user: { name: user, groups: ['system:authenticated'] }, ...over })).decision === 'allow';
   const lease = { apiGroup: 'coordination.k8s.io', namespace: 'kube-system' };
 
-  it('kube-proxy: reads services and endpoints, maintains Endpoints, and holds only its own election Lease', () => {
+  it('kube-proxy: reads services and endpoints, and writes neither (the controller manager writes the Endpoints)', () => {
     expect(can('system:kube-proxy', 'watch', 'services')).toBe(true);
-    expect(can('system:kube-proxy', 'list', 'pods')).toBe(true);
-    expect(can('system:kube-proxy', 'update', 'endpoints', { name: 'web' })).toBe(true);
-    expect(can('system:kube-proxy', 'create', 'leases', lease)).toBe(true);
-    expect(can('system:kube-proxy', 'update', 'leases', { ...lease, name: 'kube-proxy-endpoints' })).toBe(true);
-    expect(can('system:kube-proxy', 'update', 'leases', { ...lease, name: 'kube-scheduler' })).toBe(false);
-    expect(can('system:kube-proxy', 'update', 'leases', { ...lease, namespace: 'default', name: 'kube-proxy-endpoints' })).toBe(false);
+    expect(can('system:kube-proxy', 'list', 'endpoints')).toBe(true);
+    expect(can('system:kube-proxy', 'update', 'endpoints', { name: 'web' })).toBe(false);
+    expect(can('system:kube-proxy', 'create', 'leases', lease)).toBe(false);
     expect(can('system:kube-proxy', 'create', 'pods')).toBe(false);
     expect(can('system:kube-proxy', 'get', 'secrets', { name: 's' })).toBe(false);
   });
 
-  it("kube-controller-manager: its replication controllers' rights, not secrets' reads beyond its role", () => {
+  it("kube-controller-manager: its controllers' rights, and no creates beyond them", () => {
     expect(can('system:kube-controller-manager', 'create', 'pods')).toBe(true);
     expect(can('system:kube-controller-manager', 'update', 'replicationcontrollers', { subresource: 'status', name: 'db' })).toBe(true);
     expect(can('system:kube-controller-manager', 'update', 'replicasets', { apiGroup: 'apps', subresource: 'status', name: 'web' })).toBe(true);
     expect(can('system:kube-controller-manager', 'update', 'leases', { ...lease, name: 'kube-controller-manager' })).toBe(true);
-    expect(can('system:kube-controller-manager', 'update', 'leases', { ...lease, name: 'kube-scheduler' })).toBe(false);
-    expect(can('system:kube-controller-manager', 'update', 'services', { name: 'web' })).toBe(false);
+    // It holds the garbage collector's role (update and delete of anything), but creates only what its controllers make.
+    expect(can('system:kube-controller-manager', 'update', 'endpoints', { name: 'web' })).toBe(true);
+    expect(can('system:kube-controller-manager', 'create', 'nodes')).toBe(false);
+    expect(can('system:kube-controller-manager', 'create', 'services')).toBe(false);
   });
 
   it('kube-scheduler: binds and writes pod status; nodes get nothing from RBAC (the Node authorizer grants theirs)', () => {

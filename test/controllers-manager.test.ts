@@ -99,8 +99,18 @@ describe('kube-controller-manager flags', () => {
   it("defaults as Kubernetes': elected on kube-system/kube-controller-manager, every controller, 5 syncs, :10257", () => {
     const o = parse([]);
     expect(o).toMatchObject({ leaderElect: true, leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, leaseNamespace: 'kube-system', leaseName: 'kube-controller-manager', concurrentRcSyncs: 5, concurrentDeploymentSyncs: 5, securePort: 10257 });
-    expect([...o.controllers].sort()).toEqual(['cronjob', 'daemonset', 'deployment', 'job', 'replicaset', 'replicationcontroller']);
+    expect([...o.controllers].sort()).toEqual(['cronjob', 'daemonset', 'deployment', 'endpoint', 'garbagecollector', 'job', 'nodeipam', 'nodelifecycle', 'podgc', 'replicaset', 'replicationcontroller']);
     expect(o).toMatchObject({ concurrentJobSyncs: 5, concurrentCronJobSyncs: 5, concurrentDaemonsetSyncs: 2 });
+    expect(o).toMatchObject({ nodeMonitorPeriodMs: 5_000, nodeMonitorGracePeriodMs: 50_000, nodeStartupGracePeriodMs: 60_000, nodeEvictionRate: 0.1, secondaryNodeEvictionRate: 0.01, unhealthyZoneThreshold: 0.55, largeClusterSizeThreshold: 50, allocateNodeCidrs: false, nodeCidrMaskSize: 24, concurrentEndpointSyncs: 5, concurrentGcSyncs: 20 });
+  });
+  it('takes node IPAM only with a cluster CIDR that holds a node CIDR, and a grace period longer than the monitor period', () => {
+    expect(parse(['--allocate-node-cidrs', '--cluster-cidr=10.244.0.0/16', '--node-cidr-mask-size=24'])).toMatchObject({ allocateNodeCidrs: true, clusterCidr: '10.244.0.0/16', nodeCidrMaskSize: 24 });
+    expect(() => parse(['--allocate-node-cidrs'])).toThrow(/--allocate-node-cidrs: needs --cluster-cidr/);
+    expect(() => parse(['--cluster-cidr=10.244.0.0/25'])).toThrow(/--cluster-cidr: is smaller than one node CIDR/);
+    expect(() => parse(['--cluster-cidr=nope'])).toThrow(/--cluster-cidr/);
+    expect(() => parse(['--node-monitor-grace-period=4s'])).toThrow(/--node-monitor-grace-period: must be longer than --node-monitor-period/);
+    expect(() => parse(['--node-eviction-rate=fast'])).toThrow(/--node-eviction-rate/);
+    expect([...parse(['--controllers=*,-garbagecollector']).controllers]).not.toContain('garbagecollector');
   });
   it('takes --leader-elect=false, refuses inconsistent election timings and unknown controllers', () => {
     expect(parse(['--leader-elect=false']).leaderElect).toBe(false);

@@ -1,71 +1,9 @@
-// The proxy's control-plane logic without etcd: Endpoints from pods, ClusterIP/node port choice and
+// The proxy's control-plane logic without etcd (Endpoints from pods: controllers-endpoints.test.ts): ClusterIP/node port choice and
 // the maintainer's reservation plan, and the command-line flags.
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import type { Pod, Service } from '../cluster/index.js';
-import { allocationNeeds, computeEndpoints, electionLease, holderOf, parsePortRange, parseServiceRange, pickFree, planRanges, resolveTargetPort } from '../proxy/index.js';
+import { allocationNeeds, electionLease, holderOf, parsePortRange, parseServiceRange, pickFree, planRanges } from '../proxy/index.js';
 import { addProxyOptions, flagDuration, proxyOptions } from '../proxy/options.js';
-
-function pod(name: string, ip: string, labels: Record<string, string>, o: { ready?: boolean; node?: string; ports?: { name: string; containerPort: number; protocol?: 'TCP' | 'UDP' }[]; phase?: 'Running' | 'Succeeded'; deleting?: boolean } = {}): Pod {
-  return {
-    metadata: { name, namespace: 'default', labels, uid: `uid-${name}`, ...(o.deleting && { deletionTimestamp: '2024-01-01T00:00:00Z' }) },
-    spec: { nodeName: o.node ?? 'a', containers: [{ name: 'c', image: 'x', ports: o.ports ?? [] }] },
-    status: { phase: o.phase ?? 'Running', podIP: ip, conditions: [{ type: 'Ready', status: o.ready === false ? 'False' : 'True' }] },
-  };
-}
-const refs = (pods: Pod[]) => pods.map((p) => ({ namespace: 'default', name: p.metadata.name, pod: p }));
-const web: Service = { metadata: { name: 'web', namespace: 'default' }, spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }, { name: 'metrics', port: 9100 }] } };
-
-describe('computeEndpoints', () => {
-  it('lists matching pods with resolved ports, ready and not ready apart', () => {
-    const e = computeEndpoints('default', 'web', web, refs([
-      pod('w2', '10.5.2.3', { app: 'web' }, { node: 'b', ports: [{ name: 'http', containerPort: 8080 }] }),
-      pod('w1', '10.5.1.2', { app: 'web', v: '1' }, { ports: [{ name: 'http', containerPort: 8080 }] }),
-      pod('w3', '10.5.1.3', { app: 'web' }, { ready: false, ports: [{ name: 'http', containerPort: 8080 }] }),
-      pod('db', '10.5.1.4', { app: 'db' }, { ports: [{ name: 'http', containerPort: 8080 }] }),
-      pod('old', '10.5.1.5', { app: 'web' }, { phase: 'Succeeded' }),
-      pod('bye', '10.5.1.6', { app: 'web' }, { deleting: true, ports: [{ name: 'http', containerPort: 8080 }] }),
-    ]));
-    expect(e.subsets).toEqual([
-      {
-        addresses: [
-          { ip: '10.5.1.2', nodeName: 'a', targetRef: { kind: 'Pod', namespace: 'default', name: 'w1', uid: 'uid-w1' } },
-          { ip: '10.5.2.3', nodeName: 'b', targetRef: { kind: 'Pod', namespace: 'default', name: 'w2', uid: 'uid-w2' } },
-        ],
-        notReadyAddresses: [
-          { ip: '10.5.1.3', nodeName: 'a', targetRef: { kind: 'Pod', namespace: 'default', name: 'w3', uid: 'uid-w3' } },
-          { ip: '10.5.1.6', nodeName: 'a', targetRef: { kind: 'Pod', namespace: 'default', name: 'bye', uid: 'uid-bye' } },
-        ],
-        ports: [
-          { name: 'http', port: 8080, protocol: 'TCP' },
-          { name: 'metrics', port: 9100, protocol: 'TCP' },
-        ],
-      },
-    ]);
-  });
-
-  it('puts pods that serve a named port on different numbers into different subsets', () => {
-    const e = computeEndpoints('default', 'web', web, refs([
-      pod('a', '10.5.1.2', { app: 'web' }, { ports: [{ name: 'http', containerPort: 8080 }] }),
-      pod('b', '10.5.1.3', { app: 'web' }, { ports: [{ name: 'http', containerPort: 9090 }] }),
-      pod('c', '10.5.1.4', { app: 'web' }),
-    ]));
-    expect(e.subsets.map((s) => [s.addresses?.map((a) => a.ip), s.ports?.map((p) => p.port)])).toEqual([
-      [['10.5.1.2'], [8080, 9100]],
-      [['10.5.1.3'], [9090, 9100]],
-      [['10.5.1.4'], [9100]],
-    ]);
-  });
-
-  it('resolves target ports by number, by name and protocol, and defaults to the port', () => {
-    const p = pod('x', '10.5.1.2', {}, { ports: [{ name: 'dns', containerPort: 5353, protocol: 'UDP' }, { name: 'dns', containerPort: 5354 }] });
-    expect(resolveTargetPort(p, { port: 53, targetPort: 'dns', protocol: 'UDP' })).toBe(5353);
-    expect(resolveTargetPort(p, { port: 53, targetPort: 'dns' })).toBe(5354);
-    expect(resolveTargetPort(p, { port: 53, targetPort: 8053 })).toBe(8053);
-    expect(resolveTargetPort(p, { port: 53 })).toBe(53);
-    expect(resolveTargetPort(p, { port: 53, targetPort: 'nope' })).toBeUndefined();
-  });
-});
 
 describe('allocation', () => {
   it('picks a free index from a random start, probing upwards, and none when full', () => {

@@ -16,6 +16,63 @@ const events = (): PolicyRule => r(['create', 'patch', 'update'], ['', 'events.k
 
 export const AGGREGATE_TO = (role: 'admin' | 'edit' | 'view'): string => `${RBAC}/aggregate-to-${role}`;
 
+/** kube-system service account → the rules of its system:controller:<name> role. */
+const CONTROLLER_ROLES: readonly { sa: string; rules: PolicyRule[] }[] = [
+  {
+    sa: 'replication-controller',
+    rules: [r(['get', 'list', 'watch', 'update'], [''], ['replicationcontrollers']), r(['update'], [''], ['replicationcontrollers/status', 'replicationcontrollers/finalizers']), r(['list', 'watch', 'patch', 'create', 'delete'], [''], ['pods']), events()],
+  },
+  {
+    sa: 'replicaset-controller',
+    rules: [r(['get', 'list', 'watch', 'update'], ['apps', 'extensions'], ['replicasets']), r(['update'], ['apps', 'extensions'], ['replicasets/status', 'replicasets/finalizers']), r(['list', 'watch', 'patch', 'create', 'delete'], [''], ['pods']), events()],
+  },
+  {
+    sa: 'deployment-controller',
+    rules: [
+      r(['get', 'list', 'watch', 'update'], ['apps', 'extensions'], ['deployments']),
+      r(['update'], ['apps', 'extensions'], ['deployments/status', 'deployments/finalizers']),
+      r(['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'], ['apps', 'extensions'], ['replicasets']),
+      r(['get', 'list', 'watch', 'update'], [''], ['pods']),
+      events(),
+    ],
+  },
+  {
+    sa: 'job-controller',
+    rules: [r(['get', 'list', 'watch', 'update', 'patch'], ['batch'], ['jobs']), r(['update'], ['batch'], ['jobs/status', 'jobs/finalizers']), r(['list', 'watch', 'create', 'delete', 'patch'], [''], ['pods']), events()],
+  },
+  {
+    sa: 'cronjob-controller',
+    rules: [
+      r(['get', 'list', 'watch', 'update'], ['batch'], ['cronjobs']),
+      r(['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'], ['batch'], ['jobs']),
+      r(['update'], ['batch'], ['cronjobs/status', 'cronjobs/finalizers']),
+      r(['delete', 'list'], [''], ['pods']),
+      events(),
+    ],
+  },
+  {
+    sa: 'daemon-set-controller',
+    rules: [
+      r(['get', 'list', 'watch'], ['apps', 'extensions'], ['daemonsets']),
+      r(['update'], ['apps', 'extensions'], ['daemonsets/status', 'daemonsets/finalizers']),
+      r(['list', 'watch'], [''], ['nodes']),
+      r(['list', 'watch', 'create', 'delete', 'patch'], [''], ['pods']),
+      r(['create'], [''], ['pods/binding']),
+      events(),
+    ],
+  },
+  {
+    sa: 'endpoint-controller',
+    rules: [r(READ, [''], ['pods', 'services']), r(['create', 'delete', 'get', 'list', 'update'], [''], ['endpoints']), r(['create'], [''], ['endpoints/restricted']), events()],
+  },
+  { sa: 'generic-garbage-collector', rules: [r(['delete', 'get', 'list', 'patch', 'update', 'watch'], ['*'], ['*'])] },
+  {
+    sa: 'node-controller',
+    rules: [r(['delete', 'get', 'list', 'patch', 'update'], [''], ['nodes']), r(['patch', 'update'], [''], ['nodes/status']), r(['patch', 'update'], [''], ['pods/status']), r(['delete', 'list'], [''], ['pods']), events()],
+  },
+  { sa: 'pod-garbage-collector', rules: [r(['delete', 'list', 'watch'], [''], ['pods']), r(['get', 'list'], [''], ['nodes']), r(['patch'], [''], ['pods/status'])] },
+];
+
 interface RoleSpec {
   readonly name: string;
   readonly rules?: readonly PolicyRule[];
@@ -135,31 +192,9 @@ const ROLES: readonly RoleSpec[] = [
     ],
   },
   { name: 'system:kube-dns', rules: [r(['list', 'watch'], [''], ['endpoints', 'services'])] },
-  // Kubernetes' controller roles (bootstrappolicy/controller_policy.go) for the controllers this project runs.
-  {
-    name: 'system:controller:replication-controller',
-    rules: [
-      r(['get', 'list', 'watch', 'update'], [''], ['replicationcontrollers']),
-      r(['update'], [''], ['replicationcontrollers/status']),
-      r(['update'], [''], ['replicationcontrollers/finalizers']),
-      r(['list', 'watch', 'patch', 'create', 'delete'], [''], ['pods']),
-      events(),
-    ],
-  },
-  {
-    name: 'system:controller:replicaset-controller',
-    rules: [
-      r(['get', 'list', 'watch', 'update'], ['apps', 'extensions'], ['replicasets']),
-      r(['update'], ['apps', 'extensions'], ['replicasets/status']),
-      r(['update'], ['apps', 'extensions'], ['replicasets/finalizers']),
-      r(['list', 'watch', 'patch', 'create', 'delete'], [''], ['pods']),
-      events(),
-    ],
-  },
-  {
-    name: 'system:controller:endpoint-controller',
-    rules: [r(READ, [''], ['pods', 'services']), r(['create', 'delete', 'get', 'list', 'update'], [''], ['endpoints']), r(['create'], [''], ['endpoints/restricted']), events()],
-  },
+  // The controllers' own roles (bootstrappolicy's controller roles), for a controller manager that runs
+  // each controller as its service account in kube-system.
+  ...CONTROLLER_ROLES.map(({ sa, rules }) => ({ name: `system:controller:${sa}`, rules })),
 ];
 
 type Subject = { kind: 'User' | 'Group' | 'ServiceAccount'; name: string; namespace?: string };
@@ -173,17 +208,12 @@ const BINDINGS: readonly { name: string; role?: string; subjects: Subject[] }[] 
   { name: 'system:kube-controller-manager', subjects: [{ kind: 'User', name: 'system:kube-controller-manager' }] },
   { name: 'system:kube-dns', subjects: [{ kind: 'ServiceAccount', name: 'kube-dns', namespace: 'kube-system' }] },
   { name: 'system:kube-scheduler', subjects: [{ kind: 'User', name: 'system:kube-scheduler' }] },
+  ...CONTROLLER_ROLES.map(({ sa }) => ({ name: `system:controller:${sa}`, subjects: [{ kind: 'ServiceAccount' as const, name: sa, namespace: 'kube-system' }] })),
   // Kept with no subjects, as Kubernetes has it since the Node authorizer: nodes get their rights from that.
   { name: 'system:node', subjects: [] },
-  { name: 'system:controller:replication-controller', subjects: [{ kind: 'ServiceAccount', name: 'replication-controller', namespace: 'kube-system' }] },
-  { name: 'system:controller:replicaset-controller', subjects: [{ kind: 'ServiceAccount', name: 'replicaset-controller', namespace: 'kube-system' }] },
-  { name: 'system:controller:endpoint-controller', subjects: [{ kind: 'ServiceAccount', name: 'endpoint-controller', namespace: 'kube-system' }] },
   // This project's: its kube-controller-manager runs every controller with its own credentials (there is no
   // --use-service-account-credentials), which Kubernetes says must then hold the controllers' roles.
-  { name: 'system:kube-controller-manager:replication-controller', role: 'system:controller:replication-controller', subjects: [{ kind: 'User', name: 'system:kube-controller-manager' }] },
-  { name: 'system:kube-controller-manager:replicaset-controller', role: 'system:controller:replicaset-controller', subjects: [{ kind: 'User', name: 'system:kube-controller-manager' }] },
-  // This project's kube-proxy on the API also maintains the Endpoints (the elected one), the endpoint controller's job.
-  { name: 'system:kube-proxy:endpoint-controller', role: 'system:controller:endpoint-controller', subjects: [{ kind: 'User', name: 'system:kube-proxy' }] },
+  ...CONTROLLER_ROLES.map(({ sa }) => ({ name: `system:kube-controller-manager:${sa}`, role: `system:controller:${sa}`, subjects: [{ kind: 'User' as const, name: 'system:kube-controller-manager' }] })),
 ];
 
 /**
@@ -192,11 +222,18 @@ const BINDINGS: readonly { name: string; role?: string; subjects: Subject[] }[] 
  * RBAC cannot see).
  */
 const NAMESPACED_ROLES: readonly (RoleSpec & { namespace: string; subjects: Subject[] })[] = [
+  // Kubernetes' leader-locking Roles, for the controller manager and the scheduler run as service accounts.
   {
-    name: 'system::leader-locking-kube-proxy',
+    name: 'system::leader-locking-kube-controller-manager',
     namespace: 'kube-system',
-    rules: [r(['create'], ['coordination.k8s.io'], ['leases']), r(['get', 'update'], ['coordination.k8s.io'], ['leases'], ['kube-proxy-endpoints'])],
-    subjects: [{ kind: 'User', name: 'system:kube-proxy' }],
+    rules: [r(['watch'], [''], ['configmaps']), r(['get', 'update'], [''], ['configmaps'], ['kube-controller-manager'])],
+    subjects: [{ kind: 'ServiceAccount', name: 'kube-controller-manager', namespace: 'kube-system' }],
+  },
+  {
+    name: 'system::leader-locking-kube-scheduler',
+    namespace: 'kube-system',
+    rules: [r(['watch'], [''], ['configmaps']), r(['get', 'update'], [''], ['configmaps'], ['kube-scheduler'])],
+    subjects: [{ kind: 'ServiceAccount', name: 'kube-scheduler', namespace: 'kube-system' }],
   },
 ];
 

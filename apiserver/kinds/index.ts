@@ -13,6 +13,7 @@ export {
   qualifiedKind,
   type StatusCause,
 } from './field-errors.js';
+export { invalid as invalidField, notSupported as notSupportedField } from './field-errors.js';
 export { isDns1035Label, isDns1123Label, isDns1123Subdomain, isQualifiedName, isValidLabelValue } from './names.js';
 export { formatLabels, formatLabelSelector, humanDuration, labelSelectorString, since } from './humanize.js';
 export { ALL_STRATEGIES, createKindRegistry, groupVersion, type KindRegistry, storageKey, storagePrefix } from './registry.js';

@@ -2,7 +2,8 @@
 // dockerd, a kubelet and kube-proxy each with a kubeconfig of its own identity (the kubelet its node's,
 // system:node:<name> in system:nodes; kube-proxy system:kube-proxy), signed by the apiserver's CA; the
 // kube-apiserver runs in host a's namespace on a's underlay address with --authorization-mode=Node,RBAC
-// and NodeRestriction, over the lab's etcd. kubectl runs in host a's namespace too, with the admin
+// and NodeRestriction, over the lab's etcd, with kube-controller-manager (which writes the Endpoints) under
+// its own identity too. kubectl runs in host a's namespace too, with the admin
 // kubeconfig and a cache dir of the test's. A pod created with `kubectl create -f` (nodeName set) runs
 // and shows Running with its flannel IP on its node; both nodes are Ready; a service created with
 // kubectl gets a ClusterIP from the apiserver that works from a pod on the other host; `kubectl delete`
@@ -21,12 +22,14 @@ import { SECURE_APISERVER_ARGS, writeDaemonKubeconfig } from '../harness/index.j
 
 const KUBECTL = path.join(REPO, '.cache', 'kubernetes-client', 'usr', 'bin', 'kubectl');
 const APISERVER = path.join(REPO, 'dist', 'apiserver', 'main.js');
+const CONTROLLER_MANAGER = path.join(REPO, 'dist', 'controllers', 'main.js');
 const SECURE = 6443;
 const inSubnet = (cidr: string, ip: string): boolean => offsetIn(parseCidr4(cidr), parseIp4(ip)) > 1;
 
 describe.skipIf(!existsSync(KUBECTL))('kubelet and kube-proxy on the API, driven by kubectl', () => {
   let k: KubeLab;
   let apiserver: Proc | undefined;
+  let cm: Proc | undefined;
   const proxies: Proc[] = [];
   let apiDir: string;
   let kubeconfig: string;
@@ -68,6 +71,8 @@ describe.skipIf(!existsSync(KUBECTL))('kubelet and kube-proxy on the API, driven
         const server = `https://${a.ip}:${SECURE}`;
         for (const h of kl.lab.hosts) daemonConfigs.set(h.name, await writeDaemonKubeconfig(path.join(apiDir, 'certs'), server, apiDir, 'kubelet', h.name));
         daemonConfigs.set('kube-proxy', await writeDaemonKubeconfig(path.join(apiDir, 'certs'), server, apiDir, 'kube-proxy'));
+        daemonConfigs.set('kube-controller-manager', await writeDaemonKubeconfig(path.join(apiDir, 'certs'), server, apiDir, 'kube-controller-manager'));
+        cm = a.spawn([process.execPath, CONTROLLER_MANAGER, `--kubeconfig=${daemonConfigs.get('kube-controller-manager')!}`, '--secure-port=0'], { logFile: path.join(apiDir, 'controller-manager.log') });
       },
       storeArgs: (n) => [`--kubeconfig=${daemonConfigs.get(n.host.name)!}`],
     });
@@ -78,6 +83,7 @@ describe.skipIf(!existsSync(KUBECTL))('kubelet and kube-proxy on the API, driven
   afterAll(async () => {
     await Promise.allSettled(proxies.map((p) => p.stop(5_000)));
     await k?.destroy();
+    await cm?.stop(5_000);
     await apiserver?.stop(5_000);
   }, 60_000);
 
@@ -137,11 +143,13 @@ describe.skipIf(!existsSync(KUBECTL))('kubelet and kube-proxy on the API, driven
     await kubectl(['create', '-f', '-'], ['apiVersion: v1', 'kind: Service', 'metadata:', '  name: web', 'spec:', '  selector:', '    app: web', '  ports:', '  - port: 80', '    targetPort: 8080', ''].join('\n'));
     const ip = (await kubectl(['get', 'service', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
     expect(ip).toMatch(/^10\.254\.\d+\.\d+$/);
-    await waitFor('the web endpoints written by the elected maintainer', async () => /10\.5\.\d+\.\d+:8080/.test(await kubectl(['get', 'endpoints', 'web'])), 20_000, 500).catch((e: unknown) => {
-      throw new Error(`${String(e)}\n${proxies.map((p) => (p.stderr() + p.stdout()).slice(-1500)).join('\n----\n')}`);
+    await waitFor('the web endpoints written by the controller manager', async () => /10\.5\.\d+\.\d+:8080/.test(await kubectl(['get', 'endpoints', 'web'])), 20_000, 500).catch((e: unknown) => {
+      throw new Error(`${String(e)}\n${[cm!, ...proxies].map((p) => (p.stderr() + p.stdout()).slice(-1500)).join('\n----\n')}`);
     });
     await client(ip);
-    expect(proxies.filter((p) => hasLog(p, 'became leader'))).toHaveLength(1);
+    expect(hasLog(cm!, 'endpoints updated', { service: 'default/web' })).toBe(true);
+    // On the API the proxies only read the Endpoints: no election among them.
+    expect(proxies.filter((p) => hasLog(p, 'became leader'))).toHaveLength(0);
     // On the API the proxy does not allocate (the apiserver did).
     for (const p of proxies) expect(hasLog(p, 'service allocated')).toBe(false);
   });
