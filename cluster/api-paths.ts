@@ -25,6 +25,8 @@ export const API_RESOURCES: readonly ApiResource[] = [
   { keyPrefix: 'configmaps/', base: '/api/v1', resource: 'configmaps', namespaced: true, status: false },
   { keyPrefix: 'controllers/', base: '/api/v1', resource: 'replicationcontrollers', namespaced: true, status: true },
   { keyPrefix: 'replicasets/', base: '/apis/apps/v1', resource: 'replicasets', namespaced: true, status: true },
+  { keyPrefix: 'namespaces/', base: '/api/v1', resource: 'namespaces', namespaced: false, status: true },
+  { keyPrefix: 'serviceaccounts/', base: '/api/v1', resource: 'serviceaccounts', namespaced: true, status: false },
   { keyPrefix: 'leases/', base: '/apis/coordination.k8s.io/v1', resource: 'leases', namespaced: true, status: false },
 ];
 

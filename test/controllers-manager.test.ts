@@ -99,7 +99,7 @@ describe('kube-controller-manager flags', () => {
   it("defaults as Kubernetes': elected on kube-system/kube-controller-manager, every controller, 5 syncs, :10257", () => {
     const o = parse([]);
     expect(o).toMatchObject({ leaderElect: true, leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, leaseNamespace: 'kube-system', leaseName: 'kube-controller-manager', concurrentRcSyncs: 5, securePort: 10257 });
-    expect([...o.controllers].sort()).toEqual(['replicaset', 'replicationcontroller']);
+    expect([...o.controllers].sort()).toEqual(['replicaset', 'replicationcontroller', 'root-ca-cert-publisher', 'serviceaccount']);
   });
   it('takes --leader-elect=false, refuses inconsistent election timings and unknown controllers', () => {
     expect(parse(['--leader-elect=false']).leaderElect).toBe(false);

@@ -260,8 +260,8 @@ describe('WorkQueue', () => {
 
 describe('--controllers', () => {
   it('* enables all, -name disables, a name enables, unknown is refused', () => {
-    expect([...controllersOf('*')].sort()).toEqual(['replicaset', 'replicationcontroller']);
-    expect([...controllersOf('*,-replicaset')]).toEqual(['replicationcontroller']);
+    expect([...controllersOf('*')].sort()).toEqual(['replicaset', 'replicationcontroller', 'root-ca-cert-publisher', 'serviceaccount']);
+    expect([...controllersOf('*,-replicaset')]).toEqual(['replicationcontroller', 'serviceaccount', 'root-ca-cert-publisher']);
     expect([...controllersOf('replicaset')]).toEqual(['replicaset']);
     expect(() => controllersOf('*,bogus')).toThrow(/bogus/);
   });

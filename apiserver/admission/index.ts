@@ -2,3 +2,4 @@
 export { type AdmissionAttributes, type AdmissionPlugin, type AdmissionResource, type Operation, type WriteAdmission } from './types.js';
 export { AdmissionChain, AdmissionConfigError, enabledPlugins, DEFAULT_ON, NO_ADMISSION, ORDERED_PLUGINS, type EnabledPlugins, type PluginName } from './chain.js';
 export { namespaceLifecycle, type NamespaceCheck } from './namespace-lifecycle.js';
+export { apiAccessVolume, DEFAULT_SERVICE_ACCOUNT, mountApiAccess, PROJECTED_TOKEN_SECONDS, randomSuffix, ROOT_CA_CONFIGMAP, serviceAccountAdmission, TOKEN_MOUNT_PATH, type ServiceAccountGetter } from './service-account.js';

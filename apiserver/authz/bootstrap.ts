@@ -132,6 +132,10 @@ const ROLES: readonly RoleSpec[] = [
     ],
   },
   { name: 'system:kube-dns', rules: [r(['list', 'watch'], [''], ['endpoints', 'services'])] },
+  // The controllers' own roles (bootstrappolicy's controller_policy.go), for a controller manager that runs each
+  // controller as its kube-system service account (--use-service-account-credentials) or is bound to them.
+  { name: 'system:controller:service-account-controller', rules: [r(['create'], [''], ['serviceaccounts']), events()] },
+  { name: 'system:controller:root-ca-cert-publisher', rules: [r(['create', 'update'], [''], ['configmaps']), events()] },
 ];
 
 type Subject = { kind: 'User' | 'Group' | 'ServiceAccount'; name: string; namespace?: string };
@@ -145,6 +149,8 @@ const BINDINGS: readonly { name: string; role?: string; subjects: Subject[] }[] 
   { name: 'system:kube-controller-manager', subjects: [{ kind: 'User', name: 'system:kube-controller-manager' }] },
   { name: 'system:kube-dns', subjects: [{ kind: 'ServiceAccount', name: 'kube-dns', namespace: 'kube-system' }] },
   { name: 'system:kube-scheduler', subjects: [{ kind: 'User', name: 'system:kube-scheduler' }] },
+  { name: 'system:controller:service-account-controller', subjects: [{ kind: 'ServiceAccount', name: 'service-account-controller', namespace: 'kube-system' }] },
+  { name: 'system:controller:root-ca-cert-publisher', subjects: [{ kind: 'ServiceAccount', name: 'root-ca-cert-publisher', namespace: 'kube-system' }] },
   // Kept with no subjects, as Kubernetes has it since the Node authorizer: nodes get their rights from that.
   { name: 'system:node', subjects: [] },
 ];

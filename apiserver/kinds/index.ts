@@ -33,5 +33,6 @@ export {
 export { cronJobStrategy, cronScheduleError, daemonSetStrategy, deploymentStrategy, JOB_LABELS, jobStrategy, labelSelectorMatches, replicaSetStrategy, replicationControllerStrategy } from './workloads.js';
 export { ingressStrategy, leaseStrategy, networkPolicyStrategy } from './networking.js';
 export { clusterRoleBindingStrategy, clusterRoleStrategy, nameIsPathSegment, roleBindingStrategy, roleStrategy, selfSubjectAccessReviewStrategy, subjectAccessReviewStrategy } from './rbac.js';
+export { AUTHENTICATION_GROUP, selfSubjectReviewStrategy, tokenReviewStrategy } from './authentication.js';
 export { applyScale, scaleOf, validateScale } from './scale.js';
 export { matchRequestNamespace, NAMESPACE_MISMATCH } from './meta.js';
