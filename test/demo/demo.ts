@@ -397,6 +397,8 @@ class Demo {
       `--secure-port=${APISERVER_PORT}`,
       `--cert-dir=${path.join(dir, 'certs')}`,
       `--write-kubeconfig=${this.kubeconfig}`,
+      // The demo runs no kube-controller-manager to make each namespace's default ServiceAccount.
+      '--disable-admission-plugins=ServiceAccount',
     ];
     const logFile = path.join(dir, 'apiserver.log');
     out();

@@ -73,6 +73,7 @@ export class ApiServerProc {
       '--bind-address=127.0.0.1',
       `--cert-dir=${path.join(dir, 'certs')}`,
       `--write-kubeconfig=${path.join(dir, 'admin.kubeconfig')}`,
+      ...serviceAccountAdmissionArgs(extraArgs),
       ...extraArgs,
     ];
     const log = createWriteStream(path.join(dir, `apiserver-${p}.log`), { flags: 'a' });
@@ -145,6 +146,15 @@ export class ApiServerProc {
       await this.exited;
     }
   }
+}
+
+/**
+ * These apiservers run without a kube-controller-manager, so no namespace gets its `default` ServiceAccount
+ * and every pod would be refused by the ServiceAccount admission: it is off unless a test names the
+ * admission plugins itself (the service-account tests enable it and create what the controllers would).
+ */
+export function serviceAccountAdmissionArgs(extraArgs: readonly string[]): string[] {
+  return extraArgs.some((a) => a.includes('-admission-plugins')) ? [] : ['--disable-admission-plugins=ServiceAccount'];
 }
 
 /** The kubectl versions to test: Debian's 1.20 from setup's folder, and the machine's 1.27 … 1.33 by path. */

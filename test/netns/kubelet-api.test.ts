@@ -58,6 +58,8 @@ describe.skipIf(!existsSync(KUBECTL))('kubelet and kube-proxy on the API, driven
             `--write-kubeconfig=${kubeconfig}`,
             `--insecure-port=${INSECURE}`,
             `--insecure-bind-address=${a.ip}`,
+            // No kube-controller-manager here makes the namespaces' default ServiceAccounts (serviceaccount.test.ts does).
+            '--disable-admission-plugins=ServiceAccount',
           ],
           { logFile: path.join(apiDir, 'apiserver.log') },
         );
