@@ -1,5 +1,6 @@
-// Authentication, first part: client certificates (CN the user, O the groups) verified against
-// --client-ca-file, and bearer tokens from --token-auth-file (kube-apiserver's CSV: token,user,uid,"g1,g2").
+// Authentication: client certificates (CN the user, O the groups) verified against --client-ca-file,
+// bearer tokens from --token-auth-file (kube-apiserver's CSV: token,user,uid,"g1,g2"), and bearer tokens
+// that are service-account JWTs (checked by the token authenticator given, which reads storage: async).
 // A certificate that does not verify, or a token not in the file, is a 401; with the AlwaysAllow
 // authorizer there are no anonymous requests (as kube-apiserver resets --anonymous-auth then).
 import type { IncomingMessage } from 'node:http';
@@ -10,9 +11,17 @@ export interface UserInfo {
   readonly name: string;
   readonly uid?: string;
   readonly groups: readonly string[];
-  /** user.Info's extra (set by impersonation's Impersonate-Extra-* headers). */
+  /** user.Info's extra: Impersonate-Extra-* headers; authentication.kubernetes.io/pod-name, ... (service-account tokens bound to a pod). */
   readonly extra?: Readonly<Record<string, readonly string[]>>;
 }
+
+/** A bearer-token authenticator beside the token file: a user, a refusal, or undefined when the token is not its kind. */
+export interface TokenAuthenticator {
+  authenticate(token: string, audiences?: readonly string[]): Promise<{ readonly user: UserInfo; readonly audiences: readonly string[] } | { readonly failure: string } | undefined>;
+}
+
+/** A TokenReview's answer: the user and the audiences the token is good for, or why it is refused. */
+export type TokenReviewResult = { readonly ok: true; readonly user: UserInfo; readonly audiences: readonly string[] } | { readonly ok: false; readonly reason: string };
 
 export class TokenFileError extends FlannelError {
   readonly code = 'TOKEN_FILE';
@@ -83,7 +92,12 @@ export class Authenticator {
   // renegotiates), and reading it (getPeerCertificate) on every request of a keep-alive connection costs.
   private readonly bySocket = new WeakMap<object, CertIdentity>();
 
-  constructor(private readonly tokens: ReadonlyMap<string, UserInfo>) {}
+  constructor(
+    private readonly tokens: ReadonlyMap<string, UserInfo>,
+    private readonly jwt?: TokenAuthenticator,
+    /** --api-audiences: the token file's tokens are good for these (they carry no audience of their own). */
+    private readonly apiAudiences: readonly string[] = [],
+  ) {}
 
   private certIdentity(sock: Partial<TLSSocket>): CertIdentity {
     if (typeof sock.getPeerCertificate !== 'function') return undefined;
@@ -100,16 +114,31 @@ export class Authenticator {
     return id;
   }
 
-  authenticate(req: IncomingMessage): AuthResult {
+  async authenticate(req: IncomingMessage): Promise<AuthResult> {
     const id = this.certIdentity(req.socket as Partial<TLSSocket>);
     if (id && 'user' in id) return { ok: true, user: id.user };
     const certFailure = id?.failure;
     const h = req.headers.authorization;
     if (h && /^bearer\s+/i.test(h)) {
-      const user = this.tokens.get(h.replace(/^bearer\s+/i, '').trim());
-      if (user) return { ok: true, user: { ...user, groups: [...user.groups, 'system:authenticated'] } };
-      return { ok: false, reason: 'invalid bearer token' };
+      const r = await this.authenticateToken(h.replace(/^bearer\s+/i, '').trim());
+      return r.ok ? { ok: true, user: r.user } : r;
     }
     return { ok: false, reason: certFailure ?? NO_CREDENTIALS };
+  }
+
+  /**
+   * A bearer token (a request's, or a TokenReview's with its audiences, the API's when none): the token file
+   * first (a map lookup), then the service-account tokens. The token file's are good for the API's audiences only.
+   */
+  async authenticateToken(token: string, audiences?: readonly string[]): Promise<TokenReviewResult> {
+    const user = this.tokens.get(token);
+    if (user) {
+      const auds = audiences === undefined ? [...this.apiAudiences] : audiences.filter((a) => this.apiAudiences.includes(a));
+      if (audiences !== undefined && auds.length === 0) return { ok: false, reason: 'token audiences is invalid for the target audiences' };
+      return { ok: true, user: { ...user, groups: [...user.groups, 'system:authenticated'] }, audiences: auds };
+    }
+    const r = await this.jwt?.authenticate(token, audiences);
+    if (r && 'user' in r) return { ok: true, user: r.user, audiences: r.audiences };
+    return { ok: false, reason: r?.failure ?? 'invalid bearer token' };
   }
 }

@@ -17,8 +17,9 @@ import { componentStatuses } from './components.js';
 import { ALL_STRATEGIES, type Strategy } from './kinds/index.js';
 import { aggregateClusterRoles, StoragePolicySource } from './authorization.js';
 import { Authorizer, type AuthorizationMode, bootstrapClusterRoleBindings, bootstrapClusterRoles, bootstrapRoleBindings, bootstrapRoles, NodeGraph, parseAuthorizationModes, reconcileClusterRole, reconcileClusterRoleBinding } from './authz/index.js';
-import { AdmissionChain, type AdmissionPlugin, defaultTolerationSeconds, type EnabledPlugins, enabledPlugins, limitRanger, namespaceLifecycle, nodeRestriction, type PluginName, type QuotaStore, recalculateQuotas, resourceQuota } from './admission/index.js';
+import { AdmissionChain, type AdmissionPlugin, defaultTolerationSeconds, type EnabledPlugins, enabledPlugins, limitRanger, namespaceLifecycle, nodeRestriction, type PluginName, type QuotaStore, recalculateQuotas, resourceQuota, serviceAccountAdmission } from './admission/index.js';
 import { runNamespaceCache } from './namespace-cache.js';
+import { loadServiceAccountKeys, ServiceAccountKeyError, type ServiceAccountKeys, ServiceAccountTokenAuthenticator, TokenIssuer } from './serviceaccount/index.js';
 import { ApiHandler } from './server.js';
 import { firstServiceIp, ServiceAllocation } from './services.js';
 import { Storage } from './storage.js';
@@ -83,6 +84,16 @@ async function ensureBootstrap(storage: Storage, def: Strategy, obj: Obj, reconc
   log.info({ resource: def.def.resource, namespace: ns, name }, 'bootstrap policy reconciled');
 }
 
+/** An object, or undefined when it does not exist (other failures are thrown). */
+async function objectOrNone(storage: Storage, def: Strategy, ns: string, name: string): Promise<Obj | undefined> {
+  try {
+    return await storage.get(def, ns, name);
+  } catch (e) {
+    if (e instanceof ApiError && e.httpStatus === 404) return undefined;
+    throw e;
+  }
+}
+
 /** Runs an apiserver until `signal` aborts; resolves once its listeners and etcd client are closed. */
 export async function runApiServer(o: ApiServerOptions, log: Logger, signal: AbortSignal): Promise<void> {
   const srv = await startApiServer(o, log);
@@ -129,6 +140,14 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
         servingSans([o.bindAddress, advertise, '127.0.0.1', firstServiceIp(serviceRange)], ['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local', 'localhost', hostname()]),
       );
   const clientCa = await readFile(o.clientCaFile ?? ca!.cert);
+  let saKeys: ServiceAccountKeys;
+  try {
+    saKeys = await loadServiceAccountKeys(o.certDir, o.serviceAccountSigningKeyFile, o.serviceAccountKeyFiles);
+  } catch (e) {
+    if (e instanceof ServiceAccountKeyError) throw new ApiServerConfigError(e.file === o.serviceAccountSigningKeyFile || o.serviceAccountKeyFiles.length === 0 ? '--service-account-signing-key-file' : '--service-account-key-file', e.message);
+    throw e;
+  }
+  log.info({ signingKey: saKeys.signingFile, verifyingKeys: saKeys.verifying.length, issuers: o.serviceAccountIssuers, apiAudiences: o.apiAudiences }, 'service account tokens');
   let tokens = new Map<string, UserInfo>();
   if (o.tokenAuthFile) tokens = parseTokenFile(await readFile(o.tokenAuthFile, 'utf8'));
 
@@ -206,6 +225,7 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
     DefaultTolerationSeconds: () => defaultTolerationSeconds({ notReadySeconds: o.defaultNotReadyTolerationSeconds, unreachableSeconds: o.defaultUnreachableTolerationSeconds }),
     NodeRestriction: () => nodeRestriction({ node: (name) => orUndefined(storage.get(kind('nodes'), undefined, name)), pod: (ns, name) => orUndefined(storage.get(podKind, ns, name)) }),
     ResourceQuota: () => resourceQuota(quotaStore),
+    ServiceAccount: () => serviceAccountAdmission((ns, name) => objectOrNone(storage, kind('serviceaccounts'), ns, name)),
   };
   // The quota controller's part: usage counted again after deletes, and by the sweep (finished pods, expired graces).
   const recounting = new Set<string>();
@@ -217,6 +237,13 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
       .catch((e: unknown) => log.warn({ namespace: ns, err: errorMessage(e) }, 'quota recalculation failed'))
       .finally(() => recounting.delete(ns));
   };
+  const tokenCfg = { issuers: o.serviceAccountIssuers, apiAudiences: o.apiAudiences };
+  const uidLookup = async (resource: 'serviceaccounts' | 'pods' | 'secrets', ns: string, name: string): Promise<string | undefined> => {
+    const got = await objectOrNone(storage, kind(resource), ns, name);
+    const uid = (got?.metadata as { uid?: unknown } | undefined)?.uid;
+    return typeof uid === 'string' ? uid : undefined;
+  };
+  const auth = new Authenticator(tokens, new ServiceAccountTokenAuthenticator(saKeys.verifying, tokenCfg, uidLookup), o.apiAudiences);
   const admission = new AdmissionChain(admissionPlugins.names.flatMap((n) => plugins[n]?.() ?? []));
   log.info({ plugins: admissionPlugins.names }, 'admission plugins');
   const registry = new Registry();
@@ -238,6 +265,8 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
     onDeleted: (def, ns) => {
       if (ns) recountQuotas(ns);
     },
+    serviceAccountTokens: { issuer: new TokenIssuer(saKeys.signing, tokenCfg), apiAudiences: o.apiAudiences, maxExpirationSeconds: o.serviceAccountMaxTokenExpirationSeconds },
+    tokenReviewer: auth,
     onPolicyWrite: (resource) => {
       policy.invalidate();
       if (resource === 'clusterroles') aggregate();
@@ -273,7 +302,6 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
     else log.warn('node authorizer graph not synced after 30s; serving (nodes are refused what their pods name until it is)');
   }
 
-  const auth = new Authenticator(tokens);
   const secure = createHttpsServer({ key: await readFile(serving.key), cert: await readFile(serving.cert), ca: clientCa, requestCert: true, rejectUnauthorized: false }, (req, res) => void handler.handle(req, res, auth));
   const securePort = await listen(secure, o.securePort, o.bindAddress);
   log.info({ addr: `${o.bindAddress}:${securePort}`, advertise }, 'serving securely');

@@ -50,6 +50,7 @@ const SUBRESOURCES: Readonly<Record<string, SubresourceDoc>> = {
   attach: { verbs: ['create', 'get'], kind: 'PodAttachOptions' },
   portforward: { verbs: ['create', 'get'], kind: 'PodPortForwardOptions' },
   finalize: { verbs: ['update'] },
+  token: { verbs: ['create'], kind: 'TokenRequest', group: 'authentication.k8s.io', version: 'v1' },
 };
 const PROXY_KINDS: Readonly<Record<string, string>> = { pods: 'PodProxyOptions', nodes: 'NodeProxyOptions', services: 'ServiceProxyOptions' };
 

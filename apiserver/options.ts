@@ -1,5 +1,8 @@
 // kube-apiserver's flags, by its names (pflag spelling: --flag=value or --flag value, _ as -).
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { DurationError, parseDuration } from '../core/index.js';
+
+export const DEFAULT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
 
 export interface ApiServerOptions {
   readonly etcdServers: readonly string[];
@@ -27,6 +30,16 @@ export interface ApiServerOptions {
   readonly defaultNotReadyTolerationSeconds: number;
   readonly defaultUnreachableTolerationSeconds: number;
   readonly writeKubeconfig?: string;
+  /** --service-account-signing-key-file: the RSA key that signs tokens (made in --cert-dir when absent). */
+  readonly serviceAccountSigningKeyFile?: string;
+  /** --service-account-key-file (repeatable): the public keys that verify tokens (the signing key's when none). */
+  readonly serviceAccountKeyFiles: readonly string[];
+  /** --service-account-issuer (repeatable): the first is written into tokens, every one is accepted. */
+  readonly serviceAccountIssuers: readonly string[];
+  /** --api-audiences: the audiences a token must be for to authenticate here (the first issuer when absent). */
+  readonly apiAudiences: readonly string[];
+  /** --service-account-max-token-expiration, seconds (0: no maximum). */
+  readonly serviceAccountMaxTokenExpirationSeconds: number;
   readonly insecurePort: number;
   readonly insecureBindAddress: string;
   readonly logLevel: string;
@@ -38,6 +51,21 @@ function parseBool(v: string): boolean {
   if (/^(1|t|true)$/i.test(v)) return true;
   if (/^(0|f|false)$/i.test(v)) return false;
   throw new InvalidArgumentError('expected true or false');
+}
+
+/** A repeatable flag: every occurrence, each also split on commas (as pflag's StringSlice). */
+const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), ...v.split(',').map((x) => x.trim()).filter(Boolean)];
+const repeat = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
+
+function durationSeconds(v: string): number {
+  try {
+    const ms = parseDuration(v);
+    if (ms < 0) throw new InvalidArgumentError('must not be negative');
+    return Math.floor(ms / 1000);
+  } catch (e) {
+    if (e instanceof DurationError) throw new InvalidArgumentError(e.reason);
+    throw e;
+  }
 }
 
 function port(v: string): number {
@@ -74,6 +102,11 @@ export function addApiServerOptions(cmd: Command): Command {
     .addOption(new Option('--default-not-ready-toleration-seconds <seconds>', 'the tolerationSeconds of the toleration for notReady:NoExecute added to every pod that does not already have it').argParser(seconds).default(300))
     .addOption(new Option('--default-unreachable-toleration-seconds <seconds>', 'the tolerationSeconds of the toleration for unreachable:NoExecute added to every pod that does not already have it').argParser(seconds).default(300))
     .addOption(new Option('--write-kubeconfig <file>', 'write an admin kubeconfig (client certificate CN=admin, O=system:masters) to this file, as k3s does'))
+    .addOption(new Option('--service-account-signing-key-file <file>', 'the RSA private key that signs service-account tokens (PEM); made and kept in --cert-dir as sa.key when absent'))
+    .addOption(new Option('--service-account-key-file <file>', 'PEM public keys (or private keys, or certificates) that verify service-account tokens; repeatable; the signing key when absent').argParser(repeat))
+    .addOption(new Option('--service-account-issuer <url>', 'the issuer (iss) of service-account tokens; repeatable: the first signs, every one is accepted').argParser(repeat))
+    .addOption(new Option('--api-audiences <list>', 'the audiences of this API: a token must be for one of them (the first --service-account-issuer when absent), comma separated').argParser(collect))
+    .addOption(new Option('--service-account-max-token-expiration <duration>', 'the longest a TokenRequest may ask for (longer requests get this); 0 for no maximum').argParser(durationSeconds).default(0))
     .addOption(new Option('--insecure-port <port>', 'plain HTTP without authentication, every client is admin (0 = off)').argParser(port).default(0))
     .addOption(new Option('--insecure-bind-address <ip>', 'the IP address on which to serve the --insecure-port').default('127.0.0.1'))
     .addOption(new Option('--log-level <level>', 'log level: trace, debug, info, warn, error').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'));
@@ -95,11 +128,15 @@ export function apiServerOptions(raw: Record<string, unknown>): ApiServerOptions
     anonymousAuth: raw.anonymousAuth !== false,
     defaultNotReadyTolerationSeconds: Number(raw.defaultNotReadyTolerationSeconds ?? 300),
     defaultUnreachableTolerationSeconds: Number(raw.defaultUnreachableTolerationSeconds ?? 300),
+    serviceAccountKeyFiles: Array.isArray(raw.serviceAccountKeyFile) ? raw.serviceAccountKeyFile : [],
+    serviceAccountIssuers: Array.isArray(raw.serviceAccountIssuer) && raw.serviceAccountIssuer.length ? raw.serviceAccountIssuer : [DEFAULT_ISSUER],
+    serviceAccountMaxTokenExpirationSeconds: Number(raw.serviceAccountMaxTokenExpiration ?? 0),
     insecurePort: Number(raw.insecurePort),
     insecureBindAddress: String(raw.insecureBindAddress),
     logLevel: String(raw.logLevel),
   };
-  for (const k of ['etcdCafile', 'etcdCertfile', 'etcdKeyfile', 'advertiseAddress', 'tlsCertFile', 'tlsPrivateKeyFile', 'clientCaFile', 'tokenAuthFile', 'writeKubeconfig', 'enableAdmissionPlugins', 'disableAdmissionPlugins'] as const) {
+  o.apiAudiences = Array.isArray(raw.apiAudiences) && raw.apiAudiences.length ? raw.apiAudiences : [(o.serviceAccountIssuers as string[])[0]];
+  for (const k of ['serviceAccountSigningKeyFile', 'etcdCafile', 'etcdCertfile', 'etcdKeyfile', 'advertiseAddress', 'tlsCertFile', 'tlsPrivateKeyFile', 'clientCaFile', 'tokenAuthFile', 'writeKubeconfig', 'enableAdmissionPlugins', 'disableAdmissionPlugins'] as const) {
     const v = str(raw[k]);
     if (v !== undefined) o[k] = v;
   }

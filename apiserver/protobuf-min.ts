@@ -1,6 +1,6 @@
 // Kubernetes' protobuf request bodies (application/vnd.kubernetes.protobuf), decoded to the JSON form:
 // kubectl 1.31 and later send them for what its typed client creates (`kubectl create namespace`,
-// `create configmap`, `create secret`, `create service`). The envelope is "k8s\0" and a runtime.Unknown
+// `create configmap`, `create secret`, `create service`, `create serviceaccount`, `create token`). The envelope is "k8s\0" and a runtime.Unknown
 // {typeMeta, raw}; raw is the kind's generated message. Field numbers are k8s.io/api's generated.proto;
 // only the kinds kubectl's generators create among those served here are known. Pure.
 import { badRequest, unsupportedMedia } from './errors.js';
@@ -96,6 +96,16 @@ const SCHEMAS: Readonly<Record<string, Schema>> = {
   LimitRangeSpec: { 1: f('limits', { msg: 'LimitRangeItem' }, true) },
   LimitRangeItem: { 1: f('type', 'string'), 2: f('max', 'mapsq'), 3: f('min', 'mapsq'), 4: f('default', 'mapsq'), 5: f('defaultRequest', 'mapsq'), 6: f('maxLimitRequestRatio', 'mapsq') },
   Quantity: { 1: f('string', 'string') },
+  ServiceAccount: { 1: f('metadata', { msg: 'ObjectMeta' }), 2: f('secrets', { msg: 'ObjectReference' }, true), 3: f('imagePullSecrets', { msg: 'LocalObjectReference' }, true), 4: f('automountServiceAccountToken', 'bool', false, true) },
+  ObjectReference: { 1: f('kind', 'string'), 2: f('namespace', 'string'), 3: f('name', 'string'), 4: f('uid', 'string'), 5: f('apiVersion', 'string'), 6: f('resourceVersion', 'string'), 7: f('fieldPath', 'string') },
+  LocalObjectReference: { 1: f('name', 'string') },
+  // authentication.k8s.io/v1 (`kubectl create token`, `kubectl auth whoami`).
+  TokenRequest: { 1: f('metadata', { msg: 'ObjectMeta' }), 2: f('spec', { msg: 'TokenRequestSpec' }) },
+  TokenRequestSpec: { 1: f('audiences', 'string', true), 4: f('expirationSeconds', 'int', false, true), 3: f('boundObjectRef', { msg: 'BoundObjectReference' }) },
+  BoundObjectReference: { 1: f('kind', 'string'), 2: f('apiVersion', 'string'), 3: f('name', 'string'), 4: f('uid', 'string') },
+  TokenReview: { 1: f('metadata', { msg: 'ObjectMeta' }), 2: f('spec', { msg: 'TokenReviewSpec' }) },
+  TokenReviewSpec: { 1: f('token', 'string'), 2: f('audiences', 'string', true) },
+  SelfSubjectReview: { 1: f('metadata', { msg: 'ObjectMeta' }) },
   Time: { 1: f('seconds', 'int'), 2: f('nanos', 'int') },
   IntOrString: { 1: f('type', 'int'), 2: f('intVal', 'int'), 3: f('strVal', 'string') },
   Unknown: { 1: f('typeMeta', { msg: 'TypeMeta' }), 2: f('raw', 'bytes'), 3: f('contentEncoding', 'string'), 4: f('contentType', 'string') },

@@ -12,7 +12,8 @@ import { impersonate } from './impersonation.js';
 import { jsonErrorText, REDACTED, scrub, scrubError, secretValues, yamlErrorText } from './redact.js';
 import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions, type Listed, versionInfo } from './discovery.js';
 import { ApiError, type FieldError, badRequest, conflict, forbidden, internalError, invalid, methodNotSupported, notFound, pathNotFound, tooLarge, unauthorized, unsupportedMedia } from './errors.js';
-import { applyScale, bindPod, groupVersion, invalidField, notSupportedField, scaleOf, type Strategy, validateScale } from './kinds/index.js';
+import { applyScale, AUTHENTICATION_GROUP, bindPod, groupVersion, invalidField, notSupportedField, scaleOf, type Strategy, validateScale } from './kinds/index.js';
+import { type TokenIssuer, tokenRequestAnswer, tokenRequestSpec, type TokenBinding } from './serviceaccount/index.js';
 import { isObj, metaOf, nameOf, type Obj, objAt, strOf } from './object.js';
 import { definitionOf, openApiV2Document, openApiV3Document, openApiV3RootDocument, type ServedDocument, strictDecodingErrors } from './openapi/index.js';
 import { applyPatch, type JsonMap, PATCH_CONTENT_TYPES, PatchError, type PatchType, patchTypeOf } from './patch/index.js';
@@ -54,6 +55,10 @@ export interface HandlerOptions {
   readonly onDeleted?: (def: Strategy, namespace: string | undefined) => void;
   /** The admission chain; NamespaceLifecycle alone when absent. */
   readonly admission?: AdmissionChain;
+  /** serviceaccounts/token (TokenRequest): absent, the subresource is not served. */
+  readonly serviceAccountTokens?: { readonly issuer: TokenIssuer; readonly apiAudiences: readonly string[]; readonly maxExpirationSeconds: number };
+  /** What a TokenReview asks (the secure port's authenticators); absent, every token is refused. */
+  readonly tokenReviewer?: Authenticator;
   /** The older group versions served as views of the current kinds (OLD_VERSIONS when absent; those of unserved kinds are skipped). */
   readonly oldVersions?: readonly VersionView[];
 }
@@ -90,6 +95,9 @@ function viewCodec(v: VersionView, s: Strategy): Codec {
     table: { columns: s.tableColumns, cells: (o, now) => s.tableRow(v.toCurrent(o), now) },
   };
 }
+
+/** authentication.k8s.io/v1 UserInfo of a user. */
+const userInfoJson = (u: UserInfo): Obj => ({ username: u.name, ...(u.uid && { uid: u.uid }), groups: [...u.groups], ...(u.extra && { extra: u.extra }) });
 
 const ALWAYS_ALLOW = new Authorizer(['AlwaysAllow']);
 
@@ -231,7 +239,7 @@ export class ApiHandler {
       // Without enforcement the health and version endpoints are answered before authentication, as before.
       if (openGet && !authz && (await this.openPath(url.pathname, res))) return;
       if (auth) {
-        const r = auth.authenticate(req);
+        const r = await auth.authenticate(req);
         if (!r.ok && authz && this.o.anonymous && r.reason === NO_CREDENTIALS) user = ANONYMOUS;
         else if (!r.ok) {
           this.o.log.info({ path: url.pathname, reason: r.reason, remote: req.socket.remoteAddress }, 'unauthorized request');
@@ -393,10 +401,12 @@ export class ApiHandler {
     const sub = r.subresource;
     if (sub !== undefined && !(view?.view.def ?? def.def).subresources.includes(sub)) throw pathNotFound();
     if (def.def.group === 'authorization.k8s.io') return this.review(def, r, req, res, q, user);
+    if (def.def.group === AUTHENTICATION_GROUP) return this.authnReview(def, r, req, res, q, user);
     if (def.def.storage === '') return this.computed(def, r, req, res, q);
     const st = this.o.storage;
     const ns = def.def.namespaced ? r.namespace : undefined;
     if (sub === 'scale' && def.scale) return this.scale(def, ns, r, req, res, q);
+    if (sub === 'token' && def.def.group === '' && def.def.resource === 'serviceaccounts') return this.tokenRequest(def, ns!, r, req, res, q, user);
     if (sub !== undefined && !SERVED_SUBRESOURCES.has(sub)) {
       throw new ApiError(405, 'MethodNotAllowed', `${def.def.resource}/${sub} is not served by this apiserver yet`, { kind: def.def.resource });
     }
@@ -489,6 +499,70 @@ export class ApiHandler {
     this.checkFields({ group: s.def.group, version: s.def.version, kind: s.def.kind }, body, text, q, res);
     if (s.def.namespaced && r.namespace === undefined) throw pathNotFound();
     send(res, 201, await answerReview(this.o.authorizer ?? ALWAYS_ALLOW, s, user, body, r.namespace));
+    return 201;
+  }
+
+  /** authentication.k8s.io's TokenReview (a token's user, from the authenticators) and SelfSubjectReview (the requester's). */
+  private async authnReview(s: Strategy, r: ResourceRequest, req: IncomingMessage, res: ServerResponse, q: URLSearchParams, user: UserInfo): Promise<number> {
+    if (r.verb !== 'create' || r.name !== undefined || r.subresource !== undefined) throw methodNotSupported(s.def.group, s.def.resource, r.verb);
+    const { obj: body, text } = await this.body(req);
+    this.checkKind(s, body);
+    this.checkFields({ group: s.def.group, version: s.def.version, kind: s.def.kind }, body, text, q, res);
+    const head = { kind: s.def.kind, apiVersion: apiVersionOf(s), metadata: { ...objAt(body, 'metadata'), creationTimestamp: null } };
+    if (s.def.kind === 'SelfSubjectReview') {
+      send(res, 201, { ...head, status: { userInfo: userInfoJson(user) } });
+      return 201;
+    }
+    const spec = objAt(body, 'spec');
+    const token = strOf(spec.token) ?? '';
+    if (token === '') throw badRequest('token is required for TokenReview in authentication');
+    const auds = Array.isArray(spec.audiences) ? spec.audiences.filter((a): a is string => typeof a === 'string' && a !== '') : [];
+    const got = this.o.tokenReviewer ? await this.o.tokenReviewer.authenticateToken(token, auds.length ? auds : undefined) : { ok: false as const, reason: 'token authentication is not configured' };
+    const status = got.ok ? { authenticated: true, user: userInfoJson(got.user), audiences: [...got.audiences] } : { user: {}, error: got.reason };
+    send(res, 201, { ...head, spec: { ...spec, token }, status });
+    return 201;
+  }
+
+  /**
+   * serviceaccounts/<name>/token: a TokenRequest answered with a token for the account, bound to the pod or
+   * secret it names (which must exist, run as that account, and have the uid given), for its audiences.
+   */
+  private async tokenRequest(def: Strategy, ns: string, r: ResourceRequest, req: IncomingMessage, res: ServerResponse, q: URLSearchParams, user: UserInfo): Promise<number> {
+    const t = this.o.serviceAccountTokens;
+    if (!t || r.name === undefined) throw pathNotFound();
+    if (r.verb !== 'create') throw methodNotSupported('', 'serviceaccounts/token', r.verb);
+    const name = r.name;
+    const { obj: body, text } = await this.body(req);
+    const gvk = { group: AUTHENTICATION_GROUP, version: 'v1', kind: 'TokenRequest' };
+    this.checkKind(def, body, { kind: gvk.kind, apiVersion: `${gvk.group}/${gvk.version}` });
+    this.checkFields(gvk, body, text, q, res);
+    const dry = dryRunOf(q);
+    const got = tokenRequestSpec(body, t.apiAudiences, t.maxExpirationSeconds);
+    if ('problems' in got) throw invalid(AUTHENTICATION_GROUP, 'TokenRequest', name, got.problems.map((p) => ({ type: 'FieldValueInvalid' as const, field: p.field, value: p.value, detail: p.detail })));
+    if ('badRequest' in got) throw badRequest(got.badRequest);
+    const st = this.o.storage;
+    const sa = await st.get(def, ns, name);
+    let binding: TokenBinding = { namespace: ns, serviceAccount: { name, uid: strOf(objAt(sa, 'metadata').uid) ?? '' } };
+    const ref = got.spec.boundObjectRef;
+    if (ref) {
+      const target = await st.get(this.kind('', 'v1', ref.kind === 'Pod' ? 'pods' : 'secrets')!, ns, ref.name);
+      const uid = strOf(objAt(target, 'metadata').uid) ?? '';
+      if (ref.kind === 'Pod') {
+        const podSa = strOf(objAt(target, 'spec').serviceAccountName) ?? '';
+        if (podSa !== name) throw badRequest(`cannot bind token for serviceaccount ${JSON.stringify(name)} to pod running with serviceaccount ${JSON.stringify(podSa)}`);
+      }
+      if (ref.uid !== undefined && ref.uid !== uid) {
+        throw conflict('', ref.kind, ref.name, `the UID in the bound object reference (${ref.uid}) does not match the UID in record (${uid}). The object might have been deleted and then recreated`);
+      }
+      binding = { ...binding, [ref.kind === 'Pod' ? 'pod' : 'secret']: { name: ref.name, uid } };
+    }
+    // As kube-apiserver runs admission on the subresource (NodeRestriction limits a node to its pods' tokens).
+    const adm = this.admit('CREATE', def, 'token', ns, name, user, dry.dryRun);
+    await adm.mutate(body, undefined);
+    await adm.validate(body, undefined);
+    const { token, expiresAt } = t.issuer.issue(binding, got.spec.audiences, got.spec.expirationSeconds);
+    this.o.log.info({ namespace: ns, serviceAccount: name, boundTo: ref ? `${ref.kind}/${ref.name}` : undefined, audiences: got.spec.audiences, expirationSeconds: got.spec.expirationSeconds, requester: user.name }, 'service account token issued');
+    send(res, 201, tokenRequestAnswer(body, got.spec, token, expiresAt));
     return 201;
   }
 

@@ -29,6 +29,8 @@ export const API_RESOURCES: readonly ApiResource[] = [
   { keyPrefix: 'jobs/', base: '/apis/batch/v1', resource: 'jobs', namespaced: true, status: true },
   { keyPrefix: 'cronjobs/', base: '/apis/batch/v1', resource: 'cronjobs', namespaced: true, status: true },
   { keyPrefix: 'daemonsets/', base: '/apis/apps/v1', resource: 'daemonsets', namespaced: true, status: true },
+  { keyPrefix: 'namespaces/', base: '/api/v1', resource: 'namespaces', namespaced: false, status: true },
+  { keyPrefix: 'serviceaccounts/', base: '/api/v1', resource: 'serviceaccounts', namespaced: true, status: false },
   { keyPrefix: 'leases/', base: '/apis/coordination.k8s.io/v1', resource: 'leases', namespaced: true, status: false },
 ];
 

@@ -12,6 +12,9 @@ export const keys = {
   allEndpoints: () => `${REGISTRY}/services/endpoints/`,
   secret: (ns: string, name: string) => `${REGISTRY}/secrets/${ns}/${name}`,
   configMap: (ns: string, name: string) => `${REGISTRY}/configmaps/${ns}/${name}`,
+  configMaps: () => `${REGISTRY}/configmaps/`,
+  namespaces: () => `${REGISTRY}/namespaces/`,
+  serviceAccounts: () => `${REGISTRY}/serviceaccounts/`,
 } as const;
 
 /** `<prefix><namespace>/<name>` → [namespace, name], or undefined for a key of another shape. */

@@ -30,6 +30,7 @@ export {
 } from './replication/index.js';
 export { ReplicationManager, OWNER_PREFIX, type ReplicationManagerDeps } from './replication/index.js';
 export { WorkQueue } from './queue.js';
+export { DEFAULT_ACCOUNT, defaultAccountToCreate, namespaceActive, PerNamespaceController, ROOT_CA_CONFIGMAP, ROOT_CA_DESCRIPTION, rootCaAction, rootCaPolicy, serviceAccountPolicy, type PerNamespaceDeps, type PerNamespacePolicy, type RootCaAction } from './serviceaccounts/index.js';
 export { ControllerManager, type ControllerManagerConfig } from './manager.js';
 export { addControllerManagerOptions, controllerManagerOptions, controllersOf, ControllersFlagError, KNOWN_CONTROLLERS, VERSION, type ControllerName, type ControllerManagerOptions } from './options.js';
 export * from './deployment/index.js';

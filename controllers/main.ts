@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // kube-controller-manager: wiring only. Flags → the API client and store → /healthz and the controller manager; SIGTERM/SIGINT stop it.
+import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { openApiStore, parseServerList } from '../cluster/index.js';
 import { createLogger, errorMessage, flagTableOf, normalizePflagArgs, serveSecureHealthz } from '../common/index.js';
@@ -10,7 +11,7 @@ import { NodeIpamController, NodeLifecycleController, PodGcController } from './
 import { addControllerManagerOptions, controllerManagerOptions, VERSION } from './options.js';
 
 const program = addControllerManagerOptions(new Command('kube-controller-manager'))
-  .description('the controllers that keep the cluster as its objects say: replication controllers, replica sets, deployments, jobs, cron jobs, daemon sets, endpoints, node lifecycle, node IPAM, pod and object garbage collection')
+  .description('the controllers that keep the cluster as its objects say: replication controllers, replica sets, deployments, jobs, cron jobs, daemon sets, endpoints, node lifecycle, node IPAM, pod and object garbage collection, service accounts and the root CA config map')
   .version(VERSION, '--version', 'print the version and exit')
   .showHelpAfterError()
   .action(async (raw: Record<string, unknown>) => {
@@ -25,6 +26,7 @@ const program = addControllerManagerOptions(new Command('kube-controller-manager
         ac.abort();
       });
     }
+    const rootCa = o.rootCaFile ? await readFile(o.rootCaFile, 'utf8') : client.conn.ca?.toString('utf8');
     const healthz = o.securePort > 0 ? await serveSecureHealthz({ ip: o.bindAddress, port: o.securePort, name: 'kube-controller-manager', certDir: o.certDir, log }) : undefined;
     log.info({ server: client.server, controllers: [...o.controllers], leaderElect: o.leaderElect, healthz: healthz ? `${o.bindAddress}:${o.securePort}` : undefined, version: VERSION }, 'starting');
     const cm = new ControllerManager(
@@ -32,7 +34,8 @@ const program = addControllerManagerOptions(new Command('kube-controller-manager
       client,
       {
         controllers: o.controllers,
-        workers: { replicationcontroller: o.concurrentRcSyncs, replicaset: o.concurrentReplicasetSyncs, deployment: o.concurrentDeploymentSyncs, job: o.concurrentJobSyncs, cronjob: o.concurrentCronJobSyncs, daemonset: o.concurrentDaemonsetSyncs },
+        workers: { replicationcontroller: o.concurrentRcSyncs, replicaset: o.concurrentReplicasetSyncs, deployment: o.concurrentDeploymentSyncs, job: o.concurrentJobSyncs, cronjob: o.concurrentCronJobSyncs, daemonset: o.concurrentDaemonsetSyncs, serviceaccount: 1, 'root-ca-cert-publisher': 1 },
+        ...(rootCa && { rootCa }),
         own: {
           endpoint: (d) => new EndpointsController(d, { workers: o.concurrentEndpointSyncs }),
           nodelifecycle: (d) =>

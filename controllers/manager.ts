@@ -15,6 +15,7 @@ import { OWNER_PREFIX, ReplicationManager } from './replication/index.js';
 import type { ControllerDeps, RunnableController } from './runtime.js';
 import type { OwnerKind } from './replication/index.js';
 import { DEPLOYMENT_PREFIX, DeploymentController, REPLICASET_PREFIX } from './deployment/index.js';
+import { PerNamespaceController, rootCaPolicy, serviceAccountPolicy } from './serviceaccounts/index.js';
 
 type Obj = Record<string, unknown>;
 
@@ -29,6 +30,8 @@ export interface ControllerManagerConfig {
   readonly workers: Readonly<Partial<Record<ControllerName, number>>>;
   /** The controllers that keep their own caches (endpoints, node lifecycle, GC, ...), built when leading. */
   readonly own?: Readonly<Partial<Record<ControllerName, (d: ControllerDeps) => RunnableController>>>;
+  /** The CA bundle the root-ca-cert-publisher puts in every namespace (--root-ca-file, else the kubeconfig's CA). */
+  readonly rootCa?: string;
   /** Absent: no election, this instance is always active. */
   readonly election?: { readonly identity: string; readonly leaseDurationMs: number; readonly renewDeadlineMs: number; readonly retryPeriodMs: number; readonly namespace: string; readonly name: string };
 }
@@ -122,6 +125,19 @@ export class ControllerManager {
         running.push({ c: holder.c, queue, workers: this.cfg.workers[n] ?? 5 });
         continue;
       }
+      if (n === 'serviceaccount' || n === 'root-ca-cert-publisher') {
+        if (n === 'root-ca-cert-publisher' && !this.cfg.rootCa) {
+          log.warn({}, "no CA bundle (--root-ca-file, or the kubeconfig's certificate-authority): the controller is not started");
+          continue;
+        }
+        const policy = n === 'serviceaccount' ? serviceAccountPolicy() : rootCaPolicy(this.cfg.rootCa!);
+        const holder: { m?: PerNamespaceController } = {};
+        const namespaces = follow(keys.namespaces(), (ch) => holder.m?.namespacesChanged(ch));
+        const objects = follow(policy.prefix, (ch) => holder.m?.objectsChanged(ch));
+        holder.m = new PerNamespaceController(policy, { client: this.client, namespaces, objects, queue, log, signal });
+        running.push({ c: holder.m, queue, workers: this.cfg.workers[n] ?? 1 });
+        continue;
+      }
       const kind = KIND_OF[n];
       if (!kind) continue;
       const holder: { m?: ReplicationManager } = {};
@@ -152,7 +168,7 @@ export class ControllerManager {
         q.forget(key);
         if (again !== undefined) q.addAfter(key, again);
       } catch (e) {
-        this.log.warn({ kind: m.kind, owner: key, err: errorMessage(e), retryInMs: q.backoffOf(key) }, 'sync failed; retrying');
+        this.log.warn({ kind: m.kind, key, err: errorMessage(e), retryInMs: q.backoffOf(key) }, 'sync failed; retrying');
         q.addRateLimited(key);
       } finally {
         q.done(key);

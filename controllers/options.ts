@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DurationError, FlannelError, isIp, parseCidr, parseDuration } from '../common/index.js';
 
 /** The controllers this manager runs (`--controllers` names them as Kubernetes does). */
-export const KNOWN_CONTROLLERS = ['replicationcontroller', 'replicaset', 'deployment', 'job', 'cronjob', 'daemonset', 'endpoint', 'nodelifecycle', 'nodeipam', 'podgc', 'garbagecollector'] as const;
+export const KNOWN_CONTROLLERS = ['replicationcontroller', 'replicaset', 'deployment', 'job', 'cronjob', 'daemonset', 'endpoint', 'nodelifecycle', 'nodeipam', 'podgc', 'garbagecollector', 'serviceaccount', 'root-ca-cert-publisher'] as const;
 export type ControllerName = (typeof KNOWN_CONTROLLERS)[number];
 
 export class ControllersFlagError extends FlannelError {
@@ -46,6 +46,8 @@ export interface ControllerManagerOptions {
   readonly bindAddress: string;
   readonly securePort: number;
   readonly certDir: string;
+  /** --root-ca-file: the CA bundle published as kube-root-ca.crt (the kubeconfig's CA when absent). */
+  readonly rootCaFile?: string;
   readonly identity: string;
   readonly logLevel: string;
 }
@@ -132,6 +134,7 @@ export function addControllerManagerOptions(cmd: Command): Command {
     .addOption(new Option('--bind-address <ip>', 'the address /healthz (HTTPS) listens on').default('0.0.0.0'))
     .addOption(new Option('--secure-port <port>', 'the port /healthz (HTTPS) listens on (0: off)').default('10257'))
     .addOption(new Option('--cert-dir <dir>', 'where the self-signed serving certificate is kept').default('/var/run/kubernetes'))
+    .addOption(new Option('--root-ca-file <file>', "the root CA bundle published in every namespace's kube-root-ca.crt ConfigMap (the kubeconfig's certificate-authority when absent)"))
     .addOption(new Option('--log-level <level>', 'log level: trace, debug, info, warn, error').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'));
 }
 
@@ -174,8 +177,10 @@ export function controllerManagerOptions(raw: Record<string, unknown>): Controll
   if (nodeMonitorGracePeriodMs <= nodeMonitorPeriodMs) throw new InvalidArgumentError('--node-monitor-grace-period: must be longer than --node-monitor-period');
   const kubeconfig = str(raw.kubeconfig);
   const master = str(raw.master);
+  const rootCaFile = str(raw.rootCaFile);
   return {
     ...(kubeconfig !== undefined && { kubeconfig }),
+    ...(rootCaFile !== undefined && { rootCaFile }),
     ...(master !== undefined && { master }),
     leaderElect: ['true', '1', 't', 'TRUE', 'True'].includes(le),
     leaseDurationMs,

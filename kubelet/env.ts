@@ -106,7 +106,12 @@ export interface ResolvedContainer {
 /** The container's `NAME=value` list, command and args; throws ContainerConfigError for a missing secret/key. */
 export async function resolveContainerEnv(pod: Pod, c: Container, src: EnvSources): Promise<ResolvedContainer> {
   const ns = namespaceOf(pod);
-  const svcEnv = pod.spec.enableServiceLinks === false ? new Map<string, string>() : serviceEnv(src.services(ns));
+  // As the kubelet's getServiceEnvVarMap: the namespace's services when service links are on, and always the
+  // API's own `kubernetes` Service of the default namespace (so in-cluster clients find the API), unless the
+  // namespace has a service of that name.
+  const linked = pod.spec.enableServiceLinks === false ? [] : src.services(ns);
+  const master = src.services('default').filter((s) => s.metadata.name === 'kubernetes' && !linked.some((l) => l.metadata.name === 'kubernetes'));
+  const svcEnv = serviceEnv([...linked, ...master]);
   const env = new Map<string, string>();
   const lookup = (name: string): string | undefined => env.get(name) ?? svcEnv.get(name);
   const secrets = new Map<string, Record<string, string> | undefined>();

@@ -24,6 +24,7 @@ import { PodRuntime } from './runtime.js';
 import { type ClusterStore, type StoreCache, StaticPodSource, storeCache } from './sources.js';
 import { networkReadiness } from './subnet-file.js';
 import { PodSync } from './sync-pod.js';
+import { type IssuedToken, TokenCache, type TokenRequestArgs } from './projected.js';
 
 export interface KubeletConfig {
   readonly nodeName: string;
@@ -53,6 +54,8 @@ export interface KubeletDeps {
   readonly log: Logger;
   readonly store: ClusterStore;
   readonly docker: DockerClient;
+  /** TokenRequest through the API (absent on etcd: pods with a token projection report why they cannot start). */
+  readonly requestToken?: (req: TokenRequestArgs) => Promise<IssuedToken>;
 }
 
 export class Kubelet {
@@ -123,6 +126,7 @@ export class Kubelet {
       pleg: this.pleg,
       podCache: this.podCache,
       serviceCache: this.serviceCache,
+      ...(deps.requestToken && { tokens: new TokenCache(deps.requestToken) }),
     });
     const mirrors = new MirrorPods({
       nodeName: config.nodeName,

@@ -9,6 +9,7 @@ import { startKubeletHealthz } from './healthz.js';
 import { Kubelet } from './kubelet.js';
 import { detectNodeIp } from './netinfo.js';
 import { addKubeletOptions, kubeletOptions, VERSION } from './options.js';
+import { apiTokenRequester } from './token-request.js';
 
 const program = addKubeletOptions(new Command('kubelet'))
   .description('the node agent: registers the node and runs the pods bound to it on Docker, over flannel')
@@ -40,7 +41,7 @@ const program = addKubeletOptions(new Command('kubelet'))
         backoff: { baseMs: o.crashloopBackoffBase, maxMs: o.crashloopBackoffMax, resetMs: o.crashloopBackoffReset },
         maxPods: o.maxPods,
       },
-      { log, store: cluster.store, docker },
+      { log, store: cluster.store, docker, ...(cluster.api && { requestToken: apiTokenRequester(cluster.api.client) }) },
     );
     const ac = new AbortController();
     for (const sig of ['SIGTERM', 'SIGINT'] as const) {

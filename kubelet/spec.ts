@@ -128,8 +128,10 @@ export function validatePod(raw: unknown): Pod {
         if (!isObject(v.hostPath) || typeof v.hostPath.path !== 'string' || !v.hostPath.path.startsWith('/')) fail(`${p}.hostPath.path`, isObject(v.hostPath) ? v.hostPath.path : v.hostPath, 'must be an absolute path');
         const types = ['', 'DirectoryOrCreate', 'Directory', 'FileOrCreate', 'File', 'Socket', 'CharDevice', 'BlockDevice'];
         if (v.hostPath.type !== undefined && !types.includes(v.hostPath.type as string)) fail(`${p}.hostPath.type`, v.hostPath.type, `must be one of ${types.filter(Boolean).join(', ')}`);
+      } else if (['projected', 'configMap', 'secret', 'downwardAPI'].includes(kinds[0]!)) {
+        if (!isObject(v[kinds[0]!])) fail(`${p}.${kinds[0]}`, v[kinds[0]!], 'must be an object');
       } else {
-        fail(p, kinds[0], 'unsupported volume type (emptyDir and hostPath are supported)');
+        fail(p, kinds[0], 'unsupported volume type (emptyDir, hostPath, projected, configMap, secret and downwardAPI are supported)');
       }
     });
   }

@@ -21,7 +21,8 @@ import { type PodRuntime, type RuntimePod, StartContainerError, latestContainer 
 import { type ClusterStore, type StoreCache, servicesIn } from './sources.js';
 import { containerHash, graceOf, namespaceOf, podFullName } from './spec.js';
 import { type Waiting, computePodStatus, rfc3339 } from './status.js';
-import { VolumeError, bindsFor, setUpVolumes, tearDownPodDir } from './volumes.js';
+import type { ProjectionSources, TokenCache } from './projected.js';
+import { VolumeError, bindsFor, hasFileVolumes, setUpVolumes, tearDownPodDir } from './volumes.js';
 
 export interface PodSyncOptions {
   readonly rootDir: string;
@@ -36,6 +37,8 @@ export interface PodSyncOptions {
   readonly pleg: Pleg;
   readonly podCache: StoreCache<unknown>;
   readonly serviceCache: StoreCache<Service>;
+  /** Service-account tokens from the TokenRequest API (absent on etcd: a token projection cannot be filled). */
+  readonly tokens?: TokenCache;
 }
 
 const emptyRuntime = (pod: Pod): RuntimePod => ({ uid: pod.metadata.uid!, name: pod.metadata.name, namespace: namespaceOf(pod), graceSec: graceOf(pod), sandboxes: [], containers: [] });
@@ -106,13 +109,20 @@ export class PodSync implements PodSyncer {
         }
       }
 
-      if (sandboxId && actions.start.length && !signal.aborted) {
+      // File volumes (tokens, config maps) are rewritten on every sync, not only when a container starts.
+      const fileVolumes = hasFileVolumes(pod);
+      if (sandboxId && (actions.start.length || fileVolumes) && !signal.aborted) {
         let volumes = new Map<string, string>();
         let volumeError: unknown;
         try {
-          volumes = await setUpVolumes(this.o.rootDir, pod);
+          volumes = await setUpVolumes(this.o.rootDir, pod, this.projectionSources());
         } catch (e) {
           volumeError = e;
+          if (!actions.start.length) log.warn({ err: errorMessage(e) }, 'cannot update the pod volumes');
+        }
+        if (fileVolumes) {
+          const due = this.o.tokens?.nextRefreshIn(uid);
+          later(Math.min(this.o.syncFrequencyMs, due ?? this.o.syncFrequencyMs));
         }
         for (const name of actions.start) {
           if (signal.aborted) break;
@@ -178,6 +188,16 @@ export class PodSync implements PodSyncer {
       log.warn({ err: errorMessage(e) }, 'pod sync failed');
       throw e;
     }
+  }
+
+  /** The data of the pod's file volumes: config maps and secrets from the store, tokens through the token cache. */
+  private projectionSources(): ProjectionSources {
+    const tokens = this.o.tokens;
+    return {
+      secret: (ns, n) => this.readData(keys.secret(ns, n), parseSecretObject, (s) => secretData(s)),
+      configMap: (ns, n) => this.readData(keys.configMap(ns, n), parseConfigMapObject, (m) => ({ ...(m.data ?? {}) })),
+      ...(tokens && { token: (r) => tokens.get(r) }),
+    };
   }
 
   /** ErrImageNeverPull / ErrImagePull when the image is not present: this kubelet never pulls (no registry). */
@@ -264,6 +284,7 @@ export class PodSync implements PodSyncer {
     if (err) this.log.warn({ uid, err }, 'cannot remove the pod directory');
     this.prober.removePod(uid);
     this.crashLoop.forgetPod(uid);
+    this.o.tokens?.forgetPod(uid);
     this.written.delete(uid);
     this.o.pleg.forget(uid);
     const deleteKey = this.o.desired.removed(uid);

@@ -1,10 +1,13 @@
 // Pod volumes as Docker bind mounts: emptyDir is a directory per pod and volume under
 // <root-dir>/pods/<uid>/volumes/kubernetes.io~empty-dir/<name> (shared by the pod's containers, removed
-// with the pod), hostPath is the node's path, checked or created according to its type.
-import { mkdir, open, rm, stat } from 'node:fs/promises';
+// with the pod), hostPath is the node's path, checked or created according to its type; projected,
+// configMap, secret and downwardAPI volumes are files written (atomically, projected.ts) into
+// kubernetes.io~projected/<name> (and ~configmap, ~secret, ~downward-api), again on every sync.
+import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Container, Pod } from '../cluster/index.js';
 import { FlannelError, errorMessage } from '../common/index.js';
+import { type ProjectionSources, projectedFiles, writeProjection } from './projected.js';
 
 export class VolumeError extends FlannelError {
   readonly code = 'VOLUME';
@@ -20,12 +23,41 @@ export class VolumeError extends FlannelError {
 export const podDir = (rootDir: string, uid: string): string => path.join(rootDir, 'pods', uid);
 export const emptyDirPath = (rootDir: string, uid: string, name: string): string => path.join(podDir(rootDir, uid), 'volumes', 'kubernetes.io~empty-dir', name);
 
-/** Makes every volume of the pod ready on the node; returns volume name → host path. */
-export async function setUpVolumes(rootDir: string, pod: Pod): Promise<Map<string, string>> {
+type Obj = Record<string, unknown>;
+const isRec = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The volume types written as files, with their plugin directory; each as the projected source it is. */
+const FILE_VOLUMES: readonly { field: string; dir: string; asProjected: (src: Obj) => Obj }[] = [
+  { field: 'projected', dir: 'kubernetes.io~projected', asProjected: (src) => src },
+  { field: 'configMap', dir: 'kubernetes.io~configmap', asProjected: (src) => ({ defaultMode: src.defaultMode, sources: [{ configMap: src }] }) },
+  { field: 'secret', dir: 'kubernetes.io~secret', asProjected: (src) => ({ defaultMode: src.defaultMode, sources: [{ secret: { ...src, name: src.secretName } }] }) },
+  { field: 'downwardAPI', dir: 'kubernetes.io~downward-api', asProjected: (src) => ({ defaultMode: src.defaultMode, sources: [{ downwardAPI: src }] }) },
+];
+
+/** Whether the pod has a volume whose files the kubelet writes (and keeps up to date on each sync). */
+export const hasFileVolumes = (pod: Pod): boolean => (pod.spec.volumes ?? []).some((v) => FILE_VOLUMES.some((f) => isRec((v as unknown as Obj)[f.field])));
+
+const readText = (p: string): Promise<string | undefined> => readFile(p, 'utf8').catch(() => undefined);
+
+/**
+ * Makes every volume of the pod ready on the node; returns volume name → host path. `sources` feed the
+ * file volumes (absent: a pod with one fails with a VolumeError naming it).
+ */
+export async function setUpVolumes(rootDir: string, pod: Pod, sources?: ProjectionSources): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   const uid = pod.metadata.uid ?? '';
   for (const v of pod.spec.volumes ?? []) {
-    if (v.emptyDir) {
+    const fileVolume = FILE_VOLUMES.find((f) => isRec((v as unknown as Obj)[f.field]));
+    if (fileVolume) {
+      if (!sources) throw new VolumeError(v.name, `${fileVolume.field} volumes are not set up by this kubelet`);
+      const p = path.join(podDir(rootDir, uid), 'volumes', fileVolume.dir, v.name);
+      try {
+        await writeProjection(p, await projectedFiles(pod, fileVolume.asProjected((v as unknown as Obj)[fileVolume.field] as Obj), sources), readText);
+      } catch (e) {
+        throw new VolumeError(v.name, `MountVolume.SetUp failed: ${errorMessage(e)}`);
+      }
+      out.set(v.name, p);
+    } else if (v.emptyDir) {
       const p = emptyDirPath(rootDir, uid, v.name);
       await mkdir(p, { recursive: true, mode: 0o777 });
       out.set(v.name, p);

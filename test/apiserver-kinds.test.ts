@@ -534,6 +534,7 @@ describe('the registry', () => {
       '/namespaces', '/nodes', '/pods', '/services', '/endpoints', '/replicationcontrollers', '/secrets', '/configmaps', '/events', '/serviceaccounts', '/limitranges', '/resourcequotas', '/componentstatuses',
       'apps/deployments', 'apps/replicasets', 'apps/daemonsets', 'batch/jobs', 'batch/cronjobs', 'networking.k8s.io/networkpolicies', 'networking.k8s.io/ingresses', 'coordination.k8s.io/leases',
       'rbac.authorization.k8s.io/clusterrolebindings', 'rbac.authorization.k8s.io/clusterroles', 'rbac.authorization.k8s.io/rolebindings', 'rbac.authorization.k8s.io/roles',
+      'authentication.k8s.io/selfsubjectreviews', 'authentication.k8s.io/tokenreviews',
       'authorization.k8s.io/localsubjectaccessreviews', 'authorization.k8s.io/selfsubjectaccessreviews', 'authorization.k8s.io/selfsubjectrulesreviews', 'authorization.k8s.io/subjectaccessreviews',
     ];
     expect(reg.all().map((s) => `${s.def.group}/${s.def.resource}`)).toEqual(want);
@@ -542,7 +543,7 @@ describe('the registry', () => {
     expect(reg.byKind('apps', 'Pod')).toBeUndefined();
     for (const [short, res] of [['po', 'pods'], ['svc', 'services'], ['rc', 'replicationcontrollers'], ['deploy', 'deployments'], ['cs', 'componentstatuses'], ['no', 'nodes'], ['ns', 'namespaces'], ['ep', 'endpoints'], ['ds', 'daemonsets'], ['rs', 'replicasets'], ['ing', 'ingresses'], ['cm', 'configmaps'], ['sa', 'serviceaccounts'], ['ev', 'events'], ['cj', 'cronjobs']])
       expect(reg.lookup(short!).map((s) => s.def.resource)).toEqual([res]);
-    expect(reg.groupVersions()).toEqual(['v1', 'apps/v1', 'batch/v1', 'networking.k8s.io/v1', 'coordination.k8s.io/v1', 'rbac.authorization.k8s.io/v1', 'authorization.k8s.io/v1']);
+    expect(reg.groupVersions()).toEqual(['v1', 'apps/v1', 'batch/v1', 'networking.k8s.io/v1', 'coordination.k8s.io/v1', 'rbac.authorization.k8s.io/v1', 'authentication.k8s.io/v1', 'authorization.k8s.io/v1']);
     expect(podStrategy.def.subresources).toEqual(['status', 'binding', 'log', 'exec', 'attach', 'portforward']);
     expect(deploymentStrategy.def.subresources).toEqual(['scale', 'status']);
     for (const r of ['pods', 'services', 'replicationcontrollers', 'deployments', 'replicasets', 'daemonsets', 'jobs', 'cronjobs'])
@@ -613,6 +614,8 @@ describe('every kind', () => {
     rolebindings: { metadata: { name: 'b', namespace: 'default' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'pod-reader' }, subjects: [{ kind: 'User', name: 'bob' }, { kind: 'ServiceAccount', name: 'default' }] },
     clusterrolebindings: { metadata: { name: 'b' }, roleRef: { kind: 'ClusterRole', name: 'view' }, subjects: [{ kind: 'Group', name: 'devs' }, { kind: 'ServiceAccount', name: 'default', namespace: 'kube-system' }] },
     selfsubjectaccessreviews: { metadata: { name: 'r' }, spec: { resourceAttributes: { verb: 'get', resource: 'pods' } } },
+    selfsubjectreviews: { metadata: { name: 'r' }, spec: {} },
+    tokenreviews: { metadata: { name: 'r' }, spec: { token: 't' } },
     subjectaccessreviews: { metadata: { name: 'r' }, spec: { user: 'bob', resourceAttributes: { verb: 'get', resource: 'pods' } } },
     localsubjectaccessreviews: { metadata: { name: 'r', namespace: 'default' }, spec: { user: 'bob', resourceAttributes: { verb: 'get', resource: 'pods', namespace: 'default' } } },
     selfsubjectrulesreviews: { metadata: { name: 'r' }, spec: { namespace: 'default' } },

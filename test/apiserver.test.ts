@@ -96,7 +96,7 @@ describe('discovery', () => {
   it('/api, /apis and /version', () => {
     expect(apiVersions('10.0.0.1:6443')).toEqual({ kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: '10.0.0.1:6443' }] });
     const groups = (apiGroupList(ALL_STRATEGIES) as { groups: { name: string; preferredVersion: unknown }[] }).groups;
-    expect(groups.map((g) => g.name)).toEqual(['apps', 'batch', 'networking.k8s.io', 'coordination.k8s.io', 'rbac.authorization.k8s.io', 'authorization.k8s.io']);
+    expect(groups.map((g) => g.name)).toEqual(['apps', 'batch', 'networking.k8s.io', 'coordination.k8s.io', 'rbac.authorization.k8s.io', 'authentication.k8s.io', 'authorization.k8s.io']);
     expect(groups[0]).toEqual({ name: 'apps', versions: [{ groupVersion: 'apps/v1', version: 'v1' }], preferredVersion: { groupVersion: 'apps/v1', version: 'v1' } });
     expect(apiGroupList([kind('pods')])).toEqual({ kind: 'APIGroupList', apiVersion: 'v1', groups: [] });
     expect(versionInfo()).toMatchObject({ major: '1', minor: '32', gitVersion: expect.stringMatching(/^v1\.32\.\d+$/) });

@@ -18,6 +18,8 @@ export const AGGREGATE_TO = (role: 'admin' | 'edit' | 'view'): string => `${RBAC
 
 /** kube-system service account → the rules of its system:controller:<name> role. */
 const CONTROLLER_ROLES: readonly { sa: string; rules: PolicyRule[] }[] = [
+  { sa: 'service-account-controller', rules: [r(['create'], [''], ['serviceaccounts']), events()] },
+  { sa: 'root-ca-cert-publisher', rules: [r(['create', 'update'], [''], ['configmaps']), events()] },
   {
     sa: 'replication-controller',
     rules: [r(['get', 'list', 'watch', 'update'], [''], ['replicationcontrollers']), r(['update'], [''], ['replicationcontrollers/status', 'replicationcontrollers/finalizers']), r(['list', 'watch', 'patch', 'create', 'delete'], [''], ['pods']), events()],
@@ -109,6 +111,7 @@ const ROLES: readonly RoleSpec[] = [
   { name: 'system:discovery', rules: [urls(['get'], ['/api', '/api/*', '/apis', '/apis/*', '/healthz', '/livez', '/openapi', '/openapi/*', '/readyz', '/version', '/version/'])] },
   { name: 'system:monitoring', rules: [urls(['get'], ['/healthz', '/healthz/*', '/livez', '/livez/*', '/metrics', '/metrics/slis', '/readyz', '/readyz/*'])] },
   { name: 'system:basic-user', rules: [r(['create'], ['authorization.k8s.io'], ['selfsubjectaccessreviews', 'selfsubjectrulesreviews']), r(['create'], ['authentication.k8s.io'], ['selfsubjectreviews'])] },
+  { name: 'system:auth-delegator', rules: [r(['create'], ['authentication.k8s.io'], ['tokenreviews']), r(['create'], ['authorization.k8s.io'], ['subjectaccessreviews'])] },
   { name: 'system:public-info-viewer', rules: [urls(['get'], ['/healthz', '/livez', '/readyz', '/version', '/version/'])] },
   { name: 'admin', aggregate: [{ [AGGREGATE_TO('admin')]: 'true' }] },
   { name: 'edit', labels: { [AGGREGATE_TO('admin')]: 'true' }, aggregate: [{ [AGGREGATE_TO('edit')]: 'true' }] },

@@ -431,7 +431,7 @@ export const configMapStrategy = defineKind({
 });
 
 export const serviceAccountStrategy = defineKind({
-  def: core('serviceaccounts', 'ServiceAccount', true, 'serviceaccounts', { shortNames: ['sa'] }),
+  def: core('serviceaccounts', 'ServiceAccount', true, 'serviceaccounts', { shortNames: ['sa'], subresources: ['token'] }),
   nameCheck: nameIsDnsSubdomain,
   validate(o, errs) {
     (list(o, 'secrets') ?? []).forEach((s, i) => {

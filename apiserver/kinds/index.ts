@@ -36,5 +36,6 @@ export { ingressStrategy, leaseStrategy, networkPolicyStrategy } from './network
 export { clusterRoleBindingStrategy, clusterRoleStrategy, nameIsPathSegment, localSubjectAccessReviewStrategy, roleBindingStrategy, roleStrategy, selfSubjectAccessReviewStrategy, selfSubjectRulesReviewStrategy, subjectAccessReviewStrategy } from './rbac.js';
 export { LIMIT_TYPES, limitRangeStrategy, QUOTA_SCOPES, quotaColumns, resourceQuotaStrategy } from './policy.js';
 export { add as addQuantity, cmp as cmpQuantity, count as countQuantity, formatQuantity, maxOf as maxQuantity, milli as milliOf, parseQuantity as parseExactQuantity, type Quantity, type QuantityFormat, resourceList, sub as subQuantity, zero as zeroQuantity } from './quantity.js';
+export { AUTHENTICATION_GROUP, selfSubjectReviewStrategy, tokenReviewStrategy } from './authentication.js';
 export { applyScale, scaleOf, validateScale } from './scale.js';
 export { matchRequestNamespace, NAMESPACE_MISMATCH } from './meta.js';

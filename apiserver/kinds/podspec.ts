@@ -243,6 +243,8 @@ export function validatePodSpec(spec: unknown, path: string, rules: PodSpecRules
     else if (sources.length > 1) errs.push(forbidden(`${p}.${sources[1]}`, 'may not specify more than 1 volume type'));
     const hp = obj(v, 'hostPath');
     if (hp && !str(hp, 'path')) errs.push(required(`${p}.hostPath.path`));
+    const pr = obj(v, 'projected');
+    if (pr) validateProjected(pr, `${p}.projected`, errs);
   });
   const names = new Set<string>();
   validateContainers(spec, 'initContainers', path, volumes, names, rules.isPod === true, errs);
@@ -279,6 +281,28 @@ export function validatePodSpec(spec: unknown, path: string, rules: PodSpecRules
     if (v !== undefined && v !== null && typeof v !== 'boolean') errs.push(typeInvalid(`${path}.${key}`, v, 'must be a boolean'));
   }
   if (num(spec, 'priority') !== undefined && !Number.isInteger(spec.priority)) errs.push(typeInvalid(`${path}.priority`, spec.priority, 'must be an integer'));
+}
+
+const PROJECTED_SOURCES = ['secret', 'downwardAPI', 'configMap', 'serviceAccountToken', 'clusterTrustBundle'];
+
+/** validateProjectedVolumeSource: one kind per source; a token's path set and its lifetime at least 10 minutes. */
+function validateProjected(pr: KubeObject, path: string, errs: FieldError[]): void {
+  (list(pr, 'sources') ?? []).forEach((src, i) => {
+    const p = `${path}.sources[${i}]`;
+    const kinds = isObject(src) ? PROJECTED_SOURCES.filter((k) => src[k] !== undefined && src[k] !== null) : [];
+    if (kinds.length === 0) errs.push(required(p, 'must specify one of: `secret`, `downwardAPI`, `configMap`, `serviceAccountToken` or `clusterTrustBundle`'));
+    else if (kinds.length > 1) errs.push(forbidden(`${p}.${kinds[1]}`, 'may not specify more than 1 volume type per source'));
+    const t = obj(src, 'serviceAccountToken');
+    if (t) {
+      if (!str(t, 'path')) errs.push(required(`${p}.serviceAccountToken.path`));
+      const e = t.expirationSeconds;
+      if (e !== undefined && e !== null) {
+        if (typeof e !== 'number' || !Number.isInteger(e)) errs.push(typeInvalid(`${p}.serviceAccountToken.expirationSeconds`, e, 'must be an integer'));
+        else if (e < 600) errs.push(invalid(`${p}.serviceAccountToken.expirationSeconds`, e, 'may not specify a duration less than 10 minutes'));
+        else if (e > 2 ** 32) errs.push(invalid(`${p}.serviceAccountToken.expirationSeconds`, e, 'may not specify a duration larger than 2^32 seconds'));
+      }
+    }
+  });
 }
 
 const QUANTITY_RE = /^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$/;

@@ -1,5 +1,6 @@
 // Every kind the API serves, by (group, resource) and by (group, kind), in one explicit table (no import-time
 // registration).
+import { selfSubjectReviewStrategy, tokenReviewStrategy } from './authentication.js';
 import { componentStatusStrategy, configMapStrategy, endpointsStrategy, eventStrategy, namespaceStrategy, nodeStrategy, secretStrategy, serviceAccountStrategy, serviceStrategy } from './core.js';
 import { ingressStrategy, leaseStrategy, networkPolicyStrategy } from './networking.js';
 import { podStrategy } from './pod.js';
@@ -34,6 +35,8 @@ export const ALL_STRATEGIES: readonly Strategy[] = [
   clusterRoleStrategy,
   roleBindingStrategy,
   roleStrategy,
+  selfSubjectReviewStrategy,
+  tokenReviewStrategy,
   localSubjectAccessReviewStrategy,
   selfSubjectAccessReviewStrategy,
   selfSubjectRulesReviewStrategy,

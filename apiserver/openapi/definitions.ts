@@ -49,6 +49,7 @@ const AUTHZ = 'io.k8s.api.authorization.v1.';
 const APPS_BETA = 'io.k8s.api.apps.v1beta1.';
 const EXT = 'io.k8s.api.extensions.v1beta1.';
 const BATCH_BETA = 'io.k8s.api.batch.v1beta1.';
+const AUTHN = 'io.k8s.api.authentication.v1.';
 export const QUANTITY = 'io.k8s.apimachinery.pkg.api.resource.Quantity';
 export const INT_OR_STRING = 'io.k8s.apimachinery.pkg.util.intstr.IntOrString';
 export const TIME = `${META}Time`;
@@ -644,6 +645,49 @@ export const DEFINITIONS: Readonly<Record<string, Definition>> = {
     description: 'Subject contains a reference to the object or user identities a role binding applies to.',
     required: ['kind', 'name'],
     properties: { apiGroup: 'string', kind: 'string', name: 'string', namespace: 'string' },
+  },
+
+  // ---- authentication.k8s.io/v1 ----
+  [`${AUTHN}TokenRequest`]: kind(['authentication.k8s.io', 'v1', 'TokenRequest'], 'TokenRequest requests a token for a given service account.', {
+    spec: ref(`${AUTHN}TokenRequestSpec`),
+    status: ref(`${AUTHN}TokenRequestStatus`),
+  }, ['spec']),
+  [`${AUTHN}TokenRequestSpec`]: {
+    description: 'TokenRequestSpec contains client provided parameters of a token request.',
+    required: ['audiences'],
+    properties: { audiences: strs, boundObjectRef: ref(`${AUTHN}BoundObjectReference`), expirationSeconds: 'int64' },
+  },
+  [`${AUTHN}BoundObjectReference`]: {
+    description: 'BoundObjectReference is a reference to an object that a token is bound to.',
+    properties: { apiVersion: 'string', kind: 'string', name: 'string', uid: 'string' },
+  },
+  [`${AUTHN}TokenRequestStatus`]: {
+    description: 'TokenRequestStatus is the result of a token request.',
+    required: ['token', 'expirationTimestamp'],
+    properties: { expirationTimestamp: time, token: 'string' },
+  },
+  [`${AUTHN}TokenReview`]: kind(['authentication.k8s.io', 'v1', 'TokenReview'], 'TokenReview attempts to authenticate a token to a known user.', {
+    spec: ref(`${AUTHN}TokenReviewSpec`),
+    status: ref(`${AUTHN}TokenReviewStatus`),
+  }, ['spec']),
+  [`${AUTHN}TokenReviewSpec`]: {
+    description: 'TokenReviewSpec is a description of the token authentication request.',
+    properties: { audiences: strs, token: 'string' },
+  },
+  [`${AUTHN}TokenReviewStatus`]: {
+    description: 'TokenReviewStatus is the result of the token authentication request.',
+    properties: { audiences: strs, authenticated: 'boolean', error: 'string', user: ref(`${AUTHN}UserInfo`) },
+  },
+  [`${AUTHN}UserInfo`]: {
+    description: 'UserInfo holds the information about the user needed to implement the user.Info interface.',
+    properties: { extra: map(strs), groups: strs, uid: 'string', username: 'string' },
+  },
+  [`${AUTHN}SelfSubjectReview`]: kind(['authentication.k8s.io', 'v1', 'SelfSubjectReview'], 'SelfSubjectReview contains the user information that the kube-apiserver has about the user making this request.', {
+    status: ref(`${AUTHN}SelfSubjectReviewStatus`),
+  }),
+  [`${AUTHN}SelfSubjectReviewStatus`]: {
+    description: 'SelfSubjectReviewStatus is filled by the kube-apiserver and sent back to a user.',
+    properties: { userInfo: ref(`${AUTHN}UserInfo`) },
   },
 
   // ---- authorization.k8s.io/v1 ----

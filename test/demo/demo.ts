@@ -398,6 +398,8 @@ class Demo {
       `--cert-dir=${path.join(dir, 'certs')}`,
       `--write-kubeconfig=${this.kubeconfig}`,
       ...SECURE_APISERVER_ARGS,
+      // The demo runs no kube-controller-manager to make each namespace's default ServiceAccount.
+      '--disable-admission-plugins=ServiceAccount',
     ];
     const logFile = path.join(dir, 'apiserver.log');
     out();

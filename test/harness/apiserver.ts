@@ -85,6 +85,7 @@ export class ApiServerProc {
       '--bind-address=127.0.0.1',
       `--cert-dir=${path.join(dir, 'certs')}`,
       `--write-kubeconfig=${path.join(dir, 'admin.kubeconfig')}`,
+      ...serviceAccountAdmissionArgs(extraArgs),
       ...extraArgs,
     ];
     const log = createWriteStream(path.join(dir, `apiserver-${p}.log`), { flags: 'a' });
@@ -157,6 +158,16 @@ export class ApiServerProc {
       await this.exited;
     }
   }
+}
+
+/**
+ * These apiservers run without a kube-controller-manager, so no namespace gets its `default` ServiceAccount
+ * and every pod would be refused by the ServiceAccount admission: it is off unless a test names the
+ * plugin itself (the service-account tests enable it and run the controllers), or disables plugins itself.
+ */
+export function serviceAccountAdmissionArgs(extraArgs: readonly string[]): string[] {
+  const named = extraArgs.some((a) => a.startsWith('--disable-admission-plugins') || (a.startsWith('--enable-admission-plugins') && a.includes('ServiceAccount')));
+  return named ? [] : ['--disable-admission-plugins=ServiceAccount'];
 }
 
 /** The kubectl versions to test: Debian's 1.20 from setup's folder, and the machine's 1.27 … 1.33 by path. */

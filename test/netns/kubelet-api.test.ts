@@ -62,6 +62,9 @@ describe.skipIf(!existsSync(KUBECTL))('kubelet and kube-proxy on the API, driven
             `--cert-dir=${path.join(apiDir, 'certs')}`,
             `--write-kubeconfig=${kubeconfig}`,
             ...SECURE_APISERVER_ARGS,
+            // Pods are created here before the controller manager's serviceaccount controller may have made the
+            // namespaces' default ServiceAccounts (serviceaccount.test.ts runs the plugin).
+            '--disable-admission-plugins=ServiceAccount',
           ],
           { logFile: path.join(apiDir, 'apiserver.log') },
         );
