@@ -42,6 +42,8 @@ export interface KubeletConfig {
   readonly nodeMonitorGraceMs: number;
   readonly backoff: BackoffPolicy;
   readonly maxPods: number;
+  /** --cluster-dns, --cluster-domain, --resolv-conf (pods' resolv.conf). */
+  readonly dns?: { readonly clusterDns: readonly string[]; readonly clusterDomain: string; readonly resolvConf: string };
 }
 
 export interface KubeletDeps {
@@ -118,6 +120,7 @@ export class Kubelet {
       pleg: this.pleg,
       podCache: this.podCache,
       serviceCache: this.serviceCache,
+      ...(config.dns && { dns: config.dns }),
     });
     const mirrors = new MirrorPods({
       nodeName: config.nodeName,

@@ -38,6 +38,7 @@ const program = addKubeletOptions(new Command('kubelet'))
         nodeMonitorGraceMs: o.nodeMonitorGracePeriod,
         backoff: { baseMs: o.crashloopBackoffBase, maxMs: o.crashloopBackoffMax, resetMs: o.crashloopBackoffReset },
         maxPods: o.maxPods,
+        dns: { clusterDns: o.clusterDns, clusterDomain: o.clusterDomain, resolvConf: o.resolvConf },
       },
       { log, store: cluster.store, docker },
     );
