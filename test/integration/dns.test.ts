@@ -6,13 +6,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Resolver } from 'node:dns/promises';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { encode } from 'dns-packet';
+import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APISERVER_BIN, ApiServerProc, dnsQuery, dnsUdpRaw, EtcdServer, freePort, TinyDns } from '../harness/index.js';
 
+const MANIFEST = path.join(path.dirname(path.dirname(APISERVER_BIN)), '..', 'dns', 'kube-dns.yaml');
 const DNS_BIN = path.join(path.dirname(path.dirname(APISERVER_BIN)), 'dns', 'main.js');
 const DOMAIN = 'k8s.cluster';
 const HOST = '127.0.0.1';
@@ -183,6 +185,18 @@ describe('kube-dns on the API', () => {
     const resp = encode({ type: 'response', id: 5, questions: [{ name: 'x', type: 'A' }] });
     expect(await dnsUdpRaw(HOST, port, resp, 500)).toBeUndefined();
     expect(await resolver().resolve4(`webapp.default.svc.${DOMAIN}`)).toEqual([webappIP]);
+  });
+
+  it('the shipped manifest is accepted by the apiserver, and its Service answers by name with the well-known ClusterIP', async () => {
+    const docs = parseAllDocuments(await readFile(MANIFEST, 'utf8')).map((d) => d.toJS() as Record<string, any>);
+    const svc = docs.find((d) => d.kind === 'Service')!;
+    const dep = docs.find((d) => d.kind === 'Deployment')!;
+    expect(svc.spec.ports.map((p: { name: string; protocol: string; port: number }) => `${p.name} ${p.port}/${p.protocol}`)).toEqual(['dns 53/UDP', 'dns-tcp 53/TCP']);
+    await api('POST', '/api/v1/namespaces/kube-system/services', svc);
+    await api('POST', '/apis/apps/v1/namespaces/kube-system/deployments', dep);
+    const name = `kube-dns.kube-system.svc.${DOMAIN}`;
+    expect(await until(() => resolver().resolve4(name).catch(() => [] as string[]), (v) => v.length > 0)).toEqual(['10.254.0.10']);
+    expect(await resolver().resolveSrv(`_dns._udp.${name}`)).toEqual([{ name, port: 53, priority: 0, weight: 100 }]);
   });
 
   it('SERVFAIL when the upstream is down (cached names still answer)', async () => {
