@@ -37,7 +37,7 @@ const program = addDnsOptions(new Command('kube-dns'))
     }
     const zone = new Zone(o.domain);
     const sync = followCluster(store, zone, ac.signal, log);
-    const server = new DnsServer(zone, new Forwarder(upstreams, { timeoutMs: o.upstreamTimeoutMs, log }), { bindAddress: o.dnsBindAddress, port: o.dnsPort, cacheEntries: o.cacheSize, log });
+    const server = new DnsServer(zone, new Forwarder(upstreams, { timeoutMs: o.upstreamTimeoutMs, log }), { bindAddress: o.dnsBindAddress, port: o.dnsPort, cacheEntries: o.cacheSize, ready: sync.synced, log });
     let healthz: Server | undefined;
     try {
       await server.listen();

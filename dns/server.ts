@@ -19,6 +19,11 @@ export interface DnsServerOptions {
   readonly port: number;
   readonly cacheEntries?: number;
   readonly tcpIdleMs?: number;
+  /**
+   * False until the zone has been listed from the API: until then names in the cluster domain get
+   * SERVFAIL (a resolver tries again) rather than an NXDOMAIN that clients would cache.
+   */
+  readonly ready?: () => boolean;
   readonly log: Logger;
 }
 
@@ -109,6 +114,7 @@ export class DnsServer {
       return out;
     }
     const d = decide(q, this.zone);
+    if (d.kind !== 'forward' && this.o.ready && !this.o.ready()) return encodeForUdp(responseTo(q, RCODE.SERVFAIL), limit);
     if (d.kind === 'answer') {
       const out = encodeForUdp(d.packet, limit);
       if (memoKey) this.remember(memoKey, out);

@@ -2,15 +2,18 @@
 // query (NXDOMAIN, NODATA, CNAME, SRV, PTR, truncation, FORMERR), the upstream cache, resolv.conf;
 // and the server's handling of one message without upstreams (SERVFAIL) or with garbage.
 import { decode, encode, type Answer, type Packet, RECURSION_DESIRED } from 'dns-packet';
+import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../common/index.js';
 import {
+  addDnsOptions,
   AnswerCache,
   addressOfReverse,
   compressIPv6,
   dashed,
   decide,
   DnsServer,
+  dnsOptions,
   encodeForUdp,
   Forwarder,
   formerrFor,
@@ -254,6 +257,14 @@ describe('the server, one message at a time', () => {
     const f = decode((await s.handle(encode({ type: 'query', id: 4, questions: [{ name: 'example.org', type: 'A' }] }), 'udp'))!);
     expect(rcode(f)).toBe(RCODE.SERVFAIL);
   });
+  it('SERVFAIL for the cluster domain until the zone is listed (no NXDOMAIN for clients to cache)', async () => {
+    let listed = false;
+    const s = new DnsServer(zone(), new Forwarder([], { timeoutMs: 100, log: silentLogger }), { bindAddress: '127.0.0.1', port: 0, ready: () => listed, log: silentLogger });
+    const ask = async () => decode((await s.handle(encode({ type: 'query', id: 1, questions: [{ name: 'webapp.default.svc.cluster.local', type: 'A' }] }), 'udp'))!);
+    expect(rcode(await ask())).toBe(RCODE.SERVFAIL);
+    listed = true;
+    expect(data((await ask()).answers)).toEqual(['10.254.0.20']);
+  });
   it('never throws on garbage', async () => {
     const s = server();
     for (let i = 0; i < 300; i++) {
@@ -261,5 +272,28 @@ describe('the server, one message at a time', () => {
       const out = await s.handle(junk, i % 2 ? 'udp' : 'tcp');
       if (out) expect(out.length).toBeGreaterThanOrEqual(12);
     }
+  });
+});
+
+describe('kube-dns flags', () => {
+  const parse = (args: string[]) => {
+    const cmd = addDnsOptions(new Command('kube-dns')).exitOverride().configureOutput({ writeErr: () => undefined });
+    cmd.parse(args, { from: 'user' });
+    return dnsOptions(cmd.opts());
+  };
+  it('kube-dns\'s names and defaults; the API from a kubeconfig and/or a master URL', () => {
+    const o = parse(['--kubecfg-file=/k.conf']);
+    expect(o).toMatchObject({ api: { kubeconfig: '/k.conf' }, domain: 'cluster.local', dnsPort: 53, dnsBindAddress: '0.0.0.0', resolvConf: '/etc/resolv.conf', healthzPort: 8081 });
+    expect(parse(['--kubeconfig=/k.conf', '--domain=K8s.Cluster.', '--dns-port=5353']).domain).toBe('k8s.cluster');
+    expect(parse(['--kube-master-url=http://10.0.0.1:8080']).api).toEqual({ servers: ['http://10.0.0.1:8080'] });
+    expect(parse(['--kubeconfig=/k', '--kube-master-url=http://m:8080']).api).toEqual({ kubeconfig: '/k', servers: ['http://m:8080'] });
+  });
+  it('refuses what it cannot use, naming the flag', () => {
+    expect(() => parse([])).toThrow(/--kubecfg-file .*--kube-master-url/);
+    expect(() => parse(['--kubecfg-file=/a', '--kubeconfig=/b'])).toThrow(/--kubecfg-file and --kubeconfig/);
+    expect(() => parse(['--kubeconfig=/k', '--domain=bad_domain'])).toThrow(/--domain/);
+    expect(() => parse(['--kubeconfig=/k', '--dns-port=70000'])).toThrow(/--dns-port/);
+    expect(() => parse(['--kubeconfig=/k', '--dns-bind-address=localhost'])).toThrow(/--dns-bind-address/);
+    expect(() => parse(['--kube-master-url=master:8080'])).toThrow(/--kube-master-url/);
   });
 });
