@@ -48,6 +48,8 @@ export interface KubeletConfig {
   readonly monitorPeers?: boolean;
   readonly backoff: BackoffPolicy;
   readonly maxPods: number;
+  /** --cluster-dns, --cluster-domain, --resolv-conf (pods' resolv.conf). */
+  readonly dns?: { readonly clusterDns: readonly string[]; readonly clusterDomain: string; readonly resolvConf: string };
 }
 
 export interface KubeletDeps {
@@ -127,6 +129,7 @@ export class Kubelet {
       podCache: this.podCache,
       serviceCache: this.serviceCache,
       ...(deps.requestToken && { tokens: new TokenCache(deps.requestToken) }),
+      ...(config.dns && { dns: config.dns }),
     });
     const mirrors = new MirrorPods({
       nodeName: config.nodeName,

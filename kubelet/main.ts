@@ -40,6 +40,7 @@ const program = addKubeletOptions(new Command('kubelet'))
         monitorPeers: cluster.api === undefined,
         backoff: { baseMs: o.crashloopBackoffBase, maxMs: o.crashloopBackoffMax, resetMs: o.crashloopBackoffReset },
         maxPods: o.maxPods,
+        dns: { clusterDns: o.clusterDns, clusterDomain: o.clusterDomain, resolvConf: o.resolvConf },
       },
       { log, store: cluster.store, docker, ...(cluster.api && { requestToken: apiTokenRequester(cluster.api.client) }) },
     );

@@ -2,7 +2,7 @@
 // systemd EnvironmentFile sets); the command line wins. The etcd flags are flanneld's.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { type ApiFlags, apiFlagsOf } from '../cluster/index.js';
-import { addEtcdOptions, type EtcdFlagValues, etcdFlagValues } from '../common/index.js';
+import { addEtcdOptions, type EtcdFlagValues, etcdFlagValues, isIp } from '../common/index.js';
 import { DEFAULT_BACKOFF } from './backoff.js';
 import { DEFAULT_PAUSE_IMAGE } from './runtime.js';
 import { DurationError, parseDuration } from '../common/index.js';
@@ -30,6 +30,11 @@ export interface KubeletOptions extends EtcdFlagValues {
   readonly crashloopBackoffMax: number;
   readonly crashloopBackoffReset: number;
   readonly maxPods: number;
+  /** --cluster-dns: the DNS servers of pods with dnsPolicy ClusterFirst. */
+  readonly clusterDns: readonly string[];
+  readonly clusterDomain: string;
+  /** The node's resolv.conf ('' : none), for dnsPolicy Default and the search list. */
+  readonly resolvConf: string;
   readonly logLevel: string;
 }
 
@@ -66,6 +71,12 @@ function port(v: string): number {
   return n;
 }
 
+function ipList(v: string): string[] {
+  const out = v.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const ip of out) if (!isIp(ip)) throw new InvalidArgumentError(`"${ip}" is not an IP address`);
+  return out;
+}
+
 function opt(flags: string, description: string): Option {
   const name = /--([a-z0-9-]+)/.exec(flags)![1]!;
   return new Option(flags, description).env(envName(name));
@@ -95,6 +106,9 @@ export function addKubeletOptions(cmd: Command): Command {
     .addOption(opt('--crashloop-backoff-max <duration>', 'longest restart back-off').argParser(flagDuration).default(DEFAULT_BACKOFF.maxMs, '5m'))
     .addOption(opt('--crashloop-backoff-reset <duration>', 'a container that ran this long starts its back-off again').argParser(flagDuration).default(DEFAULT_BACKOFF.resetMs, '10m'))
     .addOption(opt('--max-pods <n>', "the node's pod capacity").argParser(uint).default(110))
+    .addOption(opt('--cluster-dns <ips>', 'the DNS server(s) of pods with dnsPolicy ClusterFirst, comma-separated (kube-dns\'s ClusterIP)').argParser(ipList).default([], ''))
+    .addOption(opt('--cluster-domain <domain>', "the cluster's DNS domain: pods search <ns>.svc.<domain>, svc.<domain> and <domain>").default(''))
+    .addOption(opt('--resolv-conf <file>', "the node's resolver configuration, for dnsPolicy Default and the search list of ClusterFirst ('': none)").default('/etc/resolv.conf'))
     .addOption(opt('--log-level <level>', 'log level: trace, debug, info, warn, error').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'));
 }
 
@@ -124,6 +138,9 @@ export function kubeletOptions(raw: Record<string, unknown>, etcdGiven = false):
     crashloopBackoffMax: Number(raw.crashloopBackoffMax),
     crashloopBackoffReset: Number(raw.crashloopBackoffReset),
     maxPods: Number(raw.maxPods),
+    clusterDns: Array.isArray(raw.clusterDns) ? (raw.clusterDns as string[]) : typeof raw.clusterDns === 'string' ? ipList(raw.clusterDns) : [],
+    clusterDomain: String(raw.clusterDomain ?? '').trim().replace(/\.$/, ''),
+    resolvConf: String(raw.resolvConf ?? ''),
     logLevel: String(raw.logLevel),
   };
   for (const k of ['syncFrequency', 'fileCheckFrequency', 'plegRelistPeriod', 'nodeStatusUpdateFrequency', 'nodeMonitorPeriod', 'crashloopBackoffBase', 'crashloopBackoffMax'] as const) {

@@ -7,7 +7,10 @@
 //            when it was deleted gracefully (metadata.deletionTimestamp)
 // A restarted kubelet syncs the pods it finds like any other: a container whose spec hash matches is
 // kept (adopted), so restart counts and container IDs stay.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Pod, PodStatus, Service } from '../cluster/index.js';
+import { parseResolvConf, renderResolvConf } from '../dns/index.js';
 import { keys, type Parser, parseConfigMapObject, parseJsonObject, parseSecretObject } from '../cluster/index.js';
 import { type Logger, errorMessage, isObject } from '../common/index.js';
 import { computePodActions } from './actions.js';
@@ -22,7 +25,8 @@ import { type ClusterStore, type StoreCache, servicesIn } from './sources.js';
 import { containerHash, graceOf, namespaceOf, podFullName } from './spec.js';
 import { type Waiting, computePodStatus, rfc3339 } from './status.js';
 import type { ProjectionSources, TokenCache } from './projected.js';
-import { VolumeError, bindsFor, hasFileVolumes, setUpVolumes, tearDownPodDir } from './volumes.js';
+import { type ClusterDnsSettings, kubeletManagesDns, podDnsConfig } from './dns-config.js';
+import { VolumeError, bindsFor, hasFileVolumes, podDir, setUpVolumes, tearDownPodDir } from './volumes.js';
 
 export interface PodSyncOptions {
   readonly rootDir: string;
@@ -39,6 +43,8 @@ export interface PodSyncOptions {
   readonly serviceCache: StoreCache<Service>;
   /** Service-account tokens from the TokenRequest API (absent on etcd: a token projection cannot be filled). */
   readonly tokens?: TokenCache;
+  /** --cluster-dns, --cluster-domain and --resolv-conf (the node's file, read at every pod start). */
+  readonly dns?: { readonly clusterDns: readonly string[]; readonly clusterDomain: string; readonly resolvConf: string };
 }
 
 const emptyRuntime = (pod: Pod): RuntimePod => ({ uid: pod.metadata.uid!, name: pod.metadata.name, namespace: namespaceOf(pod), graceSec: graceOf(pod), sandboxes: [], containers: [] });
@@ -114,8 +120,10 @@ export class PodSync implements PodSyncer {
       if (sandboxId && (actions.start.length || fileVolumes) && !signal.aborted) {
         let volumes = new Map<string, string>();
         let volumeError: unknown;
+        let dnsBinds: string[] = [];
         try {
           volumes = await setUpVolumes(this.o.rootDir, pod, this.projectionSources());
+          dnsBinds = await this.writeResolvConf(pod, log);
         } catch (e) {
           volumeError = e;
           if (!actions.start.length) log.warn({ err: errorMessage(e) }, 'cannot update the pod volumes');
@@ -158,7 +166,7 @@ export class PodSync implements PodSyncer {
               podIP,
               hostIP: this.o.nodeIP,
             });
-            const binds = bindsFor(c, volumes);
+            const binds = [...bindsFor(c, volumes), ...dnsBinds];
             const restartCount = last ? last.restartCount + 1 : 0;
             const id = await this.runtime.startContainer(pod, c, sandboxId, restartCount, containerHash(c), { ...resolved, binds });
             log.info({ container: name, containerId: id.slice(0, 12), restartCount }, 'container started');
@@ -198,6 +206,25 @@ export class PodSync implements PodSyncer {
       configMap: (ns, n) => this.readData(keys.configMap(ns, n), parseConfigMapObject, (m) => ({ ...(m.data ?? {}) })),
       ...(tokens && { token: (r) => tokens.get(r) }),
     };
+  }
+
+  /**
+   * The pod's resolv.conf (dns-config.ts) written to its directory, as the bind mount over /etc/resolv.conf
+   * for each of its containers; none where Docker's own copy of the node's file is the answer.
+   */
+  private async writeResolvConf(pod: Pod, log: Logger): Promise<string[]> {
+    const d = this.o.dns;
+    if (!d) return [];
+    const host = d.resolvConf ? parseResolvConf(await readFile(d.resolvConf, 'utf8').catch(() => '')) : { nameservers: [], searches: [], options: [] };
+    const settings: ClusterDnsSettings = { clusterDns: d.clusterDns, clusterDomain: d.clusterDomain, host };
+    if (!kubeletManagesDns(pod, settings)) return [];
+    const { conf, warnings } = podDnsConfig(pod, settings);
+    for (const w of warnings) log.warn({ reason: 'DNSConfigForming' }, w);
+    const dir = podDir(this.o.rootDir, pod.metadata.uid ?? '');
+    await mkdir(dir, { recursive: true });
+    const file = path.join(dir, 'etc-resolv.conf');
+    await writeFile(file, renderResolvConf(conf));
+    return [`${file}:/etc/resolv.conf`];
   }
 
   /** ErrImageNeverPull / ErrImagePull when the image is not present: this kubelet never pulls (no registry). */

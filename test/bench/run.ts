@@ -4,6 +4,7 @@ import { benchApiServer } from './apiserver.js';
 import { benchColdStart } from './coldstart.js';
 import { benchCni } from './cni.js';
 import { benchDataplane } from './dataplane.js';
+import { benchDns } from './dns.js';
 import { benchControlPlane } from './controlplane.js';
 import { benchConcurrentAcquire } from './leases.js';
 import { benchKubelet } from './kubelet.js';
@@ -20,6 +21,7 @@ const benches: Record<string, { title: string; run: () => Promise<BenchResult[]>
   cni: { title: 'CNI ADD/DEL latency: flannel -> bridge -> our host-local vs bridge + Debian host-local', run: () => benchCni(30) },
   apiserver: { title: 'kube-apiserver: 10,000 pod creates at concurrency 50 vs etcd, kubectl get pods, one change to 100 watchers, RSS', run: () => benchApiServer() },
   scheduler: { title: 'kube-scheduler: 10,000 pending pods onto 1,000 nodes (binds/s vs creates/s, spread), an RC scaled 0→500', run: () => benchScheduler() },
+  dns: { title: 'Cluster DNS: service names over UDP, kube-dns vs dnsmasq (same names, same load generator)', run: () => benchDns() },
   proxy: { title: 'Service proxy: rule syncs, 10,000 services x 5 endpoints, vs kube-proxy iptables layout; endpoint shares', run: () => benchProxy() },
 };
 
