@@ -325,7 +325,9 @@ describe.skipIf(!OLD.present)('kube-controller-manager: suspend and ttlSecondsAf
     expect(await jobPods('short')).toEqual([]);
     expect((await kc(OLD.path, 'patch', 'job', 'short', '-p', '{"spec":{"suspend":false}}')).code).toBe(0);
     const [pod] = await until(() => jobPods('short'), (p) => p.length === 1);
-    expect((await getJob('short')).status.conditions).toEqual([expect.objectContaining({ type: 'Suspended', status: 'False', reason: 'JobResumed' })]);
+    // The resumed condition is written in the sync after the one that makes the pod.
+    const resumed = await until(() => getJob('short'), (j) => (j.status?.conditions ?? []).some((c: Obj) => c.reason === 'JobResumed'));
+    expect(resumed.status.conditions).toEqual([expect.objectContaining({ type: 'Suspended', status: 'False', reason: 'JobResumed' })]);
     await setPhase(pod!.metadata.name, 'Succeeded');
     await until(() => getJob('short'), (j) => (j.status?.conditions ?? []).some((c: Obj) => c.type === 'Complete'));
     const gone = await until(() => srv!.request('GET', '/apis/batch/v1/namespaces/default/jobs/short'), (r) => r.status === 404, 20_000);

@@ -120,6 +120,15 @@ describe.skipIf(!existsSync(KUBECTL))('a pod calling the API with its mounted se
     expect(list.stdout, list.stderr).toContain('pod/caller');
     const secrets = await asPod(['get', 'secrets', '-n', 'kube-system']);
     expect(secrets.stderr).toMatch(/secrets is forbidden: User "system:serviceaccount:default:default" cannot list resource "secrets" in API group "" in the namespace "kube-system"/);
+    // Without its account's binding the same token is refused the pods (403), and allowed again with it.
+    expect(await kubectl(['delete', 'rolebinding', 'default-view'])).toMatch(/deleted/);
+    const unbound = await waitFor('the pods refused without the binding', async () => {
+      const r = await asPod(['get', 'pods', '-o', 'name']);
+      return /pods is forbidden: User "system:serviceaccount:default:default" cannot list resource "pods"/.test(r.stderr) ? r.stderr : undefined;
+    }, 15_000, 500);
+    expect(unbound).toMatch(/in the namespace "default"/);
+    await kubectl(['create', '-f', rb]);
+    await waitFor('the pods listed again with the binding', async () => ((await asPod(['get', 'pods', '-o', 'name'])).stdout.includes('pod/caller') ? true : undefined), 15_000, 500);
     // Once the pod is gone its token is refused (401), though a copy of it is kept.
     const saved = path.join(apiDir, 'saved-token');
     await writeFile(saved, token);
