@@ -37,7 +37,8 @@ const micro = () => new Date().toISOString().replace(/Z$/, '000Z');
 async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
   const deadline = Date.now() + ms;
   let v = await fn();
-  for (let i = 0; i < 300 && !ok(v) && Date.now() < deadline; i++) {
+  // Bounded by the deadline, and by a count that the deadline reaches first (every 200 ms).
+  for (let i = 0; i < Math.ceil(ms / 200) + 10 && !ok(v) && Date.now() < deadline; i++) {
     await new Promise((r) => setTimeout(r, 200));
     v = await fn();
   }
