@@ -62,9 +62,6 @@ describe.skipIf(!existsSync(KUBECTL))('kubelet and kube-proxy on the API, driven
             `--cert-dir=${path.join(apiDir, 'certs')}`,
             `--write-kubeconfig=${kubeconfig}`,
             ...SECURE_APISERVER_ARGS,
-            // Pods are created here before the controller manager's serviceaccount controller may have made the
-            // namespaces' default ServiceAccounts (serviceaccount.test.ts runs the plugin).
-            '--disable-admission-plugins=ServiceAccount',
           ],
           { logFile: path.join(apiDir, 'apiserver.log') },
         );
@@ -81,6 +78,8 @@ describe.skipIf(!existsSync(KUBECTL))('kubelet and kube-proxy on the API, driven
     });
     const proxyConfig = `--kubeconfig=${daemonConfigs.get('kube-proxy')!}`;
     for (const h of k.lab.hosts) proxies.push(startProxy(h, k.etcd, { tag: 'api', storeArgs: [proxyConfig], args: ['--cluster-cidr=10.5.0.0/16', '--leader-elect-lease-duration=3s'] }));
+    // The ServiceAccount admission refuses pods until the controller manager has made the namespace's default account.
+    await waitFor('the default ServiceAccount and kube-root-ca.crt', async () => (await kubectl(['get', 'serviceaccount/default', 'configmap/kube-root-ca.crt', '-o', 'name']).catch(() => '')).split('\n').filter(Boolean).length === 2, 30_000, 250);
   }, 120_000);
 
   afterAll(async () => {
