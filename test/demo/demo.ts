@@ -504,7 +504,8 @@ class Demo {
     const certDir = path.join(apiDir, 'certs');
     for (const [daemon, bin] of [['kube-controller-manager', CONTROLLER_MANAGER], ['kube-scheduler', SCHEDULER]] as const) {
       const config = await writeDaemonKubeconfig(certDir, base, apiDir, daemon);
-      const argv = [process.execPath, bin, `--kubeconfig=${config}`, '--secure-port=0'];
+      // The node lifecycle controller looks every second (as the kubelets' short periods), not every 5 s.
+      const argv = [process.execPath, bin, `--kubeconfig=${config}`, '--secure-port=0', ...(daemon === 'kube-controller-manager' ? ['--node-monitor-period=1s'] : [])];
       const p = lab.switch.spawn(argv, { logFile: path.join(apiDir, `${daemon}.log`) });
       if (daemon === 'kube-controller-manager') this.controllerManager = p;
       else this.scheduler = p;
@@ -541,11 +542,13 @@ class Demo {
     await this.record();
     const started = Date.now();
     const readyOf = async (): Promise<Map<string, string>> => {
-      const text = await this.kubectl(['get', 'nodes', '-o', 'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}'], false);
-      return new Map(text.split('\n').filter(Boolean).map((l) => l.split('=') as [string, string]));
+      // A node is schedulable once Ready and rid of the not-ready taints (the kubelet registers with one, the node
+      // lifecycle controller removes it): before that the scheduler would put every pod on the first node ready.
+      const text = await this.kubectl(['get', 'nodes', '-o', 'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}={.spec.taints[*].key}{"\\n"}{end}'], false);
+      return new Map(text.split('\n').filter(Boolean).map((l) => { const [n = '', ready = '', taints = ''] = l.split('='); return [n, taints ? `tainted ${taints}` : ready]; }));
     };
     await waitFor(
-      'every host a Ready node in kubectl get nodes',
+      'every host a Ready node without taints in kubectl get nodes',
       async () => {
         for (const [h, p] of this.kubelets) if (!p.running) throw new DemoError(`kubelet on ${h} exited (${JSON.stringify(p.exitInfo)}); log: ${p.logFile}`);
         const ready = await readyOf();
@@ -554,7 +557,7 @@ class Demo {
       40_000,
       300,
     );
-    out(`  every kubelet registered its node, all Ready ${Date.now() - started} ms after start`);
+    out(`  every kubelet registered its node, all Ready (and untainted) ${Date.now() - started} ms after start`);
     out();
     const nodes = await this.kubectl(['get', 'nodes']);
     for (const h of lab.hosts) {
