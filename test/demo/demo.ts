@@ -7,9 +7,13 @@
 //   3. what flanneld programmed: subnet.env, routes, neighbours, FDB, and the leases in etcd
 //   4. a pod per host, ping and TCP between pods across hosts, tcpdump on flannel.1 and on the wire
 //   5. dockerd per host on flanneld's Docker options, containers across hosts
-//   6. the control plane: a kubelet per host registers its Node, `kubectl get nodes` lists the hosts,
-//      pods made with `kubectl create` run on every host (`kubectl get pods -o wide -A`)
-//   7. teardown (or, with --keep, how to look around and how to tear down later)
+//   6. the control plane under Node,RBAC, each daemon with its own identity: kube-controller-manager and
+//      kube-scheduler beside the apiserver, a kubelet and kube-proxy per host; `kubectl get nodes`
+//   7. seed 000's walkthrough with kubectl: its images imported on every node, its db and web services and
+//      RCs created as written (`kubectl create -f`), the pods spread by the scheduler (`kubectl get pods -o
+//      wide`, `kubectl get services`), a page from a web pod across hosts and through the service's ClusterIP,
+//      `kubectl scale` 2 → 3 → 2, `kubectl rolling-update` to webwithdb:v2 (the plugin kubectl-rolling_update)
+//   8. teardown (or, with --keep, how to look around and how to tear down later)
 //
 //   node dist/test/demo/demo.js [--keep]      run the demo
 //   node dist/test/demo/demo.js --down <prefix>   tear down a kept demo by the names and PIDs it recorded
@@ -17,11 +21,11 @@
 // Nothing is created in the machine's root network namespace. Every wait is bounded. Cleanup runs on
 // success, on failure and on SIGINT/SIGTERM/SIGHUP, by exact namespace name and recorded PID.
 import { existsSync } from 'node:fs';
-import { lstat, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { contains, parseCidr, parseIp } from '../../core/index.js';
-import { type EtcdServer, kubectlBinaries, SECURE_APISERVER_ARGS, writeDaemonKubeconfig } from '../harness/index.js';
+import { DB_RC, DB_SERVICE, type EtcdServer, kubectlBinaries, SECURE_APISERVER_ARGS, WEB_RC, WEB_SERVICE, writeDaemonKubeconfig } from '../harness/index.js';
 import {
   BUSYBOX_IMAGE,
   capture,
@@ -44,6 +48,7 @@ import {
   runCommand,
   startDockerd,
   startFlanneld,
+  startProxy,
   startLabEtcd,
   startTcpEcho,
   subnetFileOf,
@@ -55,6 +60,9 @@ import {
 const dockerOptsFile = (h: Host): string => path.join(h.dir, 'docker');
 const APISERVER = path.join(REPO, 'dist/apiserver/main.js');
 const APISERVER_PORT = 6443;
+const CONTROLLER_MANAGER = path.join(REPO, 'dist/controllers/main.js');
+const SCHEDULER = path.join(REPO, 'dist/scheduler/main.js');
+const ROLLING_UPDATE = path.join(REPO, 'dist/rollingupdate/main.js');
 /** The kubelet's periods, short so that the demo's nodes are Ready within a few seconds (all flags of the kubelet). */
 const KUBELET_FLAGS = ['--sync-frequency=3s', '--pleg-relist-period=500ms', '--node-status-update-frequency=1s', '--node-monitor-period=1s', '--node-monitor-grace-period=10s'];
 
@@ -123,6 +131,9 @@ class Demo {
   apiserver: Proc | undefined;
   readonly flanneld = new Map<string, Proc>();
   readonly kubelets = new Map<string, Proc>();
+  readonly proxies = new Map<string, Proc>();
+  controllerManager: Proc | undefined;
+  scheduler: Proc | undefined;
   readonly pods = new Map<string, Pod>();
   private cleaning: Promise<void> | undefined;
 
@@ -136,6 +147,9 @@ class Demo {
     if (this.etcd?.pid) pids.push({ pid: this.etcd.pid, what: 'etcd', ns: lab.switch.ns });
     if (this.apiserver?.running) pids.push({ pid: this.apiserver.pid, what: 'kube-apiserver', ns: lab.switch.ns });
     for (const [h, p] of this.kubelets) if (p.running) pids.push({ pid: p.pid, what: `kubelet on ${h}`, ns: lab.host(h).ns });
+    for (const [h, p] of this.proxies) if (p.running) pids.push({ pid: p.pid, what: `kube-proxy on ${h}`, ns: lab.host(h).ns });
+    if (this.controllerManager?.running) pids.push({ pid: this.controllerManager.pid, what: 'kube-controller-manager', ns: lab.switch.ns });
+    if (this.scheduler?.running) pids.push({ pid: this.scheduler.pid, what: 'kube-scheduler', ns: lab.switch.ns });
     for (const [h, p] of this.flanneld) if (p.running) pids.push({ pid: p.pid, what: `flanneld on ${h}`, ns: lab.host(h).ns });
     const rec: Recorded = { prefix: lab.prefix, namespaces: [...lab.namespaces], pids, createdBy: process.pid, createdAt: new Date().toISOString() };
     await writeFile(path.join(lab.dir, STATE_FILE), `${JSON.stringify(rec, null, 2)}\n`);
@@ -319,12 +333,20 @@ class Demo {
     try {
       await this.docker(lab, daemons);
       // ---------------------------------------------------------------- 6
-      heading('The control plane: kube-apiserver, a kubelet per host, kubectl');
-      await this.controlPlane(lab, daemons, envs);
+      heading('The control plane: kube-apiserver, kube-controller-manager, kube-scheduler, a kubelet and kube-proxy per host');
+      await this.controlPlane(lab, daemons);
+      // ---------------------------------------------------------------- 7
+      heading("The seed's walkthrough with kubectl: services and RCs, pods, a page, scale, rolling-update");
+      await this.walkthrough(lab, daemons, envs);
     } finally {
       // The kubelets go with the Docker daemons they drive, --keep or not.
-      for (const [h, p] of this.kubelets) if (p.running) await p.stop(5_000).catch((e: unknown) => out(`  kubelet on ${h}: stop failed: ${String(e)}`));
+      // In parallel: each may take a few seconds (a kubelet ends its pod workers first).
+      const stopAll = (ps: [string, Proc | undefined][]): Promise<unknown> =>
+        Promise.all(ps.map(([what, p]) => (p?.running ? p.stop(5_000).catch((e: unknown) => out(`  ${what}: stop failed: ${String(e)}`)) : undefined)));
+      await stopAll([...this.kubelets].map(([h, p]) => [`kubelet on ${h}`, p]));
       if (this.kubelets.size) out(`  kubelets stopped on ${[...this.kubelets.keys()].join(', ')}`);
+      await stopAll([...[...this.proxies].map(([h, p]): [string, Proc] => [`kube-proxy on ${h}`, p]), ['kube-scheduler', this.scheduler], ['kube-controller-manager', this.controllerManager]]);
+      if (this.proxies.size) out('  kube-proxy, kube-scheduler and kube-controller-manager stopped');
       for (const d of daemons) await d.stop();
       if (daemons.length) out(`  dockerd stopped on ${daemons.map((d) => d.host.name).join(', ')}`);
       await this.record();
@@ -353,7 +375,7 @@ class Demo {
   /**
    * flanneld wrote Docker's options (as mk-docker-opts.sh did); each host's dockerd starts with them,
    * so docker0 carries the host's subnet and containers on different hosts reach each other by their
-   * own addresses. The daemons go into `daemons` as they start (the caller stops them after step 6).
+   * own addresses. The daemons go into `daemons` as they start (the caller stops them after step 7).
    */
   async docker(lab: Lab, daemons: Dockerd[]): Promise<void> {
     out('  docker0 takes over the subnet the pods of the last step used on cni0, so cni0 goes first:');
@@ -398,8 +420,6 @@ class Demo {
       `--cert-dir=${path.join(dir, 'certs')}`,
       `--write-kubeconfig=${this.kubeconfig}`,
       ...SECURE_APISERVER_ARGS,
-      // The demo runs no kube-controller-manager to make each namespace's default ServiceAccount.
-      '--disable-admission-plugins=ServiceAccount',
     ];
     const logFile = path.join(dir, 'apiserver.log');
     out();
@@ -408,6 +428,11 @@ class Demo {
     const p = lab.switch.spawn(this.keep ? ['sh', '-c', 'mkdir -p "$(dirname "$0")" && exec "$@" >>"$0" 2>&1', logFile, ...argv] : argv, { logFile: this.keep ? path.join(lab.dir, 'apiserver-spawn.log') : logFile });
     out(`    pid ${p.pid}, log ${this.keep ? logFile : p.logFile}  (kube-apiserver is ${path.relative(process.cwd(), APISERVER) || APISERVER})`);
     return p;
+  }
+
+  /** Where the demo puts the kubectl-rolling_update launcher, first on kubectl's PATH. */
+  get binDir(): string {
+    return path.join(this.lab!.dir, 'bin');
   }
 
   get kubeconfig(): string {
@@ -427,8 +452,14 @@ class Demo {
   }
 
   /** kubectl in the switch namespace; printed as `sw# kubectl <args>` when `print`. Throws when it fails. */
-  async kubectl(args: readonly string[], print = true): Promise<string> {
-    const r = await this.lab!.switch.exec(this.kubectlArgv(args), { timeoutMs: 20_000, env: { HOME: path.join(this.lab!.dir, 'kubectl-cache'), KUBECONFIG: '' } });
+  async kubectl(args: readonly string[], print = true, timeoutMs = 20_000): Promise<string> {
+    // PATH: kubectl runs `kubectl rolling-update` as the plugin kubectl-rolling_update it finds there.
+    // kubectl refuses its own flags before a plugin's name, and hands the plugin every argument after it:
+    // the plugin gets the kubeconfig from KUBECONFIG, as kubectl would.
+    const plugin = args[0] === 'rolling-update';
+    const env = { HOME: path.join(this.lab!.dir, 'kubectl-cache'), KUBECONFIG: plugin ? this.kubeconfig : '', PATH: `${this.binDir}:${process.env.PATH ?? ''}` };
+    const argv = plugin ? [this.kubectlArgv([])[0]!, ...args] : this.kubectlArgv(args);
+    const r = await this.lab!.switch.exec(argv, { timeoutMs, env });
     if (print) shown('sw', ['kubectl', ...args], r.stdout + (r.code === 0 ? '' : r.stderr));
     if (r.code !== 0 || r.timedOut) throw new LabError('kubectl', ['kubectl', ...args], r);
     return r.stdout;
@@ -440,7 +471,7 @@ class Demo {
    * a pod per host made with `kubectl create`, run by the kubelets on docker0 with flannel's subnets;
    * `kubectl get pods -o wide -A`; and a fetch across hosts from a container to such a pod.
    */
-  async controlPlane(lab: Lab, daemons: readonly Dockerd[], envs: ReadonlyMap<string, Record<string, string>>): Promise<void> {
+  async controlPlane(lab: Lab, daemons: readonly Dockerd[]): Promise<void> {
     const ap = this.apiserver!;
     const base = `https://${lab.switch.ip}:${APISERVER_PORT}`;
     await waitFor(
@@ -460,11 +491,28 @@ class Demo {
     // Each kubelet has its node's own identity: under Node authorization it reads only what its pods name
     // and writes only its own Node and its pods' status (NodeRestriction).
     const apiDir = path.join(lab.dir, 'apiserver');
+    // kubectl 1.18+ dropped rolling-update; the project ships it as a plugin, which kubectl runs from its PATH.
+    await mkdir(this.binDir, { recursive: true });
+    await writeFile(path.join(this.binDir, 'kubectl-rolling_update'), `#!/bin/sh\nexec ${quote(process.execPath)} ${quote(ROLLING_UPDATE)} "$@"\n`, { mode: 0o755 });
     const nodeConfigs = new Map<string, string>();
     for (const d of daemons) nodeConfigs.set(d.host.name, await writeDaemonKubeconfig(path.join(apiDir, 'certs'), base, apiDir, 'kubelet', d.host.name));
     out(`  (authorization ${SECURE_APISERVER_ARGS.join(' ')}); each kubelet gets a kubeconfig of its own, a client`);
     out(`  certificate CN=system:node:<host>, O=system:nodes signed by the apiserver's CA: ${path.join(apiDir, 'kubelet-<host>.kubeconfig')}.`);
     out();
+    // The controller manager and the scheduler beside the apiserver, each with its own identity (RBAC's
+    // system:kube-controller-manager and system:kube-scheduler roles); their health ports off (--secure-port=0).
+    const certDir = path.join(apiDir, 'certs');
+    for (const [daemon, bin] of [['kube-controller-manager', CONTROLLER_MANAGER], ['kube-scheduler', SCHEDULER]] as const) {
+      const config = await writeDaemonKubeconfig(certDir, base, apiDir, daemon);
+      // The node lifecycle controller looks every second (as the kubelets' short periods), not every 5 s.
+      const argv = [process.execPath, bin, `--kubeconfig=${config}`, '--secure-port=0', ...(daemon === 'kube-controller-manager' ? ['--node-monitor-period=1s'] : [])];
+      const p = lab.switch.spawn(argv, { logFile: path.join(apiDir, `${daemon}.log`) });
+      if (daemon === 'kube-controller-manager') this.controllerManager = p;
+      else this.scheduler = p;
+      out(`  sw# ${daemon} ${cmdline(argv.slice(2))} &`);
+      out(`    pid ${p.pid}, log ${p.logFile}`);
+    }
+    await this.record();
     for (const d of daemons) {
       const h = d.host;
       const argv = [
@@ -484,14 +532,23 @@ class Demo {
       out(`  ${h.name}# kubelet ${cmdline(argv.slice(2, 7))} … &`);
       out(`    pid ${p.pid}, log ${p.logFile}`);
     }
+    const proxyConfig = await writeDaemonKubeconfig(certDir, base, apiDir, 'kube-proxy');
+    for (const h of lab.hosts) {
+      const args = ['--cluster-cidr=10.5.0.0/16'];
+      const p = startProxy(h, this.etcd!, { tag: 'api', storeArgs: [`--kubeconfig=${proxyConfig}`], args });
+      this.proxies.set(h.name, p);
+      out(`  ${h.name}# kube-proxy --kubeconfig=${proxyConfig} --hostname-override=${h.name} ${args.join(' ')} &   (pid ${p.pid})`);
+    }
     await this.record();
     const started = Date.now();
     const readyOf = async (): Promise<Map<string, string>> => {
-      const text = await this.kubectl(['get', 'nodes', '-o', 'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}'], false);
-      return new Map(text.split('\n').filter(Boolean).map((l) => l.split('=') as [string, string]));
+      // A node is schedulable once Ready and rid of the not-ready taints (the kubelet registers with one, the node
+      // lifecycle controller removes it): before that the scheduler would put every pod on the first node ready.
+      const text = await this.kubectl(['get', 'nodes', '-o', 'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}={.spec.taints[*].key}{"\\n"}{end}'], false);
+      return new Map(text.split('\n').filter(Boolean).map((l) => { const [n = '', ready = '', taints = ''] = l.split('='); return [n, taints ? `tainted ${taints}` : ready]; }));
     };
     await waitFor(
-      'every host a Ready node in kubectl get nodes',
+      'every host a Ready node without taints in kubectl get nodes',
       async () => {
         for (const [h, p] of this.kubelets) if (!p.running) throw new DemoError(`kubelet on ${h} exited (${JSON.stringify(p.exitInfo)}); log: ${p.logFile}`);
         const ready = await readyOf();
@@ -500,49 +557,150 @@ class Demo {
       40_000,
       300,
     );
-    out(`  every kubelet registered its node, all Ready ${Date.now() - started} ms after start`);
+    out(`  every kubelet registered its node, all Ready (and untainted) ${Date.now() - started} ms after start`);
     out();
     const nodes = await this.kubectl(['get', 'nodes']);
     for (const h of lab.hosts) {
       if (!new RegExp(`^${h.name}\\s+Ready\\s`, 'm').test(nodes)) throw new DemoError(`kubectl get nodes does not list host ${h.name} as Ready`);
     }
 
-    // A pod per host, pinned with nodeName (there is no scheduler yet), from a file as users write them.
-    const file = path.join(lab.dir, 'web-pods.yaml');
-    await writeFile(file, lab.hosts.map((h) => webPodYaml(h.name)).join('---\n'));
+    // Pods get their namespace's default ServiceAccount (the ServiceAccount admission), which the controller
+    // manager's serviceaccount controller makes: none can be created before it exists.
+    const saUp = Date.now();
+    await waitFor('the default ServiceAccount in default (made by kube-controller-manager)', async () => {
+      if (!this.controllerManager?.running) throw new DemoError(`kube-controller-manager exited (${JSON.stringify(this.controllerManager?.exitInfo)}); log: ${this.controllerManager?.logFile}`);
+      return (await this.kubectl(['get', 'serviceaccount', 'default', '-o', 'name'], false).catch(() => '')).trim() === 'serviceaccount/default';
+    }, 30_000, 300);
     out();
-    out(`  ${file}: a pod per host, spec.nodeName the host, image ${BUSYBOX_IMAGE} (imported, never pulled)`);
-    await this.kubectl(['create', '-f', file]);
-    const podsUp = Date.now();
-    const ips = await waitFor(
-      'every web pod Running with an IP',
-      async () => {
-        const text = await this.kubectl(['get', 'pods', '-o', 'jsonpath={range .items[*]}{.metadata.name}={.status.phase}={.status.podIP}{"\\n"}{end}'], false);
-        const got = new Map(text.split('\n').filter(Boolean).map((l) => { const [n = '', ph = '', ip = ''] = l.split('='); return [n, { ph, ip }] as const; }));
-        const all = lab.hosts.map((h) => got.get(`web-${h.name}`));
-        return all.every((x) => x?.ph === 'Running' && x.ip) ? new Map(lab.hosts.map((h, i) => [h.name, all[i]!.ip])) : undefined;
-      },
-      40_000,
-      300,
-    );
-    out(`  the kubelets started them: all Running ${Date.now() - podsUp} ms after kubectl create`);
+    out(`  kube-controller-manager made the default ServiceAccount of namespace default (${Date.now() - saUp} ms)`);
+    await this.kubectl(['get', 'serviceaccounts']);
+  }
+
+  /**
+   * Seed 000's walkthrough: its images made as it made them (a container's file system exported, then
+   * `docker import`ed on every node), its two services and two RCs created with `kubectl create -f` as it
+   * printed them, the pods placed by the scheduler, a page fetched from a web pod and through the service,
+   * `kubectl scale` and `kubectl rolling-update` (the plugin kubectl-rolling_update).
+   */
+  async walkthrough(lab: Lab, daemons: readonly Dockerd[], envs: ReadonlyMap<string, Record<string, string>>): Promise<void> {
+    const dir = path.join(lab.dir, 'seed');
+    await this.seedImages(dir, daemons);
     out();
-    const wide = await this.kubectl(['get', 'pods', '-o', 'wide', '-A']);
-    for (const h of lab.hosts) {
-      const ip = ips.get(h.name)!;
-      const subnet = envs.get(h.name)!.FLANNEL_SUBNET!;
-      if (!contains(parseCidr(subnet), parseIp(ip))) throw new DemoError(`pod web-${h.name} has IP ${ip}, outside ${h.name}'s flannel subnet ${subnet}`);
-      if (!new RegExp(`^default\\s+web-${h.name}\\s+1/1\\s+Running\\s+\\d+\\s+\\S+\\s+${esc(ip)}\\s+${h.name}\\s`, 'm').test(wide)) {
-        throw new DemoError(`kubectl get pods -o wide -A does not show web-${h.name} Running with IP ${ip} on node ${h.name}`);
-      }
+    const files: [string, string][] = [['db-service.yaml', DB_SERVICE], ['db-rc.yaml', DB_RC], ['ws-service.yaml', WEB_SERVICE], ['ws-rc.yaml', WEB_RC]];
+    for (const [name, text] of files) await writeFile(path.join(dir, name), text);
+    out(`  the seed's four files, as it prints them, in ${dir}:`);
+    shown('sw', ['cat', 'ws-rc.yaml'], WEB_RC);
+    for (const [name] of files) {
+      const file = path.join(dir, name);
+      // ws-service.yaml names spec.publicIPs, a field of the pre-v1 API: kubectl's schema check refuses it,
+      // and --validate=false sends the file as written (the apiserver drops the unknown field).
+      await this.kubectl(['create', '-f', file, ...(name === 'ws-service.yaml' ? ['--validate=false'] : [])]);
     }
-    out(`  each pod's IP is in its host's flannel subnet (${lab.hosts.map((h) => `${h.name} ${envs.get(h.name)!.FLANNEL_SUBNET}`).join(', ')})`);
+    const created = Date.now();
+    const web = await this.waitPods('the db and web pods Running', (ps) => count(ps, 'db') === 2 && count(ps, 'webserver') === 2, 60_000);
+    out(`  the controller manager made 2 db and 2 web pods, the scheduler bound them, the kubelets started them: all`);
+    out(`  Running ${Date.now() - created} ms after kubectl create`);
     out();
-    // Across hosts: the container of step 5 on a fetches from the pod that the kubelet on b started.
-    const url = `http://${ips.get('b')!}:8080/`;
-    const r = await daemons[0]!.execIn('client', ['timeout', '5', 'wget', '-q', '-O', '-', url], { timeoutMs: 10_000 });
-    shown('a/client', ['wget', '-q', '-O', '-', url], r.stdout);
-    if (!r.stdout.includes('hello from web-b')) throw new DemoError(`a/client could not fetch from pod web-b at ${url}`);
+    const wide = await this.kubectl(['get', 'pods', '-o', 'wide']);
+    for (const app of ['db', 'webserver']) {
+      const nodes = web.filter((p) => p.app === app).map((p) => p.node);
+      if (new Set(nodes).size !== nodes.length) throw new DemoError(`the scheduler put both ${app} pods on ${nodes[0]}: not spread`);
+    }
+    for (const p of web) {
+      const subnet = envs.get(p.node)?.FLANNEL_SUBNET;
+      if (!subnet || !contains(parseCidr(subnet), parseIp(p.ip))) throw new DemoError(`pod ${p.name} on ${p.node} has IP ${p.ip}, outside the node's flannel subnet ${subnet}`);
+      if (!new RegExp(`^${p.name}\\s+1/1\\s+Running\\s.*\\s${esc(p.ip)}\\s+${p.node}\\s`, 'm').test(wide)) throw new DemoError(`kubectl get pods -o wide does not show ${p.name} Running at ${p.ip} on ${p.node}`);
+    }
+    out(`  each RC's pods on different nodes, each pod's IP in its node's flannel subnet`);
+    out();
+    const svcs = await this.kubectl(['get', 'services']);
+    const clusterIp = (await this.kubectl(['get', 'service', 'webserve-service', '-o', 'jsonpath={.spec.clusterIP}'], false)).trim();
+    if (!/^db-service\s/m.test(svcs) || !clusterIp) throw new DemoError('kubectl get services does not list db-service and webserve-service with a ClusterIP');
+    await waitFor('the Endpoints of both services (written by kube-controller-manager)', async () => {
+      const eps = await this.kubectl(['get', 'endpoints', 'db-service', 'webserve-service', '-o', 'jsonpath={range .items[*]}{.metadata.name}={range .subsets[*].addresses[*]}{.ip},{end}{"\\n"}{end}'], false);
+      return eps.split('\n').filter((l) => /=(\d+\.){3}\d+,(\d+\.){3}\d+,$/.test(l)).length === 2;
+    }, 20_000, 300);
+    await this.kubectl(['get', 'endpoints']);
+
+    // As the seed: a web pod's IP, a page from it, then its cgi-bin/action, which asks the db through db-service.
+    const [w] = web.filter((p) => p.app === 'webserver');
+    const from = clientFor(daemons, w!.node);
+    out();
+    out(`  from ${from.label} (a container on another host) to ${w!.name} on ${w!.node}:`);
+    await this.fetch(from, `http://${w!.ip}/index.html`, 'The Web Server is Running');
+    await this.fetch(from, `http://${w!.ip}/cgi-bin/action`, '<h2>Success</h2>');
+    out(`  and through webserve-service's ClusterIP (kube-proxy on every host, on the API):`);
+    await this.fetch(from, `http://${clusterIp}/index.html`, 'The Web Server is Running');
+
+    // kubectl scale: the RC follows, 2 → 3 → 2.
+    out();
+    await this.kubectl(['scale', '--replicas=3', 'rc', 'webserver-controller']);
+    await this.waitPods('3 web pods Running', (ps) => count(ps, 'webserver') === 3, 40_000);
+    await this.kubectl(['get', 'pods', '-l', 'name=webserver', '-o', 'wide']);
+    await this.kubectl(['scale', '--replicas=2', 'rc', 'webserver-controller']);
+    await this.waitPods('2 web pods left', (ps) => count(ps, 'webserver') === 2, 30_000);
+    await this.kubectl(['get', 'rc']);
+
+    // kubectl rolling-update: kubectl finds the plugin kubectl-rolling_update on its PATH.
+    out();
+    out(`  kubectl rolling-update is the plugin ${path.join(this.binDir, 'kubectl-rolling_update')} (runs ${path.relative(process.cwd(), ROLLING_UPDATE) || ROLLING_UPDATE}):`);
+    const t = Date.now();
+    const ru = await this.kubectl(['rolling-update', 'webserver-controller', '--image=webwithdb:v2', '--update-period=1s', '--poll-interval=200ms'], true, 90_000);
+    if (!/^Created webserver-controller-[0-9a-f]+$/m.test(ru) || !/^replicationcontroller "webserver-controller" rolling updated$/m.test(ru)) throw new DemoError('kubectl rolling-update did not print the seed\'s lines');
+    out(`  rolled in ${Date.now() - t} ms, one pod at a time`);
+    const after = await this.waitPods('2 web pods of webwithdb:v2 Running', (ps) => count(ps, 'webserver') === 2 && ps.filter((p) => p.app === 'webserver').every((p) => p.image === 'webwithdb:v2'), 30_000);
+    await this.kubectl(['get', 'rc', '-o', 'wide']);
+    await this.kubectl(['get', 'pods', '-l', 'name=webserver', '-o', 'wide']);
+    const v2 = after.find((p) => p.app === 'webserver')!;
+    await this.fetch(clientFor(daemons, v2.node), `http://${clusterIp}/index.html`, 'version 2', 15_000);
+  }
+
+  /** Seed 000's images: a container's file system exported once, `docker import`ed on every node. */
+  async seedImages(dir: string, daemons: readonly Dockerd[]): Promise<void> {
+    const [first] = daemons as [Dockerd];
+    out(`  the seed's images, made as it made them: a container's file system (busybox here, with the seed's`);
+    out(`  /usr/sbin/httpd and /usr/bin/mysqld_safe as small scripts) exported, then imported on every node:`);
+    for (const [image, tree] of seedImageTrees()) {
+      const stage = path.join(dir, 'rootfs', image.replace(/[:/]/g, '-'));
+      for (const [file, text] of Object.entries(tree)) {
+        await mkdir(path.dirname(path.join(stage, file)), { recursive: true });
+        await writeFile(path.join(stage, file), text, { mode: text.startsWith('#!') ? 0o755 : 0o644 });
+      }
+      const tar = path.join(dir, `${image.replace(/[:/]/g, '-')}.tar`);
+      const name = `make-${image.replace(/[:/]/g, '-')}`;
+      await first.docker(['create', '--name', name, BUSYBOX_IMAGE, 'true']);
+      await first.docker(['cp', `${stage}/.`, `${name}:/`]);
+      await first.docker(['export', '-o', tar, name]);
+      await first.docker(['rm', name]);
+      out(`  ${first.host.name}# docker export ${name} > ${path.basename(tar)}`);
+      for (const d of daemons) await d.docker(['import', tar, image], { timeoutMs: 60_000 });
+      out(`  ${daemons.map((d) => d.host.name).join(',')}# cat ${path.basename(tar)} | docker import - ${image}`);
+    }
+    const imgs = await first.docker(['images', '--format', '{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Size}}']);
+    shown(first.host.name, ['docker', 'images'], imgs.split('\n').filter((l) => /^(webwithdb|dbforweb)\t/.test(l)).join('\n'));
+  }
+
+  /** Polls the pods (bounded) until `ok`; the pods then, not being deleted. */
+  async waitPods(what: string, ok: (ps: PodRow[]) => boolean, timeoutMs: number): Promise<PodRow[]> {
+    let last: PodRow[] = [];
+    return waitFor(what, async () => {
+      const text = await this.kubectl(['get', 'pods', '-o', `jsonpath=${POD_ROWS}`], false);
+      last = parsePodRows(text);
+      return ok(last) ? last : undefined;
+    }, timeoutMs, 300).catch((e: unknown) => {
+      throw new DemoError(`${String(e)}; pods: ${last.map((p) => `${p.name} ${p.phase} ${p.node || '-'}`).join(', ') || 'none'}`);
+    });
+  }
+
+  /** wget from a container, printed; retried (bounded) until the page holds `expect`. */
+  async fetch(from: { d: Dockerd; label: string }, url: string, expect: string, timeoutMs = 10_000): Promise<void> {
+    let r = { stdout: '', stderr: '' };
+    const got = await waitFor(`${url} from ${from.label}`, async () => {
+      r = await from.d.execIn('client', ['timeout', '5', 'wget', '-q', '-O', '-', url], { timeoutMs: 10_000 });
+      return r.stdout.includes(expect);
+    }, timeoutMs, 300).catch(() => false);
+    shown(from.label, ['wget', '-q', '-O', '-', url], r.stdout || r.stderr);
+    if (!got) throw new DemoError(`${from.label} could not fetch "${expect}" from ${url}`);
   }
 
   async ping(from: Pod, to: Pod, count: number): Promise<void> {
@@ -584,26 +742,57 @@ async function createLab(keep: boolean): Promise<Lab> {
 
 const esc = (s: string): string => s.replace(/\./g, '\\.');
 
-function webPodYaml(host: string): string {
-  return [
-    'apiVersion: v1',
-    'kind: Pod',
-    'metadata:',
-    `  name: web-${host}`,
-    '  labels:',
-    '    app: web',
-    'spec:',
-    `  nodeName: ${host}`,
-    '  terminationGracePeriodSeconds: 1',
-    '  containers:',
-    '  - name: web',
-    `    image: ${BUSYBOX_IMAGE}`,
-    '    imagePullPolicy: Never',
-    `    command: [sh, -c, 'mkdir -p /w && echo "hello from web-${host}" > /w/index.html && exec httpd -f -p 8080 -h /w']`,
-    '    ports:',
-    '    - containerPort: 8080',
+interface PodRow {
+  name: string;
+  /** The pod's `name` label: db or webserver for the seed's pods. */
+  app: string;
+  phase: string;
+  ip: string;
+  node: string;
+  image: string;
+}
+const POD_ROWS = '{range .items[*]}{.metadata.name}={.metadata.labels.name}={.status.phase}={.status.podIP}={.spec.nodeName}={.spec.containers[0].image}={.metadata.deletionTimestamp}={.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}';
+
+/** The pods that run, are Ready and are not being deleted. */
+function parsePodRows(text: string): PodRow[] {
+  const rows: PodRow[] = [];
+  for (const l of text.split('\n').filter(Boolean)) {
+    const [name = '', app = '', phase = '', ip = '', node = '', image = '', deleting = '', ready = ''] = l.split('=');
+    if (deleting || phase !== 'Running' || ready !== 'True' || !ip) continue;
+    rows.push({ name, app, phase, ip, node, image });
+  }
+  return rows;
+}
+const count = (ps: readonly PodRow[], app: string): number => ps.filter((p) => p.app === app).length;
+
+/** A client container on a host other than `node` (step 5 left one on a and one on c). */
+function clientFor(daemons: readonly Dockerd[], node: string): { d: Dockerd; label: string } {
+  const d = daemons.find((x) => x.host.name !== node && x.host.name !== 'b')!;
+  return { d, label: `${d.host.name}/client` };
+}
+
+/**
+ * What seed 000's images hold beyond busybox: webwithdb's /usr/sbin/httpd (the seed ran Apache as
+ * `httpd -D FOREGROUND`; here busybox's httpd on port 80), its index page and cgi-bin/action, which asks the db
+ * through db-service (the kubelet gives pods DB_SERVICE_SERVICE_HOST/PORT); dbforweb's /usr/bin/mysqld_safe, a
+ * server on 3306 that greets each client; webwithdb:v2, the image of the rolling update.
+ */
+function seedImageTrees(): [string, Record<string, string>][] {
+  const httpd = '#!/bin/sh\n# Apache\'s flags (-D FOREGROUND) mean busybox httpd in the foreground here.\nexec /bin/httpd -f -p 80 -h /var/www/html\n';
+  const action = [
+    '#!/bin/sh',
+    'printf "Content-Type: text/html\\r\\n\\r\\n"',
+    'db=$(nc -w 3 "$DB_SERVICE_SERVICE_HOST" "$DB_SERVICE_SERVICE_PORT" </dev/null 2>/dev/null)',
+    'case "$db" in *mysql*) h="Success" ;; *) h="No database at $DB_SERVICE_SERVICE_HOST:$DB_SERVICE_SERVICE_PORT" ;; esac',
+    'printf "<html>\\n<head>\\n<title>My Application</title>\\n</head>\\n<body>\\n<h2>%s</h2>\\n</body>\\n</html>\\n" "$h"',
     '',
   ].join('\n');
+  const web = (page: string): Record<string, string> => ({ 'usr/sbin/httpd': httpd, 'var/www/html/index.html': page, 'var/www/html/cgi-bin/action': action });
+  return [
+    ['dbforweb', { 'usr/bin/mysqld_safe': '#!/bin/sh\n# A stand-in for MySQL on 3306: each client gets a greeting.\nexec nc -ll -p 3306 -e /usr/bin/mysql-greeting\n', 'usr/bin/mysql-greeting': '#!/bin/sh\necho "5.5.0 mysql (dbforweb on $(hostname))"\n' }],
+    ['webwithdb', web('The Web Server is Running\n')],
+    ['webwithdb:v2', web('The Web Server is Running, version 2\n')],
+  ];
 }
 const formatCidr = (lab: Lab): string => `${lab.switch.ip.replace(/\.\d+$/, '.0')}/${lab.underlay.len}`;
 
@@ -651,7 +840,7 @@ function printKeepHelp(
   out();
   if (apiserver?.running) {
     out('  kubectl against the lab apiserver, from the switch namespace (the kubelets and dockerd stopped after');
-    out('  step 6: the Nodes keep the last status their kubelets wrote, and the pods are gone from Docker):');
+    out('  step 7: the Nodes keep the last status their kubelets wrote, and the pods are gone from Docker):');
     out(`    nsenter --net=${ns(lab.switch.ns)} ${cmdline(kubectlArgv(['get', 'nodes']))}`);
     out();
   }

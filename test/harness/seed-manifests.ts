@@ -167,3 +167,64 @@ spec:
                 - date; echo Hello from the Kubernetes cluster
           restartPolicy: OnFailure
 `;
+
+// Seed 000's other files, as its slides print them: db-service.yaml, ws-service.yaml (its name is
+// `webserve-service` there, though the `kubectl get services` output of the slide says webserver-service; its
+// `publicIPs` is a field of the v1beta API that v1 does not have, so kubectl's validation refuses the file and
+// `--validate=false` drops the field) and ws-rc.yaml.
+export const DB_SERVICE = `apiVersion: v1
+kind: Service
+metadata:
+  labels:
+    name: db
+  name: db-service
+  namespace: default
+spec:
+  ports:
+  - port: 3306
+  selector:
+    name: db
+`;
+
+export const WEB_SERVICE = `apiVersion: v1
+kind: Service
+metadata:
+  labels:
+    name: webserver
+  name: webserve-service
+  namespace: default
+spec:
+  ports:
+  - port: 80
+  publicIPs:
+  - 192.168.122.15
+  selector:
+    name: webserver
+`;
+
+export const WEB_RC = `apiVersion: v1
+kind: ReplicationController
+metadata:
+  labels:
+    name: webserver-controller
+  name: webserver-controller
+  namespace: default
+spec:
+  replicas: 2
+  selector:
+    selectorname: webserver
+  template:
+    metadata:
+      labels:
+        name: webserver
+        selectorname: webserver
+        uses: db
+    spec:
+      containers:
+      - image: webwithdb
+        name: apache-frontend
+        command: ["/usr/sbin/httpd"]
+        args: ["-D", "FOREGROUND"]
+        ports:
+        - containerPort: 80
+`;
