@@ -28,6 +28,66 @@ spec:
         - containerPort: 3306
 `;
 
+// The rest of seed 000's example as printed there (it creates db-service, db-rc, ws-service, ws-rc in that order).
+// ws-service.yaml's `publicIPs` is a v1beta3 field that v1 dropped (externalIPs replaced it): kubectl's
+// validation refuses it, `--validate=false` drops it.
+export const DB_SERVICE = `apiVersion: v1
+kind: Service
+metadata:
+  labels:
+    name: db
+  name: db-service
+  namespace: default
+spec:
+  ports:
+  - port: 3306
+  selector:
+    name: db
+`;
+
+export const WS_SERVICE = `apiVersion: v1
+kind: Service
+metadata:
+  labels:
+    name: webserver
+  name: webserve-service
+  namespace: default
+spec:
+  ports:
+  - port: 80
+  publicIPs:
+  - 192.168.122.15
+  selector:
+    name: webserver
+`;
+
+export const WS_RC = `apiVersion: v1
+kind: ReplicationController
+metadata:
+  labels:
+    name: webserver-controller
+  name: webserver-controller
+  namespace: default
+spec:
+  replicas: 2
+  selector:
+    selectorname: webserver
+  template:
+    metadata:
+      labels:
+        name: webserver
+        selectorname: webserver
+        uses: db
+    spec:
+      containers:
+      - image: webwithdb
+        name: apache-frontend
+        command: ["/usr/sbin/httpd"]
+        args: ["-D", "FOREGROUND"]
+        ports:
+        - containerPort: 80
+`;
+
 // Seed 003's manifests, exactly as its slides print them (test/integration/apiserver-old-versions-kubectl.test.ts
 // replays them).
 // The Deployment, in apps/v1beta1 (its selector left to the template's labels).
