@@ -7,3 +7,4 @@ export * from './docker.js';
 export * from './kubelet.js';
 export * from './proxy.js';
 export * from './cni.js';
+export * from './seed-images.js';
