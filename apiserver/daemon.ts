@@ -17,7 +17,7 @@ import { componentStatuses } from './components.js';
 import { ALL_STRATEGIES, type Strategy } from './kinds/index.js';
 import { aggregateClusterRoles, StoragePolicySource } from './authorization.js';
 import { Authorizer, type AuthorizationMode, bootstrapClusterRoleBindings, bootstrapClusterRoles, bootstrapRoleBindings, bootstrapRoles, NodeGraph, parseAuthorizationModes, reconcileClusterRole, reconcileClusterRoleBinding } from './authz/index.js';
-import { AdmissionChain, type AdmissionPlugin, defaultTolerationSeconds, type EnabledPlugins, enabledPlugins, limitRanger, namespaceLifecycle, nodeRestriction, type PluginName, type QuotaStore, recalculateQuotas, resourceQuota, serviceAccountAdmission } from './admission/index.js';
+import { AdmissionChain, type AdmissionPlugin, defaultTolerationSeconds, type EnabledPlugins, enabledPlugins, limitRanger, namespaceLifecycle, nodeRestriction, type PluginName, type QuotaStore, recalculateQuotas, resourceQuota, serviceAccountAdmission, EmptyListCache } from './admission/index.js';
 import { runNamespaceCache } from './namespace-cache.js';
 import { loadServiceAccountKeys, ServiceAccountKeyError, type ServiceAccountKeys, ServiceAccountTokenAuthenticator, TokenIssuer } from './serviceaccount/index.js';
 import { ApiHandler } from './server.js';
@@ -201,8 +201,16 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
   };
   const everything = { labels: [], fields: [] };
   const quotaKind = kind('resourcequotas');
+  const limitKind = kind('limitranges');
+  const noQuotas = new EmptyListCache(async (ns) => (await storage.list(quotaKind, ns, everything)).items);
+  const noLimits = new EmptyListCache(async (ns) => (await storage.list(limitKind, ns, everything)).items);
+  storage.onWrite((def, obj) => {
+    const ns = String((obj.metadata as { namespace?: unknown } | undefined)?.namespace ?? '');
+    if (def === quotaKind) noQuotas.invalidate(ns);
+    else if (def === limitKind) noLimits.invalidate(ns);
+  });
   const quotaStore: QuotaStore = {
-    quotas: async (ns) => (await storage.list(quotaKind, ns || undefined, everything)).items,
+    quotas: async (ns) => (ns ? noQuotas.get(ns) : (await storage.list(quotaKind, undefined, everything)).items),
     objects: async (group, resource, ns) => {
       const s = ALL_STRATEGIES.find((k) => k.def.group === group && k.def.resource === resource && k.def.storage !== '');
       return s ? (await storage.list(s, ns, everything)).items : [];
@@ -221,7 +229,7 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
   const quotaOn = admissionPlugins.names.includes('ResourceQuota');
   const plugins: Partial<Record<PluginName, () => AdmissionPlugin>> = {
     NamespaceLifecycle: () => namespaceLifecycle((res, ns, name) => storage.admitNamespace(nsKind, res, ns, name)),
-    LimitRanger: () => limitRanger(async (ns) => (await storage.list(kind('limitranges'), ns, everything)).items),
+    LimitRanger: () => limitRanger((ns) => noLimits.get(ns)),
     DefaultTolerationSeconds: () => defaultTolerationSeconds({ notReadySeconds: o.defaultNotReadyTolerationSeconds, unreachableSeconds: o.defaultUnreachableTolerationSeconds }),
     NodeRestriction: () => nodeRestriction({ node: (name) => orUndefined(storage.get(kind('nodes'), undefined, name)), pod: (ns, name) => orUndefined(storage.get(podKind, ns, name)) }),
     ResourceQuota: () => resourceQuota(quotaStore),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AdmissionChain, AdmissionConfigError, type AdmissionPlugin, enabledPlugins, namespaceLifecycle } from '../apiserver/admission/index.js';
+import { AdmissionChain, AdmissionConfigError, type AdmissionPlugin, EmptyListCache, enabledPlugins, namespaceLifecycle } from '../apiserver/admission/index.js';
 import { forbidden } from '../apiserver/index.js';
 
 describe('admission plugins from the flags', () => {
@@ -55,5 +55,37 @@ describe('the chain', () => {
     await chain.for({ ...base, operation: 'CREATE', subresource: 'binding' }).mutate({ metadata: {} }, undefined);
     await chain.for({ ...base, operation: 'CREATE', namespace: '', resource: { ...base.resource, resource: 'nodes', kind: 'Node', namespaced: false } }).mutate({ metadata: {} }, undefined);
     expect(asked).toEqual(['pods team/p']);
+  });
+});
+
+describe("the admission plugins' empty-namespace cache", () => {
+  it('remembers a namespace with none for its TTL or until one is written there; reads live whenever there are some', async () => {
+    let now = 0;
+    const stored = new Map<string, Record<string, unknown>[]>();
+    let reads = 0;
+    const cache = new EmptyListCache(
+      (ns) => {
+        reads++;
+        return Promise.resolve(stored.get(ns) ?? []);
+      },
+      1_000,
+      () => now,
+    );
+    expect(await cache.get('a')).toEqual([]);
+    expect(await cache.get('a')).toEqual([]);
+    expect(reads).toBe(1);
+    stored.set('a', [{ metadata: { name: 'q' } }]);
+    cache.invalidate('a');
+    expect(await cache.get('a')).toHaveLength(1);
+    expect(await cache.get('a')).toHaveLength(1);
+    expect(reads).toBe(3);
+    stored.set('b', [{ metadata: { name: 'other-apiserver' } }]);
+    expect(await cache.get('b')).toHaveLength(1);
+    stored.delete('b');
+    expect(await cache.get('b')).toEqual([]);
+    stored.set('b', [{ metadata: { name: 'written-elsewhere' } }]);
+    expect(await cache.get('b')).toEqual([]);
+    now = 1_001;
+    expect(await cache.get('b')).toHaveLength(1);
   });
 });

@@ -8,3 +8,4 @@ export { checkQuota, podConstraints, type QuotaStore, recalculatedStatus, recalc
 export { countName, kindOfQuotaResource, matchesScopes, podCounts, prettyUsage, sumUsage, type Usage, usageJson, usageOf } from './quota-usage.js';
 export { forbiddenNodeLabels, modifiedLabels, nodeRestriction, type NodeRestrictionLookups } from './node-restriction.js';
 export { apiAccessVolume, DEFAULT_SERVICE_ACCOUNT, mountApiAccess, PROJECTED_TOKEN_SECONDS, randomSuffix, ROOT_CA_CONFIGMAP, serviceAccountAdmission, TOKEN_MOUNT_PATH, type ServiceAccountGetter } from './service-account.js';
+export { EmptyListCache } from './empty-lists.js';

@@ -10,7 +10,8 @@
 //   rc 0→500     a ReplicationController scaled from 0 to 500 with the controller manager and the
 //                scheduler running: seconds until 500 pods exist, and until all 500 are bound.
 //
-// `SCHEDULER_CPU_PROF=<dir>` runs the scheduler under `node --cpu-prof` and leaves the profile in <dir>.
+// `SCHEDULER_CPU_PROF=<dir>` (`APISERVER_CPU_PROF=<dir>`) runs the scheduler (the apiserver) under `node --cpu-prof`
+// and leaves the profile in <dir>.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -101,7 +102,8 @@ export async function benchScheduler(nodes = 1_000, pods = 10_000, rcReplicas = 
   let srv: ApiServerProc | undefined;
   let c: ApiClient | undefined;
   try {
-    srv = await ApiServerProc.start(etcd.endpoint, dir);
+    const apiProf = process.env.APISERVER_CPU_PROF;
+    srv = await ApiServerProc.start(etcd.endpoint, dir, [], undefined, apiProf ? ['--cpu-prof', `--cpu-prof-dir=${apiProf}`] : []);
     c = await ApiClient.open(srv, 50);
     await must(c, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
     await addNodes(c, nodes);
