@@ -6,7 +6,9 @@
 // seed-images.ts): the scheduler spreads the pods one per node; a db pod answers from the other node and the
 // web service's ClusterIP answers from the other node; `kubectl scale` 2→3→2→1→2; `kubectl rolling-update`
 // (the plugin) to a new image with a client calling the service throughout; a pod that fits nowhere stays
-// Pending with the reason; and a node whose kubelet and flanneld are killed has its pods recreated on the other.
+// Pending with the reason; an interrupted update taken back with --rollback; a Deployment rolled out and
+// undone; a Job that completes and one stopped by its deadline; the controller manager killed and its standby
+// taking over; and a node whose kubelet and flanneld are killed has its pods recreated on the other.
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -260,6 +262,72 @@ describe.skipIf(!existsSync(KUBECTL))('the cluster: apiserver, controller manage
     expect(p.spec.nodeName).toBeUndefined();
     expect(p.status.conditions?.find((c) => c.type === 'PodScheduled')).toMatchObject({ status: 'False', reason: 'Unschedulable' });
     await kubectl(['delete', 'pod', 'huge', '--wait=false']);
+  });
+
+  it('kubectl rolling-update interrupted midway is taken back with --rollback: the old RC at its count again, the new one gone', async () => {
+    const env = { PATH: `${binDir}:${process.env.PATH ?? ''}`, HOME: apiDir, KUBECONFIG: kubeconfig };
+    const update = hostA.spawn([KUBECTL, 'rolling-update', 'webserver-controller', 'webserver-next', '--image=webwithdb:latest', '--update-period=20s', '--poll-interval=500ms'], { env, logFile: path.join(apiDir, 'rolling-update-interrupted.log') });
+    try {
+      await waitFor('the first scale-up step', async () => (await kubectlResult(['get', 'rc', 'webserver-next', '-o', 'jsonpath={.spec.replicas}'])).stdout.trim() === '1' || undefined, 90_000, 250);
+    } finally {
+      update.kill('SIGKILL');
+      await update.stop(2_000);
+    }
+    expect((await kubectl(['get', 'rc', 'webserver-next', '-o', 'jsonpath={.spec.replicas}'])).trim()).toBe('1');
+    const back = await kubectlResult(['rolling-update', 'webserver-controller', 'webserver-next', '--rollback', '--update-period=1s', '--poll-interval=500ms'], { timeoutMs: 120_000, plugin: true });
+    expect(back.code, back.stderr).toBe(0);
+    expect(back.stdout).toMatch(/replicationcontroller "webserver-controller" rolled back/);
+    expect((await kubectlResult(['get', 'rc', 'webserver-next'])).stderr).toMatch(/NotFound|not found/);
+    const ps = await waitPods('selectorname=webserver', '2 Ready on v2 again', (x) => readyOn(x, 2) && x.every((p) => p.spec.containers[0]!.image === 'webwithdb:v2'));
+    expect(ps).toHaveLength(2);
+  });
+
+  it('a Deployment rolls out to a new image and back with kubectl rollout undo', async () => {
+    const dep = ['apiVersion: apps/v1', 'kind: Deployment', 'metadata:', '  name: dep', 'spec:', '  replicas: 2', '  selector:', '    matchLabels:', '      app: dep', '  template:', '    metadata:', '      labels:', '        app: dep', '    spec:', '      terminationGracePeriodSeconds: 1', '      containers:', '      - name: web', '        image: webwithdb', '        command: ["/usr/sbin/httpd"]', '        args: ["-D", "FOREGROUND"]', ''].join('\n');
+    await kubectl(['create', '-f', '-'], { input: dep });
+    await kubectl(['rollout', 'status', 'deployment/dep', '--timeout=60s'], { timeoutMs: 70_000 }).catch(async (e: unknown) => {
+      const cmLog = (cm?.stderr() ?? '') + (cm?.stdout() ?? '');
+      throw new Error(`${String(e)}\n${await kubectl(['get', 'deploy,rs,pods', '-o', 'wide']).catch(String)}\n${await kubectl(['describe', 'deploy', 'dep']).catch(String)}\n${cmLog.split('\n').filter((l) => /dep|forbidden|warn|error/i.test(l)).slice(-30).join('\n')}`);
+    });
+    await kubectl(['set', 'image', 'deployment/dep', 'web=webwithdb:v2']);
+    await kubectl(['rollout', 'status', 'deployment/dep', '--timeout=90s'], { timeoutMs: 100_000 });
+    await waitPods('app=dep', '2 Ready on v2', (x) => readyOn(x, 2) && x.every((p) => p.spec.containers[0]!.image === 'webwithdb:v2'));
+    expect(await kubectl(['rollout', 'history', 'deployment/dep'])).toMatch(/^1\s/m);
+    await kubectl(['rollout', 'undo', 'deployment/dep']);
+    await kubectl(['rollout', 'status', 'deployment/dep', '--timeout=90s'], { timeoutMs: 100_000 });
+    await waitPods('app=dep', '2 Ready on the first image', (x) => readyOn(x, 2) && x.every((p) => p.spec.containers[0]!.image === 'webwithdb'));
+    await kubectl(['delete', 'deployment', 'dep', '--wait=false']);
+  });
+
+  it('a Job completes, and one is stopped by its activeDeadlineSeconds', async () => {
+    const job = (name: string, cmd: string, extra: string[]) => ['apiVersion: batch/v1', 'kind: Job', 'metadata:', `  name: ${name}`, 'spec:', ...extra, '  template:', '    spec:', '      restartPolicy: Never', '      terminationGracePeriodSeconds: 1', '      containers:', '      - name: c', `        image: ${BUSYBOX_IMAGE}`, `        command: ["sh", "-c", "${cmd}"]`, ''].join('\n');
+    await kubectl(['create', '-f', '-'], { input: job('done', 'echo done', ['  backoffLimit: 2']) });
+    await kubectl(['create', '-f', '-'], { input: job('slow', 'sleep 600', ['  activeDeadlineSeconds: 5']) });
+    await kubectl(['wait', '--for=condition=complete', 'job/done', '--timeout=90s'], { timeoutMs: 100_000 });
+    expect(await kubectl(['get', 'job', 'done'])).toMatch(/done\s+(Complete\s+)?1\/1/);
+    const failed = await waitFor('slow failed by its deadline', async () => {
+      const j = JSON.parse(await kubectl(['get', 'job', 'slow', '-o', 'json'])) as { status?: { conditions?: { type: string; reason?: string }[] } };
+      return j.status?.conditions?.find((c) => c.type === 'Failed');
+    }, 60_000, 500);
+    expect(failed.reason).toBe('DeadlineExceeded');
+    expect(await kubectl(['describe', 'job', 'slow'])).toMatch(/DeadlineExceeded/);
+    await kubectl(['delete', 'job', 'done', 'slow', '--wait=false']);
+  });
+
+  it('the controller manager killed: a standby takes over its Lease and keeps the replicas', async () => {
+    const standby = hostA.spawn([process.execPath, CONTROLLER_MANAGER, `--kubeconfig=${daemonConfigs.get('kube-controller-manager')!}`, '--secure-port=0', `--node-monitor-grace-period=${GRACE_S}s`, '--node-monitor-period=1s'], {
+      logFile: path.join(apiDir, 'controller-manager-standby.log'),
+    });
+    const leader = cm!;
+    cm = standby;
+    await new Promise((r) => setTimeout(r, 2_000));
+    leader.kill('SIGKILL');
+    await leader.stop(2_000);
+    // The lease (15 s) runs out, the standby leads: a scale is carried out by it.
+    expect(await kubectl(['scale', '--replicas=3', 'rc', 'webserver-controller'])).toMatch(/scaled/);
+    await waitPods('selectorname=webserver', '3 Ready', (x) => readyOn(x, 3), 90_000);
+    expect(await kubectl(['scale', '--replicas=2', 'rc', 'webserver-controller'])).toMatch(/scaled/);
+    await waitPods('selectorname=webserver', '2 Ready', (x) => readyOn(x, 2), 60_000);
   });
 
   it("a node whose kubelet and flanneld are killed: its pods come back on the other node within the grace period plus the toleration", async () => {
