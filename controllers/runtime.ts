@@ -4,6 +4,7 @@
 // key-based store is for reading.
 import { type ApiClient, ApiStatusError, type ClusterStore, type Corrupt, type Node, type Parser, parseJsonObject, parseNodeObject, prefixSource, type Stored } from '../cluster/index.js';
 import { errorMessage, type Logger, PrefixCache, sleep } from '../common/index.js';
+import { rfc3339 } from './fields.js';
 import type { WorkQueue } from './queue.js';
 
 /** The deps a controller of this kind is built from. */
@@ -63,8 +64,6 @@ export async function runWorkers(queue: WorkQueue, n: number, sync: (key: string
 
 export const isStatus = (e: unknown, ...codes: number[]): boolean => e instanceof ApiStatusError && codes.includes(e.status);
 
-/** RFC 3339 in whole seconds, as Kubernetes writes metav1.Time. */
-export const rfc3339 = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 export interface EventTarget {
   readonly kind: string;
@@ -97,3 +96,5 @@ export async function recordEvent(client: ApiClient, log: Logger, component: str
     log.warn({ reason, object: `${ns}/${on.name}`, err: errorMessage(e) }, 'cannot record an event');
   }
 }
+
+export { rfc3339 };

@@ -3,18 +3,8 @@
 // made from the template (named `<cronjob>-<scheduled minute since the epoch>`), and the finished Jobs
 // past the history limits. The clock is an argument: unit tests run a year of schedules in a blink.
 import { CronSyntaxError, mostRecentScheduleTime, nextAfter, parseSchedule, type Schedule } from './schedule.js';
+import { isObj, numAt, type Obj, objAt, rfc3339, strAt, timeOf as time } from '../fields.js';
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const objAt = (o: unknown, k: string): Obj => (isObj(o) && isObj(o[k]) ? o[k] : {});
-const strAt = (o: unknown, k: string): string | undefined => (isObj(o) && typeof o[k] === 'string' ? o[k] : undefined);
-const numAt = (o: unknown, k: string): number | undefined => (isObj(o) && typeof o[k] === 'number' ? o[k] : undefined);
-const time = (s: string | undefined): number | undefined => {
-  const t = s ? Date.parse(s) : NaN;
-  return Number.isNaN(t) ? undefined : t;
-};
-/** metav1.Time: RFC 3339 in whole seconds. */
-export const rfc3339 = (t: number): string => new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 export interface ActiveRef {
   readonly apiVersion: string;

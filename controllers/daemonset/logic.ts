@@ -7,12 +7,8 @@
 import { labelSelectorAsSelector, type LabelSelector, type LabelSelectorObject, matchesLabels } from '../../cluster/index.js';
 import { matchesNodeAffinity, nodeInfoOf, podInfoOf, type Taint, type Toleration, tolerates } from '../../scheduler/index.js';
 import { podOf, type PodView } from '../replication/index.js';
+import { isObj, numAt, type Obj, objAt, strAt } from '../fields.js';
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const objAt = (o: unknown, k: string): Obj => (isObj(o) && isObj(o[k]) ? o[k] : {});
-const strAt = (o: unknown, k: string): string | undefined => (isObj(o) && typeof o[k] === 'string' ? o[k] : undefined);
-const numAt = (o: unknown, k: string): number | undefined => (isObj(o) && typeof o[k] === 'number' ? o[k] : undefined);
 
 export const REVISION_HASH_LABEL = 'controller-revision-hash';
 export const TEMPLATE_GENERATION_LABEL = 'pod-template-generation';

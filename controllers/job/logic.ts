@@ -7,17 +7,8 @@
 // and the pods seen does the same here as long as the controller sees each pod finish once).
 import { labelSelectorAsSelector, type LabelSelector, type LabelSelectorObject } from '../../cluster/index.js';
 import { podOf, podsToDelete, type PodView } from '../replication/index.js';
+import { isObj, numAt, type Obj, objAt, rfc3339, strAt, timeOf as time } from '../fields.js';
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const objAt = (o: unknown, k: string): Obj => (isObj(o) && isObj(o[k]) ? o[k] : {});
-const strAt = (o: unknown, k: string): string | undefined => (isObj(o) && typeof o[k] === 'string' ? o[k] : undefined);
-const numAt = (o: unknown, k: string): number | undefined => (isObj(o) && typeof o[k] === 'number' ? o[k] : undefined);
-const time = (s: string | undefined): number | undefined => {
-  const t = s ? Date.parse(s) : NaN;
-  return Number.isNaN(t) ? undefined : t;
-};
-export const rfc3339 = (t: number): string => new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 export interface JobCondition {
   readonly type: string;
