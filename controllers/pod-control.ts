@@ -1,10 +1,13 @@
 // Kubernetes' RealPodControl for the Job and DaemonSet controllers: create a pod (POST, generateName)
 // or delete one (its uid as precondition), each with the event the owner's `kubectl describe` shows:
 // SuccessfulCreate `Created pod: <name>`, FailedCreate `Error creating: <why>`, SuccessfulDelete
-// `Deleted pod: <name>`, FailedDelete `Error deleting: <why>`.
+// `Deleted pod: <name>`, FailedDelete `Error deleting: <why>`; and the owned pods seen from the pods cache.
 import { type ApiClient, ApiStatusError } from '../cluster/index.js';
 import { errorMessage, type Logger } from '../common/index.js';
+import type { ObjCache } from './controller.js';
 import type { EventRecorder, Involved } from './events.js';
+import type { WorkQueue } from './queue.js';
+import { controllerRefOf, type Expectations, type PodView } from './replication/index.js';
 
 type Obj = Record<string, unknown>;
 const enc = encodeURIComponent;
@@ -58,4 +61,30 @@ export class PodControl {
  */
 export async function writeStatus(client: ApiClient, objectPath: string, cached: Obj, status: Obj, signal?: AbortSignal): Promise<void> {
   await client.request('PUT', `${objectPath}/status`, { body: { ...cached, status }, attempts: 1, ...(signal && { signal }) });
+}
+
+/**
+ * The pods a controller of `kind` owns (their controller reference), kept in `seen` from the pods cache's
+ * changes: each creation and deletion is told to the expectations, and the owners before and after are
+ * queued (a pod that changed owner wakes both).
+ */
+export function observeOwnedPods<P extends PodView>(changed: ReadonlySet<string>, pods: ObjCache, seen: Map<string, P>, parse: (o: Obj) => P | undefined, kind: string, expectations: Expectations, queue: WorkQueue): void {
+  const ownerOf = (p: P | undefined): string | undefined => {
+    const r = p && controllerRefOf(p);
+    return r && r.kind === kind ? `${p.namespace}/${r.name}` : undefined;
+  };
+  for (const k of changed) {
+    const old = seen.get(k);
+    const s = pods.items.get(k);
+    const parsed = s ? parse(s.obj) : undefined;
+    const cur = parsed && controllerRefOf(parsed)?.kind === kind ? parsed : undefined;
+    if (cur) seen.set(k, cur);
+    else seen.delete(k);
+    const o = ownerOf(old);
+    const c = ownerOf(cur);
+    if (cur && c && (!old || old.uid !== cur.uid) && !cur.deleting) expectations.creationObserved(c);
+    if (old && o && (!cur || cur.uid !== old.uid || (cur.deleting && !old.deleting))) expectations.deletionObserved(o, old.uid);
+    if (o) queue.add(o);
+    if (c && c !== o) queue.add(c);
+  }
 }

@@ -6,9 +6,9 @@ import { keys, REGISTRY } from '../../cluster/index.js';
 import type { Logger } from '../../common/index.js';
 import type { ControllerContext, ObjCache, QueueController } from '../controller.js';
 import { eventRecorder, type EventRecorder, involvedOf } from '../events.js';
-import { isStatus, PodControl, writeStatus } from '../pod-control.js';
+import { isStatus, observeOwnedPods, PodControl, writeStatus } from '../pod-control.js';
 import { WorkQueue } from '../queue.js';
-import { controllerRefOf, Expectations, slowStartBatch } from '../replication/index.js';
+import { Expectations, slowStartBatch } from '../replication/index.js';
 import { daemonPodFor, daemonPodOf, type DaemonPod, daemonSetOf, daemonStatusChanged, ownedBy, planDaemonSet, templateHash } from './logic.js';
 
 type Obj = Record<string, unknown>;
@@ -52,25 +52,9 @@ export class DaemonSetController implements QueueController {
   }
 
   podsChanged(changed: ReadonlySet<string>): void {
-    for (const k of changed) {
-      const old = this.seen.get(k);
-      const s = this.ctx.pods.items.get(k);
-      const parsed = s ? daemonPodOf(s.obj) : undefined;
-      const cur = parsed && controllerRefOf(parsed)?.kind === 'DaemonSet' ? parsed : undefined;
-      if (cur) this.seen.set(k, cur);
-      else this.seen.delete(k);
-      const ownerOf = (p: DaemonPod | undefined): string | undefined => {
-        const r = p && controllerRefOf(p);
-        return r && r.kind === 'DaemonSet' ? `${p.namespace}/${r.name}` : undefined;
-      };
-      const o = ownerOf(old);
-      const c = ownerOf(cur);
-      if (cur && c && (!old || old.uid !== cur.uid) && !cur.deleting) this.expectations.creationObserved(c);
-      if (old && o && (!cur || cur.uid !== old.uid || (cur.deleting && !old.deleting))) this.expectations.deletionObserved(o, old.uid);
-      if (o) this.queue.add(o);
-      if (c && c !== o) this.queue.add(c);
-    }
+    observeOwnedPods(changed, this.ctx.pods, this.seen, daemonPodOf, 'DaemonSet', this.expectations, this.queue);
   }
+
 
   async sync(key: string): Promise<number | undefined> {
     const s = this.sets.items.get(`${DAEMONSET_PREFIX}${key}`);

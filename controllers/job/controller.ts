@@ -3,16 +3,15 @@
 // delete and create pods (slow-start batches, expectations so a lagging watch cannot double them), the
 // events, and the status through …/status. A finished Job with ttlSecondsAfterFinished is deleted
 // when it runs out (Kubernetes' ttl-after-finished controller, folded in here).
-import { REGISTRY, type Stored } from '../../cluster/index.js';
+import { REGISTRY } from '../../cluster/index.js';
 import type { Logger } from '../../common/index.js';
 import type { ControllerContext, ObjCache, QueueController } from '../controller.js';
 import { eventRecorder, type EventRecorder, involvedOf } from '../events.js';
-import { isStatus, PodControl, writeStatus } from '../pod-control.js';
+import { isStatus, observeOwnedPods, PodControl, writeStatus } from '../pod-control.js';
 import { WorkQueue } from '../queue.js';
 import { controllerRefOf, Expectations, slowStartBatch } from '../replication/index.js';
 import { jobOf, jobPodFromTemplate, jobPodOf, type JobPod, jobStatusChanged, type JobView, planJob } from './logic.js';
 
-type Obj = Record<string, unknown>;
 export const JOB_PREFIX = `${REGISTRY}/jobs/`;
 const enc = encodeURIComponent;
 const jobPath = (ns: string, name: string): string => `/apis/batch/v1/namespaces/${enc(ns)}/jobs/${enc(name)}`;
@@ -49,27 +48,10 @@ export class JobController implements QueueController {
     this.podsChanged(new Set(this.ctx.pods.items.keys()));
   }
 
-  podsChanged(keys: ReadonlySet<string>): void {
-    for (const k of keys) {
-      const old = this.seen.get(k);
-      const s: Stored<Obj> | undefined = this.ctx.pods.items.get(k);
-      const parsed = s ? jobPodOf(s.obj) : undefined;
-      const ref = parsed && controllerRefOf(parsed);
-      const cur = ref?.kind === 'Job' ? parsed : undefined;
-      if (cur) this.seen.set(k, cur);
-      else this.seen.delete(k);
-      const ownerOf = (p: JobPod | undefined): string | undefined => {
-        const r = p && controllerRefOf(p);
-        return r && r.kind === 'Job' ? `${p.namespace}/${r.name}` : undefined;
-      };
-      const o = ownerOf(old);
-      const c = ownerOf(cur);
-      if (cur && c && (!old || old.uid !== cur.uid) && !cur.deleting) this.expectations.creationObserved(c);
-      if (old && o && (!cur || cur.uid !== old.uid || (cur.deleting && !old.deleting))) this.expectations.deletionObserved(o, old.uid);
-      if (o) this.queue.add(o);
-      if (c && c !== o) this.queue.add(c);
-    }
+  podsChanged(changed: ReadonlySet<string>): void {
+    observeOwnedPods(changed, this.ctx.pods, this.seen, jobPodOf, 'Job', this.expectations, this.queue);
   }
+
 
   async sync(key: string): Promise<number | undefined> {
     const s = this.jobs.items.get(`${JOB_PREFIX}${key}`);
