@@ -138,7 +138,11 @@ describe('kube-scheduler', () => {
     expect(await until('the other slot pod bound', () => nodeOf('web', winner))).toBe('node-c');
     expect(await nodeOf('web', loser)).toBeUndefined();
 
-    const events = ((await api('GET', '/api/v1/namespaces/web/events')).items as Obj[]).filter((e) => e.reason === 'Scheduled');
+    // Scheduled events are posted beside the binds, so one may follow its bind by a moment.
+    const events = await until('the Scheduled event of big', async () => {
+      const evs = ((await api('GET', '/api/v1/namespaces/web/events')).items as Obj[]).filter((e) => e.reason === 'Scheduled');
+      return evs.some((e) => e.message === 'Successfully assigned web/big to node-c') ? evs : undefined;
+    });
     expect(events.map((e) => e.message)).toContain('Successfully assigned web/big to node-c');
     const k = kubectlBinaries().find((b) => b.version === '1.20');
     if (k?.present) {
@@ -178,14 +182,18 @@ describe('kube-scheduler', () => {
     await api('POST', '/api/v1/namespaces/ha/pods', podBody('one', 'ha'));
     await until('one bound', () => nodeOf('ha', 'one'));
     expect((await api('GET', '/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kube-scheduler')).spec.holderIdentity).toBe(holder);
-    const events = ((await api('GET', '/api/v1/namespaces/ha/events')).items as Obj[]).filter((e) => e.reason === 'Scheduled');
+    // The Scheduled event is posted beside the bind, so it may follow it by a moment.
+    const events = await until('the Scheduled event', async () => {
+      const evs = ((await api('GET', '/api/v1/namespaces/ha/events')).items as Obj[]).filter((e) => e.reason === 'Scheduled');
+      return evs.length ? evs : undefined;
+    });
     expect(events.map((e) => e.reportingInstance)).toEqual([holder]);
     await kill(a);
     await api('POST', '/api/v1/namespaces/ha/pods', podBody('two', 'ha'));
     expect(await until('two bound by the standby', () => nodeOf('ha', 'two'), 30_000)).toBeTruthy();
     const after = await api('GET', '/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kube-scheduler');
     expect(after.spec.holderIdentity).not.toBe(holder);
-    const ev2 = ((await api('GET', '/api/v1/namespaces/ha/events')).items as Obj[]).find((e) => e.reason === 'Scheduled' && e.involvedObject.name === 'two');
+    const ev2 = await until('the Scheduled event of two', async () => ((await api('GET', '/api/v1/namespaces/ha/events')).items as Obj[]).find((e) => e.reason === 'Scheduled' && e.involvedObject.name === 'two'));
     expect(ev2?.reportingInstance).toBe(after.spec.holderIdentity);
     await kill(b);
   }, 90_000);
