@@ -71,6 +71,9 @@ export function queryString(q: Readonly<Record<string, string | undefined>> | un
 }
 
 /** Pure: a Status body's reason and message (or the raw text when it is not one). */
+/** The request reached the API and was answered with one of these HTTP codes. */
+export const isStatus = (e: unknown, ...codes: number[]): boolean => e instanceof ApiStatusError && codes.includes(e.status);
+
 export function statusOf(code: number, text: string): { reason?: string; message: string } {
   try {
     const j: unknown = JSON.parse(text);

@@ -31,6 +31,7 @@ export const API_RESOURCES: readonly ApiResource[] = [
   { keyPrefix: 'daemonsets/', base: '/apis/apps/v1', resource: 'daemonsets', namespaced: true, status: true },
   { keyPrefix: 'namespaces/', base: '/api/v1', resource: 'namespaces', namespaced: false, status: true },
   { keyPrefix: 'serviceaccounts/', base: '/api/v1', resource: 'serviceaccounts', namespaced: true, status: false },
+  { keyPrefix: 'events/', base: '/api/v1', resource: 'events', namespaced: true, status: false },
   { keyPrefix: 'leases/', base: '/apis/coordination.k8s.io/v1', resource: 'leases', namespaced: true, status: false },
 ];
 

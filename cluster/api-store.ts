@@ -11,7 +11,7 @@
 // - delete: immediate (gracePeriodSeconds 0: the kubelet finishing a graceful deletion), with a uid
 //   precondition when asked.
 import { Backoff, errorMessage, isObject, type Logger, silentLogger, sleep } from '../common/index.js';
-import { ApiStatusError, type ApiClient } from './api-client.js';
+import { type ApiClient, ApiStatusError, isStatus } from './api-client.js';
 import { type ApiResource, type ApiTarget, apiPathOf, apiTargetOf, keyOfApiObject } from './api-paths.js';
 import type { Parser } from './parse.js';
 import { type ClusterStore, ConflictError, type Corrupt, decodeValue, type DeleteOptions, type ListOptions, type Stored, type StoreWatchBatch } from './store.js';
@@ -31,7 +31,6 @@ export interface ApiStoreOptions {
 const metaOf = (o: unknown): Obj => (isObject(o) && isObject(o.metadata) ? o.metadata : {});
 const strOf = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const isGone = (e: unknown): boolean => e instanceof ApiStatusError && (e.status === 410 || e.reason === 'Expired' || e.reason === 'Gone');
-const isStatus = (e: unknown, code: number): boolean => e instanceof ApiStatusError && e.status === code;
 
 /** Pure: the object without what the server owns or what goes through `status` (to see what else changed). */
 function specPart(o: unknown): string {

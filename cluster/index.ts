@@ -52,7 +52,8 @@ export {
   formatFieldSelector,
 } from './labels.js';
 export { KubeconfigError, type KubeconfigTarget, type Material, type ApiConnection, parseKubeconfig, loadKubeconfig, loadTarget, parseServerList } from './kubeconfig.js';
-export { ApiClient, ApiStatusError, ApiUnreachableError, type WatchEvent, type RequestOptions, type ApiClientOptions, queryString, statusOf } from './api-client.js';
+export { ApiClient, ApiStatusError, ApiUnreachableError, type WatchEvent, type RequestOptions, type ApiClientOptions, isStatus, queryString, statusOf } from './api-client.js';
 export { API_RESOURCES, type ApiResource, type ApiTarget, UnmappedKeyError, apiTargetOf, apiPathOf, keyOfApiObject } from './api-paths.js';
 export { ApiStore, type ApiStoreOptions } from './api-store.js';
 export { FlagConflictError, FlagValueError, type ApiFlags, type OpenedStore, apiFlagsOf, openApiStore, openClusterStore } from './connect.js';
+export { apiEventSink, CorrelatingEventRecorder, eventObject, involvedOf, storeEventSink, type EventRecorder, type EventSink, type EventSource, type EventType, type Involved } from './events.js';

@@ -15,6 +15,8 @@ export const keys = {
   configMaps: () => `${REGISTRY}/configmaps/`,
   namespaces: () => `${REGISTRY}/namespaces/`,
   serviceAccounts: () => `${REGISTRY}/serviceaccounts/`,
+  event: (ns: string, name: string) => `${REGISTRY}/events/${ns}/${name}`,
+  events: (ns?: string) => (ns ? `${REGISTRY}/events/${ns}/` : `${REGISTRY}/events/`),
 } as const;
 
 /** `<prefix><namespace>/<name>` → [namespace, name], or undefined for a key of another shape. */

@@ -2,7 +2,7 @@
 // or delete one (its uid as precondition), each with the event the owner's `kubectl describe` shows:
 // SuccessfulCreate `Created pod: <name>`, FailedCreate `Error creating: <why>`, SuccessfulDelete
 // `Deleted pod: <name>`, FailedDelete `Error deleting: <why>`; and the owned pods seen from the pods cache.
-import { type ApiClient, ApiStatusError } from '../cluster/index.js';
+import { type ApiClient, ApiStatusError, isStatus } from '../cluster/index.js';
 import { errorMessage, type Logger } from '../common/index.js';
 import type { ObjCache } from './controller.js';
 import type { EventRecorder, Involved } from './events.js';
@@ -12,7 +12,6 @@ import { controllerRefOf, type Expectations, type PodView } from './replication/
 type Obj = Record<string, unknown>;
 const enc = encodeURIComponent;
 
-export const isStatus = (e: unknown, code: number): boolean => e instanceof ApiStatusError && e.status === code;
 export const whyOf = (e: unknown): string => (e instanceof ApiStatusError ? e.statusMessage : errorMessage(e));
 
 export class PodControl {
@@ -88,3 +87,4 @@ export function observeOwnedPods<P extends PodView>(changed: ReadonlySet<string>
     if (c && c !== o) queue.add(c);
   }
 }
+export { isStatus } from '../cluster/index.js';

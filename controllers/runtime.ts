@@ -2,7 +2,7 @@
 // (typed by its parser), waiting for the first listings (WaitForCacheSync), workers over a work queue,
 // and events written as Kubernetes' recorder writes them. The ApiClient does the writes: the
 // key-based store is for reading.
-import { type ApiClient, ApiStatusError, type ClusterStore, type Corrupt, type Node, type Parser, parseJsonObject, parseNodeObject, prefixSource, type Stored } from '../cluster/index.js';
+import { type ApiClient, type ClusterStore, type Corrupt, type Node, type Parser, parseJsonObject, parseNodeObject, prefixSource, type Stored } from '../cluster/index.js';
 import { errorMessage, type Logger, PrefixCache, sleep } from '../common/index.js';
 import { rfc3339 } from './fields.js';
 import type { WorkQueue } from './queue.js';
@@ -62,7 +62,6 @@ export async function runWorkers(queue: WorkQueue, n: number, sync: (key: string
   await Promise.all(Array.from({ length: Math.max(1, n) }, worker));
 }
 
-export const isStatus = (e: unknown, ...codes: number[]): boolean => e instanceof ApiStatusError && codes.includes(e.status);
 
 
 export interface EventTarget {
@@ -98,3 +97,4 @@ export async function recordEvent(client: ApiClient, log: Logger, component: str
 }
 
 export { rfc3339 };
+export { isStatus } from '../cluster/index.js';

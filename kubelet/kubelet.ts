@@ -10,7 +10,7 @@
 //
 // Nothing is started or killed before every source (pods, static pods, services) has listed once.
 import type { Pod, Service } from '../cluster/index.js';
-import { keys, parseJsonObject, parseServiceObject } from '../cluster/index.js';
+import { CorrelatingEventRecorder, type EventSink, involvedOf, keys, parseJsonObject, parseServiceObject, storeEventSink } from '../cluster/index.js';
 import { type Logger, SyncRunner, errorMessage, sleep } from '../common/index.js';
 import type { BackoffPolicy } from './backoff.js';
 import { DesiredPods } from './desired.js';
@@ -58,6 +58,8 @@ export interface KubeletDeps {
   readonly docker: DockerClient;
   /** TokenRequest through the API (absent on etcd: pods with a token projection report why they cannot start). */
   readonly requestToken?: (req: TokenRequestArgs) => Promise<IssuedToken>;
+  /** Where the pods' events go (default: the store; on the API, apiEventSink: a node may create and patch events, not read them). */
+  readonly events?: EventSink;
 }
 
 export class Kubelet {
@@ -91,10 +93,13 @@ export class Kubelet {
       { syncPod: (p, s) => this.syncer.syncPod(p, s), syncTerminatingPod: (u, p, g) => this.syncer.syncTerminatingPod(u, p, g), syncTerminatedPod: (u, p) => this.syncer.syncTerminatedPod(u, p) },
       { log, retryMs: Math.min(config.syncFrequencyMs, 2000), terminateRetryMs: 1000, terminateMaxRetryMs: 16_000 },
     );
+    const events = new CorrelatingEventRecorder(deps.events ?? storeEventSink(store), { component: 'kubelet', host: config.nodeName }, log);
     this.prober = new ProbeManager({
       log: root,
       exec: (id, argv, ms) => this.runtime.exec(id, argv, ms),
       onChange: (uid) => this.desired.requestSync(uid),
+      onFailure: (pod, container, kind, message) =>
+        void events.event(involvedOf('v1', 'Pod', pod as unknown as Record<string, unknown>, `spec.containers{${container}}`), 'Warning', 'Unhealthy', `${kind === 'liveness' ? 'Liveness' : 'Readiness'} probe failed: ${message}`),
     });
     this.podCache = storeCache(store, keys.pods(), parseJsonObject, log, (changed) => this.desired.onPodsChanged(changed), { fieldSelector: `spec.nodeName=${config.nodeName}` });
     this.serviceCache = storeCache(store, keys.services(), parseServiceObject, log, () => this.desired.onSourceSynced());
@@ -130,6 +135,7 @@ export class Kubelet {
       serviceCache: this.serviceCache,
       ...(deps.requestToken && { tokens: new TokenCache(deps.requestToken) }),
       ...(config.dns && { dns: config.dns }),
+      events,
     });
     const mirrors = new MirrorPods({
       nodeName: config.nodeName,

@@ -2,7 +2,7 @@
 // kubelet: wiring only. Flags → the cluster store (the API or etcd), Docker → the Kubelet; SIGTERM/SIGINT stop it (pods keep running).
 import { hostname } from 'node:os';
 import { Command } from 'commander';
-import { openClusterStore } from '../cluster/index.js';
+import { apiEventSink, openClusterStore } from '../cluster/index.js';
 import { createLogger, errorMessage, flagTableOf, normalizePflagArgs } from '../common/index.js';
 import { DockerClient, parseDockerEndpoint } from './docker.js';
 import { startKubeletHealthz } from './healthz.js';
@@ -42,7 +42,7 @@ const program = addKubeletOptions(new Command('kubelet'))
         maxPods: o.maxPods,
         dns: { clusterDns: o.clusterDns, clusterDomain: o.clusterDomain, resolvConf: o.resolvConf },
       },
-      { log, store: cluster.store, docker, ...(cluster.api && { requestToken: apiTokenRequester(cluster.api.client) }) },
+      { log, store: cluster.store, docker, ...(cluster.api && { requestToken: apiTokenRequester(cluster.api.client), events: apiEventSink(cluster.api.client) }) },
     );
     const ac = new AbortController();
     for (const sig of ['SIGTERM', 'SIGINT'] as const) {

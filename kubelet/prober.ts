@@ -28,6 +28,8 @@ export interface ProberDeps {
   httpGet?(host: string, port: number, path: string, timeoutMs: number): Promise<ProbeOutcome>;
   tcp?(host: string, port: number, timeoutMs: number): Promise<ProbeOutcome>;
   onChange(uid: string): void;
+  /** Every failed probe (the kubelet's Unhealthy event; a failing readiness probe before the first success too). */
+  onFailure?(pod: Pod, container: string, kind: ProbeKind, message: string): void;
 }
 
 export function httpGetProbe(host: string, port: number, path: string, timeoutMs: number): Promise<ProbeOutcome> {
@@ -70,6 +72,7 @@ export function tcpProbe(host: string, port: number, timeoutMs: number): Promise
 interface Worker {
   readonly key: string;
   readonly uid: string;
+  readonly pod: Pod;
   readonly kind: ProbeKind;
   containerId: string;
   startedAt: number;
@@ -134,7 +137,7 @@ export class ProbeManager {
         }
         if (w) this.stopWorker(w);
         const initial = kind === 'liveness' ? true : seedReady(c.name, cur.id);
-        this.startWorker({ key, uid, kind, containerId: cur.id, startedAt: cur.startedAt ? Date.parse(cur.startedAt) : Date.now(), podIP: ip, container: c, probe, initial });
+        this.startWorker({ key, uid, pod, kind, containerId: cur.id, startedAt: cur.startedAt ? Date.parse(cur.startedAt) : Date.now(), podIP: ip, container: c, probe, initial });
       }
     }
     for (const w of [...this.workers.values()]) if (w.uid === uid && !want.has(w.key)) this.stopWorker(w);
@@ -156,7 +159,7 @@ export class ProbeManager {
     this.workers.delete(w.key);
   }
 
-  private startWorker(o: { key: string; uid: string; kind: ProbeKind; containerId: string; startedAt: number; podIP: string; container: Container; probe: Probe; initial: boolean }): void {
+  private startWorker(o: { key: string; uid: string; pod: Pod; kind: ProbeKind; containerId: string; startedAt: number; podIP: string; container: Container; probe: Probe; initial: boolean }): void {
     const w: Worker = { ...o, result: o.initial, successes: 0, failures: 0, onHold: false, ac: new AbortController(), done: Promise.resolve() };
     this.workers.set(w.key, w);
     w.done = this.loop(w, AbortSignal.any([this.signal, w.ac.signal]));
@@ -184,6 +187,7 @@ export class ProbeManager {
     } else {
       w.successes = 0;
       w.failures++;
+      this.deps.onFailure?.(w.pod, w.container.name, w.kind, out.message);
       if (w.result && w.failures >= failureThreshold) this.flip(w, false, out.message);
       else if (!w.result && w.kind === 'readiness' && w.failures === 1) this.log.debug({ pod: w.uid, container: w.container.name, message: out.message }, 'readiness probe failed');
     }

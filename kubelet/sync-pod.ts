@@ -9,7 +9,7 @@
 // kept (adopted), so restart counts and container IDs stay.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Pod, PodStatus, Service } from '../cluster/index.js';
+import { type EventRecorder, type EventType, involvedOf, type Pod, type PodStatus, type Service } from '../cluster/index.js';
 import { parseResolvConf, renderResolvConf } from '../dns/index.js';
 import { keys, type Parser, parseConfigMapObject, parseJsonObject, parseSecretObject } from '../cluster/index.js';
 import { type Logger, errorMessage, isObject } from '../common/index.js';
@@ -45,6 +45,15 @@ export interface PodSyncOptions {
   readonly tokens?: TokenCache;
   /** --cluster-dns, --cluster-domain and --resolv-conf (the node's file, read at every pod start). */
   readonly dns?: { readonly clusterDns: readonly string[]; readonly clusterDomain: string; readonly resolvConf: string };
+  /** The pods' events (Pulled, Created, Started, Killing, BackOff, Failed), as `kubectl describe pod` shows them. */
+  readonly events?: EventRecorder;
+}
+
+/** The Killing event's message for a kill reason of computePodActions, in the kubelet's words. */
+function killingMessage(container: string, reason: string): string {
+  if (reason === 'container failed its liveness probe') return `Container ${container} failed liveness probe, will be restarted`;
+  if (reason === 'container spec changed') return `Container ${container} definition changed, will be restarted`;
+  return `Stopping container ${container}`;
 }
 
 const emptyRuntime = (pod: Pod): RuntimePod => ({ uid: pod.metadata.uid!, name: pod.metadata.name, namespace: namespaceOf(pod), graceSec: graceOf(pod), sandboxes: [], containers: [] });
@@ -88,6 +97,7 @@ export class PodSync implements PodSyncer {
       if (kills.length) {
         await Promise.all(kills.map(async (k) => {
           log.info({ container: k.name, containerId: k.id.slice(0, 12), reason: k.reason }, 'killing container');
+          this.event(pod, k.name, 'Normal', 'Killing', killingMessage(k.name, k.reason));
           await this.runtime.stopContainer(k.id, graceOf(pod));
           killedAt.set(k.name, Date.now());
         }));
@@ -110,6 +120,7 @@ export class PodSync implements PodSyncer {
           log.info({ sandbox: sb.id.slice(0, 12), podIP: sb.ip, attempt: actions.attempt }, 'pod sandbox started');
         } catch (e) {
           log.warn({ err: errorMessage(e) }, 'cannot create the pod sandbox');
+          this.event(pod, undefined, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${errorMessage(e)}`);
           for (const c of pod.spec.containers) waiting.set(c.name, { reason: 'ContainerCreating', message: `failed to create pod sandbox: ${errorMessage(e)}` });
           later(this.o.backoff.baseMs);
         }
@@ -143,21 +154,26 @@ export class PodSync implements PodSyncer {
             if (left > 0) {
               const delay = this.crashLoop.current(backoffKey(uid, name)) ?? left;
               waiting.set(name, { reason: 'CrashLoopBackOff', message: `back-off ${Math.round(delay / 1000)}s restarting failed container=${name} pod=${pod.metadata.name}_${namespaceOf(pod)}(${uid})` });
+              this.event(pod, name, 'Warning', 'BackOff', `Back-off restarting failed container ${name} in pod ${pod.metadata.name}_${namespaceOf(pod)}(${uid})`);
               later(left);
               continue;
             }
           }
           if (volumeError !== undefined) {
             waiting.set(name, { reason: 'CreateContainerConfigError', message: errorMessage(volumeError) });
+            this.event(pod, name, 'Warning', 'Failed', `Error: ${errorMessage(volumeError)}`);
             later(this.o.backoff.baseMs);
             continue;
           }
           const missing = await this.imageMissing(c.image, c.imagePullPolicy);
           if (missing) {
             waiting.set(name, missing);
+            this.event(pod, name, 'Warning', missing.reason, missing.message ?? missing.reason);
+            this.event(pod, name, 'Warning', 'Failed', `Error: ${missing.reason}`);
             later(Math.min(this.o.syncFrequencyMs, this.o.backoff.baseMs));
             continue;
           }
+          this.event(pod, name, 'Normal', 'Pulled', `Container image "${c.image}" already present on machine`);
           try {
             const resolved = await resolveContainerEnv(pod, c, {
               secret: (ns, n) => this.readData(keys.secret(ns, n), parseSecretObject, (s) => secretData(s)),
@@ -170,12 +186,16 @@ export class PodSync implements PodSyncer {
             const restartCount = last ? last.restartCount + 1 : 0;
             const id = await this.runtime.startContainer(pod, c, sandboxId, restartCount, containerHash(c), { ...resolved, binds });
             log.info({ container: name, containerId: id.slice(0, 12), restartCount }, 'container started');
+            this.event(pod, name, 'Normal', 'Created', `Created container ${name}`);
+            this.event(pod, name, 'Normal', 'Started', `Started container ${name}`);
           } catch (e) {
             if (e instanceof ContainerConfigError || e instanceof VolumeError) {
               waiting.set(name, { reason: 'CreateContainerConfigError', message: e.message });
+              this.event(pod, name, 'Warning', 'Failed', `Error: ${e.message}`);
               log.warn({ container: name, err: e.message }, 'cannot configure container');
             } else if (e instanceof StartContainerError) {
               waiting.set(name, { reason: 'RunContainerError', message: e.detail });
+              this.event(pod, name, 'Warning', 'Failed', `Error: ${e.detail}`);
               log.warn({ container: name, err: e.detail }, 'container did not start');
             } else {
               throw e;
@@ -196,6 +216,13 @@ export class PodSync implements PodSyncer {
       log.warn({ err: errorMessage(e) }, 'pod sync failed');
       throw e;
     }
+  }
+
+  /** An event on the pod (or one of its containers), posted beside the sync, never awaited by it. */
+  private event(pod: Pod, container: string | undefined, type: EventType, reason: string, message: string): void {
+    const rec = this.o.events;
+    if (!rec) return;
+    void rec.event(involvedOf('v1', 'Pod', pod as unknown as Record<string, unknown>, container === undefined ? undefined : `spec.containers{${container}}`), type, reason, message);
   }
 
   /** The data of the pod's file volumes: config maps and secrets from the store, tokens through the token cache. */
@@ -300,6 +327,8 @@ export class PodSync implements PodSyncer {
     const grace = graceSec ?? (pod ? graceOf(pod) : rt.graceSec);
     const running = rt.containers.filter((c) => c.running);
     if (running.length) this.log.info({ uid, pod: `${rt.namespace}/${rt.name}`, grace, containers: running.map((c) => c.name) }, 'stopping pod');
+    const involved = pod ?? ({ metadata: { name: rt.name, namespace: rt.namespace, uid } } as unknown as Pod);
+    for (const c of running) this.event(involved, c.name, 'Normal', 'Killing', `Stopping container ${c.name}`);
     await Promise.all(running.map((c) => this.runtime.stopContainer(c.id, grace)));
     await Promise.all(rt.sandboxes.filter((s) => s.running).map((s) => this.runtime.stopContainer(s.id, 2)));
   }

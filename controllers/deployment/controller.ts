@@ -3,7 +3,7 @@
 // syncDeployment does (claim ReplicaSets, paused and scaling events, Recreate or RollingUpdate, revision
 // history, status). The arithmetic is in rollout.ts, revision.ts and status.ts; this file reads the
 // caches, writes through the API, and keeps, within one sync, the objects its own writes returned.
-import { type ApiClient, ApiStatusError, type Corrupt, matchesLabels, REGISTRY, type Stored } from '../../cluster/index.js';
+import { type ApiClient, ApiStatusError, isStatus, type Corrupt, matchesLabels, REGISTRY, type Stored } from '../../cluster/index.js';
 import { errorMessage, type Logger, type PrefixCache } from '../../common/index.js';
 import { recordEvent } from '../events.js';
 import type { WorkQueue } from '../queue.js';
@@ -21,7 +21,6 @@ export const DEPLOYMENT_PREFIX = `${REGISTRY}/deployments/`;
 export const REPLICASET_PREFIX = `${REGISTRY}/replicasets/`;
 const COMPONENT = 'deployment-controller';
 const enc = encodeURIComponent;
-const isStatus = (e: unknown, code: number): boolean => e instanceof ApiStatusError && e.status === code;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const rsPath = (ns: string, name?: string): string => `/apis/apps/v1/namespaces/${enc(ns)}/replicasets${name ? `/${enc(name)}` : ''}`;
 const deployPath = (ns: string, name: string): string => `/apis/apps/v1/namespaces/${enc(ns)}/deployments/${enc(name)}`;

@@ -4,7 +4,7 @@
 // decides (slow-start batches, expectations), then write the status through …/status. The pods are
 // created with generateName and patched (adoption) through the API client directly: the key-based
 // ClusterStore names every object it writes.
-import { type ApiClient, ApiStatusError, type Corrupt, REGISTRY, type Stored } from '../../cluster/index.js';
+import { type ApiClient, ApiStatusError, isStatus, type Corrupt, REGISTRY, type Stored } from '../../cluster/index.js';
 import { errorMessage, type Logger, type PrefixCache } from '../../common/index.js';
 import type { WorkQueue } from '../queue.js';
 import {
@@ -37,7 +37,6 @@ const COLLECTION: Readonly<Record<OwnerKind, string>> = { ReplicationController:
 /** The component its events name, as Kubernetes' controllers do. */
 const COMPONENT: Readonly<Record<OwnerKind, string>> = { ReplicationController: 'replication-controller', ReplicaSet: 'replicaset-controller' };
 
-const isStatus = (e: unknown, code: number): boolean => e instanceof ApiStatusError && e.status === code;
 const enc = encodeURIComponent;
 
 export interface ReplicationManagerDeps {

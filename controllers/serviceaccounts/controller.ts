@@ -2,7 +2,7 @@
 // name kept in every namespace (the `default` ServiceAccount; the kube-root-ca.crt ConfigMap). Namespaces
 // and the objects come from list+watch caches; a change to either queues its namespace, and a worker
 // compares the two (logic.ts) and creates or updates through the API.
-import { type ApiClient, ApiStatusError, type Corrupt, keys, REGISTRY, type Stored } from '../../cluster/index.js';
+import { type ApiClient, ApiStatusError, isStatus, type Corrupt, keys, REGISTRY, type Stored } from '../../cluster/index.js';
 import type { Logger, PrefixCache } from '../../common/index.js';
 import type { WorkQueue } from '../queue.js';
 import { DEFAULT_ACCOUNT, defaultAccountToCreate, ROOT_CA_CONFIGMAP, rootCaAction, type RootCaAction } from './logic.js';
@@ -48,7 +48,6 @@ export interface PerNamespaceDeps {
 }
 
 const NS_PREFIX = `${REGISTRY}/namespaces/`;
-const isStatus = (e: unknown, ...codes: number[]): boolean => e instanceof ApiStatusError && codes.includes(e.status);
 
 export class PerNamespaceController {
   constructor(

@@ -24,6 +24,37 @@ const KUBECTL = path.join(REPO, '.cache', 'kubernetes-client', 'usr', 'bin', 'ku
 const APISERVER = path.join(REPO, 'dist', 'apiserver', 'main.js');
 const CONTROLLER_MANAGER = path.join(REPO, 'dist', 'controllers', 'main.js');
 const SECURE = 6443;
+
+interface PodEvent {
+  readonly reason: string;
+  readonly type: string;
+  readonly message: string;
+  readonly count: number;
+  readonly source: { component?: string; host?: string };
+  readonly involvedObject: { kind: string; name: string; fieldPath?: string };
+}
+
+const podManifest = (name: string, node: string, app: string, cmd: string): string =>
+  [
+    'apiVersion: v1',
+    'kind: Pod',
+    'metadata:',
+    `  name: ${name}`,
+    '  labels:',
+    `    app: ${app}`,
+    'spec:',
+    `  nodeName: ${node}`,
+    '  terminationGracePeriodSeconds: 1',
+    '  containers:',
+    '  - name: c',
+    `    image: ${BUSYBOX_IMAGE}`,
+    '    imagePullPolicy: Never',
+    `    command: ["sh", "-c", ${JSON.stringify(cmd)}]`,
+    '    ports:',
+    '    - containerPort: 8080',
+    '',
+  ].join('\n');
+
 const inSubnet = (cidr: string, ip: string): boolean => offsetIn(parseCidr4(cidr), parseIp4(ip)) > 1;
 
 describe.skipIf(!existsSync(KUBECTL))('kubelet and kube-proxy on the API, driven by kubectl', () => {
@@ -40,6 +71,9 @@ describe.skipIf(!existsSync(KUBECTL))('kubelet and kube-proxy on the API, driven
     const r = await hostA.exec([KUBECTL, `--kubeconfig=${kubeconfig}`, `--cache-dir=${path.join(apiDir, 'kubectl-cache')}`, ...args], { timeoutMs: 30_000, env: { PATH: process.env.PATH ?? '', HOME: apiDir }, ...(input !== undefined && { input }) });
     return r.stdout;
   };
+
+  const podEvents = async (name: string): Promise<PodEvent[]> =>
+    (JSON.parse(await kubectl(['get', 'events', '--field-selector', `involvedObject.name=${name}`, '-o', 'json'])) as { items: PodEvent[] }).items;
 
   beforeAll(async () => {
     k = await KubeLab.start({
@@ -99,30 +133,10 @@ describe.skipIf(!existsSync(KUBECTL))('kubelet and kube-proxy on the API, driven
   });
 
   it('a pod created with kubectl create -f runs, and kubectl get pods -o wide shows it Running with its flannel IP on its node', async () => {
-    const manifest = (name: string, node: string, app: string, cmd: string) =>
-      [
-        'apiVersion: v1',
-        'kind: Pod',
-        'metadata:',
-        `  name: ${name}`,
-        '  labels:',
-        `    app: ${app}`,
-        'spec:',
-        `  nodeName: ${node}`,
-        '  terminationGracePeriodSeconds: 1',
-        '  containers:',
-        '  - name: c',
-        `    image: ${BUSYBOX_IMAGE}`,
-        '    imagePullPolicy: Never',
-        `    command: ["sh", "-c", ${JSON.stringify(cmd)}]`,
-        '    ports:',
-        '    - containerPort: 8080',
-        '',
-      ].join('\n');
     const file = path.join(apiDir, 'web.yaml');
-    await writeFile(file, manifest('web', 'a', 'web', 'mkdir -p /www && echo hello-from-web > /www/index.html && exec httpd -f -p 8080 -h /www'));
+    await writeFile(file, podManifest('web', 'a', 'web', 'mkdir -p /www && echo hello-from-web > /www/index.html && exec httpd -f -p 8080 -h /www'));
     expect(await kubectl(['create', '-f', file])).toMatch(/pod\/web created/);
-    await writeFile(path.join(apiDir, 'client.yaml'), manifest('client', 'b', 'client', 'exec sleep 3600'));
+    await writeFile(path.join(apiDir, 'client.yaml'), podManifest('client', 'b', 'client', 'exec sleep 3600'));
     await kubectl(['create', '-f', path.join(apiDir, 'client.yaml')]);
     const row = await waitFor('web Running in kubectl get pods -o wide', async () => {
       const t = await kubectl(['get', 'pods', '-o', 'wide']);
@@ -139,6 +153,30 @@ describe.skipIf(!existsSync(KUBECTL))('kubelet and kube-proxy on the API, driven
     const json = JSON.parse(await kubectl(['get', 'pod', 'web', '-o', 'json'])) as { status: { podIP: string; hostIP: string } };
     expect(json.status.podIP).toBe(cols[5]);
     expect(json.status.hostIP).toBe(k.lab.host('a').ip);
+  });
+
+  it("the kubelet's events: Pulled, Created and Started on the pod's container from its node, and a crash-looping container's BackOff counted up on one event", async () => {
+    const web = await waitFor('the Pulled, Created and Started events of web', async () => {
+      const evs = await podEvents('web');
+      return ['Pulled', 'Created', 'Started'].every((r) => evs.some((e) => e.reason === r)) ? evs : undefined;
+    }, 20_000, 500);
+    for (const reason of ['Pulled', 'Created', 'Started']) {
+      const e = web.find((x) => x.reason === reason)!;
+      expect(e).toMatchObject({ type: 'Normal', source: { component: 'kubelet', host: 'a' }, involvedObject: { kind: 'Pod', name: 'web', fieldPath: 'spec.containers{c}' } });
+    }
+    expect(web.find((x) => x.reason === 'Started')!.message).toBe('Started container c');
+    expect(web.find((x) => x.reason === 'Pulled')!.message).toBe(`Container image "${BUSYBOX_IMAGE}" already present on machine`);
+    const described = await kubectl(['describe', 'pod', 'web']);
+    expect(described).toMatch(/Normal\s+Started\s+\S+\s+kubelet\s+Started container c/);
+
+    await kubectl(['create', '-f', '-'], podManifest('crash', 'b', 'crash', 'exit 1'));
+    const backOff = await waitFor('one BackOff event on crash counted at least twice', async () => {
+      const evs = (await podEvents('crash')).filter((e) => e.reason === 'BackOff');
+      return evs.length === 1 && evs[0]!.count >= 2 ? evs[0] : undefined;
+    }, 60_000, 1000);
+    expect(backOff).toMatchObject({ type: 'Warning', source: { component: 'kubelet', host: 'b' } });
+    expect(backOff!.message).toMatch(/^Back-off restarting failed container c in pod crash_default\(/);
+    await kubectl(['delete', 'pod', 'crash', '--wait=false']);
   });
 
   it('a service created with kubectl gets a ClusterIP from the apiserver that kube-proxy (system:kube-proxy) makes work from a pod on the other host', async () => {
@@ -163,6 +201,8 @@ describe.skipIf(!existsSync(KUBECTL))('kubelet and kube-proxy on the API, driven
     expect(Date.now() - t0).toBeLessThan(25_000);
     expect(await kubectl(['get', 'pods', '-o', 'name'])).not.toContain('pod/client');
     expect((await k.containers('b', 'client')).filter((c) => c.state === 'running')).toEqual([]);
+    const killing = (await podEvents('client')).find((e) => e.reason === 'Killing');
+    expect(killing).toMatchObject({ type: 'Normal', message: 'Stopping container c', source: { component: 'kubelet', host: 'b' } });
   });
 
   it("a pod's ConfigMap and Secret reach its container through its node's credentials (the Node authorizer's graph)", async () => {
