@@ -7,8 +7,8 @@
 // web service's ClusterIP answers from the other node; `kubectl scale` 2→3→2→1→2; `kubectl rolling-update`
 // (the plugin) to a new image with a client calling the service throughout; a pod that fits nowhere stays
 // Pending with the reason; an interrupted update taken back with --rollback; a Deployment rolled out and
-// undone; a Job that completes and one stopped by its deadline; the controller manager killed and its standby
-// taking over; and a node whose kubelet and flanneld are killed has its pods recreated on the other.
+// undone; a Job that completes and one stopped by its deadline; seed 003's `*/1` CronJob running a Job; the
+// controller manager killed and its standby taking over; and a node whose kubelet and flanneld are killed has its pods recreated on the other.
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -19,7 +19,7 @@ import { FAST_FLAGS, KubeLab } from './kubelet.js';
 import type { Host, Proc } from './lab.js';
 import { startProxy } from './proxy.js';
 import { makeSeedImages, webBanner } from './seed-images.js';
-import { DB_RC, DB_SERVICE, SECURE_APISERVER_ARGS, WEB_RC, WEB_SERVICE, writeDaemonKubeconfig } from '../harness/index.js';
+import { DB_RC, DB_SERVICE, SECURE_APISERVER_ARGS, SEED_003_HELLO_CRONJOB, WEB_RC, WEB_SERVICE, writeDaemonKubeconfig } from '../harness/index.js';
 
 const KUBECTL = path.join(REPO, '.cache', 'kubernetes-client', 'usr', 'bin', 'kubectl');
 const APISERVER = path.join(REPO, 'dist', 'apiserver', 'main.js');
@@ -49,6 +49,7 @@ describe.skipIf(!existsSync(KUBECTL))('the cluster: apiserver, controller manage
   let kubeconfig: string;
   let hostA: Host;
   const daemonConfigs = new Map<string, string>();
+  let cronCreatedAt = 0;
 
   // kubectl refuses flags before a plugin's name: the plugins get the kubeconfig through KUBECONFIG.
   type KubectlOpts = { input?: string; timeoutMs?: number; plugin?: boolean };
@@ -126,6 +127,8 @@ describe.skipIf(!existsSync(KUBECTL))('the cluster: apiserver, controller manage
     const proxyConfig = `--kubeconfig=${daemonConfigs.get('kube-proxy')!}`;
     for (const h of k.lab.hosts) proxies.push(startProxy(h, k.etcd, { tag: 'api', storeArgs: [proxyConfig], args: ['--cluster-cidr=10.5.0.0/16', '--min-sync-period=200ms'] }));
     await Promise.all([...k.nodes.values()].map((n) => makeSeedImages(n.dockerd, path.join(n.host.dir, 'images'), ['v2'])));
+    // Seed 003's CronJob runs `busybox` (pull policy Always: present on the node is enough, as nothing is pulled).
+    await Promise.all([...k.nodes.values()].map((n) => n.dockerd.docker(['tag', BUSYBOX_IMAGE, 'busybox:latest'])));
     // The default ServiceAccount (the serviceaccount controller's) before the first pod: the admission plugin needs it.
     await waitFor('the default ServiceAccount', async () => (await kubectlResult(['get', 'serviceaccount', 'default'])).code === 0, 30_000, 500);
   }, 180_000);
@@ -163,6 +166,12 @@ describe.skipIf(!existsSync(KUBECTL))('the cluster: apiserver, controller manage
     const svc = await kubectl(['get', 'services']);
     expect(svc).toMatch(/^db-service\s+ClusterIP\s+10\.254\.\d+\.\d+\s+<none>\s+3306\/TCP\s/m);
     expect(svc).toMatch(/^webserve-service\s+ClusterIP\s+10\.254\.\d+\.\d+\s+<none>\s+80\/TCP\s/m);
+  });
+
+  it("seed 003's hello CronJob (*/1, batch/v1beta1 as the seed writes it) is created with kubectl create -f", async () => {
+    expect(await kubectl(['create', '-f', '-'], { input: SEED_003_HELLO_CRONJOB })).toMatch(/cronjob\.batch\/hello created/);
+    cronCreatedAt = Date.now();
+    expect(await kubectl(['get', 'cronjob', 'hello'])).toMatch(/^hello\s+\*\/1 \* \* \* \*\s+<none>\s+False\s+0\s+<none>/m);
   });
 
   it('a db pod answers a web pod on the other node, and the web service answers through its ClusterIP from the other node, the web asking the db', async () => {
@@ -328,6 +337,28 @@ describe.skipIf(!existsSync(KUBECTL))('the cluster: apiserver, controller manage
     await waitPods('selectorname=webserver', '3 Ready', (x) => readyOn(x, 3), 90_000);
     expect(await kubectl(['scale', '--replicas=2', 'rc', 'webserver-controller'])).toMatch(/scaled/);
     await waitPods('selectorname=webserver', '2 Ready', (x) => readyOn(x, 2), 60_000);
+  });
+
+  it('the hello CronJob ran at a minute boundary: its Job completed, and kubectl get cronjob shows the schedule kept', async () => {
+    interface JobList { items: { metadata: { name: string; ownerReferences?: { kind: string; name: string }[] }; status?: { succeeded?: number; conditions?: { type: string; status: string }[] } }[] }
+    // Created minutes ago (the tests between take longer than that); bounded for a slow run.
+    const done = await waitFor('a Job of hello Complete', async () => {
+      const jobs = (JSON.parse(await kubectl(['get', 'jobs', '-o', 'json'])) as JobList).items.filter((j) => j.metadata.ownerReferences?.some((o) => o.kind === 'CronJob' && o.name === 'hello'));
+      return jobs.find((j) => j.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True'));
+    }, Math.max(30_000, cronCreatedAt + 150_000 - Date.now()), 1000);
+    expect(done.metadata.name).toMatch(/^hello-\d+$/);
+    expect(done.status?.succeeded).toBe(1);
+    const cj = JSON.parse(await kubectl(['get', 'cronjob', 'hello', '-o', 'json'])) as { status?: { lastScheduleTime?: string; lastSuccessfulTime?: string } };
+    // The scheduled time is a whole minute, the Job's name its minutes since the epoch.
+    expect(cj.status?.lastScheduleTime).toMatch(/:00Z$/);
+    expect(Number(done.metadata.name.slice('hello-'.length)) * 60_000).toBeLessThanOrEqual(Date.parse(cj.status!.lastScheduleTime!));
+    await waitFor('lastSuccessfulTime set', async () => {
+      const c = JSON.parse(await kubectl(['get', 'cronjob', 'hello', '-o', 'json'])) as { status?: { lastSuccessfulTime?: string } };
+      return c.status?.lastSuccessfulTime;
+    }, 20_000, 500);
+    expect(await kubectl(['patch', 'cronjob', 'hello', '-p', '{"spec":{"suspend":true}}'])).toMatch(/patched/);
+    expect(await kubectl(['get', 'cronjob', 'hello'])).toMatch(/^hello\s+\S+ \S+ \S+ \S+ \S+\s+<none>\s+True\s/m);
+    await kubectl(['delete', 'cronjob', 'hello', '--wait=false']);
   });
 
   it("a node whose kubelet and flanneld are killed: its pods come back on the other node within the grace period plus the toleration", async () => {
