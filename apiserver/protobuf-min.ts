@@ -1,11 +1,12 @@
 // Kubernetes' protobuf request bodies (application/vnd.kubernetes.protobuf), decoded to the JSON form:
 // kubectl 1.31 and later send them for what its typed client creates (`kubectl create namespace`,
-// `create configmap`, `create secret`, `create service`, `create serviceaccount`, `create token`). The envelope is "k8s\0" and a runtime.Unknown
+// `create configmap`, `create secret`, `create service`, `create serviceaccount`, `create token`; from 1.32
+// `create deployment`, `create job`, `create cronjob`, `create ingress`). The envelope is "k8s\0" and a runtime.Unknown
 // {typeMeta, raw}; raw is the kind's generated message. Field numbers are k8s.io/api's generated.proto;
 // only the kinds kubectl's generators create among those served here are known. Pure.
 import { badRequest, unsupportedMedia } from './errors.js';
 
-type FieldType = 'string' | 'bytes' | 'int' | 'bool' | 'time' | 'intstr' | 'mapss' | 'mapsb' | 'mapsq' | { readonly msg: string };
+type FieldType = 'string' | 'bytes' | 'int' | 'bool' | 'time' | 'intstr' | 'mapss' | 'mapsb' | 'mapsq' | { readonly msg: string } | { readonly inline: string };
 interface Field {
   readonly name: string;
   readonly type: FieldType;
@@ -106,6 +107,103 @@ const SCHEMAS: Readonly<Record<string, Schema>> = {
   TokenReview: { 1: f('metadata', { msg: 'ObjectMeta' }), 2: f('spec', { msg: 'TokenReviewSpec' }) },
   TokenReviewSpec: { 1: f('token', 'string'), 2: f('audiences', 'string', true) },
   SelfSubjectReview: { 1: f('metadata', { msg: 'ObjectMeta' }) },
+  // Workloads (`kubectl create deployment|job|cronjob|ingress`, which kubectl 1.32 and later send as protobuf):
+  // the pod template's fields that kubectl's generators and common manifests set.
+  PodTemplateSpec: { 1: f('metadata', { msg: 'ObjectMeta' }), 2: f('spec', { msg: 'PodSpec' }) },
+  PodSpec: {
+    2: f('containers', { msg: 'Container' }, true),
+    20: f('initContainers', { msg: 'Container' }, true),
+    3: f('restartPolicy', 'string'),
+    4: f('terminationGracePeriodSeconds', 'int', false, true),
+    5: f('activeDeadlineSeconds', 'int', false, true),
+    6: f('dnsPolicy', 'string'),
+    7: f('nodeSelector', 'mapss'),
+    8: f('serviceAccountName', 'string'),
+    9: f('serviceAccount', 'string'),
+    21: f('automountServiceAccountToken', 'bool', false, true),
+    10: f('nodeName', 'string'),
+    11: f('hostNetwork', 'bool'),
+    12: f('hostPID', 'bool'),
+    13: f('hostIPC', 'bool'),
+    15: f('imagePullSecrets', { msg: 'LocalObjectReference' }, true),
+    16: f('hostname', 'string'),
+    17: f('subdomain', 'string'),
+    19: f('schedulerName', 'string'),
+    22: f('tolerations', { msg: 'Toleration' }, true),
+    24: f('priorityClassName', 'string'),
+    30: f('enableServiceLinks', 'bool', false, true),
+  },
+  Container: {
+    1: f('name', 'string'),
+    2: f('image', 'string'),
+    3: f('command', 'string', true),
+    4: f('args', 'string', true),
+    5: f('workingDir', 'string'),
+    6: f('ports', { msg: 'ContainerPort' }, true),
+    7: f('env', { msg: 'EnvVar' }, true),
+    8: f('resources', { msg: 'ResourceRequirements' }),
+    9: f('volumeMounts', { msg: 'VolumeMount' }, true),
+    13: f('terminationMessagePath', 'string'),
+    20: f('terminationMessagePolicy', 'string'),
+    14: f('imagePullPolicy', 'string'),
+    16: f('stdin', 'bool'),
+    17: f('stdinOnce', 'bool'),
+    18: f('tty', 'bool'),
+  },
+  ContainerPort: { 1: f('name', 'string'), 2: f('hostPort', 'int'), 3: f('containerPort', 'int'), 4: f('protocol', 'string'), 5: f('hostIP', 'string') },
+  EnvVar: { 1: f('name', 'string'), 2: f('value', 'string') },
+  ResourceRequirements: { 1: f('limits', 'mapsq'), 2: f('requests', 'mapsq') },
+  VolumeMount: { 1: f('name', 'string'), 2: f('readOnly', 'bool'), 3: f('mountPath', 'string'), 4: f('subPath', 'string') },
+  Toleration: { 1: f('key', 'string'), 2: f('operator', 'string'), 3: f('value', 'string'), 4: f('effect', 'string'), 5: f('tolerationSeconds', 'int', false, true) },
+  Deployment: { 1: f('metadata', { msg: 'ObjectMeta' }), 2: f('spec', { msg: 'DeploymentSpec' }) },
+  DeploymentSpec: {
+    1: f('replicas', 'int', false, true),
+    2: f('selector', { msg: 'LabelSelector' }),
+    3: f('template', { msg: 'PodTemplateSpec' }),
+    4: f('strategy', { msg: 'DeploymentStrategy' }),
+    5: f('minReadySeconds', 'int'),
+    6: f('revisionHistoryLimit', 'int', false, true),
+    7: f('paused', 'bool'),
+    9: f('progressDeadlineSeconds', 'int', false, true),
+  },
+  DeploymentStrategy: { 1: f('type', 'string'), 2: f('rollingUpdate', { msg: 'RollingUpdateDeployment' }) },
+  RollingUpdateDeployment: { 1: f('maxUnavailable', 'intstr'), 2: f('maxSurge', 'intstr') },
+  Job: { 1: f('metadata', { msg: 'ObjectMeta' }), 2: f('spec', { msg: 'JobSpec' }) },
+  JobSpec: {
+    1: f('parallelism', 'int', false, true),
+    2: f('completions', 'int', false, true),
+    3: f('activeDeadlineSeconds', 'int', false, true),
+    7: f('backoffLimit', 'int', false, true),
+    4: f('selector', { msg: 'LabelSelector' }),
+    5: f('manualSelector', 'bool', false, true),
+    6: f('template', { msg: 'PodTemplateSpec' }),
+    8: f('ttlSecondsAfterFinished', 'int', false, true),
+    9: f('completionMode', 'string'),
+    10: f('suspend', 'bool', false, true),
+  },
+  CronJob: { 1: f('metadata', { msg: 'ObjectMeta' }), 2: f('spec', { msg: 'CronJobSpec' }) },
+  CronJobSpec: {
+    1: f('schedule', 'string'),
+    8: f('timeZone', 'string'),
+    2: f('startingDeadlineSeconds', 'int', false, true),
+    3: f('concurrencyPolicy', 'string'),
+    4: f('suspend', 'bool', false, true),
+    5: f('jobTemplate', { msg: 'JobTemplateSpec' }),
+    6: f('successfulJobsHistoryLimit', 'int', false, true),
+    7: f('failedJobsHistoryLimit', 'int', false, true),
+  },
+  JobTemplateSpec: { 1: f('metadata', { msg: 'ObjectMeta' }), 2: f('spec', { msg: 'JobSpec' }) },
+  Ingress: { 1: f('metadata', { msg: 'ObjectMeta' }), 2: f('spec', { msg: 'IngressSpec' }) },
+  IngressSpec: { 4: f('ingressClassName', 'string'), 1: f('defaultBackend', { msg: 'IngressBackend' }), 2: f('tls', { msg: 'IngressTLS' }, true), 3: f('rules', { msg: 'IngressRule' }, true) },
+  IngressBackend: { 4: f('service', { msg: 'IngressServiceBackend' }) },
+  IngressServiceBackend: { 1: f('name', 'string'), 2: f('port', { msg: 'ServiceBackendPort' }) },
+  ServiceBackendPort: { 1: f('name', 'string'), 2: f('number', 'int') },
+  // IngressRuleValue is embedded in Go: its `http` is a field of the rule itself in JSON.
+  IngressRule: { 1: f('host', 'string'), 2: f('ingressRuleValue', { inline: 'IngressRuleValue' }) },
+  IngressRuleValue: { 1: f('http', { msg: 'HTTPIngressRuleValue' }) },
+  HTTPIngressRuleValue: { 1: f('paths', { msg: 'HTTPIngressPath' }, true) },
+  HTTPIngressPath: { 1: f('path', 'string'), 3: f('pathType', 'string'), 2: f('backend', { msg: 'IngressBackend' }) },
+  IngressTLS: { 1: f('hosts', 'string', true), 2: f('secretName', 'string') },
   Time: { 1: f('seconds', 'int'), 2: f('nanos', 'int') },
   IntOrString: { 1: f('type', 'int'), 2: f('intVal', 'int'), 3: f('strVal', 'string') },
   Unknown: { 1: f('typeMeta', { msg: 'TypeMeta' }), 2: f('raw', 'bytes'), 3: f('contentEncoding', 'string'), 4: f('contentType', 'string') },
@@ -214,8 +312,12 @@ export function decodeMessage(buf: Buffer, schemaName: string): Record<string, u
         const m = decodeMessage(v as Buffer, 'IntOrString');
         return m.type === 1 ? (m.strVal ?? '') : (m.intVal ?? 0);
       }
-      return decodeMessage(v as Buffer, t.msg);
+      return decodeMessage(v as Buffer, 'msg' in t ? t.msg : t.inline);
     };
+    if (typeof t === 'object' && 'inline' in t) {
+      Object.assign(out, one(values[values.length - 1]!));
+      continue;
+    }
     if (fd.repeated) {
       const arr = values.map(one);
       if (arr.length) out[fd.name] = arr;

@@ -384,6 +384,32 @@ for (const b of kubectlBinaries().filter((x) => VERSIONS.has(x.version))) {
       await ok('delete', 'deploy', 'typo', '-n', ns);
     });
 
+    it("creates workloads with kubectl's own generators (1.32 and later send them as protobuf)", async () => {
+      const gen = `${ns}-gen`;
+      await ok('create', 'namespace', gen);
+      expect(await ok('create', 'deployment', 'd', '-n', gen, '--image=nginx:1.25', '--port=80', '--replicas=0')).toMatch(/deployment\.apps\/d created/);
+      const d = JSON.parse(await ok('get', 'deploy', 'd', '-n', gen, '-o', 'json')) as { metadata: { labels: Record<string, string> }; spec: Record<string, unknown> };
+      expect(d.metadata.labels).toEqual({ app: 'd' });
+      // replicas: 0 is kept (a pointer in Go), not dropped as a zero value.
+      expect(d.spec).toMatchObject({ replicas: 0, selector: { matchLabels: { app: 'd' } }, template: { metadata: { labels: { app: 'd' } }, spec: { containers: [{ name: 'nginx', image: 'nginx:1.25', ports: [{ containerPort: 80, protocol: 'TCP' }] }] } } });
+      expect(await ok('create', 'job', 'j', '-n', gen, '--image=busybox:1.36', '--', 'date')).toMatch(/job\.batch\/j created/);
+      const j = JSON.parse(await ok('get', 'job', 'j', '-n', gen, '-o', 'json')) as { spec: Record<string, unknown> };
+      expect(j.spec).toMatchObject({ template: { spec: { restartPolicy: 'Never', containers: [{ name: 'j', image: 'busybox:1.36', command: ['date'] }] } } });
+      // kubectl 1.20 creates a CronJob under batch/v1beta1, which the server serves with its deprecation warning.
+      const made = await k('create', 'cronjob', 'cj', '-n', gen, '--image=busybox:1.36', '--schedule=*/1 * * * *', '--', 'date');
+      expect(made.code).toBe(0);
+      expect(made.stdout).toMatch(/cronjob\.batch\/cj created/);
+      expect(made.stderr.trim()).toMatch(newer ? /^$/ : /^Warning: batch\/v1beta1 CronJob is deprecated/);
+      const cj = JSON.parse(await ok('get', 'cronjob', 'cj', '-n', gen, '-o', 'json')) as { spec: Record<string, unknown> };
+      expect(cj.spec).toMatchObject({ schedule: '*/1 * * * *', jobTemplate: { metadata: { name: 'cj' }, spec: { template: { spec: { restartPolicy: 'OnFailure', containers: [{ name: 'cj', image: 'busybox:1.36', command: ['date'] }] } } } } });
+      if (newer) {
+        expect(await ok('create', 'ingress', 'ing', '-n', gen, '--rule=web.example.com/=d:80')).toMatch(/ingress\.networking\.k8s\.io\/ing created/);
+        const ing = JSON.parse(await ok('get', 'ingress', 'ing', '-n', gen, '-o', 'json')) as { spec: Record<string, unknown> };
+        expect(ing.spec).toMatchObject({ rules: [{ host: 'web.example.com', http: { paths: [{ path: '/', pathType: 'Exact', backend: { service: { name: 'd', port: { number: 80 } } } }] } }] });
+      }
+      await ok('delete', 'namespace', gen, '--wait=false');
+    });
+
     it('deletes each kind', async () => {
       const out = await ok('delete', '-n', ns, ...CREATED.map((c) => c.replace(/\..*\//, '/').replace('replicationcontroller', 'rc')));
       for (const c of CREATED) expect(out).toContain(`"${c.slice(c.indexOf('/') + 1)}" deleted`);
