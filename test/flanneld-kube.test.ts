@@ -1,10 +1,17 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { type ApiClient, ApiStatusError } from '../cluster/index.js';
+import { silentLogger } from '../common/index.js';
 import { formatCidr, parseNetworkConfig } from '../ipam/index.js';
 import {
   annotationNames,
   AnnotationPrefixError,
   inClusterServer,
+  KubeLeaser,
+  KubeNodeRegistry,
   KubeSetupError,
   kubeConnection,
   leaseOfNodeObject,
@@ -223,5 +230,80 @@ describe('flags', () => {
     expect(o).toMatchObject({ kubeSubnetMgr: false, kubeAnnotationPrefix: 'flannel.alpha.coreos.com', netConfPath: '/etc/kube-flannel/net-conf.json', setNodeNetworkUnavailable: true });
     const k = parse(['--kube-subnet-mgr', '--kubeconfig-file=/k', '--kube-api-url=https://a:6443', '--net-config-path=/n.json', '--set-node-network-unavailable=false']);
     expect(k).toMatchObject({ kubeSubnetMgr: true, kubeconfigFile: '/k', kubeApiUrl: 'https://a:6443', netConfPath: '/n.json', setNodeNetworkUnavailable: false });
+  });
+});
+
+describe('the Node registry and leaser over a scripted API', () => {
+  const nodeObj = (name: string, podCIDR?: string, annotations?: Record<string, string>, rv = '5') => ({
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name, resourceVersion: rv, ...(annotations && { annotations }) },
+    spec: podCIDR ? { podCIDR } : {},
+    status: {},
+  });
+  const garbage = flannelAnnotations('192.0.2.13', { 'flannel.alpha.coreos.com/backend-data': '{' });
+
+  it('lists the annotated Nodes as leases, garbage as corrupt, and turns a lost watch (410) into a fresh listing', async () => {
+    const lists = [
+      { metadata: { resourceVersion: '40' }, items: [nodeObj('a', '10.5.1.0/24', flannelAnnotations('192.0.2.11')), nodeObj('b', '10.5.2.0/24'), nodeObj('x', '10.5.9.0/24', garbage)] },
+      { metadata: { resourceVersion: '90' }, items: [] },
+    ];
+    const watches: Record<string, string | undefined>[] = [];
+    const client = {
+      request: async () => lists.shift(),
+      async *watch(_p: string, q: Record<string, string | undefined>) {
+        watches.push(q);
+        yield [
+          { type: 'MODIFIED', object: nodeObj('b', '10.5.2.0/24', flannelAnnotations('192.0.2.12'), '41') },
+          { type: 'BOOKMARK', object: { metadata: { resourceVersion: '45' } } },
+        ];
+        yield [{ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version' } }];
+      },
+    } as unknown as ApiClient;
+    const dir = await mkdtemp(path.join(tmpdir(), 'kube-subnet-'));
+    const file = path.join(dir, 'net-conf.json');
+    const reg = new KubeNodeRegistry(client, A, file);
+    expect(await reg.getNetworkConfig()).toBeUndefined();
+    await writeFile(file, '{"Network":"10.5.0.0/16","Backend":{"Type":"vxlan"}}');
+    expect(await reg.getNetworkConfig()).toContain('10.5.0.0/16');
+    const snap = await reg.listLeases();
+    expect([...snap.leases.keys()]).toEqual(['a']);
+    expect(snap.corrupt.map((c) => [c.key, c.reason])).toEqual([['x', 'annotation flannel.alpha.coreos.com/backend-data is not JSON: "{"']]);
+    expect(snap.revision).toBe(40n);
+    const batches: unknown[] = [];
+    for await (const b of reg.watchLeases(snap.revision + 1n, new AbortController().signal)) batches.push(b);
+    expect(watches[0]).toMatchObject({ resourceVersion: '40', allowWatchBookmarks: 'true' });
+    expect(batches[0]).toMatchObject({ kind: 'events', revision: 45n, events: [{ type: 'put', key: 'b' }] });
+    expect(batches[1]).toMatchObject({ kind: 'reset', snapshot: { revision: 90n } });
+    expect(batches).toHaveLength(2);
+    await rm(dir, { recursive: true });
+  });
+
+  it('waits for the Node and its podCIDR, annotates it through nodes/status, and gives up after waitMs', async () => {
+    const answers: unknown[] = [new ApiStatusError('GET', '/api/v1/nodes/a', 404, 'NotFound', 'nodes "a" not found'), nodeObj('a'), nodeObj('a', '10.5.3.0/24')];
+    const calls: { method: string; path: string; body?: unknown; contentType?: string }[] = [];
+    const client = {
+      request: async (method: string, p: string, ro: { body?: unknown; contentType?: string } = {}) => {
+        calls.push({ method, path: p, ...(ro.body !== undefined && { body: ro.body }), ...(ro.contentType && { contentType: ro.contentType }) });
+        if (method !== 'GET') return {};
+        const next = answers.length > 1 ? answers.shift() : answers[0];
+        if (next instanceof Error) throw next;
+        return next;
+      },
+    } as unknown as ApiClient;
+    const leaser = new KubeLeaser({ client, nodeName: 'a', names: A, log: silentLogger, setNetworkUnavailable: true, pollMs: 1, waitMs: 5_000 });
+    const attrs = { publicIP: '192.0.2.11', backendType: 'vxlan', backendData: { VNI: 1, VtepMAC: MAC } };
+    const got = await leaser.acquire(CFG, attrs);
+    expect(formatCidr(got.lease.subnet!)).toBe('10.5.3.0/24');
+    expect(got).toMatchObject({ key: 'a', expiration: undefined, attempts: 3 });
+    const patch = calls.find((c) => c.method === 'PATCH')!;
+    expect(patch.path).toBe('/api/v1/nodes/a/status');
+    expect(patch.body).toEqual({ metadata: { annotations: ownAnnotations(node('a', {}), A, attrs, CFG) } });
+    await leaser.networkUp(got, new AbortController().signal);
+    expect(calls.at(-1)).toMatchObject({ method: 'PATCH', path: '/api/v1/nodes/a/status', contentType: 'application/strategic-merge-patch+json', body: { status: { conditions: [{ type: 'NetworkUnavailable', status: 'False' }] } } });
+
+    answers.splice(0, answers.length, nodeObj('a'));
+    const impatient = new KubeLeaser({ client, nodeName: 'a', names: A, log: silentLogger, setNetworkUnavailable: false, pollMs: 5, waitMs: 30 });
+    await expect(impatient.acquire(CFG, attrs)).rejects.toThrow(/node "a": has no spec.podCIDR yet .* waited 0 s/);
   });
 });

@@ -184,6 +184,22 @@ describe.skipIf(!existsSync(KUBECTL))('flanneld --kube-subnet-mgr', () => {
     await kubectl(['delete', 'node', 'node-garbage']);
   });
 
+  it('annotates its Node again when a user strips the annotations', async () => {
+    const [a, b] = [lab.host('a'), lab.host('b')];
+    const fa = flanneld.get('a')!;
+    await kubectl(['annotate', 'node', nodeName(a), `${P}/kube-subnet-manager-`, `${P}/backend-data-`]);
+    await waitFor('flanneld to notice', () => hasLog(fa, /^our Node lost its flannel annotations/), 30_000, 200);
+    const n = await waitFor('the annotations back', async () => {
+      const n = await getNode(nodeName(a));
+      return n.metadata.annotations?.[`${P}/kube-subnet-manager`] === 'true' && n.metadata.annotations[`${P}/backend-data`] ? n : undefined;
+    }, 30_000, 300);
+    expect(JSON.parse(n.metadata.annotations![`${P}/backend-data`]!)).toEqual({ VNI: 1, VtepMAC: await macOf(a) });
+    const sa = env.get('a')!.FLANNEL_SUBNET!;
+    await waitFor('b to route to a again', async () => (await routesOn(b)).some((r) => r.dst === netOf(sa)), 30_000, 200);
+    expect(await readEnvFile(subnetFileOf(a))).toEqual(env.get('a'));
+    expect((await ping(pods.get('b')!, pods.get('a')!.ip, { count: 2, timeoutMs: 10_000 })).ok).toBe(true);
+  });
+
   it('removes a deleted Node\'s route, neighbour and FDB entry', async () => {
     const [a, b] = [lab.host('a'), lab.host('b')];
     const sb = env.get('b')!.FLANNEL_SUBNET!;
