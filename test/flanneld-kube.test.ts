@@ -255,6 +255,9 @@ describe('the Node registry and leaser over a scripted API', () => {
         watches.push(q);
         yield [
           { type: 'MODIFIED', object: nodeObj('b', '10.5.2.0/24', flannelAnnotations('192.0.2.12'), '41') },
+          // x's heartbeat: the same garbage, not reported again.
+          { type: 'MODIFIED', object: nodeObj('x', '10.5.9.0/24', garbage, '42') },
+          { type: 'MODIFIED', object: nodeObj('x', 'nonsense', garbage, '43') },
           { type: 'BOOKMARK', object: { metadata: { resourceVersion: '45' } } },
         ];
         yield [{ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version' } }];
@@ -273,7 +276,8 @@ describe('the Node registry and leaser over a scripted API', () => {
     const batches: unknown[] = [];
     for await (const b of reg.watchLeases(snap.revision + 1n, new AbortController().signal)) batches.push(b);
     expect(watches[0]).toMatchObject({ resourceVersion: '40', allowWatchBookmarks: 'true' });
-    expect(batches[0]).toMatchObject({ kind: 'events', revision: 45n, events: [{ type: 'put', key: 'b' }] });
+    expect(batches[0]).toMatchObject({ kind: 'events', revision: 45n, events: [{ type: 'put', key: 'b' }, { type: 'corrupt', key: 'x', error: { reason: 'pod CIDR "nonsense" is not a CIDR' } }] });
+    expect((batches[0] as { events: unknown[] }).events).toHaveLength(2);
     expect(batches[1]).toMatchObject({ kind: 'reset', snapshot: { revision: 90n } });
     expect(batches).toHaveLength(2);
     await rm(dir, { recursive: true });

@@ -37,6 +37,8 @@ const revisionOf = (rv: unknown): bigint => (typeof rv === 'string' && /^\d+$/.t
 
 export class KubeNodeRegistry implements PeerRegistry {
   private cfg: NetworkConfig | undefined;
+  /** The reason each unusable Node was last reported with: its heartbeats (a MODIFIED every few seconds) are not reported again. */
+  private readonly corrupt = new Map<string, string>();
 
   constructor(
     private readonly client: ApiClient,
@@ -76,10 +78,13 @@ export class KubeNodeRegistry implements PeerRegistry {
     if (!isObj(list) || !Array.isArray(list.items)) throw new ApiStatusError('GET', '/api/v1/nodes', 200, 'BadResponse', 'not a NodeList');
     const leases = new Map<string, Lease>();
     const corrupt: CorruptLeaseError[] = [];
+    this.corrupt.clear();
     for (const item of list.items) {
       const got = leaseOfNodeObject(item, this.names, cfg);
-      if (got.error) corrupt.push(got.error);
-      else if (got.lease) leases.set(got.name, got.lease);
+      if (got.error) {
+        corrupt.push(got.error);
+        this.corrupt.set(got.name, got.error.reason);
+      } else if (got.lease) leases.set(got.name, got.lease);
     }
     return { leases, corrupt, revision: revisionOf(isObj(list.metadata) ? list.metadata.resourceVersion : undefined) };
   }
@@ -103,7 +108,12 @@ export class KubeNodeRegistry implements PeerRegistry {
           }
           rv = revisionOf(meta.resourceVersion) || rv;
           if (ev.type === 'BOOKMARK') continue;
-          events.push(nodeEvent(ev.type, ev.object, this.names, cfg));
+          const re = nodeEvent(ev.type, ev.object, this.names, cfg);
+          if (re.type === 'corrupt') {
+            if (this.corrupt.get(re.key) === re.error.reason) continue;
+            this.corrupt.set(re.key, re.error.reason);
+          } else this.corrupt.delete(re.key);
+          events.push(re);
         }
         yield { kind: 'events', events, revision: rv };
       }
