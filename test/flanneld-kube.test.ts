@@ -24,6 +24,7 @@ import {
   resolveNodeName,
   type NodeView,
 } from '../flanneld/kube/index.js';
+import { flanneldArgs } from '../flanneld/go-flags.js';
 import { addDaemonOptions, daemonOptions } from '../flanneld/options.js';
 
 const A = annotationNames();
@@ -224,6 +225,13 @@ describe('connection and node name', () => {
 
 describe('flags', () => {
   const parse = (args: string[]) => daemonOptions(addDaemonOptions(new Command()).exitOverride().parse(args, { from: 'user' }).opts());
+
+  it('read in Go\'s grammar, as kube-flannel.yml and old unit files write them', () => {
+    const program = addDaemonOptions(new Command('flanneld')).exitOverride();
+    program.action(() => undefined);
+    const { args } = flanneldArgs(program, ['-kube-subnet-mgr', '-kubeconfig-file', '/k', '-ip-masq', '-kube-annotation-prefix=example.com/net']);
+    expect(daemonOptions(program.parse(args, { from: 'user' }).opts())).toMatchObject({ kubeSubnetMgr: true, kubeconfigFile: '/k', ipMasq: true, kubeAnnotationPrefix: 'example.com/net' });
+  });
 
   it('are flannel\'s, with its defaults', () => {
     const o = parse([]);
