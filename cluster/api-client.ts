@@ -50,6 +50,8 @@ export interface RequestOptions {
   readonly signal?: AbortSignal;
   /** Attempts for a request that did not reach a server or got 429/5xx (default 4). */
   readonly attempts?: number;
+  /** The body's type when it is not the default (a PATCH is a JSON merge patch), e.g. a strategic merge patch. */
+  readonly contentType?: string;
 }
 
 export interface ApiClientOptions {
@@ -125,7 +127,7 @@ export class ApiClient {
       const url = `${this.server}${path}${queryString(ro.query)}`;
       let res: { status: number; text: string };
       try {
-        res = await this.send(method, url, ro.body, ro.signal);
+        res = await this.send(method, url, ro.body, ro.signal, ro.contentType);
       } catch (e) {
         if (ro.signal?.aborted) throw new ApiUnreachableError(method, url, e);
         last = new ApiUnreachableError(method, url, e);
@@ -207,17 +209,17 @@ export class ApiClient {
     this.log.warn({ url, err: errorMessage(e), from, to: this.server }, 'API server unreachable; trying the next');
   }
 
-  private async send(method: string, url: string, body: unknown, signal: AbortSignal | undefined): Promise<{ status: number; text: string }> {
-    const res = await this.open(method, url, body, signal, this.o.timeoutMs ?? 30_000);
+  private async send(method: string, url: string, body: unknown, signal: AbortSignal | undefined, contentType?: string): Promise<{ status: number; text: string }> {
+    const res = await this.open(method, url, body, signal, this.o.timeoutMs ?? 30_000, contentType);
     return { status: res.statusCode ?? 0, text: await readAll(res) };
   }
 
-  private open(method: string, url: string, body: unknown, signal: AbortSignal | undefined, timeoutMs: number): Promise<IncomingMessage> {
+  private open(method: string, url: string, body: unknown, signal: AbortSignal | undefined, timeoutMs: number, contentType?: string): Promise<IncomingMessage> {
     const data = body === undefined ? undefined : JSON.stringify(body);
     const tls = url.startsWith('https:');
     const headers: Record<string, string | number> = { Accept: 'application/json', 'User-Agent': 'flannel-ts' };
     if (data !== undefined) {
-      headers['Content-Type'] = method === 'PATCH' ? 'application/merge-patch+json' : 'application/json';
+      headers['Content-Type'] = contentType ?? (method === 'PATCH' ? 'application/merge-patch+json' : 'application/json');
       headers['Content-Length'] = Buffer.byteLength(data);
     }
     if (this.conn.token) headers.Authorization = `Bearer ${this.conn.token}`;

@@ -14,8 +14,10 @@ import {
   type NetworkConfig,
   OutOfSubnetsError,
   parseNetworkConfig,
+  type PeerRegistry,
   readPreviousSubnets,
   renderSubnetEnv,
+  type SubnetLeaser,
   type SubnetRegistry,
   subnetEnvFor,
   writeFileAtomic,
@@ -29,9 +31,14 @@ import { PeerSync } from './peer-sync.js';
 import { lookupExternalInterface } from './iface.js';
 import type { DaemonOptions } from './options.js';
 
-export interface DaemonDeps {
+/**
+ * The lease comes from flannel's own policy over an etcd registry (no `leaser`), or from a leaser of its
+ * own with a registry that only reads (the Kubernetes subnet manager: the Node's podCIDR).
+ */
+export type DaemonDeps = DaemonIo & ({ readonly registry: SubnetRegistry; readonly leaser?: undefined } | { readonly registry: PeerRegistry; readonly leaser: SubnetLeaser });
+
+export interface DaemonIo {
   readonly log: Logger;
-  readonly registry: SubnetRegistry;
   readonly backends: BackendRegistry;
   readonly nl: Netlink;
   /** iptables (and ip6tables) of the host; the daemon's own namespace in production. */
@@ -113,7 +120,7 @@ async function retrying<T>(c: Ctx, what: string, fn: () => Promise<T>, signal: A
 
 /** Config: waits for a valid network config (and a backend that accepts it) in etcd. */
 async function loadConfig(c: Ctx, signal: AbortSignal): Promise<LoadedConfig | undefined> {
-  const configKey = `${c.o.etcdPrefix.replace(/\/+$/, '')}/config`;
+  const configKey = c.d.registry.configSource ?? `${c.o.etcdPrefix.replace(/\/+$/, '')}/config`;
   const backoff = new Backoff(1_000, 10_000);
   let lastProblem = '';
   while (!signal.aborted) {
@@ -137,8 +144,8 @@ async function loadConfig(c: Ctx, signal: AbortSignal): Promise<LoadedConfig | u
         problem = 'network config is invalid; waiting for a valid one';
         fields = { key: configKey, field: e.path, reason: e.message };
       } else {
-        problem = 'waiting for etcd';
-        fields = { endpoints: c.o.etcdEndpoints, err: errorMessage(e) };
+        problem = c.d.leaser ? 'cannot read the network config' : 'waiting for etcd';
+        fields = c.d.leaser ? { key: configKey, err: errorMessage(e) } : { endpoints: c.o.etcdEndpoints, err: errorMessage(e) };
       }
     }
     const delay = backoff.next();
@@ -176,8 +183,9 @@ async function setUpBackend(c: Ctx, { cfg, factory, backendCfg }: LoadedConfig, 
   return retrying(c, `setting up the ${cfg.backendType} backend`, () => factory.create({ cfg, ext, nl: c.d.nl, log: c.log.child({ backend: cfg.backendType }) }, backendCfg), signal);
 }
 
-/** Lease: a manager that prefers the subnet of the previous run (from subnet.env). */
-async function createLeaseManager(c: Ctx): Promise<LeaseManager> {
+/** Lease: the injected leaser, else a manager that prefers the subnet of the previous run (from subnet.env). */
+async function createLeaseManager(c: Ctx): Promise<SubnetLeaser> {
+  if (c.d.leaser !== undefined) return c.d.leaser;
   return new LeaseManager({
     registry: c.d.registry,
     log: c.log,
@@ -188,7 +196,7 @@ async function createLeaseManager(c: Ctx): Promise<LeaseManager> {
 }
 
 /** Lease: acquires the first one, retrying (and saying so) while etcd fails or the network is full. */
-async function acquireLease(c: Ctx, mgr: LeaseManager, cfg: NetworkConfig, network: Network, signal: AbortSignal): Promise<AcquiredLease | undefined> {
+async function acquireLease(c: Ctx, mgr: SubnetLeaser, cfg: NetworkConfig, network: Network, signal: AbortSignal): Promise<AcquiredLease | undefined> {
   return retrying(
     c,
     'acquiring a subnet lease',
@@ -198,6 +206,7 @@ async function acquireLease(c: Ctx, mgr: LeaseManager, cfg: NetworkConfig, netwo
         throw e;
       }),
     signal,
+    c.d.leaser ? 10_000 : undefined,
   );
 }
 
@@ -258,7 +267,7 @@ class TrafficRules {
 interface Running {
   readonly cfg: NetworkConfig;
   readonly network: Network;
-  readonly mgr: LeaseManager;
+  readonly mgr: SubnetLeaser;
   readonly traffic: TrafficRules;
   readonly first: AcquiredLease;
 }
@@ -283,14 +292,16 @@ async function keepNetwork(c: Ctx, { cfg, network, mgr, traffic, first }: Runnin
       traffic.apply(next.lease);
       if (changed) c.log.warn({ subnet: describeLease(next.lease) }, 'subnet changed: restart docker and other consumers of the subnet file');
       peerSync.requestFull();
+      await mgr.networkUp?.(next, signal);
     }),
+    mgr.networkUp?.(first, signal),
     watchPeers(c, watcher, mgr, peerSync, signal),
   ]);
   return held;
 }
 
 /** Peers: lists the leases, then watches from that revision; peers feed the reconciler, our own loss the lease manager. */
-async function watchPeers(c: Ctx, watcher: LeaseWatcher, mgr: LeaseManager, peerSync: PeerSync, signal: AbortSignal): Promise<void> {
+async function watchPeers(c: Ctx, watcher: LeaseWatcher, mgr: SubnetLeaser, peerSync: PeerSync, signal: AbortSignal): Promise<void> {
   const { d, log } = c;
   const snap = await retrying(c, 'listing leases', () => d.registry.listLeases(), signal);
   if (!snap) return;

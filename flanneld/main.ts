@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // flanneld: wiring only. Flags → real etcd, netlink and backends → the daemon; SIGTERM/SIGINT abort it.
 import { Command } from 'commander';
-import { createLogger, errorMessage, etcdClientFromFlags, etcdOptionsFromFlags, readEtcdV2Key } from '../common/index.js';
+import { ApiClient } from '../cluster/index.js';
+import { createLogger, type Logger, errorMessage, etcdClientFromFlags, etcdOptionsFromFlags, readEtcdV2Key } from '../common/index.js';
 import { EtcdRegistry, type MissingConfig, type V2KeyReader, writeFileAtomic } from '../ipam/index.js';
 import { systemIptables } from '../iptables/index.js';
 import { openNetlink } from '../netlink/index.js';
 import { createBackendRegistry } from './backends.js';
 import { checkConfigText, readConfigSource } from './config-check.js';
 import { createDaemon } from './daemon.js';
+import { annotationNames, KubeLeaser, KubeNodeRegistry, kubeConnection, resolveNodeName } from './kube/index.js';
 import { renderDockerOpts } from './docker-opts.js';
 import { FlannelMetrics } from './metrics.js';
 import { type FlanneldArgs, flanneldArgs } from './go-flags.js';
@@ -19,6 +21,29 @@ function v2ReaderFromFlags(o: DaemonOptions): V2KeyReader {
   return (key) => readEtcdV2Key(opts, key);
 }
 
+function etcdSubnetManager(o: DaemonOptions, log: Logger): { deps: { registry: EtcdRegistry }; close(): void } {
+  const client = etcdClientFromFlags(o);
+  return { deps: { registry: new EtcdRegistry(client, o.etcdPrefix, log, v2ReaderFromFlags(o)) }, close: () => client.close() };
+}
+
+/** --kube-subnet-mgr: the API client, our node's name, the Node registry and leaser; a setup error ends flanneld, as flannel's. */
+async function kubeSubnetManager(o: DaemonOptions, log: Logger, signal: AbortSignal): Promise<{ deps: { registry: KubeNodeRegistry; leaser: KubeLeaser }; close(): void }> {
+  let client: ApiClient | undefined;
+  try {
+    const names = annotationNames(o.kubeAnnotationPrefix);
+    client = new ApiClient(await kubeConnection({ ...(o.kubeconfigFile && { kubeconfigFile: o.kubeconfigFile }), ...(o.kubeApiUrl && { kubeApiUrl: o.kubeApiUrl }) }, process.env), { log });
+    const nodeName = await resolveNodeName(process.env, client, signal);
+    log.info({ node: nodeName, server: client.server, netConfPath: o.netConfPath }, 'using the Kubernetes subnet manager');
+    const leaser = new KubeLeaser({ client, nodeName, names, log, setNetworkUnavailable: o.setNodeNetworkUnavailable });
+    const c = client;
+    return { deps: { registry: new KubeNodeRegistry(client, names, o.netConfPath), leaser }, close: () => c.close() };
+  } catch (e) {
+    client?.close();
+    process.stderr.write(`flanneld: --kube-subnet-mgr: ${errorMessage(e)}\n`);
+    process.exit(1);
+  }
+}
+
 const program = addDaemonOptions(new Command('flanneld'))
   .description('flannel-compatible overlay network daemon')
   .version(VERSION, '--version', 'print the version and exit')
@@ -26,8 +51,6 @@ const program = addDaemonOptions(new Command('flanneld'))
   .action(async (raw: Record<string, unknown>) => {
     const o = daemonOptions(raw);
     const log = createLogger({ level: o.logLevel as 'info' });
-    const client = etcdClientFromFlags(o);
-    const nl = openNetlink();
     const ac = new AbortController();
     for (const sig of ['SIGTERM', 'SIGINT'] as const) {
       process.once(sig, () => {
@@ -35,9 +58,11 @@ const program = addDaemonOptions(new Command('flanneld'))
         ac.abort();
       });
     }
+    const store = o.kubeSubnetMgr ? await kubeSubnetManager(o, log, ac.signal) : etcdSubnetManager(o, log);
+    const nl = openNetlink();
     const daemon = createDaemon(o, {
       log,
-      registry: new EtcdRegistry(client, o.etcdPrefix, log, v2ReaderFromFlags(o)),
+      ...store.deps,
       backends: createBackendRegistry(),
       nl,
       iptables: systemIptables,
@@ -48,7 +73,7 @@ const program = addDaemonOptions(new Command('flanneld'))
       await daemon.run(ac.signal);
     } finally {
       nl.close();
-      client.close();
+      store.close();
     }
   });
 

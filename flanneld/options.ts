@@ -20,6 +20,13 @@ export interface DaemonOptions extends EtcdFlagValues {
   readonly healthzIp: string;
   readonly healthzPort: number;
   readonly logLevel: string;
+  /** --kube-subnet-mgr: the subnet is the Node's podCIDR, the peers the annotated Nodes (no etcd). */
+  readonly kubeSubnetMgr: boolean;
+  readonly kubeApiUrl?: string;
+  readonly kubeconfigFile?: string;
+  readonly kubeAnnotationPrefix: string;
+  readonly netConfPath: string;
+  readonly setNodeNetworkUnavailable: boolean;
 }
 
 export const VERSION = '0.1.0';
@@ -79,6 +86,12 @@ export function addDaemonOptions(cmd: Command): Command {
     .addOption(opt('--docker-opts-file <path>', 'also write Docker\'s --bip/--mtu/--ip-masq options here (as mk-docker-opts.sh did), e.g. /run/flannel/docker', 'docker-opts-file'))
     .addOption(opt('--healthz-ip <ip>', 'the IP address for healthz server to listen', 'healthz-ip').default('0.0.0.0'))
     .addOption(opt('--healthz-port <port>', 'the port for healthz server to listen (0 to disable)', 'healthz-port').argParser(parsePort).default(0))
+    .addOption(opt('--kube-subnet-mgr [bool]', 'contact the Kubernetes API for subnet assignment instead of etcd', 'kube-subnet-mgr').argParser(parseBool).preset(true).default(false))
+    .addOption(opt('--kube-api-url <url>', 'Kubernetes API server URL; not needed when flanneld runs in a pod', 'kube-api-url'))
+    .addOption(opt('--kubeconfig-file <path>', 'kubeconfig file location; not needed when flanneld runs in a pod', 'kubeconfig-file'))
+    .addOption(opt('--kube-annotation-prefix <prefix>', 'Kubernetes annotation prefix; can contain a single "/", otherwise one is appended', 'kube-annotation-prefix').default('flannel.alpha.coreos.com'))
+    .addOption(opt('--net-config-path <path>', 'path to the network configuration file (with --kube-subnet-mgr)', 'net-config-path').default('/etc/kube-flannel/net-conf.json'))
+    .addOption(opt('--set-node-network-unavailable [bool]', 'set NodeNetworkUnavailable after ready (with --kube-subnet-mgr)', 'set-node-network-unavailable').argParser(parseBool).preset(true).default(true))
     .addOption(opt('--log-level <level>', 'log level: trace, debug, info, warn, error', 'log-level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'));
 }
 
@@ -103,6 +116,12 @@ export function daemonOptions(raw: Record<string, unknown>): DaemonOptions {
     healthzIp: String(raw.healthzIp),
     healthzPort: Number(raw.healthzPort),
     logLevel: String(raw.logLevel),
+    kubeSubnetMgr: raw.kubeSubnetMgr === true,
+    kubeApiUrl: str(raw.kubeApiUrl),
+    kubeconfigFile: str(raw.kubeconfigFile),
+    kubeAnnotationPrefix: String(raw.kubeAnnotationPrefix),
+    netConfPath: String(raw.netConfigPath),
+    setNodeNetworkUnavailable: raw.setNodeNetworkUnavailable !== false,
   };
   if (o.iptablesResync < 1) throw new InvalidArgumentError('--iptables-resync must be at least 1 second');
   if (o.subnetLeaseRenewMargin * 60 >= o.subnetLeaseTtl) {

@@ -39,13 +39,14 @@ export {
   describeLease,
 } from './lease.js';
 export { freeSubnets, pickFreeSubnet, subnetFitsConfig } from './allocate.js';
-export type { SubnetRegistry, RegistryEvent, LeaseSnapshot, WatchBatch, RenewResult, MissingConfig } from './registry.js';
+export type { PeerRegistry, SubnetRegistry, RegistryEvent, LeaseSnapshot, WatchBatch, RenewResult, MissingConfig } from './registry.js';
 export { EtcdRegistry, DEFAULT_ETCD_PREFIX, type V2KeyReader } from './etcd-registry.js';
 export { LeaseWatcher, type LeaseEvent, type WatchOutcome } from './lease-watcher.js';
 export {
   LeaseManager,
   type AcquiredLease,
   type LeaseManagerOptions,
+  type SubnetLeaser,
   type LeaseClock,
   systemClock,
   OutOfSubnetsError,

@@ -38,6 +38,19 @@ export interface AcquiredLease {
   readonly attempts: number;
 }
 
+/**
+ * Takes and keeps this node's lease: flannel's own policy over etcd (LeaseManager), or the Node's podCIDR
+ * on the Kubernetes API. The daemon drives either the same way.
+ */
+export interface SubnetLeaser {
+  acquire(cfg: NetworkConfig, attrs: LeaseAttrs, signal?: AbortSignal): Promise<AcquiredLease>;
+  keepAlive(cfg: NetworkConfig, held: AcquiredLease, signal: AbortSignal, onChange: (l: AcquiredLease, applied: AcquiredLease) => Promise<void> | void): Promise<void>;
+  /** Our lease is gone (seen by the peer watch): take one again now. */
+  markLost(): void;
+  /** The network is up on this node with `held` (subnet.env written): tell whoever waits for it. */
+  networkUp?(held: AcquiredLease, signal: AbortSignal): Promise<void>;
+}
+
 export interface LeaseManagerOptions {
   readonly registry: SubnetRegistry;
   readonly log?: Logger;
@@ -59,7 +72,7 @@ export interface LeaseClock {
 
 export const systemClock: LeaseClock = { now: () => Date.now(), sleep };
 
-export class LeaseManager {
+export class LeaseManager implements SubnetLeaser {
   private readonly registry: SubnetRegistry;
   private readonly log: Logger;
   readonly ttlSec: number;

@@ -28,12 +28,21 @@ export interface MissingConfig {
   readonly write: readonly string[];
 }
 
-export interface SubnetRegistry {
+/** Where the config and the peers' leases come from: what every flanneld reads (etcd, or the Nodes of the API). */
+export interface PeerRegistry {
+  /** Where the config is read, for the logs (an etcd key, a file). */
+  readonly configSource?: string;
   /** The raw config document, or undefined when the key does not exist. */
   getNetworkConfig(): Promise<string | undefined>;
   /** For the waiting line when getNetworkConfig found nothing. */
   explainMissingConfig?(): Promise<MissingConfig>;
   listLeases(): Promise<LeaseSnapshot>;
+  /** Events from `fromRevision` on; recovers from lost watches with a `reset` batch. */
+  watchLeases(fromRevision: bigint, signal: AbortSignal): AsyncIterable<WatchBatch>;
+}
+
+/** A registry that also stores the leases themselves, for flannel's own lease policy (LeaseManager). */
+export interface SubnetRegistry extends PeerRegistry {
   /** Creates the lease only if its key is absent; false when another node holds it. */
   createLease(lease: Lease, ttlSec: number): Promise<{ created: true; expiration: Date } | { created: false }>;
   /** Rewrites the attributes of an existing lease: a fresh TTL, or none for a reservation. */
@@ -41,6 +50,4 @@ export interface SubnetRegistry {
   /** Extends the TTL of the lease's key without rewriting it. */
   renewLease(lease: Lease): Promise<RenewResult>;
   deleteLease(lease: Lease): Promise<void>;
-  /** Events from `fromRevision` on; recovers from lost watches with a `reset` batch. */
-  watchLeases(fromRevision: bigint, signal: AbortSignal): AsyncIterable<WatchBatch>;
 }
