@@ -357,6 +357,14 @@ describe('namespaces, nodes, config kinds, events, leases', () => {
     expect(nodeStrategy.validateUpdate(upd, o).map((e) => e.field)).toEqual(['spec.podCIDRs']);
   });
 
+  it('a node podCIDR that is not a CIDR, or two of one family, is refused', () => {
+    const node = (spec: Record<string, unknown>): KubeObject => ({ metadata: { name: 'n1' }, spec });
+    expect(check(nodeStrategy, node({ podCIDR: 'garbage', podCIDRs: ['garbage'] }))).toEqual(['spec.podCIDRs[0]: FieldValueInvalid (must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64))']);
+    expect(check(nodeStrategy, node({ podCIDR: '10.1/24' }))).toEqual(['spec.podCIDR: FieldValueInvalid (must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64))']);
+    expect(check(nodeStrategy, node({ podCIDR: '10.1.1.0/24', podCIDRs: ['10.1.1.0/24', '10.1.2.0/24'] }))).toEqual(['spec.podCIDRs: FieldValueInvalid (may specify no more than one CIDR for each IP family)']);
+    expect(check(nodeStrategy, node({ podCIDR: '10.1.1.0/24', podCIDRs: ['10.1.1.0/24', 'fd00:1::/64'] }))).toEqual([]);
+  });
+
   it('secrets fold stringData into data, check base64 and keep type immutable', () => {
     const o: KubeObject = { metadata: { name: 's', namespace: 'default' }, stringData: { password: 'hunter2' } };
     expect(check(secretStrategy, o)).toEqual([]);

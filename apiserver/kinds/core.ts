@@ -1,6 +1,6 @@
 // The other core (v1) kinds: namespaces, nodes, services, endpoints, secrets, configmaps, serviceaccounts,
 // events, componentstatuses. Defaults, validation and tables as pkg/apis/core and pkg/printers do them.
-import { isObject, isIp } from '../../core/index.js';
+import { isObject, isIp, parseCidr } from '../../core/index.js';
 import { ensure, list, meta, nameOf, num, obj, objs, setDefault, setDefaultStr, str, strMap, strs } from './access.js';
 import { duplicate, forbidden, invalid, notSupported, required, typeInvalid } from './field-errors.js';
 import { formatLabels, loadBalancerIngress, since } from './humanize.js';
@@ -83,6 +83,25 @@ export const nodeStrategy = defineKind({
     const cidrs = strs(spec, 'podCIDRs');
     const podCidr = str(spec, 'podCIDR');
     if (podCidr && cidrs.length && cidrs[0] !== podCidr) errs.push(invalid('spec.podCIDRs', cidrs, 'first value must match `podCIDR`'));
+    const families: string[] = [];
+    cidrs.forEach((c, i) => {
+      let family: string;
+      try {
+        family = parseCidr(c).addr.family === 4 ? 'v4' : 'v6';
+      } catch {
+        errs.push(invalid(`spec.podCIDRs[${i}]`, c, 'must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)'));
+        return;
+      }
+      if (families.includes(family)) errs.push(invalid('spec.podCIDRs', cidrs, 'may specify no more than one CIDR for each IP family'));
+      families.push(family);
+    });
+    if (podCidr && !cidrs.length) {
+      try {
+        parseCidr(podCidr);
+      } catch {
+        errs.push(invalid('spec.podCIDR', podCidr, 'must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)'));
+      }
+    }
     (list(spec, 'taints') ?? []).forEach((t, i) => {
       const p = `spec.taints[${i}]`;
       const effect = str(t, 'effect');
