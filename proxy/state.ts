@@ -9,6 +9,7 @@
 import { type EndpointsByPort, endpointId, endpointPortId } from './model.js';
 import {
   SET,
+  STATIC_SETS,
   type ChainDef,
   type RulesetConfig,
   baseChains,
@@ -174,6 +175,8 @@ export class ProxyState {
   private readonly portsOf = new Map<ServiceName, ServicePortKey[]>();
   private readonly contribs = new Map<ServicePortKey, Contribution>();
   private readonly slots = new Map<ServicePortKey, string[]>();
+  /** Service ports with a Local policy or a health check port: the few the health and metrics look at. */
+  private readonly localPolicy = new Set<ServicePortKey>();
   /** This node's endpoints in slot order, for the Local traffic policies. */
   private readonly localSlots = new Map<ServicePortKey, string[]>();
   private readonly claims = new Map<string, Map<ServicePortKey, string>>();
@@ -250,13 +253,32 @@ export class ProxyState {
    */
   healthChecks(): Map<ServiceName, { port: number; localEndpoints: number }> {
     const out = new Map<ServiceName, { port: number; localEndpoints: number }>();
-    for (const info of this.infos.values()) {
+    for (const k of this.localPolicy) {
+      const info = this.infos.get(k)!;
       if (info.healthCheckNodePort === undefined) continue;
       const local = new Set(this.endpointsFor(info).filter((e) => e.local).map((e) => e.ip)).size;
       const cur = out.get(info.service);
       out.set(info.service, { port: info.healthCheckNodePort, localEndpoints: Math.max(local, cur?.localEndpoints ?? 0) });
     }
     return out;
+  }
+
+  /** Elements of every static set and map, by name. */
+  elementCounts(): Map<string, number> {
+    return new Map(STATIC_SETS.map((name) => [name, this.table.size(name)]));
+  }
+
+  /** Service ports with a Local traffic policy and endpoints, none of them on this node (kube-proxy's no_local_endpoints). */
+  noLocalEndpoints(): { internal: number; external: number } {
+    let internal = 0;
+    let external = 0;
+    for (const k of this.localPolicy) {
+      const info = this.infos.get(k)!;
+      if (!(info.internalLocal || info.externalLocal) || this.slotsOf(k).length === 0 || (this.localSlots.get(k)?.length ?? 0) > 0) continue;
+      if (info.internalLocal) internal++;
+      if (info.externalLocal) external++;
+    }
+    return { internal, external };
   }
 
   /** The endpoints of a service port in slot order. */
@@ -294,6 +316,8 @@ export class ProxyState {
       for (const f of oldF) if (this.claims.get(f)?.size === 0) this.claims.delete(f);
       if (info) this.infos.set(k, info);
       else this.infos.delete(k);
+      if (info && (info.healthCheckNodePort !== undefined || info.internalLocal || info.externalLocal)) this.localPolicy.add(k);
+      else this.localPolicy.delete(k);
     }
     for (const [f, before] of ownersBefore) {
       const after = this.owner(f);

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Endpoints, Service } from '../cluster/index.js';
 import { silentLogger } from '../common/index.js';
-import { type ConntrackPort, Proxier, parseService } from '../proxy/index.js';
+import { type ConntrackPort, HealthCheckServers, Proxier, ProxyMetrics, healthCheckResponse, parseService } from '../proxy/index.js';
 import { FakeNft } from './harness/index.js';
 
 const CFG = { masqMark: 0x4000, clusterCIDR: '10.5.0.0/16' };
@@ -162,5 +162,53 @@ describe('external frontends through the fake kernel', () => {
     const cluster = svc('cl', { type: 'LoadBalancer', clusterIP: '10.254.0.31', healthCheckNodePort: 32001, ports: [{ port: 80, nodePort: 30091 }] });
     const { p } = await proxier({ lb, cl: cluster }, { lb: eps('lb', ['10.5.1.2', '10.5.1.3', '10.5.2.3']) });
     expect([...p.state.healthChecks()]).toEqual([['default/lb', { port: 32000, localEndpoints: 2 }]]);
+  });
+});
+
+describe('health check node ports and metrics', () => {
+  it("answers 200 with the local endpoint count where there are some, 503 where none or the proxy is unhealthy", () => {
+    const ok = healthCheckResponse('default/lb', 2, true);
+    expect(ok.code).toBe(200);
+    expect(JSON.parse(ok.body)).toEqual({ service: { namespace: 'default', name: 'lb' }, localEndpoints: 2, serviceProxyHealthy: true });
+    expect(ok.headers['x-load-balancing-endpoints']).toBe('2');
+    expect(healthCheckResponse('default/lb', 0, true).code).toBe(503);
+    expect(healthCheckResponse('default/lb', 2, false).code).toBe(503);
+  });
+
+  it('serves each healthCheckNodePort on a listener of its own, and closes those no service has', async () => {
+    const hc = new HealthCheckServers('127.0.0.1', () => true, silentLogger);
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    try {
+      await hc.sync(new Map([['default/lb', { port, localEndpoints: 1 }]]));
+      const r = await fetch(`http://127.0.0.1:${port}/`);
+      expect(r.status).toBe(200);
+      expect(await r.json()).toMatchObject({ localEndpoints: 1 });
+      await hc.sync(new Map([['default/lb', { port, localEndpoints: 0 }]]));
+      expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(503);
+      await hc.sync(new Map());
+      expect(hc.ports).toEqual([]);
+      await expect(fetch(`http://127.0.0.1:${port}/`)).rejects.toThrow();
+    } finally {
+      await hc.close();
+    }
+  });
+
+  it("records syncs under kube-proxy's metric names", async () => {
+    const nft = new FakeNft();
+    const metrics = new ProxyMetrics();
+    const p = new Proxier({ nodeName: 'a', ruleset: CFG, minSyncMs: 0, syncPeriodMs: 60_000 }, { nft, conntrack: noConntrack, log: silentLogger, metrics });
+    const local = svc('local', { clusterIP: '10.254.0.40', internalTrafficPolicy: 'Local' });
+    p.resetServices(new Map([['default/local', local]]));
+    p.resetEndpoints(new Map([['default/local', eps('local', ['10.5.2.3'])]]));
+    p.setSynced('services');
+    p.setSynced('endpoints');
+    await p.sync();
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/^kubeproxy_sync_proxy_rules_duration_seconds_count 1$/m);
+    expect(text).toMatch(/^kubeproxy_sync_full_proxy_rules_duration_seconds_count 1$/m);
+    expect(text).toMatch(/^kubeproxy_sync_proxy_rules_last_timestamp_seconds \d+/m);
+    expect(text).toMatch(/^kubeproxy_sync_proxy_rules_service_changes_total 1$/m);
+    expect(text).toMatch(/^kubeproxy_sync_proxy_rules_nftables_elements\{set="no-local-endpoint-services"\} 1$/m);
+    expect(text).toMatch(/^kubeproxy_sync_proxy_rules_no_local_endpoints_total\{traffic_policy="internal"\} 1$/m);
   });
 });
