@@ -44,7 +44,6 @@ const program = addProxyOptions(new Command('kube-proxy'))
         leaderTtlSec: o.leaderElectLeaseDurationSec,
         ...(o.healthzPort > 0 && { healthz: { ip: o.healthzBindAddress, port: o.healthzPort } }),
         ...(o.metricsBind.port > 0 && { metrics: o.metricsBind }),
-        healthCheckBindAddress: o.healthCheckBindAddress,
       },
       { store: cluster.store, ...(cluster.etcd && { etcd: cluster.etcd }), nft, conntrack: new ConntrackCli(), log },
     );

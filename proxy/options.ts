@@ -20,8 +20,6 @@ export interface ProxyOptions extends EtcdFlagValues {
   readonly healthzPort: number;
   /** --metrics-bind-address: /metrics (port 0: off). */
   readonly metricsBind: { readonly ip: string; readonly port: number };
-  /** --nodeport-addresses' stand-in: where healthCheckNodePort listeners bind. */
-  readonly healthCheckBindAddress: string;
   readonly leaderElectLeaseDurationSec: number;
   readonly cleanup: boolean;
   readonly logLevel: string;
@@ -114,7 +112,6 @@ export function proxyOptions(raw: Record<string, unknown>, etcdGiven = false): P
     healthzBindAddress,
     healthzPort: port,
     metricsBind,
-    healthCheckBindAddress: healthzBindAddress,
     leaderElectLeaseDurationSec: Math.max(2, Math.round(flag('leader-elect-lease-duration', () => flagDuration(String(raw.leaderElectLeaseDuration))) / 1000)),
     cleanup: raw.cleanup === true || raw.cleanup === 'true',
     logLevel: String(raw.logLevel),

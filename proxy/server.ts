@@ -29,7 +29,7 @@ export interface ProxyServerOptions {
   readonly leaderTtlSec: number;
   readonly healthz?: { readonly ip: string; readonly port: number };
   readonly metrics?: { readonly ip: string; readonly port: number };
-  /** Where the healthCheckNodePort listeners bind (default every address). */
+  /** Where the healthCheckNodePort listeners bind: every address (kube-proxy's default --nodeport-addresses) unless set. */
   readonly healthCheckBindAddress?: string;
 }
 
