@@ -54,12 +54,14 @@ describe.skipIf(!existsSync(KUBECTL))('services from outside: externalIPs, LoadB
   const get = async (h: Host, url: string): Promise<{ code: number; body: string; exit: number | null }> => {
     const r = await h.exec(['curl', '-s', '-m', '2', '-w', '\n%{http_code}', url], { timeoutMs: 10_000 });
     const lines = r.stdout.split('\n');
-    return { code: Number(lines.pop() ?? 0), body: lines.join('\n').trim(), exit: r.code };
+    return { code: Number(lines.pop() ?? 0), body: unmapped(lines.join('\n').trim()), exit: r.code };
   };
   const CURL_TIMEOUT = 28;
+  // busybox httpd listens on a v6 socket: REMOTE_ADDR is the v4-mapped address in brackets.
+  const unmapped = (addr: string): string => addr.replace(/^\[(?:::ffff:)?(.*)\]$/, '$1');
   const fromPod = async (url: string): Promise<string | undefined> => {
     const r = await k.execIn('b', 'client', 'c', ['timeout', '5', 'wget', '-qO-', url], 10_000).catch(() => undefined);
-    return r?.code === 0 ? r.stdout.trim() : undefined;
+    return r?.code === 0 ? unmapped(r.stdout.trim()) : undefined;
   };
   const pod = (name: string, node: string, labels: Record<string, string>, cmd: string): string =>
     [
@@ -160,7 +162,7 @@ describe.skipIf(!existsSync(KUBECTL))('services from outside: externalIPs, LoadB
   });
 
   it('gives a LoadBalancer service the nodes’ addresses as ingress and answers on them from the client host, only to its source ranges', async () => {
-    const lb = ['apiVersion: v1', 'kind: Service', 'metadata:', '  name: web-lb', 'spec:', '  type: LoadBalancer', '  selector:', '    name: webserver', '  ports:', '  - port: 8081', '    targetPort: 80', '  loadBalancerSourceRanges:', '  - 192.0.2.0/24', ''].join('\n');
+    const lb = ['apiVersion: v1', 'kind: Service', 'metadata:', '  name: web-lb', 'spec:', '  type: LoadBalancer', '  selector:', '    name: webserver', '  ports:', '  - port: 8081', '    targetPort: 80', '  loadBalancerSourceRanges:', '  - 198.51.100.0/24', ''].join('\n');
     expect(await kubectl(['create', '-f', '-'], lb)).toMatch(/service\/web-lb created/);
     const want = [hostA.ip, k.lab.host('b').ip].sort();
     const ingress = await waitFor('the ingress', async () => {
@@ -171,7 +173,7 @@ describe.skipIf(!existsSync(KUBECTL))('services from outside: externalIPs, LoadB
     });
     expect(ingress).toEqual(want);
     expect(await kubectl(['get', 'service', 'web-lb'])).toMatch(new RegExp(`^web-lb\\s+LoadBalancer\\s+\\S+\\s+${want.map((ip) => ip.replace(/\./g, '\\.')).join(',')}\\s+8081:\\d+/TCP\\s`, 'm'));
-    // The client is outside 192.0.2.0/24: its packets are dropped (a timeout, not the refusal of an address without rules), on both nodes.
+    // The client is outside 198.51.100.0/24: its packets are dropped (a timeout, not the refusal of an address without rules), on both nodes.
     for (const ip of want) {
       const r = await waitFor(`web-lb on ${ip}:8081 dropped for the client`, async () => {
         const x = await get(client, `http://${ip}:8081/cgi-bin/remote`);
