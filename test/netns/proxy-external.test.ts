@@ -125,10 +125,11 @@ describe.skipIf(!existsSync(KUBECTL))('services from outside: externalIPs, LoadB
     await client.ipCmd(['route', 'add', `${EXTERNAL_IP}/32`, 'via', hostA.ip]);
     await waitFor('the default ServiceAccount', async () => (await kubectlResult(['get', 'serviceaccount', 'default'])).code === 0, 30_000, 500);
     // One web pod per node (seed 000's label), one only on a (for the Local service), a client pod on b.
-    const web = 'exec httpd -f -p 80 -h /www';
-    await kubectl(['create', '-f', '-'], pod('web-a', 'a', { name: 'webserver' }, web));
-    await kubectl(['create', '-f', '-'], pod('web-b', 'b', { name: 'webserver' }, web));
-    await kubectl(['create', '-f', '-'], pod('only-a', 'a', { app: 'only-a' }, web));
+    // /who names the pod that answered.
+    const web = (name: string) => `echo ${name} > /www/who && exec httpd -f -p 80 -h /www`;
+    await kubectl(['create', '-f', '-'], pod('web-a', 'a', { name: 'webserver' }, web('web-a')));
+    await kubectl(['create', '-f', '-'], pod('web-b', 'b', { name: 'webserver' }, web('web-b')));
+    await kubectl(['create', '-f', '-'], pod('only-a', 'a', { app: 'only-a' }, web('only-a')));
     await kubectl(['create', '-f', '-'], pod('client', 'b', { app: 'client' }, 'exec sleep 3600'));
     await waitFor('the pods Running', async () => {
       const t = await kubectl(['get', 'pods']);
@@ -224,6 +225,23 @@ describe.skipIf(!existsSync(KUBECTL))('services from outside: externalIPs, LoadB
     const nodePort = JSON.parse(await kubectl(['get', 'service', 'only-a', '-o', 'jsonpath={.spec.ports[0].nodePort}'])) as number;
     expect((await get(client, `http://${k.lab.host('b').ip}:${nodePort}/cgi-bin/remote`)).exit).toBe(CURL_TIMEOUT);
     expect((await get(client, `http://${hostA.ip}:${nodePort}/cgi-bin/remote`)).body).toBe(client.ip);
+  });
+
+  it('internalTrafficPolicy Local: a pod on b reaches only the endpoint on b through the ClusterIP', async () => {
+    const svc = ['apiVersion: v1', 'kind: Service', 'metadata:', '  name: web-local', 'spec:', '  internalTrafficPolicy: Local', '  selector:', '    name: webserver', '  ports:', '  - port: 80', ''].join('\n');
+    expect(await kubectl(['create', '-f', '-'], svc)).toMatch(/service\/web-local created/);
+    const ip = (await kubectl(['get', 'service', 'web-local', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+    const first = await waitFor('web-local from the client pod', () => fromPod(`http://${ip}/who`), 20_000, 300);
+    const seen = new Set([first]);
+    for (let i = 0; i < 12; i++) seen.add((await fromPod(`http://${ip}/who`)) ?? 'failed');
+    expect([...seen]).toEqual(['web-b']);
+    // Through the cluster-wide web service the same pod reaches both.
+    const all = await kubectl(['get', 'service', 'webserve-service', '-o', 'jsonpath={.spec.clusterIP}']);
+    const both = await waitFor('both web pods through webserve-service', async () => {
+      for (let i = 0; i < 10; i++) seen.add((await fromPod(`http://${all.trim()}/who`)) ?? 'failed');
+      return seen.has('web-a') ? seen : undefined;
+    }, 30_000, 100);
+    expect(both.has('web-a')).toBe(true);
   });
 
   it("exports kube-proxy's metrics and a /healthz with the last sync's age", async () => {
