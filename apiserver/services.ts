@@ -107,6 +107,27 @@ export class ServiceAllocation {
         out.push({ key: this.portKey(np), owner });
       });
     }
+    if (type === 'LoadBalancer' && strOf(spec.externalTrafficPolicy) === 'Local') {
+      // The port an external load balancer probes for nodes with local endpoints (kube-proxy serves it).
+      const pr = this.nodePortRange;
+      const mine = out.map((r) => Number(r.key.slice(this.portKey(0).length - 1)));
+      let hc = numOf(spec.healthCheckNodePort) ?? 0;
+      if (hc === 0) {
+        const off = pickFree(pr.max - pr.min + 1, (j) => this.takenPorts.has(pr.min + j) || mine.includes(pr.min + j), this.rnd);
+        if (off === undefined) errs.push({ type: 'FieldValueInvalid', field: 'spec.healthCheckNodePort', value: 0, detail: 'failed to allocate a nodePort: range is full' });
+        else hc = pr.min + off;
+      } else if (hc < pr.min || hc > pr.max) {
+        errs.push({ type: 'FieldValueInvalid', field: 'spec.healthCheckNodePort', value: hc, detail: `provided port is not in the valid range. The range of valid ports is ${pr.min}-${pr.max}` });
+        hc = 0;
+      } else if (this.takenPorts.has(hc) || mine.includes(hc)) {
+        errs.push({ type: 'FieldValueInvalid', field: 'spec.healthCheckNodePort', value: hc, detail: 'provided port is already allocated' });
+        hc = 0;
+      }
+      if (hc !== 0) {
+        spec.healthCheckNodePort = hc;
+        out.push({ key: this.portKey(hc), owner });
+      }
+    }
     if (errs.length) throw invalid('', 'Service', nameOf(svc), errs);
     return out;
   }
@@ -123,6 +144,7 @@ export class ServiceAllocation {
     next.spec = ns;
     if (!strOf(ns.clusterIP) && strOf(cs.clusterIP)) ns.clusterIP = cs.clusterIP;
     if (arrOf(ns.clusterIPs).length === 0 && arrOf(cs.clusterIPs).length > 0) ns.clusterIPs = cs.clusterIPs;
+    if (!numOf(ns.healthCheckNodePort) && numOf(cs.healthCheckNodePort) && strOf(ns.type) === 'LoadBalancer' && strOf(ns.externalTrafficPolicy ?? cs.externalTrafficPolicy) === 'Local') ns.healthCheckNodePort = cs.healthCheckNodePort;
     const old = new Map(arrOf(cs.ports).filter(isObj).map((p) => [`${String(p.port)}/${strOf(p.protocol) ?? 'TCP'}`, p]));
     for (const p of arrOf(ns.ports)) {
       if (!isObj(p) || numOf(p.nodePort)) continue;
@@ -150,10 +172,8 @@ export class ServiceAllocation {
     const spec = objAt(svc, 'spec');
     const ip = strOf(spec.clusterIP);
     const keys = ip && ip !== 'None' && this.inRange(ip) ? [this.ipKey(ip)] : [];
-    for (const p of arrOf(spec.ports)) {
-      const np = numOf(objAt(p).nodePort);
-      if (np && np >= this.nodePortRange.min && np <= this.nodePortRange.max) keys.push(this.portKey(np));
-    }
+    const ports = [...arrOf(spec.ports).map((p) => numOf(objAt(p).nodePort)), numOf(spec.healthCheckNodePort)];
+    for (const np of ports) if (np && np >= this.nodePortRange.min && np <= this.nodePortRange.max) keys.push(this.portKey(np));
     return keys;
   }
 }

@@ -42,3 +42,4 @@ export * from './endpoints/index.js';
 export * from './nodelifecycle/index.js';
 export * from './gc/index.js';
 export { type ControllerDeps, type RunnableController, rfc3339, recordEvent } from './runtime.js';
+export { desiredIngress, endpointNodes, isOurs as isServiceLbService, sameIngress, ServiceLbController, type LbIngress } from './servicelb/index.js';

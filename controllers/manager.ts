@@ -16,6 +16,7 @@ import type { ControllerDeps, RunnableController } from './runtime.js';
 import type { OwnerKind } from './replication/index.js';
 import { DEPLOYMENT_PREFIX, DeploymentController, REPLICASET_PREFIX } from './deployment/index.js';
 import { PerNamespaceController, rootCaPolicy, serviceAccountPolicy } from './serviceaccounts/index.js';
+import { ServiceLbController } from './servicelb/index.js';
 
 type Obj = Record<string, unknown>;
 
@@ -42,6 +43,7 @@ const CONTROLLERS: Readonly<Partial<Record<ControllerName, (ctx: ControllerConte
   job: (ctx) => new JobController(ctx),
   cronjob: (ctx) => new CronJobController(ctx),
   daemonset: (ctx) => new DaemonSetController(ctx),
+  'service-lb-controller': (ctx) => new ServiceLbController(ctx),
 };
 
 export class ControllerManager {

@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DurationError, FlannelError, isIp, parseCidr, parseDuration } from '../common/index.js';
 
 /** The controllers this manager runs (`--controllers` names them as Kubernetes does). */
-export const KNOWN_CONTROLLERS = ['replicationcontroller', 'replicaset', 'deployment', 'job', 'cronjob', 'daemonset', 'endpoint', 'nodelifecycle', 'nodeipam', 'podgc', 'garbagecollector', 'serviceaccount', 'root-ca-cert-publisher'] as const;
+export const KNOWN_CONTROLLERS = ['replicationcontroller', 'replicaset', 'deployment', 'job', 'cronjob', 'daemonset', 'endpoint', 'nodelifecycle', 'nodeipam', 'podgc', 'garbagecollector', 'serviceaccount', 'root-ca-cert-publisher', 'service-lb-controller'] as const;
 export type ControllerName = (typeof KNOWN_CONTROLLERS)[number];
 
 export class ControllersFlagError extends FlannelError {

@@ -40,3 +40,6 @@ export {
 } from './allocator.js';
 export { proxyKeys, parseRangeOwner, type RangeOwner } from './keys.js';
 export { ProxyServer, type ProxyServerOptions } from './server.js';
+export { HealthCheckServers, healthCheckResponse, type HealthCheckTarget } from './healthcheck.js';
+export { ProxyMetrics } from './metrics.js';
+export { cidrList } from './model.js';

@@ -43,6 +43,7 @@ const program = addProxyOptions(new Command('kube-proxy'))
         syncPeriodMs: o.syncPeriodMs,
         leaderTtlSec: o.leaderElectLeaseDurationSec,
         ...(o.healthzPort > 0 && { healthz: { ip: o.healthzBindAddress, port: o.healthzPort } }),
+        ...(o.metricsBind.port > 0 && { metrics: o.metricsBind }),
       },
       { store: cluster.store, ...(cluster.etcd && { etcd: cluster.etcd }), nft, conntrack: new ConntrackCli(), log },
     );

@@ -2,7 +2,7 @@
 // endpoints of each named port. Anything the proxy cannot program is an ObjectSpecError naming the
 // field, so one bad object is skipped with a warning and never stops the others.
 import type { Endpoints, Service } from '../cluster/index.js';
-import { isIp, isObject } from '../common/index.js';
+import { isIp, isObject, parseCidr } from '../common/index.js';
 import { ObjectSpecError, type EndpointInfo, type Protocol, type ServiceName, type ServicePortInfo } from './types.js';
 
 export const DEFAULT_AFFINITY_TIMEOUT = 10_800;
@@ -45,6 +45,31 @@ export function parseService(service: ServiceName, obj: Service): ServicePortInf
   } else if (spec.sessionAffinity !== undefined && spec.sessionAffinity !== 'None') {
     throw new ObjectSpecError(key, 'spec.sessionAffinity', spec.sessionAffinity, 'must be None or ClientIP');
   }
+  const externalIPs = ipv4List(key, 'spec.externalIPs', spec.externalIPs);
+  const status: unknown = obj.status;
+  const ingress: unknown = type === 'LoadBalancer' && isObject(status) && isObject(status.loadBalancer) ? status.loadBalancer.ingress : undefined;
+  if (ingress !== undefined && !Array.isArray(ingress)) throw new ObjectSpecError(key, 'status.loadBalancer.ingress', ingress, 'must be a list');
+  // Hostname-only ingress points (a cloud's DNS name) have no address to program.
+  const loadBalancerIPs = ipv4List(
+    key,
+    'status.loadBalancer.ingress[].ip',
+    (ingress ?? []).map((i: unknown) => (isObject(i) ? i.ip : undefined)).filter((ip: unknown) => ip !== undefined && ip !== ''),
+  );
+  const sourceRanges = type === 'LoadBalancer' ? cidrList(key, spec.loadBalancerSourceRanges) : [];
+  const etp: unknown = spec.externalTrafficPolicy;
+  if (etp !== undefined && etp !== '' && etp !== 'Cluster' && etp !== 'Local') throw new ObjectSpecError(key, 'spec.externalTrafficPolicy', etp, 'must be Cluster or Local');
+  const itp: unknown = spec.internalTrafficPolicy;
+  if (itp !== undefined && itp !== null && itp !== 'Cluster' && itp !== 'Local') throw new ObjectSpecError(key, 'spec.internalTrafficPolicy', itp, 'must be Cluster or Local');
+  const hc: unknown = spec.healthCheckNodePort;
+  if (hc !== undefined && hc !== 0 && !isPort(hc)) throw new ObjectSpecError(key, 'spec.healthCheckNodePort', hc, 'must be 1..65535');
+  const policy = {
+    ...(externalIPs.length && { externalIPs }),
+    ...(loadBalancerIPs.length && { loadBalancerIPs }),
+    ...(sourceRanges.length && { sourceRanges }),
+    ...(etp === 'Local' && { externalLocal: true }),
+    ...(itp === 'Local' && { internalLocal: true }),
+    ...(type === 'LoadBalancer' && etp === 'Local' && isPort(hc) && { healthCheckNodePort: hc }),
+  };
   const ports = spec.ports;
   if (!Array.isArray(ports)) throw new ObjectSpecError(key, 'spec.ports', ports, 'must be a list');
   const createdAt = typeof obj.metadata?.creationTimestamp === 'string' ? obj.metadata.creationTimestamp : '';
@@ -73,10 +98,46 @@ export function parseService(service: ServiceName, obj: Service): ServicePortInf
       ...(clusterIP !== undefined && { clusterIP }),
       ...(nodePort !== undefined && { nodePort }),
       ...(affinityTimeout !== undefined && { affinityTimeout }),
+      ...policy,
       createdAt,
     });
   });
   return out;
+}
+
+/** A list of IPv4 addresses, without duplicates, in their order. */
+function ipv4List(key: string, path: string, v: unknown): string[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new ObjectSpecError(key, path, v, 'must be a list');
+  v.forEach((ip: unknown, i: number) => {
+    if (typeof ip !== 'string' || !isIp(ip) || ip.includes(':')) throw new ObjectSpecError(key, path.includes('[]') ? path.replace('[]', `[${i}]`) : `${path}[${i}]`, ip, 'must be an IPv4 address');
+  });
+  return [...new Set(v as string[])];
+}
+
+/**
+ * loadBalancerSourceRanges as canonical CIDRs, without duplicates and without ranges another one
+ * contains (overlapping intervals of one frontend would conflict in the kernel's interval set).
+ */
+export function cidrList(key: string, v: unknown): string[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new ObjectSpecError(key, 'spec.loadBalancerSourceRanges', v, 'must be a list');
+  const nets = v.map((c: unknown, i: number) => {
+    const path = `spec.loadBalancerSourceRanges[${i}]`;
+    let n: ReturnType<typeof parseCidr> | undefined;
+    try {
+      if (typeof c === 'string') n = parseCidr(c.trim().includes('/') ? c.trim() : `${c.trim()}/32`);
+    } catch {
+      n = undefined;
+    }
+    if (!n || n.addr.family !== 4) throw new ObjectSpecError(key, path, c, 'must be an IPv4 CIDR');
+    const size = 2 ** (32 - n.prefix);
+    return { base: Math.floor(Number(n.addr.value) / size) * size, size, len: n.prefix };
+  });
+  nets.sort((a, b) => b.size - a.size || a.base - b.base);
+  const kept: typeof nets = [];
+  for (const n of nets) if (!kept.some((k) => n.base >= k.base && n.base < k.base + k.size)) kept.push(n);
+  return kept.map((n) => `${numToIp(n.base)}/${n.len}`);
 }
 
 /** `<port name>/<protocol>` → the ready endpoints of that port, sorted, without duplicates. */

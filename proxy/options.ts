@@ -18,6 +18,8 @@ export interface ProxyOptions extends EtcdFlagValues {
   readonly masqueradeBit: number;
   readonly healthzBindAddress: string;
   readonly healthzPort: number;
+  /** --metrics-bind-address: /metrics (port 0: off). */
+  readonly metricsBind: { readonly ip: string; readonly port: number };
   readonly leaderElectLeaseDurationSec: number;
   readonly cleanup: boolean;
   readonly logLevel: string;
@@ -43,6 +45,14 @@ export function flagDuration(v: string): number {
   return Math.round(ms);
 }
 
+/** `ip:port` (`[v6]:port`), as kube-proxy's --metrics-bind-address takes it. */
+function parseHostPort(v: string): { ip: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(v);
+  const ip = m?.[1] ?? m?.[2];
+  if (!m || !ip || !isIp(ip) || Number(m[3]) > 65535) throw new Error('expected ip:port, e.g. 127.0.0.1:10249');
+  return { ip, port: Number(m[3]) };
+}
+
 function parseUint(v: string): number {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError('expected a whole number');
   return Number(v);
@@ -63,6 +73,7 @@ export function addProxyOptions(cmd: Command): Command {
     .addOption(opt('--masquerade-bit <bit>', 'the packet mark bit for traffic to masquerade (flanneld --ip-masq leaves 0x4000, bit 14, alone)', 'masquerade-bit').default('14'))
     .addOption(opt('--healthz-bind-address <ip>', 'the address /healthz listens on', 'healthz-bind-address').default('0.0.0.0'))
     .addOption(opt('--healthz-port <port>', 'the port /healthz listens on (0: off)', 'healthz-port').default('10256'))
+    .addOption(opt('--metrics-bind-address <ip:port>', 'where /metrics (Prometheus) listens; port 0: off', 'metrics-bind-address').default('127.0.0.1:10249'))
     .addOption(opt('--leader-elect-lease-duration <duration>', "on etcd, the endpoints maintainer's lease: another node takes over this long after it dies", 'leader-elect-lease-duration').default('15s'))
     .addOption(opt('--cleanup', 'remove the proxy\'s nftables table and exit', 'cleanup'))
     .addOption(opt('--log-level <level>', 'log level: trace, debug, info, warn, error', 'log-level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'));
@@ -84,6 +95,7 @@ export function proxyOptions(raw: Record<string, unknown>, etcdGiven = false): P
   if (port > 65535) throw new InvalidArgumentError('--healthz-port: must be 0..65535');
   const healthzBindAddress = String(raw.healthzBindAddress);
   if (!isIp(healthzBindAddress)) throw new InvalidArgumentError('--healthz-bind-address: expected an IP address');
+  const metricsBind = flag('metrics-bind-address', () => parseHostPort(String(raw.metricsBindAddress ?? '127.0.0.1:10249')));
   const clusterCidr = str(raw.clusterCidr);
   if (clusterCidr !== undefined) flag('cluster-cidr', () => parseCidr(clusterCidr));
   const api = apiFlagsOf(str(raw.kubeconfig), str(raw.master), '--master', etcdGiven);
@@ -99,6 +111,7 @@ export function proxyOptions(raw: Record<string, unknown>, etcdGiven = false): P
     masqueradeBit: bit,
     healthzBindAddress,
     healthzPort: port,
+    metricsBind,
     leaderElectLeaseDurationSec: Math.max(2, Math.round(flag('leader-elect-lease-duration', () => flagDuration(String(raw.leaderElectLeaseDuration))) / 1000)),
     cleanup: raw.cleanup === true || raw.cleanup === 'true',
     logLevel: String(raw.logLevel),

@@ -7,6 +7,8 @@
 import type { Endpoints, Service } from '../cluster/index.js';
 import { errorMessage, type Logger, SyncRunner } from '../common/index.js';
 import type { ConntrackPort } from './conntrack.js';
+import type { HealthCheckServers } from './healthcheck.js';
+import type { ProxyMetrics } from './metrics.js';
 import { parseEndpoints, parseService, type EndpointsByPort } from './model.js';
 import type { NftPort } from './nft.js';
 import { BASE_CHAINS, affinitySet, parsePickChain, renderCleanup, type RulesetConfig } from './ruleset.js';
@@ -25,6 +27,9 @@ export interface ProxierDeps {
   readonly nft: NftPort;
   readonly conntrack: ConntrackPort;
   readonly log: Logger;
+  readonly metrics?: ProxyMetrics;
+  /** The healthCheckNodePort listeners, brought in line with the services after each sync. */
+  readonly healthChecks?: HealthCheckServers;
 }
 
 export interface SyncRecord {
@@ -55,6 +60,15 @@ export class Proxier {
     this.runner = new SyncRunner({ name: 'proxy', fn: () => this.sync(), minMs: o.minSyncMs, maxMs: o.syncPeriodMs, retryMs: o.retryMs ?? 1_000, log: d.log });
   }
 
+  private request(what: 'service' | 'endpoints'): void {
+    const m = this.d.metrics;
+    if (m) {
+      (what === 'service' ? m.serviceChanges : m.endpointChanges).inc();
+      m.lastQueued.setToCurrentTime();
+    }
+    this.runner.request();
+  }
+
   run(signal: AbortSignal): Promise<void> {
     return this.runner.run(signal);
   }
@@ -62,7 +76,7 @@ export class Proxier {
   // ---------------------------------------------------------------- inputs (never touch the kernel)
 
   updateService(name: string, svc: Service | undefined): void {
-    if (this.state.services.update(name, this.parse(name, svc, (s) => parseService(name, s)))) this.runner.request();
+    if (this.state.services.update(name, this.parse(name, svc, (s) => parseService(name, s)))) this.request('service');
   }
 
   resetServices(all: ReadonlyMap<string, Service>): void {
@@ -71,11 +85,11 @@ export class Proxier {
       const p = this.parse(name, svc, (s) => parseService(name, s));
       if (p) parsed.set(name, p);
     }
-    if (this.state.services.reset(parsed)) this.runner.request();
+    if (this.state.services.reset(parsed)) this.request('service');
   }
 
   updateEndpoints(name: string, ep: Endpoints | undefined): void {
-    if (this.state.endpoints.update(name, this.parse(`endpoints ${name}`, ep, (e) => parseEndpoints(name, e, this.o.nodeName)))) this.runner.request();
+    if (this.state.endpoints.update(name, this.parse(`endpoints ${name}`, ep, (e) => parseEndpoints(name, e, this.o.nodeName)))) this.request('endpoints');
   }
 
   resetEndpoints(all: ReadonlyMap<string, Endpoints>): void {
@@ -84,7 +98,7 @@ export class Proxier {
       const p = this.parse(`endpoints ${name}`, ep, (e) => parseEndpoints(name, e, this.o.nodeName));
       if (p) parsed.set(name, p);
     }
-    if (this.state.endpoints.reset(parsed)) this.runner.request();
+    if (this.state.endpoints.reset(parsed)) this.request('endpoints');
   }
 
   /** Makes the next sync a full one (and asks for it). */
@@ -106,6 +120,15 @@ export class Proxier {
 
   health(): { initialized: boolean; lastSync?: SyncRecord; lastError?: { at: number; err: string }; syncs: number } {
     return { initialized: this.initialized, ...(this.lastOk && { lastSync: this.lastOk }), ...(this.lastErr && { lastError: this.lastErr }), syncs: this.syncCount };
+  }
+
+  /**
+   * kube-proxy's health: initialised, and either the last sync succeeded or a success is recent (within
+   * two sync periods).
+   */
+  healthy(now = Date.now()): boolean {
+    const h = this.health();
+    return h.initialized && h.lastSync !== undefined && (h.lastError === undefined || h.lastError.at < h.lastSync.at || now - h.lastSync.at < 2 * this.o.syncPeriodMs);
   }
 
   private parse<T, R>(what: string, obj: T | undefined, fn: (o: T) => R): R | undefined {
@@ -140,6 +163,7 @@ export class Proxier {
     } catch (e) {
       this.needFull = true;
       if (full) this.fullFailures++;
+      this.d.metrics?.syncFailures.inc();
       this.lastErr = { at: Date.now(), err: errorMessage(e) };
       const fields = e instanceof NftError ? { line: e.line, context: e.context, stderr: e.stderr.trim().slice(0, 2000) } : { err: errorMessage(e) };
       this.d.log.error({ full, ...fields }, 'nft transaction failed; next sync is full');
@@ -153,13 +177,28 @@ export class Proxier {
       await this.cleanup(plan);
     }
     await this.flushConntrack();
+    await this.d.healthChecks?.sync(this.state.healthChecks());
     const ms = Math.round((performance.now() - t0) * 10) / 10;
+    this.record(plan, (performance.now() - t0) / 1000);
     this.lastOk = { at: Date.now(), full, ms, elementsChanged: plan.elementsChanged };
     this.syncCount++;
     this.d.log.info(
       { full, servicePorts: this.state.servicePortCount, endpoints: this.state.endpointCount, changedServicePorts: plan.servicePortsChanged, changedElements: plan.elementsChanged, ms },
       'rules synced',
     );
+  }
+
+  private record(plan: SyncPlan, secs: number): void {
+    const m = this.d.metrics;
+    if (!m) return;
+    m.syncDuration.observe(secs);
+    (plan.full ? m.fullSyncDuration : m.partialSyncDuration).observe(secs);
+    m.lastSync.setToCurrentTime();
+    m.chains.set(plan.chains.size + BASE_CHAINS.length);
+    for (const [set, n] of this.state.elementCounts()) m.elements.set({ set }, n);
+    const noLocal = this.state.noLocalEndpoints();
+    m.noLocalEndpoints.set({ traffic_policy: 'internal' }, noLocal.internal);
+    m.noLocalEndpoints.set({ traffic_policy: 'external' }, noLocal.external);
   }
 
   /** Deletes pick chains (and their affinity sets) that nothing refers to since this full sync. */
@@ -176,6 +215,7 @@ export class Proxier {
       await this.d.nft.run(renderCleanup(stale, [...sets]));
       this.d.log.info({ chains: stale.length, sets: sets.size }, 'stale chains removed');
     } catch (e) {
+      this.d.metrics?.cleanupFailures.inc();
       this.d.log.warn({ err: errorMessage(e) }, 'stale chain cleanup failed; retried at the next full sync');
     }
   }

@@ -11,7 +11,14 @@
 //   np-pick-tcp-<n> mark for masquerade; the same through @nodeport-endpoints-tcp (key nodePort . slot)
 //   aff-tcp-<n>-<T> session affinity, T seconds: a client remembered in @affinity-<k> for this service
 //                   goes to slot k again, else numgen picks a slot; aff-slot-tcp-<k>-<T> remembers, DNATs
+//   ext-pick-tcp-<n>  external IPs and LoadBalancer ingress (externalTrafficPolicy Cluster): marked for
+//                   masquerade, then as pick-tcp-<n> (the frontend's address keys @endpoints-tcp too)
+//   local-pick-tcp-<n>, np-local-pick-tcp-<n>  externalTrafficPolicy Local, for traffic from outside the
+//                   pod network (nat-prerouting looks in @external-local-ips / @local-nodeports first):
+//                   no mark (the client address is kept), only this node's endpoints
 //   (and the same for udp)
+//   firewall-check  loadBalancerSourceRanges: a new connection to a firewalled LoadBalancer frontend
+//                   from outside its ranges is dropped
 //   filter-prerouting / filter-output      a new connection to a service without endpoints is rejected
 //                   (TCP reset, else ICMP port unreachable)
 //   mark-hairpin    after DNAT: a pod that reached itself gets the masquerade mark
@@ -44,12 +51,25 @@ export const SET = {
   noEndpointNodePorts: 'no-endpoint-nodeports',
   clusterIps: 'cluster-ips',
   hairpin: 'hairpin',
+  externalLocalIps: 'external-local-ips',
+  localNodePorts: 'local-nodeports',
+  localEndpointsTcp: 'local-endpoints-tcp',
+  localEndpointsUdp: 'local-endpoints-udp',
+  localNodePortEndpointsTcp: 'local-nodeport-endpoints-tcp',
+  localNodePortEndpointsUdp: 'local-nodeport-endpoints-udp',
+  noLocalIps: 'no-local-endpoint-ips',
+  noLocalNodePorts: 'no-local-endpoint-nodeports',
+  dropServices: 'no-local-endpoint-services',
+  firewallIps: 'firewall-ips',
+  firewallAllow: 'firewall-allow',
 } as const;
 export type StaticSet = (typeof SET)[keyof typeof SET];
 export const STATIC_SETS: readonly StaticSet[] = Object.values(SET);
 
 export const endpointsMap = (p: Proto): StaticSet => (p === 'tcp' ? SET.endpointsTcp : SET.endpointsUdp);
 export const nodePortEndpointsMap = (p: Proto): StaticSet => (p === 'tcp' ? SET.nodePortEndpointsTcp : SET.nodePortEndpointsUdp);
+export const localEndpointsMap = (p: Proto): StaticSet => (p === 'tcp' ? SET.localEndpointsTcp : SET.localEndpointsUdp);
+export const localNodePortEndpointsMap = (p: Proto): StaticSet => (p === 'tcp' ? SET.localNodePortEndpointsTcp : SET.localNodePortEndpointsUdp);
 
 const SET_DECL: Record<StaticSet, string> = {
   // The slot maps are declared by `typeof`: numgen's integer type has no name to declare it by. One
@@ -65,6 +85,18 @@ const SET_DECL: Record<StaticSet, string> = {
   'no-endpoint-nodeports': 'type inet_proto . inet_service ;',
   'cluster-ips': 'type ipv4_addr ;',
   hairpin: 'type ipv4_addr . ipv4_addr ;',
+  'external-local-ips': 'type ipv4_addr . inet_proto . inet_service : verdict ;',
+  'local-nodeports': 'type inet_proto . inet_service : verdict ;',
+  'local-endpoints-tcp': 'typeof ip daddr . tcp dport . numgen random mod 1 : ip daddr . tcp dport ;',
+  'local-endpoints-udp': 'typeof ip daddr . udp dport . numgen random mod 1 : ip daddr . udp dport ;',
+  'local-nodeport-endpoints-tcp': 'typeof tcp dport . numgen random mod 1 : ip daddr . tcp dport ;',
+  'local-nodeport-endpoints-udp': 'typeof udp dport . numgen random mod 1 : ip daddr . udp dport ;',
+  'no-local-endpoint-ips': 'type ipv4_addr . inet_proto . inet_service ;',
+  'no-local-endpoint-nodeports': 'type inet_proto . inet_service ;',
+  'no-local-endpoint-services': 'type ipv4_addr . inet_proto . inet_service ;',
+  'firewall-ips': 'type ipv4_addr . inet_proto . inet_service ;',
+  // The source ranges of each frontend: an interval on the last field of the concatenation.
+  'firewall-allow': 'type ipv4_addr . inet_proto . inet_service . ipv4_addr ; flags interval ;',
 };
 
 export const affinitySet = (slot: number): string => `affinity-${slot}`;
@@ -78,7 +110,8 @@ export function setDecl(name: string): string {
   return d;
 }
 
-export const isMap = (name: string): boolean => name === SET.serviceIps || name === SET.serviceNodePorts || /endpoints-(tcp|udp)$/.test(name);
+export const isMap = (name: string): boolean =>
+  name === SET.serviceIps || name === SET.serviceNodePorts || name === SET.externalLocalIps || name === SET.localNodePorts || /endpoints-(tcp|udp)$/.test(name);
 
 export interface RulesetConfig {
   /** The masquerade mark bit, e.g. 0x4000 (flanneld's ip-masq leaves traffic with it alone). */
@@ -98,15 +131,19 @@ const hex = (n: number): string => `0x${n.toString(16)}`;
 const FRONTEND = 'ip daddr . meta l4proto . th dport';
 const CLIENT = 'ip saddr . ip daddr . meta l4proto . th dport';
 
-export const BASE_CHAINS = ['services', 'reject-chain', 'nat-prerouting', 'nat-output', 'nat-postrouting', 'filter-prerouting', 'filter-output', 'mark-hairpin'] as const;
+export const BASE_CHAINS = ['services', 'reject-chain', 'firewall-check', 'nat-prerouting', 'nat-output', 'nat-postrouting', 'filter-prerouting', 'filter-output', 'mark-hairpin'] as const;
 
 /** The fixed chains, in creation order (regular chains before the base chains that jump to them). */
 export function baseChains(cfg: RulesetConfig): ChainDef[] {
   const mark = hex(cfg.masqMark);
   const setMark = `meta mark set meta mark | ${mark}`;
+  // Traffic from pods to an external frontend of a Local service takes the cluster-wide path, as in kube-proxy.
+  const outside = cfg.clusterCIDR ? `ip saddr != ${cfg.clusterCIDR} ` : '';
+  const nodePortDst = 'fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport';
   const noEndpoints = [
     `ct state new ${FRONTEND} @${SET.noEndpointServices} goto reject-chain`,
     `ct state new fib daddr type local meta l4proto . th dport @${SET.noEndpointNodePorts} goto reject-chain`,
+    `ct state new ${FRONTEND} @${SET.dropServices} drop`,
   ];
   return [
     {
@@ -114,11 +151,16 @@ export function baseChains(cfg: RulesetConfig): ChainDef[] {
       rules: [
         ...(cfg.clusterCIDR ? [`ip saddr != ${cfg.clusterCIDR} ip daddr @${SET.clusterIps} ${setMark}`] : []),
         `${FRONTEND} vmap @${SET.serviceIps}`,
-        `fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @${SET.serviceNodePorts}`,
+        `${nodePortDst} vmap @${SET.serviceNodePorts}`,
       ],
     },
     { name: 'reject-chain', rules: ['meta l4proto tcp reject with tcp reset', 'reject'] },
-    { name: 'nat-prerouting', hook: 'type nat hook prerouting priority dstnat ; policy accept ;', rules: ['jump services'] },
+    { name: 'firewall-check', rules: [`${FRONTEND} . ip saddr @${SET.firewallAllow} return`, 'drop'] },
+    {
+      name: 'nat-prerouting',
+      hook: 'type nat hook prerouting priority dstnat ; policy accept ;',
+      rules: [`${outside}${FRONTEND} vmap @${SET.externalLocalIps}`, `${outside}${nodePortDst} vmap @${SET.localNodePorts}`, 'jump services'],
+    },
     // The node's own connections to a ClusterIP are masqueraded, so replies from a pod on another
     // node come back through the overlay rather than straight to the node's underlay address.
     { name: 'nat-output', hook: 'type nat hook output priority -100 ; policy accept ;', rules: [`ip daddr @${SET.clusterIps} ${setMark}`, 'jump services'] },
@@ -127,45 +169,72 @@ export function baseChains(cfg: RulesetConfig): ChainDef[] {
       hook: 'type nat hook postrouting priority srcnat ; policy accept ;',
       rules: [`meta mark & ${mark} == 0 return`, `meta mark set meta mark ^ ${mark}`, 'masquerade fully-random'],
     },
-    { name: 'filter-prerouting', hook: 'type filter hook prerouting priority -110 ; policy accept ;', rules: noEndpoints },
+    {
+      name: 'filter-prerouting',
+      hook: 'type filter hook prerouting priority -110 ; policy accept ;',
+      rules: [
+        `ct state new ${FRONTEND} @${SET.firewallIps} jump firewall-check`,
+        ...noEndpoints,
+        `ct state new ${outside}${FRONTEND} @${SET.noLocalIps} drop`,
+        `ct state new ${outside}fib daddr type local meta l4proto . th dport @${SET.noLocalNodePorts} drop`,
+      ],
+    },
     { name: 'filter-output', hook: 'type filter hook output priority -110 ; policy accept ;', rules: noEndpoints },
     { name: 'mark-hairpin', hook: 'type filter hook prerouting priority -90 ; policy accept ;', rules: [`ct state new ct status dnat ip saddr . ip daddr @${SET.hairpin} ${setMark}`] },
   ];
 }
 
+/**
+ * Which frontends a pick chain serves: a ClusterIP ('cluster'), an external IP or LoadBalancer address
+ * ('ext': masqueraded), or only this node's endpoints for externalTrafficPolicy Local ('local': not
+ * masqueraded); `nodePort` keys the endpoints by node port instead of address and port.
+ */
+export type PickMode = 'cluster' | 'ext' | 'local';
+
 /** What a pick chain does, parsed from its name. */
 export type PickChain =
-  | { readonly kind: 'pick'; readonly nodePort: boolean; readonly proto: Proto; readonly n: number }
-  | { readonly kind: 'aff'; readonly nodePort: boolean; readonly proto: Proto; readonly n: number; readonly timeout: number }
-  | { readonly kind: 'aff-slot'; readonly nodePort: boolean; readonly proto: Proto; readonly slot: number; readonly timeout: number };
+  | { readonly kind: 'pick'; readonly nodePort: boolean; readonly mode: PickMode; readonly proto: Proto; readonly n: number }
+  | { readonly kind: 'aff'; readonly nodePort: boolean; readonly mode: PickMode; readonly proto: Proto; readonly n: number; readonly timeout: number }
+  | { readonly kind: 'aff-slot'; readonly nodePort: boolean; readonly mode: PickMode; readonly proto: Proto; readonly slot: number; readonly timeout: number };
 
-const PICK_RE = /^(np-)?(?:pick-(tcp|udp)-(\d+)|aff-(tcp|udp)-(\d+)-(\d+)|aff-slot-(tcp|udp)-(\d+)-(\d+))$/;
+const PICK_RE = /^(np-)?(ext-|local-)?(?:pick-(tcp|udp)-(\d+)|aff-(tcp|udp)-(\d+)-(\d+)|aff-slot-(tcp|udp)-(\d+)-(\d+))$/;
 
 export function parsePickChain(name: string): PickChain | undefined {
   const m = PICK_RE.exec(name);
   if (!m) return undefined;
   const nodePort = m[1] !== undefined;
-  if (m[2] !== undefined) return { kind: 'pick', nodePort, proto: m[2] as Proto, n: Number(m[3]) };
-  if (m[4] !== undefined) return { kind: 'aff', nodePort, proto: m[4] as Proto, n: Number(m[5]), timeout: Number(m[6]) };
-  return { kind: 'aff-slot', nodePort, proto: m[7] as Proto, slot: Number(m[8]), timeout: Number(m[9]) };
+  const mode: PickMode = m[2] === 'ext-' ? 'ext' : m[2] === 'local-' ? 'local' : 'cluster';
+  // A node port is already external; local chains have no affinity.
+  if (nodePort && mode === 'ext') return undefined;
+  if (m[3] !== undefined) return { kind: 'pick', nodePort, mode, proto: m[3] as Proto, n: Number(m[4]) };
+  if (mode === 'local') return undefined;
+  if (m[5] !== undefined) return { kind: 'aff', nodePort, mode, proto: m[5] as Proto, n: Number(m[6]), timeout: Number(m[7]) };
+  return { kind: 'aff-slot', nodePort, mode, proto: m[8] as Proto, slot: Number(m[9]), timeout: Number(m[10]) };
 }
 
+const prefixOf = (nodePort: boolean, mode: PickMode): string => `${nodePort ? 'np-' : ''}${mode === 'cluster' ? '' : `${mode}-`}`;
+
 /** The chain a service port's frontend jumps to, for n ≥ 1 endpoints. */
-export function pickChainName(n: number, nodePort: boolean, proto: Proto, affinityTimeout?: number): string {
+export function pickChainName(n: number, nodePort: boolean, proto: Proto, affinityTimeout?: number, mode: PickMode = 'cluster'): string {
   if (n < 1) throw new RangeError(`pick chain for ${n} endpoints`);
-  const np = nodePort ? 'np-' : '';
-  return affinityTimeout === undefined ? `${np}pick-${proto}-${n}` : `${np}aff-${proto}-${n}-${affinityTimeout}`;
+  if (nodePort && mode === 'ext') throw new RangeError('a node port pick chain is cluster or local');
+  const pre = prefixOf(nodePort, mode);
+  return affinityTimeout === undefined || mode === 'local' ? `${pre}pick-${proto}-${n}` : `${pre}aff-${proto}-${n}-${affinityTimeout}`;
 }
 
 function pickChainRules(p: PickChain, cfg: RulesetConfig): string[] {
-  const markRule = p.nodePort ? [`meta mark set meta mark | ${hex(cfg.masqMark)}`] : [];
-  const [key, map] = p.nodePort ? [`${p.proto} dport`, nodePortEndpointsMap(p.proto)] : [`ip daddr . ${p.proto} dport`, endpointsMap(p.proto)];
-  const np = p.nodePort ? 'np-' : '';
+  const marks = p.mode === 'ext' || (p.nodePort && p.mode === 'cluster');
+  const markRule = marks ? [`meta mark set meta mark | ${hex(cfg.masqMark)}`] : [];
+  const local = p.mode === 'local';
+  const [key, map] = p.nodePort
+    ? [`${p.proto} dport`, local ? localNodePortEndpointsMap(p.proto) : nodePortEndpointsMap(p.proto)]
+    : [`ip daddr . ${p.proto} dport`, local ? localEndpointsMap(p.proto) : endpointsMap(p.proto)];
+  const pre = prefixOf(p.nodePort, p.mode);
   switch (p.kind) {
     case 'pick':
       return [...markRule, `dnat ip to ${key} . numgen random mod ${p.n} map @${map}`];
     case 'aff': {
-      const slot = (k: number) => `${np}aff-slot-${p.proto}-${k}-${p.timeout}`;
+      const slot = (k: number) => `${pre}aff-slot-${p.proto}-${k}-${p.timeout}`;
       const known = Array.from({ length: p.n }, (_, k) => `${CLIENT} @${affinitySet(k)} goto ${slot(k)}`);
       const choice = Array.from({ length: p.n }, (_, k) => `${k} : goto ${slot(k)}`).join(', ');
       return [...markRule, ...known, `numgen random mod ${p.n} vmap { ${choice} }`];
@@ -191,10 +260,10 @@ export function chainDef(name: string, cfg: RulesetConfig): ChainDef {
 export function chainDeps(name: string): { chains: string[]; sets: string[] } {
   const p = parsePickChain(name);
   if (!p || p.kind === 'pick') return { chains: [], sets: [] };
-  const np = p.nodePort ? 'np-' : '';
+  const pre = prefixOf(p.nodePort, p.mode);
   if (p.kind === 'aff-slot') return { chains: [], sets: [affinitySet(p.slot)] };
   const ks = Array.from({ length: p.n }, (_, k) => k);
-  return { chains: ks.map((k) => `${np}aff-slot-${p.proto}-${k}-${p.timeout}`), sets: ks.map(affinitySet) };
+  return { chains: ks.map((k) => `${pre}aff-slot-${p.proto}-${k}-${p.timeout}`), sets: ks.map(affinitySet) };
 }
 
 /** `name` and everything it needs, dependencies first. */
@@ -221,6 +290,8 @@ export const slotKey = (ipOrNone: string | undefined, port: number, slot: number
 export const endpointValue = (ip: string, port: number): string => `${ip} . ${port}`;
 export const gotoValue = (chain: string): string => `goto ${chain}`;
 export const hairpinKey = (ip: string): string => `${ip} . ${ip}`;
+/** A frontend and one of its allowed source ranges (firewall-allow). */
+export const firewallKey = (ip: string, proto: string, port: number, cidr: string): string => `${frontendKey(ip, proto, port)} . ${cidr}`;
 
 // ---------------------------------------------------------------- scripts
 

@@ -16,6 +16,8 @@ import type { NftPort } from './nft.js';
 import { Proxier } from './proxier.js';
 import type { RulesetConfig } from './ruleset.js';
 import { follow } from './watch.js';
+import { HealthCheckServers } from './healthcheck.js';
+import { ProxyMetrics } from './metrics.js';
 
 export interface ProxyServerOptions {
   readonly nodeName: string;
@@ -26,6 +28,9 @@ export interface ProxyServerOptions {
   readonly syncPeriodMs: number;
   readonly leaderTtlSec: number;
   readonly healthz?: { readonly ip: string; readonly port: number };
+  readonly metrics?: { readonly ip: string; readonly port: number };
+  /** Where the healthCheckNodePort listeners bind: every address (kube-proxy's default --nodeport-addresses) unless set. */
+  readonly healthCheckBindAddress?: string;
 }
 
 export interface ProxyServerDeps {
@@ -44,12 +49,18 @@ export class ProxyServer {
   private readonly election: { readonly isLeader: boolean; run(signal: AbortSignal): Promise<void> } | undefined;
   private readonly toAllocate = new Set<string>();
   private readonly allocRunner: SyncRunner;
+  readonly metrics = new ProxyMetrics();
+  readonly healthChecks: HealthCheckServers;
 
   constructor(
     private readonly o: ProxyServerOptions,
     private readonly d: ProxyServerDeps,
   ) {
-    this.proxier = new Proxier({ nodeName: o.nodeName, ruleset: o.ruleset, minSyncMs: o.minSyncMs, syncPeriodMs: o.syncPeriodMs }, { nft: d.nft, conntrack: d.conntrack, log: d.log.child({ component: 'proxier' }) });
+    this.healthChecks = new HealthCheckServers(o.healthCheckBindAddress ?? '0.0.0.0', () => this.proxier.healthy(), d.log.child({ component: 'healthcheck' }));
+    this.proxier = new Proxier(
+      { nodeName: o.nodeName, ruleset: o.ruleset, minSyncMs: o.minSyncMs, syncPeriodMs: o.syncPeriodMs },
+      { nft: d.nft, conntrack: d.conntrack, log: d.log.child({ component: 'proxier' }), metrics: this.metrics, healthChecks: this.healthChecks },
+    );
     const elog = d.log.child({ component: 'election' });
     const etcd = d.etcd;
     if (etcd) {
@@ -67,6 +78,7 @@ export class ProxyServer {
   async run(signal: AbortSignal): Promise<void> {
     const { log, store } = this.d;
     const srv = this.o.healthz && this.o.healthz.port > 0 ? await this.startHealthz(this.o.healthz.ip, this.o.healthz.port) : undefined;
+    const metricsSrv = this.o.metrics && this.o.metrics.port > 0 ? await this.startMetrics(this.o.metrics.ip, this.o.metrics.port) : undefined;
     const svcPrefix = keys.services();
     const epPrefix = keys.allEndpoints();
     try {
@@ -127,6 +139,8 @@ export class ProxyServer {
       ]);
     } finally {
       if (srv) await new Promise<void>((r) => srv.close(() => r()));
+      if (metricsSrv) await new Promise<void>((r) => metricsSrv.close(() => r()));
+      await this.healthChecks.close();
     }
   }
 
@@ -178,6 +192,19 @@ export class ProxyServer {
     await Promise.all([controller.run(signal, writer), rangeRunner?.run(signal)]);
   }
 
+  private async startMetrics(ip: string, port: number): Promise<Server> {
+    return listenHttp(ip, port, (req, res) => {
+      if ((req.url ?? '/').split('?')[0] !== '/metrics') {
+        res.writeHead(404).end();
+        return;
+      }
+      this.metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(text),
+        (e: unknown) => res.writeHead(500).end(errorMessage(e)),
+      );
+    }, this.d.log);
+  }
+
   private async startHealthz(ip: string, port: number): Promise<Server> {
     return listenHttp(ip, port, (req, res) => {
       const path = (req.url ?? '/').split('?')[0];
@@ -187,11 +214,12 @@ export class ProxyServer {
       }
       const h = this.proxier.health();
       const now = Date.now();
-      // Healthy once initialised, while syncs succeed or the last success is recent.
-      const ok = h.initialized && h.lastSync !== undefined && (h.lastError === undefined || h.lastError.at < h.lastSync.at || now - h.lastSync.at < 2 * this.o.syncPeriodMs);
+      const ok = this.proxier.healthy(now);
+      (path === '/healthz' ? this.metrics.healthz : this.metrics.livez).inc({ code: ok ? 200 : 503 });
       const body = {
         lastUpdated: h.lastSync ? new Date(h.lastSync.at).toISOString() : null,
         currentTime: new Date(now).toISOString(),
+        lastSyncAgeSeconds: h.lastSync ? Math.round((now - h.lastSync.at) / 100) / 10 : null,
         syncs: h.syncs,
         ...(this.election && { leader: this.election.isLeader }),
         ...(h.lastError && { lastError: h.lastError.err }),

@@ -9,15 +9,19 @@
 import { type EndpointsByPort, endpointId, endpointPortId } from './model.js';
 import {
   SET,
+  STATIC_SETS,
   type ChainDef,
   type RulesetConfig,
   baseChains,
   chainDef,
   endpointValue,
   endpointsMap,
+  firewallKey,
   frontendKey,
   gotoValue,
   hairpinKey,
+  localEndpointsMap,
+  localNodePortEndpointsMap,
   nodePortEndpointsMap,
   nodePortKey,
   pickChainName,
@@ -171,6 +175,10 @@ export class ProxyState {
   private readonly portsOf = new Map<ServiceName, ServicePortKey[]>();
   private readonly contribs = new Map<ServicePortKey, Contribution>();
   private readonly slots = new Map<ServicePortKey, string[]>();
+  /** Service ports with a Local policy or a health check port: the few the health and metrics look at. */
+  private readonly localPolicy = new Set<ServicePortKey>();
+  /** This node's endpoints in slot order, for the Local traffic policies. */
+  private readonly localSlots = new Map<ServicePortKey, string[]>();
   private readonly claims = new Map<string, Map<ServicePortKey, string>>();
   /** Pick chains and affinity sets the kernel holds (as far as we know). */
   private kernelChains = new Set<string>();
@@ -239,6 +247,40 @@ export class ProxyState {
     return this.table.size(SET.endpointsTcp) + this.table.size(SET.endpointsUdp);
   }
 
+  /**
+   * Services with a healthCheckNodePort (`<ns>/<name>` → the port) and this node's ready endpoints
+   * of each: what kube-proxy's health check servers answer from.
+   */
+  healthChecks(): Map<ServiceName, { port: number; localEndpoints: number }> {
+    const out = new Map<ServiceName, { port: number; localEndpoints: number }>();
+    for (const k of this.localPolicy) {
+      const info = this.infos.get(k)!;
+      if (info.healthCheckNodePort === undefined) continue;
+      const local = new Set(this.endpointsFor(info).filter((e) => e.local).map((e) => e.ip)).size;
+      const cur = out.get(info.service);
+      out.set(info.service, { port: info.healthCheckNodePort, localEndpoints: Math.max(local, cur?.localEndpoints ?? 0) });
+    }
+    return out;
+  }
+
+  /** Elements of every static set and map, by name. */
+  elementCounts(): Map<string, number> {
+    return new Map(STATIC_SETS.map((name) => [name, this.table.size(name)]));
+  }
+
+  /** Service ports with a Local traffic policy and endpoints, none of them on this node (kube-proxy's no_local_endpoints). */
+  noLocalEndpoints(): { internal: number; external: number } {
+    let internal = 0;
+    let external = 0;
+    for (const k of this.localPolicy) {
+      const info = this.infos.get(k)!;
+      if (!(info.internalLocal || info.externalLocal) || this.slotsOf(k).length === 0 || (this.localSlots.get(k)?.length ?? 0) > 0) continue;
+      if (info.internalLocal) internal++;
+      if (info.externalLocal) external++;
+    }
+    return { internal, external };
+  }
+
   /** The endpoints of a service port in slot order. */
   slotsOf(key: ServicePortKey): readonly string[] {
     return this.slots.get(key) ?? [];
@@ -274,6 +316,8 @@ export class ProxyState {
       for (const f of oldF) if (this.claims.get(f)?.size === 0) this.claims.delete(f);
       if (info) this.infos.set(k, info);
       else this.infos.delete(k);
+      if (info && (info.healthCheckNodePort !== undefined || info.internalLocal || info.externalLocal)) this.localPolicy.add(k);
+      else this.localPolicy.delete(k);
     }
     for (const [f, before] of ownersBefore) {
       const after = this.owner(f);
@@ -304,6 +348,7 @@ export class ProxyState {
     if (!info) {
       this.contribs.delete(k);
       this.slots.delete(k);
+      this.localSlots.delete(k);
       if (old) conntrackChanges(old, undefined, flush);
       return;
     }
@@ -311,42 +356,87 @@ export class ProxyState {
     const order = assignSlots(this.slots.get(k), [...eps.keys()]);
     this.slots.set(k, order);
     const slotted = order.map((id) => eps.get(id)!);
+    const wantLocal = info.externalLocal === true || info.internalLocal === true;
+    const localOrder = wantLocal ? assignSlots(this.localSlots.get(k), order.filter((id) => eps.get(id)!.local)) : [];
+    if (wantLocal) this.localSlots.set(k, localOrder);
+    else this.localSlots.delete(k);
+    const localSlotted = localOrder.map((id) => eps.get(id)!);
     const n = slotted.length;
     const elements: Element[] = [];
     const udpPairs = new Map<string, UdpPair>();
     const udpLive = new Map<string, UdpFrontend>();
-    const addUdp = (frontend: UdpFrontend): void => {
+    const addUdp = (frontend: UdpFrontend, to: readonly EndpointInfo[]): void => {
+      if (to.length === 0) return;
       udpLive.set(frontendId(frontend), frontend);
-      for (const e of slotted) {
+      for (const e of to) {
         const pair = { frontend, endpointIp: e.ip };
         udpPairs.set(pairId(pair), pair);
       }
     };
-    const udp = info.protocol === 'udp';
-    const ownsIp = info.clusterIP !== undefined && this.owner(ipFrontend(info)) === k;
-    const ownsNp = info.nodePort !== undefined && this.owner(npFrontend(info)) === k;
-    if (ownsIp) {
-      const fk = frontendKey(info.clusterIP!, info.protocol, info.port);
-      elements.push([SET.clusterIps, info.clusterIP!, '']);
-      if (n > 0) {
-        elements.push([SET.serviceIps, fk, gotoValue(pickChainName(n, false, info.protocol, info.affinityTimeout))]);
-        slotted.forEach((e, slot) => elements.push([endpointsMap(info.protocol), slotKey(info.clusterIP, info.port, slot), endpointValue(e.ip, e.port)]));
-        if (udp) addUdp({ kind: 'clusterIP', ip: info.clusterIP!, port: info.port });
-      } else {
-        elements.push([SET.noEndpointServices, fk, '']);
+    const proto = info.protocol;
+    const udp = proto === 'udp';
+    const slotsInto = (map: string, ip: string | undefined, port: number, to: readonly EndpointInfo[]): void => {
+      to.forEach((e, slot) => elements.push([map, slotKey(ip, port, slot), endpointValue(e.ip, e.port)]));
+    };
+    let programmed = false;
+    if (info.clusterIP !== undefined && this.owner(ipFrontend(info, info.clusterIP)) === k) {
+      programmed = true;
+      const ip = info.clusterIP;
+      const fk = frontendKey(ip, proto, info.port);
+      elements.push([SET.clusterIps, ip, '']);
+      // internalTrafficPolicy Local: only this node's endpoints; none here (but some elsewhere) drops, as kube-proxy does.
+      const to = info.internalLocal ? localSlotted : slotted;
+      if (n === 0) elements.push([SET.noEndpointServices, fk, '']);
+      else if (to.length === 0) elements.push([SET.dropServices, fk, '']);
+      else {
+        elements.push([SET.serviceIps, fk, gotoValue(pickChainName(to.length, false, proto, info.affinityTimeout))]);
+        slotsInto(endpointsMap(proto), ip, info.port, to);
+        if (udp) addUdp({ kind: 'clusterIP', ip, port: info.port }, to);
       }
     }
-    if (ownsNp) {
-      const nk = nodePortKey(info.protocol, info.nodePort!);
+    const lbIPs = new Set(info.loadBalancerIPs ?? []);
+    for (const ip of new Set([...(info.externalIPs ?? []), ...lbIPs])) {
+      if (this.owner(ipFrontend(info, ip)) !== k) continue;
+      programmed = true;
+      const fk = frontendKey(ip, proto, info.port);
+      if (n === 0) elements.push([SET.noEndpointServices, fk, '']);
+      else {
+        elements.push([SET.serviceIps, fk, gotoValue(pickChainName(n, false, proto, info.affinityTimeout, 'ext'))]);
+        slotsInto(endpointsMap(proto), ip, info.port, slotted);
+        if (udp) addUdp({ kind: 'clusterIP', ip, port: info.port }, slotted);
+      }
+      if (info.externalLocal) {
+        if (localSlotted.length === 0) elements.push([SET.noLocalIps, fk, '']);
+        else {
+          elements.push([SET.externalLocalIps, fk, gotoValue(pickChainName(localSlotted.length, false, proto, undefined, 'local'))]);
+          slotsInto(localEndpointsMap(proto), ip, info.port, localSlotted);
+        }
+      }
+      if (lbIPs.has(ip) && info.sourceRanges?.length) {
+        elements.push([SET.firewallIps, fk, '']);
+        for (const cidr of info.sourceRanges) elements.push([SET.firewallAllow, firewallKey(ip, proto, info.port, cidr), '']);
+      }
+    }
+    if (info.nodePort !== undefined && this.owner(npFrontend(info)) === k) {
+      programmed = true;
+      const np = info.nodePort;
+      const nk = nodePortKey(proto, np);
       if (n > 0) {
-        elements.push([SET.serviceNodePorts, nk, gotoValue(pickChainName(n, true, info.protocol, info.affinityTimeout))]);
-        slotted.forEach((e, slot) => elements.push([nodePortEndpointsMap(info.protocol), slotKey(undefined, info.nodePort!, slot), endpointValue(e.ip, e.port)]));
-        if (udp) addUdp({ kind: 'nodePort', port: info.nodePort! });
+        elements.push([SET.serviceNodePorts, nk, gotoValue(pickChainName(n, true, proto, info.affinityTimeout))]);
+        slotsInto(nodePortEndpointsMap(proto), undefined, np, slotted);
+        if (udp) addUdp({ kind: 'nodePort', port: np }, slotted);
       } else {
         elements.push([SET.noEndpointNodePorts, nk, '']);
       }
+      if (info.externalLocal) {
+        if (localSlotted.length === 0) elements.push([SET.noLocalNodePorts, nk, '']);
+        else {
+          elements.push([SET.localNodePorts, nk, gotoValue(pickChainName(localSlotted.length, true, proto, undefined, 'local'))]);
+          slotsInto(localNodePortEndpointsMap(proto), undefined, np, localSlotted);
+        }
+      }
     }
-    if ((ownsIp || ownsNp) && n > 0) for (const e of new Set(slotted.filter((e) => e.local).map((e) => e.ip))) elements.push([SET.hairpin, hairpinKey(e), '']);
+    if (programmed && n > 0) for (const e of new Set(slotted.filter((e) => e.local).map((e) => e.ip))) elements.push([SET.hairpin, hairpinKey(e), '']);
     for (const e of elements) this.table.add(e);
     const c: Contribution = { elements, udpPairs, udpLive };
     this.contribs.set(k, c);
@@ -354,8 +444,9 @@ export class ProxyState {
   }
 }
 
-function ipFrontend(i: ServicePortInfo): string {
-  return `ip ${i.clusterIP} ${i.protocol} ${i.port}`;
+/** A frontend address claimed by a service port: its ClusterIP, an external IP or a LoadBalancer address. */
+function ipFrontend(i: ServicePortInfo, ip: string): string {
+  return `ip ${ip} ${i.protocol} ${i.port}`;
 }
 function npFrontend(i: ServicePortInfo): string {
   return `np ${i.protocol} ${i.nodePort}`;
@@ -363,7 +454,8 @@ function npFrontend(i: ServicePortInfo): string {
 function frontendsOf(i: ServicePortInfo | undefined): string[] {
   if (!i) return [];
   const f: string[] = [];
-  if (i.clusterIP !== undefined) f.push(ipFrontend(i));
+  const ips = new Set([...(i.clusterIP !== undefined ? [i.clusterIP] : []), ...(i.externalIPs ?? []), ...(i.loadBalancerIPs ?? [])]);
+  for (const ip of ips) f.push(ipFrontend(i, ip));
   if (i.nodePort !== undefined) f.push(npFrontend(i));
   return f;
 }

@@ -19,6 +19,18 @@ export interface ServicePortInfo {
   /** Undefined for a headless service and for one whose IP is not allocated yet. */
   readonly clusterIP?: string;
   readonly nodePort?: number;
+  /** spec.externalIPs: frontends on these addresses too, at `port`, masqueraded like node ports. */
+  readonly externalIPs?: readonly string[];
+  /** status.loadBalancer.ingress[].ip (type LoadBalancer): frontends as the external IPs. */
+  readonly loadBalancerIPs?: readonly string[];
+  /** spec.loadBalancerSourceRanges: who may reach the LoadBalancer addresses (all when absent). */
+  readonly sourceRanges?: readonly string[];
+  /** externalTrafficPolicy Local: outside traffic to node ports and external addresses goes to this node's endpoints, unmasqueraded. */
+  readonly externalLocal?: boolean;
+  /** internalTrafficPolicy Local: the ClusterIP goes to this node's endpoints only. */
+  readonly internalLocal?: boolean;
+  /** spec.healthCheckNodePort (LoadBalancer with externalTrafficPolicy Local). */
+  readonly healthCheckNodePort?: number;
   /** Seconds, when sessionAffinity is ClientIP. */
   readonly affinityTimeout?: number;
   /** Orders services that claim the same IP:port or node port: the oldest wins, on every node alike. */

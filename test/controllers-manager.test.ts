@@ -99,7 +99,7 @@ describe('kube-controller-manager flags', () => {
   it("defaults as Kubernetes': elected on kube-system/kube-controller-manager, every controller, 5 syncs, :10257", () => {
     const o = parse([]);
     expect(o).toMatchObject({ leaderElect: true, leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, leaseNamespace: 'kube-system', leaseName: 'kube-controller-manager', concurrentRcSyncs: 5, concurrentDeploymentSyncs: 5, securePort: 10257 });
-    expect([...o.controllers].sort()).toEqual(['cronjob', 'daemonset', 'deployment', 'endpoint', 'garbagecollector', 'job', 'nodeipam', 'nodelifecycle', 'podgc', 'replicaset', 'replicationcontroller', 'root-ca-cert-publisher', 'serviceaccount']);
+    expect([...o.controllers].sort()).toEqual(['cronjob', 'daemonset', 'deployment', 'endpoint', 'garbagecollector', 'job', 'nodeipam', 'nodelifecycle', 'podgc', 'replicaset', 'replicationcontroller', 'root-ca-cert-publisher', 'service-lb-controller', 'serviceaccount']);
     expect(o).toMatchObject({ concurrentJobSyncs: 5, concurrentCronJobSyncs: 5, concurrentDaemonsetSyncs: 2 });
     expect(o).toMatchObject({ nodeMonitorPeriodMs: 5_000, nodeMonitorGracePeriodMs: 50_000, nodeStartupGracePeriodMs: 60_000, nodeEvictionRate: 0.1, secondaryNodeEvictionRate: 0.01, unhealthyZoneThreshold: 0.55, largeClusterSizeThreshold: 50, allocateNodeCidrs: false, nodeCidrMaskSize: 24, concurrentEndpointSyncs: 5, concurrentGcSyncs: 20 });
   });

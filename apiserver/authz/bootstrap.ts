@@ -72,6 +72,7 @@ const CONTROLLER_ROLES: readonly { sa: string; rules: PolicyRule[] }[] = [
     sa: 'node-controller',
     rules: [r(['delete', 'get', 'list', 'patch', 'update'], [''], ['nodes']), r(['patch', 'update'], [''], ['nodes/status']), r(['patch', 'update'], [''], ['pods/status']), r(['delete', 'list'], [''], ['pods']), events()],
   },
+  { sa: 'service-controller', rules: [r(READ, [''], ['services', 'nodes', 'endpoints']), r(['patch', 'update'], [''], ['services/status']), events()] },
   { sa: 'pod-garbage-collector', rules: [r(['delete', 'list', 'watch'], [''], ['pods']), r(['get', 'list'], [''], ['nodes']), r(['patch'], [''], ['pods/status'])] },
 ];
 

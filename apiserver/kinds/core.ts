@@ -184,9 +184,42 @@ function defaultService(o: KubeObject): void {
       setDefaultStr(spec, 'ipFamilyPolicy', 'SingleStack');
     }
   }
-  if (type === 'NodePort' || type === 'LoadBalancer') setDefaultStr(spec, 'externalTrafficPolicy', 'Cluster');
+  if (externallyAccessible(spec)) setDefaultStr(spec, 'externalTrafficPolicy', 'Cluster');
   if (type === 'LoadBalancer') setDefault(spec, 'allocateLoadBalancerNodePorts', true);
 }
+
+/** NodePort, LoadBalancer, or a ClusterIP service with external IPs: what externalTrafficPolicy applies to. */
+const externallyAccessible = (spec: Record<string, unknown>): boolean => spec.type === 'NodePort' || spec.type === 'LoadBalancer' || (spec.type === 'ClusterIP' && strs(spec, 'externalIPs').length > 0);
+
+function validateTrafficPolicies(spec: Record<string, unknown>, errs: FieldError[]): void {
+  const type = spec.type;
+  const etp = spec.externalTrafficPolicy;
+  if (!externallyAccessible(spec)) {
+    if (etp !== undefined && etp !== '') errs.push(invalid('spec.externalTrafficPolicy', etp, 'may only be set for externally-accessible services'));
+  } else if (etp === undefined || etp === '') errs.push(required('spec.externalTrafficPolicy'));
+  else if (etp !== 'Cluster' && etp !== 'Local') errs.push(notSupported('spec.externalTrafficPolicy', etp, ['Cluster', 'Local']));
+  const itp = spec.internalTrafficPolicy;
+  if (type !== 'ExternalName' && itp !== undefined && itp !== 'Cluster' && itp !== 'Local') errs.push(notSupported('spec.internalTrafficPolicy', itp, ['Cluster', 'Local']));
+  const hc = spec.healthCheckNodePort;
+  if (hc !== undefined && hc !== 0) {
+    if (type !== 'LoadBalancer' || etp !== 'Local') errs.push(invalid('spec.healthCheckNodePort', hc, "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"));
+    else if (typeof hc !== 'number') errs.push(typeInvalid('spec.healthCheckNodePort', hc, 'must be an integer'));
+    else for (const m of isValidPortNum(hc)) errs.push(invalid('spec.healthCheckNodePort', hc, m));
+  }
+  const ranges = strs(spec, 'loadBalancerSourceRanges');
+  if (ranges.length && type !== 'LoadBalancer') errs.push(forbidden('spec.loadBalancerSourceRanges', "may only be used when `type` is 'LoadBalancer'"));
+  else
+    ranges.forEach((r, i) => {
+      const t = r.trim();
+      if (!isCidr(t.includes('/') ? t : `${t}/32`)) errs.push(invalid(`spec.loadBalancerSourceRanges[${i}]`, r, 'must be a list of IP ranges. For example, 10.240.0.0/24,10.250.0.0/24 '));
+    });
+}
+
+const isCidr = (s: string): boolean => {
+  const [ip, len, extra] = s.split('/');
+  if (extra !== undefined || ip === undefined || len === undefined || !/^\d{1,3}$/.test(len) || !isIp(ip)) return false;
+  return Number(len) <= (ip.includes(':') ? 128 : 32);
+};
 
 function validateService(o: KubeObject, errs: FieldError[]): void {
   const spec = obj(o, 'spec');
@@ -256,6 +289,7 @@ function validateService(o: KubeObject, errs: FieldError[]): void {
   strs(spec, 'externalIPs').forEach((v, i) => {
     for (const m of isValidIp(v)) errs.push(invalid(`spec.externalIPs[${i}]`, v, m));
   });
+  validateTrafficPolicies(spec, errs);
   validateLabels(spec.selector, 'spec.selector', errs);
 }
 

@@ -176,7 +176,7 @@ class TimedNft implements NftPort {
   }
 }
 
-async function oursRun(h: Host, n: number, per: number, rounds: number): Promise<{ full: number; fullNft: number; resync: number; add: number[]; remove: number[]; addNft: number[]; removeNft: number[] }> {
+export async function oursRun(h: Host, n: number, per: number, rounds: number): Promise<{ full: number; fullNft: number; resync: number; add: number[]; remove: number[]; addNft: number[]; removeNft: number[] }> {
   const nft = new TimedNft(new NftCli({ argv: ['nsenter', `--net=${h.nsPath}`, '--', 'nft'], timeoutMs: 300_000 }));
   const p = new Proxier({ nodeName: h.name, ruleset: { masqMark: 0x4000, clusterCIDR: '10.5.0.0/16' }, minSyncMs: 0, syncPeriodMs: 3_600_000 }, { nft, conntrack: { flush: async () => 0 }, log: silentLogger });
   const w = workload(n, per);

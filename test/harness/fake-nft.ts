@@ -44,7 +44,7 @@ export interface TracePacket {
 }
 
 export interface TraceResult {
-  readonly verdict: 'accept' | 'reject';
+  readonly verdict: 'accept' | 'reject' | 'drop';
   /** Where DNAT sent it, if anywhere. */
   readonly dnat?: { readonly ip: string; readonly port: number };
   readonly masquerade: boolean;
@@ -265,7 +265,7 @@ export class FakeNft implements NftPort {
         if (isNat && hook !== 'postrouting' && ctx.dnatted) continue; // one DNAT per connection
         if (isNat && hook === 'postrouting' && ctx.masq) continue;
         const v = this.runChain(t, name, ctx, 0);
-        if (v === 'reject') return { verdict: 'reject', masquerade: false, path: ctx.path };
+        if (v === 'reject' || v === 'drop') return { verdict: v, masquerade: false, path: ctx.path };
       }
     }
     return { verdict: 'accept', ...(ctx.dnat && { dnat: ctx.dnat }), masquerade: ctx.masq, path: ctx.path };
@@ -286,7 +286,7 @@ export class FakeNft implements NftPort {
       }
       if (r.kind === 'goto') return this.runChain(t, r.chain, ctx, depth + 1);
       if (r.kind === 'return') return undefined;
-      return r.kind; // accept | reject
+      return r.kind; // accept | reject | drop
     }
     return undefined;
   }
@@ -355,7 +355,7 @@ export class FakeNft implements NftPort {
     const inSet = (name: string, key: string): string | undefined => {
       const s = t.sets.get(name);
       if (!s) throw new Error(`trace: no set ${name}`);
-      const v = s.elements.get(key);
+      const v = s.elements.get(key) ?? (/flags [\w,]*interval/.test(s.decl) ? intervalLookup(s.elements, key) : undefined);
       if (v === undefined) return undefined;
       if (s.dynamic && (s.expires.get(key) ?? 0) <= this.now) return undefined;
       return v;
@@ -389,6 +389,7 @@ export class FakeNft implements NftPort {
       }
       if (w === 'return') return { kind: 'return' };
       if (w === 'reject') return { kind: 'reject' };
+      if (w === 'drop') return { kind: 'drop' };
       if (w === 'masquerade') {
         ctx.masq = true;
         return { kind: 'accept' };
@@ -481,9 +482,19 @@ export class FakeNft implements NftPort {
   }
 }
 
-type Verdict = 'accept' | 'reject' | undefined;
+type Verdict = 'accept' | 'reject' | 'drop' | undefined;
+
+/** An interval set's lookup: each field of the key equals the element's, or falls in its CIDR. */
+function intervalLookup(elements: ReadonlyMap<string, string>, key: string): string | undefined {
+  const parts = key.split(' . ');
+  for (const [k, v] of elements) {
+    const ek = k.split(' . ');
+    if (ek.length === parts.length && ek.every((e, i) => (e.includes('/') ? inCidr(parts[i]!, e) : e === parts[i]))) return v;
+  }
+  return undefined;
+}
 const NO_MATCH = Symbol('no match');
-type RuleResult = { kind: 'nomatch' | 'next' | 'return' | 'accept' | 'reject' } | { kind: 'goto' | 'jump'; chain: string };
+type RuleResult = { kind: 'nomatch' | 'next' | 'return' | 'accept' | 'reject' | 'drop' } | { kind: 'goto' | 'jump'; chain: string };
 
 interface Ctx {
   saddr: string;
