@@ -56,3 +56,4 @@ export { ApiClient, ApiStatusError, ApiUnreachableError, type WatchEvent, type R
 export { API_RESOURCES, type ApiResource, type ApiTarget, UnmappedKeyError, apiTargetOf, apiPathOf, keyOfApiObject } from './api-paths.js';
 export { ApiStore, type ApiStoreOptions } from './api-store.js';
 export { FlagConflictError, FlagValueError, type ApiFlags, type OpenedStore, apiFlagsOf, openApiStore, openClusterStore } from './connect.js';
+export { InClusterError, type InClusterConfig, NOT_IN_CLUSTER, SERVICE_ACCOUNT_DIR, inClusterServer, loadInClusterConfig } from './in-cluster.js';
