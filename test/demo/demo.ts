@@ -27,7 +27,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { contains, parseCidr, parseIp } from '../../core/index.js';
 import { DB_RC, DB_SERVICE, type EtcdServer, kubectlBinaries, SECURE_APISERVER_ARGS, WEB_RC, WEB_SERVICE, writeDaemonKubeconfig } from '../harness/index.js';
 import {
-  BUSYBOX_IMAGE,
   capture,
   type Dockerd,
   type Endpoint,
@@ -37,6 +36,7 @@ import {
   type Host,
   Lab,
   LabError,
+  makeSeedImages,
   NETNS_DIR,
   pidAlive,
   ping,
@@ -55,6 +55,7 @@ import {
   tcpProbe,
   TMP_ROOT,
   waitFor,
+  webBanner,
 } from '../netns/index.js';
 
 const dockerOptsFile = (h: Host): string => path.join(h.dir, 'docker');
@@ -652,30 +653,16 @@ class Demo {
     await this.kubectl(['get', 'rc', '-o', 'wide']);
     await this.kubectl(['get', 'pods', '-l', 'name=webserver', '-o', 'wide']);
     const v2 = after.find((p) => p.app === 'webserver')!;
-    await this.fetch(clientFor(daemons, v2.node), `http://${clusterIp}/index.html`, 'version 2', 15_000);
+    await this.fetch(clientFor(daemons, v2.node), `http://${clusterIp}/index.html`, webBanner('v2'), 15_000);
   }
 
-  /** Seed 000's images: a container's file system exported once, `docker import`ed on every node. */
+  /** Seed 000's images: a root file system tar made once (the lab tests' images), `docker import`ed on every node. */
   async seedImages(dir: string, daemons: readonly Dockerd[]): Promise<void> {
     const [first] = daemons as [Dockerd];
-    out(`  the seed's images, made as it made them: a container's file system (busybox here, with the seed's`);
-    out(`  /usr/sbin/httpd and /usr/bin/mysqld_safe as small scripts) exported, then imported on every node:`);
-    for (const [image, tree] of seedImageTrees()) {
-      const stage = path.join(dir, 'rootfs', image.replace(/[:/]/g, '-'));
-      for (const [file, text] of Object.entries(tree)) {
-        await mkdir(path.dirname(path.join(stage, file)), { recursive: true });
-        await writeFile(path.join(stage, file), text, { mode: text.startsWith('#!') ? 0o755 : 0o644 });
-      }
-      const tar = path.join(dir, `${image.replace(/[:/]/g, '-')}.tar`);
-      const name = `make-${image.replace(/[:/]/g, '-')}`;
-      await first.docker(['create', '--name', name, BUSYBOX_IMAGE, 'true']);
-      await first.docker(['cp', `${stage}/.`, `${name}:/`]);
-      await first.docker(['export', '-o', tar, name]);
-      await first.docker(['rm', name]);
-      out(`  ${first.host.name}# docker export ${name} > ${path.basename(tar)}`);
-      for (const d of daemons) await d.docker(['import', tar, image], { timeoutMs: 60_000 });
-      out(`  ${daemons.map((d) => d.host.name).join(',')}# cat ${path.basename(tar)} | docker import - ${image}`);
-    }
+    out(`  the seed's images, made as it made them: a root file system (busybox here, with the seed's`);
+    out(`  /usr/sbin/httpd and /usr/bin/mysqld_safe as small scripts) in a tar, imported on every node:`);
+    const tars = await makeSeedImages(daemons, dir, ['v2']);
+    for (const [image, tar] of tars) out(`  ${daemons.map((d) => d.host.name).join(',')}# docker import ${path.relative(dir, tar)} ${image}`);
     const imgs = await first.docker(['images', '--format', '{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Size}}']);
     shown(first.host.name, ['docker', 'images'], imgs.split('\n').filter((l) => /^(webwithdb|dbforweb)\t/.test(l)).join('\n'));
   }
@@ -771,29 +758,6 @@ function clientFor(daemons: readonly Dockerd[], node: string): { d: Dockerd; lab
   return { d, label: `${d.host.name}/client` };
 }
 
-/**
- * What seed 000's images hold beyond busybox: webwithdb's /usr/sbin/httpd (the seed ran Apache as
- * `httpd -D FOREGROUND`; here busybox's httpd on port 80), its index page and cgi-bin/action, which asks the db
- * through db-service (the kubelet gives pods DB_SERVICE_SERVICE_HOST/PORT); dbforweb's /usr/bin/mysqld_safe, a
- * server on 3306 that greets each client; webwithdb:v2, the image of the rolling update.
- */
-function seedImageTrees(): [string, Record<string, string>][] {
-  const httpd = '#!/bin/sh\n# Apache\'s flags (-D FOREGROUND) mean busybox httpd in the foreground here.\nexec /bin/httpd -f -p 80 -h /var/www/html\n';
-  const action = [
-    '#!/bin/sh',
-    'printf "Content-Type: text/html\\r\\n\\r\\n"',
-    'db=$(nc -w 3 "$DB_SERVICE_SERVICE_HOST" "$DB_SERVICE_SERVICE_PORT" </dev/null 2>/dev/null)',
-    'case "$db" in *mysql*) h="Success" ;; *) h="No database at $DB_SERVICE_SERVICE_HOST:$DB_SERVICE_SERVICE_PORT" ;; esac',
-    'printf "<html>\\n<head>\\n<title>My Application</title>\\n</head>\\n<body>\\n<h2>%s</h2>\\n</body>\\n</html>\\n" "$h"',
-    '',
-  ].join('\n');
-  const web = (page: string): Record<string, string> => ({ 'usr/sbin/httpd': httpd, 'var/www/html/index.html': page, 'var/www/html/cgi-bin/action': action });
-  return [
-    ['dbforweb', { 'usr/bin/mysqld_safe': '#!/bin/sh\n# A stand-in for MySQL on 3306: each client gets a greeting.\nexec nc -ll -p 3306 -e /usr/bin/mysql-greeting\n', 'usr/bin/mysql-greeting': '#!/bin/sh\necho "5.5.0 mysql (dbforweb on $(hostname))"\n' }],
-    ['webwithdb', web('The Web Server is Running\n')],
-    ['webwithdb:v2', web('The Web Server is Running, version 2\n')],
-  ];
-}
 const formatCidr = (lab: Lab): string => `${lab.switch.ip.replace(/\.\d+$/, '.0')}/${lab.underlay.len}`;
 
 function printCapture(label: string, argv: readonly string[], captured: readonly string[], what: string): void {
