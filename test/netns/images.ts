@@ -20,7 +20,7 @@ export const PROJECT_IMAGE = 'flannel-ts:dev';
 /** Where the project sits in it. */
 export const PROJECT_DIR = '/opt/flannel-ts';
 /** Bumped when the image's layout changes, so an old cached tar is not taken for a new one. */
-const LAYOUT = 1;
+const LAYOUT = 2;
 const IMAGE_PATH = '/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin';
 
 /** Files to write into an image: path (relative to /) → [text, mode]. */
@@ -63,7 +63,9 @@ async function stage(dir: string, files: ImageFiles): Promise<Layer> {
     await mkdir(path.join(dir, path.dirname(f)), { recursive: true });
     await writeFile(path.join(dir, f), text, { mode });
   }
-  return { dir, members: ['.'] };
+  await mkdir(dir, { recursive: true });
+  // Its entries, not '.': the base already has the root directory, and Docker refuses a layer naming a path twice.
+  return { dir, members: (await readdir(dir)).sort() };
 }
 
 /** A busybox image with `files` added, as a tar in `dir` (made once per name and dir). */
