@@ -173,6 +173,14 @@ describe.skipIf(!existsSync(KUBECTL) || !existsSync(DNSMASQ))('cluster DNS as po
     expect(resolv.stdout).toContain(`nameserver ${CLUSTER_DNS}`);
     expect(resolv.stdout).toContain(`search default.svc.${DOMAIN} svc.${DOMAIN} ${DOMAIN}`);
     expect(resolv.stdout).toContain('options ndots:5');
+    // What an in-cluster client finds in every pod: the kubelet's variables of the `kubernetes` Service and
+    // the service-account volume (token, ca.crt, namespace).
+    const env = (await k.execIn(other, 'busybox', 'c', ['env'])).stdout;
+    expect(env).toMatch(/^KUBERNETES_SERVICE_HOST=10\.254\.0\.1$/m);
+    expect(env).toMatch(/^KUBERNETES_SERVICE_PORT=443$/m);
+    expect(env).toMatch(/^KUBERNETES_PORT_443_TCP=tcp:\/\/10\.254\.0\.1:443$/m);
+    const sa = await k.execIn(other, 'busybox', 'c', ['sh', '-c', 'cd /var/run/secrets/kubernetes.io/serviceaccount && ls && cat namespace && head -c 27 ca.crt']);
+    expect(sa.stdout).toMatch(/^ca\.crt\nnamespace\ntoken\ndefault-----BEGIN CERTIFICATE/);
 
     const nslookup = async (name: string): Promise<string> => {
       const r = await k.execIn(other, 'busybox', 'c', ['nslookup', name], 20_000);
