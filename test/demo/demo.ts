@@ -578,7 +578,7 @@ class Demo {
   }
 
   /**
-   * Seed 000's walkthrough: its images made as it made them (a container's file system exported, then
+   * Seed 000's walkthrough: its images made as it made them (a root file system tar, the lab tests' images,
    * `docker import`ed on every node), its two services and two RCs created with `kubectl create -f` as it
    * printed them, the pods placed by the scheduler, a page fetched from a web pod and through the service,
    * `kubectl scale` and `kubectl rolling-update` (the plugin kubectl-rolling_update).
