@@ -13,7 +13,9 @@
 //      RCs created as written (`kubectl create -f`), the pods spread by the scheduler (`kubectl get pods -o
 //      wide`, `kubectl get services`), a page from a web pod across hosts and through the service's ClusterIP,
 //      `kubectl scale` 2 → 3 → 2, `kubectl rolling-update` to webwithdb:v2 (the plugin kubectl-rolling_update)
-//   8. teardown (or, with --keep, how to look around and how to tear down later)
+//   8. cluster DNS: the project's image flannel-ts:dev imported on every node, `kubectl create -f dns/kube-dns.yaml`,
+//      and busybox's `nslookup webserve-service` from a pod on another node answered by kube-dns's pod
+//   9. teardown (or, with --keep, how to look around and how to tear down later)
 //
 //   node dist/test/demo/demo.js [--keep]      run the demo
 //   node dist/test/demo/demo.js --down <prefix>   tear down a kept demo by the names and PIDs it recorded
@@ -27,6 +29,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { contains, parseCidr, parseIp } from '../../core/index.js';
 import { DB_RC, DB_SERVICE, type EtcdServer, kubectlBinaries, SECURE_APISERVER_ARGS, WEB_RC, WEB_SERVICE, writeDaemonKubeconfig } from '../harness/index.js';
 import {
+  BUSYBOX_IMAGE,
   capture,
   type Dockerd,
   type Endpoint,
@@ -36,8 +39,10 @@ import {
   type Host,
   Lab,
   LabError,
+  importProjectImage,
   makeSeedImages,
   NETNS_DIR,
+  PROJECT_IMAGE,
   pidAlive,
   ping,
   type Pod,
@@ -65,7 +70,12 @@ const CONTROLLER_MANAGER = path.join(REPO, 'dist/controllers/main.js');
 const SCHEDULER = path.join(REPO, 'dist/scheduler/main.js');
 const ROLLING_UPDATE = path.join(REPO, 'dist/rollingupdate/main.js');
 /** The kubelet's periods, short so that the demo's nodes are Ready within a few seconds (all flags of the kubelet). */
-const KUBELET_FLAGS = ['--sync-frequency=3s', '--pleg-relist-period=500ms', '--node-status-update-frequency=1s', '--node-monitor-period=1s', '--node-monitor-grace-period=10s'];
+const KUBELET_FLAGS = ['--sync-frequency=3s', '--pleg-relist-period=500ms', '--node-status-update-frequency=1s', '--node-monitor-period=1s', '--node-monitor-grace-period=10s', ...clusterDnsFlags()];
+/** kube-dns's Service address in dns/kube-dns.yaml, and the domain it serves. */
+function clusterDnsFlags(): string[] {
+  return ['--cluster-dns=10.254.0.10', '--cluster-domain=cluster.local'];
+}
+const KUBE_DNS_MANIFEST = path.join(REPO, 'dns', 'kube-dns.yaml');
 
 const NETWORK_CONFIG = '{"Network":"10.5.0.0/16","Backend":{"Type":"vxlan"}}';
 const ETCD_PREFIX = '/coreos.com/network';
@@ -339,6 +349,9 @@ class Demo {
       // ---------------------------------------------------------------- 7
       heading("The seed's walkthrough with kubectl: services and RCs, pods, a page, scale, rolling-update");
       await this.walkthrough(lab, daemons, envs);
+      // ---------------------------------------------------------------- 7b
+      heading('Cluster DNS: kube-dns as pods from the project image, nslookup of a service');
+      await this.clusterDns(lab, daemons);
     } finally {
       // The kubelets go with the Docker daemons they drive, --keep or not.
       // In parallel: each may take a few seconds (a kubelet ends its pod workers first).
@@ -665,6 +678,50 @@ class Demo {
     for (const [image, tar] of tars) out(`  ${daemons.map((d) => d.host.name).join(',')}# docker import ${path.relative(dir, tar)} ${image}`);
     const imgs = await first.docker(['images', '--format', '{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Size}}']);
     shown(first.host.name, ['docker', 'images'], imgs.split('\n').filter((l) => /^(webwithdb|dbforweb)\t/.test(l)).join('\n'));
+  }
+
+  /**
+   * The project's image imported on every node, `kubectl create -f dns/kube-dns.yaml` (kube-dns reaching the API
+   * in-cluster with its service-account token), then busybox's own `nslookup webserve-service` from a pod on
+   * another node, through kube-proxy's 10.254.0.10, printing the service's ClusterIP as the seed's `nslookup webapp`.
+   */
+  async clusterDns(lab: Lab, daemons: readonly Dockerd[]): Promise<void> {
+    const img = await importProjectImage(daemons);
+    const mib = (img.tar.bytes / 2 ** 20).toFixed(0);
+    out(`  the project's image ${PROJECT_IMAGE}: busybox, node and its libraries, dist/ and the production node_modules in a`);
+    out(`  root file system tar (${mib} MiB, ${img.tar.built ? `built in ${img.tar.ms} ms` : 'from .cache/images'}), docker import on ${daemons.map((d) => d.host.name).join(',')}: ${img.importMs.join(' / ')} ms`);
+    out();
+    await this.kubectl(['create', '-f', KUBE_DNS_MANIFEST]);
+    const t0 = Date.now();
+    const ready = '{range .items[*]}{.spec.nodeName}={.status.conditions[?(@.type=="Ready")].status}{end}';
+    const node = await waitFor('kube-dns Ready', async () => {
+      const [n, st] = (await this.kubectl(['get', 'pods', '-n', 'kube-system', '-l', 'k8s-app=kube-dns', '-o', `jsonpath=${ready}`], false)).trim().split('=');
+      return st === 'True' ? n : undefined;
+    }, 45_000, 500).catch((e: unknown) => {
+      throw new DemoError(`${String(e)}: kubectl describe pods -n kube-system tells why`);
+    });
+    out(`  kube-dns Ready on ${node!} ${Date.now() - t0} ms after kubectl create, following the API in-cluster (its token, 10.254.0.1:443)`);
+    await this.kubectl(['get', 'pods,services', '-n', 'kube-system', '-o', 'wide']);
+    const other = daemons.find((d) => d.host.name !== node)!;
+    const file = path.join(lab.dir, 'seed', 'busybox.yaml');
+    await writeFile(file, ['apiVersion: v1', 'kind: Pod', 'metadata:', '  name: busybox', 'spec:', `  nodeName: ${other.host.name}`, '  terminationGracePeriodSeconds: 1', '  containers:', '  - name: busybox', `    image: ${BUSYBOX_IMAGE}`, '    command: ["sleep", "600"]', ''].join('\n'));
+    await this.kubectl(['create', '-f', file]);
+    const id = await waitFor('the busybox pod running', async () => {
+      const ps = await other.docker(['ps', '-q', '--filter', 'label=io.kubernetes.pod.name=busybox', '--filter', 'label=io.kubernetes.container.name=busybox']);
+      return ps.trim().split('\n')[0] || undefined;
+    }, 30_000, 300);
+    const ip = (await this.kubectl(['get', 'service', 'webserve-service', '-o', 'jsonpath={.spec.clusterIP}'], false)).trim();
+    const resolv = await other.execIn(id!, ['cat', '/etc/resolv.conf']);
+    shown(`${other.host.name}/busybox`, ['cat', '/etc/resolv.conf'], resolv.stdout);
+    let r = { stdout: '', stderr: '' };
+    const ok = await waitFor('nslookup webserve-service', async () => {
+      r = await other.execIn(id!, ['nslookup', 'webserve-service'], { timeoutMs: 15_000 });
+      return r.stdout.includes(ip);
+    }, 20_000, 500).catch(() => false);
+    out(`  (docker exec in the pod's container on ${other.host.name}: kubectl exec is the kubelet's server, not here yet)`);
+    shown(`${other.host.name}/busybox`, ['nslookup', 'webserve-service'], r.stdout + r.stderr);
+    if (!ok) throw new DemoError(`nslookup webserve-service from busybox on ${other.host.name} did not give its ClusterIP ${ip}`);
+    out(`  webserve-service.default.svc.cluster.local is ${ip}, its ClusterIP, answered by kube-dns on ${node!} through 10.254.0.10`);
   }
 
   /** Polls the pods (bounded) until `ok`; the pods then, not being deleted. */
