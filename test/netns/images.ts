@@ -5,7 +5,7 @@
 //                      /opt/flannel-ts/{package.json,dist,node_modules (production only),udp/native/build},
 //                      and /usr/local/bin/<bin> for each bin of package.json (`kube-dns`, `flanneld`, …).
 //                      Kept in .cache/images/, named by a digest of what went in (node, dist/, the lock file),
-//                      so it is built once per build of dist/ and reused by every test file and the demo.
+//                      so it is built once per change of dist/ and reused by every test file and the demo.
 //   dbforweb, webwithdb[:tag]   seed 000's images (seed-images.ts).
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -128,19 +128,18 @@ async function walk(dir: string, skip: ReadonlySet<string>, rel = ''): Promise<s
 
 const DIST_SKIP = new Set(['test']);
 
-/** What the image holds, named: a digest of the node binary, every file of dist/ (size, mtime) and the lock file. */
+/**
+ * What the image holds, named: a digest of the node binary (path, size, mtime) and of the contents of dist/, the
+ * native addons and the lock file (contents, not mtimes: a rebuild that changes nothing, or another checkout's
+ * build of a shared addon, keeps the cached tar).
+ */
 async function projectDigest(node: string, nativeFiles: readonly string[]): Promise<string> {
   const h = createHash('sha256').update(`layout ${LAYOUT}\n`);
-  const st = async (f: string): Promise<void> => {
-    const s = await stat(f);
-    h.update(`${f} ${s.size} ${s.mtimeMs}\n`);
-  };
-  await st(node);
+  const s = await stat(node);
+  h.update(`${node} ${s.size} ${s.mtimeMs}\n`);
   const dist = path.join(REPO, 'dist');
-  for (const f of (await walk(dist, DIST_SKIP)).sort()) await st(path.join(dist, f));
-  for (const f of nativeFiles) await st(f);
-  h.update(await readFile(path.join(REPO, 'package-lock.json')));
-  h.update(await readFile(path.join(REPO, 'package.json')));
+  const files = [...(await walk(dist, DIST_SKIP)).sort().map((f) => path.join(dist, f)), ...nativeFiles, path.join(REPO, 'package-lock.json'), path.join(REPO, 'package.json')];
+  for (const f of files) h.update(`${path.relative(REPO, f)}\n`).update(await readFile(f));
   return h.digest('hex').slice(0, 16);
 }
 
