@@ -5,6 +5,7 @@
 // Requests that did not reach a server, and 429/5xx answers, are retried a bounded number of times
 // with a back-off; every other answer that is not 2xx is an ApiStatusError with the Status's message.
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { readFileSync } from 'node:fs';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Backoff, errorMessage, FlannelError, type Logger, silentLogger, sleep } from '../common/index.js';
 import type { ApiConnection } from './kubeconfig.js';
@@ -91,6 +92,8 @@ export class ApiClient {
   private readonly https: HttpsAgent;
   private current = 0;
   private readonly log: Logger;
+  private token: string | undefined;
+  private tokenReadAt = 0;
 
   constructor(
     readonly conn: ApiConnection,
@@ -98,6 +101,8 @@ export class ApiClient {
   ) {
     if (conn.servers.length === 0) throw new RangeError('an API client needs at least one server');
     this.log = o.log ?? silentLogger;
+    this.token = conn.token;
+    this.tokenReadAt = Date.now();
     this.https = new HttpsAgent({
       keepAlive: true,
       ...(conn.ca && { ca: conn.ca }),
@@ -222,7 +227,8 @@ export class ApiClient {
       headers['Content-Type'] = contentType ?? (method === 'PATCH' ? 'application/merge-patch+json' : 'application/json');
       headers['Content-Length'] = Buffer.byteLength(data);
     }
-    if (this.conn.token) headers.Authorization = `Bearer ${this.conn.token}`;
+    const token = this.bearer();
+    if (token) headers.Authorization = `Bearer ${token}`;
     return new Promise((resolve, reject) => {
       const req = (tls ? httpsRequest : httpRequest)(url, { method, headers, agent: tls ? this.https : this.http, ...(signal && { signal }) }, resolve);
       if (timeoutMs > 0) req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
@@ -231,7 +237,23 @@ export class ApiClient {
       req.end();
     });
   }
+
+  /** The token, the file read again once a minute as client-go's file token source does; the last good read when the file is briefly unreadable. */
+  private bearer(): string | undefined {
+    const file = this.conn.tokenFile;
+    if (file && Date.now() - this.tokenReadAt >= TOKEN_FILE_PERIOD_MS) {
+      this.tokenReadAt = Date.now();
+      try {
+        this.token = readFileSync(file, 'utf8').trim() || this.token;
+      } catch (e) {
+        this.log.warn({ file, err: errorMessage(e) }, 'cannot read the token file again; keeping the token read before');
+      }
+    }
+    return this.token;
+  }
 }
+
+const TOKEN_FILE_PERIOD_MS = 60_000;
 
 function readAll(res: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {

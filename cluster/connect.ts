@@ -4,6 +4,7 @@
 import { etcdClientFromFlags, type EtcdFlagValues, FlannelError, type Logger } from '../common/index.js';
 import { ApiClient } from './api-client.js';
 import { ApiStore } from './api-store.js';
+import { loadInClusterConfig } from './in-cluster.js';
 import { loadKubeconfig, parseServerList } from './kubeconfig.js';
 import { ObjectStore, type ClusterStore } from './store.js';
 
@@ -59,9 +60,16 @@ export interface OpenedStore {
 
 /**
  * The API client and store from a kubeconfig and/or a server list (reads the kubeconfig and its files). Both
- * given: the kubeconfig's credentials with these servers, as a `--master` beside `--kubeconfig` does.
+ * given: the kubeconfig's credentials with these servers, as a `--master` beside `--kubeconfig` does. Neither:
+ * the in-cluster configuration of a pod (client-go's BuildConfigFromFlags("", "")), or an InClusterError.
  */
 export async function openApiStore(conn: { readonly kubeconfig?: string; readonly servers?: readonly string[] }, log: Logger): Promise<{ client: ApiClient; store: ApiStore }> {
+  if (!conn.kubeconfig && !conn.servers?.length) {
+    const inCluster = await loadInClusterConfig();
+    log.info({ server: inCluster.conn.servers[0], namespace: inCluster.namespace }, 'using the in-cluster configuration (the service account of the pod)');
+    const client = new ApiClient(inCluster.conn, { log });
+    return { client, store: new ApiStore(client, { log }) };
+  }
   const loaded = conn.kubeconfig ? await loadKubeconfig(conn.kubeconfig) : { servers: [] as string[] };
   const client = new ApiClient(conn.servers ? { ...loaded, servers: [...conn.servers] } : loaded, { log });
   return { client, store: new ApiStore(client, { log }) };

@@ -57,3 +57,4 @@ export { API_RESOURCES, type ApiResource, type ApiTarget, UnmappedKeyError, apiT
 export { ApiStore, type ApiStoreOptions } from './api-store.js';
 export { FlagConflictError, FlagValueError, type ApiFlags, type OpenedStore, apiFlagsOf, openApiStore, openClusterStore } from './connect.js';
 export { apiEventSink, CorrelatingEventRecorder, eventObject, involvedOf, storeEventSink, type EventRecorder, type EventSink, type EventSource, type EventType, type Involved } from './events.js';
+export { InClusterError, type InClusterConfig, NOT_IN_CLUSTER, SERVICE_ACCOUNT_DIR, inClusterServer, loadInClusterConfig } from './in-cluster.js';

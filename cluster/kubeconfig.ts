@@ -118,6 +118,8 @@ export interface ApiConnection {
   readonly cert?: Buffer;
   readonly key?: Buffer;
   readonly token?: string;
+  /** The token's file, read again (at most once a minute) for a token that rotates; `token` is its first read. */
+  readonly tokenFile?: string;
   readonly insecureSkipTlsVerify?: boolean;
 }
 
@@ -157,6 +159,7 @@ export async function loadTarget(t: KubeconfigTarget, file: string): Promise<Api
     ...(cert && { cert }),
     ...(key && { key }),
     ...(token && { token }),
+    ...(t.token === undefined && t.tokenFile && { tokenFile: t.tokenFile }),
   };
 }
 

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { Command } from 'commander';
-import { openApiStore } from '../cluster/index.js';
+import { InClusterError, openApiStore } from '../cluster/index.js';
 import { createLogger, errorMessage, flagTableOf, listenHttp, normalizePflagArgs } from '../common/index.js';
 import { followCluster } from './kube.js';
 import { addDnsOptions, dnsOptions, VERSION } from './options.js';
@@ -27,7 +27,9 @@ const program = addDnsOptions(new Command('kube-dns'))
       log.warn({ file: o.resolvConf, err: errorMessage(e) }, 'no upstream resolvers: names outside the cluster domain get SERVFAIL');
     }
     const upstreams = upstreamServers(parseResolvConf(resolv));
-    const { client, store } = await openApiStore(o.api, log);
+    const { client, store } = await openApiStore(o.api, log).catch((e: unknown) => {
+      throw e instanceof InClusterError ? new InClusterError(`${e.message} (outside a pod, give --kubecfg-file or --kube-master-url)`) : e;
+    });
     const ac = new AbortController();
     for (const sig of ['SIGTERM', 'SIGINT'] as const) {
       process.once(sig, () => {

@@ -1,12 +1,13 @@
 // kube-dns's flags (the subset this server has). Every flag can also come from the environment as
 // KUBE_DNS_<NAME>; the command line wins. The API is reached as the other daemons reach it: a
-// kubeconfig (`--kubecfg-file`, kube-dns's name, or `--kubeconfig`) and/or a plain-HTTP master URL.
+// kubeconfig (`--kubecfg-file`, kube-dns's name, or `--kubeconfig`) and/or a plain-HTTP master URL; with
+// neither, as kube-dns in its pod does, the in-cluster configuration (the pod's service account).
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { apiFlagsOf, FlagConflictError } from '../cluster/index.js';
 import { isIp } from '../common/index.js';
 
 export interface DnsOptions {
-  /** The API: a kubeconfig, a server list, or the kubeconfig's credentials with these servers. */
+  /** The API: a kubeconfig, a server list, the kubeconfig's credentials with these servers, or neither: in-cluster. */
   readonly api: ApiConn;
   readonly domain: string;
   readonly dnsPort: number;
@@ -69,8 +70,7 @@ export function dnsOptions(raw: Record<string, unknown>): DnsOptions {
   const cfg = str(raw.kubecfgFile);
   const kc = str(raw.kubeconfig);
   if (cfg && kc && cfg !== kc) throw new FlagConflictError('--kubecfg-file', '--kubeconfig');
-  const api = apiFlagsOfBoth(cfg ?? kc, str(raw.kubeMasterUrl));
-  if (!api) throw new InvalidArgumentError('the Kubernetes API is needed: give --kubecfg-file (or --kubeconfig) and/or --kube-master-url');
+  const api = apiFlagsOfBoth(cfg ?? kc, str(raw.kubeMasterUrl)) ?? {};
   return {
     api,
     domain,

@@ -287,9 +287,10 @@ describe('kube-dns flags', () => {
     expect(parse(['--kubeconfig=/k.conf', '--domain=K8s.Cluster.', '--dns-port=5353']).domain).toBe('k8s.cluster');
     expect(parse(['--kube-master-url=http://10.0.0.1:8080']).api).toEqual({ servers: ['http://10.0.0.1:8080'] });
     expect(parse(['--kubeconfig=/k', '--kube-master-url=http://m:8080']).api).toEqual({ kubeconfig: '/k', servers: ['http://m:8080'] });
+    // Neither: the in-cluster configuration, as kube-dns in its pod.
+    expect(parse([]).api).toEqual({});
   });
   it('refuses what it cannot use, naming the flag', () => {
-    expect(() => parse([])).toThrow(/--kubecfg-file .*--kube-master-url/);
     expect(() => parse(['--kubecfg-file=/a', '--kubeconfig=/b'])).toThrow(/--kubecfg-file and --kubeconfig/);
     expect(() => parse(['--kubeconfig=/k', '--domain=bad_domain'])).toThrow(/--domain/);
     expect(() => parse(['--kubeconfig=/k', '--dns-port=70000'])).toThrow(/--dns-port/);

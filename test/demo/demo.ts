@@ -13,7 +13,9 @@
 //      RCs created as written (`kubectl create -f`), the pods spread by the scheduler (`kubectl get pods -o
 //      wide`, `kubectl get services`), a page from a web pod across hosts and through the service's ClusterIP,
 //      `kubectl scale` 2 → 3 → 2, `kubectl rolling-update` to webwithdb:v2 (the plugin kubectl-rolling_update)
-//   8. teardown (or, with --keep, how to look around and how to tear down later)
+//   8. cluster DNS: the project's image flannel-ts:dev imported on every node, `kubectl create -f dns/kube-dns.yaml`,
+//      and busybox's `nslookup webserve-service` from a pod on another node answered by kube-dns's pod
+//   9. teardown (or, with --keep, how to look around and how to tear down later)
 //
 //   node dist/test/demo/demo.js [--keep]      run the demo
 //   node dist/test/demo/demo.js --down <prefix>   tear down a kept demo by the names and PIDs it recorded
@@ -37,7 +39,10 @@ import {
   type Host,
   Lab,
   LabError,
+  importProjectImage,
+  makeSeedImages,
   NETNS_DIR,
+  PROJECT_IMAGE,
   pidAlive,
   ping,
   type Pod,
@@ -55,6 +60,7 @@ import {
   tcpProbe,
   TMP_ROOT,
   waitFor,
+  webBanner,
 } from '../netns/index.js';
 
 const dockerOptsFile = (h: Host): string => path.join(h.dir, 'docker');
@@ -64,7 +70,12 @@ const CONTROLLER_MANAGER = path.join(REPO, 'dist/controllers/main.js');
 const SCHEDULER = path.join(REPO, 'dist/scheduler/main.js');
 const ROLLING_UPDATE = path.join(REPO, 'dist/rollingupdate/main.js');
 /** The kubelet's periods, short so that the demo's nodes are Ready within a few seconds (all flags of the kubelet). */
-const KUBELET_FLAGS = ['--sync-frequency=3s', '--pleg-relist-period=500ms', '--node-status-update-frequency=1s', '--node-monitor-period=1s', '--node-monitor-grace-period=10s'];
+const KUBELET_FLAGS = ['--sync-frequency=3s', '--pleg-relist-period=500ms', '--node-status-update-frequency=1s', '--node-monitor-period=1s', '--node-monitor-grace-period=10s', ...clusterDnsFlags()];
+/** kube-dns's Service address in dns/kube-dns.yaml, and the domain it serves. */
+function clusterDnsFlags(): string[] {
+  return ['--cluster-dns=10.254.0.10', '--cluster-domain=cluster.local'];
+}
+const KUBE_DNS_MANIFEST = path.join(REPO, 'dns', 'kube-dns.yaml');
 
 const NETWORK_CONFIG = '{"Network":"10.5.0.0/16","Backend":{"Type":"vxlan"}}';
 const ETCD_PREFIX = '/coreos.com/network';
@@ -338,6 +349,9 @@ class Demo {
       // ---------------------------------------------------------------- 7
       heading("The seed's walkthrough with kubectl: services and RCs, pods, a page, scale, rolling-update");
       await this.walkthrough(lab, daemons, envs);
+      // ---------------------------------------------------------------- 7b
+      heading('Cluster DNS: kube-dns as pods from the project image, nslookup of a service');
+      await this.clusterDns(lab, daemons);
     } finally {
       // The kubelets go with the Docker daemons they drive, --keep or not.
       // In parallel: each may take a few seconds (a kubelet ends its pod workers first).
@@ -577,7 +591,7 @@ class Demo {
   }
 
   /**
-   * Seed 000's walkthrough: its images made as it made them (a container's file system exported, then
+   * Seed 000's walkthrough: its images made as it made them (a root file system tar, the lab tests' images,
    * `docker import`ed on every node), its two services and two RCs created with `kubectl create -f` as it
    * printed them, the pods placed by the scheduler, a page fetched from a web pod and through the service,
    * `kubectl scale` and `kubectl rolling-update` (the plugin kubectl-rolling_update).
@@ -652,32 +666,62 @@ class Demo {
     await this.kubectl(['get', 'rc', '-o', 'wide']);
     await this.kubectl(['get', 'pods', '-l', 'name=webserver', '-o', 'wide']);
     const v2 = after.find((p) => p.app === 'webserver')!;
-    await this.fetch(clientFor(daemons, v2.node), `http://${clusterIp}/index.html`, 'version 2', 15_000);
+    await this.fetch(clientFor(daemons, v2.node), `http://${clusterIp}/index.html`, webBanner('v2'), 15_000);
   }
 
-  /** Seed 000's images: a container's file system exported once, `docker import`ed on every node. */
+  /** Seed 000's images: a root file system tar made once (the lab tests' images), `docker import`ed on every node. */
   async seedImages(dir: string, daemons: readonly Dockerd[]): Promise<void> {
     const [first] = daemons as [Dockerd];
-    out(`  the seed's images, made as it made them: a container's file system (busybox here, with the seed's`);
-    out(`  /usr/sbin/httpd and /usr/bin/mysqld_safe as small scripts) exported, then imported on every node:`);
-    for (const [image, tree] of seedImageTrees()) {
-      const stage = path.join(dir, 'rootfs', image.replace(/[:/]/g, '-'));
-      for (const [file, text] of Object.entries(tree)) {
-        await mkdir(path.dirname(path.join(stage, file)), { recursive: true });
-        await writeFile(path.join(stage, file), text, { mode: text.startsWith('#!') ? 0o755 : 0o644 });
-      }
-      const tar = path.join(dir, `${image.replace(/[:/]/g, '-')}.tar`);
-      const name = `make-${image.replace(/[:/]/g, '-')}`;
-      await first.docker(['create', '--name', name, BUSYBOX_IMAGE, 'true']);
-      await first.docker(['cp', `${stage}/.`, `${name}:/`]);
-      await first.docker(['export', '-o', tar, name]);
-      await first.docker(['rm', name]);
-      out(`  ${first.host.name}# docker export ${name} > ${path.basename(tar)}`);
-      for (const d of daemons) await d.docker(['import', tar, image], { timeoutMs: 60_000 });
-      out(`  ${daemons.map((d) => d.host.name).join(',')}# cat ${path.basename(tar)} | docker import - ${image}`);
-    }
+    out(`  the seed's images, made as it made them: a root file system (busybox here, with the seed's`);
+    out(`  /usr/sbin/httpd and /usr/bin/mysqld_safe as small scripts) in a tar, imported on every node:`);
+    const tars = await makeSeedImages(daemons, dir, ['v2']);
+    for (const [image, tar] of tars) out(`  ${daemons.map((d) => d.host.name).join(',')}# docker import ${path.relative(dir, tar)} ${image}`);
     const imgs = await first.docker(['images', '--format', '{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Size}}']);
     shown(first.host.name, ['docker', 'images'], imgs.split('\n').filter((l) => /^(webwithdb|dbforweb)\t/.test(l)).join('\n'));
+  }
+
+  /**
+   * The project's image imported on every node, `kubectl create -f dns/kube-dns.yaml` (kube-dns reaching the API
+   * in-cluster with its service-account token), then busybox's own `nslookup webserve-service` from a pod on
+   * another node, through kube-proxy's 10.254.0.10, printing the service's ClusterIP as the seed's `nslookup webapp`.
+   */
+  async clusterDns(lab: Lab, daemons: readonly Dockerd[]): Promise<void> {
+    const img = await importProjectImage(daemons);
+    const mib = (img.tar.bytes / 2 ** 20).toFixed(0);
+    out(`  the project's image ${PROJECT_IMAGE}: busybox, node and its libraries, dist/ and the production node_modules in a`);
+    out(`  root file system tar (${mib} MiB, ${img.tar.built ? `built in ${img.tar.ms} ms` : 'from .cache/images'}), docker import on ${daemons.map((d) => d.host.name).join(',')}: ${img.importMs.join(' / ')} ms`);
+    out();
+    await this.kubectl(['create', '-f', KUBE_DNS_MANIFEST]);
+    const t0 = Date.now();
+    const ready = '{range .items[*]}{.spec.nodeName}={.status.conditions[?(@.type=="Ready")].status}{end}';
+    const node = await waitFor('kube-dns Ready', async () => {
+      const [n, st] = (await this.kubectl(['get', 'pods', '-n', 'kube-system', '-l', 'k8s-app=kube-dns', '-o', `jsonpath=${ready}`], false)).trim().split('=');
+      return st === 'True' ? n : undefined;
+    }, 45_000, 500).catch((e: unknown) => {
+      throw new DemoError(`${String(e)}: kubectl describe pods -n kube-system tells why`);
+    });
+    out(`  kube-dns Ready on ${node!} ${Date.now() - t0} ms after kubectl create, following the API in-cluster (its token, 10.254.0.1:443)`);
+    await this.kubectl(['get', 'pods,services', '-n', 'kube-system', '-o', 'wide']);
+    const other = daemons.find((d) => d.host.name !== node)!;
+    const file = path.join(lab.dir, 'seed', 'busybox.yaml');
+    await writeFile(file, ['apiVersion: v1', 'kind: Pod', 'metadata:', '  name: busybox', 'spec:', `  nodeName: ${other.host.name}`, '  terminationGracePeriodSeconds: 1', '  containers:', '  - name: busybox', `    image: ${BUSYBOX_IMAGE}`, '    command: ["sleep", "600"]', ''].join('\n'));
+    await this.kubectl(['create', '-f', file]);
+    const id = await waitFor('the busybox pod running', async () => {
+      const ps = await other.docker(['ps', '-q', '--filter', 'label=io.kubernetes.pod.name=busybox', '--filter', 'label=io.kubernetes.container.name=busybox']);
+      return ps.trim().split('\n')[0] || undefined;
+    }, 30_000, 300);
+    const ip = (await this.kubectl(['get', 'service', 'webserve-service', '-o', 'jsonpath={.spec.clusterIP}'], false)).trim();
+    const resolv = await other.execIn(id!, ['cat', '/etc/resolv.conf']);
+    shown(`${other.host.name}/busybox`, ['cat', '/etc/resolv.conf'], resolv.stdout);
+    let r = { stdout: '', stderr: '' };
+    const ok = await waitFor('nslookup webserve-service', async () => {
+      r = await other.execIn(id!, ['nslookup', 'webserve-service'], { timeoutMs: 15_000 });
+      return r.stdout.includes(ip);
+    }, 20_000, 500).catch(() => false);
+    out(`  (docker exec in the pod's container on ${other.host.name}: kubectl exec is the kubelet's server, not here yet)`);
+    shown(`${other.host.name}/busybox`, ['nslookup', 'webserve-service'], r.stdout + r.stderr);
+    if (!ok) throw new DemoError(`nslookup webserve-service from busybox on ${other.host.name} did not give its ClusterIP ${ip}`);
+    out(`  webserve-service.default.svc.cluster.local is ${ip}, its ClusterIP, answered by kube-dns on ${node!} through 10.254.0.10`);
   }
 
   /** Polls the pods (bounded) until `ok`; the pods then, not being deleted. */
@@ -771,29 +815,6 @@ function clientFor(daemons: readonly Dockerd[], node: string): { d: Dockerd; lab
   return { d, label: `${d.host.name}/client` };
 }
 
-/**
- * What seed 000's images hold beyond busybox: webwithdb's /usr/sbin/httpd (the seed ran Apache as
- * `httpd -D FOREGROUND`; here busybox's httpd on port 80), its index page and cgi-bin/action, which asks the db
- * through db-service (the kubelet gives pods DB_SERVICE_SERVICE_HOST/PORT); dbforweb's /usr/bin/mysqld_safe, a
- * server on 3306 that greets each client; webwithdb:v2, the image of the rolling update.
- */
-function seedImageTrees(): [string, Record<string, string>][] {
-  const httpd = '#!/bin/sh\n# Apache\'s flags (-D FOREGROUND) mean busybox httpd in the foreground here.\nexec /bin/httpd -f -p 80 -h /var/www/html\n';
-  const action = [
-    '#!/bin/sh',
-    'printf "Content-Type: text/html\\r\\n\\r\\n"',
-    'db=$(nc -w 3 "$DB_SERVICE_SERVICE_HOST" "$DB_SERVICE_SERVICE_PORT" </dev/null 2>/dev/null)',
-    'case "$db" in *mysql*) h="Success" ;; *) h="No database at $DB_SERVICE_SERVICE_HOST:$DB_SERVICE_SERVICE_PORT" ;; esac',
-    'printf "<html>\\n<head>\\n<title>My Application</title>\\n</head>\\n<body>\\n<h2>%s</h2>\\n</body>\\n</html>\\n" "$h"',
-    '',
-  ].join('\n');
-  const web = (page: string): Record<string, string> => ({ 'usr/sbin/httpd': httpd, 'var/www/html/index.html': page, 'var/www/html/cgi-bin/action': action });
-  return [
-    ['dbforweb', { 'usr/bin/mysqld_safe': '#!/bin/sh\n# A stand-in for MySQL on 3306: each client gets a greeting.\nexec nc -ll -p 3306 -e /usr/bin/mysql-greeting\n', 'usr/bin/mysql-greeting': '#!/bin/sh\necho "5.5.0 mysql (dbforweb on $(hostname))"\n' }],
-    ['webwithdb', web('The Web Server is Running\n')],
-    ['webwithdb:v2', web('The Web Server is Running, version 2\n')],
-  ];
-}
 const formatCidr = (lab: Lab): string => `${lab.switch.ip.replace(/\.\d+$/, '.0')}/${lab.underlay.len}`;
 
 function printCapture(label: string, argv: readonly string[], captured: readonly string[], what: string): void {

@@ -126,7 +126,7 @@ describe.skipIf(!existsSync(KUBECTL))('the cluster: apiserver, controller manage
     });
     const proxyConfig = `--kubeconfig=${daemonConfigs.get('kube-proxy')!}`;
     for (const h of k.lab.hosts) proxies.push(startProxy(h, k.etcd, { tag: 'api', storeArgs: [proxyConfig], args: ['--cluster-cidr=10.5.0.0/16', '--min-sync-period=200ms'] }));
-    await Promise.all([...k.nodes.values()].map((n) => makeSeedImages(n.dockerd, path.join(n.host.dir, 'images'), ['v2'])));
+    await makeSeedImages([...k.nodes.values()].map((n) => n.dockerd), path.join(k.lab.dir, 'images'), ['v2']);
     // Seed 003's CronJob runs `busybox` (pull policy Always: present on the node is enough, as nothing is pulled).
     await Promise.all([...k.nodes.values()].map((n) => n.dockerd.docker(['tag', BUSYBOX_IMAGE, 'busybox:latest'])));
     // The default ServiceAccount (the serviceaccount controller's) before the first pod: the admission plugin needs it.

@@ -8,3 +8,4 @@ export * from './kubelet.js';
 export * from './proxy.js';
 export * from './cni.js';
 export * from './seed-images.js';
+export * from './images.js';

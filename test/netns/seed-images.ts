@@ -1,13 +1,12 @@
-// Seed 000's images, `dbforweb` and `webwithdb`, made on a node from the lab's busybox image (the seed
-// `docker import`s them on each node): the commands its RCs run, /usr/bin/mysqld_safe and /usr/sbin/httpd,
-// are shell scripts over busybox. The db answers HTTP on 3306 with its pod name; the web serves the seed's
+// Seed 000's images, `dbforweb` and `webwithdb`, made from the lab's busybox root file system and
+// `docker import`ed on each node, as the seed imported them (images.ts); the lab tests and the demo share
+// them. The commands its RCs run, /usr/bin/mysqld_safe and /usr/sbin/httpd, are shell scripts over busybox. The db answers HTTP on 3306 with its pod name; the web serves the seed's
 // index.html ("The Web Server is Running") and /cgi-bin/action, which asks the db through the service
 // variables of db-service. Both keep serving for a few seconds after SIGTERM (as a preStop sleep would) so
 // that kube-proxy has removed their endpoint before they stop listening. (Not `wget -T`: this busybox's wget
 // crashes with it.)
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { BUSYBOX_IMAGE, type Dockerd } from './docker.js';
+import type { Dockerd } from './docker.js';
+import { busyboxImageTar, type ImageFiles, importImage } from './images.js';
 
 /** Seconds a seed server keeps serving after SIGTERM. */
 export const SEED_DRAIN_SECONDS = 3;
@@ -40,30 +39,25 @@ printf '<html>\\n<head>\\n<title>My Application</title>\\n</head>\\n<body>\\n<h2
 /** The web's index.html for an image tag: the seed's line, with the tag after it for a newer image. */
 export const webBanner = (tag = 'latest'): string => `The Web Server is Running${tag === 'latest' ? '' : ` ${tag}`}`;
 
-/** Commits `<name>` on the node from busybox plus the files (path → [text, mode]). */
-async function commitImage(d: Dockerd, stageDir: string, name: string, files: Record<string, readonly [string, number]>): Promise<void> {
-  const stage = path.join(stageDir, name.replace(/[^A-Za-z0-9.-]/g, '_'));
-  await rm(stage, { recursive: true, force: true });
-  for (const [f, [text, mode]] of Object.entries(files)) {
-    await mkdir(path.join(stage, path.dirname(f)), { recursive: true });
-    await writeFile(path.join(stage, f), text, { mode });
-  }
-  const box = `mk-${stage.split(path.sep).pop()!}`;
-  await d.dockerExec(['rm', '-f', box]);
-  await d.docker(['create', '--name', box, '--network', 'none', BUSYBOX_IMAGE, 'true']);
-  try {
-    await d.docker(['cp', `${stage}/.`, `${box}:/`]);
-    await d.docker(['commit', box, name], { timeoutMs: 60_000 });
-  } finally {
-    await d.dockerExec(['rm', '-f', box]);
-    await rm(stage, { recursive: true, force: true });
-  }
+/** Seed 000's images: name → the files they add to busybox. */
+export function seedImageFiles(webTags: readonly string[] = []): [string, ImageFiles][] {
+  return [
+    ['dbforweb', { 'usr/bin/mysqld_safe': [MYSQLD_SAFE, 0o755] }],
+    ...['latest', ...webTags].map((tag): [string, ImageFiles] => [`webwithdb:${tag}`, { 'usr/sbin/httpd': [webHttpd(webBanner(tag)), 0o755], 'usr/share/seed/action': [ACTION, 0o755] }]),
+  ];
 }
 
-/** Makes `dbforweb` and `webwithdb` (and `webwithdb:<tag>` for each extra tag) on the node. */
-export async function makeSeedImages(d: Dockerd, stageDir: string, webTags: readonly string[] = []): Promise<void> {
-  await commitImage(d, stageDir, 'dbforweb', { 'usr/bin/mysqld_safe': [MYSQLD_SAFE, 0o755] });
-  for (const tag of ['latest', ...webTags]) {
-    await commitImage(d, stageDir, `webwithdb:${tag}`, { 'usr/sbin/httpd': [webHttpd(webBanner(tag)), 0o755], 'usr/share/seed/action': [ACTION, 0o755] });
+/**
+ * Makes `dbforweb` and `webwithdb` (and `webwithdb:<tag>` for each extra tag) on every node given, as the seed
+ * did: a root file system tar (made once, in `stageDir`) `docker import`ed on each. Returns the tars by image.
+ */
+export async function makeSeedImages(nodes: Dockerd | readonly Dockerd[], stageDir: string, webTags: readonly string[] = []): Promise<Map<string, string>> {
+  const daemons = Array.isArray(nodes) ? (nodes as readonly Dockerd[]) : [nodes as Dockerd];
+  const tars = new Map<string, string>();
+  for (const [name, files] of seedImageFiles(webTags)) {
+    const tar = await busyboxImageTar(stageDir, name, files);
+    tars.set(name, tar);
+    await Promise.all(daemons.map((d) => importImage(d, tar, name)));
   }
+  return tars;
 }
