@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { serveExec, servePortForward, type ExecResult, type ExecStreams, type StreamOptions, type TerminalSize } from '../../streaming/index.js';
 import { kubectlBinaries } from '../harness/index.js';
 
@@ -399,6 +400,63 @@ describe('streaming protocols with the real kubectl', () => {
 
     const after = await runKubectl(CHOSEN[0]!.path, [`--kubeconfig=${kubeconfig}`, `--cache-dir=${path.join(dir, 'cache-after')}`, 'exec', 'p', '--', 'echo', 'still up'], { PATH: process.env.PATH ?? '', HOME: dir });
     expect(after.stdout.toString()).toBe('still up\n');
+  });
+
+  /** Collects a WebSocket session's messages until the server closes it. */
+  const wsSession = (pathAndQuery: string, protocol: string, onOpen: (ws: WebSocket) => void = () => undefined): Promise<Array<{ data: Buffer; binary: boolean }>> =>
+    new Promise((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${api.port}${pathAndQuery}`, protocol);
+      const got: Array<{ data: Buffer; binary: boolean }> = [];
+      const t = setTimeout(() => {
+        ws.terminate();
+        reject(new Error(`websocket session timed out after ${got.length} messages`));
+      }, 20_000);
+      ws.on('open', () => {
+        expect(ws.protocol).toBe(protocol);
+        onOpen(ws);
+      });
+      ws.on('message', (data: Buffer, binary: boolean) => got.push({ data, binary }));
+      ws.on('error', reject);
+      ws.on('close', (code) => {
+        clearTimeout(t);
+        expect(code).toBe(1000);
+        resolve(got);
+      });
+    });
+
+  it('speaks the older WebSocket exec protocols a kubelet serves (v4 binary, base64)', async () => {
+    const exec = '/api/v1/namespaces/default/pods/p/exec?command=sh&command=-c&command=echo%20hi%3B%20exit%205&stdout=1';
+    const v4 = await wsSession(exec, 'v4.channel.k8s.io');
+    // The kubelet's empty "connection is open" message on stdout, the output, then the Status.
+    expect(v4[0]!.data.toString('hex')).toBe('01');
+    expect(Buffer.concat(v4.filter((m) => m.data[0] === 1).map((m) => m.data.subarray(1))).toString()).toBe('hi\n');
+    const status = JSON.parse(v4.find((m) => m.data[0] === 3)!.data.subarray(1).toString()) as { reason: string; details: unknown };
+    expect(status.reason).toBe('NonZeroExitCode');
+    expect(status.details).toEqual({ causes: [{ reason: 'ExitCode', message: '5' }] });
+
+    const b64 = await wsSession('/api/v1/namespaces/default/pods/p/exec?command=cat&stdin=1&stdout=1', 'base64.channel.k8s.io', (ws) => {
+      ws.send(`0${Buffer.from('via base64\n').toString('base64')}`);
+      // base64.channel.k8s.io has no CLOSE signal: the client ends stdin by closing, once the echo is back.
+      ws.on('message', (m: Buffer) => {
+        if (m.toString().startsWith('1') && m.length > 1) ws.close(1000);
+      });
+    });
+    expect(b64.every((m) => !m.binary)).toBe(true);
+    expect(b64.filter((m) => m.data.toString().startsWith('1')).map((m) => Buffer.from(m.data.toString().slice(1), 'base64').toString()).join('')).toBe('via base64\n');
+  });
+
+  it('forwards a port over the older WebSocket port-forward (?port=, channel pairs)', async () => {
+    const got = await wsSession('/api/v1/namespaces/default/pods/p/portforward?port=7', 'v4.channel.k8s.io', (ws) => {
+      ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('ping over ws')]));
+      let echoed = 0;
+      ws.on('message', (m: Buffer) => {
+        if (m[0] === 0 && m.length > 3) echoed += m.length - 1;
+        if (echoed >= 'ping over ws'.length) ws.close(1000);
+      });
+    });
+    // Each channel opens with the port, little-endian; then the echo comes back on the data channel.
+    expect(got.slice(0, 2).map((m) => m.data.toString('hex'))).toEqual(['000700', '010700']);
+    expect(Buffer.concat(got.slice(2).filter((m) => m.data[0] === 0).map((m) => m.data.subarray(1))).toString()).toBe('ping over ws');
   });
 
   it('leaves no upgraded connection open once its kubectl is gone', async () => {
