@@ -1,33 +1,8 @@
-// The server side of kubectl's streaming protocols for exec, attach and port-forward (SPDY/3.1 and
-// WebSocket), independent of the container runtime and of the kubelet.
-import type { IncomingMessage } from 'node:http';
-import type { Duplex, Readable, Writable } from 'node:stream';
-import type { EventEmitter } from 'node:events';
-
-export interface StreamOptions { stdin: boolean; stdout: boolean; stderr: boolean; tty: boolean }
-export interface TerminalSize { width: number; height: number }
-export interface ExecStreams {
-  stdin?: Readable;
-  stdout?: Writable;
-  stderr?: Writable;
-  resize?: EventEmitter;
-}
-export type ExecResult = { exitCode: number } | { error: string };
-
-export function parseStreamOptions(_url: URL): StreamOptions {
-  throw new Error('not implemented');
-}
-
-export function serveExec(
-  _req: IncomingMessage, _socket: Duplex, _head: Buffer,
-  _run: (streams: ExecStreams, opts: StreamOptions) => Promise<ExecResult>,
-): void {
-  throw new Error('not implemented');
-}
-
-export function servePortForward(
-  _req: IncomingMessage, _socket: Duplex, _head: Buffer,
-  _dial: (port: number) => Promise<Duplex>,
-): void {
-  throw new Error('not implemented');
-}
+// The server side of kubectl's streaming protocols for exec, attach and port-forward: SPDY/3.1
+// (v4.channel.k8s.io … channel.k8s.io, portforward.k8s.io), WebSocket channels (v5.channel.k8s.io …),
+// and the SPDY-in-WebSocket tunnel of port-forward. Independent of the container runtime and the kubelet.
+export { parseStreamOptions, type StreamOptions } from './negotiate.js';
+export type { TerminalSize } from './channels.js';
+export type { ExecResult } from './status.js';
+export { serveExec, type ExecStreams, type ExecRunner, type ServeOptions } from './exec.js';
+export { servePortForward, type PortDialer, type PortForwardOptions } from './portforward.js';
