@@ -44,7 +44,7 @@ export function kubeletAddress(node: Obj, types: readonly string[], defaultPort 
     if (host) break;
   }
   if (!host) throw badRequest(`no preferred addresses found; known addresses: [${addrs.map((a) => `{${a.type} ${a.address}}`).join(' ')}]`);
-  const p = objAt(objAt(objAt(status, 'daemonEndpoints'), 'kubeletEndpoint'), 'Port');
+  const p = objAt(status, 'daemonEndpoints', 'kubeletEndpoint').Port;
   const port = typeof p === 'number' && p > 0 && p < 65536 ? p : defaultPort;
   return { host, port };
 }

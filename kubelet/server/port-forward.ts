@@ -41,6 +41,8 @@ export function dialInNetns(pid: number, port: number, timeoutMs = 15_000): Prom
       settled = true;
       clearTimeout(timer);
       const d = Duplex.from({ readable: child.stdout, writable: child.stdin });
+      // Destroyed before both sides finished, a Duplex.from emits an AbortError: that is how a forward is cut, not a fault.
+      d.on('error', () => d.destroy());
       // Closing the duplex ends the relay (its stdin and stdout go, it exits on the socket's close).
       d.once('close', () => {
         if (child.exitCode === null) setTimeout(() => child.kill('SIGTERM'), 5_000).unref();

@@ -207,11 +207,7 @@ export class KubeletServer {
         if (!(pid > 0)) throw new HttpError(400, `pod ${JSON.stringify(pod.metadata.name)} has no running sandbox`);
         const name = `${pod.metadata.name}_${route.namespace}`;
         this.log.info({ pod: name }, 'port-forward');
-        servePortForward(req, socket, head, (port) =>
-          dialInNetns(pid, port).catch((e: unknown) => {
-            throw new Error(`error forwarding port ${port} to pod ${name}, uid ${pod.metadata.uid ?? ''}: ${errorMessage(e)}`);
-          }),
-        );
+        servePortForward(req, socket, head, (port) => dialInNetns(pid, port), { logger: this.log, podName: name, uid: pod.metadata.uid ?? '' });
         return;
       }
       const c = runningContainer(pod, rt, route.container);
@@ -225,7 +221,7 @@ export class KubeletServer {
         } catch (e) {
           return { error: errorMessage(e) };
         }
-      });
+      }, { logger: this.log });
     } catch (e) {
       const err = toHttpError(e);
       if (err.status >= 500) this.log.warn({ path: url.pathname, err: err.message }, 'stream request failed');
