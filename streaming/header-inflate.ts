@@ -12,10 +12,15 @@ export class HeaderDecompressor {
   private chunks: Buffer[] = [];
   private failure: Error | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  /** The pending block's rejection: a zlib error ends the stream and its flush never calls back. */
+  private rejectPending: ((err: Error) => void) | undefined;
 
   constructor() {
     this.inflate.on('data', (c: Buffer) => this.chunks.push(c));
-    this.inflate.on('error', (err: Error) => { this.failure = err; });
+    this.inflate.on('error', (err: Error) => {
+      this.failure = err;
+      this.rejectPending?.(new SpdyProtocolError(`header decompression failed: ${err.message}`));
+    });
   }
 
   /** Inflates one header block; calls are served in order, each sees the context the last one left. */
@@ -32,6 +37,7 @@ export class HeaderDecompressor {
   private one(block: Buffer): Promise<Buffer> {
     if (this.failure) return Promise.reject(new SpdyProtocolError(`header decompression failed earlier: ${this.failure.message}`));
     return new Promise((resolve, reject) => {
+      this.rejectPending = reject;
       this.chunks = [];
       this.inflate.write(block);
       this.inflate.flush(constants.Z_SYNC_FLUSH, () => {

@@ -261,6 +261,14 @@ function adler32(data: Buffer): number {
 
 const DICTIONARY_ID = adler32(SPDY3_DICTIONARY);
 
+function storedBlock(piece: Buffer): Buffer {
+  const h = Buffer.alloc(5);
+  h.writeUInt8(0x00, 0); // BFINAL 0, BTYPE 00 (stored); the stream is byte-aligned after each block
+  h.writeUInt16LE(piece.length, 1);
+  h.writeUInt16LE(~piece.length & 0xffff, 3);
+  return Buffer.concat([h, piece]);
+}
+
 /**
  * One direction's header compression context. The blocks go out as stored (uncompressed) deflate
  * blocks of one zlib stream primed with the SPDY dictionary: any peer's inflater reads them, and
@@ -280,15 +288,10 @@ export class HeaderCompressor {
       parts.push(zhead);
       this.started = true;
     }
-    for (let off = 0; off < block.length || (off === 0 && block.length === 0); off += 0xffff) {
-      const piece = block.subarray(off, off + 0xffff);
-      const h = Buffer.alloc(5);
-      h.writeUInt8(0x00, 0); // BFINAL 0, BTYPE 00 (stored); the stream is byte-aligned after each block
-      h.writeUInt16LE(piece.length, 1);
-      h.writeUInt16LE(~piece.length & 0xffff, 3);
-      parts.push(h, piece);
-      if (block.length === 0) break;
-    }
+    for (let off = 0; off < block.length; off += 0xffff) parts.push(storedBlock(block.subarray(off, off + 0xffff)));
+    // And an empty stored block, as zlib's sync flush ends: Go's inflater hands a block's bytes over
+    // only when it reaches the next block, so without it kubectl would wait for the next frame.
+    parts.push(storedBlock(Buffer.alloc(0)));
     return Buffer.concat(parts);
   }
 }

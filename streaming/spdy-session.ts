@@ -141,7 +141,13 @@ export class SpdySession extends EventEmitter {
       if (this.endMarker && !this.backlog.length) {
         // The peer is gone for writing: every stream's readable side ends.
         for (const s of this.streams.values()) this.remoteFinish(s);
+        // spdystream never half-closes: the end of its bytes is the end of the session.
         if (this.closing) this.transport.destroy();
+        else {
+          this.transport.end();
+          setTimeout(() => this.transport.destroy(), 1_000).unref();
+          this.teardown();
+        }
       }
     } catch (err) {
       this.fail(err as Error);
