@@ -64,7 +64,7 @@ describe.skipIf(KUBECTLS.length === 0)('kubectl logs, exec and port-forward thro
   beforeAll(async () => {
     k = await KubeLab.start({
       hosts: ['a'],
-      kubeletArgs: [...FAST_FLAGS, ...(process.env.KUBELET_DEBUG ? ['--log-level=debug'] : [])],
+      kubeletArgs: FAST_FLAGS,
       beforeKubelets: async (kl) => {
         hostA = kl.lab.host('a');
         apiDir = path.join(hostA.dir, 'apiserver');
@@ -117,7 +117,6 @@ describe.skipIf(KUBECTLS.length === 0)('kubectl logs, exec and port-forward thro
   }, 150_000);
 
   afterAll(async () => {
-    if (process.env.KEEP_LAB_LOGS) await (await import('node:fs/promises')).cp(hostA.dir, process.env.KEEP_LAB_LOGS, { recursive: true, filter: (s) => !s.includes('docker-root') && !s.includes('/kubelet/pods') }).catch(() => undefined);
     await k?.destroy();
     await apiserver?.stop(5_000);
   }, 60_000);
@@ -137,7 +136,7 @@ describe.skipIf(KUBECTLS.length === 0)('kubectl logs, exec and port-forward thro
     expect(list.items.map((p) => p.metadata.name).sort()).toEqual(['hello', 'ticker', 'web']);
   });
 
-  for (const kc of KUBECTLS.filter((x) => !process.env.ONLY_KUBECTL || x.name.includes(process.env.ONLY_KUBECTL))) {
+  for (const kc of KUBECTLS) {
     describe(kc.name, () => {
       it('kubectl logs shows stdout and stderr, --tail the last lines, --timestamps a time on each, --previous the kubelet\'s refusal', async () => {
         const out = await waitFor('hello\'s logs', async () => {
@@ -164,13 +163,21 @@ describe.skipIf(KUBECTLS.length === 0)('kubectl logs, exec and port-forward thro
       });
 
       it('kubectl exec runs a command: its output, a non-zero exit code, stdin through -i', async () => {
-        if (process.env.KUBELET_DEBUG) console.log((await hostA.exec([kc.bin, `--kubeconfig=${kubeconfig}`, '-v=9', 'exec', 'hello', '--', 'echo', 'hi'], { timeoutMs: 8000 })).stderr.slice(-6000));
         expect(await ok(kc.bin, ['exec', 'hello', '--', 'echo', 'hi from exec'])).toBe('hi from exec\n');
         const failed = await kubectl(kc.bin, ['exec', 'hello', '--', 'sh', '-c', 'echo to-stderr >&2; exit 3']);
         expect(failed.code).toBe(3);
         expect(failed.stderr).toContain('to-stderr');
         expect(failed.stderr).toContain('command terminated with exit code 3');
         expect(await ok(kc.bin, ['exec', '-i', 'hello', '--', 'sh', '-c', 'tr a-z A-Z'], 'piped through stdin\n')).toBe('PIPED THROUGH STDIN\n');
+      });
+
+      it("kubectl attach shows the running container's output as it comes", async () => {
+        const attach = hostA.spawn([kc.bin, `--kubeconfig=${kubeconfig}`, `--cache-dir=${path.join(apiDir, 'kubectl-cache')}`, 'attach', 'ticker', '-c', 'c'], { logFile: path.join(apiDir, `attach-${kc.name.replace(/\W+/g, '-')}.log`), env: { PATH: process.env.PATH ?? '', HOME: apiDir } });
+        try {
+          await attach.waitForOutput(/tick-\d+\n.*tick-\d+/s, 20_000, 'out');
+        } finally {
+          await attach.stop(5_000);
+        }
       });
 
       it('kubectl port-forward pod/web <local>:80 carries an HTTP GET from the host to the pod', async () => {
