@@ -25,14 +25,15 @@ export const WS_PORT_FORWARD_PROTOCOLS = [EXEC_V4, 'v4.base64.channel.k8s.io'];
 const TRUE = new Set(['1', 't', 'T', 'true', 'TRUE', 'True']);
 
 /**
- * Reads stdin/stdout/stderr/tty from the query ('1' from the apiserver, 'true' from kubectl). A TTY
- * merges stderr into stdout, so stderr is dropped with it, as the kubelet does. Throws when no
+ * Reads the streams asked for from the query: kubectl's PodExecOptions names (stdin, stdout, stderr,
+ * tty; 'true') or the ones kube-apiserver puts on the kubelet's URL (input, output, error, tty; '1').
+ * A TTY merges stderr into stdout, so stderr is dropped with it, as the kubelet does. Throws when no
  * stream is asked for, with the kubelet's message.
  */
 export function parseStreamOptions(url: URL): StreamOptions {
-  const flag = (name: string): boolean => TRUE.has(url.searchParams.get(name) ?? '');
+  const flag = (...names: string[]): boolean => names.some((n) => TRUE.has(url.searchParams.get(n) ?? ''));
   const tty = flag('tty');
-  const opts = { stdin: flag('stdin'), stdout: flag('stdout'), stderr: flag('stderr') && !tty, tty };
+  const opts = { stdin: flag('stdin', 'input'), stdout: flag('stdout', 'output'), stderr: flag('stderr', 'error') && !tty, tty };
   if (!opts.stdin && !opts.stdout && !opts.stderr) throw new Error('you must specify at least 1 of stdin, stdout, stderr');
   return opts;
 }

@@ -43,6 +43,8 @@ describe('stream options and negotiation', () => {
     expect(parseStreamOptions(url('stdin=1&stdout=1&stderr=1'))).toEqual({ stdin: true, stdout: true, stderr: true, tty: false });
     expect(parseStreamOptions(url('stdout=true&stderr=true&tty=true'))).toEqual({ stdin: false, stdout: true, stderr: false, tty: true });
     expect(() => parseStreamOptions(url('tty=1&stdout=0'))).toThrow('you must specify at least 1 of stdin, stdout, stderr');
+    // The kubelet's own names, as kube-apiserver writes them on the proxied URL.
+    expect(parseStreamOptions(url('input=1&output=1&error=1'))).toEqual({ stdin: true, stdout: true, stderr: true, tty: false });
   });
 
   it("picks the client's first protocol the server speaks, across repeated headers", () => {
