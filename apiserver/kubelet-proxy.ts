@@ -90,10 +90,20 @@ export function kubeletLogQuery(q: URLSearchParams): URLSearchParams {
   return out;
 }
 
-/** The kubelet path of a connect request (exec, attach, portforward) with its query: the API's, without `container`. Pure. */
+const TRUE = new Set(['1', 't', 'T', 'true', 'TRUE', 'True']);
+
+/**
+ * The kubelet path of a connect request with its query, as kube-apiserver writes it: for exec and attach the
+ * `command` arguments and the streams under the kubelet's names (`input`, `output`, `error`, `tty`, each `1`
+ * when asked); for portforward the `ports` given. Pure.
+ */
 export function kubeletConnectPath(kind: ConnectKind, ns: string, pod: string, container: string | undefined, q: URLSearchParams): string {
   const query = new URLSearchParams();
-  for (const [k, v] of q) if (k !== 'container') query.append(k, v);
+  if (kind === 'portforward') for (const p of q.getAll('ports')) query.append('port', p);
+  else {
+    for (const c of q.getAll('command')) query.append('command', c);
+    for (const [api, kubelet] of [['stdin', 'input'], ['stdout', 'output'], ['stderr', 'error'], ['tty', 'tty']] as const) if (TRUE.has(q.get(api) ?? '')) query.set(kubelet, '1');
+  }
   const qs = query.toString();
   const parts = [KUBELET_PATH[kind], ns, pod, ...(container === undefined ? [] : [container])].map(encodeURIComponent).join('/');
   return `/${parts}${qs ? `?${qs}` : ''}`;

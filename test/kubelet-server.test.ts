@@ -159,8 +159,9 @@ describe("the apiserver's way to the kubelet", () => {
 
   it('asks the kubelet paths with the query passed through', () => {
     expect(kubeletLogQuery(new URLSearchParams('container=c&follow=true&tailLines=2&pretty=true')).toString()).toBe('follow=true&tailLines=2');
-    expect(kubeletConnectPath('exec', 'default', 'p', 'c', new URLSearchParams('command=sh&command=-c&command=exit+3&container=c&stdin=true'))).toBe('/exec/default/p/c?command=sh&command=-c&command=exit+3&stdin=true');
-    expect(kubeletConnectPath('portforward', 'default', 'p', undefined, new URLSearchParams('ports=80'))).toBe('/portForward/default/p?ports=80');
+    expect(kubeletConnectPath('exec', 'default', 'p', 'c', new URLSearchParams('command=sh&command=-c&command=exit+3&container=c&stdin=true&stdout=true&stderr=false'))).toBe('/exec/default/p/c?command=sh&command=-c&command=exit+3&input=1&output=1');
+    expect(kubeletConnectPath('attach', 'default', 'p', 'c', new URLSearchParams('container=c&stdout=1&tty=true'))).toBe('/attach/default/p/c?output=1&tty=1');
+    expect(kubeletConnectPath('portforward', 'default', 'p', undefined, new URLSearchParams('ports=80&ports=8080'))).toBe('/portForward/default/p?port=80&port=8080');
     expect(nodeProxyRest('/api/v1/nodes/a/proxy/pods')).toBe('/pods');
     expect(nodeProxyRest('/api/v1/nodes/a/proxy')).toBe('/');
   });
