@@ -2,7 +2,8 @@
 // asked), the objects every cluster has (the system namespaces, default/kubernetes), and the sweep
 // that finishes deleted namespaces. Stateless: any number of them may share one etcd.
 import { readFile } from 'node:fs/promises';
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { createServer as createHttpsServer } from 'node:https';
 import { hostname } from 'node:os';
 import { Counter, Registry } from 'prom-client';
@@ -20,6 +21,7 @@ import { Authorizer, type AuthorizationMode, bootstrapClusterRoleBindings, boots
 import { AdmissionChain, type AdmissionPlugin, defaultTolerationSeconds, type EnabledPlugins, enabledPlugins, limitRanger, namespaceLifecycle, nodeRestriction, type PluginName, type QuotaStore, recalculateQuotas, resourceQuota, serviceAccountAdmission, EmptyListCache } from './admission/index.js';
 import { runNamespaceCache } from './namespace-cache.js';
 import { loadServiceAccountKeys, ServiceAccountKeyError, type ServiceAccountKeys, ServiceAccountTokenAuthenticator, TokenIssuer } from './serviceaccount/index.js';
+import { KubeletProxy } from './kubelet-proxy.js';
 import { ApiHandler } from './server.js';
 import { firstServiceIp, ServiceAllocation } from './services.js';
 import { Storage } from './storage.js';
@@ -148,6 +150,15 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
     throw e;
   }
   log.info({ signingKey: saKeys.signingFile, verifyingKeys: saKeys.verifying.length, issuers: o.serviceAccountIssuers, apiAudiences: o.apiAudiences }, 'service account tokens');
+  if ((o.kubeletClientCertificate === undefined) !== (o.kubeletClientKey === undefined)) {
+    throw new ApiServerConfigError('--kubelet-client-certificate', '--kubelet-client-certificate and --kubelet-client-key go together');
+  }
+  const kubeletClient = {
+    ...(o.kubeletClientCertificate && { cert: await readFile(o.kubeletClientCertificate), key: await readFile(o.kubeletClientKey!) }),
+    ...(o.kubeletCertificateAuthority && { ca: await readFile(o.kubeletCertificateAuthority) }),
+    preferredAddressTypes: o.kubeletPreferredAddressTypes,
+    timeoutMs: o.kubeletTimeout,
+  };
   let tokens = new Map<string, UserInfo>();
   if (o.tokenAuthFile) tokens = parseTokenFile(await readFile(o.tokenAuthFile, 'utf8'));
 
@@ -275,6 +286,7 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
     },
     serviceAccountTokens: { issuer: new TokenIssuer(saKeys.signing, tokenCfg), apiAudiences: o.apiAudiences, maxExpirationSeconds: o.serviceAccountMaxTokenExpirationSeconds },
     tokenReviewer: auth,
+    kubelet: new KubeletProxy(kubeletClient, { getPod: (ns, name) => storage.get(podKind, ns, name), getNode: (name) => storage.get(kind('nodes'), undefined, name), log }),
     onPolicyWrite: (resource) => {
       policy.invalidate();
       if (resource === 'clusterroles') aggregate();
@@ -311,6 +323,7 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
   }
 
   const secure = createHttpsServer({ key: await readFile(serving.key), cert: await readFile(serving.cert), ca: clientCa, requestCert: true, rejectUnauthorized: false }, (req, res) => void handler.handle(req, res, auth));
+  secure.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void handler.handleUpgrade(req, socket, head, auth));
   const securePort = await listen(secure, o.securePort, o.bindAddress);
   log.info({ addr: `${o.bindAddress}:${securePort}`, advertise }, 'serving securely');
   let insecure: Server | undefined;
@@ -318,6 +331,7 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
   if (o.insecurePort > 0) {
     if (!isLoopback(o.insecureBindAddress)) log.warn({ addr: `${o.insecureBindAddress}:${o.insecurePort}` }, 'insecure port open beyond loopback: anyone who reaches it is cluster admin');
     insecure = createHttpServer((req, res) => void handler.handle(req, res, undefined));
+    insecure.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void handler.handleUpgrade(req, socket, head, undefined));
     insecurePort = await listen(insecure, o.insecurePort, o.insecureBindAddress);
     log.info({ addr: `${o.insecureBindAddress}:${insecurePort}` }, 'serving insecurely');
   }

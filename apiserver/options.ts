@@ -1,6 +1,7 @@
 // kube-apiserver's flags, by its names (pflag spelling: --flag=value or --flag value, _ as -).
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DurationError, parseDuration } from '../core/index.js';
+import { DEFAULT_PREFERRED_ADDRESS_TYPES, parseAddressTypes } from './kubelet-proxy.js';
 
 export const DEFAULT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
 
@@ -43,6 +44,14 @@ export interface ApiServerOptions {
   readonly insecurePort: number;
   readonly insecureBindAddress: string;
   readonly logLevel: string;
+  /** The client certificate and key the apiserver presents to kubelets (logs, exec, port-forward). */
+  readonly kubeletClientCertificate?: string;
+  readonly kubeletClientKey?: string;
+  /** Verifies the kubelets' serving certificates; absent, they are not verified (as kube-apiserver). */
+  readonly kubeletCertificateAuthority?: string;
+  readonly kubeletPreferredAddressTypes: readonly string[];
+  /** Milliseconds to reach a kubelet. */
+  readonly kubeletTimeout: number;
 }
 
 export const VERSION = 'v1.32.0';
@@ -71,6 +80,25 @@ function durationSeconds(v: string): number {
 function port(v: string): number {
   if (!/^\d+$/.test(v) || Number(v) > 65535) throw new InvalidArgumentError('expected a port number, 0-65535');
   return Number(v);
+}
+
+function addressTypes(v: string): string[] {
+  try {
+    return parseAddressTypes(v);
+  } catch (e) {
+    throw new InvalidArgumentError(e instanceof Error ? e.message : String(e));
+  }
+}
+
+function durationMs(v: string): number {
+  try {
+    const ms = parseDuration(v);
+    if (ms <= 0) throw new InvalidArgumentError('must be positive');
+    return ms;
+  } catch (e) {
+    if (e instanceof DurationError) throw new InvalidArgumentError(e.reason);
+    throw e;
+  }
 }
 
 function seconds(v: string): number {
@@ -109,7 +137,12 @@ export function addApiServerOptions(cmd: Command): Command {
     .addOption(new Option('--service-account-max-token-expiration <duration>', 'the longest a TokenRequest may ask for (longer requests get this); 0 for no maximum').argParser(durationSeconds).default(0))
     .addOption(new Option('--insecure-port <port>', 'plain HTTP without authentication, every client is admin (0 = off)').argParser(port).default(0))
     .addOption(new Option('--insecure-bind-address <ip>', 'the IP address on which to serve the --insecure-port').default('127.0.0.1'))
-    .addOption(new Option('--log-level <level>', 'log level: trace, debug, info, warn, error').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'));
+    .addOption(new Option('--log-level <level>', 'log level: trace, debug, info, warn, error').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
+    .addOption(new Option('--kubelet-client-certificate <file>', 'the client certificate the apiserver presents to kubelets (pods/log, exec, attach, port-forward, nodes/proxy)'))
+    .addOption(new Option('--kubelet-client-key <file>', 'the key of --kubelet-client-certificate'))
+    .addOption(new Option('--kubelet-certificate-authority <file>', "verifies the kubelets' serving certificates (without it they are not verified)"))
+    .addOption(new Option('--kubelet-preferred-address-types <types>', "the order of a Node's address types to reach its kubelet by").argParser(addressTypes).default([...DEFAULT_PREFERRED_ADDRESS_TYPES], DEFAULT_PREFERRED_ADDRESS_TYPES.join(',')))
+    .addOption(new Option('--kubelet-timeout <duration>', 'how long to wait to reach a kubelet').argParser(durationMs).default(5_000, '5s'));
 }
 
 export function apiServerOptions(raw: Record<string, unknown>): ApiServerOptions {
@@ -134,9 +167,11 @@ export function apiServerOptions(raw: Record<string, unknown>): ApiServerOptions
     insecurePort: Number(raw.insecurePort),
     insecureBindAddress: String(raw.insecureBindAddress),
     logLevel: String(raw.logLevel),
+    kubeletPreferredAddressTypes: Array.isArray(raw.kubeletPreferredAddressTypes) ? raw.kubeletPreferredAddressTypes : [...DEFAULT_PREFERRED_ADDRESS_TYPES],
+    kubeletTimeout: Number(raw.kubeletTimeout ?? 5_000),
   };
   o.apiAudiences = Array.isArray(raw.apiAudiences) && raw.apiAudiences.length ? raw.apiAudiences : [(o.serviceAccountIssuers as string[])[0]];
-  for (const k of ['serviceAccountSigningKeyFile', 'etcdCafile', 'etcdCertfile', 'etcdKeyfile', 'advertiseAddress', 'tlsCertFile', 'tlsPrivateKeyFile', 'clientCaFile', 'tokenAuthFile', 'writeKubeconfig', 'enableAdmissionPlugins', 'disableAdmissionPlugins'] as const) {
+  for (const k of ['serviceAccountSigningKeyFile', 'etcdCafile', 'etcdCertfile', 'etcdKeyfile', 'advertiseAddress', 'tlsCertFile', 'tlsPrivateKeyFile', 'clientCaFile', 'tokenAuthFile', 'writeKubeconfig', 'enableAdmissionPlugins', 'disableAdmissionPlugins', 'kubeletClientCertificate', 'kubeletClientKey', 'kubeletCertificateAuthority'] as const) {
     const v = str(raw[k]);
     if (v !== undefined) o[k] = v;
   }

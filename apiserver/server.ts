@@ -2,6 +2,7 @@
 // every kind over the generic store, answering JSON (or a meta.k8s.io/v1 Table when kubectl asks for
 // one) and the real apiserver's Status on every failure.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { parse as parseYaml } from 'yaml';
 import { errorMessage, type Logger } from '../common/index.js';
 import { type Authenticator, NO_CREDENTIALS, type UserInfo } from './auth.js';
@@ -9,6 +10,7 @@ import { ANONYMOUS, answerReview, authorizeRequest, checkEscalation, RBAC_GROUP 
 import { AdmissionChain, namespaceLifecycle, type Operation, type WriteAdmission } from './admission/index.js';
 import { Authorizer } from './authz/index.js';
 import { impersonate } from './impersonation.js';
+import { answerOnSocket, type ConnectKind, type KubeletProxy, nodeProxyRest } from './kubelet-proxy.js';
 import { jsonErrorText, REDACTED, scrub, scrubError, secretValues, yamlErrorText } from './redact.js';
 import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions, type Listed, versionInfo } from './discovery.js';
 import { ApiError, type FieldError, badRequest, conflict, forbidden, internalError, invalid, methodNotSupported, notFound, pathNotFound, tooLarge, unauthorized, unsupportedMedia } from './errors.js';
@@ -61,6 +63,8 @@ export interface HandlerOptions {
   readonly tokenReviewer?: Authenticator;
   /** The older group versions served as views of the current kinds (OLD_VERSIONS when absent; those of unserved kinds are skipped). */
   readonly oldVersions?: readonly VersionView[];
+  /** pods/log, exec, attach, portforward and nodes/proxy through the kubelets; absent, they are not served. */
+  readonly kubelet?: KubeletProxy;
 }
 
 /**
@@ -238,20 +242,7 @@ export class ApiHandler {
     try {
       // Without enforcement the health and version endpoints are answered before authentication, as before.
       if (openGet && !authz && (await this.openPath(url.pathname, res))) return;
-      if (auth) {
-        const r = await auth.authenticate(req);
-        if (!r.ok && authz && this.o.anonymous && r.reason === NO_CREDENTIALS) user = ANONYMOUS;
-        else if (!r.ok) {
-          this.o.log.info({ path: url.pathname, reason: r.reason, remote: req.socket.remoteAddress }, 'unauthorized request');
-          throw unauthorized();
-        } else user = r.user;
-      }
-      // WithImpersonation, after authentication and before authorization: the request then runs as the one impersonated.
-      if (hasImpersonation(req)) {
-        const asUser = await impersonate(authz ?? ALWAYS_ALLOW, user, req.headersDistinct);
-        this.o.log.debug({ user: user.name, as: asUser.name }, 'impersonating');
-        user = asUser;
-      }
+      user = await this.userOf(req, url, auth, authz, user);
       if (authz) {
         await authorizeRequest(authz, user, info, url.searchParams, this.o.log);
         if (openGet && (await this.openPath(url.pathname, res))) return;
@@ -277,6 +268,73 @@ export class ApiHandler {
       this.o.onRequest?.(verb, resource, code);
       this.o.log.debug({ verb, resource, path: url.pathname, code, user: user.name, ms: Date.now() - started }, 'request');
     }
+  }
+
+  /** Authentication, then impersonation (WithImpersonation, before authorization: the request then runs as the one impersonated). */
+  private async userOf(req: IncomingMessage, url: URL, auth: Authenticator | undefined, authz: Authorizer | undefined, unsecured: UserInfo): Promise<UserInfo> {
+    let user = unsecured;
+    if (auth) {
+      const r = await auth.authenticate(req);
+      if (!r.ok && authz && this.o.anonymous && r.reason === NO_CREDENTIALS) user = ANONYMOUS;
+      else if (!r.ok) {
+        this.o.log.info({ path: url.pathname, reason: r.reason, remote: req.socket.remoteAddress }, 'unauthorized request');
+        throw unauthorized();
+      } else user = r.user;
+    }
+    if (hasImpersonation(req)) {
+      const asUser = await impersonate(authz ?? ALWAYS_ALLOW, user, req.headersDistinct);
+      this.o.log.debug({ user: user.name, as: asUser.name }, 'impersonating');
+      user = asUser;
+    }
+    return user;
+  }
+
+  /**
+   * A request that asks for an HTTP upgrade (kubectl exec, attach, port-forward: SPDY/3.1 or WebSocket):
+   * authenticated and authorized as any request (create on pods/exec for a POST, get for a GET), then handed
+   * to the pod's kubelet; failures are answered with a Status on the connection.
+   */
+  async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, auth: Authenticator | undefined): Promise<void> {
+    socket.on('error', (e) => this.o.log.debug({ err: errorMessage(e) }, 'upgraded connection error'));
+    const url = new URL(req.url ?? '/', 'http://apiserver');
+    const info = parseRequest(req.method ?? 'GET', url.pathname, url.searchParams);
+    const authz = auth && this.o.authorizer?.enforcing ? this.o.authorizer : undefined;
+    let user: UserInfo = { name: 'system:unsecured', groups: ['system:masters', 'system:authenticated'] };
+    let code = 101;
+    try {
+      user = await this.userOf(req, url, auth, authz, user);
+      if (authz) await authorizeRequest(authz, user, info, url.searchParams, this.o.log);
+      const k = this.o.kubelet;
+      const core = info.kind === 'resource' && info.group === '' && info.version === 'v1' && info.name !== undefined;
+      if (k && core && info.resource === 'pods' && info.namespace !== undefined && CONNECT_SUBRESOURCES.has(info.subresource ?? '')) {
+        await k.connect(info.subresource as ConnectKind, info.namespace, info.name!, url.searchParams, req, socket, head);
+      } else if (k && core && info.resource === 'nodes' && info.subresource === 'proxy') {
+        await k.connectNode(info.name!, nodeProxyRest(url.pathname), url.searchParams, req, socket, head);
+      } else throw badRequest(`an upgrade is served for pods/exec, pods/attach, pods/portforward and nodes/proxy only, not ${url.pathname}`);
+    } catch (e) {
+      const err = e instanceof ApiError ? e : internalError(errorMessage(e));
+      if (!(e instanceof ApiError)) this.o.log.error({ path: url.pathname, err: errorMessage(e) }, 'upgrade failed');
+      code = err.httpStatus;
+      answerOnSocket(socket, err);
+    } finally {
+      const resource = info.kind === 'resource' ? `${info.resource}${info.subresource ? `/${info.subresource}` : ''}` : '';
+      this.o.onRequest?.(info.verb, resource, code);
+      this.o.log.debug({ verb: info.verb, resource, path: url.pathname, code, user: user.name }, 'upgrade request');
+    }
+  }
+
+  /** pods/log (streamed from the kubelet), nodes/proxy, and exec/attach/portforward asked without an upgrade (400). */
+  private async connectSubresource(def: Strategy, r: ResourceRequest, req: IncomingMessage, res: ServerResponse, q: URLSearchParams): Promise<number> {
+    const k = this.o.kubelet;
+    const sub = r.subresource!;
+    if (!k) throw new ApiError(405, 'MethodNotAllowed', `${def.def.resource}/${sub} is not served by this apiserver: it has no way to the kubelets`, { kind: def.def.resource });
+    if (r.name === undefined) throw pathNotFound();
+    if (def.def.resource === 'nodes') return k.nodeProxy(r.name, nodeProxyRest(new URL(req.url ?? '/', 'http://apiserver').pathname), q, req, res);
+    if (sub === 'log') {
+      if (r.verb !== 'get') throw methodNotSupported('', 'pods/log', r.verb);
+      return k.podLog(r.namespace!, r.name, q, req, res);
+    }
+    throw badRequest('Upgrade request required');
   }
 
   /** /healthz, /livez, /readyz, /version: answered to anyone. True when answered. */
@@ -407,6 +465,9 @@ export class ApiHandler {
     const ns = def.def.namespaced ? r.namespace : undefined;
     if (sub === 'scale' && def.scale) return this.scale(def, ns, r, req, res, q);
     if (sub === 'token' && def.def.group === '' && def.def.resource === 'serviceaccounts') return this.tokenRequest(def, ns!, r, req, res, q, user);
+    if (def.def.group === '' && ((def.def.resource === 'pods' && (sub === 'log' || CONNECT_SUBRESOURCES.has(sub ?? ''))) || (def.def.resource === 'nodes' && sub === 'proxy'))) {
+      return this.connectSubresource(def, r, req, res, q);
+    }
     if (sub !== undefined && !SERVED_SUBRESOURCES.has(sub)) {
       throw new ApiError(405, 'MethodNotAllowed', `${def.def.resource}/${sub} is not served by this apiserver yet`, { kind: def.def.resource });
     }
@@ -869,6 +930,7 @@ function eventLine(e: WatchEvent): Buffer {
 
 /** Subresources served through the generic store (scale has its own path; log, exec, ... come later). */
 const SERVED_SUBRESOURCES = new Set(['status', 'binding', 'finalize']);
+const CONNECT_SUBRESOURCES = new Set(['exec', 'attach', 'portforward']);
 
 function addWarnings(res: ServerResponse, texts: readonly string[]): void {
   const prev = res.getHeader('Warning');

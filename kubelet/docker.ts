@@ -7,6 +7,7 @@
 // typed value or a DockerError naming the field, every call has a deadline, and the API version is
 // pinned after one negotiation, so answers have the shape this file expects (STYLE 3.10, 3.14).
 import { Agent, request, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { FlannelError, errorMessage } from '../common/index.js';
 
 /** The API version this client speaks (Docker 20.10); an older daemon's own version is used instead. */
@@ -114,6 +115,8 @@ export interface ContainerDetails {
   readonly pid: number;
   /** Address on the default bridge (docker0), when it has one. */
   readonly ip: string | undefined;
+  /** Config.Tty: its output is raw, not framed (logs, attach). */
+  readonly tty: boolean;
 }
 
 export interface ExecResult {
@@ -188,6 +191,7 @@ export function parseContainerDetails(v: unknown): ContainerDetails {
     createdAt: dockerTime(str(o, 'Created')),
     pid: num(st, 'Pid'),
     ip: ip || undefined,
+    tty: cfg.Tty === true,
   };
 }
 
@@ -361,6 +365,95 @@ export class DockerClient {
     return { exitCode: typeof info.ExitCode === 'number' ? info.ExitCode : -1, output, timedOut };
   }
 
+  /** Creates an exec instance (POST /containers/<id>/exec); returns its ID. */
+  async execCreate(id: string, o: { cmd: readonly string[]; stdin: boolean; stdout: boolean; stderr: boolean; tty: boolean }): Promise<string> {
+    const body = { AttachStdin: o.stdin, AttachStdout: o.stdout, AttachStderr: o.stderr, Tty: o.tty, Cmd: o.cmd };
+    const execId = str(obj(await this.json('exec create', 'POST', `/containers/${encodeURIComponent(id)}/exec`, { body }), 'exec', 'exec create'), 'Id');
+    if (!execId) throw new DockerError('exec create', 200, 'no Id in the answer');
+    return execId;
+  }
+
+  /** An exec instance's state: whether it still runs, and its exit code once it has finished. */
+  async execInspect(execId: string): Promise<{ running: boolean; exitCode: number | undefined }> {
+    const o = obj(await this.json('exec inspect', 'GET', `/exec/${encodeURIComponent(execId)}/json`), 'exec', 'exec inspect');
+    return { running: o.Running === true, exitCode: typeof o.ExitCode === 'number' ? o.ExitCode : undefined };
+  }
+
+  async execResize(execId: string, height: number, width: number): Promise<void> {
+    await this.call('exec resize', 'POST', `/exec/${encodeURIComponent(execId)}/resize`, { query: { h: height, w: width } });
+  }
+
+  async containerResize(id: string, height: number, width: number): Promise<void> {
+    await this.call('container resize', 'POST', `/containers/${encodeURIComponent(id)}/resize`, { query: { h: height, w: width } });
+  }
+
+  /**
+   * A streaming GET (container logs): resolves with the answer once its headers are in, a 2xx; any other status
+   * is a DockerError with the daemon's message. The caller reads (and destroys) the body.
+   */
+  stream(op: string, path: string, query: CallOptions['query'], signal?: AbortSignal): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const req = request({ ...this.target(), path: this.fullPath(path, query), method: 'GET', agent: false, headers: { Host: 'docker' }, ...(signal && { signal }) }, (res) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 200 && status < 300) return resolve(res);
+        void errorOf(op, res).then(reject);
+      });
+      req.on('error', (e) => reject(new DockerNoAnswerError(op, `GET ${path}`, errorMessage(e), { cause: e })));
+      req.end();
+    });
+  }
+
+  /**
+   * POST with `Upgrade: tcp` (exec start, attach): the daemon answers 101 and the connection becomes the
+   * process's stdin (what is written) and its output (what is read: framed unless it has a TTY). `head` is
+   * output that came with the answer.
+   */
+  hijack(op: string, path: string, query: CallOptions['query'], body: unknown): Promise<{ socket: Duplex; head: Buffer }> {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const what = `POST ${path}`;
+    return new Promise((resolve, reject) => {
+      const req = request({
+        ...this.target(),
+        path: this.fullPath(path, query),
+        method: 'POST',
+        agent: false,
+        headers: { Host: 'docker', Connection: 'Upgrade', Upgrade: 'tcp', ...(payload && { 'Content-Type': 'application/json', 'Content-Length': payload.length }) },
+      });
+      const timer = setTimeout(() => {
+        reject(new DockerTimeoutError(op, what, DEFAULT_TIMEOUT_MS));
+        req.destroy();
+      }, DEFAULT_TIMEOUT_MS);
+      req.on('upgrade', (_res, socket, head) => {
+        clearTimeout(timer);
+        resolve({ socket, head });
+      });
+      req.on('response', (res) => {
+        clearTimeout(timer);
+        void errorOf(op, res).then(reject);
+      });
+      req.on('error', (e) => {
+        clearTimeout(timer);
+        reject(new DockerNoAnswerError(op, what, errorMessage(e), { cause: e }));
+      });
+      req.end(payload);
+    });
+  }
+
+  private target(): { socketPath: string } | { host: string | undefined; port: number | undefined } {
+    return this.endpoint.socketPath ? { socketPath: this.endpoint.socketPath } : { host: this.endpoint.host, port: this.endpoint.port };
+  }
+
+  private fullPath(path: string, query: CallOptions['query'] = {}, versioned = true): string {
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) {
+      if (v === undefined) continue;
+      if (Array.isArray(v)) for (const x of v) qs.append(k, String(x));
+      else qs.append(k, String(v));
+    }
+    const q = qs.toString();
+    return `${versioned ? `/v${this.version}` : ''}${path}${q ? `?${q}` : ''}`;
+  }
+
   // ---- transport
 
   private async json(op: string, method: string, path: string, o: CallOptions = {}, versioned = true): Promise<unknown> {
@@ -375,14 +468,7 @@ export class DockerClient {
   }
 
   private call(op: string, method: string, path: string, o: CallOptions = {}, versioned = true): Promise<{ status: number; body: Buffer }> {
-    const qs = new URLSearchParams();
-    for (const [k, v] of Object.entries(o.query ?? {})) {
-      if (v === undefined) continue;
-      if (Array.isArray(v)) for (const x of v) qs.append(k, String(x));
-      else qs.append(k, String(v));
-    }
-    const q = qs.toString();
-    const fullPath = `${versioned ? `/v${this.version}` : ''}${path}${q ? `?${q}` : ''}`;
+    const fullPath = this.fullPath(path, o.query, versioned);
     const payload = o.raw ?? (o.body === undefined ? undefined : Buffer.from(JSON.stringify(o.body)));
     const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const what = `${method} ${path}`;
@@ -450,6 +536,30 @@ export class DockerClient {
       req.end(payload);
     });
   }
+}
+
+/** A refused streaming call's DockerError, with the daemon's message (read up to 64 KiB). */
+async function errorOf(op: string, res: IncomingMessage): Promise<DockerError> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const c of res as AsyncIterable<Buffer>) {
+      size += c.length;
+      if (size > 65_536) break;
+      chunks.push(c);
+    }
+  } catch {
+    // what was read is the message
+  }
+  res.destroy();
+  let detail = Buffer.concat(chunks).toString('utf8').trim();
+  try {
+    const m = (JSON.parse(detail) as Json).message;
+    if (typeof m === 'string') detail = m;
+  } catch {
+    // not JSON: keep the text
+  }
+  return new DockerError(op, res.statusCode ?? 0, detail.slice(0, 2000));
 }
 
 function compareVersions(a: string, b: string): number {

@@ -50,6 +50,8 @@ export interface KubeletConfig {
   readonly maxPods: number;
   /** --cluster-dns, --cluster-domain, --resolv-conf (pods' resolv.conf). */
   readonly dns?: { readonly clusterDns: readonly string[]; readonly clusterDomain: string; readonly resolvConf: string };
+  /** The port of the kubelet's HTTPS server, reported in the Node's status.daemonEndpoints (absent: not served). */
+  readonly kubeletPort?: number;
 }
 
 export interface KubeletDeps {
@@ -232,6 +234,7 @@ export class Kubelet {
       podCIDR: await this.network().then((n) => (n.ready ? n.podCIDR : undefined)),
       capacity: await readCapacity(this.config.maxPods),
       nodeInfo: await machineInfo(this.dockerVersion),
+      ...(this.config.kubeletPort !== undefined && { kubeletPort: this.config.kubeletPort }),
     };
   }
 
@@ -249,6 +252,19 @@ export class Kubelet {
     if (problem !== this.subnetProblem && !n.ready && n.error) this.log.warn({ path: n.error.path, line: n.error.line, reason: n.error.reason }, 'subnet file is malformed');
     this.subnetProblem = problem;
     return n;
+  }
+
+  /** /healthz: the Docker relist keeps running (Kubernetes' PLEG health). */
+  health(): { ok: boolean; message: string } {
+    const staleMs = Math.max(10_000, 3 * this.config.plegPeriodMs);
+    const age = Date.now() - this.lastRelist;
+    const ok = this.lastRelist > 0 && age < staleMs;
+    return { ok, message: ok ? 'ok' : `pleg was last seen active ${this.lastRelist ? `${age} ms ago` : 'never'}` };
+  }
+
+  /** What Docker holds for one pod (the server's logs, exec and port-forward). */
+  getRuntimePod(uid: string): ReturnType<PodRuntime['getPod']> {
+    return this.runtime.getPod(uid);
   }
 
   /** For /pods on the healthz port: the pods this kubelet runs. */

@@ -10,6 +10,7 @@ import { Kubelet } from './kubelet.js';
 import { detectNodeIp } from './netinfo.js';
 import { addKubeletOptions, kubeletOptions, VERSION } from './options.js';
 import { apiTokenRequester } from './token-request.js';
+import { startKubeletServer } from './server/index.js';
 
 const program = addKubeletOptions(new Command('kubelet'))
   .description('the node agent: registers the node and runs the pods bound to it on Docker, over flannel')
@@ -41,6 +42,7 @@ const program = addKubeletOptions(new Command('kubelet'))
         backoff: { baseMs: o.crashloopBackoffBase, maxMs: o.crashloopBackoffMax, resetMs: o.crashloopBackoffReset },
         maxPods: o.maxPods,
         dns: { clusterDns: o.clusterDns, clusterDomain: o.clusterDomain, resolvConf: o.resolvConf },
+        ...(o.port > 0 && { kubeletPort: o.port }),
       },
       { log, store: cluster.store, docker, ...(cluster.api && { requestToken: apiTokenRequester(cluster.api.client), events: apiEventSink(cluster.api.client) }) },
     );
@@ -52,9 +54,11 @@ const program = addKubeletOptions(new Command('kubelet'))
       });
     }
     const healthz = o.healthzPort > 0 ? await startKubeletHealthz(o.healthzBindAddress, o.healthzPort, kubelet, log) : undefined;
+    const server = o.port > 0 ? await startKubeletServer(o, { nodeName, nodeIP, api: cluster.api?.client, pods: kubelet, docker, health: () => kubelet.health(), log }) : undefined;
     try {
       await kubelet.run(ac.signal);
     } finally {
+      server?.close();
       healthz?.close();
       docker.close();
       cluster.close();

@@ -32,6 +32,8 @@ export interface NodeFacts {
   readonly podCIDR: string | undefined;
   readonly capacity: Readonly<Record<string, string>>;
   readonly nodeInfo: Readonly<Record<string, string>>;
+  /** The kubelet server's port (status.daemonEndpoints.kubeletEndpoint.Port). */
+  readonly kubeletPort?: number;
 }
 
 export interface Readiness {
@@ -71,6 +73,7 @@ export function buildNode(prev: Node | undefined, f: NodeFacts, r: Readiness, no
       conditions: [ready, ...others],
       addresses: [...(f.ip ? [{ type: 'InternalIP', address: f.ip }] : []), { type: 'Hostname', address: f.name }],
       nodeInfo: { ...f.nodeInfo },
+      ...(f.kubeletPort !== undefined && { daemonEndpoints: { kubeletEndpoint: { Port: f.kubeletPort } } }),
     },
   };
 }

@@ -36,6 +36,21 @@ export interface KubeletOptions extends EtcdFlagValues {
   /** The node's resolv.conf ('' : none), for dnsPolicy Default and the search list. */
   readonly resolvConf: string;
   readonly logLevel: string;
+  /** The kubelet's HTTPS server (--port; 0: off) on --address. */
+  readonly port: number;
+  readonly address: string;
+  readonly tlsCertFile?: string;
+  readonly tlsPrivateKeyFile?: string;
+  /** Where the self-signed serving pair is kept (<root-dir>/pki when not given). */
+  readonly certDir: string;
+  readonly clientCaFile?: string;
+  readonly anonymousAuth: boolean;
+  readonly authenticationTokenWebhook: boolean;
+  readonly authenticationTokenWebhookCacheTtl: number;
+  /** Webhook or AlwaysAllow; undefined: Webhook on the API, AlwaysAllow on etcd. */
+  readonly authorizationMode?: 'Webhook' | 'AlwaysAllow';
+  readonly authorizationWebhookCacheAuthorizedTtl: number;
+  readonly authorizationWebhookCacheUnauthorizedTtl: number;
 }
 
 export const VERSION = '0.1.0';
@@ -77,6 +92,12 @@ function ipList(v: string): string[] {
   return out;
 }
 
+function bool(v: string): boolean {
+  if (/^(1|t|true)$/i.test(v)) return true;
+  if (/^(0|f|false)$/i.test(v)) return false;
+  throw new InvalidArgumentError('expected true or false');
+}
+
 function opt(flags: string, description: string): Option {
   const name = /--([a-z0-9-]+)/.exec(flags)![1]!;
   return new Option(flags, description).env(envName(name));
@@ -109,7 +130,19 @@ export function addKubeletOptions(cmd: Command): Command {
     .addOption(opt('--cluster-dns <ips>', 'the DNS server(s) of pods with dnsPolicy ClusterFirst, comma-separated (kube-dns\'s ClusterIP)').argParser(ipList).default([], ''))
     .addOption(opt('--cluster-domain <domain>', "the cluster's DNS domain: pods search <ns>.svc.<domain>, svc.<domain> and <domain>").default(''))
     .addOption(opt('--resolv-conf <file>', "the node's resolver configuration, for dnsPolicy Default and the search list of ClusterFirst ('': none)").default('/etc/resolv.conf'))
-    .addOption(opt('--log-level <level>', 'log level: trace, debug, info, warn, error').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'));
+    .addOption(opt('--log-level <level>', 'log level: trace, debug, info, warn, error').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
+    .addOption(opt('--port <port>', "the port of the kubelet's HTTPS server (logs, exec, attach, port-forward, /pods); 0 disables it").argParser(port).default(10250))
+    .addOption(opt('--address <ip>', "the address of the kubelet's HTTPS server").default('0.0.0.0'))
+    .addOption(opt('--tls-cert-file <file>', 'the serving certificate (with intermediates after it); a self-signed one in --cert-dir when absent'))
+    .addOption(opt('--tls-private-key-file <file>', "the serving certificate's key"))
+    .addOption(opt('--cert-dir <dir>', 'where the self-signed serving certificate is kept (default: <root-dir>/pki)'))
+    .addOption(opt('--client-ca-file <file>', 'client certificates signed by these authorities are authenticated (CN the user, O the groups)'))
+    .addOption(opt('--anonymous-auth [bool]', 'requests without credentials are system:anonymous (else 401)').argParser(bool).preset(true).default(false))
+    .addOption(opt('--authentication-token-webhook [bool]', 'bearer tokens are checked with a TokenReview to the API').argParser(bool).preset(true).default(true))
+    .addOption(opt('--authentication-token-webhook-cache-ttl <duration>', 'how long TokenReview answers are cached').argParser(flagDuration).default(120_000, '2m'))
+    .addOption(opt('--authorization-mode <mode>', 'Webhook (a SubjectAccessReview to the API per request) or AlwaysAllow (default: Webhook on the API, AlwaysAllow on etcd)').choices(['Webhook', 'AlwaysAllow']))
+    .addOption(opt('--authorization-webhook-cache-authorized-ttl <duration>', 'how long an allowing SubjectAccessReview answer is cached').argParser(flagDuration).default(300_000, '5m'))
+    .addOption(opt('--authorization-webhook-cache-unauthorized-ttl <duration>', 'how long a denying SubjectAccessReview answer is cached').argParser(flagDuration).default(30_000, '30s'));
 }
 
 /** The parsed flags; `etcdGiven`: --etcd-endpoints was set (on the command line or in the environment), not defaulted. */
@@ -142,10 +175,23 @@ export function kubeletOptions(raw: Record<string, unknown>, etcdGiven = false):
     clusterDomain: String(raw.clusterDomain ?? '').trim().replace(/\.$/, ''),
     resolvConf: String(raw.resolvConf ?? ''),
     logLevel: String(raw.logLevel),
+    port: Number(raw.port ?? 10250),
+    address: String(raw.address ?? '0.0.0.0'),
+    tlsCertFile: str(raw.tlsCertFile),
+    tlsPrivateKeyFile: str(raw.tlsPrivateKeyFile),
+    certDir: str(raw.certDir) ?? `${String(raw.rootDir).replace(/\/+$/, '')}/pki`,
+    clientCaFile: str(raw.clientCaFile),
+    anonymousAuth: raw.anonymousAuth === true,
+    authenticationTokenWebhook: raw.authenticationTokenWebhook !== false,
+    authenticationTokenWebhookCacheTtl: Number(raw.authenticationTokenWebhookCacheTtl ?? 120_000),
+    authorizationMode: raw.authorizationMode === 'Webhook' || raw.authorizationMode === 'AlwaysAllow' ? raw.authorizationMode : undefined,
+    authorizationWebhookCacheAuthorizedTtl: Number(raw.authorizationWebhookCacheAuthorizedTtl ?? 300_000),
+    authorizationWebhookCacheUnauthorizedTtl: Number(raw.authorizationWebhookCacheUnauthorizedTtl ?? 30_000),
   };
   for (const k of ['syncFrequency', 'fileCheckFrequency', 'plegRelistPeriod', 'nodeStatusUpdateFrequency', 'nodeMonitorPeriod', 'crashloopBackoffBase', 'crashloopBackoffMax'] as const) {
     if (!(o[k] >= 50)) throw new InvalidArgumentError(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} must be at least 50ms`);
   }
+  if ((o.tlsCertFile === undefined) !== (o.tlsPrivateKeyFile === undefined)) throw new InvalidArgumentError('--tls-cert-file and --tls-private-key-file go together');
   if (o.crashloopBackoffMax < o.crashloopBackoffBase) throw new InvalidArgumentError('--crashloop-backoff-max must not be shorter than --crashloop-backoff-base');
   if (o.nodeMonitorGracePeriod <= o.nodeStatusUpdateFrequency) throw new InvalidArgumentError('--node-monitor-grace-period must be longer than --node-status-update-frequency');
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as unknown as KubeletOptions;

@@ -158,6 +158,8 @@ const ROLES: readonly RoleSpec[] = [
     ],
   },
   { name: 'system:node', rules: NODE_RULES },
+  // Full use of the kubelets' API (bound to the apiserver's --kubelet-client-certificate user by the cluster's installer).
+  { name: 'system:kubelet-api-admin', rules: [r(READ, [''], ['nodes']), r(['proxy'], [''], ['nodes']), r(['*'], [''], ['nodes/proxy', 'nodes/metrics', 'nodes/stats', 'nodes/log'])] },
   { name: 'system:node-proxier', rules: [r(['list', 'watch'], [''], ['endpoints', 'services']), r(READ, [''], ['nodes']), events(), r(['list', 'watch'], ['discovery.k8s.io'], ['endpointslices'])] },
   {
     name: 'system:kube-scheduler',

@@ -1,0 +1,306 @@
+// The apiserver's way to the kubelets, as kube-apiserver's pod and node "connect" subresources go: pods/log
+// (a GET to the pod's kubelet's /containerLogs, its answer streamed back), pods/exec, pods/attach and
+// pods/portforward (the HTTP upgrade forwarded to /exec, /attach, /portForward, then the bytes piped
+// both ways untouched, so SPDY and WebSocket pass alike), and nodes/<name>/proxy/<path>. The kubelet is
+// found from the Node: the first of its status.addresses by --kubelet-preferred-address-types, the port
+// from status.daemonEndpoints.kubeletEndpoint.Port (10250 when unset). The apiserver presents
+// --kubelet-client-certificate/--kubelet-client-key and verifies the kubelet with
+// --kubelet-certificate-authority, or (without one) does not verify it, as kube-apiserver does.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import { errorMessage, type Logger } from '../common/index.js';
+import { ApiError, badRequest, internalError } from './errors.js';
+import { isObj, type Obj, objAt, strOf } from './object.js';
+
+export const DEFAULT_KUBELET_PORT = 10250;
+/**
+ * kubeadm's order rather than kube-apiserver's built-in one (Hostname first): this project's kubelets report
+ * their node name as Hostname, which the apiserver's host cannot always resolve, and their --node-ip as InternalIP.
+ */
+export const DEFAULT_PREFERRED_ADDRESS_TYPES = ['InternalIP', 'ExternalIP', 'Hostname'] as const;
+const ADDRESS_TYPES = new Set(['Hostname', 'InternalDNS', 'InternalIP', 'ExternalDNS', 'ExternalIP']);
+
+export type ConnectKind = 'exec' | 'attach' | 'portforward';
+const KUBELET_PATH: Readonly<Record<ConnectKind, string>> = { exec: 'exec', attach: 'attach', portforward: 'portForward' };
+
+/** --kubelet-preferred-address-types: known types, comma-separated. Throws naming an unknown one. */
+export function parseAddressTypes(v: string): string[] {
+  const out = v.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const t of out) if (!ADDRESS_TYPES.has(t)) throw new RangeError(`unknown address type ${JSON.stringify(t)}: expected ${[...ADDRESS_TYPES].join(', ')}`);
+  if (out.length === 0) throw new RangeError('at least one address type is needed');
+  return out;
+}
+
+/** Where a Node's kubelet listens. Pure; a 400-style ApiError when no address of a preferred type is reported. */
+export function kubeletAddress(node: Obj, types: readonly string[], defaultPort = DEFAULT_KUBELET_PORT): { host: string; port: number } {
+  const status = objAt(node, 'status');
+  const addrs = (Array.isArray(status.addresses) ? status.addresses : []).filter(isObj).map((a) => ({ type: strOf(a.type) ?? '', address: strOf(a.address) ?? '' }));
+  let host: string | undefined;
+  for (const t of types) {
+    host = addrs.find((a) => a.type === t && a.address)?.address;
+    if (host) break;
+  }
+  if (!host) throw badRequest(`no preferred addresses found; known addresses: [${addrs.map((a) => `{${a.type} ${a.address}}`).join(' ')}]`);
+  const p = objAt(status, 'daemonEndpoints', 'kubeletEndpoint').Port;
+  const port = typeof p === 'number' && p > 0 && p < 65536 ? p : defaultPort;
+  return { host, port };
+}
+
+const names = (list: unknown): string[] => (Array.isArray(list) ? list.filter(isObj).map((c) => strOf(c.name) ?? '') : []);
+
+/**
+ * The container a pods/log, exec or attach request is about: the one named, else the pod's only container,
+ * else the kubectl.kubernetes.io/default-container annotation's; kube-apiserver's 400s otherwise. Pure.
+ */
+export function containerOf(pod: Obj, requested: string | null): string {
+  const name = strOf(objAt(pod, 'metadata').name) ?? '';
+  const spec = objAt(pod, 'spec');
+  const containers = names(spec.containers);
+  const inits = names(spec.initContainers);
+  if (requested) {
+    if (!containers.includes(requested) && !inits.includes(requested)) throw badRequest(`container ${requested} is not valid for pod ${name}`);
+    return requested;
+  }
+  if (containers.length === 1) return containers[0]!;
+  const annotated = strOf(objAt(objAt(pod, 'metadata'), 'annotations')['kubectl.kubernetes.io/default-container']);
+  if (annotated && containers.includes(annotated)) return annotated;
+  const more = inits.length ? ` or one of the init containers: [${inits.join(' ')}]` : '';
+  throw badRequest(`a container name must be specified for pod ${name}, choose one of: [${containers.join(' ')}]${more}`);
+}
+
+/** The node a pod runs on (spec.nodeName); a 400 when it has none yet. Pure. */
+export function nodeOf(pod: Obj): string {
+  const node = strOf(objAt(pod, 'spec').nodeName);
+  if (!node) throw badRequest(`pod ${strOf(objAt(pod, 'metadata').name) ?? ''} does not have a host assigned`);
+  return node;
+}
+
+const LOG_PARAMS = ['follow', 'previous', 'timestamps', 'sinceSeconds', 'sinceTime', 'tailLines', 'limitBytes'] as const;
+
+/** The kubelet's /containerLogs query from a pods/log query: its PodLogOptions only. Pure. */
+export function kubeletLogQuery(q: URLSearchParams): URLSearchParams {
+  const out = new URLSearchParams();
+  for (const k of LOG_PARAMS) {
+    const v = q.get(k);
+    if (v !== null && v !== '') out.set(k, v);
+  }
+  return out;
+}
+
+const TRUE = new Set(['1', 't', 'T', 'true', 'TRUE', 'True']);
+
+/**
+ * The kubelet path of a connect request with its query, as kube-apiserver writes it: for exec and attach the
+ * `command` arguments and the streams under the kubelet's names (`input`, `output`, `error`, `tty`, each `1`
+ * when asked); for portforward the `ports` given. Pure.
+ */
+export function kubeletConnectPath(kind: ConnectKind, ns: string, pod: string, container: string | undefined, q: URLSearchParams): string {
+  const query = new URLSearchParams();
+  if (kind === 'portforward') for (const p of q.getAll('ports')) query.append('port', p);
+  else {
+    for (const c of q.getAll('command')) query.append('command', c);
+    for (const [api, kubelet] of [['stdin', 'input'], ['stdout', 'output'], ['stderr', 'error'], ['tty', 'tty']] as const) if (TRUE.has(q.get(api) ?? '')) query.set(kubelet, '1');
+  }
+  const qs = query.toString();
+  const parts = [KUBELET_PATH[kind], ns, pod, ...(container === undefined ? [] : [container])].map(encodeURIComponent).join('/');
+  return `/${parts}${qs ? `?${qs}` : ''}`;
+}
+
+/** Headers not forwarded to the kubelet: the client's credentials and the hop's own. */
+const DROPPED = (h: string): boolean => h === 'authorization' || h === 'host' || h.startsWith('impersonate-');
+
+export interface KubeletClientConfig {
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+  readonly ca?: Buffer;
+  readonly preferredAddressTypes: readonly string[];
+  readonly timeoutMs: number;
+}
+
+export interface KubeletProxyDeps {
+  getPod(ns: string, name: string): Promise<Obj>;
+  getNode(name: string): Promise<Obj>;
+  readonly log: Logger;
+}
+
+function statusJson(e: ApiError): string {
+  return JSON.stringify(e.toStatus());
+}
+
+/** A kubelet's non-2xx answer as kube-apiserver's response checker turns it into a Status. */
+function kubeletError(status: number, body: string, resource: string, name: string): ApiError {
+  const text = body.trim();
+  if (status === 400) return badRequest(text);
+  if (status === 500) return internalError(text);
+  if (status === 404) return new ApiError(404, 'NotFound', `the server could not find the requested resource ( ${resource} ${name})${text ? `: ${text}` : ''}`, { name, kind: resource });
+  if (status === 401) return new ApiError(401, 'Unauthorized', `the kubelet refused the apiserver's credentials (${resource} ${name}): ${text}`);
+  if (status === 403) return new ApiError(403, 'Forbidden', `the kubelet refused the apiserver (${resource} ${name}): ${text}`);
+  return new ApiError(status >= 400 && status < 600 ? status : 500, 'InternalError', `the server responded with the status code ${status} but did not return more information (${resource} ${name}): ${text}`);
+}
+
+export class KubeletProxy {
+  constructor(
+    private readonly c: KubeletClientConfig,
+    private readonly d: KubeletProxyDeps,
+  ) {}
+
+  private tls(host: string): ConnectionOptions {
+    return {
+      ...(this.c.cert && { cert: this.c.cert }),
+      ...(this.c.key && { key: this.c.key }),
+      ...(this.c.ca ? { ca: this.c.ca, rejectUnauthorized: true } : { rejectUnauthorized: false }),
+      ...(isIP(host) === 0 && { servername: host }),
+    };
+  }
+
+  private async nodeTarget(nodeName: string): Promise<{ host: string; port: number }> {
+    return kubeletAddress(await this.d.getNode(nodeName), this.c.preferredAddressTypes);
+  }
+
+  /** GET pods/<name>/log: the kubelet's answer streamed through; returns the status sent. */
+  async podLog(ns: string, name: string, q: URLSearchParams, req: IncomingMessage, res: ServerResponse): Promise<number> {
+    const pod = await this.d.getPod(ns, name);
+    const container = containerOf(pod, q.get('container'));
+    const target = await this.nodeTarget(nodeOf(pod));
+    const qs = kubeletLogQuery(q).toString();
+    const path = `/containerLogs/${[ns, name, container].map(encodeURIComponent).join('/')}${qs ? `?${qs}` : ''}`;
+    const up = await this.get(target, path, 'pods/log', name);
+    res.writeHead(200, { 'Content-Type': up.headers['content-type'] ?? 'text/plain', 'Cache-Control': 'no-cache, private' });
+    res.flushHeaders();
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        up.destroy();
+        if (!res.writableEnded) res.end();
+        resolve();
+      };
+      up.pipe(res, { end: false });
+      up.once('end', done);
+      up.once('error', done);
+      res.once('close', done);
+      req.once('aborted', done);
+    });
+    return 200;
+  }
+
+  /** nodes/<name>/proxy/<rest>: the request passed to the kubelet's <rest>, its answer streamed back. */
+  async nodeProxy(nodeName: string, rest: string, q: URLSearchParams, req: IncomingMessage, res: ServerResponse): Promise<number> {
+    const target = await this.nodeTarget(nodeName);
+    const qs = q.toString();
+    const headers: Record<string, string | string[]> = {};
+    for (const [k, v] of Object.entries(req.headersDistinct)) if (v && !DROPPED(k)) headers[k] = v;
+    const up = await new Promise<IncomingMessage>((resolve, reject) => {
+      const r = httpsRequest({ host: target.host, port: target.port, method: req.method, path: `${rest || '/'}${qs ? `?${qs}` : ''}`, headers, ...this.tls(target.host), agent: false, timeout: this.c.timeoutMs }, resolve);
+      r.on('timeout', () => r.destroy(new Error(`no answer from the kubelet at ${target.host}:${target.port} in ${this.c.timeoutMs} ms`)));
+      r.on('error', (e) => reject(internalError(`error trying to reach the kubelet at ${target.host}:${target.port}: ${errorMessage(e)}`)));
+      req.pipe(r);
+    });
+    const status = up.statusCode ?? 502;
+    const out: Record<string, string | string[]> = {};
+    for (const [k, v] of Object.entries(up.headersDistinct)) if (v && k !== 'connection' && k !== 'transfer-encoding') out[k] = v;
+    res.writeHead(status, out);
+    up.pipe(res);
+    await new Promise<void>((resolve) => {
+      res.once('close', () => {
+        up.destroy();
+        resolve();
+      });
+    });
+    return status;
+  }
+
+  private get(target: { host: string; port: number }, path: string, resource: string, name: string): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const r = httpsRequest({ host: target.host, port: target.port, method: 'GET', path, ...this.tls(target.host), agent: false }, (res) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 200 && status < 300) return resolve(res);
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size <= 64 * 1024) chunks.push(c);
+        });
+        res.once('end', () => reject(kubeletError(status, Buffer.concat(chunks).toString('utf8'), resource, name)));
+        res.once('error', (e) => reject(internalError(errorMessage(e))));
+      });
+      const timer = setTimeout(() => r.destroy(new Error(`no answer in ${this.c.timeoutMs} ms`)), this.c.timeoutMs);
+      r.once('response', () => clearTimeout(timer));
+      r.on('error', (e) => {
+        clearTimeout(timer);
+        reject(internalError(`error trying to reach the kubelet at ${target.host}:${target.port}: ${errorMessage(e)}`));
+      });
+      r.end();
+    });
+  }
+
+  /**
+   * An upgrade request for pods/<name>/exec|attach|portforward (or a node proxy path): the request line and
+   * headers written to the kubelet over TLS, then both connections piped. The kubelet's answer (101 and its
+   * protocol, or an error) reaches the client as the kubelet wrote it. A failure before that is answered here.
+   */
+  async connect(kind: ConnectKind, ns: string, name: string, q: URLSearchParams, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const pod = await this.d.getPod(ns, name);
+    const container = kind === 'portforward' ? undefined : containerOf(pod, q.get('container'));
+    const target = await this.nodeTarget(nodeOf(pod));
+    await this.tunnel(target, kubeletConnectPath(kind, ns, name, container, q), req, socket, head);
+    this.d.log.info({ kind, namespace: ns, pod: name, container, node: strOf(objAt(pod, 'spec').nodeName), kubelet: `${target.host}:${target.port}` }, 'stream proxied to the kubelet');
+  }
+
+  /** An upgrade of nodes/<name>/proxy/<rest>. */
+  async connectNode(nodeName: string, rest: string, q: URLSearchParams, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const qs = q.toString();
+    await this.tunnel(await this.nodeTarget(nodeName), `${rest || '/'}${qs ? `?${qs}` : ''}`, req, socket, head);
+  }
+
+  private tunnel(target: { host: string; port: number }, path: string, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const up = tlsConnect({ host: target.host, port: target.port, ...this.tls(target.host) });
+      const timer = setTimeout(() => up.destroy(new Error(`no connection in ${this.c.timeoutMs} ms`)), this.c.timeoutMs);
+      let connected = false;
+      up.once('secureConnect', () => {
+        clearTimeout(timer);
+        connected = true;
+        const lines = [`${req.method ?? 'GET'} ${path} HTTP/1.1`, `Host: ${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`];
+        for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+          const k = req.rawHeaders[i]!;
+          if (!DROPPED(k.toLowerCase())) lines.push(`${k}: ${req.rawHeaders[i + 1]!}`);
+        }
+        up.write(`${lines.join('\r\n')}\r\n\r\n`);
+        if (head.length) up.write(head);
+        up.pipe(socket);
+        socket.pipe(up);
+        const close = (): void => {
+          up.destroy();
+          socket.destroy();
+        };
+        up.once('close', close);
+        socket.once('close', close);
+        resolve();
+      });
+      up.once('error', (e) => {
+        clearTimeout(timer);
+        if (connected) {
+          socket.destroy();
+          return;
+        }
+        reject(internalError(`error dialing backend: ${errorMessage(e)}`));
+      });
+      socket.once('error', () => up.destroy());
+    });
+  }
+}
+
+/** An ApiError answered on a connection that asked for an upgrade (no ServerResponse there). */
+export function answerOnSocket(socket: Duplex, e: ApiError): void {
+  const body = statusJson(e);
+  const text = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 500: 'Internal Server Error' }[e.httpStatus] ?? 'Error';
+  socket.end(`HTTP/1.1 ${e.httpStatus} ${text}\r\nContent-Type: application/json\r\nCache-Control: no-cache, private\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
+
+/** The kubelet path of /api/v1/nodes/<name>/proxy/<rest>: `/<rest>` (`/` when none). Pure. */
+export function nodeProxyRest(pathname: string): string {
+  const m = /^\/api\/v1\/nodes\/[^/]+\/proxy(\/.*)?$/.exec(pathname);
+  return m?.[1] ?? '/';
+}
