@@ -2,9 +2,8 @@
 // 'R' or 'D' (daemon-codec.ts), wait for 'G', run the plugin's skeleton in this process and send the
 // exit code, stdout and stderr back. A request from another network or mount namespace is declined:
 // its paths and links are not ours, so the shim runs the plugin where it is.
-import { stat, unlink } from 'node:fs/promises';
+import { chmod, stat, unlink } from 'node:fs/promises';
 import { type Server, type Socket, createConnection, createServer } from 'node:net';
-import { chmod } from 'node:fs/promises';
 import { errorMessage } from '../core/index.js';
 import { DECLINE, FrameError, GO, type NsId, READY, type ShimRequest, decodeRequest, encodeResponse, sameNamespaces, takeFrame } from './daemon-codec.js';
 import type { PluginFuncs, PluginInfo } from './skel.js';
