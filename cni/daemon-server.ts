@@ -82,8 +82,8 @@ export async function startCniDaemon(o: CniDaemonOptions): Promise<CniDaemon> {
     if (!plugin) throw new Error('unreachable: checked before READY');
     const out = await dispatch(plugin.funcs, plugin.info, { env, readStdin: () => Promise.resolve(req.stdin.toString('utf8')), isOwnNetns: o.isOwnNetns });
     if (out.stderr) stderr.push(Buffer.from(out.stderr));
-    sock.end(encodeResponse({ exitCode: out.exitCode, stdout: Buffer.from(out.stdout), stderr: Buffer.concat(stderr) }));
     o.log.debug({ plugin: req.plugin, command: env.CNI_COMMAND, containerId: env.CNI_CONTAINERID, exitCode: out.exitCode, ms: Math.round(performance.now() - t0) }, 'request served');
+    sock.end(encodeResponse({ exitCode: out.exitCode, stdout: Buffer.from(out.stdout), stderr: Buffer.concat(stderr) }));
   }
 
   function onConnection(sock: Socket): void {

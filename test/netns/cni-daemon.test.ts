@@ -81,6 +81,12 @@ async function cycle(pod: CniPodNs, env: Record<string, string>): Promise<Step[]
 const served = (d: Proc, plugin: string, command: string): number =>
   d.stderr().split('\n').filter((l) => l.includes('"request served"') && l.includes(`"plugin":"${plugin}"`) && l.includes(`"command":"${command}"`)).length;
 
+/** The daemon's count of served requests once its log pipe has caught up (bounded: 5 s). */
+async function servedSoon(d: Proc, plugin: string, command: string, want: number): Promise<number> {
+  for (let i = 0; i < 100 && served(d, plugin, command) < want; i++) await new Promise((r) => setTimeout(r, 50));
+  return served(d, plugin, command);
+}
+
 describe('CNI shims and flannel-cni-daemon', () => {
   it('give the same results and on-disk state through the daemon as through the Node fallback', async () => {
     const a = lab.host('a');
@@ -88,14 +94,17 @@ describe('CNI shims and flannel-cni-daemon', () => {
     const env = { FLANNEL_CNI_SOCKET: socket };
 
     const daemon = await spawnCniDaemon(a, socket);
-    const viaDaemon = await cycle(pod, env);
-    // Both of our plugins went through the daemon: flannel from the runtime, host-local from the bridge.
-    for (const cmd of ['ADD', 'CHECK', 'DEL']) expect(served(daemon, 'flannel', cmd), cmd).toBe(1);
-    expect(served(daemon, 'host-local', 'ADD')).toBe(1);
-    expect(served(daemon, 'host-local', 'DEL')).toBe(1);
-
-    daemon.kill('SIGKILL'); // its socket stays behind: the shims meet ECONNREFUSED
-    expect(await daemon.wait(10_000)).toBeDefined();
+    let viaDaemon: Step[];
+    try {
+      viaDaemon = await cycle(pod, env);
+      // Both of our plugins went through the daemon: flannel from the runtime, host-local from the bridge.
+      for (const cmd of ['ADD', 'CHECK', 'DEL']) expect(await servedSoon(daemon, 'flannel', cmd, 1), cmd).toBe(1);
+      expect(await servedSoon(daemon, 'host-local', 'ADD', 1)).toBe(1);
+      expect(await servedSoon(daemon, 'host-local', 'DEL', 1)).toBe(1);
+    } finally {
+      daemon.kill('SIGKILL'); // its socket stays behind: the shims meet ECONNREFUSED
+      expect(await daemon.wait(10_000)).toBeDefined();
+    }
     const viaNode = await cycle(pod, env);
 
     expect(viaDaemon[0]?.result).toMatchObject({ cniVersion: '1.0.0', ips: [{ address: '10.5.1.2/24', gateway: '10.5.1.1' }] });
@@ -113,6 +122,7 @@ describe('CNI shims and flannel-cni-daemon', () => {
       const r = await runCommand([FLANNEL], { env: { CNI_COMMAND: 'VERSION', FLANNEL_CNI_SOCKET: socket }, timeoutMs: 20_000 });
       expect(r.code).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ cniVersion: '1.0.0', supportedVersions: expect.arrayContaining(['1.0.0']) });
+      for (let i = 0; i < 100 && !daemon.stderr().includes('request declined'); i++) await new Promise((res) => setTimeout(res, 50));
       expect(daemon.stderr()).toMatch(/"why":"the shim runs in another network or mount namespace".*"msg":"request declined/);
       expect(served(daemon, 'flannel', 'VERSION')).toBe(0);
     } finally {
@@ -131,7 +141,7 @@ describe('CNI shims and flannel-cni-daemon', () => {
       expect(adds.filter((r) => r.code !== 0).map((r) => r.stdout)).toEqual([]);
       const ips = adds.map((r) => String((r.json?.ips as { address: string }[])[0]?.address));
       expect(new Set(ips).size).toBe(pods.length);
-      expect(served(daemon, 'flannel', 'ADD')).toBe(pods.length);
+      expect(await servedSoon(daemon, 'flannel', 'ADD', pods.length)).toBe(pods.length);
       const dels = await Promise.all(pods.map((p, i) => runCni(a, FLANNEL, { command: 'DEL', containerId: `c${i}`, netns: p.nsPath, conf, env, timeoutMs: 60_000 })));
       expect(dels.filter((r) => r.code !== 0).map((r) => r.stdout)).toEqual([]);
       expect(Object.keys(await snapshot(ipamDir)).filter((f) => /\d+\.\d+\.\d+\.\d+$/.test(f))).toEqual([]);
