@@ -28,7 +28,11 @@ export interface PluginExec {
 export const DEFAULT_DELEGATE_TIMEOUT_MS = 120_000;
 const OUTPUT_CAP = 16 * 1024 * 1024;
 
-export const realExec: PluginExec = {
+/**
+ * The real process edge. With `onStderr`, a delegate's stderr is handed over instead of going
+ * straight to ours: the CNI daemon runs many requests in one process and returns each one's own.
+ */
+export const spawnExec = (onStderr?: (chunk: Buffer) => void): PluginExec => ({
   async find(plugin, dirs) {
     for (const d of dirs) {
       const file = path.join(d, plugin);
@@ -45,7 +49,8 @@ export const realExec: PluginExec = {
     return new Promise<PluginRun>((resolve, reject) => {
       const clean: Record<string, string> = {};
       for (const [k, v] of Object.entries(env)) if (v !== undefined) clean[k] = v;
-      const child = spawn(file, [], { env: clean, stdio: ['pipe', 'pipe', 'inherit'] });
+      const child = spawn(file, [], { env: clean, stdio: ['pipe', 'pipe', onStderr ? 'pipe' : 'inherit'] });
+      if (onStderr) child.stderr?.on('data', onStderr);
       let stdout = '';
       let timedOut = false;
       const timer = setTimeout(() => {
@@ -67,7 +72,9 @@ export const realExec: PluginExec = {
       child.stdin?.end(stdin);
     });
   },
-};
+});
+
+export const realExec: PluginExec = spawnExec();
 
 /** The CNI error a failed plugin printed, or a generic one naming the plugin and its exit status. */
 export function delegateError(plugin: string, run: PluginRun, timeoutMs: number): CniError {

@@ -170,7 +170,8 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-async function sameNetns(path: string): Promise<boolean> {
+/** True when `path` is the network namespace this process runs in. */
+export async function sameNetns(path: string): Promise<boolean> {
   try {
     const [a, b] = await Promise.all([stat(path), stat('/proc/self/ns/net')]);
     return a.dev === b.dev && a.ino === b.ino;

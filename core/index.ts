@@ -43,3 +43,4 @@ export {
 } from './json.js';
 export { parseDuration, DurationError } from './duration.js';
 export { withTimeout, mapLimit } from './async.js';
+export { enableCjsCompileCache } from './compile-cache.js';

@@ -3,13 +3,20 @@
 // as a symlink (resolved to the real file, whose directory holds the JS) or as a copy (which falls
 // back to the absolute dist path baked in here). Node is the one that ran the build, else `node` on
 // PATH; if neither exists the wrapper prints a CNI error instead of failing silently.
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+// With a C compiler (cc, or $CC) each executable is instead cni/shim.c built for that plugin: it
+// hands the request to flannel-cni-daemon when one listens, and otherwise runs the same entry point
+// the same way. Without one the sh wrappers above are written, and the daemon goes unused.
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const out = path.join(repo, 'dist', 'cni');
 const q = (s) => `'${s.replaceAll("'", `'\\''`)}'`;
+
+// The daemon the shims talk to is a bin of its own (package.json).
+chmodSync(path.join(out, 'daemon-main.js'), 0o755);
 
 const plugins = { flannel: 'flannel-main.js', 'host-local': 'host-local-main.js' };
 mkdirSync(out, { recursive: true });
@@ -29,6 +36,20 @@ fi
 exec "$node" "$js" "$@"
 `;
   const file = path.join(out, name);
+  const c = (v) => JSON.stringify(v); // a C string literal for these ASCII paths
+  const cc = process.env.CC || 'cc';
+  const tmp = `${file}.tmp`;
+  const built = spawnSync(
+    cc,
+    ['-O2', '-Wall', '-Wextra', `-DPLUGIN_NAME=${c(name)}`, `-DPLUGIN_ENTRY=${c(entry)}`, `-DBAKED_ENTRY=${c(baked)}`, `-DNODE_BIN=${c(process.execPath)}`, '-o', tmp, path.join(repo, 'cni', 'shim.c')],
+    { stdio: ['ignore', 'inherit', 'inherit'] },
+  );
+  if (built.status === 0) {
+    renameSync(tmp, file);
+    continue;
+  }
+  rmSync(tmp, { force: true });
+  console.warn(`build-cni: cannot compile cni/shim.c with ${cc} (${built.error?.message ?? `exit ${built.status}`}): ${name} is a sh wrapper, without flannel-cni-daemon`);
   writeFileSync(file, script);
   chmodSync(file, 0o755);
 }

@@ -263,6 +263,22 @@ describe('disk store', () => {
     for (let i = 0; i < events.length; i += 2) expect(events[i]!.slice(0, -1)).toBe(events[i + 1]!.slice(0, -1));
   });
 
+  it('queues holders of one directory in this process, and one that times out keeps the order', async () => {
+    const a = await DiskStore.open('net1', dir);
+    const impatient = await DiskStore.open('net1', dir, { lockTimeoutMs: 100 });
+    const events: string[] = [];
+    const first = a.withLock(async () => {
+      events.push('a+');
+      await new Promise((r) => setTimeout(r, 400));
+      events.push('a-');
+    });
+    const gaveUp = impatient.withLock(async () => void events.push('never')).catch((e: unknown) => e);
+    const third = a.withLock(async () => void events.push('c'));
+    expect(((await gaveUp) as Error).name).toBe('LockTimeoutError');
+    await Promise.all([first, third]);
+    expect(events).toEqual(['a+', 'a-', 'c']);
+  });
+
   it('gives up waiting for the lock after the timeout', async () => {
     const held = await lockFile(path.join(dir, 'lock'), 1000);
     try {

@@ -8,10 +8,13 @@
 // or CHECK) adds what O_EXCL alone cannot: the duplicate-allocation check and the reservation are
 // one step, `last_reserved_ip` moves forward in order, and a DEL's scan never races an ADD of the
 // same container. Waiting for the lock is bounded (LockTimeoutError, CNI "try again later").
+// Within one process (the CNI daemon serves many requests at once) the holders of one directory
+// also queue in memory before taking the flock, so that at most one flock(1) helper per directory
+// waits in the kernel instead of one per request.
 import { mkdir, open, readFile, readdir, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type IpAddr, formatIp, isIp, parseIp } from '../../core/index.js';
-import { StoreError } from './errors.js';
+import { LockTimeoutError, StoreError } from './errors.js';
 import { lockFile } from './lock.js';
 import type { LockedStore } from './store.js';
 
@@ -24,6 +27,19 @@ const SCAN_CONCURRENCY = 32;
 
 const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 const errCode = (e: unknown): string | undefined => (e instanceof Error && 'code' in e && typeof e.code === 'string' ? e.code : undefined);
+
+/** This process's queue per store directory: the promise the last holder resolves when done. */
+const queues = new Map<string, Promise<void>>();
+
+/** Resolves when `p` does, or rejects after `ms`. */
+async function within(p: Promise<void>, ms: number, onTimeout: () => Error): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(onTimeout()), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export interface DiskStoreOptions {
   readonly lockTimeoutMs?: number;
@@ -49,11 +65,24 @@ export class DiskStore implements LockedStore {
   }
 
   async withLock<T>(fn: () => Promise<T>): Promise<T> {
-    const lock = await lockFile(path.join(this.dir, LOCK_FILE), this.lockTimeoutMs);
+    const lockPath = path.join(this.dir, LOCK_FILE);
+    const before = queues.get(this.dir) ?? Promise.resolve();
+    let done!: () => void;
+    const mine = before.then(() => new Promise<void>((resolve) => (done = resolve)));
+    queues.set(this.dir, mine);
+    const t0 = Date.now();
     try {
-      return await fn();
+      await within(before, this.lockTimeoutMs, () => new LockTimeoutError(lockPath, this.lockTimeoutMs));
+      const lock = await lockFile(lockPath, Math.max(1, this.lockTimeoutMs - (Date.now() - t0)));
+      try {
+        return await fn();
+      } finally {
+        await lock.release();
+      }
     } finally {
-      await lock.release();
+      // Whoever queued behind us still waits for `before` too: giving up early keeps the order.
+      void before.then(() => done());
+      if (queues.get(this.dir) === mine) void mine.then(() => queues.get(this.dir) === mine && queues.delete(this.dir));
     }
   }
 

@@ -14,11 +14,11 @@ import { printResults, type BenchResult } from './stats.js';
 
 const benches: Record<string, { title: string; run: () => Promise<BenchResult[]> }> = {
   leases: { title: 'Lease acquisition, 1,000 nodes, one etcd', run: () => benchConcurrentAcquire(1000) },
-  coldstart: { title: 'flanneld cold start', run: () => benchColdStart(5) },
+  coldstart: { title: 'flanneld cold start', run: () => benchColdStart(9) },
   dataplane: { title: 'Data plane: iperf3 TCP and ping, pod to pod over VXLAN vs the underlay', run: () => benchDataplane({ rounds: 3, seconds: 5, pings: 20 }) },
   controlplane: { title: 'Control plane: 5,000 peer leases, one flanneld (vxlan)', run: () => benchControlPlane(5000, 200) },
   kubelet: { title: 'kubelet: pod startup latency (etcd write → Running with podIP), 50 pods, image present', run: () => benchKubelet(50, 500) },
-  cni: { title: 'CNI ADD/DEL latency: flannel -> bridge -> our host-local vs bridge + Debian host-local', run: () => benchCni(30) },
+  cni: { title: 'CNI ADD/DEL latency, one and 40 at once: flannel -> bridge -> our host-local (shims -> daemon, and daemon off) vs bridge + Debian host-local', run: () => benchCni(30, 40, 5) },
   apiserver: { title: 'kube-apiserver: 10,000 pod creates at concurrency 50 vs etcd, kubectl get pods, one change to 100 watchers, RSS', run: () => benchApiServer() },
   scheduler: { title: 'kube-scheduler: 10,000 pending pods onto 1,000 nodes (binds/s vs creates/s, spread), an RC scaled 0→500', run: () => benchScheduler() },
   dns: { title: 'Cluster DNS: service names over UDP, kube-dns vs dnsmasq (same names, same load generator)', run: () => benchDns() },

@@ -28,6 +28,8 @@ export interface CniCall {
   readonly args?: string;
   readonly conf: unknown;
   readonly timeoutMs?: number;
+  /** More environment, e.g. FLANNEL_CNI_SOCKET for the shims. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface CniOutcome {
@@ -58,9 +60,20 @@ export async function runCni(at: Endpoint, file: string, c: CniCall): Promise<Cn
     ...(c.netns !== undefined && { CNI_NETNS: c.netns }),
     ...(c.command !== 'VERSION' && { CNI_IFNAME: c.ifName ?? 'eth0' }),
     ...(c.args !== undefined && { CNI_ARGS: c.args }),
+    ...c.env,
   };
   const r = await at.exec([file], { env, input: typeof c.conf === 'string' ? c.conf : JSON.stringify(c.conf), timeoutMs: c.timeoutMs ?? 30_000 });
   return { code: r.code, stdout: r.stdout, stderr: r.stderr, json: parseObject(r.stdout), ms: r.ms, timedOut: r.timedOut };
+}
+
+/** The CNI daemon our plugin shims hand requests to (dist/cni/flannel, host-local are the shims). */
+export const CNI_DAEMON = path.join(CNI_DIST, 'daemon-main.js');
+
+/** Starts flannel-cni-daemon in `h`'s namespaces on `socket`; resolves once the socket answers. */
+export async function spawnCniDaemon(h: Host, socket: string, tag = 'cni-daemon'): Promise<Proc> {
+  const proc = h.spawn([process.execPath, CNI_DAEMON, '--socket', socket, '--log-level', 'debug'], { logFile: `${tag}.log` });
+  await proc.waitForOutput(/"msg":"listening"/, 20_000, 'err');
+  return proc;
 }
 
 /** A pod's namespace for CNI: created empty (the plugins add eth0), removed with the lab. */
