@@ -32,6 +32,7 @@ export const API_RESOURCES: readonly ApiResource[] = [
   { keyPrefix: 'namespaces/', base: '/api/v1', resource: 'namespaces', namespaced: false, status: true },
   { keyPrefix: 'serviceaccounts/', base: '/api/v1', resource: 'serviceaccounts', namespaced: true, status: false },
   { keyPrefix: 'leases/', base: '/apis/coordination.k8s.io/v1', resource: 'leases', namespaced: true, status: false },
+  { keyPrefix: 'networkpolicies/', base: '/apis/networking.k8s.io/v1', resource: 'networkpolicies', namespaced: true, status: false },
 ];
 
 /** Where a key or a key prefix is in the API. */

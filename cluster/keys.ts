@@ -15,6 +15,7 @@ export const keys = {
   configMaps: () => `${REGISTRY}/configmaps/`,
   namespaces: () => `${REGISTRY}/namespaces/`,
   serviceAccounts: () => `${REGISTRY}/serviceaccounts/`,
+  networkPolicies: () => `${REGISTRY}/networkpolicies/`,
 } as const;
 
 /** `<prefix><namespace>/<name>` → [namespace, name], or undefined for a key of another shape. */
