@@ -15,11 +15,11 @@
 //                           pod address → goto the chain of the policies selecting it (unselected pods: no entry, accepted)
 //   eg-<h> / in-<h>    one per set of policies selecting some pod: jump pol-<p>-eg … ; reject
 //   pol-<p>-in/-eg     one per policy and direction: per rule, e.g.
-//                      ip saddr @pol-<p>-in-0-pods meta l4proto . th dport @pol-<p>-in-0-ports accept
+//                      ip saddr @pol-<p>-in-0-pods meta l4proto . th dport { tcp . 80, udp . 53-60 } accept
 //
-// Per rule, sets of the peers' addresses (-pods), of the ipBlocks minus their excepts (-cidrs, intervals),
-// of port numbers and ranges (-ports, `proto . port` intervals) and of named ports resolved to the pods
-// that have them (-named, `ip . proto . port`). The rules of a policy's chain depend on its spec only; a pod
+// Per rule, named sets of the peers' addresses (-pods) and of named ports resolved to the pods that have
+// them (-named, `ip . proto . port`); the ipBlocks minus their excepts and the port numbers and ranges,
+// which the spec alone gives, are anonymous sets in the rule. The rules of a policy's chain depend on its spec only; a pod
 // or namespace change is set elements (and, when a pod's set of selecting policies is new, one chain).
 // Traffic from this node's own addresses never reaches the forward hook (it leaves through output), so
 // the kubelet's probes are never judged. Denied traffic is rejected (ICMP administratively prohibited)
@@ -38,8 +38,6 @@ export const policyChain = (hash: string, d: Dir): string => `pol-${hash}-${shor
 
 const DECL = {
   pods: 'type ipv4_addr ;',
-  cidrs: 'type ipv4_addr ; flags interval ;',
-  ports: 'type inet_proto . inet_service ; flags interval ;',
   named: 'type ipv4_addr . inet_proto . inet_service ;',
 };
 
@@ -55,19 +53,15 @@ function ruleParts(r: ResolvedRule, d: Dir, prefix: string, sets: Map<string, Se
       sets.set(`${prefix}-pods`, setOf(DECL.pods, p.ips));
       peers.push(`${peerField} @${prefix}-pods `);
     }
-    if (r.shape.cidrPeers) {
-      sets.set(`${prefix}-cidrs`, setOf(DECL.cidrs, p.ranges.map(rangeElement)));
-      peers.push(`${peerField} @${prefix}-cidrs `);
-    }
+    // The blocks and the port numbers come from the spec alone: anonymous sets in the rule, fewer named
+    // sets for nft to read back on every later transaction. An empty one cannot be written: no rule then.
+    if (r.shape.cidrPeers && p.ranges.length) peers.push(`${peerField} { ${p.ranges.map(rangeElement).join(', ')} } `);
   }
   const ports: string[] = [];
   if (r.ports === 'all') ports.push('');
   else {
     const p = r.ports;
-    if (r.shape.numeric) {
-      sets.set(`${prefix}-ports`, setOf(DECL.ports, p.numeric.map((n) => `${n.proto} . ${n.from === n.to ? n.from : `${n.from}-${n.to}`}`)));
-      ports.push(`meta l4proto . th dport @${prefix}-ports `);
-    }
+    if (r.shape.numeric) ports.push(`meta l4proto . th dport { ${p.numeric.map((n) => `${n.proto} . ${n.from === n.to ? n.from : `${n.from}-${n.to}`}`).join(', ')} } `);
     if (r.shape.named) {
       sets.set(`${prefix}-named`, setOf(DECL.named, p.named));
       ports.push(`ip daddr . meta l4proto . th dport @${prefix}-named `);
@@ -98,7 +92,20 @@ export interface Selection {
 
 export const selectionOf = (rp: ResolvedPolicy): Selection => ({ hash: rp.policy.hash, ingress: rp.ingress ? rp.selected : [], egress: rp.egress ? rp.selected : [] });
 
-const comboName = (d: Dir, hashes: readonly string[]): string => `${short(d)}-${createHash('sha256').update(hashes.join(',')).digest('hex').slice(0, 12)}`;
+export const comboName = (d: Dir, hashes: readonly string[]): string => `${short(d)}-${createHash('sha256').update(hashes.join(',')).digest('hex').slice(0, 12)}`;
+/** The chain of a set of policies (sorted hashes): the union of their rules, then reject. */
+export const comboChain = (d: Dir, sorted: readonly string[]): ChainSpec => ({ rules: [...sorted.map((h) => `jump ${policyChain(h, d)}`), DENY] });
+export const MAP_DECL = 'type ipv4_addr : verdict ;';
+export const SELF_DECL = 'type ipv4_addr . ipv4_addr ;';
+
+/** The two base chains. */
+export function baseChain(d: Dir): ChainSpec {
+  const field = d === 'ingress' ? 'ip daddr' : 'ip saddr';
+  return {
+    hook: `type filter hook forward priority ${d === 'egress' ? 'filter - 1' : 'filter'} ; policy accept ;`,
+    rules: ['ct state established,related accept', `ip saddr . ip daddr @${MAP.self} accept`, `${field} vmap @${MAP[d]}`],
+  };
+}
 
 /** The base chains, the per-pod verdict maps and the chains of the policy sets they point to. */
 export function globalPart(selections: Iterable<Selection>): Part {
@@ -116,21 +123,17 @@ export function globalPart(selections: Iterable<Selection>): Part {
   const sets = new Map<string, SetSpec>();
   const self = new Set<string>();
   for (const d of ['egress', 'ingress'] as const) {
-    const field = d === 'ingress' ? 'ip daddr' : 'ip saddr';
-    chains.set(d, {
-      hook: `type filter hook forward priority ${d === 'egress' ? 'filter - 1' : 'filter'} ; policy accept ;`,
-      rules: ['ct state established,related accept', `ip saddr . ip daddr @${MAP.self} accept`, `${field} vmap @${MAP[d]}`],
-    });
+    chains.set(d, baseChain(d));
     const els = new Map<string, string>();
     for (const [ip, hs] of byPod[d]) {
       const sorted = [...new Set(hs)].sort();
       const name = comboName(d, sorted);
-      if (!chains.has(name)) chains.set(name, { rules: [...sorted.map((h) => `jump ${policyChain(h, d)}`), DENY] });
+      if (!chains.has(name)) chains.set(name, comboChain(d, sorted));
       els.set(ip, `goto ${name}`);
       self.add(`${ip} . ${ip}`);
     }
-    sets.set(MAP[d], { kind: 'map', decl: 'type ipv4_addr : verdict ;', elements: els });
+    sets.set(MAP[d], { kind: 'map', decl: MAP_DECL, elements: els });
   }
-  sets.set(MAP.self, setOf('type ipv4_addr . ipv4_addr ;', self));
+  sets.set(MAP.self, setOf(SELF_DECL, self));
   return { chains, sets };
 }

@@ -61,7 +61,8 @@ export function policyConcerns(pol: Policy, pod: PodInfo, v: ClusterView, node: 
     }
     for (const peer of r.peers) {
       if (peer.kind === 'cidr') {
-        if (inRanges(ipToNum(pod.ip), peer.ranges)) return true;
+        // An address block is the same whatever pods it holds, unless a named port is resolved on them.
+        if (r.ports !== 'all' && r.ports.some((p) => 'name' in p) && inRanges(ipToNum(pod.ip), peer.ranges)) return true;
         continue;
       }
       const nsOk = peer.namespaces === undefined ? pod.namespace === pol.namespace : matchesLabels(peer.namespaces, nsLabels(v, pod.namespace));

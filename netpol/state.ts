@@ -2,10 +2,12 @@
 // change recompiles only the policies that select it or name it as a peer, a namespace change those that
 // select namespaces by label or live in it, and a sync writes the difference of those policies' chains and
 // sets and of the global part. Pure.
-import { type Dir, globalPart, policyPart, type Selection, selectionOf } from './layout.js';
-import type { PodInfo, Policy } from './model.js';
+import { GlobalIndex } from './global.js';
+import { type Dir, policyPart, selectionOf } from './layout.js';
+import { type PodInfo, type Policy, policyHash } from './model.js';
 import { type ClusterView, policyConcerns, resolvePolicy, usesNamespaceLabels } from './resolve.js';
-import { type DiffStats, emptyPart, type Part, renderDiff, renderFull } from './ruleset.js';
+import { type DiffStats, type Part, renderDiff, renderFull } from './ruleset.js';
+
 
 export interface SyncPlan {
   readonly full: boolean;
@@ -13,24 +15,20 @@ export interface SyncPlan {
   /** Policies compiled anew for this plan. */
   readonly compiled: number;
   readonly stats: DiffStats;
-  /** What becomes "applied" once the script is in. */
-  readonly parts: ReadonlyMap<string, Part>;
+  /** The policies compiled for this plan, as they become "applied" once the script is in (undefined: removed). */
+  readonly parts: ReadonlyMap<string, Part | undefined>;
   readonly global: Part;
 }
 
-interface Compiled {
-  readonly part: Part;
-  readonly sel: Selection;
-}
 
 export class PolicyState {
   private readonly pods = new Map<string, Map<string, PodInfo>>();
   private readonly namespaces = new Map<string, Readonly<Record<string, string>>>();
   private readonly policies = new Map<string, Policy>();
-  private readonly compiled = new Map<string, Compiled>();
+  private readonly compiled = new Map<string, Part>();
+  private readonly global = new GlobalIndex();
   private readonly dirty = new Set<string>();
   private applied = new Map<string, Part>();
-  private appliedGlobal: Part = emptyPart();
   private globalDirty = true;
 
   constructor(readonly node: string) {}
@@ -124,40 +122,44 @@ export class PolicyState {
     const touched = [...this.dirty];
     for (const id of touched) {
       const pol = this.policies.get(id);
+      const old = this.compiled.get(id);
       if (!pol) {
         this.compiled.delete(id);
+        const [ns = '', name = ''] = id.split('/');
+        if (old) this.global.update(policyHash(ns, name), undefined);
         continue;
       }
       const rp = resolvePolicy(pol, v);
-      this.compiled.set(id, { part: policyPart(rp), sel: selectionOf(rp) });
+      this.compiled.set(id, policyPart(rp));
+      this.global.update(pol.hash, selectionOf(rp));
     }
-    const global = globalPart([...this.compiled.values()].map((c) => c.sel));
+    const g = this.global.flush();
     const stats: DiffStats = { elements: 0, chains: 0 };
     let script: string;
     if (full) {
-      script = renderFull([global, ...[...this.compiled.values()].map((c) => c.part)]);
-      stats.chains = global.chains.size + [...this.compiled.values()].reduce((n, c) => n + c.part.chains.size, 0);
+      script = renderFull([this.global.part, ...this.compiled.values()]);
+      stats.chains = this.global.part.chains.size + [...this.compiled.values()].reduce((n, c) => n + c.chains.size, 0);
     } else {
-      const before = [this.appliedGlobal, ...touched.flatMap((id) => this.applied.get(id) ?? [])];
-      const after = [global, ...touched.flatMap((id) => this.compiled.get(id)?.part ?? [])];
+      const before = [g.before, ...touched.flatMap((id) => this.applied.get(id) ?? [])];
+      const after = [g.after, ...touched.flatMap((id) => this.compiled.get(id) ?? [])];
       script = renderDiff(before, after, stats);
     }
-    const parts = new Map<string, Part>();
-    for (const [id, c] of this.compiled) parts.set(id, c.part);
+    const parts = new Map(touched.flatMap((id) => [[id, this.compiled.get(id)] as const]));
     // Changes that arrive while the script is written are the next plan's; a failed write makes that one full.
     for (const id of touched) this.dirty.delete(id);
     this.globalDirty = false;
-    return { full, script, compiled: touched.length, stats, parts, global };
+    return { full, script, compiled: touched.length, stats, parts, global: this.global.part };
   }
 
   /** The plan's script is in the kernel. */
   commit(plan: SyncPlan): void {
-    this.applied = new Map(plan.parts);
-    this.appliedGlobal = plan.global;
+    if (plan.full) this.applied = new Map(this.compiled);
+    else for (const [id, p] of plan.parts) if (p) this.applied.set(id, p);
+    else this.applied.delete(id);
   }
 
   /** The policies that select a pod of this node, per direction (for the log and tests). */
   isolated(d: Dir): number {
-    return this.appliedGlobal.sets.get(d === 'ingress' ? 'ingress-pods' : 'egress-pods')?.elements.size ?? 0;
+    return this.global.size(d);
   }
 }

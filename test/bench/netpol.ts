@@ -91,18 +91,20 @@ function naiveFull(rps: readonly ResolvedPolicy[]): string {
     }
   }
   for (const d of ['ingress', 'egress'] as const) {
-    const field = d === 'ingress' ? 'ip daddr' : 'ip saddr';
     lines.push(`add chain ${T} ${d} { type filter hook forward priority filter ; policy accept ; }`, `add rule ${T} ${d} ct state established,related accept`);
     for (const [ip, jumps] of perPod[d]) {
       const pc = `pod-${d[0]}-${id(ip)}`;
       chains.set(pc, [...jumps, 'reject']);
       lines.push(`add chain ${T} ${pc}`);
     }
-    for (const n of chains.keys()) if (!n.startsWith('pod-')) lines.push(`add chain ${T} ${n}`);
+  }
+  for (const n of chains.keys()) if (!n.startsWith('pod-')) lines.push(`add chain ${T} ${n}`);
+  for (const d of ['ingress', 'egress'] as const) {
+    const field = d === 'ingress' ? 'ip daddr' : 'ip saddr';
     for (const ip of perPod[d].keys()) lines.push(`add rule ${T} ${d} ${field} ${ip} jump pod-${d[0]}-${id(ip)}`);
   }
   for (const [n, rules] of chains) for (const r of rules) lines.push(`add rule ${T} ${n} ${r}`);
-  return `${[...new Set(lines)].join('\n')}\n`;
+  return `${lines.join('\n')}\n`;
 }
 
 /** The naive partial sync of changed policies: each of their chains flushed and written again. */
@@ -134,6 +136,7 @@ export async function benchNetpol(o: { rounds?: number } = {}): Promise<BenchRes
     await agent.sync();
     const oursFull = performance.now() - t0;
     const oursFullNft = nft.runs.at(-1)!;
+    log(`ours: full sync ${oursFull.toFixed(0)} ms (nft ${oursFullNft.toFixed(0)} ms)`);
     const change: number[] = [];
     const changeNft: number[] = [];
     for (let r = 0; r < rounds; r++) {
@@ -158,6 +161,7 @@ export async function benchNetpol(o: { rounds?: number } = {}): Promise<BenchRes
     const naiveNft = nftIn(lab.host('naive'));
     await naiveNft.run(naiveScript);
     const naiveFullMs = performance.now() - t0;
+    log(`naive: full sync ${naiveFullMs.toFixed(0)} ms`);
     const naiveRules = naiveScript.split('\n').filter((l) => l.startsWith('add rule')).length;
     const naiveChange: number[] = [];
     for (let r = 0; r < rounds; r++) {
