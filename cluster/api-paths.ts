@@ -33,6 +33,7 @@ export const API_RESOURCES: readonly ApiResource[] = [
   { keyPrefix: 'serviceaccounts/', base: '/api/v1', resource: 'serviceaccounts', namespaced: true, status: false },
   { keyPrefix: 'events/', base: '/api/v1', resource: 'events', namespaced: true, status: false },
   { keyPrefix: 'leases/', base: '/apis/coordination.k8s.io/v1', resource: 'leases', namespaced: true, status: false },
+  { keyPrefix: 'networkpolicies/', base: '/apis/networking.k8s.io/v1', resource: 'networkpolicies', namespaced: true, status: false },
 ];
 
 /** Where a key or a key prefix is in the API. */

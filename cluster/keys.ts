@@ -17,6 +17,7 @@ export const keys = {
   serviceAccounts: () => `${REGISTRY}/serviceaccounts/`,
   event: (ns: string, name: string) => `${REGISTRY}/events/${ns}/${name}`,
   events: (ns?: string) => (ns ? `${REGISTRY}/events/${ns}/` : `${REGISTRY}/events/`),
+  networkPolicies: () => `${REGISTRY}/networkpolicies/`,
 } as const;
 
 /** `<prefix><namespace>/<name>` → [namespace, name], or undefined for a key of another shape. */
