@@ -165,9 +165,16 @@ async function routesOn(h: Host): Promise<number> {
   return lines(r.stdout, PEER_LINE);
 }
 
+/** With `--heapsnapshot-signal=SIGUSR2` among CONTROLPLANE_NODE_ARGS: a heap snapshot of flanneld now (written in --diagnostic-dir). */
+async function heapSnapshot(pid: number): Promise<void> {
+  if (!(process.env.CONTROLPLANE_NODE_ARGS ?? '').includes('--heapsnapshot-signal=SIGUSR2')) return;
+  process.kill(pid, 'SIGUSR2');
+  await new Promise((r) => setTimeout(r, 15_000)); // writing it stops flanneld's loop; leave it time
+}
+
 /** The `time` of flanneld's first log line with message `msg` (pino: epoch ms). */
 async function logTime(fl: Proc, msg: string, timeoutMs: number): Promise<number> {
-  const text = await fl.waitForOutput(new RegExp(`"msg":"${msg}"`), timeoutMs, 'out');
+  const text = await fl.waitForOutput(new RegExp(`"msg":"${msg}"`), timeoutMs, 'both');
   const line = text.split('\n').find((l) => l.includes(`"msg":"${msg}"`))!;
   return (JSON.parse(line) as { time: number }).time;
 }
@@ -192,6 +199,7 @@ export async function benchControlPlane(peers = 5000, events = 200, idlePeers = 
     await new Promise((r) => setTimeout(r, 1_000)); // past start-up's garbage
     const idle0 = await status(pid);
     const idleCpu0 = await idleCpuMs(pid);
+    await heapSnapshot(pid);
 
     // ---- a small cluster at rest: `idlePeers` leases, converged, then 20.5 s of nothing
     const small = await agent<BulkResult>(a, 'bulk', { endpoint: etcd.endpoint, prefix: PREFIX, count: idlePeers, first: 0, skip, ttl: 600, 'wait-ms': 60_000 }, 90_000);
@@ -247,6 +255,7 @@ export async function benchControlPlane(peers = 5000, events = 200, idlePeers = 
     pid = await nodePid(fl);
     await new Promise((r) => setTimeout(r, 1_000));
     const restarted = await status(pid);
+    await heapSnapshot(pid);
 
     if (bulk.overflowed || seq.overflowed || churn.overflowed || restart.overflowed) console.error('controlplane: route notifications overflowed; notification-based figures are partial');
     console.error(`controlplane: routes per second after the first write: ${bulk.perSecond.join(' ')}`);
