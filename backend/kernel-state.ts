@@ -3,7 +3,7 @@
 // order (neighbours and FDB before the routes that use them; routes removed before what they used).
 // `diffKernelState` is pure; `applyOps` is the thin edge over the netlink port.
 import { describeFdb, describeNeigh, describeRoute, routeDiff } from '../netlink/index.js';
-import type { Fdb, Netlink, Route } from '../netlink/index.js';
+import type { Fdb, Netlink, NetlinkWrite, Route } from '../netlink/index.js';
 import { errorMessage, type Logger } from '../common/index.js';
 
 export type NeighEntry = { readonly ip: string; readonly mac: string; readonly ifindex: number; readonly state?: string };
@@ -94,40 +94,83 @@ export function describeOp(o: KernelOp): string {
   }
 }
 
+/** The batch write of an op: the same message as its single call (ifindexes throughout). */
+export function writeOf(o: KernelOp): NetlinkWrite | undefined {
+  switch (o.op) {
+    case 'add-route':
+    case 'replace-route':
+    case 'del-route': {
+      const ifindex = o.route.ifindex;
+      if (ifindex === undefined) return undefined;
+      const op = o.op === 'add-route' ? 'addRoute' : o.op === 'replace-route' ? 'replaceRoute' : 'deleteRoute';
+      return { op, route: { ...o.route, ifindex } };
+    }
+    case 'add-neigh':
+      return { op: 'addNeigh', neigh: o.neigh };
+    case 'replace-neigh':
+      return { op: 'replaceNeigh', neigh: o.neigh };
+    case 'del-neigh':
+      return { op: 'deleteNeigh', neigh: o.neigh };
+    case 'add-fdb':
+      return { op: 'addFdb', fdb: o.fdb };
+    case 'del-fdb':
+      return { op: 'deleteFdb', fdb: o.fdb };
+  }
+}
+
+/** One op through its single (idempotent, error-naming) netlink call. */
+async function applyOne(nl: Netlink, o: KernelOp): Promise<void> {
+  switch (o.op) {
+    case 'add-route':
+      return nl.addRoute(o.route);
+    case 'replace-route':
+      return nl.replaceRoute(o.route);
+    case 'del-route':
+      await nl.deleteRoute(o.route);
+      return;
+    case 'add-neigh':
+      return nl.addNeigh({ ip: o.neigh.ip, mac: o.neigh.mac, dev: o.neigh.ifindex });
+    case 'replace-neigh':
+      return nl.replaceNeigh({ ip: o.neigh.ip, mac: o.neigh.mac, dev: o.neigh.ifindex });
+    case 'del-neigh':
+      await nl.deleteNeigh({ ip: o.neigh.ip, dev: o.neigh.ifindex });
+      return;
+    case 'add-fdb':
+      return nl.addFdb({ mac: o.fdb.mac, dst: o.fdb.dst, dev: o.fdb.ifindex });
+    case 'del-fdb':
+      await nl.deleteFdb({ mac: o.fdb.mac, dst: o.fdb.dst, dev: o.fdb.ifindex });
+      return;
+  }
+}
+
 /**
  * Applies every op, carrying on past failures so that one bad peer does not block the others;
- * returns the failures (the caller retries through its sync runner).
+ * returns the failures (the caller retries through its sync runner). The ops go out as one batch
+ * (many per sendmsg, in order, which keeps the safe order of the diff); each op the kernel refused
+ * there (EEXIST of an identical entry, ENOENT of a delete, ...) is run again through its single
+ * call, which knows which errors mean "already so" and names the rest.
  */
 export async function applyOps(nl: Netlink, ops: readonly KernelOp[]): Promise<{ op: KernelOp; err: unknown }[]> {
+  const writes: NetlinkWrite[] = [];
+  const batched: number[] = [];
+  const single: number[] = [];
+  ops.forEach((o, i) => {
+    const w = writeOf(o);
+    if (w) {
+      writes.push(w);
+      batched.push(i);
+    } else {
+      single.push(i);
+    }
+  });
+  const errnos = writes.length ? await nl.writeBatch(writes) : [];
+  errnos.forEach((e, k) => e !== 0 && single.push(batched[k]!));
+  single.sort((a, b) => a - b);
   const failed: { op: KernelOp; err: unknown }[] = [];
-  for (const o of ops) {
+  for (const i of single) {
+    const o = ops[i]!;
     try {
-      switch (o.op) {
-        case 'add-route':
-          await nl.addRoute(o.route);
-          break;
-        case 'replace-route':
-          await nl.replaceRoute(o.route);
-          break;
-        case 'del-route':
-          await nl.deleteRoute(o.route);
-          break;
-        case 'add-neigh':
-          await nl.addNeigh({ ip: o.neigh.ip, mac: o.neigh.mac, dev: o.neigh.ifindex });
-          break;
-        case 'replace-neigh':
-          await nl.replaceNeigh({ ip: o.neigh.ip, mac: o.neigh.mac, dev: o.neigh.ifindex });
-          break;
-        case 'del-neigh':
-          await nl.deleteNeigh({ ip: o.neigh.ip, dev: o.neigh.ifindex });
-          break;
-        case 'add-fdb':
-          await nl.addFdb({ mac: o.fdb.mac, dst: o.fdb.dst, dev: o.fdb.ifindex });
-          break;
-        case 'del-fdb':
-          await nl.deleteFdb({ mac: o.fdb.mac, dst: o.fdb.dst, dev: o.fdb.ifindex });
-          break;
-      }
+      await applyOne(nl, o);
     } catch (err) {
       failed.push({ op: o, err });
     }

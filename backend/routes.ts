@@ -3,7 +3,7 @@
 // watch that reports when the kernel state under a backend changes.
 import { Backoff, errorMessage, type Logger, sleep } from '../common/index.js';
 import { type Cidr, contains, parseCidr, parseIp } from '../ipam/index.js';
-import type { Netlink, NetlinkEvent, Route } from '../netlink/index.js';
+import type { Netlink, NetlinkEvent, Route, WatchGroup } from '../netlink/index.js';
 import { addRoute, emptyKernelState, type MutableKernelState } from './kernel-state.js';
 
 /** The connected prefix of ours (an address CIDR on the underlay device) that holds `ip`, if any. */
@@ -68,7 +68,9 @@ export async function removeForeignDevices(nl: Netlink, keep: readonly string[],
 
 /**
  * Calls `onDrift` for every notification `matches` accepts (and for lost notifications) until the
- * signal aborts, resubscribing with backoff if the subscription fails.
+ * signal aborts, resubscribing with backoff if the subscription fails. Route and neighbour
+ * notifications are deletions only: what a backend writes itself is announced too, and a sync that
+ * adds thousands of entries would otherwise parse as many notifications for nothing.
  */
 export async function watchDrift(
   nl: Netlink,
@@ -76,11 +78,12 @@ export async function watchDrift(
   matches: (ev: Exclude<NetlinkEvent, { kind: 'overflow' }>) => boolean,
   onDrift: () => void,
   log: Logger,
+  groups: readonly WatchGroup[] = ['link', 'ipv4-route', 'ipv6-route'],
 ): Promise<void> {
   const backoff = new Backoff(500, 10_000);
   while (!signal.aborted) {
     try {
-      for await (const ev of nl.watch({ groups: ['link', 'ipv4-route', 'ipv6-route'], signal })) {
+      for await (const ev of nl.watch({ groups, signal, onlyDeletions: true })) {
         backoff.reset();
         if (ev.kind === 'overflow' || matches(ev)) onDrift();
       }

@@ -28,6 +28,11 @@ export class LeaseWatcher {
     this.peers.delete(key);
   }
 
+  /** How many peer leases are known. */
+  get size(): number {
+    return this.peers.size;
+  }
+
   /** Every peer lease currently known, for a full reconcile. */
   current(): Lease[] {
     return [...this.peers.values()];

@@ -1,7 +1,10 @@
 // Keeps flanneld's chains in place: applies them atomically with iptables-restore --noflush, then
 // every `resyncSec` compares iptables-save with what they should be and repairs any difference
-// (someone flushed a chain, Docker restarted and put its rules first, ...).
+// (someone flushed a chain, Docker restarted and put its rules first, ...). Where iptables is
+// iptables-nft the kernel announces every ruleset change (NFNLGRP_NFTABLES): a check then runs only
+// after a change, plus a slow one every FULL_CHECK_PERIODS periods; an idle host spawns nothing.
 import { execFile } from 'node:child_process';
+import { Protocol, RawNetlinkSocket } from 'netlink';
 import { promisify } from 'node:util';
 import { errorMessage, FlannelError, type Logger, sleep } from '../common/index.js';
 import { type ChainSpec, parseIptablesSave, planRestore } from './rules.js';
@@ -23,6 +26,26 @@ export class IptablesError extends FlannelError {
 export interface IptablesRunner {
   save(tables: readonly string[]): Promise<string>;
   restore(payload: string): Promise<void>;
+  /**
+   * Calls `onChange` after any change to the rules, when the kernel announces them (iptables-nft);
+   * resolves to a function that stops, or undefined when nothing announces changes (iptables-legacy).
+   */
+  watchChanges?(onChange: () => void): Promise<(() => void) | undefined>;
+}
+
+/** nfnetlink's multicast group of nf_tables ruleset changes (linux/netfilter/nfnetlink.h). */
+const NFNLGRP_NFTABLES = 7;
+/** A check after this many quiet periods anyway: a lost notification or a legacy table next to nft. */
+const FULL_CHECK_PERIODS = 12;
+
+/** Subscribes to nf_tables change notifications in this network namespace. */
+function watchNftables(onChange: () => void): () => void {
+  const sock = new RawNetlinkSocket(Protocol.NETFILTER, { recvBufferSize: 1 << 16, sendBufferSize: 0 });
+  sock.unref(); // a watch never keeps the daemon alive by itself
+  sock.on('message', () => onChange());
+  sock.on('error', () => onChange()); // ENOBUFS: changes were lost, so check
+  sock.addMembership(NFNLGRP_NFTABLES);
+  return () => sock.close();
 }
 
 /** The iptables (or ip6tables) binaries of this host. */
@@ -40,6 +63,11 @@ export function systemIptables(family: 4 | 6 = 4): IptablesRunner {
         }
       }
       return out;
+    },
+    async watchChanges(onChange) {
+      const version = await run(family === 4 ? 'iptables' : 'ip6tables', ['-V'], { timeout: 10_000 }).catch(() => undefined);
+      if (!version?.stdout.includes('nf_tables')) return undefined;
+      return watchNftables(onChange);
     },
     async restore(payload) {
       await new Promise<void>((resolve, reject) => {
@@ -85,14 +113,33 @@ export class IptablesManager {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      try {
-        await this.sync();
-      } catch (e) {
-        this.log.error({ err: errorMessage(e), ...(e instanceof IptablesError && e.payload && { payload: e.payload }) }, 'iptables sync failed');
+    // Until a watch is up (or where there is none), every period checks.
+    let changed = true;
+    const stop = await this.ipt.watchChanges?.(() => (changed = true)).catch((e: unknown) => {
+      this.log.warn({ err: errorMessage(e) }, 'no iptables change notifications; checking every period');
+      return undefined;
+    });
+    let quiet = 0;
+    try {
+      while (!signal.aborted) {
+        const due = !stop || changed || this.wake.signal.aborted || quiet >= FULL_CHECK_PERIODS;
+        if (this.wake.signal.aborted) this.wake = new AbortController();
+        if (due) {
+          changed = false;
+          quiet = 0;
+          try {
+            await this.sync();
+          } catch (e) {
+            changed = true; // try again next period
+            this.log.error({ err: errorMessage(e), ...(e instanceof IptablesError && e.payload && { payload: e.payload }) }, 'iptables sync failed');
+          }
+        } else {
+          quiet++;
+        }
+        await sleep(this.resyncSec * 1000, AbortSignal.any([signal, this.wake.signal]));
       }
-      await sleep(this.resyncSec * 1000, AbortSignal.any([signal, this.wake.signal]));
-      if (this.wake.signal.aborted) this.wake = new AbortController();
+    } finally {
+      stop?.();
     }
   }
 }

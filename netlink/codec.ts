@@ -429,7 +429,23 @@ export function parseEvent(type: number, payload: Buffer): NetlinkEvent | undefi
       const route = parseRoute(rt.parseRouteMessage(payload));
       return route && { kind: 'route', action: type === MessageType.NEWROUTE ? 'new' : 'del', route };
     }
+    case MessageType.NEWNEIGH:
+    case MessageType.DELNEIGH: {
+      const m = rt.parseNeighborMessage(payload);
+      const st = m.data.state ?? {};
+      const neigh = {
+        ifindex: m.data.ifindex ?? 0,
+        bridge: m.data.family === AF_BRIDGE,
+        state: NUD_ORDER.find((s) => st[s] === true) ?? ('none' as NeighState),
+        ...(m.attrs.dst && (m.attrs.dst.length === 4 || m.attrs.dst.length === 16) ? { ip: bytesToIp(m.attrs.dst) } : {}),
+        ...(m.attrs.lladdr && m.attrs.lladdr.length === 6 ? { mac: bytesToMac(m.attrs.lladdr) } : {}),
+      };
+      return { kind: 'neigh', action: type === MessageType.NEWNEIGH ? 'new' : 'del', neigh };
+    }
     default:
       return undefined;
   }
 }
+
+/** Whether a notification of this type is a new or changed route or neighbour (for WatchOptions.onlyDeletions). */
+export const isNewEntry = (type: number): boolean => type === MessageType.NEWROUTE || type === MessageType.NEWNEIGH;

@@ -36,6 +36,7 @@ export const E = {
   EBADF: constants.errno.EBADF,
   EPROTO: constants.errno.EPROTO,
   EINTR: constants.errno.EINTR,
+  ENOBUFS: constants.errno.ENOBUFS,
 } as const;
 
 const TRANSIENT = new Set<number>(

@@ -3,8 +3,8 @@
 export { openNetlink, type NetlinkOptions } from './socket.js';
 export {
   type Addr, type AddrSpec, type BridgeSpec, type DevFilter, type DevRef, type Family, type Fdb, type FdbSpec, type Link,
-  type LinkChange, type Neigh, type NeighSpec, type NeighState, type Netlink, type NetlinkEvent, type Route,
-  type RouteFilter, type VxlanInfo, type VxlanOptions, type VxlanSpec, type WatchGroup, type WatchOptions, TABLE_MAIN,
+  type LinkChange, type Neigh, type NeighEvent, type NeighSpec, type NeighState, type Netlink, type NetlinkEvent, type Route,
+  type RouteFilter, type NetlinkWrite, type VxlanInfo, type VxlanOptions, type VxlanSpec, type WatchGroup, type WatchOptions, TABLE_MAIN,
 } from './types.js';
 export { NetlinkError, NetlinkInputError, LinkIncompatError, errnoName, type NetlinkOp } from './errors.js';
 export {

@@ -8,7 +8,7 @@
 // notifications. Here every request is sent with `checkError: false` and the errno is read from the
 // NLMSG_ERROR payload (parseError), so nothing parses message text. Requests are serialised: the kernel
 // runs one dump per socket at a time and the library reassembles one multipart reply at a time.
-import { Flags, MessageType as NlMessageType, Protocol, createNetlink, parseError, rt, type NetlinkMessage, type NetlinkSocket } from 'netlink';
+import { Flags, MessageType as NlMessageType, Protocol, RawNetlinkSocket, createNetlink, parseError, rt, type NetlinkMessage, type NetlinkSocket } from 'netlink';
 import { silentLogger, type Logger } from '../common/index.js';
 import { AF_BRIDGE, AF_UNSPEC, afOf, canonicalIp, canonicalMac } from './addr.js';
 import {
@@ -23,6 +23,7 @@ import {
   type VxlanOptions, type VxlanSpec, type WatchOptions,
 } from './types.js';
 import { NetlinkWatch } from './watch.js';
+import { WireEncoder, parseReplies, type NetlinkWrite } from './wire.js';
 
 export interface NetlinkOptions {
   readonly log?: Logger;
@@ -38,6 +39,25 @@ export function openNetlink(opts: NetlinkOptions = {}): Netlink {
 }
 
 const DUMP_ATTEMPTS = 3;
+/**
+ * Messages per sendmsg of a batch. Each write is also announced to every notification socket (our
+ * own drift watch among them), and npm `netlink` reads at most 32 datagrams per socket per loop
+ * turn: bigger chunks than that, sent back to back, outrun a watch until its receive buffer
+ * overflows, and an ENOBUFS on a socket of npm `netlink` 0.3.0 aborts the process ("Error in native
+ * callback"). So: 32 per chunk, and a loop turn between chunks (one for the ACK, one setImmediate),
+ * which leaves every watch two reads of 32 per 32 writes. The replies (each write may come back as
+ * an NLMSG_ERROR) then fit the batch socket's own buffer with room to spare.
+ */
+const BATCH_MESSAGES = 32;
+const BATCH_BYTES = 16 << 10;
+
+/** The chunk of a batch waiting for its replies. */
+interface PendingChunk {
+  readonly first: number;
+  readonly last: number;
+  reply(seq: number, errno: number): void;
+  fail(errno: number): void;
+}
 
 const isErrno = (e: unknown, ...errnos: number[]): e is NetlinkError => e instanceof NetlinkError && errnos.includes(e.errno);
 
@@ -49,6 +69,11 @@ class RtnlClient implements Netlink {
   private closed = false;
   /** Settles when close() is called, so an in-flight request fails at once instead of at its timeout. */
   private readonly closedSignal = new AbortController();
+  /** The socket of batched writes (writeBatch), opened on first use; its replies are read by wire.ts. */
+  private batchSock: RawNetlinkSocket | undefined;
+  private encoder = new WireEncoder();
+  private batchSeq = 1;
+  private pending: PendingChunk | undefined;
 
   constructor(private readonly opts: NetlinkOptions) {
     this.log = (opts.log ?? silentLogger).child({ component: 'netlink' });
@@ -63,6 +88,8 @@ class RtnlClient implements Netlink {
     this.closed = true;
     this.closedSignal.abort();
     this.sock.close();
+    this.pending?.fail(E.EBADF);
+    this.batchSock?.close();
   }
 
   // ------------------------------------------------------------ request plumbing
@@ -142,6 +169,80 @@ class RtnlClient implements Netlink {
       if (isErrno(e, E.ENODEV)) return undefined;
       throw e;
     }
+  }
+
+  // ------------------------------------------------------------ batched writes
+
+  private batchSocket(): RawNetlinkSocket {
+    if (this.batchSock) return this.batchSock;
+    const sock = new RawNetlinkSocket(Protocol.ROUTE, { recvBufferSize: 1 << 20, sendBufferSize: 0 });
+    sock.unref();
+    sock.on('message', (buf: Buffer) => {
+      const p = this.pending;
+      if (!p) return;
+      for (const r of parseReplies(buf)) if (r.seq >= p.first && r.seq <= p.last) p.reply(r.seq, r.errno);
+    });
+    // ENOBUFS: some replies were dropped, so the chunk's silent messages can no longer be taken as done.
+    sock.on('error', (err) => {
+      if (err.errno !== E.ENOBUFS) this.log.warn({ err }, 'netlink batch socket error');
+      this.pending?.fail(err.errno || E.ENOBUFS);
+    });
+    this.batchSock = sock;
+    return sock;
+  }
+
+  writeBatch(writes: readonly NetlinkWrite[]): Promise<number[]> {
+    return this.serial(async () => {
+      const out = new Array<number>(writes.length).fill(0);
+      if (this.closed) return out.fill(E.EBADF);
+      const sock = this.batchSocket();
+      for (let i = 0; i < writes.length; ) {
+        const enc = this.encoder;
+        enc.reset();
+        if (this.batchSeq > 0x7fff0000) this.batchSeq = 1;
+        const first = this.batchSeq;
+        const index: number[] = [];
+        for (; i < writes.length && index.length < BATCH_MESSAGES && enc.length < BATCH_BYTES; i++) {
+          try {
+            enc.append(writes[i]!, first + index.length);
+            index.push(i);
+          } catch {
+            out[i] = E.EINVAL; // refused before sending; the caller's single write names the field
+          }
+        }
+        if (index.length === 0) continue;
+        enc.ackLast();
+        const last = first + index.length - 1;
+        this.batchSeq = last + 1;
+        for (const k of index) out[k] = -1; // unanswered so far
+        const ok = await new Promise<boolean>((resolve) => {
+          const settle = (errno: number): void => {
+            clearTimeout(timer);
+            this.pending = undefined;
+            for (const k of index) if (out[k] === -1) out[k] = errno;
+            sock.unref();
+            resolve(errno === 0);
+          };
+          const timer = setTimeout(() => settle(E.ETIMEDOUT), this.timeoutMs);
+          this.pending = {
+            first,
+            last,
+            reply: (seq, errno) => {
+              out[index[seq - first]!] = errno;
+              if (seq === last) settle(0);
+            },
+            fail: settle,
+          };
+          sock.ref();
+          sock.send(enc.bytes(), {}, (err) => err && this.pending?.fail(err.errno || E.EPROTO));
+        });
+        // The native send may still hold the old buffer after a failure: never write into it again.
+        if (!ok) this.encoder = new WireEncoder();
+        if (this.closed) break;
+        if (i < writes.length) await new Promise<void>((r) => setImmediate(r));
+      }
+      return out;
+    });
   }
 
   // ------------------------------------------------------------ links

@@ -2,8 +2,9 @@
 // MACs are "aa:bb:cc:dd:ee:ff", devices are referred to by ifindex or by name.
 
 import type { Family } from '../common/index.js';
+import type { NetlinkWrite } from './wire.js';
 
-export type { Family };
+export type { Family, NetlinkWrite };
 
 /** A device reference on input: its ifindex or its name. */
 export type DevRef = number | string;
@@ -127,11 +128,22 @@ export interface FdbSpec {
   readonly dev: DevRef;
 }
 
-export type WatchGroup = 'link' | 'ipv4-route' | 'ipv6-route';
+export type WatchGroup = 'link' | 'ipv4-route' | 'ipv6-route' | 'neigh';
+
+/** A neighbour notification (RTNLGRP_NEIGH): an ARP/NDP entry, or (bridge) an FDB entry. */
+export interface NeighEvent {
+  readonly ifindex: number;
+  /** AF_BRIDGE: an FDB entry (ip is then its NDA_DST, the VTEP, when it has one). */
+  readonly bridge: boolean;
+  readonly ip?: string;
+  readonly mac?: string;
+  readonly state: NeighState;
+}
 
 export type NetlinkEvent =
   | { readonly kind: 'link'; readonly action: 'new' | 'del'; readonly link: Link }
   | { readonly kind: 'route'; readonly action: 'new' | 'del'; readonly route: Route }
+  | { readonly kind: 'neigh'; readonly action: 'new' | 'del'; readonly neigh: NeighEvent }
   /** Notifications were lost (kernel ENOBUFS or our queue bound): the consumer must resync from a dump. */
   | { readonly kind: 'overflow' };
 
@@ -141,6 +153,11 @@ export interface WatchOptions {
   readonly signal: AbortSignal;
   /** Events buffered before an overflow is reported; default 4096. */
   readonly maxQueued?: number;
+  /**
+   * Route and neighbour notifications: deletions only (links: every change). The kernel announces
+   * each of our own writes too; skipping the new ones unparsed keeps a drift watch cheap.
+   */
+  readonly onlyDeletions?: boolean;
 }
 
 export interface RouteFilter {
@@ -189,6 +206,13 @@ export interface Netlink {
   addFdb(f: FdbSpec): Promise<void>;
   deleteFdb(f: FdbSpec): Promise<boolean>;
   dumpFdb(filter?: { readonly ifindex?: number }): Promise<Fdb[]>;
+
+  /**
+   * Many route, neighbour and FDB writes, many per sendmsg, in order; resolves to each one's errno
+   * (0: done). A write that fails comes back with its errno and nothing else: no EEXIST tolerance, no
+   * name resolution (devices are ifindexes). Callers fall back to the single methods for the failures.
+   */
+  writeBatch(writes: readonly NetlinkWrite[]): Promise<number[]>;
 
   /**
    * Subscribes at once (so a dump taken after this call misses nothing) and yields events until the

@@ -7,7 +7,7 @@
 // consumer leaving its `for await`, or on a socket error) releases the event loop again.
 import { MessageType as NlMessageType, rt, type ErrnoException, type NetlinkMessage } from 'netlink';
 import type { Logger } from '../common/index.js';
-import { parseEvent } from './codec.js';
+import { isNewEntry, parseEvent } from './codec.js';
 import { NetlinkError, errnoOf, toNetlinkError } from './errors.js';
 import type { NetlinkEvent, WatchGroup, WatchOptions } from './types.js';
 
@@ -15,6 +15,7 @@ const GROUPS: Readonly<Record<WatchGroup, rt.MulticastGroups>> = {
   link: rt.MulticastGroups.LINK,
   'ipv4-route': rt.MulticastGroups.IPV4_ROUTE,
   'ipv6-route': rt.MulticastGroups.IPV6_ROUTE,
+  neigh: rt.MulticastGroups.NEIGH,
 };
 
 /** What a watch needs of npm `netlink`'s NetlinkSocket (created with `ref: true`). */
@@ -31,6 +32,7 @@ const ENOBUFS = errnoOf('ENOBUFS');
 export class NetlinkWatch implements AsyncIterable<NetlinkEvent> {
   private readonly queue: NetlinkEvent[] = [];
   private readonly max: number;
+  private readonly onlyDeletions: boolean;
   private readonly object: string;
   private waiter: (() => void) | undefined;
   private closed = false;
@@ -48,6 +50,7 @@ export class NetlinkWatch implements AsyncIterable<NetlinkEvent> {
     private readonly log: Logger,
   ) {
     this.max = Math.max(1, opts.maxQueued ?? 4096);
+    this.onlyDeletions = opts.onlyDeletions === true;
     this.object = `groups ${opts.groups.join(',')}`;
     this.signal = opts.signal;
     sock.on('message', (msgs) => this.receive(msgs));
@@ -72,6 +75,7 @@ export class NetlinkWatch implements AsyncIterable<NetlinkEvent> {
   private receive(msgs: NetlinkMessage[]): void {
     for (const m of msgs) {
       if (m.type === NlMessageType.ERROR || m.type === NlMessageType.DONE || m.type === NlMessageType.NOOP) continue;
+      if (this.onlyDeletions && isNewEntry(m.type)) continue;
       let ev: NetlinkEvent | undefined;
       try {
         ev = parseEvent(m.type, m.data);

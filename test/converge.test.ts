@@ -1,3 +1,4 @@
+import { constants } from 'node:os';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import {
@@ -21,7 +22,7 @@ import {
 } from '../backend/index.js';
 import { type Logger, silentLogger } from '../common/index.js';
 import { type Family, type Lease, formatCidr, parseCidr } from '../ipam/index.js';
-import type { Netlink } from '../netlink/index.js';
+import type { Netlink, NetlinkWrite } from '../netlink/index.js';
 
 /** Records the writes a converger makes; fails the ones whose description matches `failOn`. */
 function recordingNetlink(failOn?: RegExp): { nl: Netlink; ops: string[] } {
@@ -41,6 +42,8 @@ function recordingNetlink(failOn?: RegExp): { nl: Netlink; ops: string[] } {
     deleteNeigh: rec('del-neigh'),
     addFdb: rec('add-fdb'),
     deleteFdb: rec('del-fdb'),
+    // Every batched write refused (EAGAIN): the converger runs each through its single call, recorded above.
+    writeBatch: async (ws: readonly unknown[]) => ws.map(() => constants.errno.EAGAIN),
   } as unknown as Netlink;
   return { nl, ops };
 }
@@ -64,6 +67,24 @@ const merge = (...ss: ReturnType<typeof peer>[]) => {
 const kinds = (ops: string[]) => ops.map((o) => o.split(' ')[0]);
 
 describe('converger', () => {
+  it('sends its ops as one batch in the diff\'s order, and runs only the refused ones again through single calls', async () => {
+    const { nl: single, ops } = recordingNetlink();
+    const batches: string[][] = [];
+    const nl = {
+      ...single,
+      writeBatch: async (ws: readonly NetlinkWrite[]) => {
+        batches.push(ws.map((w) => w.op));
+        // The kernel refuses peer 2's FDB entry (say it exists with another destination already).
+        return ws.map((w) => (w.op === 'addFdb' && w.fdb.dst === '192.0.2.2' ? constants.errno.EEXIST : 0));
+      },
+    } as Netlink;
+    const c = new Converger(nl, silentLogger);
+    const res = await c.full(merge(peer(1), peer(2)), emptyKernelState());
+    expect(batches).toEqual([['addNeigh', 'addNeigh', 'addFdb', 'addFdb', 'addRoute', 'addRoute']]);
+    expect(ops).toEqual(['add-fdb {"mac":"aa:00:00:00:00:02","dst":"192.0.2.2","dev":9}']);
+    expect(res).toMatchObject({ ops: 6, failed: 0 });
+  });
+
   it('applies a full sync, then only the entries of changed leases', async () => {
     const { nl, ops } = recordingNetlink();
     const c = new Converger(nl, silentLogger);

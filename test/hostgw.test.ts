@@ -43,6 +43,16 @@ describe('host-gw network', () => {
         routes = routes.filter((x) => x.dst !== r.dst);
         return true;
       },
+      // The converger's path: its writes as one batch, all done.
+      writeBatch: async (ws) =>
+        ws.map((w) => {
+          if (w.op === 'addRoute') calls.push(`addRoute ${w.route.dst} via ${w.route.gw}`);
+          else if (w.op === 'deleteRoute') {
+            calls.push(`deleteRoute ${w.route.dst}`);
+            routes = routes.filter((x) => x.dst !== w.route.dst);
+          } else calls.push(`unexpected ${w.op}`);
+          return 0;
+        }),
     };
     const cfg = parseNetworkConfig('{"Network":"10.5.0.0/16","Backend":{"Type":"host-gw"}}');
     const ext = { name: 'eth0', index: 2, mtu: 1500, addrs: new Map([[4, { local: '192.0.2.11', publicIP: '192.0.2.11' }]] as const) };

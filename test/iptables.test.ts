@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { forwardChain, masqChain, parseIptablesSave, planRestore } from '../iptables/index.js';
+import { IptablesManager, type IptablesRunner, forwardChain, masqChain, parseIptablesSave, planRestore } from '../iptables/index.js';
+import { silentLogger } from '../common/index.js';
 import { renderDockerOpts } from '../flanneld/docker-opts.js';
 
 const p = { network: '10.5.0.0/16', subnet: '10.5.72.0/24' };
@@ -48,6 +49,59 @@ describe('flanneld iptables rules', () => {
     const plan2 = planRestore(specs, dup)!;
     expect(plan2.match(/^-D FORWARD .*FLANNEL-FWD$/gm)).toHaveLength(2);
     expect(plan2).toContain('-I FORWARD 1 -m comment --comment "flanneld forward" -j FLANNEL-FWD');
+  });
+});
+
+/** Polls `ok` every 5 ms, at most `ms`. */
+async function until(ok: () => boolean, ms = 5_000): Promise<void> {
+  for (let i = 0; i < ms / 5 && !ok(); i++) await new Promise((r) => setTimeout(r, 5));
+  expect(ok()).toBe(true);
+}
+
+describe('iptables manager', () => {
+  /** A host whose rules are already in place: every check reads them, nothing is ever restored. */
+  function host(notifies: boolean) {
+    const seen = { saves: 0, restores: 0, onChange: undefined as (() => void) | undefined, stopped: false };
+    const ipt: IptablesRunner = {
+      save: async () => (seen.saves++, inPlace),
+      restore: async () => void seen.restores++,
+      ...(notifies && {
+        watchChanges: async (onChange: () => void) => {
+          seen.onChange = onChange;
+          return () => void (seen.stopped = true);
+        },
+      }),
+    };
+    return { ipt, seen };
+  }
+
+  it('checks once, then only after the kernel announces a change, where it announces them', async () => {
+    const { ipt, seen } = host(true);
+    const m = new IptablesManager(ipt, 0.02, silentLogger);
+    m.set(specs);
+    const ac = new AbortController();
+    const done = m.run(ac.signal);
+    await until(() => seen.saves === 1);
+    // Five quiet periods (fewer than the slow check's twelve, however slow the machine): no check.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(seen.saves).toBe(1);
+    seen.onChange!();
+    await until(() => seen.saves === 2);
+    ac.abort();
+    await done;
+    expect(seen.restores).toBe(0);
+    expect(seen.stopped).toBe(true);
+  });
+
+  it('checks every period where nothing announces changes', async () => {
+    const { ipt, seen } = host(false);
+    const m = new IptablesManager(ipt, 0.01, silentLogger);
+    m.set(specs);
+    const ac = new AbortController();
+    const done = m.run(ac.signal);
+    await until(() => seen.saves >= 3);
+    ac.abort();
+    await done;
   });
 });
 

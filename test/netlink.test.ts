@@ -281,7 +281,15 @@ describe('notifications', () => {
     const link = linkSetReq('flannel.1', { mtu: 1400 });
     expect(parseEvent(rt.MessageType.NEWLINK, bytes(link))).toMatchObject({ kind: 'link', action: 'new', link: { name: 'flannel.1', mtu: 1400 } });
     const neigh = neighReq('add', { ip: '10.5.3.0', mac: '0e:00:00:00:00:03', ifindex: 4 });
-    expect(parseEvent(neigh.type, bytes(neigh))).toBeUndefined();
+    expect(parseEvent(neigh.type, bytes(neigh))).toEqual({
+      kind: 'neigh', action: 'new', neigh: { ifindex: 4, bridge: false, ip: '10.5.3.0', mac: '0e:00:00:00:00:03', state: 'permanent' },
+    });
+    const fdb = fdbReq('del', { mac: '0e:00:00:00:00:03', dst: '192.0.2.3', ifindex: 4 });
+    expect(parseEvent(fdb.type, bytes(fdb))).toEqual({
+      kind: 'neigh', action: 'del', neigh: { ifindex: 4, bridge: true, ip: '192.0.2.3', mac: '0e:00:00:00:00:03', state: 'permanent' },
+    });
+    const addr = addrReq('add', '10.5.1.0/32', 4);
+    expect(parseEvent(addr.type, bytes(addr))).toBeUndefined();
   });
 
   it('joins the groups and yields events until the signal aborts, then closes the socket', async () => {
@@ -297,6 +305,21 @@ describe('notifications', () => {
     ac.abort();
     expect(await pending).toEqual({ done: true, value: undefined });
     expect(sock.closed).toBe(true);
+  });
+
+  it('skips new routes and neighbours unparsed when asked for deletions only, and keeps every link change', async () => {
+    const sock = new FakeSocket();
+    const ac = new AbortController();
+    const w = new NetlinkWatch({ groups: ['link', 'ipv4-route', 'neigh'], signal: ac.signal, onlyDeletions: true }, sock, silentLogger);
+    expect(sock.groups).toEqual([rt.MulticastGroups.LINK, rt.MulticastGroups.IPV4_ROUTE, rt.MulticastGroups.NEIGH]);
+    const it = w[Symbol.asyncIterator]();
+    const neigh = neighReq('add', { ip: '10.5.3.0', mac: '0e:00:00:00:00:03', ifindex: 4 });
+    const neighDel = neighReq('del', { ip: '10.5.3.0', ifindex: 4 });
+    const link: Request = { ...linkSetReq('flannel.1', { mtu: 1400 }), type: rt.MessageType.NEWLINK };
+    sock.deliver(newRoute('10.5.3.0/24'), neigh, routeReq('del', { dst: '10.5.3.0/24' }, 2), link, neighDel);
+    const got = await take(it, 3);
+    expect(got.map((e) => `${e.kind} ${'action' in e ? e.action : ''}`)).toEqual(['route del', 'link new', 'neigh del']);
+    ac.abort();
   });
 
   it('reports an overflow instead of growing without bound', async () => {

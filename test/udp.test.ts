@@ -1,3 +1,4 @@
+import { constants } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import type { ExternalInterface } from '../backend/index.js';
 import { silentLogger } from '../common/index.js';
@@ -192,6 +193,8 @@ function fakeNetlink() {
     calls: [] as string[],
   };
   const nl: Partial<Netlink> = {
+    // Every batched write refused (EAGAIN): the converger runs each through its single call, recorded below.
+    writeBatch: async (ws) => ws.map(() => constants.errno.EAGAIN),
     getLink: async () => state.link,
     dumpLinks: async () => (state.link ? [state.link, ...state.foreign] : state.foreign),
     deleteLink: async (dev) => {

@@ -1,3 +1,4 @@
+import { constants } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { diffKernelState, describeOp, emptyKernelState, addRoute, addNeigh, addFdb } from '../backend/index.js';
 import { silentLogger } from '../common/index.js';
@@ -150,6 +151,8 @@ function fakeNetlink() {
     deleteNeigh: write('deleteNeigh'),
     addFdb: write('addFdb'),
     deleteFdb: write('deleteFdb'),
+    // Every batched write refused (EAGAIN): the converger runs each through its single call, recorded above.
+    writeBatch: async (ws: readonly unknown[]) => ws.map(() => constants.errno.EAGAIN),
   };
   return { nl: nl as Netlink, calls, links };
 }

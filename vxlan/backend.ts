@@ -148,9 +148,12 @@ export class VxlanNetwork implements Network {
       signal,
       (ev) =>
         (ev.kind === 'link' && this.planes.some((p) => p.name === ev.link.name) && (ev.action === 'del' || !ev.link.up)) ||
-        (ev.kind === 'route' && ev.action === 'del' && (this.planes.some((p) => p.link.index === ev.route.ifindex) || (this.cfg.directRouting && ev.route.ifindex === this.ext.index))),
+        (ev.kind === 'route' && ev.action === 'del' && (this.planes.some((p) => p.link.index === ev.route.ifindex) || (this.cfg.directRouting && ev.route.ifindex === this.ext.index))) ||
+        // A neighbour or FDB entry of a peer removed by hand (ip neigh flush, bridge fdb del).
+        (ev.kind === 'neigh' && ev.action === 'del' && this.planes.some((p) => p.link.index === ev.neigh.ifindex)),
       onDrift,
       this.log,
+      ['link', 'ipv4-route', 'ipv6-route', 'neigh'],
     );
   }
 

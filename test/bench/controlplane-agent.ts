@@ -8,6 +8,9 @@
 //          `parallel` transactions in flight; report the wall-clock time of the first and the last write
 //          and, from route notifications, when the last of the peers' routes appeared on flannel.1.
 //   rtt    the baseline: put a key, wait for the watch notification of that put; `n` times, one at a time.
+//   converge  (flanneld restarting with the leases already in etcd) subscribe to route notifications,
+//          print `WATCHING` on stdout, and report when the `count`-th distinct peer route (10/8 outside
+//          10.0/16, on any device: flanneld recreates flannel.1) appeared.
 //   events write `count` more leases one at a time, each followed by waiting for its route on flannel.1
 //          (`--mode=seq`, then `gap` ms pause) or every `gap` ms regardless (`--mode=open`); report each
 //          lease's write → route latency.
@@ -253,12 +256,42 @@ async function events(): Promise<unknown> {
   }
 }
 
-const jobs: Record<string, () => Promise<unknown>> = { bulk, rtt, events };
+async function converge(): Promise<unknown> {
+  const count = num('count');
+  const waitMs = num('wait-ms', 120_000);
+  const nl = openNetlink();
+  const ac = new AbortController();
+  const seen = new Set<string>();
+  let overflowed = false;
+  let last: number | undefined;
+  const timer = setTimeout(() => ac.abort(), waitMs);
+  try {
+    const watch = nl.watch({ groups: ['ipv4-route'], signal: ac.signal, maxQueued: 1_000_000 });
+    process.stdout.write('WATCHING\n');
+    for await (const ev of watch as AsyncIterable<NetlinkEvent>) {
+      if (ev.kind === 'overflow') overflowed = true;
+      // Peer routes have a gateway; the local and broadcast routes of flanneld's own /32 do not.
+      if (ev.kind !== 'route' || ev.action !== 'new' || ev.route.gw === undefined || !/^10\.(?!0\.)/.test(ev.route.dst)) continue;
+      seen.add(ev.route.dst);
+      if (seen.size >= count) {
+        last = now();
+        break;
+      }
+    }
+    return { lastRouteAt: last, routesSeen: seen.size, overflowed };
+  } finally {
+    clearTimeout(timer);
+    ac.abort();
+    nl.close();
+  }
+}
+
+const jobs: Record<string, () => Promise<unknown>> = { bulk, rtt, events, converge };
 
 async function main(): Promise<void> {
   const job = jobs[process.argv[2] ?? ''];
   if (!job) {
-    process.stderr.write(`usage: controlplane-agent.js bulk|rtt|events --endpoint=... [--key=value...]\n`);
+    process.stderr.write(`usage: controlplane-agent.js bulk|rtt|events|converge --endpoint=... [--key=value...]\n`);
     process.exitCode = 2;
     return;
   }

@@ -5,6 +5,10 @@
 //   hand-made   pods on hosts c and d over a VXLAN set up by hand with `ip` (vxlan42, VNI 42, port
 //               4789, nolearning, static FDB/neighbour/onlink route, MTU underlay - 50, pods on cni0)
 //   project     pods on hosts a and b over flannel.1 (VNI 1, port 8472) as flanneld programmed it
+//   hand routes pods on hosts i and j on cni0, a route to the other's pod subnet via its underlay
+//               address set by hand: host-gw's path with nothing of ours, the limit of every pod→pod
+//               figure (the pods' veth and bridge hops included), so each backend is also given
+//               against it
 //
 // Both overlays are the kernel's vxlan driver, so the project's figure should match the hand-made
 // one; the underlay shows what encapsulation costs. The machine is noisy: each figure is the median
@@ -40,6 +44,7 @@ export interface DataplaneOptions {
 }
 
 const IPERF_PORT = 5201;
+const ROUTED = { i: '10.8.1.1/24', j: '10.8.2.1/24' } as const;
 const HAND = { dev: 'vxlan42', vni: 42, port: 4789, subnets: { c: '10.6.1.1/24', d: '10.6.2.1/24' }, macs: { c: '0a:58:0a:06:01:00', d: '0a:58:0a:06:02:00' } } as const;
 
 interface Path {
@@ -127,6 +132,17 @@ async function forwardRules(h: Host): Promise<string> {
 
 const gbit = (bps: number): number => bps / 1e9;
 
+/** Pods on hosts i and j with `<peer pod subnet> via <peer underlay IP>` routes set by hand (no overlay, no flanneld). */
+async function handRoutedPods(lab: Lab): Promise<{ from: Pod; to: Pod }> {
+  const i = lab.host('i');
+  const j = lab.host('j');
+  const from = await i.addPod('p1', { cidr: ROUTED.i, mtu: lab.mtu });
+  const to = await j.addPod('p1', { cidr: ROUTED.j, mtu: lab.mtu });
+  await i.ipCmd(['route', 'add', ROUTED.j.replace(/\.1\/24$/, '.0/24'), 'via', j.ip, 'dev', 'eth0']);
+  await j.ipCmd(['route', 'add', ROUTED.i.replace(/\.1\/24$/, '.0/24'), 'via', i.ip, 'dev', 'eth0']);
+  return { from, to };
+}
+
 /** Two hosts running flanneld with `config` under `prefix`, a pod on each, and a route between them. */
 async function flannelPair(lab: Lab, etcd: EtcdServer, names: [string, string], prefix: string, config: string): Promise<{ from: Pod; to: Pod }> {
   await etcd.ctl(['put', `${prefix}/config`, config]);
@@ -142,7 +158,7 @@ export async function benchDataplane(opts: DataplaneOptions = {}): Promise<Bench
   const rounds = opts.rounds ?? 3;
   const seconds = opts.seconds ?? 5;
   const pings = opts.pings ?? 20;
-  const lab = await Lab.create({ hosts: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'] });
+  const lab = await Lab.create({ hosts: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'] });
   try {
     const etcd = await startLabEtcd(lab);
     try {
@@ -165,6 +181,7 @@ export async function benchDataplane(opts: DataplaneOptions = {}): Promise<Bench
       // The other backends, each on its own pair of hosts and its own etcd prefix and network.
       const udp = await flannelPair(lab, etcd, ['e', 'f'], '/udp/network', '{"Network":"10.6.0.0/16","Backend":{"Type":"udp"}}');
       const hostgw = await flannelPair(lab, etcd, ['g', 'h'], '/hostgw/network', '{"Network":"10.7.0.0/16","Backend":{"Type":"host-gw"}}');
+      const routed = await handRoutedPods(lab);
 
       const paths: Path[] = [
         { name: 'underlay', from: a, to: b },
@@ -172,6 +189,7 @@ export async function benchDataplane(opts: DataplaneOptions = {}): Promise<Bench
         { name: 'project', from: pa, to: pb },
         { name: 'udp', from: udp.from, to: udp.to },
         { name: 'host-gw', from: hostgw.from, to: hostgw.to },
+        { name: 'hand routes', from: routed.from, to: routed.to },
       ];
       // Every path must work before anything is measured (and this warms ARP and the caches).
       for (const p of paths) await pingRtts(p.from, p.to, 2);
@@ -195,8 +213,9 @@ export async function benchDataplane(opts: DataplaneOptions = {}): Promise<Bench
       }
 
       const med = (m: Map<string, number[]>, k: string): number => percentile(m.get(k)!, 50);
-      const [under, handV, proj, udpV, hgV] = ['underlay', 'hand-made', 'project', 'udp', 'host-gw'].map((k) => gbit(med(bps, k))) as [number, number, number, number, number];
-      const [uRtt, hRtt, pRtt, udpRtt, hgRtt] = ['underlay', 'hand-made', 'project', 'udp', 'host-gw'].map((k) => med(rtt, k) * 1000) as [number, number, number, number, number];
+      const names = ['underlay', 'hand-made', 'project', 'udp', 'host-gw', 'hand routes'];
+      const [under, handV, proj, udpV, hgV, routedV] = names.map((k) => gbit(med(bps, k))) as [number, number, number, number, number, number];
+      const [uRtt, hRtt, pRtt, udpRtt, hgRtt, rRtt] = names.map((k) => med(rtt, k) * 1000) as [number, number, number, number, number, number];
       const runs = `median of ${rounds}`;
       return [
         { name: `underlay host->host eth0, iperf3 TCP ${seconds}s (baseline)`, value: under, unit: `Gbit/s ${runs}`, ratio: 1 },
@@ -206,12 +225,20 @@ export async function benchDataplane(opts: DataplaneOptions = {}): Promise<Bench
         { name: 'project udp (flannel0) pod->pod', value: udpV, unit: `Gbit/s ${runs}`, ratio: udpV / under, baseline: 'underlay' },
         { name: 'project udp (flannel0) pod->pod', value: udpV, unit: `Gbit/s ${runs}`, ratio: udpV / proj, baseline: 'project vxlan' },
         { name: 'project host-gw pod->pod', value: hgV, unit: `Gbit/s ${runs}`, ratio: hgV / under, baseline: 'underlay' },
+        { name: 'pod->pod over routes set by hand (baseline)', value: routedV, unit: `Gbit/s ${runs}`, ratio: 1 },
+        { name: 'project host-gw pod->pod', value: hgV, unit: `Gbit/s ${runs}`, ratio: hgV / routedV, baseline: 'hand routes' },
+        { name: 'project flannel.1 pod->pod', value: proj, unit: `Gbit/s ${runs}`, ratio: proj / routedV, baseline: 'hand routes' },
+        { name: 'project udp (flannel0) pod->pod', value: udpV, unit: `Gbit/s ${runs}`, ratio: udpV / routedV, baseline: 'hand routes' },
         { name: `underlay ping host->host (baseline)`, value: uRtt, unit: `µs p50 of ${rtt.get('underlay')!.length}`, ratio: 1 },
         { name: 'hand-made vxlan42 ping pod->pod', value: hRtt, unit: `µs p50 of ${rtt.get('hand-made')!.length}`, ratio: hRtt / uRtt, baseline: 'underlay' },
         { name: 'project flannel.1 ping pod->pod', value: pRtt, unit: `µs p50 of ${rtt.get('project')!.length}`, ratio: pRtt / uRtt, baseline: 'underlay' },
         { name: 'project flannel.1 ping pod->pod', value: pRtt, unit: `µs p50 of ${rtt.get('project')!.length}`, ratio: pRtt / hRtt, baseline: 'hand-made vxlan' },
         { name: 'project udp ping pod->pod', value: udpRtt, unit: `µs p50 of ${rtt.get('udp')!.length}`, ratio: udpRtt / uRtt, baseline: 'underlay' },
         { name: 'project host-gw ping pod->pod', value: hgRtt, unit: `µs p50 of ${rtt.get('host-gw')!.length}`, ratio: hgRtt / uRtt, baseline: 'underlay' },
+        { name: 'ping pod->pod over routes set by hand (baseline)', value: rRtt, unit: `µs p50 of ${rtt.get('hand routes')!.length}`, ratio: 1 },
+        { name: 'project host-gw ping pod->pod', value: hgRtt, unit: `µs p50 of ${rtt.get('host-gw')!.length}`, ratio: hgRtt / rRtt, baseline: 'hand routes' },
+        { name: 'project flannel.1 ping pod->pod', value: pRtt, unit: `µs p50 of ${rtt.get('project')!.length}`, ratio: pRtt / rRtt, baseline: 'hand routes' },
+        { name: 'project udp ping pod->pod', value: udpRtt, unit: `µs p50 of ${rtt.get('udp')!.length}`, ratio: udpRtt / rRtt, baseline: 'hand routes' },
       ];
     } finally {
       await etcd.destroy();

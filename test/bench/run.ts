@@ -16,7 +16,7 @@ import { printResults, type BenchResult } from './stats.js';
 const benches: Record<string, { title: string; run: () => Promise<BenchResult[]> }> = {
   leases: { title: 'Lease acquisition, 1,000 nodes, one etcd', run: () => benchConcurrentAcquire(1000) },
   coldstart: { title: 'flanneld cold start', run: () => benchColdStart(9) },
-  dataplane: { title: 'Data plane: iperf3 TCP and ping, pod to pod over VXLAN vs the underlay', run: () => benchDataplane({ rounds: 3, seconds: 5, pings: 20 }) },
+  dataplane: { title: 'Data plane: iperf3 TCP and ping, pod to pod over vxlan, udp and host-gw vs the underlay and vs routes set by hand', run: () => benchDataplane({ rounds: 3, seconds: 5, pings: 20 }) },
   controlplane: { title: 'Control plane: 5,000 peer leases, one flanneld (vxlan)', run: () => benchControlPlane(5000, 200) },
   kubelet: { title: 'kubelet: pod startup latency (etcd write → Running with podIP), 50 pods, image present', run: () => benchKubelet(50, 500) },
   cni: { title: 'CNI ADD/DEL latency, one and 40 at once: flannel -> bridge -> our host-local (shims -> daemon, and daemon off) vs bridge + Debian host-local', run: () => benchCni(30, 40, 5) },

@@ -80,6 +80,19 @@ describe('vxlan backend', () => {
     expect((await ping(net.pod('a')!, net.pod('b')!.ip, { count: 1, timeoutMs: 5_000 })).ok).toBe(true);
   });
 
+  it('restores a neighbour and an FDB entry deleted by hand (announced by the kernel, not left to the slow resync)', async () => {
+    const a = lab.host('a');
+    const b = lab.host('b');
+    const sb = net.subnet('b')!;
+    const [bLink] = await json<{ address: string }[]>(b, ['link', 'show', 'flannel.1']);
+    await a.ipCmd(['neigh', 'del', gwOf(sb), 'dev', 'flannel.1']);
+    await a.run(['bridge', 'fdb', 'del', bLink!.address, 'dev', 'flannel.1', 'dst', b.ip]);
+    await waitFor('the neighbour and the FDB entry to come back', async () =>
+      (await neighsOn(a)).some((n) => n.dst === gwOf(sb) && n.lladdr === bLink!.address) &&
+      (await fdbOn(a)).some((f) => f.mac === bLink!.address && f.dst === b.ip), 20_000);
+    expect((await ping(net.pod('a')!, net.pod('b')!.ip, { count: 1, timeoutMs: 5_000 })).ok).toBe(true);
+  });
+
   it('recreates flannel.1 with its address and peers when it is deleted by hand', async () => {
     const b = lab.host('b');
     const [before] = await json<{ address: string }[]>(b, ['link', 'show', 'flannel.1']);
