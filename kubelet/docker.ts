@@ -8,7 +8,7 @@
 // pinned after one negotiation, so answers have the shape this file expects (STYLE 3.10, 3.14).
 import { Agent, request, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { FlannelError, errorMessage } from '../common/index.js';
+import { FlannelError, errorMessage, isObject } from '../common/index.js';
 
 /** The API version this client speaks (Docker 20.10); an older daemon's own version is used instead. */
 export const DOCKER_API_VERSION = '1.41';
@@ -401,6 +401,36 @@ export class DockerClient {
       req.on('error', (e) => reject(new DockerNoAnswerError(op, `GET ${path}`, errorMessage(e), { cause: e })));
       req.end();
     });
+  }
+
+  /**
+   * Docker's event stream (GET /events with these filters): each event's JSON object, until the signal
+   * aborts or the daemon ends the stream; `onConnected` once the daemon has answered. A line that is
+   * not JSON is skipped.
+   */
+  async *events(filters: Record<string, readonly string[]>, signal: AbortSignal, onConnected?: () => void): AsyncGenerator<Json> {
+    const res = await this.stream('events', '/events', { filters: JSON.stringify(filters) }, signal);
+    onConnected?.();
+    let buf = '';
+    try {
+      for await (const chunk of res as AsyncIterable<Buffer>) {
+        buf += chunk.toString('utf8');
+        for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+          const line = buf.slice(0, nl).trim();
+          buf = buf.slice(nl + 1);
+          if (!line) continue;
+          let ev: unknown;
+          try {
+            ev = JSON.parse(line);
+          } catch {
+            continue;
+          }
+          if (isObject(ev)) yield ev as Json;
+        }
+      }
+    } finally {
+      res.destroy();
+    }
   }
 
   /**

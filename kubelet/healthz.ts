@@ -8,10 +8,8 @@ export async function startKubeletHealthz(ip: string, port: number, k: Kubelet, 
   return listenHttp(ip, port, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') {
-      const staleMs = Math.max(10_000, 3 * k.config.plegPeriodMs);
-      const age = Date.now() - k.lastRelist;
-      const ok = k.lastRelist > 0 && age < staleMs;
-      res.writeHead(ok ? 200 : 500, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : `pleg was last seen active ${k.lastRelist ? `${age} ms ago` : 'never'}\n`);
+      const h = k.health();
+      res.writeHead(h.ok ? 200 : 500, { 'content-type': 'text/plain' }).end(`${h.message}\n`);
     } else if (path === '/pods') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'PodList', apiVersion: 'v1', items: k.pods() }));
     } else {

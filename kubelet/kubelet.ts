@@ -17,7 +17,7 @@ import { DesiredPods } from './desired.js';
 import type { DockerClient } from './docker.js';
 import { MirrorPods } from './mirror-pods.js';
 import { type NodeFacts, NodeStatusManager, type Readiness, machineInfo, readCapacity } from './node-status.js';
-import { Pleg, housekeep } from './pleg.js';
+import { EVENTED_RELIST_MS, Pleg, housekeep } from './pleg.js';
 import { PodWorkers } from './pod-workers.js';
 import { ProbeManager } from './prober.js';
 import { PodRuntime } from './runtime.js';
@@ -256,7 +256,8 @@ export class Kubelet {
 
   /** /healthz: the Docker relist keeps running (Kubernetes' PLEG health). */
   health(): { ok: boolean; message: string } {
-    const staleMs = Math.max(10_000, 3 * this.config.plegPeriodMs);
+    // Three missed relists; while Docker's events are followed the relists are EVENTED_RELIST_MS apart.
+    const staleMs = Math.max(10_000, 3 * this.config.plegPeriodMs) + EVENTED_RELIST_MS;
     const age = Date.now() - this.lastRelist;
     const ok = this.lastRelist > 0 && age < staleMs;
     return { ok, message: ok ? 'ok' : `pleg was last seen active ${this.lastRelist ? `${age} ms ago` : 'never'}` };

@@ -134,6 +134,14 @@ export class PodRuntime {
     return byPod(all);
   }
 
+  /**
+   * Docker's lifecycle events of kubelet-made containers (created, started, died, destroyed, …), as a
+   * signal that a relist would find a change; exec events (probes, kubectl exec) are not among them.
+   */
+  containerChanges(signal: AbortSignal, onConnected: () => void): AsyncIterable<unknown> {
+    return this.docker.events({ type: ['container'], label: [LABELS.podUid], event: ['create', 'start', 'die', 'destroy', 'stop', 'kill', 'oom', 'pause', 'unpause', 'restart'] }, signal, onConnected);
+  }
+
   /** The full state of one pod, undefined when Docker holds no container of it. */
   async getPod(uid: string): Promise<RuntimePod | undefined> {
     const s = byPod(await this.docker.listContainers(`${LABELS.podUid}=${uid}`)).get(uid);

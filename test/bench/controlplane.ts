@@ -36,52 +36,13 @@ import {
   waitFor,
 } from '../netns/index.js';
 import { peerOf, peerSlot } from './controlplane-agent.js';
+import { idleCpuMs, memStatus, nodePid } from './procstat.js';
 import { percentile, type BenchResult } from './stats.js';
 
 const PREFIX = '/coreos.com/network';
 const AGENT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'controlplane-agent.js');
 const fmt = (n: number): string => n.toLocaleString('en-US');
 
-interface Status {
-  rssKiB: number;
-  hwmKiB: number;
-}
-
-/** flanneld's own process: startFlanneld spawns `nsenter … -- node …`, and nsenter execs node in place. */
-async function nodePid(p: Proc): Promise<number> {
-  const comm = (await readFile(`/proc/${p.pid}/comm`, 'utf8')).trim();
-  if (comm === 'node' || comm === 'MainThread') return p.pid;
-  // A forking nsenter: the program is its only child.
-  const kids = (await readFile(`/proc/${p.pid}/task/${p.pid}/children`, 'utf8')).trim().split(/\s+/).map(Number);
-  if (kids.length === 1 && kids[0]! > 0) return kids[0]!;
-  throw new Error(`flanneld pid ${p.pid} is ${comm} with children ${kids.join(',')}`);
-}
-
-async function status(pid: number): Promise<Status> {
-  const text = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kib = (field: string): number => {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
-    if (!m) throw new Error(`no ${field} in /proc/${pid}/status`);
-    return Number(m[1]);
-  };
-  return { rssKiB: kib('VmRSS'), hwmKiB: kib('VmHWM') };
-}
-
-/** CPU time (user + system) of a process, and of its waited-for children, in ms. */
-async function cpuMs(pid: number): Promise<{ own: number; children: number }> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state): utime, stime, cutime, cstime are fields 14-17, in clock ticks (USER_HZ = 100).
-  return { own: (Number(fields[11]) + Number(fields[12])) * 10, children: (Number(fields[13]) + Number(fields[14])) * 10 };
-}
-
-/** CPU flanneld (and what it runs) uses while nothing happens, over 20.5 s. */
-async function idleCpuMs(pid: number, windowMs = 20_500): Promise<{ own: number; children: number }> {
-  const before = await cpuMs(pid);
-  await new Promise((r) => setTimeout(r, windowMs));
-  const after = await cpuMs(pid);
-  return { own: after.own - before.own, children: after.children - before.children };
-}
 
 /** A line about a /24 in 10/8 outside 10.0.x: one of the fake peers (flanneld's own /24 has no route or neighbour). */
 const PEER_LINE = /^10\.(?!0\.)/;
@@ -197,7 +158,7 @@ export async function benchControlPlane(peers = 5000, events = 200, idlePeers = 
     const floorMs = await ipBatchBaseline(lab.host('b'), peers, skip);
     let pid = await nodePid(fl);
     await new Promise((r) => setTimeout(r, 1_000)); // past start-up's garbage
-    const idle0 = await status(pid);
+    const idle0 = await memStatus(pid);
     const idleCpu0 = await idleCpuMs(pid);
     await heapSnapshot(pid);
 
@@ -226,7 +187,7 @@ export async function benchControlPlane(peers = 5000, events = 200, idlePeers = 
     );
     const bulk = await bulkRun;
     const convergeMs = convergedAt - bulk.t0;
-    const full = await status(pid);
+    const full = await memStatus(pid);
     const entries = await countEntries(a);
     const idleCpuFull = await idleCpuMs(pid);
 
@@ -236,7 +197,7 @@ export async function benchControlPlane(peers = 5000, events = 200, idlePeers = 
     const seq = await agent<EventsResult>(a, 'events', { ...base, first: total, count: events, mode: 'seq' }, 300_000);
     const churn = await agent<EventsResult>(a, 'events', { ...base, first: total + events, count: events, mode: 'open' }, 300_000);
     if (seq.missing || churn.missing) throw new Error(`routes never appeared: ${seq.missing} one at a time, ${churn.missing} under churn`);
-    const after = await status(pid);
+    const after = await memStatus(pid);
 
     // ---- restart onto an empty kernel with every lease in etcd
     const all = total + 2 * events;
@@ -254,7 +215,7 @@ export async function benchControlPlane(peers = 5000, events = 200, idlePeers = 
     if (restart.lastRouteAt === undefined) throw new Error(`after the restart only ${restart.routesSeen} of ${all} routes appeared`);
     pid = await nodePid(fl);
     await new Promise((r) => setTimeout(r, 1_000));
-    const restarted = await status(pid);
+    const restarted = await memStatus(pid);
     await heapSnapshot(pid);
 
     if (bulk.overflowed || seq.overflowed || churn.overflowed || restart.overflowed) console.error('controlplane: route notifications overflowed; notification-based figures are partial');

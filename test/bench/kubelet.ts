@@ -11,13 +11,18 @@
 //   client): a pod needs two of those (pause and app) plus its etcd writes; and 2 × `pods` such
 //   containers started at once, the most the burst can expect from this dockerd.
 // The watch runs in this process and reaches etcd through the lab's bridge (see test/netns/kubelet.ts).
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { type Pod, keys, parsePodObject } from '../../cluster/index.js';
 import { DockerClient } from '../../kubelet/index.js';
 import { BUSYBOX_IMAGE, KubeLab, waitFor } from '../netns/index.js';
+import { idleCpuMs, nodePid } from './procstat.js';
 import { type BenchResult, percentile } from './stats.js';
 
 const NS = 'bench';
 const SLO_MS = 5_000;
+/** Issue 18's idle budget for flanneld with 100 peers, the yardstick here too. */
+const IDLE_TARGET_MS = 50;
 
 function benchPod(name: string): Pod {
   return {
@@ -125,6 +130,11 @@ export async function benchKubelet(pods = 50, gapMs = 500): Promise<BenchResult[
     const t0 = Date.now();
     const burstMs = await startup(k, burst, 0);
     const burstS = (Date.now() - t0) / 1000;
+    // Idle with the pods running: what the kubelet (its PLEG relists, status heartbeats, file source,
+    // probes of none) and the dockerd it asks cost while nothing changes.
+    const dockerdPid = Number((await readFile(path.join(d.dir, 'dockerd.pid'), 'utf8')).trim());
+    const kubeletPid = await nodePid(k.node('a').kubelet);
+    const [kubeletIdle, dockerdIdle] = await Promise.all([idleCpuMs(kubeletPid), idleCpuMs(dockerdPid)]);
     await removeAll(k, burst);
 
     const apiP50 = percentile(api, 50);
@@ -147,6 +157,8 @@ export async function benchKubelet(pods = 50, gapMs = 500): Promise<BenchResult[
       { name: `pod startup, burst of ${pods}, p99`, value: percentile(burstMs, 99), unit: 'ms', ratio: percentile(burstMs, 99) / burstBase, baseline: `${2 * pods} docker runs at once p99` },
       vsSlo(`pod startup, burst of ${pods}, p99 vs SLO`, percentile(burstMs, 99)),
       { name: `burst of ${pods}: pods Running per second`, value: pods / burstS, unit: 'pods/s' },
+      { name: `kubelet idle CPU with ${pods} pods, per 20.5 s`, value: kubeletIdle.own + kubeletIdle.children, unit: 'ms', ratio: (kubeletIdle.own + kubeletIdle.children) / IDLE_TARGET_MS, baseline: "flanneld's idle target (50 ms)" },
+      { name: `dockerd CPU over the same window (the kubelet's relists)`, value: dockerdIdle.own, unit: 'ms' },
     ];
   } finally {
     await k.destroy();
