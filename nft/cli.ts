@@ -89,7 +89,11 @@ export class NftRunner {
     } catch (e) {
       throw new NftError(undefined, [], String(e), { cause: e });
     }
-    if (r.code === 0) return;
+    if (r.code === 0) {
+      // A full sync is usually followed by element changes: have their process ready.
+      this.session?.warm();
+      return;
+    }
     const line = failingLine(r.stderr);
     throw new NftError(line, line === undefined ? [] : contextLines(script, line), r.stderr || `exit ${r.code}`);
   }

@@ -49,6 +49,11 @@ export class NftSession {
     return r;
   }
 
+  /** Starts the process now (if none runs), so that the next transaction does not wait for it. */
+  warm(): void {
+    if (!this.child) this.start();
+  }
+
   /** Ends the process (it also ends by itself when our side of its stdin closes). */
   close(): void {
     this.stop();
