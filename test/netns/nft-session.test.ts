@@ -29,8 +29,9 @@ describe.skipIf(!isRoot)('nft runner in a lab namespace', () => {
   it('sends element scripts to one long-lived process and the rest to nft -f', async () => {
     const nft = new NftRunner({ argv });
     try {
-      await nft.run(table(['s']));
       expect(nft.interactiveStarts).toBe(0);
+      await nft.run(table(['s'])); // through nft -f, which then starts the long-lived process for what follows
+      expect(nft.interactiveStarts).toBe(1);
       for (let i = 1; i <= 20; i++) await nft.run(`add element ${T} s { 10.0.0.${i} }\n`);
       await nft.run(`delete element ${T} s { 10.0.0.1 }\ndelete element ${T} s { 10.0.0.2 }\nadd element ${T} s { 10.0.1.1, 10.0.1.2 }\n`);
       expect(nft.interactiveStarts).toBe(1);
