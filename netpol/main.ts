@@ -17,7 +17,7 @@ const program = addAgentOptions(new Command('netpol-agent'))
   .action(async (raw: Record<string, unknown>) => {
     const o = agentFlags(raw, program.getOptionValueSource('etcdEndpoints') !== 'default');
     const log = createLogger({ level: o.logLevel as 'info', name: 'netpol-agent' });
-    const nft = new NftCli();
+    const nft = new NftCli({ log });
     if (o.cleanup) {
       await nft.run(cleanupScript());
       log.info({ table: `${FAMILY} ${TABLE}` }, 'rules removed');

@@ -18,7 +18,7 @@ const program = addProxyOptions(new Command('kube-proxy'))
   .action(async (raw: Record<string, unknown>) => {
     const o = proxyOptions(raw, program.getOptionValueSource('etcdEndpoints') !== 'default');
     const log = createLogger({ level: o.logLevel as 'info', name: 'kube-proxy' });
-    const nft = new NftCli();
+    const nft = new NftCli({ log });
     if (o.cleanup) {
       await nft.run(`add table ${FAMILY} ${TABLE}\ndelete table ${FAMILY} ${TABLE}\n`);
       log.info({ table: `${FAMILY} ${TABLE}` }, 'rules removed');

@@ -57,19 +57,7 @@ export class ObjectSpecError extends FlannelError {
   }
 }
 
-/** `nft -f` failed; `line` is the failing line of the script and `context` a few lines around it. */
-export class NftError extends FlannelError {
-  readonly code = 'NFT';
-  override readonly transient = true;
-  constructor(
-    readonly line: number | undefined,
-    readonly context: readonly string[],
-    readonly stderr: string,
-    options?: ErrorOptions,
-  ) {
-    super(line === undefined ? `nft failed: ${firstLine(stderr)}` : `nft failed at line ${line}: ${firstLine(stderr)}`, options);
-  }
-}
+export { NftError } from '../nft/index.js';
 
 /** A ClusterIP or node port range has nothing left, or a reservation kept losing races. */
 export class AllocationError extends FlannelError {
@@ -84,4 +72,3 @@ export class AllocationError extends FlannelError {
   }
 }
 
-const firstLine = (s: string): string => s.trim().split('\n').find((l) => /Error/.test(l))?.trim() ?? s.trim().split('\n')[0] ?? '';

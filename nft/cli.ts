@@ -1,0 +1,100 @@
+// The edge to nft for a daemon's own table: every script is one transaction. Element-only scripts (the
+// incremental syncs' traffic) go to a long-lived `nft -i` (no process start); everything else — a full
+// sync, a new chain or set, a cleanup — and a script above `interactiveMaxBytes` go through `nft -f -`,
+// one process each. When the long-lived process cannot be started or keeps dying (an nft built
+// without its CLI), element scripts go through `nft -f -` as well. The daemon runs nft in its own
+// network namespace; `argv` lets a benchmark or test aim it at a lab namespace (`nsenter --net=<path>
+// -- nft`), never at the caller's.
+import type { Logger } from '../common/index.js';
+import { NftError } from './errors.js';
+import { contextLines, execFileInput, type ExecResult, failingLine } from './exec.js';
+import { isElementOnly } from './interactive.js';
+import { NftSession } from './session.js';
+
+export interface NftCliOptions {
+  readonly argv?: readonly string[];
+  /** Bound on each `nft -f` process. Default 60 s. */
+  readonly timeoutMs?: number;
+  /** Use the long-lived `nft -i` for element-only scripts. Default true. */
+  readonly interactive?: boolean;
+  /** Larger element scripts go through `nft -f`. Default 256 KiB. */
+  readonly interactiveMaxBytes?: number;
+  readonly log?: Logger;
+}
+
+/** Failures of the long-lived process in a row (not nft's errors) after which it is given up. */
+const SESSION_GIVE_UP = 3;
+
+export class NftRunner {
+  protected readonly argv: readonly string[];
+  protected readonly timeoutMs: number;
+  private readonly maxInteractive: number;
+  private readonly log: Logger | undefined;
+  private session: NftSession | undefined;
+  private sessionFailures = 0;
+
+  constructor(o: NftCliOptions = {}) {
+    this.argv = o.argv ?? ['nft'];
+    this.timeoutMs = o.timeoutMs ?? 60_000;
+    this.maxInteractive = o.interactiveMaxBytes ?? 256 << 10;
+    this.log = o.log;
+    if (o.interactive ?? true) this.session = new NftSession({ argv: this.argv, timeoutMs: Math.min(this.timeoutMs, 30_000) });
+  }
+
+  /** Applies the script as one transaction; throws NftError with the failing line. */
+  async run(script: string): Promise<void> {
+    if (!script) return;
+    const s = this.session;
+    if (s && script.length <= this.maxInteractive && !script.includes('#') && isElementOnly(script)) return this.runInteractive(s, script);
+    return this.runFile(script);
+  }
+
+  /** The processes the long-lived session has started (0 when unused or disabled). */
+  get interactiveStarts(): number {
+    return this.session?.starts ?? 0;
+  }
+
+  close(): void {
+    this.session?.close();
+  }
+
+  /** Runs `nft <args>` (a listing); throws NftError on a non-zero exit. */
+  protected async exec(args: readonly string[]): Promise<ExecResult> {
+    const r = await execFileInput([...this.argv, ...args], '', this.timeoutMs);
+    if (r.code !== 0) throw new NftError(undefined, [], r.stderr || `exit ${r.code}`);
+    return r;
+  }
+
+  private async runInteractive(s: NftSession, script: string): Promise<void> {
+    try {
+      await s.run(script);
+      this.sessionFailures = 0;
+    } catch (e) {
+      // nft's own error (a line named) is the script's fault; anything else is the process's.
+      if (!(e instanceof NftError) || e.line === undefined) {
+        if (++this.sessionFailures >= SESSION_GIVE_UP) {
+          this.session = undefined;
+          s.close();
+          this.log?.warn({ err: e instanceof Error ? e.message : String(e) }, 'nft -i keeps failing; element changes go through nft -f from now on');
+        }
+      }
+      throw e;
+    }
+  }
+
+  private async runFile(script: string): Promise<void> {
+    let r: ExecResult;
+    try {
+      r = await execFileInput([...this.argv, '-f', '-'], script, this.timeoutMs);
+    } catch (e) {
+      throw new NftError(undefined, [], String(e), { cause: e });
+    }
+    if (r.code === 0) {
+      // A full sync is usually followed by element changes: have their process ready.
+      this.session?.warm();
+      return;
+    }
+    const line = failingLine(r.stderr);
+    throw new NftError(line, line === undefined ? [] : contextLines(script, line), r.stderr || `exit ${r.code}`);
+  }
+}
