@@ -4,6 +4,8 @@
 // see the same load. One lab host (its own network namespace) with flanneld, dockerd and a kubelet on the API;
 // kube-apiserver in the same namespace presenting --kubelet-client-certificate (bound to kubelet-api-admin),
 // the kubelet trusting its CA, as test/netns/kubelet-server.test.ts runs them. Target: under 2x docker exec.
+// Beside them, `kubectl get pod POD` (the CLI's own start and one API call: the part of the round trip that is
+// kubectl's, whatever the server does).
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -91,6 +93,7 @@ export async function benchExec(runs = 30): Promise<BenchResult[]> {
     const d = k.node('a').dockerd;
     const docker = (): Promise<number> => timed(host, ['docker', '-H', `unix://${d.socket}`, 'exec', c.id, 'true'], { ...env(), DOCKER_CONFIG: path.join(d.dir, 'cli'), DOCKER_CLI_HINTS: 'false' });
     const kube = (bin: string): Promise<number> => timed(host, kubectlArgv(bin, ['exec', 'bench-exec', '--', 'true']), env());
+    const get = (bin: string): Promise<number> => timed(host, kubectlArgv(bin, ['get', 'pod', 'bench-exec', '-o', 'name']), env());
     // Warm-up (excluded): the page cache holds both CLIs, kubectl's discovery cache is written.
     for (let i = 0; i < 3; i++) {
       await docker();
@@ -98,9 +101,13 @@ export async function benchExec(runs = 30): Promise<BenchResult[]> {
     }
     const base: number[] = [];
     const ours = new Map<string, number[]>(KUBECTLS.map((kc) => [kc.name, []]));
+    const gets = new Map<string, number[]>(KUBECTLS.map((kc) => [kc.name, []]));
     for (let i = 0; i < runs; i++) {
       base.push(await docker());
-      for (const kc of KUBECTLS) ours.get(kc.name)!.push(await kube(kc.bin));
+      for (const kc of KUBECTLS) {
+        ours.get(kc.name)!.push(await kube(kc.bin));
+        gets.get(kc.name)!.push(await get(kc.bin));
+      }
     }
     const p50 = percentile(base, 50);
     const p90 = percentile(base, 90);
@@ -111,6 +118,7 @@ export async function benchExec(runs = 30): Promise<BenchResult[]> {
     for (const [name, xs] of ours) {
       rows.push({ name: `${name} exec POD -- true: p50 (target < 2x)`, value: percentile(xs, 50), unit: 'ms', ratio: percentile(xs, 50) / p50, baseline: 'docker exec p50' });
       rows.push({ name: `${name} exec POD -- true: p90`, value: percentile(xs, 90), unit: 'ms', ratio: percentile(xs, 90) / p90, baseline: 'docker exec p90' });
+      rows.push({ name: `${name} get pod POD (its start + one API call): p50`, value: percentile(gets.get(name)!, 50), unit: 'ms', ratio: percentile(gets.get(name)!, 50) / p50, baseline: 'docker exec p50' });
     }
     return rows;
   } finally {
