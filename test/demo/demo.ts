@@ -353,7 +353,7 @@ class Demo {
       heading("The seed's walkthrough with kubectl: services and RCs, pods, a page, scale, rolling-update");
       await this.walkthrough(lab, daemons, envs);
       // ---------------------------------------------------------------- 7b
-      heading('Cluster DNS: kube-dns as pods from the project image, nslookup of a service');
+      heading("Cluster DNS: kube-dns as pods from the project image; the seed's kubectl exec ping and nslookup");
       await this.clusterDns(lab, daemons);
     } finally {
       // The kubelets go with the Docker daemons they drive, --keep or not.
@@ -738,6 +738,8 @@ class Demo {
       captured = await cap.stop();
     }
     printCapture(host.name, ['tcpdump', '-l', '-n', '-c', '24', '-i', 'flannel.1', filter], captured, `busybox ${other.host.name} <-> kube-dns's pod on ${node!}, through the VXLAN device`);
+    out('  (1424 data bytes and the ICMP and IP headers are more than the pods\' MTU: the kernel sends each in two');
+    out('  fragments, the second shown as ip-proto-1; flannel.1 carries both, its VXLAN header outside the pod MTU)');
     if (captured.filter((l) => l.includes(`> ${dnsIp}: ICMP echo request`)).length < 3) throw new DemoError(`tcpdump on ${host.name}/flannel.1 did not see the 3 echo requests to ${dnsIp}`);
 
     // busybox's nslookup asks the whole search list and exits 1 for the names that are not there (NXDOMAIN).
