@@ -5,6 +5,7 @@ import { benchColdStart } from './coldstart.js';
 import { benchCni } from './cni.js';
 import { benchDataplane } from './dataplane.js';
 import { benchDns } from './dns.js';
+import { benchExec } from './exec.js';
 import { benchControlPlane } from './controlplane.js';
 import { benchConcurrentAcquire } from './leases.js';
 import { benchKubelet } from './kubelet.js';
@@ -22,7 +23,7 @@ const benches: Record<string, { title: string; run: () => Promise<BenchResult[]>
   cni: { title: 'CNI ADD/DEL latency, one and 40 at once: flannel -> bridge -> our host-local (shims -> daemon, and daemon off) vs bridge + Debian host-local', run: () => benchCni(30, 40, 5) },
   apiserver: { title: 'kube-apiserver: 10,000 pod creates at concurrency 50 vs etcd, kubectl get pods, one change to 100 watchers, RSS', run: () => benchApiServer() },
   scheduler: { title: 'kube-scheduler: 10,000 pending pods onto 1,000 nodes (binds/s vs creates/s, spread), an RC scaled 0→500', run: () => benchScheduler() },
-  dns: { title: 'Cluster DNS: service names over UDP, kube-dns vs dnsmasq (same names, same load generator)', run: () => benchDns() },
+  dns: { title: 'Cluster DNS: service names over UDP, kube-dns vs dnsmasq (same names, same load generator); kubectl exec POD -- true vs docker exec', run: async () => [...(await benchDns()), ...(await benchExec(30))] },
   netpol: { title: 'NetworkPolicy rule syncs: 1,000 policies over 5,000 pods, netpol-agent vs a chain per pod and rule', run: () => benchNetpol() },
   proxy: { title: 'Service proxy: rule syncs, 10,000 services x 5 endpoints, vs kube-proxy iptables layout; endpoint shares', run: () => benchProxy() },
 };

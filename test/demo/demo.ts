@@ -14,7 +14,8 @@
 //      wide`, `kubectl get services`), a page from a web pod across hosts and through the service's ClusterIP,
 //      `kubectl scale` 2 → 3 → 2, `kubectl rolling-update` to webwithdb:v2 (the plugin kubectl-rolling_update)
 //   8. cluster DNS: the project's image flannel-ts:dev imported on every node, `kubectl create -f dns/kube-dns.yaml`,
-//      and busybox's `nslookup webserve-service` from a pod on another node answered by kube-dns's pod
+//      a busybox pod on another node, and the seed's debugging through `kubectl exec` (the kubelets' 10250):
+//      `ping -c 3 -s 1424` to kube-dns's pod while tcpdump watches flannel.1, `nslookup webserve-service`
 //   9. teardown (or, with --keep, how to look around and how to tear down later)
 //
 //   node dist/test/demo/demo.js [--keep]      run the demo
@@ -27,7 +28,7 @@ import { lstat, mkdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/p
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { contains, parseCidr, parseIp } from '../../core/index.js';
-import { DB_RC, DB_SERVICE, type EtcdServer, kubectlBinaries, SECURE_APISERVER_ARGS, WEB_RC, WEB_SERVICE, writeDaemonKubeconfig } from '../harness/index.js';
+import { DB_RC, DB_SERVICE, type EtcdServer, KUBELET_CLIENT_BINDING, kubeletClientCredentials, kubectlBinaries, SECURE_APISERVER_ARGS, WEB_RC, WEB_SERVICE, writeDaemonKubeconfig } from '../harness/index.js';
 import {
   BUSYBOX_IMAGE,
   capture,
@@ -145,6 +146,8 @@ class Demo {
   readonly proxies = new Map<string, Proc>();
   controllerManager: Proc | undefined;
   scheduler: Proc | undefined;
+  /** The kubelets' --client-ca-file: the apiserver's CA, which signed its --kubelet-client-certificate. */
+  clientCaFile = '';
   readonly pods = new Map<string, Pod>();
   private cleaning: Promise<void> | undefined;
 
@@ -218,7 +221,7 @@ class Demo {
     await this.etcdctl(['put', `${ETCD_PREFIX}/config`, NETWORK_CONFIG]);
     await this.etcdctl(['get', `${ETCD_PREFIX}/config`]);
     // The apiserver starts now (it makes its CA and certificates meanwhile); it is used in step 6.
-    this.apiserver = this.startApiServer(lab, this.etcd);
+    this.apiserver = await this.startApiServer(lab, this.etcd);
     await this.record();
 
     // ---------------------------------------------------------------- 2
@@ -350,7 +353,7 @@ class Demo {
       heading("The seed's walkthrough with kubectl: services and RCs, pods, a page, scale, rolling-update");
       await this.walkthrough(lab, daemons, envs);
       // ---------------------------------------------------------------- 7b
-      heading('Cluster DNS: kube-dns as pods from the project image, nslookup of a service');
+      heading("Cluster DNS: kube-dns as pods from the project image; the seed's kubectl exec ping and nslookup");
       await this.clusterDns(lab, daemons);
     } finally {
       // The kubelets go with the Docker daemons they drive, --keep or not.
@@ -422,9 +425,14 @@ class Demo {
 
   // ---------------------------------------------------------------- the control plane
 
-  /** kube-apiserver in the switch namespace, on the switch's underlay address, over the lab etcd. */
-  startApiServer(lab: Lab, etcd: EtcdServer): Proc {
+  /**
+   * kube-apiserver in the switch namespace, on the switch's underlay address, over the lab etcd; with a client
+   * certificate for the kubelets' servers (kubectl exec/logs), signed by its CA, which is made first for it.
+   */
+  async startApiServer(lab: Lab, etcd: EtcdServer): Promise<Proc> {
     const dir = path.join(lab.dir, 'apiserver');
+    const kubeletClient = await kubeletClientCredentials(path.join(dir, 'certs'));
+    this.clientCaFile = kubeletClient.clientCaFile;
     const argv = [
       process.execPath,
       APISERVER,
@@ -433,6 +441,7 @@ class Demo {
       `--secure-port=${APISERVER_PORT}`,
       `--cert-dir=${path.join(dir, 'certs')}`,
       `--write-kubeconfig=${this.kubeconfig}`,
+      ...kubeletClient.apiserverArgs,
       ...SECURE_APISERVER_ARGS,
     ];
     const logFile = path.join(dir, 'apiserver.log');
@@ -512,6 +521,9 @@ class Demo {
     for (const d of daemons) nodeConfigs.set(d.host.name, await writeDaemonKubeconfig(path.join(apiDir, 'certs'), base, apiDir, 'kubelet', d.host.name));
     out(`  (authorization ${SECURE_APISERVER_ARGS.join(' ')}); each kubelet gets a kubeconfig of its own, a client`);
     out(`  certificate CN=system:node:<host>, O=system:nodes signed by the apiserver's CA: ${path.join(apiDir, 'kubelet-<host>.kubeconfig')}.`);
+    out('  The kubelets serve HTTPS on 10250 (logs, exec) to clients with a certificate of that CA (--client-ca-file),');
+    out('  asking the apiserver what each may do: the apiserver\'s own, kube-apiserver-kubelet-client, gets kubelet-api-admin.');
+    await this.kubectl(KUBELET_CLIENT_BINDING);
     out();
     // The controller manager and the scheduler beside the apiserver, each with its own identity (RBAC's
     // system:kube-controller-manager and system:kube-scheduler roles); their health ports off (--secure-port=0).
@@ -539,6 +551,7 @@ class Demo {
         `--subnet-file=${subnetFileOf(h)}`,
         `--root-dir=${path.join(h.dir, 'kubelet')}`,
         '--healthz-port=10248', // the host's own loopback: each lab host has its own
+        `--client-ca-file=${this.clientCaFile}`,
         ...KUBELET_FLAGS,
       ];
       const p = h.spawn(argv, { logFile: path.join(h.dir, 'kubelet.log') });
@@ -702,24 +715,42 @@ class Demo {
     });
     out(`  kube-dns Ready on ${node!} ${Date.now() - t0} ms after kubectl create, following the API in-cluster (its token, 10.254.0.1:443)`);
     await this.kubectl(['get', 'pods,services', '-n', 'kube-system', '-o', 'wide']);
+    const dnsIp = (await this.kubectl(['get', 'pods', '-n', 'kube-system', '-l', 'k8s-app=kube-dns', '-o', 'jsonpath={.items[0].status.podIP}'], false)).trim();
     const other = daemons.find((d) => d.host.name !== node)!;
     const file = path.join(lab.dir, 'seed', 'busybox.yaml');
     await writeFile(file, ['apiVersion: v1', 'kind: Pod', 'metadata:', '  name: busybox', 'spec:', `  nodeName: ${other.host.name}`, '  terminationGracePeriodSeconds: 1', '  containers:', '  - name: busybox', `    image: ${BUSYBOX_IMAGE}`, '    command: ["sleep", "600"]', ''].join('\n'));
     await this.kubectl(['create', '-f', file]);
-    const id = await waitFor('the busybox pod running', async () => {
-      const ps = await other.docker(['ps', '-q', '--filter', 'label=io.kubernetes.pod.name=busybox', '--filter', 'label=io.kubernetes.container.name=busybox']);
-      return ps.trim().split('\n')[0] || undefined;
-    }, 30_000, 300);
+    await waitFor('the busybox pod running', async () => (await this.kubectl(['get', 'pod', 'busybox', '-o', 'jsonpath={.status.phase}'], false)).trim() === 'Running', 30_000, 300);
     const ip = (await this.kubectl(['get', 'service', 'webserve-service', '-o', 'jsonpath={.spec.clusterIP}'], false)).trim();
-    const resolv = await other.execIn(id!, ['cat', '/etc/resolv.conf']);
-    shown(`${other.host.name}/busybox`, ['cat', '/etc/resolv.conf'], resolv.stdout);
-    let r = { stdout: '', stderr: '' };
+    out(`  kubectl exec: the apiserver opens the stream to the kubelet on ${other.host.name} (10250), which runs the command in the container`);
+    await this.kubectl(['exec', 'busybox', '--', 'cat', '/etc/resolv.conf']);
+
+    // The seed's debugging: a large ping to a pod on another node (kube-dns's) while tcpdump watches flannel.1.
+    out();
+    const host = lab.host(other.host.name);
+    const filter = `icmp and host ${dnsIp}`;
+    const cap = await capture(host, 'flannel.1', filter, { count: 24, timeoutMs: 20_000 });
+    let captured: string[];
+    try {
+      await this.kubectl(['exec', 'busybox', '--', 'ping', '-c', '3', '-s', '1424', dnsIp]);
+      await cap.waitFor((ls) => ls.filter((l) => l.includes('ICMP echo reply')).length >= 3, 3_000);
+    } finally {
+      captured = await cap.stop();
+    }
+    printCapture(host.name, ['tcpdump', '-l', '-n', '-c', '24', '-i', 'flannel.1', filter], captured, `busybox ${other.host.name} <-> kube-dns's pod on ${node!}, through the VXLAN device`);
+    out('  (1424 data bytes and the ICMP and IP headers are more than the pods\' MTU: the kernel sends each in two');
+    out('  fragments, the second shown as ip-proto-1; flannel.1 carries both, its VXLAN header outside the pod MTU)');
+    if (captured.filter((l) => l.includes(`> ${dnsIp}: ICMP echo request`)).length < 3) throw new DemoError(`tcpdump on ${host.name}/flannel.1 did not see the 3 echo requests to ${dnsIp}`);
+
+    // busybox's nslookup asks the whole search list and exits 1 for the names that are not there (NXDOMAIN).
+    const lookup = ['exec', 'busybox', '--', 'nslookup', 'webserve-service'];
+    let last = '';
     const ok = await waitFor('nslookup webserve-service', async () => {
-      r = await other.execIn(id!, ['nslookup', 'webserve-service'], { timeoutMs: 15_000 });
+      const r = await this.lab!.switch.exec(this.kubectlArgv(lookup), { timeoutMs: 15_000, env: { HOME: path.join(this.lab!.dir, 'kubectl-cache'), PATH: process.env.PATH ?? '' } });
+      last = r.stdout + r.stderr;
       return r.stdout.includes(ip);
     }, 20_000, 500).catch(() => false);
-    out(`  (docker exec in the pod's container on ${other.host.name}: kubectl exec is the kubelet's server, not here yet)`);
-    shown(`${other.host.name}/busybox`, ['nslookup', 'webserve-service'], r.stdout + r.stderr);
+    shown('sw', ['kubectl', ...lookup], last);
     if (!ok) throw new DemoError(`nslookup webserve-service from busybox on ${other.host.name} did not give its ClusterIP ${ip}`);
     out(`  webserve-service.default.svc.cluster.local is ${ip}, its ClusterIP, answered by kube-dns on ${node!} through 10.254.0.10`);
   }

@@ -7,6 +7,10 @@
 // `kubernetes` Service's ClusterIP). The outside world is a dnsmasq in the lab's switch namespace. From a
 // busybox pod on the node kube-dns is NOT on, busybox's own nslookup (the seed's `nslookup webapp`) finds a
 // service, a headless service's pods, a pod name and an outside name, through kube-proxy's 10.254.0.10.
+// The seed's debugging steps go through the real `kubectl exec` (kubectl 1.20 and 1.33): the apiserver
+// presents --kubelet-client-certificate (bound to system:kubelet-api-admin) to the kubelets' 10250, whose
+// --client-ca-file is the apiserver's CA; `ping -s 1424` to the pod on the other node while tcpdump (run in
+// the node's namespace) watches flannel.1, nslookup, stdin through -i, exit codes, and a TTY through -t.
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -15,11 +19,16 @@ import { BUSYBOX_IMAGE } from './docker.js';
 import { REPO, waitFor } from './flannel.js';
 import { importProjectImage, PROJECT_IMAGE, type ProjectImageTimings } from './images.js';
 import { FAST_FLAGS, KubeLab } from './kubelet.js';
-import type { Host, Proc } from './lab.js';
+import { capture, type Host, type Proc } from './lab.js';
 import { startProxy } from './proxy.js';
-import { SECURE_APISERVER_ARGS, writeDaemonKubeconfig } from '../harness/index.js';
+import { KUBELET_CLIENT_BINDING, kubeletClientCredentials, SECURE_APISERVER_ARGS, writeDaemonKubeconfig } from '../harness/index.js';
 
 const KUBECTL = path.join(REPO, '.cache', 'kubernetes-client', 'usr', 'bin', 'kubectl');
+/** The two kubectl generations: 1.20 speaks SPDY/3.1 only, 1.33 tries WebSocket (v5.channel.k8s.io) first. */
+const KUBECTLS = [
+  { name: 'kubectl 1.20', bin: KUBECTL },
+  { name: 'kubectl 1.33', bin: '/usr/lib/google-cloud-sdk/bin/kubectl.1.33' },
+].filter((x) => existsSync(x.bin));
 const APISERVER = path.join(REPO, 'dist', 'apiserver', 'main.js');
 const CONTROLLER_MANAGER = path.join(REPO, 'dist', 'controllers', 'main.js');
 const SCHEDULER = path.join(REPO, 'dist', 'scheduler', 'main.js');
@@ -46,10 +55,16 @@ describe.skipIf(!existsSync(KUBECTL) || !existsSync(DNSMASQ))('cluster DNS as po
   let image: ProjectImageTimings;
   /** The nodes' resolv.conf (kubelet --resolv-conf): the lab's outside DNS. */
   let nodeResolv = '';
+  /** The kubelets' --client-ca-file: the apiserver's CA, which signed its --kubelet-client-certificate. */
+  let clientCaFile = '';
   const daemonConfigs = new Map<string, string>();
 
-  const kubectlResult = (args: readonly string[], input?: string) =>
-    hostA.exec([KUBECTL, `--kubeconfig=${kubeconfig}`, `--cache-dir=${path.join(apiDir, 'kubectl-cache')}`, ...args], { timeoutMs: 30_000, env: { PATH: process.env.PATH ?? '', HOME: apiDir }, ...(input !== undefined && { input }) });
+  /** The pods the exec steps use: busybox's node, the db pod on the other node, webapp's ClusterIP. */
+  const seen = { other: '', remoteIp: '', remoteNode: '', webIp: '' };
+  const kubectlArgv = (bin: string, args: readonly string[]): string[] => [bin, `--kubeconfig=${kubeconfig}`, `--cache-dir=${path.join(apiDir, 'kubectl-cache')}`, ...args];
+  const kubectlWith = (bin: string, args: readonly string[], input?: string, timeoutMs = 30_000) =>
+    hostA.exec(kubectlArgv(bin, args), { timeoutMs, env: { PATH: process.env.PATH ?? '', HOME: apiDir }, ...(input !== undefined && { input }) });
+  const kubectlResult = (args: readonly string[], input?: string) => kubectlWith(KUBECTL, args, input);
   const kubectl = async (args: readonly string[], input?: string): Promise<string> => {
     const r = await kubectlResult(args, input);
     if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: exit ${r.code}: ${r.stderr}${r.stdout}`);
@@ -75,14 +90,17 @@ describe.skipIf(!existsSync(KUBECTL) || !existsSync(DNSMASQ))('cluster DNS as po
         apiDir = path.join(a.dir, 'apiserver');
         kubeconfig = path.join(apiDir, 'admin.kubeconfig');
         await mkdir(apiDir, { recursive: true });
+        const kubeletClient = await kubeletClientCredentials(path.join(apiDir, 'certs'));
+        clientCaFile = kubeletClient.clientCaFile;
         const api = a.spawn(
-          [process.execPath, APISERVER, `--etcd-servers=${kl.etcd.endpoint}`, `--bind-address=${a.ip}`, `--advertise-address=${a.ip}`, `--secure-port=${SECURE}`, `--cert-dir=${path.join(apiDir, 'certs')}`, `--write-kubeconfig=${kubeconfig}`, ...SECURE_APISERVER_ARGS],
+          [process.execPath, APISERVER, `--etcd-servers=${kl.etcd.endpoint}`, `--bind-address=${a.ip}`, `--advertise-address=${a.ip}`, `--secure-port=${SECURE}`, `--cert-dir=${path.join(apiDir, 'certs')}`, `--write-kubeconfig=${kubeconfig}`, ...kubeletClient.apiserverArgs, ...SECURE_APISERVER_ARGS],
           { logFile: path.join(apiDir, 'apiserver.log') },
         );
         procs.push(api);
         let last = '';
         const ok = await waitFor('the apiserver ready', async () => existsSync(kubeconfig) && (await kubectl(['get', '--raw=/readyz']).catch((e: unknown) => ((last = String(e)), ''))).trim() === 'ok', 30_000, 250).catch(() => false);
         if (!ok) throw new Error(`the apiserver did not become ready: ${last}\n${api.stderr()}`.slice(0, 4000));
+        await kubectl(KUBELET_CLIENT_BINDING);
         const server = `https://${a.ip}:${SECURE}`;
         const certs = path.join(apiDir, 'certs');
         for (const h of kl.lab.hosts) daemonConfigs.set(h.name, await writeDaemonKubeconfig(certs, server, apiDir, 'kubelet', h.name));
@@ -98,7 +116,7 @@ describe.skipIf(!existsSync(KUBECTL) || !existsSync(DNSMASQ))('cluster DNS as po
         nodeResolv = path.join(outside, 'resolv.conf');
         await writeFile(nodeResolv, `nameserver ${sw.ip}\n`);
       },
-      storeArgs: (n) => [`--kubeconfig=${daemonConfigs.get(n.host.name)!}`, `--resolv-conf=${nodeResolv}`],
+      storeArgs: (n) => [`--kubeconfig=${daemonConfigs.get(n.host.name)!}`, `--resolv-conf=${nodeResolv}`, `--client-ca-file=${clientCaFile}`],
     });
     for (const h of k.lab.hosts) procs.push(startProxy(h, k.etcd, { tag: 'api', storeArgs: [`--kubeconfig=${daemonConfigs.get('kube-proxy')!}`], args: ['--cluster-cidr=10.5.0.0/16', '--min-sync-period=200ms'] }));
     image = await importProjectImage([...k.nodes.values()].map((n) => n.dockerd));
@@ -161,10 +179,13 @@ describe.skipIf(!existsSync(KUBECTL) || !existsSync(DNSMASQ))('cluster DNS as po
     await kubectl(['create', '-f', '-'], `${yaml}\n`);
     const ip = (await kubectl(['get', 'service', 'webapp', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
     expect(ip).toMatch(/^10\.254\.\d+\.\d+$/);
-    const dbs = await waitFor('the db pods Ready', async () => {
+    const dbPods = await waitFor('the db pods Ready', async () => {
       const ps = await getPods('default', 'app=db');
-      return ps.length === 2 && ps.every(isReady) ? ps.map((p) => p.status!.podIP!).sort() : undefined;
+      return ps.length === 2 && ps.every(isReady) ? ps : undefined;
     }, 60_000, 500);
+    const dbs = dbPods.map((p) => p.status!.podIP!).sort();
+    const remote = dbPods.find((p) => p.spec.nodeName !== other)!;
+    Object.assign(seen, { other, remoteIp: remote.status!.podIP!, remoteNode: remote.spec.nodeName!, webIp: ip });
     await waitFor('the busybox pod Ready', async () => {
       const [b] = await getPods('default', 'app=client');
       return b && isReady(b);
@@ -182,8 +203,9 @@ describe.skipIf(!existsSync(KUBECTL) || !existsSync(DNSMASQ))('cluster DNS as po
     const sa = await k.execIn(other, 'busybox', 'c', ['sh', '-c', 'cd /var/run/secrets/kubernetes.io/serviceaccount && ls && cat namespace && head -c 27 ca.crt']);
     expect(sa.stdout).toMatch(/^ca\.crt\nnamespace\ntoken\ndefault-----BEGIN CERTIFICATE/);
 
+    // The seed's way in: kubectl exec, through the apiserver to the kubelet of busybox's node.
     const nslookup = async (name: string): Promise<string> => {
-      const r = await k.execIn(other, 'busybox', 'c', ['nslookup', name], 20_000);
+      const r = await kubectlResult(['exec', 'busybox', '--', 'nslookup', name]);
       return r.stdout + r.stderr;
     };
     /** Retried (bounded): the headless service's endpoints reach kube-dns through the controller manager's sync. */
@@ -207,4 +229,63 @@ describe.skipIf(!existsSync(KUBECTL) || !existsSync(DNSMASQ))('cluster DNS as po
     expect(await lookup('outside.test', (t) => t.includes('198.18.0.7'))).toMatch(/Address(?: 1)?:\s+198\.18\.0\.7/);
     expect(await nslookup(`nothere.default.svc.${DOMAIN}`)).toMatch(/NXDOMAIN/);
   }, 180_000);
+  for (const kc of KUBECTLS) {
+    describe(kc.name, () => {
+      it("the seed's `kubectl exec busybox -- ping -c 3 -s 1424 <pod on the other node>` while tcpdump on flannel.1 sees the ICMP", async () => {
+        expect(seen.remoteIp, 'the busybox and db pods (the test before)').toMatch(/^10\.5\.\d+\.\d+$/);
+        // In busybox's node's namespace, bounded by a count and a time: the echo requests leave through the
+        // VXLAN device, the replies come back through it.
+        const cap = await capture(k.lab.host(seen.other), 'flannel.1', `icmp and host ${seen.remoteIp}`, { count: 40, timeoutMs: 40_000 });
+        let lines: string[];
+        let r: Awaited<ReturnType<typeof kubectlWith>>;
+        try {
+          r = await kubectlWith(kc.bin, ['exec', 'busybox', '--', 'ping', '-c', '3', '-s', '1424', seen.remoteIp]);
+          await cap.waitFor((ls) => ls.filter((l) => l.includes('ICMP echo reply')).length >= 3, 5_000);
+        } finally {
+          lines = await cap.stop();
+        }
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout).toContain(`PING ${seen.remoteIp} (${seen.remoteIp}): 1424 data bytes`);
+        expect(r.stdout).toMatch(new RegExp(`^1432 bytes from ${esc(seen.remoteIp)}: seq=2 `, 'm'));
+        expect(r.stdout).toContain('3 packets transmitted, 3 packets received, 0% packet loss');
+        const text = lines.join('\n');
+        expect(lines.filter((l) => new RegExp(`> ${esc(seen.remoteIp)}: ICMP echo request`).test(l)).length, text).toBeGreaterThanOrEqual(3);
+        expect(lines.filter((l) => new RegExp(`^\\S+ IP ${esc(seen.remoteIp)} > \\S+: ICMP echo reply`).test(l)).length, text).toBeGreaterThanOrEqual(3);
+      }, 90_000);
+
+      it('kubectl exec busybox -- nslookup webapp prints the ClusterIP', async () => {
+        // busybox's nslookup asks every name of the search list and exits 1 when some are NXDOMAIN (as against
+        // any kube-dns): the code comes back through kubectl, the answer is on stdout.
+        const r = await kubectlWith(kc.bin, ['exec', 'busybox', '--', 'nslookup', 'webapp']);
+        expect(r.code, r.stdout + r.stderr).toBe(1);
+        expect(r.stderr).toBe('command terminated with exit code 1\n');
+        expect(r.stdout).toContain(`** server can't find webapp.svc.${DOMAIN}: NXDOMAIN`);
+        expect(r.stdout).toMatch(new RegExp(`Server:\\s+${esc(CLUSTER_DNS)}`));
+        expect(r.stdout).toMatch(new RegExp(`Name:\\s+webapp\\.default\\.svc\\.${esc(DOMAIN)}\\s+Address(?: 1)?:\\s+${esc(seen.webIp)}`));
+      });
+
+      it("kubectl exec -i: stdin reaches the command, its exit code comes back; a failing command's code and stderr", async () => {
+        // The name comes through stdin; the script's code through the error stream's Status.
+        const r = await kubectlWith(kc.bin, ['exec', '-i', 'busybox', '--', 'sh', '-c', `name="$(cat)"; nslookup "$name" | grep -q '${seen.webIp}' && echo "$name found"; exit 7`], 'webapp\n');
+        expect(r.code, r.stderr).toBe(7);
+        expect(r.stdout).toBe('webapp found\n');
+        expect(r.stderr).toContain('command terminated with exit code 7');
+        const f = await kubectlWith(kc.bin, ['exec', 'busybox', '--', 'nslookup', `nothere.default.svc.${DOMAIN}`]);
+        expect(f.code).toBe(1);
+        expect(f.stdout + f.stderr).toMatch(/NXDOMAIN/);
+        expect(f.stderr).toContain('command terminated with exit code 1');
+      });
+
+      it('kubectl exec -it (under script, a terminal for kubectl): the command on a TTY, stderr merged into it, its exit code', async () => {
+        const cmd = kubectlArgv(kc.bin, ['exec', '-it', 'busybox', '--', 'sh', '-c', 'tty; [ -t 1 ] && echo stdout-tty; echo on-stderr >&2; exit 5']).map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+        const r = await hostA.exec(['script', '-qefc', cmd, '/dev/null'], { timeoutMs: 30_000, env: { PATH: process.env.PATH ?? '', HOME: apiDir, TERM: 'dumb' }, input: '' });
+        expect(r.code, r.stdout + r.stderr).toBe(5);
+        // A TTY turns \n into \r\n and carries stderr on the same stream.
+        // (Not anchored: the container's terminal echoes what script hands kubectl once its own input ends.)
+        expect(r.stdout).toMatch(/\/dev\/pts\/\d+\r\nstdout-tty\r\non-stderr\r\n/);
+        expect(r.stdout).toContain('command terminated with exit code 5');
+        expect(r.stdout).not.toContain('Unable to use a TTY');
+      });
+    });
+  }
 });
