@@ -232,8 +232,11 @@ function validateClusterIpFields(spec: Record<string, unknown>, ip: string, errs
   if (policy !== undefined && policy !== null && (typeof policy !== 'string' || !IP_FAMILY_POLICIES.includes(policy))) errs.push(notSupported('spec.ipFamilyPolicy', policy, IP_FAMILY_POLICIES));
   let bad = false;
   ips.forEach((v, i) => {
-    if (v === 'None') {
-      if (i > 0 || ips.length > 1) errs.push(invalid(`spec.clusterIPs[${i}]`, v, "'None' must be the first and only value"));
+    if (i === 0 && v === 'None') {
+      if (ips.length > 1) {
+        bad = true;
+        errs.push(invalid('spec.clusterIPs', ips, "'None' must be the first and only value"));
+      }
     } else if (!isIp(v)) {
       bad = true;
       errs.push(invalid(`spec.clusterIPs[${i}]`, v, 'must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)'));
