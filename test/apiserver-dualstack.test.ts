@@ -10,7 +10,7 @@ const V4: IpFamily[] = ['IPv4'];
 const V6_FIRST: IpFamily[] = ['IPv6', 'IPv4'];
 
 function init(spec: Record<string, unknown>, families: IpFamily[]): { spec: Record<string, unknown>; errs: string[] } {
-  const s = { selector: { app: 'web' }, ports: [{ port: 80 }], ...spec };
+  const s: Record<string, unknown> = { selector: { app: 'web' }, ports: [{ port: 80 }], ...spec };
   const errs = initIpFamilies(s, families).map((e) => `${e.field}: ${e.detail ?? ''}`);
   return { spec: { ipFamilies: s.ipFamilies, ipFamilyPolicy: s.ipFamilyPolicy }, errs };
 }
