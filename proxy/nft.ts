@@ -2,14 +2,15 @@
 // The proxy runs nft in its own network namespace; `argv` lets a benchmark aim it at a lab
 // namespace (`nsenter --net=<path> -- nft`), never at the caller's.
 import { spawn } from 'node:child_process';
-import { FAMILY, TABLE } from './ruleset.js';
+import { nftFamily, TABLE } from './ruleset.js';
 import { NftError } from './types.js';
 
 export interface NftPort {
   /** Applies the script as one transaction; throws NftError with the failing line. */
   run(script: string): Promise<void>;
   /** The names of the chains in our table (none when it does not exist). */
-  listChains(): Promise<string[]>;
+  /** The chains of our table of that family (default ip). */
+  listChains(family?: 4 | 6): Promise<string[]>;
 }
 
 export interface ExecResult {
@@ -80,8 +81,8 @@ export class NftCli implements NftPort {
     throw new NftError(line, line === undefined ? [] : contextLines(script, line), r.stderr || `exit ${r.code}`);
   }
 
-  async listChains(): Promise<string[]> {
-    const r = await execFileInput([...this.argv, '-j', 'list', 'chains', FAMILY], '', this.timeoutMs);
+  async listChains(family: 4 | 6 = 4): Promise<string[]> {
+    const r = await execFileInput([...this.argv, '-j', 'list', 'chains', nftFamily(family)], '', this.timeoutMs);
     if (r.code !== 0) throw new NftError(undefined, [], r.stderr || `exit ${r.code}`);
     const j = JSON.parse(r.stdout || '{"nftables":[]}') as { nftables?: { chain?: { table: string; name: string } }[] };
     return (j.nftables ?? []).flatMap((o) => (o.chain && o.chain.table === TABLE ? [o.chain.name] : []));
