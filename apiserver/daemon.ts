@@ -8,7 +8,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { hostname } from 'node:os';
 import { Counter, Registry } from 'prom-client';
 import { createEtcdClient, errorMessage, FlannelError, type Logger, withTimeout } from '../common/index.js';
-import { parsePortRange, parseServiceRange } from '../proxy/index.js';
+import { parsePortRange } from '../proxy/index.js';
 import { Authenticator, parseTokenFile, type UserInfo } from './auth.js';
 import { ensureAdminClient, ensureCa, ensureServing, servingSans, writeKubeconfig } from './certs.js';
 import { ApiError } from './errors.js';
@@ -24,6 +24,7 @@ import { loadServiceAccountKeys, ServiceAccountKeyError, type ServiceAccountKeys
 import { KubeletProxy } from './kubelet-proxy.js';
 import { ApiHandler } from './server.js';
 import { firstServiceIp, ServiceAllocation } from './services.js';
+import { parseServiceCidrs } from './service-ips.js';
 import { Storage } from './storage.js';
 
 export class ApiServerConfigError extends FlannelError {
@@ -126,7 +127,7 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
     throw new ApiServerConfigError('--enable-admission-plugins', errorMessage(e));
   }
   if (admissionPlugins.ignored.length) log.warn({ plugins: admissionPlugins.ignored }, 'admission plugins this apiserver does not have are ignored');
-  const serviceRange = parseServiceRange(o.serviceClusterIpRange);
+  const serviceCidrs = parseServiceCidrs(o.serviceClusterIpRange);
   const nodePortRange = parsePortRange(o.serviceNodePortRange);
   const advertise = o.advertiseAddress ?? (o.bindAddress === '0.0.0.0' || o.bindAddress === '::' ? '127.0.0.1' : o.bindAddress);
 
@@ -139,7 +140,7 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
     : await ensureServing(
         o.certDir,
         ca!,
-        servingSans([o.bindAddress, advertise, '127.0.0.1', firstServiceIp(serviceRange)], ['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local', 'localhost', hostname()]),
+        servingSans([o.bindAddress, advertise, '127.0.0.1', firstServiceIp(serviceCidrs[0]!)], ['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local', 'localhost', hostname()]),
       );
   const clientCa = await readFile(o.clientCaFile ?? ca!.cert);
   let saKeys: ServiceAccountKeys;
@@ -169,7 +170,7 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
     ...(o.etcdKeyfile && { keyfile: o.etcdKeyfile }),
     callTimeoutMs: 10_000,
   });
-  const services = new ServiceAllocation(client, o.etcdPrefix, serviceRange, nodePortRange);
+  const services = new ServiceAllocation(client, o.etcdPrefix, serviceCidrs, nodePortRange);
   const storage = new Storage({ client, prefix: o.etcdPrefix, log, services });
   const kind = (r: string): Strategy => ALL_STRATEGIES.find((k) => k.def.group === '' && k.def.resource === r)!;
 
@@ -305,7 +306,7 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
     aggregate();
     await aggregating;
   }
-  const kubernetesIp = firstServiceIp(serviceRange);
+  const kubernetesIp = firstServiceIp(serviceCidrs[0]!);
   await ensureObject(storage, kind('services'), 'default', { metadata: { name: 'kubernetes', labels: { component: 'apiserver', provider: 'kubernetes' } }, spec: { clusterIP: kubernetesIp, ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: o.securePort }] } }, log);
   await ensureObject(storage, kind('endpoints'), 'default', { metadata: { name: 'kubernetes', labels: { 'endpointslice.kubernetes.io/skip-mirror': 'true' } }, subsets: [{ addresses: [{ ip: advertise }], ports: [{ name: 'https', port: o.securePort, protocol: 'TCP' }] }] }, log);
 

@@ -9,6 +9,7 @@ export { definitionOf, duplicateFields, strictDecodingErrors } from './openapi/i
 export { buildTable, humanDuration, age, GENERIC_TABLE, strategyTable, type TableDef, type TableColumn, type IncludeObject } from './table.js';
 export { Storage, type StorageOptions, type ListOptions, type ListResult, type WatchEvent, type Selectors, encodeContinue, decodeContinue, nameSuffix, rfc3339 } from './storage.js';
 export { ServiceAllocation, firstServiceIp, type Reservation } from './services.js';
+export { parseServiceCidrs, initIpFamilies, addressAt, offsetOf, familyOfIp, type ServiceCidr, type IpFamily } from './service-ips.js';
 export { Authenticator, parseTokenFile, parseCsvLine, certUser, TokenFileError, type UserInfo, type AuthResult } from './auth.js';
 export { ensureCa, ensureSigned, ensureServing, ensureAdminClient, ensureUserClient, servingSans, writeKubeconfig, writeUserKubeconfig, CertError, type KeyPair } from './certs.js';
 export { ApiHandler, wantsTable, parseBody, MAX_BODY, fieldValidationOf, nextBookmarkAt, warningHeader, type FieldValidation, type HandlerOptions } from './server.js';

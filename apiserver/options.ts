@@ -121,7 +121,7 @@ export function addApiServerOptions(cmd: Command): Command {
     .addOption(new Option('--cert-dir <dir>', 'the directory where the generated TLS certs are kept; ignored for serving if --tls-cert-file and --tls-private-key-file are given').default('/var/run/kubernetes'))
     .addOption(new Option('--client-ca-file <file>', 'any request presenting a client certificate signed by one of these authorities is authenticated (CN the user, O the groups)'))
     .addOption(new Option('--token-auth-file <file>', 'bearer tokens, one per line as token,user,uid,"group1,group2"'))
-    .addOption(new Option('--service-cluster-ip-range <cidr>', 'a CIDR notation IP range from which to assign service cluster IPs').default('10.254.0.0/16'))
+    .addOption(new Option('--service-cluster-ip-range <cidr>', 'a CIDR notation IP range from which to assign service cluster IPs; dual stack: one range per family, comma-separated (the first is the primary)').default('10.254.0.0/16'))
     .addOption(new Option('--service-node-port-range <range>', 'a port range to reserve for services with NodePort visibility').default('30000-32767'))
     .addOption(new Option('--authorization-mode <modes>', 'ordered list of plug-ins to do authorization on the secure port, comma separated: AlwaysAllow, AlwaysDeny, Node, RBAC').default('AlwaysAllow'))
     .addOption(new Option('--anonymous-auth [bool]', 'enables anonymous requests to the secure port (user system:anonymous, group system:unauthenticated); not with AlwaysAllow alone').argParser(parseBool).preset(true).default(true))

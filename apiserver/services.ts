@@ -4,8 +4,9 @@
 // absent, so two apiservers (or an apiserver and a kube-proxy of before) never hand out one number.
 import type { Etcd3 } from 'etcd3';
 import { REGISTRY } from '../cluster/index.js';
-import { type IpRange, ipToNum, numToIp, pickFree, type PortRange, proxyKeys, type RangeOwner } from '../proxy/index.js';
+import { pickFree, type PortRange, proxyKeys, type RangeOwner } from '../proxy/index.js';
 import { type FieldError, invalid } from './errors.js';
+import { addressAt, familyOfIp, initIpFamilies, type IpFamily, offsetOf, type ServiceCidr } from './service-ips.js';
 import { arrOf, isObj, metaOf, nameOf, namespaceOf, numOf, type Obj, objAt, strOf } from './object.js';
 
 export interface Reservation {
@@ -13,75 +14,139 @@ export interface Reservation {
   readonly owner: RangeOwner;
 }
 
-/** The first address of the range: the default/kubernetes service's. */
-export const firstServiceIp = (r: IpRange): string => numToIp(r.base + 1);
+/** The first address of the primary range: the default/kubernetes service's. */
+export const firstServiceIp = (r: ServiceCidr): string => addressAt(r, 0);
+
+type Taken = Map<IpFamily, Set<number>>;
+const emptyTaken = (): Taken => new Map<IpFamily, Set<number>>([
+  ['IPv4', new Set()],
+  ['IPv6', new Set()],
+]);
 
 export class ServiceAllocation {
-  private readonly takenIps = new Set<number>();
-  private readonly takenPorts = new Set<number>();
+  private takenIps: Taken = emptyTaken();
+  private takenPorts = new Set<number>();
+  // What this apiserver's creates in flight have picked: concurrent creates never pick the same number,
+  // and a refresh (which replaces the taken sets) does not forget them.
+  private readonly pendingIps: Taken = emptyTaken();
+  private readonly pendingPorts = new Set<number>();
   private known = false;
+  private refreshing: Promise<void> | undefined;
+  readonly families: readonly IpFamily[];
 
   constructor(
     private readonly client: Etcd3,
     private readonly prefix: string,
-    readonly serviceRange: IpRange,
+    readonly serviceCidrs: readonly ServiceCidr[],
     readonly nodePortRange: PortRange,
     private readonly rnd: () => number = Math.random,
-  ) {}
+  ) {
+    this.families = serviceCidrs.map((c) => c.family);
+  }
 
   private key(k: string): string {
     return this.prefix + k.slice(REGISTRY.length);
   }
   private ipKey = (ip: string): string => this.key(proxyKeys.serviceIp(ip));
   private portKey = (p: number): string => this.key(proxyKeys.nodePort(p));
+  private rangeOf = (f: IpFamily): ServiceCidr | undefined => this.serviceCidrs.find((c) => c.family === f);
 
-  private inRange(ip: string): boolean {
-    if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip)) return false;
-    const n = ipToNum(ip);
-    return n > this.serviceRange.base && n < this.serviceRange.base + this.serviceRange.size - 1;
+  /** The range and offset of an allocatable address, or undefined (not in any range). */
+  private place(ip: string): { r: ServiceCidr; off: number } | undefined {
+    const r = this.rangeOf(familyOfIp(ip));
+    const off = r ? offsetOf(r, ip) : undefined;
+    return r && off !== undefined ? { r, off } : undefined;
   }
+  private ipTaken = (f: IpFamily, off: number): boolean => this.takenIps.get(f)!.has(off) || this.pendingIps.get(f)!.has(off);
+  private portTaken = (p: number): boolean => this.takenPorts.has(p) || this.pendingPorts.has(p);
 
-  /** Learns every reserved number from etcd (the hints; the transaction decides). */
-  private async refresh(): Promise<void> {
-    this.takenIps.clear();
-    this.takenPorts.clear();
-    const ipPrefix = this.ipKey('');
-    const portPrefix = this.portKey(0).replace(/0$/, '');
-    for (const k of await this.client.getAll().prefix(ipPrefix).keys()) this.takenIps.add(ipToNum(k.slice(ipPrefix.length)));
-    for (const k of await this.client.getAll().prefix(portPrefix).keys()) this.takenPorts.add(Number(k.slice(portPrefix.length)));
-    this.known = true;
+  /** Learns every reserved number from etcd (the hints; the transaction decides). One listing at a time. */
+  private refresh(): Promise<void> {
+    this.refreshing ??= (async () => {
+      const ips = emptyTaken();
+      const ports = new Set<number>();
+      const ipPrefix = this.ipKey('');
+      const portPrefix = this.portKey(0).replace(/0$/, '');
+      for (const k of await this.client.getAll().prefix(ipPrefix).keys()) {
+        const at = this.place(k.slice(ipPrefix.length));
+        if (at) ips.get(at.r.family)!.add(at.off);
+      }
+      for (const k of await this.client.getAll().prefix(portPrefix).keys()) ports.add(Number(k.slice(portPrefix.length)));
+      // Swapped in whole: a create deciding meanwhile never sees a half-read set.
+      this.takenIps = ips;
+      this.takenPorts = ports;
+      this.known = true;
+    })().finally(() => (this.refreshing = undefined));
+    return this.refreshing;
   }
 
   /**
-   * Gives a new service (in place) what it lacks: a ClusterIP unless headless or ExternalName, node ports
-   * for NodePort and LoadBalancer; explicit ones are checked against the ranges. Returns the keys to
-   * create with it. Throws the 422 Invalid Status a real apiserver answers.
+   * Gives a new service (in place) what it lacks: its IP families completed from the cluster's, a
+   * ClusterIP of each family unless headless or ExternalName, node ports for NodePort and LoadBalancer;
+   * explicit ones are checked against the ranges. Returns the keys to create with it; `settle` must be
+   * called with them once the create's transaction is decided. Throws the 422 Invalid Status a real
+   * apiserver answers.
    */
   async allocate(svc: Obj, refresh: boolean): Promise<Reservation[]> {
     if (refresh || !this.known) await this.refresh();
     const spec = objAt(svc, 'spec');
+    svc.spec = spec;
     const type = strOf(spec.type) ?? 'ClusterIP';
     const owner: RangeOwner = { namespace: namespaceOf(svc), name: nameOf(svc), ...(strOf(metaOf(svc).uid) && { uid: strOf(metaOf(svc).uid)! }) };
     const out: Reservation[] = [];
-    const errs: FieldError[] = [];
+    const errs: FieldError[] = initIpFamilies(spec, this.families);
+    if (errs.length) throw invalid('', 'Service', nameOf(svc), errs);
+    const picked: { f: IpFamily; off: number }[] = [];
     if (type !== 'ExternalName') {
-      let ip = strOf(spec.clusterIP) ?? strOf(arrOf(spec.clusterIPs)[0]) ?? '';
-      if (ip === '') {
-        const r = this.serviceRange;
-        const off = pickFree(r.size - 2, (i) => this.takenIps.has(r.base + 1 + i), this.rnd);
-        if (off === undefined) errs.push({ type: 'FieldValueInvalid', field: 'spec.clusterIPs', value: '', detail: `failed to allocate IP: range is full` });
-        else ip = numToIp(r.base + 1 + off);
-      } else if (ip !== 'None' && !this.inRange(ip)) {
-        errs.push({ type: 'FieldValueInvalid', field: 'spec.clusterIPs', value: ip, detail: `failed to allocate IP ${ip}: the provided IP (${ip}) is not in the valid range. The range of valid IPs is ${this.serviceRange.cidr}` });
-      } else if (ip !== 'None' && this.takenIps.has(ipToNum(ip))) {
-        errs.push({ type: 'FieldValueInvalid', field: 'spec.clusterIPs', value: ip, detail: `failed to allocate IP ${ip}: provided IP is already allocated` });
+      const given = arrOf(spec.clusterIPs).filter((v): v is string => typeof v === 'string');
+      if (given.length === 0 && strOf(spec.clusterIP)) given.push(strOf(spec.clusterIP)!);
+      const ips: string[] = [];
+      if (given[0] === 'None') ips.push('None');
+      else {
+        arrOf(spec.ipFamilies).forEach((fam, i) => {
+          const f = fam as IpFamily;
+          const r = this.rangeOf(f);
+          if (!r) return; // initIpFamilies refused a family the cluster lacks
+          const ip = given[i] ?? '';
+          if (ip === '') {
+            const off = pickFree(r.size, (j) => this.ipTaken(f, j), this.rnd);
+            if (off === undefined) errs.push({ type: 'FieldValueInvalid', field: 'spec.clusterIPs', value: '', detail: 'failed to allocate IP: range is full' });
+            else {
+              picked.push({ f, off });
+              this.pendingIps.get(f)!.add(off);
+              ips.push(addressAt(r, off));
+            }
+            return;
+          }
+          const off = offsetOf(r, ip);
+          if (off === undefined) errs.push({ type: 'FieldValueInvalid', field: 'spec.clusterIPs', value: ip, detail: `failed to allocate IP ${ip}: the provided IP (${ip}) is not in the valid range. The range of valid IPs is ${r.cidr}` });
+          else if (this.ipTaken(f, off)) errs.push({ type: 'FieldValueInvalid', field: 'spec.clusterIPs', value: ip, detail: `failed to allocate IP ${ip}: provided IP is already allocated` });
+          else {
+            picked.push({ f, off });
+            this.pendingIps.get(f)!.add(off);
+            ips.push(ip);
+          }
+        });
       }
-      if (ip !== '' && errs.length === 0) {
-        spec.clusterIP = ip;
-        spec.clusterIPs = [ip];
-        if (ip !== 'None') out.push({ key: this.ipKey(ip), owner });
+      if (errs.length === 0 && ips.length) {
+        spec.clusterIP = ips[0];
+        spec.clusterIPs = ips;
+        for (const ip of ips) if (ip !== 'None') out.push({ key: this.ipKey(ip), owner });
       }
     }
+    try {
+      this.allocatePorts(spec, type, owner, out, errs);
+    } finally {
+      if (errs.length) {
+        for (const p of picked) this.pendingIps.get(p.f)!.delete(p.off);
+        this.settle(out, false);
+      }
+    }
+    if (errs.length) throw invalid('', 'Service', nameOf(svc), errs);
+    return out;
+  }
+
+  private allocatePorts(spec: Obj, type: string, owner: RangeOwner, out: Reservation[], errs: FieldError[]): void {
     if (type === 'NodePort' || type === 'LoadBalancer') {
       const pr = this.nodePortRange;
       const mine: number[] = [];
@@ -89,7 +154,7 @@ export class ServiceAllocation {
         if (!isObj(p)) return;
         let np = numOf(p.nodePort) ?? 0;
         if (np === 0) {
-          const off = pickFree(pr.max - pr.min + 1, (j) => this.takenPorts.has(pr.min + j) || mine.includes(pr.min + j), this.rnd);
+          const off = pickFree(pr.max - pr.min + 1, (j) => this.portTaken(pr.min + j) || mine.includes(pr.min + j), this.rnd);
           if (off === undefined) {
             errs.push({ type: 'FieldValueInvalid', field: `spec.ports[${i}].nodePort`, value: 0, detail: 'failed to allocate a nodePort: range is full' });
             return;
@@ -98,12 +163,13 @@ export class ServiceAllocation {
         } else if (np < pr.min || np > pr.max) {
           errs.push({ type: 'FieldValueInvalid', field: `spec.ports[${i}].nodePort`, value: np, detail: `provided port is not in the valid range. The range of valid ports is ${pr.min}-${pr.max}` });
           return;
-        } else if (this.takenPorts.has(np) || mine.includes(np)) {
+        } else if (this.portTaken(np) || mine.includes(np)) {
           errs.push({ type: 'FieldValueInvalid', field: `spec.ports[${i}].nodePort`, value: np, detail: 'provided port is already allocated' });
           return;
         }
         p.nodePort = np;
         mine.push(np);
+        this.pendingPorts.add(np);
         out.push({ key: this.portKey(np), owner });
       });
     }
@@ -113,28 +179,44 @@ export class ServiceAllocation {
       const mine = out.map((r) => Number(r.key.slice(this.portKey(0).length - 1)));
       let hc = numOf(spec.healthCheckNodePort) ?? 0;
       if (hc === 0) {
-        const off = pickFree(pr.max - pr.min + 1, (j) => this.takenPorts.has(pr.min + j) || mine.includes(pr.min + j), this.rnd);
+        const off = pickFree(pr.max - pr.min + 1, (j) => this.portTaken(pr.min + j) || mine.includes(pr.min + j), this.rnd);
         if (off === undefined) errs.push({ type: 'FieldValueInvalid', field: 'spec.healthCheckNodePort', value: 0, detail: 'failed to allocate a nodePort: range is full' });
         else hc = pr.min + off;
       } else if (hc < pr.min || hc > pr.max) {
         errs.push({ type: 'FieldValueInvalid', field: 'spec.healthCheckNodePort', value: hc, detail: `provided port is not in the valid range. The range of valid ports is ${pr.min}-${pr.max}` });
         hc = 0;
-      } else if (this.takenPorts.has(hc) || mine.includes(hc)) {
+      } else if (this.portTaken(hc) || mine.includes(hc)) {
         errs.push({ type: 'FieldValueInvalid', field: 'spec.healthCheckNodePort', value: hc, detail: 'provided port is already allocated' });
         hc = 0;
       }
       if (hc !== 0) {
         spec.healthCheckNodePort = hc;
+        this.pendingPorts.add(hc);
         out.push({ key: this.portKey(hc), owner });
       }
     }
-    if (errs.length) throw invalid('', 'Service', nameOf(svc), errs);
-    return out;
   }
 
-  /** A create lost its transaction: the numbers it picked may be taken; the next allocate refreshes. */
-  lost(): void {
-    this.known = false;
+  /**
+   * A create's transaction is decided: what it reserved is taken (`won`), or free again in this
+   * apiserver's view; a lost one may have lost to another apiserver, so the next allocate refreshes.
+   */
+  settle(reservations: readonly Reservation[], won: boolean): void {
+    const ipPrefix = this.ipKey('');
+    const portPrefix = this.portKey(0).replace(/0$/, '');
+    for (const r of reservations) {
+      if (r.key.startsWith(ipPrefix)) {
+        const at = this.place(r.key.slice(ipPrefix.length));
+        if (!at) continue;
+        this.pendingIps.get(at.r.family)!.delete(at.off);
+        if (won) this.takenIps.get(at.r.family)!.add(at.off);
+      } else if (r.key.startsWith(portPrefix)) {
+        const p = Number(r.key.slice(portPrefix.length));
+        this.pendingPorts.delete(p);
+        if (won) this.takenPorts.add(p);
+      }
+    }
+    if (!won) this.known = false;
   }
 
   /** An update without clusterIP or node ports keeps the stored ones (kubectl apply sends none). */
@@ -144,6 +226,10 @@ export class ServiceAllocation {
     next.spec = ns;
     if (!strOf(ns.clusterIP) && strOf(cs.clusterIP)) ns.clusterIP = cs.clusterIP;
     if (arrOf(ns.clusterIPs).length === 0 && arrOf(cs.clusterIPs).length > 0) ns.clusterIPs = cs.clusterIPs;
+    if (strOf(ns.type) !== 'ExternalName') {
+      if (arrOf(ns.ipFamilies).length === 0 && arrOf(cs.ipFamilies).length > 0) ns.ipFamilies = cs.ipFamilies;
+      if (!strOf(ns.ipFamilyPolicy) && strOf(cs.ipFamilyPolicy)) ns.ipFamilyPolicy = cs.ipFamilyPolicy;
+    }
     if (!numOf(ns.healthCheckNodePort) && numOf(cs.healthCheckNodePort) && strOf(ns.type) === 'LoadBalancer' && strOf(ns.externalTrafficPolicy ?? cs.externalTrafficPolicy) === 'Local') ns.healthCheckNodePort = cs.healthCheckNodePort;
     const old = new Map(arrOf(cs.ports).filter(isObj).map((p) => [`${String(p.port)}/${strOf(p.protocol) ?? 'TCP'}`, p]));
     for (const p of arrOf(ns.ports)) {
@@ -164,14 +250,23 @@ export class ServiceAllocation {
       const np = numOf(objAt(p).nodePort);
       if (np !== undefined && np !== 0 && !had.has(np)) errs.push({ type: 'FieldValueInvalid', field: `spec.ports[${i}].nodePort`, value: np, detail: 'may not change once set (node ports are allocated at create in this apiserver)' });
     });
+    const cf = arrOf(objAt(cur, 'spec').ipFamilies);
+    const nf = arrOf(objAt(next, 'spec').ipFamilies);
+    if (strOf(objAt(next, 'spec').type) !== 'ExternalName' && strOf(objAt(cur, 'spec').type) !== 'ExternalName' && cf.length) {
+      cf.forEach((f, i) => {
+        if (i < nf.length && nf[i] !== f) errs.push({ type: 'FieldValueInvalid', field: `spec.ipFamilies[${i}]`, value: nf[i], detail: 'may not change once set' });
+      });
+      // Kubernetes upgrades and downgrades a service's stack on update; this apiserver allocates at create only.
+      if (nf.length !== cf.length) errs.push({ type: 'FieldValueInvalid', field: 'spec.ipFamilies', value: nf, detail: 'may not add or remove a family once set (this apiserver allocates ClusterIPs at create only)' });
+    }
     return errs;
   }
 
   /** The reservation keys a stored service holds, deleted with it. */
   reservationsOf(svc: Obj): string[] {
     const spec = objAt(svc, 'spec');
-    const ip = strOf(spec.clusterIP);
-    const keys = ip && ip !== 'None' && this.inRange(ip) ? [this.ipKey(ip)] : [];
+    const ips = new Set([strOf(spec.clusterIP), ...arrOf(spec.clusterIPs).map(strOf)].filter((ip): ip is string => ip !== undefined && ip !== 'None' && this.place(ip) !== undefined));
+    const keys = [...ips].map(this.ipKey);
     const ports = [...arrOf(spec.ports).map((p) => numOf(objAt(p).nodePort)), numOf(spec.healthCheckNodePort)];
     for (const np of ports) if (np && np >= this.nodePortRange.min && np <= this.nodePortRange.max) keys.push(this.portKey(np));
     return keys;

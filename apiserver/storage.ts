@@ -355,20 +355,25 @@ export class Storage {
     // service; a reservation lost to another apiserver is picked again.
     // A service that exists is AlreadyExists, not a clash of its own addresses.
     if (def.def.resource === 'services' && (await this.getKv(key))) throw alreadyExists(def.def.group, def.def.resource, name);
+    const isService = def.def.resource === 'services';
     for (let attempt = 0; attempt < 10; attempt++) {
-      const reservations = def.def.resource === 'services' ? await this.o.services.allocate(o, attempt > 0) : [];
+      // Each attempt allocates for the body as given: a retry must not take the numbers the lost attempt
+      // picked for ones the client asked for (they would be "already allocated").
+      const obj = isService ? structuredClone(o) : o;
+      const reservations = isService ? await this.o.services.allocate(obj, attempt > 0) : [];
       const client = this.o.client;
       let cmp = client.if(key, 'Version', '==', 0);
       for (const r of reservations) cmp = cmp.and(r.key, 'Version', '==', 0);
       let res;
       try {
-        res = await cmp.then(client.put(key).value(this.stored(o)), ...reservations.map((r) => client.put(r.key).value(JSON.stringify(r.owner)))).commit();
+        res = await cmp.then(client.put(key).value(this.stored(obj)), ...reservations.map((r) => client.put(r.key).value(JSON.stringify(r.owner)))).commit();
       } catch (e) {
+        if (isService) this.o.services.settle(reservations, false);
         throw etcdFailure(e);
       }
-      if (res.succeeded) return this.noted(def, this.served(def, o, res.header.revision));
+      if (isService) this.o.services.settle(reservations, res.succeeded);
+      if (res.succeeded) return this.noted(def, this.served(def, obj, res.header.revision));
       if (await this.getKv(key)) throw alreadyExists(def.def.group, def.def.resource, name);
-      this.o.services.lost();
     }
     throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on services "${name}": the service address or port kept being taken by another apiserver`);
   }

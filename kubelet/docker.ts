@@ -115,6 +115,8 @@ export interface ContainerDetails {
   readonly pid: number;
   /** Address on the default bridge (docker0), when it has one. */
   readonly ip: string | undefined;
+  /** Docker with --ipv6: the container's global IPv6 address (a dual-stack pod's second). */
+  readonly ip6?: string;
   /** Config.Tty: its output is raw, not framed (logs, attach). */
   readonly tty: boolean;
 }
@@ -175,6 +177,15 @@ export function parseContainerDetails(v: unknown): ContainerDetails {
       }
     }
   }
+  let ip6 = str(net, 'GlobalIPv6Address');
+  if (!ip6 && typeof net.Networks === 'object' && net.Networks !== null) {
+    for (const n of Object.values(net.Networks as Json)) {
+      if (typeof n === 'object' && n !== null && typeof (n as Json).GlobalIPv6Address === 'string' && (n as Json).GlobalIPv6Address) {
+        ip6 = (n as Json).GlobalIPv6Address as string;
+        break;
+      }
+    }
+  }
   return {
     id: str(o, 'Id'),
     name: str(o, 'Name').replace(/^\//, ''),
@@ -191,6 +202,7 @@ export function parseContainerDetails(v: unknown): ContainerDetails {
     createdAt: dockerTime(str(o, 'Created')),
     pid: num(st, 'Pid'),
     ip: ip || undefined,
+    ...(ip6 && { ip6 }),
     tty: cfg.Tty === true,
   };
 }

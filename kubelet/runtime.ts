@@ -35,6 +35,7 @@ export interface SandboxRecord {
   readonly attempt: number;
   readonly running: boolean;
   readonly ip: string | undefined;
+  readonly ip6?: string;
   readonly createdAt: number;
 }
 
@@ -179,7 +180,7 @@ export class PodRuntime {
       if (!d) continue;
       const created = d.createdAt ? Date.parse(d.createdAt) : 0;
       if (d.labels[LABELS.type] === 'podsandbox') {
-        sandboxes.push({ id: d.id, attempt: Number(d.labels[LABELS.attempt] ?? 0) || 0, running: d.running, ip: d.running ? d.ip : undefined, createdAt: created });
+        sandboxes.push({ id: d.id, attempt: Number(d.labels[LABELS.attempt] ?? 0) || 0, running: d.running, ip: d.running ? d.ip : undefined, ...(d.running && d.ip6 && { ip6: d.ip6 }), createdAt: created });
         continue;
       }
       // A container whose start failed stays "created" with State.Error: it counts as exited.

@@ -116,7 +116,9 @@ export function computePodStatus(i: StatusInput): PodStatus {
   const statuses = containerStatuses(i);
   const phase = podPhase(i.pod, statuses);
   const sandbox = i.rt?.sandboxes[0];
-  const podIP = sandbox?.running ? sandbox.ip : undefined;
+  const podIP = sandbox?.running ? (sandbox.ip ?? sandbox.ip6) : undefined;
+  // Dual stack (docker --ipv6): the v4 address first, as podIP, then the v6 one.
+  const podIPs = podIP ? [podIP, ...(sandbox?.ip6 && sandbox.ip6 !== podIP ? [sandbox.ip6] : [])].map((ip) => ({ ip })) : [];
   const terminal = phase === 'Succeeded' || phase === 'Failed';
   const unready = statuses.filter((s) => !s.ready).map((s) => s.name);
   const ready = unready.length === 0 && !terminal;
@@ -131,7 +133,7 @@ export function computePodStatus(i: StatusInput): PodStatus {
     phase,
     conditions,
     ...(i.hostIP && { hostIP: i.hostIP }),
-    ...(podIP && { podIP, podIPs: [{ ip: podIP }] }),
+    ...(podIP && { podIP, podIPs }),
     startTime: i.prev?.startTime ?? i.now,
     containerStatuses: statuses,
   };

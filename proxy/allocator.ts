@@ -219,6 +219,9 @@ export function planRanges(services: readonly StoredService[], reservations: rea
     const ip = s.svc.spec.clusterIP;
     const want: string[] = [];
     if (ip !== undefined && ip !== '' && ip !== 'None' && inIpRange(ipRange, ip)) want.push(proxyKeys.serviceIp(ip));
+    // A dual-stack service's IPv6 ClusterIP (the apiserver's v6 range, which the proxy does not know) is held too.
+    const ips: unknown = s.svc.spec.clusterIPs;
+    if (Array.isArray(ips)) for (const v of ips) if (typeof v === 'string' && v.includes(':')) want.push(proxyKeys.serviceIp(v));
     for (const p of s.svc.spec.ports) {
       if (p.nodePort !== undefined && inPortRange(portRange, p.nodePort)) want.push(proxyKeys.nodePort(p.nodePort));
     }

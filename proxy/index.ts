@@ -16,6 +16,9 @@ export {
   renderFullSync,
   renderPartialSync,
   renderCleanup,
+  setDecl,
+  nftFamily,
+  type IpFamilyNum,
   type RulesetConfig,
   type ChainDef,
 } from './ruleset.js';

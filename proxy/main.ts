@@ -38,7 +38,9 @@ const program = addProxyOptions(new Command('kube-proxy'))
         nodeName: o.hostnameOverride,
         serviceRange: o.serviceRange,
         nodePortRange: o.nodePortRange,
-        ruleset: { masqMark: 2 ** o.masqueradeBit, ...(o.clusterCidr && { clusterCIDR: o.clusterCidr }) },
+        ruleset: { masqMark: 2 ** o.masqueradeBit, ...(cidrOf(o.clusterCidr, 4) && { clusterCIDR: cidrOf(o.clusterCidr, 4) }) },
+        // The v6 table when --cluster-cidr names an IPv6 pod network (dual stack).
+        ...(cidrOf(o.clusterCidr, 6) && { ruleset6: { masqMark: 2 ** o.masqueradeBit, clusterCIDR: cidrOf(o.clusterCidr, 6)!, family: 6 as const } }),
         minSyncMs: o.minSyncPeriodMs,
         syncPeriodMs: o.syncPeriodMs,
         leaderTtlSec: o.leaderElectLeaseDurationSec,
@@ -66,3 +68,11 @@ program.parseAsync(args, { from: 'user' }).catch((e: unknown) => {
   process.stderr.write(`kube-proxy: ${errorMessage(e)}\n`);
   process.exit(1);
 });
+
+/** The CIDR of one family in a comma-separated --cluster-cidr. */
+function cidrOf(list: string | undefined, family: 4 | 6): string | undefined {
+  return list
+    ?.split(',')
+    .map((c) => c.trim())
+    .find((c) => c.includes(':') === (family === 6));
+}

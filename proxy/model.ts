@@ -2,7 +2,7 @@
 // endpoints of each named port. Anything the proxy cannot program is an ObjectSpecError naming the
 // field, so one bad object is skipped with a warning and never stops the others.
 import type { Endpoints, Service } from '../cluster/index.js';
-import { isIp, isObject, parseCidr } from '../common/index.js';
+import { isIp, isObject, parseCidr, parseIp } from '../common/index.js';
 import { ObjectSpecError, type EndpointInfo, type Protocol, type ServiceName, type ServicePortInfo } from './types.js';
 
 export const DEFAULT_AFFINITY_TIMEOUT = 10_800;
@@ -17,8 +17,14 @@ export function parseProtocol(key: string, path: string, v: unknown): Protocol {
   throw new ObjectSpecError(key, path, v, 'must be TCP or UDP');
 }
 
-/** What the proxy programs for one Service: one entry per port (empty for ExternalName). */
-export function parseService(service: ServiceName, obj: Service): ServicePortInfo[] {
+const familyOf = (ip: string): 4 | 6 => (ip.includes(':') ? 6 : 4);
+
+/**
+ * What the proxy programs for one Service in one family's table: one entry per port (empty for
+ * ExternalName, and for a service with ClusterIPs none of which is of this family); external and
+ * LoadBalancer addresses of the other family are the other table's.
+ */
+export function parseService(service: ServiceName, obj: Service, family: 4 | 6 = 4): ServicePortInfo[] {
   const key = service;
   const spec: unknown = obj?.spec;
   if (!isObject(spec)) throw new ObjectSpecError(key, 'spec', spec, 'must be an object');
@@ -29,10 +35,17 @@ export function parseService(service: ServiceName, obj: Service): ServicePortInf
   }
   let clusterIP: string | undefined;
   const rawIp = spec.clusterIP;
-  if (rawIp !== undefined && rawIp !== '' && rawIp !== 'None') {
-    if (typeof rawIp !== 'string' || !isIp(rawIp) || rawIp.includes(':')) throw new ObjectSpecError(key, 'spec.clusterIP', rawIp, 'must be an IPv4 address, "None" or empty');
-    clusterIP = rawIp;
+  const rawIps: unknown = spec.clusterIPs;
+  if (rawIps !== undefined && rawIps !== null && !Array.isArray(rawIps)) throw new ObjectSpecError(key, 'spec.clusterIPs', rawIps, 'must be a list');
+  const given: [string, unknown][] = [['spec.clusterIP', rawIp], ...((rawIps as unknown[] | undefined) ?? []).map((v, i): [string, unknown] => [`spec.clusterIPs[${i}]`, v])];
+  let otherFamily = false;
+  for (const [path, v] of given) {
+    if (v === undefined || v === '' || v === 'None') continue;
+    if (typeof v !== 'string' || !isIp(v)) throw new ObjectSpecError(key, path, v, 'must be an IP address, "None" or empty');
+    if (familyOf(v) === family) clusterIP ??= v;
+    else otherFamily = true;
   }
+  if (clusterIP === undefined && otherFamily) return [];
   let affinityTimeout: number | undefined;
   if (spec.sessionAffinity === 'ClientIP') {
     const cfg = spec.sessionAffinityConfig;
@@ -45,17 +58,22 @@ export function parseService(service: ServiceName, obj: Service): ServicePortInf
   } else if (spec.sessionAffinity !== undefined && spec.sessionAffinity !== 'None') {
     throw new ObjectSpecError(key, 'spec.sessionAffinity', spec.sessionAffinity, 'must be None or ClientIP');
   }
-  const externalIPs = ipv4List(key, 'spec.externalIPs', spec.externalIPs);
+  const externalIPs = ipList(key, 'spec.externalIPs', spec.externalIPs, family);
   const status: unknown = obj.status;
   const ingress: unknown = type === 'LoadBalancer' && isObject(status) && isObject(status.loadBalancer) ? status.loadBalancer.ingress : undefined;
   if (ingress !== undefined && !Array.isArray(ingress)) throw new ObjectSpecError(key, 'status.loadBalancer.ingress', ingress, 'must be a list');
   // Hostname-only ingress points (a cloud's DNS name) have no address to program.
-  const loadBalancerIPs = ipv4List(
+  let loadBalancerIPs = ipList(
     key,
     'status.loadBalancer.ingress[].ip',
     (ingress ?? []).map((i: unknown) => (isObject(i) ? i.ip : undefined)).filter((ip: unknown) => ip !== undefined && ip !== ''),
+    family,
   );
-  const sourceRanges = type === 'LoadBalancer' ? cidrList(key, spec.loadBalancerSourceRanges) : [];
+  const rawRanges: unknown = spec.loadBalancerSourceRanges;
+  const hasRanges = Array.isArray(rawRanges) && rawRanges.length > 0;
+  const sourceRanges = type === 'LoadBalancer' && family === 4 ? cidrList(key, rawRanges) : [];
+  // The v6 table has no source-range firewall: a firewalled service's v6 LoadBalancer addresses are not served rather than open.
+  if (family === 6 && type === 'LoadBalancer' && hasRanges) loadBalancerIPs = [];
   const etp: unknown = spec.externalTrafficPolicy;
   if (etp !== undefined && etp !== '' && etp !== 'Cluster' && etp !== 'Local') throw new ObjectSpecError(key, 'spec.externalTrafficPolicy', etp, 'must be Cluster or Local');
   const itp: unknown = spec.internalTrafficPolicy;
@@ -105,14 +123,14 @@ export function parseService(service: ServiceName, obj: Service): ServicePortInf
   return out;
 }
 
-/** A list of IPv4 addresses, without duplicates, in their order. */
-function ipv4List(key: string, path: string, v: unknown): string[] {
+/** The addresses of one family in a list of IP addresses, without duplicates, in their order. */
+function ipList(key: string, path: string, v: unknown, family: 4 | 6): string[] {
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) throw new ObjectSpecError(key, path, v, 'must be a list');
   v.forEach((ip: unknown, i: number) => {
-    if (typeof ip !== 'string' || !isIp(ip) || ip.includes(':')) throw new ObjectSpecError(key, path.includes('[]') ? path.replace('[]', `[${i}]`) : `${path}[${i}]`, ip, 'must be an IPv4 address');
+    if (typeof ip !== 'string' || !isIp(ip)) throw new ObjectSpecError(key, path.includes('[]') ? path.replace('[]', `[${i}]`) : `${path}[${i}]`, ip, 'must be an IP address');
   });
-  return [...new Set(v as string[])];
+  return [...new Set((v as string[]).filter((ip) => familyOf(ip) === family))];
 }
 
 /**
@@ -144,7 +162,8 @@ export function cidrList(key: string, v: unknown): string[] {
 export type EndpointsByPort = ReadonlyMap<string, readonly EndpointInfo[]>;
 export const endpointPortId = (portName: string, protocol: Protocol): string => `${portName}/${protocol}`;
 
-export function parseEndpoints(service: ServiceName, obj: Endpoints, nodeName: string): EndpointsByPort {
+/** The ready endpoints of one family (a dual-stack service's Endpoints hold both). */
+export function parseEndpoints(service: ServiceName, obj: Endpoints, nodeName: string, family: 4 | 6 = 4): EndpointsByPort {
   const subsets: unknown = obj?.subsets ?? [];
   if (!Array.isArray(subsets)) throw new ObjectSpecError(service, 'subsets', subsets, 'must be a list');
   const acc = new Map<string, Map<string, EndpointInfo>>();
@@ -165,7 +184,8 @@ export function parseEndpoints(service: ServiceName, obj: Endpoints, nodeName: s
       if (!m) acc.set(id, (m = new Map()));
       addrs.forEach((a: unknown, k: number) => {
         const ip = isObject(a) ? a.ip : undefined;
-        if (typeof ip !== 'string' || !isIp(ip) || ip.includes(':')) throw new ObjectSpecError(service, `subsets[${i}].addresses[${k}].ip`, ip, 'must be an IPv4 address');
+        if (typeof ip !== 'string' || !isIp(ip)) throw new ObjectSpecError(service, `subsets[${i}].addresses[${k}].ip`, ip, 'must be an IP address');
+        if (familyOf(ip) !== family) return;
         const local = isObject(a) && a.nodeName === nodeName;
         const ep = { ip, port: p.port as number, local };
         m!.set(`${ip}:${ep.port}`, ep);
@@ -178,6 +198,11 @@ export function parseEndpoints(service: ServiceName, obj: Endpoints, nodeName: s
 }
 
 export function compareEndpoints(a: EndpointInfo, b: EndpointInfo): number {
+  if (a.ip.includes(':') || b.ip.includes(':')) {
+    const x = parseIp(a.ip).value;
+    const y = parseIp(b.ip).value;
+    return x < y ? -1 : x > y ? 1 : a.port - b.port;
+  }
   return ipToNum(a.ip) - ipToNum(b.ip) || a.port - b.port;
 }
 

@@ -97,7 +97,12 @@ export function proxyOptions(raw: Record<string, unknown>, etcdGiven = false): P
   if (!isIp(healthzBindAddress)) throw new InvalidArgumentError('--healthz-bind-address: expected an IP address');
   const metricsBind = flag('metrics-bind-address', () => parseHostPort(String(raw.metricsBindAddress ?? '127.0.0.1:10249')));
   const clusterCidr = str(raw.clusterCidr);
-  if (clusterCidr !== undefined) flag('cluster-cidr', () => parseCidr(clusterCidr));
+  // Dual stack as kube-proxy takes it: one CIDR per family, comma-separated.
+  if (clusterCidr !== undefined)
+    flag('cluster-cidr', () => {
+      const fams = clusterCidr.split(',').map((c) => parseCidr(c.trim()).addr.family);
+      if (fams.length > 2 || (fams.length === 2 && fams[0] === fams[1])) throw new Error('expected one CIDR, or two of different families');
+    });
   const api = apiFlagsOf(str(raw.kubeconfig), str(raw.master), '--master', etcdGiven);
   const o: ProxyOptions = {
     ...etcdFlagValues(raw),

@@ -51,6 +51,10 @@ export class Proxier {
   private lastOk: SyncRecord | undefined;
   private lastErr: { at: number; err: string } | undefined;
   private syncCount = 0;
+  /** This proxier's table: `table ip kube-proxy`, or `table ip6 kube-proxy` for the v6 half of dual stack. */
+  private get family(): 4 | 6 {
+    return this.o.ruleset.family ?? 4;
+  }
 
   constructor(
     private readonly o: ProxierOptions,
@@ -76,26 +80,26 @@ export class Proxier {
   // ---------------------------------------------------------------- inputs (never touch the kernel)
 
   updateService(name: string, svc: Service | undefined): void {
-    if (this.state.services.update(name, this.parse(name, svc, (s) => parseService(name, s)))) this.request('service');
+    if (this.state.services.update(name, this.parse(name, svc, (s) => parseService(name, s, this.family)))) this.request('service');
   }
 
   resetServices(all: ReadonlyMap<string, Service>): void {
     const parsed = new Map<string, ServicePortInfo[]>();
     for (const [name, svc] of all) {
-      const p = this.parse(name, svc, (s) => parseService(name, s));
+      const p = this.parse(name, svc, (s) => parseService(name, s, this.family));
       if (p) parsed.set(name, p);
     }
     if (this.state.services.reset(parsed)) this.request('service');
   }
 
   updateEndpoints(name: string, ep: Endpoints | undefined): void {
-    if (this.state.endpoints.update(name, this.parse(`endpoints ${name}`, ep, (e) => parseEndpoints(name, e, this.o.nodeName)))) this.request('endpoints');
+    if (this.state.endpoints.update(name, this.parse(`endpoints ${name}`, ep, (e) => parseEndpoints(name, e, this.o.nodeName, this.family)))) this.request('endpoints');
   }
 
   resetEndpoints(all: ReadonlyMap<string, Endpoints>): void {
     const parsed = new Map<string, EndpointsByPort>();
     for (const [name, ep] of all) {
-      const p = this.parse(`endpoints ${name}`, ep, (e) => parseEndpoints(name, e, this.o.nodeName));
+      const p = this.parse(`endpoints ${name}`, ep, (e) => parseEndpoints(name, e, this.o.nodeName, this.family));
       if (p) parsed.set(name, p);
     }
     if (this.state.endpoints.reset(parsed)) this.request('endpoints');
@@ -205,14 +209,14 @@ export class Proxier {
   private async cleanup(plan: SyncPlan): Promise<void> {
     try {
       const keep = new Set<string>([...BASE_CHAINS, ...plan.chains]);
-      const stale = (await this.d.nft.listChains()).filter((c) => !keep.has(c));
+      const stale = (await this.d.nft.listChains(this.family)).filter((c) => !keep.has(c));
       if (stale.length === 0) return;
       const sets = new Set<string>();
       for (const c of stale) {
         const p = parsePickChain(c);
         if (p?.kind === 'aff-slot' && !plan.sets.has(affinitySet(p.slot))) sets.add(affinitySet(p.slot));
       }
-      await this.d.nft.run(renderCleanup(stale, [...sets]));
+      await this.d.nft.run(renderCleanup(stale, [...sets], this.family));
       this.d.log.info({ chains: stale.length, sets: sets.size }, 'stale chains removed');
     } catch (e) {
       this.d.metrics?.cleanupFailures.inc();

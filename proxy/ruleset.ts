@@ -35,6 +35,14 @@
 
 export const FAMILY = 'ip';
 export const TABLE = 'kube-proxy';
+/**
+ * Dual stack: the same layout again in `table ip6 kube-proxy` (as kube-proxy's nftables mode keeps one
+ * table per family): the typed concatenations (ipv4_addr . inet_proto . inet_service) hold one family
+ * each, so an inet table would need every set twice anyway, and the v4 table stays as it was.
+ */
+export type IpFamilyNum = 4 | 6;
+export const nftFamily = (f: IpFamilyNum = 4): 'ip' | 'ip6' => (f === 6 ? 'ip6' : 'ip');
+const tableOf = (f: IpFamilyNum = 4): string => `${nftFamily(f)} ${TABLE}`;
 export const AFFINITY_SET_SIZE = 65_535;
 
 export type Proto = 'tcp' | 'udp';
@@ -103,11 +111,12 @@ export const affinitySet = (slot: number): string => `affinity-${slot}`;
 const AFFINITY_RE = /^affinity-(\d+)$/;
 export const isAffinitySet = (name: string): boolean => AFFINITY_RE.test(name);
 
-export function setDecl(name: string): string {
-  if (isAffinitySet(name)) return `type ipv4_addr . ipv4_addr . inet_proto . inet_service ; flags dynamic,timeout ; size ${AFFINITY_SET_SIZE} ;`;
-  const d = SET_DECL[name as StaticSet];
+export function setDecl(name: string, family: IpFamilyNum = 4): string {
+  let d: string | undefined = SET_DECL[name as StaticSet];
+  if (isAffinitySet(name)) d = `type ipv4_addr . ipv4_addr . inet_proto . inet_service ; flags dynamic,timeout ; size ${AFFINITY_SET_SIZE} ;`;
   if (!d) throw new RangeError(`unknown set ${name}`);
-  return d;
+  // The v6 declarations are the v4 ones with the address type and the address expression of ip6.
+  return family === 6 ? d.replaceAll('ipv4_addr', 'ipv6_addr').replaceAll('ip daddr', 'ip6 daddr') : d;
 }
 
 export const isMap = (name: string): boolean =>
@@ -118,6 +127,8 @@ export interface RulesetConfig {
   readonly masqMark: number;
   /** Traffic to a ClusterIP from outside this CIDR (the pod network) is masqueraded. */
   readonly clusterCIDR?: string;
+  /** The table's family: 4 (`table ip`, the default) or 6 (`table ip6`); clusterCIDR must be of it. */
+  readonly family?: IpFamilyNum;
 }
 
 export interface ChainDef {
@@ -128,8 +139,8 @@ export interface ChainDef {
 }
 
 const hex = (n: number): string => `0x${n.toString(16)}`;
-const FRONTEND = 'ip daddr . meta l4proto . th dport';
-const CLIENT = 'ip saddr . ip daddr . meta l4proto . th dport';
+const frontendOf = (l3: string): string => `${l3} daddr . meta l4proto . th dport`;
+const clientOf = (l3: string): string => `${l3} saddr . ${l3} daddr . meta l4proto . th dport`;
 
 export const BASE_CHAINS = ['services', 'reject-chain', 'firewall-check', 'nat-prerouting', 'nat-output', 'nat-postrouting', 'filter-prerouting', 'filter-output', 'mark-hairpin'] as const;
 
@@ -137,9 +148,11 @@ export const BASE_CHAINS = ['services', 'reject-chain', 'firewall-check', 'nat-p
 export function baseChains(cfg: RulesetConfig): ChainDef[] {
   const mark = hex(cfg.masqMark);
   const setMark = `meta mark set meta mark | ${mark}`;
+  const L = nftFamily(cfg.family);
+  const FRONTEND = frontendOf(L);
   // Traffic from pods to an external frontend of a Local service takes the cluster-wide path, as in kube-proxy.
-  const outside = cfg.clusterCIDR ? `ip saddr != ${cfg.clusterCIDR} ` : '';
-  const nodePortDst = 'fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport';
+  const outside = cfg.clusterCIDR ? `${L} saddr != ${cfg.clusterCIDR} ` : '';
+  const nodePortDst = `fib daddr type local ${L} daddr != ${cfg.family === 6 ? '::1' : '127.0.0.0/8'} meta l4proto . th dport`;
   const noEndpoints = [
     `ct state new ${FRONTEND} @${SET.noEndpointServices} goto reject-chain`,
     `ct state new fib daddr type local meta l4proto . th dport @${SET.noEndpointNodePorts} goto reject-chain`,
@@ -149,13 +162,13 @@ export function baseChains(cfg: RulesetConfig): ChainDef[] {
     {
       name: 'services',
       rules: [
-        ...(cfg.clusterCIDR ? [`ip saddr != ${cfg.clusterCIDR} ip daddr @${SET.clusterIps} ${setMark}`] : []),
+        ...(cfg.clusterCIDR ? [`${L} saddr != ${cfg.clusterCIDR} ${L} daddr @${SET.clusterIps} ${setMark}`] : []),
         `${FRONTEND} vmap @${SET.serviceIps}`,
         `${nodePortDst} vmap @${SET.serviceNodePorts}`,
       ],
     },
     { name: 'reject-chain', rules: ['meta l4proto tcp reject with tcp reset', 'reject'] },
-    { name: 'firewall-check', rules: [`${FRONTEND} . ip saddr @${SET.firewallAllow} return`, 'drop'] },
+    { name: 'firewall-check', rules: [`${FRONTEND} . ${L} saddr @${SET.firewallAllow} return`, 'drop'] },
     {
       name: 'nat-prerouting',
       hook: 'type nat hook prerouting priority dstnat ; policy accept ;',
@@ -163,7 +176,7 @@ export function baseChains(cfg: RulesetConfig): ChainDef[] {
     },
     // The node's own connections to a ClusterIP are masqueraded, so replies from a pod on another
     // node come back through the overlay rather than straight to the node's underlay address.
-    { name: 'nat-output', hook: 'type nat hook output priority -100 ; policy accept ;', rules: [`ip daddr @${SET.clusterIps} ${setMark}`, 'jump services'] },
+    { name: 'nat-output', hook: 'type nat hook output priority -100 ; policy accept ;', rules: [`${L} daddr @${SET.clusterIps} ${setMark}`, 'jump services'] },
     {
       name: 'nat-postrouting',
       hook: 'type nat hook postrouting priority srcnat ; policy accept ;',
@@ -180,7 +193,7 @@ export function baseChains(cfg: RulesetConfig): ChainDef[] {
       ],
     },
     { name: 'filter-output', hook: 'type filter hook output priority -110 ; policy accept ;', rules: noEndpoints },
-    { name: 'mark-hairpin', hook: 'type filter hook prerouting priority -90 ; policy accept ;', rules: [`ct state new ct status dnat ip saddr . ip daddr @${SET.hairpin} ${setMark}`] },
+    { name: 'mark-hairpin', hook: 'type filter hook prerouting priority -90 ; policy accept ;', rules: [`ct state new ct status dnat ${L} saddr . ${L} daddr @${SET.hairpin} ${setMark}`] },
   ];
 }
 
@@ -226,13 +239,15 @@ function pickChainRules(p: PickChain, cfg: RulesetConfig): string[] {
   const marks = p.mode === 'ext' || (p.nodePort && p.mode === 'cluster');
   const markRule = marks ? [`meta mark set meta mark | ${hex(cfg.masqMark)}`] : [];
   const local = p.mode === 'local';
+  const L = nftFamily(cfg.family);
+  const CLIENT = clientOf(L);
   const [key, map] = p.nodePort
     ? [`${p.proto} dport`, local ? localNodePortEndpointsMap(p.proto) : nodePortEndpointsMap(p.proto)]
-    : [`ip daddr . ${p.proto} dport`, local ? localEndpointsMap(p.proto) : endpointsMap(p.proto)];
+    : [`${L} daddr . ${p.proto} dport`, local ? localEndpointsMap(p.proto) : endpointsMap(p.proto)];
   const pre = prefixOf(p.nodePort, p.mode);
   switch (p.kind) {
     case 'pick':
-      return [...markRule, `dnat ip to ${key} . numgen random mod ${p.n} map @${map}`];
+      return [...markRule, `dnat ${L} to ${key} . numgen random mod ${p.n} map @${map}`];
     case 'aff': {
       const slot = (k: number) => `${pre}aff-slot-${p.proto}-${k}-${p.timeout}`;
       const known = Array.from({ length: p.n }, (_, k) => `${CLIENT} @${affinitySet(k)} goto ${slot(k)}`);
@@ -243,7 +258,7 @@ function pickChainRules(p: PickChain, cfg: RulesetConfig): string[] {
       // `numgen random mod 1 offset k` is the constant k: nft takes no literal inside this concatenation.
       return [
         `update @${affinitySet(p.slot)} { ${CLIENT} timeout ${p.timeout}s }`,
-        `dnat ip to ${key} . numgen random mod 1 offset ${p.slot} map @${map}`,
+        `dnat ${L} to ${key} . numgen random mod 1 offset ${p.slot} map @${map}`,
       ];
   }
 }
@@ -297,9 +312,8 @@ export const firewallKey = (ip: string, proto: string, port: number, cidr: strin
 
 /** Elements per `add element` statement: long enough to be fast, short enough to name a bad line. */
 const BATCH = 500;
-const T = `${FAMILY} ${TABLE}`;
 
-function elementLines(verb: 'add' | 'delete', set: string, items: readonly (readonly [string, string])[] | readonly string[]): string[] {
+function elementLines(T: string, verb: 'add' | 'delete', set: string, items: readonly (readonly [string, string])[] | readonly string[]): string[] {
   const out: string[] = [];
   const map = isMap(set) && verb === 'add';
   for (let i = 0; i < items.length; i += BATCH) {
@@ -309,10 +323,10 @@ function elementLines(verb: 'add' | 'delete', set: string, items: readonly (read
   return out;
 }
 
-function chainLines(c: ChainDef): string[] {
+function chainLines(T: string, c: ChainDef): string[] {
   return [`add chain ${T} ${c.name}${c.hook ? ` { ${c.hook} }` : ''}`];
 }
-const ruleLines = (c: ChainDef): string[] => c.rules.map((r) => `add rule ${T} ${c.name} ${r}`);
+const ruleLines = (T: string, c: ChainDef): string[] => c.rules.map((r) => `add rule ${T} ${c.name} ${r}`);
 
 export interface FullSyncInput {
   /** Every chain: the base chains and the pick chains in use, dependencies first. */
@@ -322,6 +336,7 @@ export interface FullSyncInput {
   readonly elements: ReadonlyMap<string, ReadonlyMap<string, string>>;
   /** Delete the table first (after a full sync failed, e.g. on a table left by an incompatible version). */
   readonly recreate: boolean;
+  readonly family?: IpFamilyNum;
 }
 
 /**
@@ -329,16 +344,17 @@ export interface FullSyncInput {
  * elements: the kernel ends up with exactly this state, in one transaction.
  */
 export function renderFullSync(inp: FullSyncInput): string {
+  const T = tableOf(inp.family);
   const lines: string[] = [`add table ${T}`];
   if (inp.recreate) lines.push(`delete table ${T}`, `add table ${T}`);
-  for (const s of [...STATIC_SETS, ...inp.affinitySets]) lines.push(`add ${isMap(s) ? 'map' : 'set'} ${T} ${s} { ${setDecl(s)} }`);
-  for (const c of inp.chains) lines.push(...chainLines(c));
+  for (const s of [...STATIC_SETS, ...inp.affinitySets]) lines.push(`add ${isMap(s) ? 'map' : 'set'} ${T} ${s} { ${setDecl(s, inp.family)} }`);
+  for (const c of inp.chains) lines.push(...chainLines(T, c));
   for (const c of inp.chains) lines.push(`flush chain ${T} ${c.name}`);
   for (const s of STATIC_SETS) lines.push(`flush ${isMap(s) ? 'map' : 'set'} ${T} ${s}`);
-  for (const c of inp.chains) lines.push(...ruleLines(c));
+  for (const c of inp.chains) lines.push(...ruleLines(T, c));
   for (const s of STATIC_SETS) {
     const els = inp.elements.get(s);
-    if (els && els.size) lines.push(...elementLines('add', s, [...els]));
+    if (els && els.size) lines.push(...elementLines(T, 'add', s, [...els]));
   }
   return `${lines.join('\n')}\n`;
 }
@@ -349,20 +365,23 @@ export interface PartialSyncInput {
   readonly newChains: readonly ChainDef[];
   readonly deletes: ReadonlyMap<string, readonly string[]>;
   readonly adds: ReadonlyMap<string, readonly (readonly [string, string])[]>;
+  readonly family?: IpFamilyNum;
 }
 
 /** New chains, then element deletions, then additions (a changed value is a delete plus an add). */
 export function renderPartialSync(inp: PartialSyncInput): string {
+  const T = tableOf(inp.family);
   const lines: string[] = [];
-  for (const s of inp.newSets) lines.push(`add set ${T} ${s} { ${setDecl(s)} }`);
-  for (const c of inp.newChains) lines.push(...chainLines(c), ...ruleLines(c));
-  for (const [s, keys] of inp.deletes) if (keys.length) lines.push(...elementLines('delete', s, keys));
-  for (const [s, items] of inp.adds) if (items.length) lines.push(...elementLines('add', s, items));
+  for (const s of inp.newSets) lines.push(`add set ${T} ${s} { ${setDecl(s, inp.family)} }`);
+  for (const c of inp.newChains) lines.push(...chainLines(T, c), ...ruleLines(T, c));
+  for (const [s, keys] of inp.deletes) if (keys.length) lines.push(...elementLines(T, 'delete', s, keys));
+  for (const [s, items] of inp.adds) if (items.length) lines.push(...elementLines(T, 'add', s, items));
   return lines.length ? `${lines.join('\n')}\n` : '';
 }
 
 /** Removes pick chains and affinity sets nothing refers to any more (dispatch chains before slot chains). */
-export function renderCleanup(chains: readonly string[], sets: readonly string[]): string {
+export function renderCleanup(chains: readonly string[], sets: readonly string[], family?: IpFamilyNum): string {
+  const T = tableOf(family);
   const order = (n: string) => (parsePickChain(n)?.kind === 'aff-slot' ? 1 : 0);
   const lines = [...chains].sort((a, b) => order(a) - order(b)).map((c) => `delete chain ${T} ${c}`);
   for (const s of sets) lines.push(`delete set ${T} ${s}`);

@@ -24,6 +24,8 @@ export interface ProxyServerOptions {
   readonly serviceRange: IpRange;
   readonly nodePortRange: PortRange;
   readonly ruleset: RulesetConfig;
+  /** Dual stack: the v6 table's config (family 6); absent, the proxy programs IPv4 only. */
+  readonly ruleset6?: RulesetConfig;
   readonly minSyncMs: number;
   readonly syncPeriodMs: number;
   readonly leaderTtlSec: number;
@@ -44,6 +46,9 @@ export interface ProxyServerDeps {
 
 export class ProxyServer {
   readonly proxier: Proxier;
+  /** The v6 table's proxier (dual stack), fed the same services and endpoints. */
+  readonly proxier6: Proxier | undefined;
+  private readonly proxiers: Proxier[];
   private readonly allocator: ServiceAllocator | undefined;
   /** Etcd only: the endpoints maintainer's election. */
   private readonly election: { readonly isLeader: boolean; run(signal: AbortSignal): Promise<void> } | undefined;
@@ -61,6 +66,10 @@ export class ProxyServer {
       { nodeName: o.nodeName, ruleset: o.ruleset, minSyncMs: o.minSyncMs, syncPeriodMs: o.syncPeriodMs },
       { nft: d.nft, conntrack: d.conntrack, log: d.log.child({ component: 'proxier' }), metrics: this.metrics, healthChecks: this.healthChecks },
     );
+    this.proxier6 = o.ruleset6
+      ? new Proxier({ nodeName: o.nodeName, ruleset: { ...o.ruleset6, family: 6 }, minSyncMs: o.minSyncMs, syncPeriodMs: o.syncPeriodMs }, { nft: d.nft, conntrack: d.conntrack, log: d.log.child({ component: 'proxier6' }), metrics: this.metrics })
+      : undefined;
+    this.proxiers = this.proxier6 ? [this.proxier, this.proxier6] : [this.proxier];
     const elog = d.log.child({ component: 'election' });
     const etcd = d.etcd;
     if (etcd) {
@@ -83,7 +92,7 @@ export class ProxyServer {
     const epPrefix = keys.allEndpoints();
     try {
       await Promise.all([
-        this.proxier.run(signal),
+        ...this.proxiers.map((p) => p.run(signal)),
         this.allocRunner.run(signal),
         follow(store, svcPrefix, parseServiceObject, signal, log, {
           reset: (items) => {
@@ -93,23 +102,23 @@ export class ProxyServer {
               if (n) all.set(n.join('/'), it.obj);
             }
             for (const [name, svc] of all) this.noteService(name, svc);
-            this.proxier.resetServices(all);
-            this.proxier.setSynced('services');
+            for (const p of this.proxiers) p.resetServices(all);
+            for (const p of this.proxiers) p.setSynced('services');
           },
           put: (it) => {
             const n = namespacedName(svcPrefix, it.key);
             if (!n) return;
             this.noteService(n.join('/'), it.obj);
-            this.proxier.updateService(n.join('/'), it.obj);
+            for (const p of this.proxiers) p.updateService(n.join('/'), it.obj);
           },
           delete: (key) => {
             const n = namespacedName(svcPrefix, key);
-            if (n) this.proxier.updateService(n.join('/'), undefined);
+            if (n) for (const p of this.proxiers) p.updateService(n.join('/'), undefined);
           },
           corrupt: (c) => {
             // As in a listing, where it is left out: a corrupt service is no service.
             const n = this.corrupt(c, svcPrefix);
-            if (n) this.proxier.updateService(n, undefined);
+            if (n) for (const p of this.proxiers) p.updateService(n, undefined);
           },
         }),
         follow(store, epPrefix, parseEndpointsObject, signal, log, {
@@ -119,20 +128,20 @@ export class ProxyServer {
               const n = namespacedName(epPrefix, it.key);
               if (n) all.set(n.join('/'), it.obj);
             }
-            this.proxier.resetEndpoints(all);
-            this.proxier.setSynced('endpoints');
+            for (const p of this.proxiers) p.resetEndpoints(all);
+            for (const p of this.proxiers) p.setSynced('endpoints');
           },
           put: (it) => {
             const n = namespacedName(epPrefix, it.key);
-            if (n) this.proxier.updateEndpoints(n.join('/'), it.obj);
+            if (n) for (const p of this.proxiers) p.updateEndpoints(n.join('/'), it.obj);
           },
           delete: (key) => {
             const n = namespacedName(epPrefix, key);
-            if (n) this.proxier.updateEndpoints(n.join('/'), undefined);
+            if (n) for (const p of this.proxiers) p.updateEndpoints(n.join('/'), undefined);
           },
           corrupt: (c) => {
             const n = this.corrupt(c, epPrefix);
-            if (n) this.proxier.updateEndpoints(n, undefined);
+            if (n) for (const p of this.proxiers) p.updateEndpoints(n, undefined);
           },
         }),
         this.election?.run(signal),

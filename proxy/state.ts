@@ -211,6 +211,7 @@ export class ProxyState {
         affinitySets: needed.sets,
         elements: this.table.snapshot(),
         recreate: o.recreate ?? false,
+        family: this.cfg.family ?? 4,
       });
     } else {
       script = renderPartialSync({
@@ -218,6 +219,7 @@ export class ProxyState {
         newChains: needed.chains.filter((c) => !this.kernelChains.has(c)).map((c) => chainDef(c, this.cfg)),
         deletes,
         adds,
+        family: this.cfg.family ?? 4,
       });
     }
     return { full: o.full, script, conntrack: [...flush.values()], chains, sets, servicePortsChanged: changed, elementsChanged: count };

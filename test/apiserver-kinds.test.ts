@@ -268,7 +268,8 @@ describe('pods', () => {
 describe('services and endpoints', () => {
   const svc = (spec: Record<string, unknown>): KubeObject => ({ metadata: { name: 'db', namespace: 'default' }, spec });
 
-  it('defaults type, affinity, protocol, targetPort and families', () => {
+  // ipFamilies and ipFamilyPolicy are the storage's, from the cluster's ranges (test/apiserver-dualstack.test.ts).
+  it('defaults type, affinity, protocol and targetPort', () => {
     const o = svc({ selector: { app: 'db' }, ports: [{ port: 6379 }, { name: 'b', port: 80, targetPort: 'http' }], clusterIP: '10.254.0.9' });
     (o.spec as { ports: Record<string, unknown>[] }).ports[0]!.name = 'a';
     serviceStrategy.defaults(o);
@@ -279,8 +280,6 @@ describe('services and endpoints', () => {
       clusterIP: '10.254.0.9',
       clusterIPs: ['10.254.0.9'],
       internalTrafficPolicy: 'Cluster',
-      ipFamilies: ['IPv4'],
-      ipFamilyPolicy: 'SingleStack',
       ports: [
         { name: 'a', port: 6379, protocol: 'TCP', targetPort: 6379 },
         { name: 'b', port: 80, protocol: 'TCP', targetPort: 'http' },

@@ -19,8 +19,9 @@ import {
   strictDecodingErrors,
   type Strategy,
   warningHeader,
+  parseServiceCidrs,
 } from '../apiserver/index.js';
-import { parsePortRange, parseServiceRange } from '../proxy/index.js';
+import { parsePortRange } from '../proxy/index.js';
 
 const kind = (group: string, resource: string): Strategy => ALL_STRATEGIES.find((k) => k.def.group === group && k.def.resource === resource)!;
 
@@ -115,7 +116,7 @@ describe('create as the generic store prepares it', () => {
   // prepareCreate reads no etcd: the client is never called.
   const noEtcd = {} as Etcd3;
   const log = pino({ level: 'silent' });
-  const storage = new Storage({ client: noEtcd, prefix: '/registry', log, services: new ServiceAllocation(noEtcd, '/registry', parseServiceRange('10.254.0.0/16'), parsePortRange('30000-32767')), now: () => new Date('2025-01-01T00:00:00Z') });
+  const storage = new Storage({ client: noEtcd, prefix: '/registry', log, services: new ServiceAllocation(noEtcd, '/registry', parseServiceCidrs('10.254.0.0/16'), parsePortRange('30000-32767')), now: () => new Date('2025-01-01T00:00:00Z') });
 
   it('fills the system fields first, so a Job\'s generated selector is its uid', () => {
     const job = storage.prepareCreate(kind('batch', 'jobs'), 'default', { metadata: { name: 'pi' }, spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'pi', image: 'perl' }] } } } });

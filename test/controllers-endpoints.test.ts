@@ -3,7 +3,7 @@
 // write is needed.
 import { describe, expect, it } from 'vitest';
 import type { Pod, Service } from '../cluster/index.js';
-import { desiredEndpoints, endpointsChanged, endpointSubsets, repackSubsets, resolveTargetPort, TRIGGER_TIME_ANNOTATION, TriggerTimeTracker } from '../controllers/index.js';
+import { desiredEndpoints, endpointsChanged, endpointSubsets, podIpsFor, repackSubsets, resolveTargetPort, TRIGGER_TIME_ANNOTATION, TriggerTimeTracker } from '../controllers/index.js';
 
 function pod(
   name: string,
@@ -117,5 +117,31 @@ describe('the Endpoints object', () => {
     const b = pod('b', '10.5.1.3', { app: 'web' }, { readySince: '2026-01-01T00:03:00Z' });
     const a2 = pod('a', '10.5.1.2', { app: 'web' }, { ready: false, readySince: '2026-01-01T00:02:00Z' });
     expect(t.compute('default/web', svc, refs([a2, b]))).toBe('2026-01-01T00:02:00Z');
+  });
+});
+
+describe('dual-stack endpoints', () => {
+  const dualPod = (name: string, v4: string, v6: string): Pod => {
+    const p = pod(name, v4, { app: 'web' }, { ports: [{ name: 'http', containerPort: 8080 }] });
+    p.status!.podIPs = [{ ip: v4 }, { ip: v6 }];
+    return p;
+  };
+  const svc = (spec: Record<string, unknown>): Service => ({ ...web, spec: { ...web.spec, ports: [{ name: 'http', port: 80, targetPort: 'http' }], ...spec } });
+
+  it('carries each family of the service the pods have an address of', () => {
+    const pods = refs([dualPod('w1', '10.5.1.2', 'fc00:0:0:1::2'), pod('w2', '10.5.2.3', { app: 'web' }, { node: 'b', ports: [{ name: 'http', containerPort: 8080 }] })]);
+    expect(endpointSubsets('default', svc({ ipFamilies: ['IPv4', 'IPv6'], ipFamilyPolicy: 'PreferDualStack' }), pods)).toEqual([
+      { addresses: [addr('w1', '10.5.1.2'), addr('w2', '10.5.2.3', 'b'), addr('w1', 'fc00:0:0:1::2')], ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] },
+    ]);
+    // Single stack: the service's family only, as Kubernetes' Endpoints.
+    expect(endpointSubsets('default', svc({ ipFamilies: ['IPv6'] }), pods)).toEqual([{ addresses: [addr('w1', 'fc00:0:0:1::2')], ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] }]);
+    expect(endpointSubsets('default', svc({ ipFamilies: ['IPv4'] }), pods)[0]!.addresses!.map((a) => a.ip)).toEqual(['10.5.1.2', '10.5.2.3']);
+  });
+
+  it('reads the family off the ClusterIP (or a headless service\'s pod) when the service has no ipFamilies', () => {
+    const p = dualPod('w1', '10.5.1.2', 'fc00:0:0:1::2');
+    expect(podIpsFor(svc({ clusterIP: 'fd00::10' }), p)).toEqual(['fc00:0:0:1::2']);
+    expect(podIpsFor(svc({ clusterIP: 'None' }), p)).toEqual(['10.5.1.2']);
+    expect(podIpsFor(svc({}), p)).toEqual(['10.5.1.2']);
   });
 });

@@ -106,6 +106,12 @@ describe('pod status', () => {
   const status = (pod: Pod, r: RuntimePod | undefined, waiting: Map<string, Waiting> = new Map(), ready: boolean | undefined = undefined) =>
     computePodStatus({ pod, rt: r, hostIP: '192.0.2.11', ready: () => ready, waiting, prev: undefined, now });
 
+  it('reports both addresses of a dual-stack sandbox in podIPs, the v4 one first and as podIP', () => {
+    const s = status(podOf([a]), rt([sandbox({ ip6: 'fc00:0:0:1::2' })], [ctr(a)]));
+    expect(s).toMatchObject({ podIP: '10.5.1.2', podIPs: [{ ip: '10.5.1.2' }, { ip: 'fc00:0:0:1::2' }] });
+    expect(status(podOf([a]), rt([sandbox()], [ctr(a)]))).toMatchObject({ podIPs: [{ ip: '10.5.1.2' }] });
+  });
+
   it('Running with the sandbox IP, Ready from the probe, restart count and last state', () => {
     const prev = exited(a, 2, { restartCount: 0 });
     const cur = ctr(a, { restartCount: 1 });

@@ -111,6 +111,10 @@ describe("Docker's answers", () => {
     expect(d.startedAt).toBe('2026-01-01T00:00:01.500Z');
     expect(d.createdAt).toBe('2026-01-01T00:00:00.123Z');
     expect(dockerTime('garbage')).toBeUndefined();
+    // Docker with --ipv6: the global v6 address beside the v4 one.
+    const d6 = parseContainerDetails({ Id: 'x', NetworkSettings: { IPAddress: '10.5.1.9', GlobalIPv6Address: '', Networks: { bridge: { IPAddress: '10.5.1.9', GlobalIPv6Address: 'fc00:0:0:1::9' } } } });
+    expect(d6).toMatchObject({ ip: '10.5.1.9', ip6: 'fc00:0:0:1::9' });
+    expect(parseContainerDetails({ Id: 'x', NetworkSettings: { IPAddress: '10.5.1.9' } }).ip6).toBeUndefined();
     expect(parseContainerList([{ Id: 'x', Names: ['/n'], State: 'running', Labels: { a: 'b' }, Created: 5 }])).toEqual([{ id: 'x', name: 'n', image: '', state: 'running', labels: { a: 'b' }, created: 5 }]);
     expect(() => parseContainerList({})).toThrow('expected an array');
   });

@@ -178,11 +178,10 @@ function defaultService(o: KubeObject): void {
     if (ip && !list(spec, 'clusterIPs')) spec.clusterIPs = [ip];
     else if (!ip && ips[0]) spec.clusterIP = ips[0];
     setDefaultStr(spec, 'internalTrafficPolicy', 'Cluster');
-    const family = (ip || ips[0] || '').includes(':') ? 'IPv6' : 'IPv4';
-    if (spec.clusterIP !== 'None' || Object.keys(strMap(spec, 'selector')).length) {
-      if (!list(spec, 'ipFamilies')) spec.ipFamilies = [family];
-      setDefaultStr(spec, 'ipFamilyPolicy', 'SingleStack');
-    }
+    // ipFamilies and ipFamilyPolicy depend on the cluster's ranges: the storage completes them (service-ips.ts).
+  } else {
+    delete spec.ipFamilies;
+    delete spec.ipFamilyPolicy;
   }
   if (externallyAccessible(spec)) setDefaultStr(spec, 'externalTrafficPolicy', 'Cluster');
   if (type === 'LoadBalancer') setDefault(spec, 'allocateLoadBalancerNodePorts', true);
@@ -220,6 +219,52 @@ const isCidr = (s: string): boolean => {
   if (extra !== undefined || ip === undefined || len === undefined || !/^\d{1,3}$/.test(len) || !isIp(ip)) return false;
   return Number(len) <= (ip.includes(':') ? 128 : 32);
 };
+
+const IP_FAMILY_POLICIES = ['PreferDualStack', 'RequireDualStack', 'SingleStack'];
+const IP_FAMILIES = ['IPv4', 'IPv6'];
+const v6 = (ip: string): boolean => ip.includes(':');
+
+/** clusterIP, clusterIPs, ipFamilies and ipFamilyPolicy together, as far as they need no cluster config. */
+function validateClusterIpFields(spec: Record<string, unknown>, ip: string, errs: FieldError[]): void {
+  const ips = strs(spec, 'clusterIPs');
+  if (ip && ips.length && ips[0] !== ip) errs.push(invalid('spec.clusterIPs', ips, 'first value must match `clusterIP`'));
+  const policy = spec.ipFamilyPolicy;
+  if (policy !== undefined && policy !== null && (typeof policy !== 'string' || !IP_FAMILY_POLICIES.includes(policy))) errs.push(notSupported('spec.ipFamilyPolicy', policy, IP_FAMILY_POLICIES));
+  let bad = false;
+  ips.forEach((v, i) => {
+    if (i === 0 && v === 'None') {
+      if (ips.length > 1) {
+        bad = true;
+        errs.push(invalid('spec.clusterIPs', ips, "'None' must be the first and only value"));
+      }
+    } else if (!isIp(v)) {
+      bad = true;
+      errs.push(invalid(`spec.clusterIPs[${i}]`, v, 'must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)'));
+    }
+  });
+  if (ips.length > 2) errs.push(invalid('spec.clusterIPs', ips, 'may only hold up to 2 values'));
+  else if (!bad && ips.length === 2 && ips[0] !== 'None' && v6(ips[0]!) === v6(ips[1]!)) errs.push(invalid('spec.clusterIPs', ips, 'may specify no more than one IP for each IP family'));
+  const fams = list(spec, 'ipFamilies') ?? [];
+  const seen = new Set<unknown>();
+  fams.forEach((f, i) => {
+    if (typeof f !== 'string' || !IP_FAMILIES.includes(f)) errs.push(notSupported(`spec.ipFamilies[${i}]`, f, IP_FAMILIES));
+    else if (seen.has(f)) errs.push(duplicate(`spec.ipFamilies[${i}]`, f));
+    seen.add(f);
+  });
+  if (fams.length > 2) errs.push(invalid('spec.ipFamilies', fams, 'may only hold up to 2 values'));
+  if (policy === 'SingleStack') {
+    if (ips.length === 2) errs.push(invalid('spec.ipFamilyPolicy', policy, "must be RequireDualStack or PreferDualStack when multiple 'clusterIPs' are specified"));
+    if (fams.length === 2) errs.push(invalid('spec.ipFamilyPolicy', policy, "must be RequireDualStack or PreferDualStack when multiple 'ipFamilies' are specified"));
+  }
+  // Each given address of the family its index names (a headless service's 'None' has none).
+  if (!bad && ips[0] !== 'None') {
+    ips.forEach((v, i) => {
+      const f = fams[i];
+      if (f === 'IPv4' && v6(v)) errs.push(invalid(`spec.clusterIPs[${i}]`, v, `expected an IPv4 value as indicated by \`ipFamilies[${i}]\``));
+      if (f === 'IPv6' && !v6(v)) errs.push(invalid(`spec.clusterIPs[${i}]`, v, `expected an IPv6 value as indicated by \`ipFamilies[${i}]\``));
+    });
+  }
+}
 
 function validateService(o: KubeObject, errs: FieldError[]): void {
   const spec = obj(o, 'spec');
@@ -280,11 +325,7 @@ function validateService(o: KubeObject, errs: FieldError[]): void {
     else for (const m of isDns1123Subdomain(en.endsWith('.') ? en.slice(0, -1) : en)) errs.push(invalid('spec.externalName', en, m));
     if (ip) errs.push(forbidden('spec.clusterIPs', 'may not be set for ExternalName services'));
   } else {
-    const ips = strs(spec, 'clusterIPs');
-    if (ip && ips.length && ips[0] !== ip) errs.push(invalid('spec.clusterIPs', ips, 'first value must match `clusterIP`'));
-    ips.forEach((v, i) => {
-      if (v !== 'None' && !isIp(v)) errs.push(invalid(`spec.clusterIPs[${i}]`, v, 'must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)'));
-    });
+    validateClusterIpFields(spec, ip, errs);
   }
   strs(spec, 'externalIPs').forEach((v, i) => {
     for (const m of isValidIp(v)) errs.push(invalid(`spec.externalIPs[${i}]`, v, m));

@@ -9,6 +9,8 @@ export {
   resolveTargetPort,
   repackSubsets,
   endpointSubsets,
+  podIpsFor,
+  serviceFamilies,
   desiredEndpoints,
   endpointsChanged,
   podTriggerTime,

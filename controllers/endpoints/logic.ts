@@ -56,11 +56,41 @@ export interface PodRef {
 
 type Subset = NonNullable<Endpoints['subsets']>[number];
 
-function addressOf(svc: Service, ns: string, name: string, pod: Pod): EndpointAddress & { hostname?: string } {
+const isV6 = (ip: string): boolean => ip.includes(':');
+
+/**
+ * The service's families, as Kubernetes' endpoints controller reads them: spec.ipFamilies, else (an object
+ * written before families were defaulted) the ClusterIP's family, else for a headless one the pod's.
+ */
+export function serviceFamilies(svc: Service, pod: Pod): ('IPv4' | 'IPv6')[] {
+  const fams = (svc.spec?.ipFamilies as unknown[] | undefined)?.filter((f): f is 'IPv4' | 'IPv6' => f === 'IPv4' || f === 'IPv6') ?? [];
+  if (fams.length) return fams;
+  const ip = svc.spec?.clusterIP;
+  const probe = ip && ip !== 'None' ? ip : (pod.status?.podIP ?? '');
+  return [isV6(probe) ? 'IPv6' : 'IPv4'];
+}
+
+/**
+ * The pod's addresses for the service: one per service family the pod has an IP of (status.podIPs, else
+ * status.podIP). Kubernetes' Endpoints hold only the primary family, its EndpointSlices each family; this
+ * cluster serves no EndpointSlices, so a dual-stack service's Endpoints carry both for kube-proxy.
+ */
+export function podIpsFor(svc: Service, pod: Pod): string[] {
+  const ips = (pod.status?.podIPs ?? []).map((p) => p.ip).filter((ip) => typeof ip === 'string' && ip !== '');
+  if (ips.length === 0 && pod.status?.podIP) ips.push(pod.status.podIP);
+  const out: string[] = [];
+  for (const f of serviceFamilies(svc, pod)) {
+    const ip = ips.find((i) => isV6(i) === (f === 'IPv6'));
+    if (ip !== undefined) out.push(ip);
+  }
+  return out;
+}
+
+function addressOf(svc: Service, ns: string, name: string, pod: Pod, ip: string): EndpointAddress & { hostname?: string } {
   const spec = pod.spec as { hostname?: unknown; subdomain?: unknown } | undefined;
   const hostname = typeof spec?.hostname === 'string' && spec.hostname !== '' && spec.subdomain === svc.metadata?.name ? spec.hostname : undefined;
   return {
-    ip: pod.status!.podIP!,
+    ip,
     ...(hostname && { hostname }),
     ...(pod.spec?.nodeName ? { nodeName: pod.spec.nodeName } : {}),
     targetRef: { kind: 'Pod', namespace: ns, name, ...(pod.metadata?.uid ? { uid: pod.metadata.uid } : {}) },
@@ -124,9 +154,10 @@ export function endpointSubsets(namespace: string, svc: Service, pods: Iterable<
   const raw: Subset[] = [];
   for (const { namespace: ns, name, pod } of pods) {
     if (ns !== namespace || !selectorMatches(sel, pod.metadata?.labels) || !podEligible(pod, tolerateUnready)) continue;
-    const addr = addressOf(svc, ns, name, pod);
+    const addrs = podIpsFor(svc, pod).map((ip) => addressOf(svc, ns, name, pod, ip));
+    if (addrs.length === 0) continue;
     const ready = tolerateUnready || podReady(pod);
-    const entry = (p: EndpointPort[]): Subset => (ready ? { addresses: [addr], ports: p } : { notReadyAddresses: [addr], ports: p });
+    const entry = (p: EndpointPort[]): Subset => (ready ? { addresses: addrs, ports: p } : { notReadyAddresses: addrs, ports: p });
     // A headless service without ports still lists its pods' addresses.
     if (ports.length === 0) {
       if (headless) raw.push(entry([]));

@@ -75,8 +75,8 @@ export class FakeNft implements NftPort {
     this.apply(script);
   }
 
-  async listChains(): Promise<string[]> {
-    return [...(this.tables.get('ip kube-proxy')?.chains.keys() ?? [])];
+  async listChains(family: 4 | 6 = 4): Promise<string[]> {
+    return [...(this.tables.get(`${family === 6 ? 'ip6' : 'ip'} kube-proxy`)?.chains.keys() ?? [])];
   }
 
   /** Applies a script as one transaction; throws NftError naming the failing line. */
