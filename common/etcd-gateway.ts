@@ -116,7 +116,7 @@ export class EtcdGateway {
     try {
       return await this.onAnyEndpoint(path, body);
     } catch (e) {
-      if (!this.o.username || !(e instanceof GatewayCallError) || !/invalid auth token|token/i.test(e.message)) throw e;
+      if (!this.o.username || !(e instanceof GatewayCallError) || !/auth token/i.test(e.message)) throw e;
       await this.authenticate();
       return this.onAnyEndpoint(path, body);
     }
