@@ -3,11 +3,19 @@
 // flags with the same defaults and connect the same way.
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { createRequire } from 'node:module';
 import { connect as tlsConnect, createSecureContext, type SecureContext } from 'node:tls';
-import * as grpc from '@grpc/grpc-js';
+import type * as Grpc from '@grpc/grpc-js';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { Etcd3, type IOptions, isRecoverableError } from 'etcd3';
+import type { Etcd3, IOptions } from 'etcd3';
 import { errorMessage, FlannelError } from '../core/index.js';
+
+// etcd3 and gRPC (with protobufjs parsing etcd's protos) cost a daemon more to load than the rest of
+// it: they are required on the first client built, not at import, so a start that reaches etcd
+// another way first (flanneld's first lease, common/etcd-gateway.ts) does not wait for them.
+const requireCjs = createRequire(import.meta.url);
+const etcd3 = (): typeof import('etcd3') => requireCjs('etcd3') as typeof import('etcd3');
+const grpcJs = (): typeof Grpc => requireCjs('@grpc/grpc-js') as typeof Grpc;
 
 /** flannel's default: the legacy client port first, then the IANA one. */
 export const DEFAULT_ETCD_ENDPOINTS = 'http://127.0.0.1:4001,http://127.0.0.1:2379';
@@ -56,10 +64,10 @@ export function createEtcdClient(o: EtcdOptions): Etcd3 {
       ...(o.keyfile && { key: readFileSync(o.keyfile) }),
       ...(o.certfile && { cert: readFileSync(o.certfile) }),
     });
-    opts.grpcOptions = tlsChannelOptions(new EtcdTlsCredentials(secureContext));
+    opts.grpcOptions = tlsChannelOptions(etcdTlsCredentials(secureContext));
   }
   if (o.username) opts.auth = { username: o.username, password: o.password ?? '' };
-  return new Etcd3(opts);
+  return new (etcd3().Etcd3)(opts);
 }
 
 /** The etcd flags every daemon shares (--etcd-endpoints, --etcd-keyfile, ...), as parsed. */
@@ -218,7 +226,7 @@ export class EtcdFaults {
           b.succeeded();
           return r;
         } catch (e) {
-          if (e instanceof Error && isRecoverableError(e)) b.failed(this.now(), errorMessage(e));
+          if (e instanceof Error && etcd3().isRecoverableError(e)) b.failed(this.now(), errorMessage(e));
           else b.succeeded();
           throw e;
         }
@@ -234,42 +242,46 @@ export class EtcdFaults {
  * no SNI is sent when that host is an IP address (RFC 6066). grpc-js always sets `servername`, which
  * makes Node print DEP0123 for https://<ip>:<port> endpoints.
  */
-class EtcdTlsCredentials extends grpc.ChannelCredentials {
-  constructor(private readonly secureContext: SecureContext) {
-    super();
-  }
+function etcdTlsCredentials(secureContext: SecureContext): Grpc.ChannelCredentials {
+  const grpc = grpcJs();
+  class EtcdTlsCredentials extends grpc.ChannelCredentials {
+    constructor(private readonly secureContext: SecureContext) {
+      super();
+    }
 
-  _isSecure(): boolean {
-    return true;
-  }
+    _isSecure(): boolean {
+      return true;
+    }
 
-  _equals(other: grpc.ChannelCredentials): boolean {
-    return other === this;
-  }
+    _equals(other: Grpc.ChannelCredentials): boolean {
+      return other === this;
+    }
 
-  _createSecureConnector(target: grpc.experimental.GrpcUri, _options: grpc.ChannelOptions, callCredentials?: grpc.CallCredentials): grpc.experimental.SecureConnector {
-    const hp = grpc.experimental.splitHostPort(target.path);
-    const host = hp?.host ?? target.path;
-    const secureContext = this.secureContext;
-    const creds = callCredentials ?? grpc.credentials.createEmpty();
-    return {
-      connect: (socket) =>
-        new Promise((resolve, reject) => {
-          const s = tlsConnect({ socket, secureContext, host, ...(isIP(host) === 0 && { servername: host }), ALPNProtocols: ['h2'] }, () => {
-            if (!s.authorized) {
-              s.destroy();
-              reject(s.authorizationError);
-              return;
-            }
-            resolve({ socket: s, secure: true });
-          });
-          s.once('error', reject);
-        }),
-      waitForReady: () => Promise.resolve(),
-      getCallCredentials: () => creds,
-      destroy: () => undefined,
-    };
+    _createSecureConnector(target: Grpc.experimental.GrpcUri, _options: Grpc.ChannelOptions, callCredentials?: Grpc.CallCredentials): Grpc.experimental.SecureConnector {
+      const hp = grpc.experimental.splitHostPort(target.path);
+      const host = hp?.host ?? target.path;
+      const secureContext = this.secureContext;
+      const creds = callCredentials ?? grpc.credentials.createEmpty();
+      return {
+        connect: (socket) =>
+          new Promise((resolve, reject) => {
+            const s = tlsConnect({ socket, secureContext, host, ...(isIP(host) === 0 && { servername: host }), ALPNProtocols: ['h2'] }, () => {
+              if (!s.authorized) {
+                s.destroy();
+                reject(s.authorizationError);
+                return;
+              }
+              resolve({ socket: s, secure: true });
+            });
+            s.once('error', reject);
+          }),
+        waitForReady: () => Promise.resolve(),
+        getCallCredentials: () => creds,
+        destroy: () => undefined,
+      };
+    }
   }
+  return new EtcdTlsCredentials(secureContext);
 }
 
 /**
@@ -277,15 +289,16 @@ class EtcdTlsCredentials extends grpc.ChannelCredentials {
  * `channelFactoryOverride` from the options object it is given, and etcd3 hands one object to every
  * service client, so the object keeps it (deletes are ignored).
  */
-function tlsChannelOptions(creds: grpc.ChannelCredentials): grpc.ClientOptions {
-  const base: grpc.ClientOptions = {
+function tlsChannelOptions(creds: Grpc.ChannelCredentials): Grpc.ClientOptions {
+  const grpc = grpcJs();
+  const base: Grpc.ClientOptions = {
     ...MAX_RECEIVE,
     channelFactoryOverride: (address, _etcd3Credentials, options) => new grpc.Channel(address, creds, channelOnly(options)),
   };
   return new Proxy(base, { deleteProperty: () => true });
 }
 
-function channelOnly(options: grpc.ClientOptions): grpc.ChannelOptions {
+function channelOnly(options: Grpc.ClientOptions): Grpc.ChannelOptions {
   const { channelFactoryOverride: _f, channelOverride: _c, interceptors: _i, interceptor_providers: _p, callInvocationTransformer: _t, ...rest } = options;
   return rest;
 }

@@ -8,7 +8,6 @@
 // cache is a directory of files keyed by path, size and mtime, under FLANNEL_TS_COMPILE_CACHE or
 // $XDG_CACHE_HOME/flannel-ts or ~/.cache/flannel-ts, per Node and V8 version; any failure (no such
 // directory, read-only disk, a rejected cache) just compiles normally.
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
@@ -30,6 +29,21 @@ interface ModuleStatic {
   _cache: unknown;
 }
 
+/**
+ * 64 bits of FNV-1a (two 32-bit lanes) as hex: a file name for a cache key. Not node:crypto, which
+ * costs a start more to load than every key it would hash; the key (path, size, mtime) is not secret.
+ */
+function cacheKeyHash(text: string): string {
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 15);
+  }
+  return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
+}
+
 function cacheDir(): string | undefined {
   const base = process.env.FLANNEL_TS_COMPILE_CACHE || path.join(process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'flannel-ts');
   if (process.env.FLANNEL_TS_COMPILE_CACHE === 'off') return undefined;
@@ -48,7 +62,7 @@ export function enableCjsCompileCache(saveAfterMs = 5_000): { hits(): number; sa
   const keyOf = (filename: string): string | undefined => {
     try {
       const s = statSync(filename);
-      return path.join(dir, createHash('sha1').update(`${filename}\0${s.size}\0${s.mtimeMs}`).digest('hex'));
+      return path.join(dir, cacheKeyHash(`${filename}\0${s.size}\0${s.mtimeMs}`));
     } catch {
       return undefined;
     }

@@ -2,17 +2,16 @@
 // flanneld: wiring only. Flags → real etcd, netlink and backends → the daemon; SIGTERM/SIGINT abort it.
 import { compileCache } from './compile-cache.js'; // first: it speeds up loading what follows
 import { Command } from 'commander';
-import { ApiClient } from '../cluster/index.js';
-import { createLogger, type Logger, errorMessage, etcdClientFromFlags, etcdOptionsFromFlags, readEtcdV2Key } from '../common/index.js';
-import { EtcdRegistry, type MissingConfig, type V2KeyReader, writeFileAtomic } from '../ipam/index.js';
+import type { Etcd3 } from 'etcd3';
+import { createLogger, type Logger, errorMessage, EtcdGateway, etcdClientFromFlags, etcdOptionsFromFlags, readEtcdV2Key } from '../common/index.js';
+import { EtcdRegistry, fallbackKv, grpcKv, type MissingConfig, type V2KeyReader, writeFileAtomic } from '../ipam/index.js';
 import { systemIptables } from '../iptables/index.js';
 import { openNetlink } from '../netlink/index.js';
 import { createBackendRegistry } from './backends.js';
 import { checkConfigText, readConfigSource } from './config-check.js';
 import { createDaemon } from './daemon.js';
-import { annotationNames, KubeLeaser, KubeNodeRegistry, kubeConnection, resolveNodeName } from './kube/index.js';
+import type { KubeLeaser, KubeNodeRegistry } from './kube/index.js';
 import { renderDockerOpts } from './docker-opts.js';
-import { FlannelMetrics } from './metrics.js';
 import { type FlanneldArgs, flanneldArgs } from './go-flags.js';
 import { systemdNotifier } from './sd-notify.js';
 import { addDaemonOptions, daemonOptions, type DaemonOptions, VERSION } from './options.js';
@@ -22,14 +21,31 @@ function v2ReaderFromFlags(o: DaemonOptions): V2KeyReader {
   return (key) => readEtcdV2Key(opts, key);
 }
 
+/**
+ * Over plain http, the registry's calls go through etcd's JSON gateway and etcd3 (gRPC) is built for
+ * the lease watch only, after subnet.env: loading it is most of a start. TLS endpoints use etcd3 throughout.
+ */
 function etcdSubnetManager(o: DaemonOptions, log: Logger): { deps: { registry: EtcdRegistry }; close(): void } {
-  const client = etcdClientFromFlags(o);
-  return { deps: { registry: new EtcdRegistry(client, o.etcdPrefix, log, v2ReaderFromFlags(o)) }, close: () => client.close() };
+  const opts = etcdOptionsFromFlags(o);
+  if (!EtcdGateway.usable(opts)) {
+    const client = etcdClientFromFlags(o);
+    return { deps: { registry: new EtcdRegistry(client, o.etcdPrefix, log, v2ReaderFromFlags(o)) }, close: () => client.close() };
+  }
+  let client: Etcd3 | undefined;
+  const grpc = (): Etcd3 => (client ??= etcdClientFromFlags(o));
+  const calls = fallbackKv(new EtcdGateway({ ...opts, callTimeoutMs: 10_000 }), () => {
+    log.info({ endpoints: o.etcdEndpoints }, 'etcd serves no v3 JSON gateway; using gRPC');
+    return grpcKv(grpc());
+  });
+  return { deps: { registry: new EtcdRegistry({ calls, watchVia: grpc }, o.etcdPrefix, log, v2ReaderFromFlags(o)) }, close: () => client?.close() };
 }
 
 /** --kube-subnet-mgr: the API client, our node's name, the Node registry and leaser; a setup error ends flanneld, as flannel's. */
 async function kubeSubnetManager(o: DaemonOptions, log: Logger, signal: AbortSignal): Promise<{ deps: { registry: KubeNodeRegistry; leaser: KubeLeaser }; close(): void }> {
-  let client: ApiClient | undefined;
+  // Only this subnet manager needs the API client: etcd users do not load it.
+  const { ApiClient } = await import('../cluster/index.js');
+  const { annotationNames, KubeLeaser, KubeNodeRegistry, kubeConnection, resolveNodeName } = await import('./kube/index.js');
+  let client: InstanceType<typeof ApiClient> | undefined;
   try {
     const names = annotationNames(o.kubeAnnotationPrefix);
     client = new ApiClient(await kubeConnection({ ...(o.kubeconfigFile && { kubeconfigFile: o.kubeconfigFile }), ...(o.kubeApiUrl && { kubeApiUrl: o.kubeApiUrl }) }, process.env), { log });
@@ -68,7 +84,8 @@ const program = addDaemonOptions(new Command('flanneld'))
       backends: createBackendRegistry(),
       nl,
       iptables: systemIptables,
-      metrics: new FlannelMetrics(),
+      // Served on the healthz listener only: without one, prom-client (and its sampling of the process) is not loaded.
+      ...(o.healthzPort > 0 && { metrics: new (await import('./metrics.js')).FlannelMetrics() }),
       notify: systemdNotifier(log),
     });
     try {

@@ -3,7 +3,8 @@
 // a reservation and is never given a TTL here (flannel's v3 registry did, turning reservations
 // into leases that expired).
 import type { Etcd3, IKeyValue } from 'etcd3';
-import { EtcdError, listPrefix, type Logger, silentLogger, type V2Lookup, watchPrefix } from '../common/index.js';
+import { EtcdError, type KvPair, type Logger, silentLogger, type V2Lookup, watchPrefix } from '../common/index.js';
+import { type EtcdKv, grpcKv } from './etcd-kv.js';
 import { CorruptLeaseError, type Lease, leaseKeyName, parseLease, renderLeaseAttrs } from './lease.js';
 import type { LeaseSnapshot, MissingConfig, RegistryEvent, RenewResult, SubnetRegistry, WatchBatch } from './registry.js';
 
@@ -12,15 +13,26 @@ export const DEFAULT_ETCD_PREFIX = '/coreos.com/network';
 /** Reads a key of etcd's v2 store (common/etcd-v2.ts), to explain a config written with `etcdctl set`. */
 export type V2KeyReader = (key: string) => Promise<V2Lookup>;
 
+/**
+ * The registry's calls over `calls` (etcd's JSON gateway, say) and its watch over an etcd3 client
+ * built on the first watch, so nothing before it waits for gRPC to load.
+ */
+export interface LazyEtcd {
+  readonly calls: EtcdKv;
+  readonly watchVia: () => Etcd3;
+}
+
 export class EtcdRegistry implements SubnetRegistry {
   readonly configKey: string;
   readonly subnetsPrefix: string;
   /** `etcdctl put coreos.com/network/config …` (the v3 spelling of the old `etcdctl set`) writes this. */
   readonly slashlessConfigKey: string;
   private warnedSlashless = false;
+  private readonly kv: EtcdKv;
+  private readonly watchClient: () => Etcd3;
 
   constructor(
-    private readonly client: Etcd3,
+    client: Etcd3 | LazyEtcd,
     prefix: string = DEFAULT_ETCD_PREFIX,
     private readonly log: Logger = silentLogger,
     private readonly readV2?: V2KeyReader,
@@ -29,6 +41,13 @@ export class EtcdRegistry implements SubnetRegistry {
     this.configKey = `${p}/config`;
     this.slashlessConfigKey = this.configKey.replace(/^\/+/, '');
     this.subnetsPrefix = `${p}/subnets/`;
+    if ('calls' in client) {
+      this.kv = client.calls;
+      this.watchClient = client.watchVia;
+    } else {
+      this.kv = grpcKv(client);
+      this.watchClient = () => client;
+    }
   }
 
   keyOf(lease: Pick<Lease, 'subnet' | 'ipv6Subnet'>): string {
@@ -62,7 +81,7 @@ export class EtcdRegistry implements SubnetRegistry {
 
   private async getKey(key: string): Promise<string | undefined> {
     try {
-      return (await this.client.get(key).string()) ?? undefined;
+      return (await this.kv.get(key))?.value;
     } catch (e) {
       throw new EtcdError('get', key, e);
     }
@@ -71,7 +90,7 @@ export class EtcdRegistry implements SubnetRegistry {
   /** Writes the config document (already checked by the caller). */
   async putNetworkConfig(raw: string): Promise<void> {
     try {
-      await this.client.put(this.configKey).value(raw);
+      await this.kv.put(this.configKey, raw);
     } catch (e) {
       throw new EtcdError('put', this.configKey, e);
     }
@@ -79,14 +98,14 @@ export class EtcdRegistry implements SubnetRegistry {
 
   async listLeases(): Promise<LeaseSnapshot> {
     try {
-      const { kvs, revision } = await listPrefix(this.client, this.subnetsPrefix);
+      const { kvs, revision } = await this.kv.list(this.subnetsPrefix);
       return this.snapshotOf(kvs, revision);
     } catch (e) {
       throw new EtcdError('list', this.subnetsPrefix, e);
     }
   }
 
-  private snapshotOf(kvs: readonly IKeyValue[], revision: bigint): LeaseSnapshot {
+  private snapshotOf(kvs: readonly (KvPair | IKeyValue)[], revision: bigint): LeaseSnapshot {
     const leases = new Map<string, Lease>();
     const corrupt: CorruptLeaseError[] = [];
     for (const kv of kvs) {
@@ -101,12 +120,8 @@ export class EtcdRegistry implements SubnetRegistry {
     const key = this.keyOf(lease);
     try {
       const id = lease.reservation ? undefined : await this.grant(ttlSec);
-      const put = this.client.put(key).value(renderLeaseAttrs(lease.attrs));
-      const res = await this.client
-        .if(key, 'Version', '==', 0)
-        .then(id === undefined ? put : put.lease(id))
-        .commit();
-      if (!res.succeeded) {
+      const created = await this.kv.createIfAbsent(key, renderLeaseAttrs(lease.attrs), id);
+      if (!created) {
         if (id !== undefined) await this.revoke(id);
         return { created: false };
       }
@@ -119,15 +134,14 @@ export class EtcdRegistry implements SubnetRegistry {
   async updateLease(lease: Lease, ttlSec: number): Promise<Date | undefined> {
     const key = this.keyOf(lease);
     try {
-      const before = await this.client.get(key).exec();
-      const oldId = before.kvs[0]?.lease;
+      const oldId = (await this.kv.get(key))?.lease;
       const value = renderLeaseAttrs(lease.attrs);
       if (lease.reservation) {
-        await this.client.put(key).value(value);
+        await this.kv.put(key, value);
         return undefined;
       }
       const id = await this.grant(ttlSec);
-      await this.client.put(key).value(value).lease(id);
+      await this.kv.put(key, value, id);
       if (oldId && oldId !== '0') await this.revoke(oldId);
       return new Date(Date.now() + ttlSec * 1000);
     } catch (e) {
@@ -138,10 +152,10 @@ export class EtcdRegistry implements SubnetRegistry {
   async renewLease(lease: Lease): Promise<RenewResult> {
     const key = this.keyOf(lease);
     try {
-      const kv = (await this.client.get(key).exec()).kvs[0];
+      const kv = await this.kv.get(key);
       if (!kv) return { kind: 'missing' };
       if (kv.lease === '0') return { kind: 'reservation' };
-      const ttl = await this.keepAliveOnce(kv.lease);
+      const ttl = await this.kv.keepAliveOnce(kv.lease);
       return ttl > 0 ? { kind: 'renewed', expiration: new Date(Date.now() + ttl * 1000) } : { kind: 'missing' };
     } catch (e) {
       throw new EtcdError('renew', key, e);
@@ -151,7 +165,7 @@ export class EtcdRegistry implements SubnetRegistry {
   async deleteLease(lease: Lease): Promise<void> {
     const key = this.keyOf(lease);
     try {
-      await this.client.delete().key(key).exec();
+      await this.kv.delete(key);
     } catch (e) {
       throw new EtcdError('delete', key, e);
     }
@@ -159,7 +173,7 @@ export class EtcdRegistry implements SubnetRegistry {
 
   /** Lease events from `fromRevision` on; a lost watch becomes a `reset` snapshot (see watchPrefix). */
   async *watchLeases(fromRevision: bigint, signal: AbortSignal): AsyncIterable<WatchBatch> {
-    for await (const b of watchPrefix(this.client, this.subnetsPrefix, fromRevision, signal, this.log)) {
+    for await (const b of watchPrefix(this.watchClient(), this.subnetsPrefix, fromRevision, signal, this.log)) {
       if (b.kind === 'events') {
         yield {
           kind: 'events',
@@ -176,7 +190,7 @@ export class EtcdRegistry implements SubnetRegistry {
     return key.startsWith(this.subnetsPrefix) ? key.slice(this.subnetsPrefix.length) : key;
   }
 
-  private toEvent(kv: IKeyValue): RegistryEvent {
+  private toEvent(kv: KvPair | IKeyValue): RegistryEvent {
     const key = kv.key.toString();
     const name = this.nameOf(key);
     try {
@@ -187,37 +201,15 @@ export class EtcdRegistry implements SubnetRegistry {
     }
   }
 
-  private async grant(ttlSec: number): Promise<string> {
-    const res = await this.client.leaseClient.leaseGrant({ TTL: ttlSec, ID: 0 });
-    if (res.error) throw new Error(`lease grant: ${res.error}`);
-    return res.ID;
+  private grant(ttlSec: number): Promise<string> {
+    return this.kv.grant(ttlSec);
   }
 
   private async revoke(id: string): Promise<void> {
     try {
-      await this.client.leaseClient.leaseRevoke({ ID: id });
+      await this.kv.revoke(id);
     } catch {
       // An unrevoked lease with no key simply expires.
-    }
-  }
-
-  private async keepAliveOnce(id: string): Promise<number> {
-    const stream = await this.client.leaseClient.leaseKeepAlive();
-    try {
-      return await new Promise<number>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('keepalive timed out')), 10_000);
-        stream.on('data', (res: { TTL: string }) => {
-          clearTimeout(timer);
-          resolve(Number(res.TTL));
-        });
-        stream.on('error', (err: unknown) => {
-          clearTimeout(timer);
-          reject(err);
-        });
-        stream.write({ ID: id });
-      });
-    } finally {
-      stream.end();
     }
   }
 }

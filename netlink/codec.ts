@@ -7,7 +7,7 @@
 //  - IFLA_VXLAN_PORT is a raw Buffer (big-endian u16); so are IFLA_VXLAN_LOCAL / LOCAL6.
 //  - RTNH_F_ONLINK (4) is not among rt.RouteFlags: it travels in `flags.__unknown`.
 //  - RTA_TABLE is always sent (u32), so tables above 255 work; rtm_table carries it only when it fits.
-import { AttrStream, FlagsNew, ifla, rt, type StreamData } from 'netlink';
+import { AttrStream, FlagsNew, ifla, rt, type StreamData } from './pkg.js';
 import {
   AF_BRIDGE, AF_UNSPEC, afOf, bytesToCidr, bytesToIp, bytesToMac, cidrToBytes, familyOf, familyOfAf, ipToBytes, macToBytes,
   parseRouteDst,

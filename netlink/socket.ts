@@ -8,7 +8,7 @@
 // notifications. Here every request is sent with `checkError: false` and the errno is read from the
 // NLMSG_ERROR payload (parseError), so nothing parses message text. Requests are serialised: the kernel
 // runs one dump per socket at a time and the library reassembles one multipart reply at a time.
-import { Flags, MessageType as NlMessageType, Protocol, RawNetlinkSocket, createNetlink, parseError, rt, type NetlinkMessage, type NetlinkSocket } from 'netlink';
+import { Flags, MessageType as NlMessageType, Protocol, RawNetlinkSocket, createNetlink, parseError, rt, type NetlinkMessage, type NetlinkSocket } from './pkg.js';
 import { silentLogger, type Logger } from '../common/index.js';
 import { AF_BRIDGE, AF_UNSPEC, afOf, canonicalIp, canonicalMac } from './addr.js';
 import {

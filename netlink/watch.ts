@@ -5,7 +5,7 @@
 // otherwise unrefs an idle socket (it only holds the event loop while a request is pending), and a process
 // whose only work is waiting for notifications would simply exit. Closing the socket (on abort, on the
 // consumer leaving its `for await`, or on a socket error) releases the event loop again.
-import { MessageType as NlMessageType, rt, type ErrnoException, type NetlinkMessage } from 'netlink';
+import { MessageType as NlMessageType, rt, type ErrnoException, type NetlinkMessage } from './pkg.js';
 import type { Logger } from '../common/index.js';
 import { isNewEntry, parseEvent } from './codec.js';
 import { NetlinkError, errnoOf, toNetlinkError } from './errors.js';

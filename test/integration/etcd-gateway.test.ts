@@ -1,0 +1,131 @@
+// etcd's v3 JSON gateway client against a real etcd: the same answers as etcd3's gRPC client for
+// every call the registry makes (through EtcdRegistry and LeaseManager on each), auth with a
+// password, an endpoint that does not answer skipped, and a server with no gateway falling back.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Etcd3 } from 'etcd3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEtcdClient, EtcdGateway, NoGatewayError, prefixRangeEnd } from '../../common/index.js';
+import { EtcdRegistry, type EtcdKv, fallbackKv, grpcKv, LeaseManager, parseNetworkConfig } from '../../ipam/index.js';
+import { EtcdServer } from '../harness/index.js';
+
+let dir: string;
+let etcd: EtcdServer;
+let authEtcd: EtcdServer;
+let grpc: Etcd3;
+let plain: Server;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), `flgw${process.pid}-`));
+  etcd = await EtcdServer.start({ dir: join(dir, 'plain') });
+  authEtcd = await EtcdServer.start({ dir: join(dir, 'auth') });
+  await authEtcd.ctl(['user', 'add', 'root:right-password']);
+  await authEtcd.ctl(['auth', 'enable']);
+  grpc = createEtcdClient({ endpoints: [etcd.endpoint], callTimeoutMs: 10_000 });
+  plain = createServer((_req, res) => res.writeHead(404, { 'content-type': 'text/plain' }).end('404 page not found\n'));
+  await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
+});
+
+afterAll(async () => {
+  grpc?.close();
+  await new Promise((r) => (plain ? plain.close(r) : r(undefined)));
+  await etcd?.destroy();
+  await authEtcd?.destroy();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('prefixRangeEnd', () => {
+  it('increments the last byte below 0xff, as clientv3.GetPrefixRangeEnd', () => {
+    expect(prefixRangeEnd('/a/b/').toString()).toBe('/a/b0');
+    expect([...prefixRangeEnd('a\u00ff')]).toEqual([0x61, 0xc3, 0xc0]);
+    expect([...prefixRangeEnd('')]).toEqual([0]);
+  });
+});
+
+describe.each([
+  ['gateway', (): EtcdKv => new EtcdGateway({ endpoints: [etcd.endpoint] })],
+  ['grpc', (): EtcdKv => grpcKv(grpc)],
+])('%s calls', (name, make) => {
+  it('get, list, put, create-if-absent, delete, and leases that expire', async () => {
+    const kv = make();
+    const p = `/gw-${name}/`;
+    expect(await kv.get(`${p}x`)).toBeUndefined();
+    await kv.put(`${p}x`, 'é1');
+    expect(await kv.get(`${p}x`)).toEqual({ key: `${p}x`, value: 'é1', lease: '0' });
+    expect(await kv.createIfAbsent(`${p}x`, 'no')).toBe(false);
+    const id = await kv.grant(30);
+    expect(await kv.createIfAbsent(`${p}y`, 'leased', id)).toBe(true);
+    await kv.put(`${p}z`, 'outside');
+    await kv.put(`/gw-${name}0`, 'past the prefix');
+    const listed = await kv.list(p);
+    expect(listed.kvs.map((k) => [k.key, k.value, k.lease === id])).toEqual([
+      [`${p}x`, 'é1', false],
+      [`${p}y`, 'leased', true],
+      [`${p}z`, 'outside', false],
+    ]);
+    expect(listed.revision).toBeGreaterThan(0n);
+    const ttl = await kv.keepAliveOnce(id);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(30);
+    await kv.revoke(id);
+    expect(await kv.get(`${p}y`)).toBeUndefined();
+    expect(await kv.keepAliveOnce(id)).toBe(0);
+    await kv.delete(`${p}x`);
+    expect(await kv.get(`${p}x`)).toBeUndefined();
+  });
+
+  it('serves EtcdRegistry and LeaseManager: a lease, a renewal, the same lease after a restart', async () => {
+    const prefix = `/gw-${name}-reg/network`;
+    const reg = new EtcdRegistry({ calls: make(), watchVia: () => grpc }, prefix);
+    await reg.putNetworkConfig('{"Network":"10.9.0.0/16"}');
+    expect(await reg.getNetworkConfig()).toBe('{"Network":"10.9.0.0/16"}');
+    const cfg = parseNetworkConfig((await reg.getNetworkConfig())!);
+    const mgr = new LeaseManager({ registry: reg, ttlSec: 60, renewMarginSec: 10 });
+    const got = await mgr.acquire(cfg, { publicIP: '192.0.2.1', backendType: 'alloc' });
+    expect((await reg.renewLease(got.lease)).kind).toBe('renewed');
+    const again = await new LeaseManager({ registry: new EtcdRegistry(grpc, prefix), ttlSec: 60, renewMarginSec: 10 }).acquire(cfg, { publicIP: '192.0.2.1', backendType: 'alloc' });
+    expect(again.key).toBe(got.key);
+    const snap = await reg.listLeases();
+    expect([...snap.leases.keys()]).toEqual([got.key]);
+  });
+});
+
+describe('the gateway client', () => {
+  it('authenticates with a password, and names a wrong one', async () => {
+    const ok = new EtcdGateway({ endpoints: [authEtcd.endpoint], username: 'root', password: 'right-password' });
+    await ok.put('/auth/x', 'v');
+    expect((await ok.get('/auth/x'))?.value).toBe('v');
+    const bad = new EtcdGateway({ endpoints: [authEtcd.endpoint], username: 'root', password: 'wrong-password' });
+    await expect(bad.get('/auth/x')).rejects.toThrow(/authentication failed/);
+  });
+
+  it('skips an endpoint that does not answer, and names every failure when none does', async () => {
+    const gw = new EtcdGateway({ endpoints: ['http://127.0.0.1:1', etcd.endpoint] });
+    await gw.put('/skip/x', 'v');
+    expect((await gw.get('/skip/x'))?.value).toBe('v');
+    await expect(new EtcdGateway({ endpoints: ['http://127.0.0.1:1'] }).get('/x')).rejects.toThrow(/127\.0\.0\.1:1: .*ECONNREFUSED/);
+  });
+
+  it('falls back to gRPC for good when the endpoint serves no gateway', async () => {
+    const gw = new EtcdGateway({ endpoints: [`http://127.0.0.1:${(plain.address() as AddressInfo).port}`] });
+    await expect(gw.get('/x')).rejects.toBeInstanceOf(NoGatewayError);
+    let fallbacks = 0;
+    const kv = fallbackKv(gw, () => {
+      fallbacks++;
+      return grpcKv(grpc);
+    });
+    await kv.put('/fallback/x', 'v');
+    expect((await kv.get('/fallback/x'))?.value).toBe('v');
+    expect(fallbacks).toBe(1);
+  });
+
+  it('is used only for plain-http endpoints without TLS files', () => {
+    expect(EtcdGateway.usable({ endpoints: ['http://127.0.0.1:2379'] })).toBe(true);
+    expect(EtcdGateway.usable({ endpoints: ['http://127.0.0.1:2379'], username: 'u' })).toBe(true);
+    expect(EtcdGateway.usable({ endpoints: ['https://127.0.0.1:2379'] })).toBe(false);
+    expect(EtcdGateway.usable({ endpoints: ['http://127.0.0.1:2379'], cafile: '/ca.crt' })).toBe(false);
+  });
+});
