@@ -5,7 +5,9 @@
 // --cluster-cidr, so `table ip6 kube-proxy` too) on the API. A Deployment's pod on node a reports both
 // addresses in status.podIPs, a `RequireDualStack` service gets a ClusterIP of each family and Endpoints of
 // each family, and a pod on node b reaches the service over both ClusterIPs; the endpoint sees the client
-// pod's own address of that family (no masquerade inside the cluster).
+// pod's own address of that family (no masquerade inside the cluster). Node b itself reaches the v6 ClusterIP
+// (by its v6 default route, as a real node has), a dual-stack NodePort answers on node a's v6 and v4 underlay
+// addresses, and a replaced pod's new addresses of both families take over.
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -79,6 +81,10 @@ describe.skipIf(!existsSync(KUBECTL))('a dual-stack service over v4 and v6 from 
       },
       dockerArgs: (env) => (env.FLANNEL_IPV6_SUBNET ? ['--ipv6', `--fixed-cidr-v6=${v6Network(env.FLANNEL_IPV6_SUBNET)}`] : []),
       beforeKubelets: async (kl) => {
+        // A node reaches a ClusterIP by the route its destination takes before kube-proxy's DNAT reroutes it:
+        // as a real node's v6 default route, one via the switch (fd00:5::1), like the v4 one.
+        await kl.lab.switch.ipCmd(['-6', 'addr', 'add', 'fd00:5::1/64', 'dev', kl.lab.switch.bridge, 'nodad']);
+        for (const h of kl.lab.hosts) await h.ipCmd(['-6', 'route', 'add', 'default', 'via', 'fd00:5::1', 'dev', 'eth0']);
         const a = kl.lab.host('a');
         hostA = a;
         apiDir = path.join(a.dir, 'apiserver');
@@ -238,5 +244,42 @@ describe.skipIf(!existsSync(KUBECTL))('a dual-stack service over v4 and v6 from 
       throw new Error(`${String(e)}${await logs()}`);
     });
     expect(body).toBe('web');
+  });
+
+  it("from node b itself the v6 ClusterIP answers, and a dual-stack NodePort answers on node a's v6 underlay address", async () => {
+    const b = k.lab.host('b');
+    const curl = async (url: string): Promise<string | undefined> => {
+      const r = await b.exec(['curl', '-s', '-g', '-m', '3', url], { timeoutMs: 10_000 });
+      return r.code === 0 ? r.stdout.trim() : undefined;
+    };
+    const ip6 = (JSON.parse(await kubectl(['get', 'service', 'web', '-o', 'json'])) as SvcJson).spec.clusterIPs![1]!;
+    expect(await waitFor(`http://[${ip6}]/who from node b`, () => curl(`http://[${ip6}]/who`), 30_000, 500).catch(async (e: unknown) => {
+      throw new Error(`${String(e)}${await logs()}`);
+    })).toBe('web');
+    const svc = ['apiVersion: v1', 'kind: Service', 'metadata:', '  name: web-np', 'spec:', '  type: NodePort', '  ipFamilyPolicy: RequireDualStack', '  selector:', '    app: web', '  ports:', '  - port: 80', '    targetPort: 8080', ''].join('\n');
+    await kubectl(['create', '-f', '-'], svc);
+    const port = Number(await kubectl(['get', 'service', 'web-np', '-o', 'jsonpath={.spec.ports[0].nodePort}']));
+    expect(port).toBeGreaterThanOrEqual(30000);
+    const a6 = `fd00:5::${hostA.index + 10}`;
+    expect(await waitFor(`http://[${a6}]:${port}/who from node b`, () => curl(`http://[${a6}]:${port}/who`), 30_000, 500).catch(async (e: unknown) => {
+      throw new Error(`${String(e)}${await logs()}`);
+    })).toBe('web');
+    expect(await waitFor(`http://${hostA.ip}:${port}/who from node b`, () => curl(`http://${hostA.ip}:${port}/who`), 30_000, 500)).toBe('web');
+  });
+
+  it('a replaced pod of the Deployment: its new addresses of both families reach the Endpoints and the v6 ClusterIP answers again', async () => {
+    const old = (JSON.parse(await kubectl(['get', 'pods', '-l', 'app=web', '-o', 'json'])) as { items: PodJson[] }).items[0]!;
+    await kubectl(['delete', 'pod', old.metadata.name, '--timeout=30s']);
+    const fresh = await waitFor('the new web pod Running with two addresses', async () => {
+      const items = (JSON.parse(await kubectl(['get', 'pods', '-l', 'app=web', '-o', 'json'])) as { items: PodJson[] }).items;
+      return items.find((p) => p.metadata.name !== old.metadata.name && p.status.phase === 'Running' && (p.status.podIPs ?? []).length === 2);
+    }, 60_000, 500);
+    const want = fresh.status.podIPs!.map((x) => x.ip).sort();
+    await waitFor('the Endpoints of the new pod', async () => {
+      const ep = JSON.parse(await kubectl(['get', 'endpoints', 'web', '-o', 'json'])) as EndpointsJson;
+      return JSON.stringify((ep.subsets ?? []).flatMap((ss) => (ss.addresses ?? []).map((a) => a.ip)).sort()) === JSON.stringify(want);
+    }, 30_000, 500);
+    const ip6 = (JSON.parse(await kubectl(['get', 'service', 'web', '-o', 'json'])) as SvcJson).spec.clusterIPs![1]!;
+    expect(await waitFor(`http://[${ip6}]/who again`, () => fromPod(`http://[${ip6}]/who`), 30_000, 500)).toBe('web');
   });
 });
