@@ -54,6 +54,12 @@ export interface KubeLabHooks {
   readonly storeArgs?: (n: KubeNode) => string[];
   /** Runs once flanneld and dockerd are up on every host, before the kubelets start (e.g. an apiserver). */
   readonly beforeKubelets?: (kl: KubeLab) => Promise<void>;
+  /** flanneld's network config (default: NETWORK over vxlan), e.g. with EnableIPv6 and IPv6Network. */
+  readonly config?: string;
+  /** Runs on every host before its flanneld starts (e.g. an IPv6 underlay address). */
+  readonly prepare?: (h: Host) => Promise<void>;
+  /** More dockerd flags from the host's subnet.env (mk-docker-opts.sh has none for IPv6: --ipv6, --fixed-cidr-v6). */
+  readonly dockerArgs?: (env: Record<string, string>) => readonly string[];
 }
 
 export class KubeLab {
@@ -82,7 +88,8 @@ export class KubeLab {
   static async start(o: { hosts: readonly string[]; kubeletArgs?: readonly string[] } & KubeLabHooks): Promise<KubeLab> {
     const net = await FlannelLab.start({
       hosts: o.hosts,
-      config: JSON.stringify({ Network: NETWORK, Backend: { Type: 'vxlan' } }),
+      config: o.config ?? JSON.stringify({ Network: NETWORK, Backend: { Type: 'vxlan' } }),
+      ...(o.prepare && { prepare: o.prepare }),
       flanneldArgs: (h) => ['--iface=eth0', '--ip-masq', `--docker-opts-file=${dockerOptsFile(h)}`],
       startFlanneld: false,
     });
@@ -102,7 +109,7 @@ export class KubeLab {
     await Promise.all(this.lab.hosts.map((h) => this.net.startFlanneld(h, { timeoutMs: 30_000 })));
     const docker = new Map<string, Dockerd>();
     // allSettled: a dockerd still starting when another fails must be recorded, or nobody stops it.
-    const started = await Promise.allSettled(this.lab.hosts.map(async (h) => docker.set(h.name, await startDockerd(h, { optsFile: optsFile(h) }))));
+    const started = await Promise.allSettled(this.lab.hosts.map(async (h) => docker.set(h.name, await startDockerd(h, { optsFile: optsFile(h), ...(this.o.dockerArgs && { extraArgs: this.o.dockerArgs(this.net.env.get(h.name) ?? {}) }) }))));
     for (const h of this.lab.hosts) {
       const d = docker.get(h.name);
       if (!d) continue;
