@@ -26,3 +26,4 @@ export { tarball, type TarEntry } from './tar.js';
 export { setUpVolumes, bindsFor, emptyDirPath, VolumeError } from './volumes.js';
 export { defaultRouteIface, detectNodeIp } from './netinfo.js';
 export { addKubeletOptions, kubeletOptions, flagDuration, type KubeletOptions } from './options.js';
+export { type DockerSecurity, dockerSecurity, isHostNetwork } from './host-config.js';

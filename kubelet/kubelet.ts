@@ -89,7 +89,7 @@ export class Kubelet {
     const log = root.child({ component: 'kubelet' });
     this.log = log;
     const store = deps.store;
-    this.runtime = new PodRuntime({ docker: deps.docker, log: root, pauseImage: config.pauseImage, pauseBusybox: config.pauseBusybox });
+    this.runtime = new PodRuntime({ docker: deps.docker, log: root, pauseImage: config.pauseImage, pauseBusybox: config.pauseBusybox, ...(config.nodeIP && { hostIP: config.nodeIP }) });
     // The sync functions are bound late: the syncer needs the desired pods, which need the workers.
     this.podWorkers = new PodWorkers(
       { syncPod: (p, s) => this.syncer.syncPod(p, s), syncTerminatingPod: (u, p, g) => this.syncer.syncTerminatingPod(u, p, g), syncTerminatedPod: (u, p) => this.syncer.syncTerminatedPod(u, p) },

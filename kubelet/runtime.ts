@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import type { Container, Pod } from '../cluster/index.js';
 import { type Logger } from '../common/index.js';
 import { type ContainerDetails, type ContainerSummary, type DockerClient, DockerError, type DockerVersion, isConflict } from './docker.js';
+import { dockerSecurity, isHostNetwork } from './host-config.js';
 import { dockerResources, graceOf, namespaceOf } from './spec.js';
 import { tarball } from './tar.js';
 
@@ -25,6 +26,8 @@ export const LABELS = {
   attempt: 'io.kubernetes.sandbox.attempt',
   sandboxId: 'io.kubernetes.sandbox.id',
   grace: 'io.kubernetes.pod.terminationGracePeriod',
+  /** On a sandbox in the node's network namespace (its address is the node's, not Docker's). */
+  hostNetwork: 'io.kubernetes.pod.hostNetwork',
 } as const;
 
 export const SANDBOX_NAME = 'POD';
@@ -113,6 +116,8 @@ export interface PodRuntimeOptions {
   readonly pauseImage: string;
   /** A static busybox that becomes the pause image when that image is not present locally. */
   readonly pauseBusybox: string;
+  /** The node's address: a host-network pod's IP. */
+  readonly hostIP?: string;
 }
 
 export class PodRuntime {
@@ -180,7 +185,7 @@ export class PodRuntime {
       if (!d) continue;
       const created = d.createdAt ? Date.parse(d.createdAt) : 0;
       if (d.labels[LABELS.type] === 'podsandbox') {
-        sandboxes.push({ id: d.id, attempt: Number(d.labels[LABELS.attempt] ?? 0) || 0, running: d.running, ip: d.running ? d.ip : undefined, ...(d.running && d.ip6 && { ip6: d.ip6 }), createdAt: created });
+        sandboxes.push({ id: d.id, attempt: Number(d.labels[LABELS.attempt] ?? 0) || 0, running: d.running, ip: d.running ? (d.labels[LABELS.hostNetwork] === 'true' ? this.o.hostIP : d.ip) : undefined, ...(d.running && d.ip6 && { ip6: d.ip6 }), createdAt: created });
         continue;
       }
       // A container whose start failed stays "created" with State.Error: it counts as exited.
@@ -269,12 +274,14 @@ export class PodRuntime {
         (bindings[k] ??= []).push({ HostPort: String(p.hostPort) });
       }
     }
+    const host = isHostNetwork(pod);
+    // On the node's network the ports are the node's already, and Docker refuses a hostname of the sandbox's own.
     const config = {
       Image: this.o.pauseImage,
-      Hostname: pod.metadata.name.slice(0, 63).replace(/\.+$/, ''),
-      Labels: this.labels(pod, { [LABELS.containerName]: SANDBOX_NAME, [LABELS.type]: 'podsandbox', [LABELS.attempt]: String(attempt) }),
-      ExposedPorts: exposed,
-      HostConfig: { IpcMode: 'shareable', PortBindings: bindings, RestartPolicy: { Name: 'no' } },
+      ...(!host && { Hostname: pod.metadata.name.slice(0, 63).replace(/\.+$/, '') }),
+      Labels: this.labels(pod, { [LABELS.containerName]: SANDBOX_NAME, [LABELS.type]: 'podsandbox', [LABELS.attempt]: String(attempt), ...(host && { [LABELS.hostNetwork]: 'true' }) }),
+      ...(!host && { ExposedPorts: exposed }),
+      HostConfig: { IpcMode: 'shareable', ...(host ? { NetworkMode: 'host' } : { PortBindings: bindings }), RestartPolicy: { Name: 'no' } },
     };
     const id = await this.createReplacingStale(name, config);
     try {
@@ -284,7 +291,7 @@ export class PodRuntime {
       throw e;
     }
     const d = await this.docker.inspectContainer(id);
-    return { id, attempt, running: d.running, ip: d.ip, createdAt: d.createdAt ? Date.parse(d.createdAt) : Date.now() };
+    return { id, attempt, running: d.running, ip: host ? this.o.hostIP : d.ip, createdAt: d.createdAt ? Date.parse(d.createdAt) : Date.now() };
   }
 
   /** Creates and starts an app container in the sandbox; a start failure leaves it for the status (StartContainerError). */
@@ -316,6 +323,7 @@ export class PodRuntime {
         Binds: cfg.binds,
         RestartPolicy: { Name: 'no' },
         ...dockerResources(c),
+        ...dockerSecurity(c),
       },
     };
     const id = await this.createReplacingStale(name, config);

@@ -103,6 +103,8 @@ export interface DockerdOptions {
   readonly timeoutMs?: number;
   /** Distinguishes the log files of a restart. */
   readonly tag?: string;
+  /** containerd's and dockerd's argv wrapped, e.g. into a mount namespace of the node's own; it must exec (same PID). */
+  readonly wrap?: (argv: readonly string[]) => string[];
   readonly log?: Logger;
 }
 
@@ -166,7 +168,7 @@ export async function startDockerd(host: Host, o: DockerdOptions = {}): Promise<
   }
   const timeoutMs = o.timeoutMs ?? 30_000;
   const networkArgs = o.optsFile ? (await waitForOpts(o.optsFile, timeoutMs)).args : explicitNetworkArgs(o);
-  const d = new DockerdHandle(host, networkArgs, log, o.tag);
+  const d = new DockerdHandle(host, networkArgs, log, o.tag, o.wrap);
   running.set(host.ns, d);
   try {
     await d.start(o.extraArgs ?? [], timeoutMs, o.image ?? true);
@@ -217,6 +219,7 @@ class DockerdHandle implements Dockerd {
     readonly networkArgs: readonly string[],
     private readonly log: Logger,
     private readonly tag: string | undefined,
+    private readonly wrap: (argv: readonly string[]) => string[] = (a) => [...a],
   ) {
     this.dir = path.join(host.dir, 'dk');
     this.socket = path.join(this.dir, 'd.sock');
@@ -236,7 +239,7 @@ class DockerdHandle implements Dockerd {
     await writeFile(path.join(this.dir, 'daemon.json'), `${JSON.stringify({ 'deprecated-key-path': path.join(this.dir, 'key.json') })}\n`);
     const procsFile = await makeDaemonCgroup(this.cgroup);
     // sh joins the cgroup, then execs (same PID), so everything the daemon forks is in it from the start.
-    const inCgroup = (argv: readonly string[]): string[] => ['sh', '-c', 'echo $$ > "$0" && exec "$@"', procsFile, ...argv];
+    const inCgroup = (argv: readonly string[]): string[] => this.wrap(['sh', '-c', 'echo $$ > "$0" && exec "$@"', procsFile, ...argv]);
 
     let t0 = Date.now();
     await rm(this.ctdSocket, { force: true });

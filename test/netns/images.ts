@@ -3,7 +3,9 @@
 //
 //   flannel-ts:dev     the project's own daemons: /usr/bin/node and the shared libraries `ldd` names,
 //                      /opt/flannel-ts/{package.json,dist,node_modules (production only),udp/native/build},
-//                      and /usr/local/bin/<bin> for each bin of package.json (`kube-dns`, `flanneld`, …).
+//                      and /usr/local/bin/<bin> for each bin of package.json (`kube-dns`, `flanneld`, …);
+//                      the machine's iptables (xtables-nft-multi, its libraries and extensions, the
+//                      iptables/ip6tables[-save|-restore] names linked to it) for flanneld's rules.
 //                      Kept in .cache/images/, named by a digest of what went in (node, dist/, the lock file),
 //                      so it is built once per change of dist/ and reused by every test file and the demo.
 //   dbforweb, webwithdb[:tag]   seed 000's images (seed-images.ts).
@@ -20,7 +22,10 @@ export const PROJECT_IMAGE = 'flannel-ts:dev';
 /** Where the project sits in it. */
 export const PROJECT_DIR = '/opt/flannel-ts';
 /** Bumped when the image's layout changes, so an old cached tar is not taken for a new one. */
-const LAYOUT = 2;
+const LAYOUT = 3;
+const XTABLES = '/usr/sbin/xtables-nft-multi';
+const XTABLES_LIB = '/usr/lib/x86_64-linux-gnu/xtables';
+const IPTABLES_NAMES = ['iptables', 'iptables-save', 'iptables-restore', 'ip6tables', 'ip6tables-save', 'ip6tables-restore'];
 const IMAGE_PATH = '/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin';
 
 /** Files to write into an image: path (relative to /) → [text, mode]. */
@@ -176,13 +181,19 @@ async function buildProjectImageTar(cacheDir: string): Promise<ProjectImageTar> 
   if (existsSync(out)) return { file: out, built: false, ms: Date.now() - t0, bytes: (await stat(out)).size };
   for (const f of await readdir(cacheDir)) if (/^flannel-ts-[0-9a-f]{16}\.tar/.test(f)) await rm(path.join(cacheDir, f), { force: true });
 
-  const ldd = await runCommand(['ldd', node]);
-  if (ldd.code !== 0) throw new LabError('ldd', ['ldd', node], ldd);
-  const libs = lddPaths(ldd.stdout);
+  const xtables = existsSync(XTABLES) ? XTABLES : undefined;
+  const libs: string[] = [];
+  for (const bin of [node, ...(xtables ? [xtables] : [])]) {
+    const ldd = await runCommand(['ldd', bin]);
+    if (ldd.code !== 0) throw new LabError('ldd', ['ldd', bin], ldd);
+    for (const l of lddPaths(ldd.stdout)) if (!libs.includes(l)) libs.push(l);
+  }
   const pkg = JSON.parse(await readFile(path.join(REPO, 'package.json'), 'utf8')) as { bin?: Record<string, string> };
   const modules = productionPackages(JSON.parse(await readFile(path.join(REPO, 'package-lock.json'), 'utf8'))).filter((m) => existsSync(path.join(REPO, m)));
   const wrappers: Record<string, readonly [string, number]> = {};
   for (const [bin, main] of Object.entries(pkg.bin ?? {})) wrappers[`usr/local/bin/${bin}`] = [`#!/bin/sh\nexec /usr/bin/node ${PROJECT_DIR}/${main} "$@"\n`, 0o755];
+  // xtables-nft-multi runs the command its first argument names when called by its own name.
+  if (xtables) for (const n of IPTABLES_NAMES) wrappers[`usr/sbin/${n}`] = [`#!/bin/sh\nexec /usr/sbin/xtables-nft-multi ${n} "$@"\n`, 0o755];
   const st = `${out}.d`;
   const rel = (p: string): string => p.replace(/^\/+/, '');
   const app = `s,^,${rel(PROJECT_DIR)}/,`;
@@ -191,6 +202,8 @@ async function buildProjectImageTar(cacheDir: string): Promise<ProjectImageTar> 
       // The libraries at the paths the loader looks in (symlinks followed: /lib may be one to /usr/lib).
       { dir: '/', members: libs.map(rel), deref: true },
       { dir: path.dirname(node), members: [path.basename(node)], deref: true, transform: 's,^.*$,usr/bin/node,' },
+      // The extensions are dlopen()ed (ldd does not name them): the whole directory.
+      ...(xtables ? [{ dir: '/', members: [rel(xtables), ...(existsSync(XTABLES_LIB) ? [rel(XTABLES_LIB)] : [])], deref: true }] : []),
       { dir: REPO, members: ['package.json', 'dist'], transform: app, exclude: ['dist/test'] },
       // node_modules is a symlink in a worktree: -h follows it and every link below it.
       ...(modules.length ? [{ dir: REPO, members: modules, transform: app, deref: true, exclude: ['.bin'] }] : []),
