@@ -28,9 +28,10 @@ export async function benchColdStart(runs = 5): Promise<BenchResult[]> {
       await etcd.ctl(['put', '/coreos.com/network/config', '{"Network":"10.5.0.0/16","Backend":{"Type":"alloc"}}']);
       const a = lab.host('a');
       const bare: number[] = [];
-      const cold = { off: [] as number[], on: [] as number[] };
-      const cacheEnv = { off: { FLANNEL_TS_COMPILE_CACHE: 'off' }, on: { FLANNEL_TS_COMPILE_CACHE: path.join(lab.dir, 'compile-cache') } };
-      const start = async (mode: 'off' | 'on', tag: string): Promise<number> => {
+      const cold = { off: [] as number[], on: [] as number[], gateway: [] as number[] };
+      const cache = path.join(lab.dir, 'compile-cache');
+      const cacheEnv = { off: { FLANNEL_TS_COMPILE_CACHE: 'off' }, on: { FLANNEL_TS_COMPILE_CACHE: cache }, gateway: { FLANNEL_TS_COMPILE_CACHE: cache, FLANNEL_ETCD_GATEWAY: '1' } };
+      const start = async (mode: 'off' | 'on' | 'gateway', tag: string): Promise<number> => {
         await etcd.ctl(['del', '--prefix', '/coreos.com/network/subnets/']);
         await rm(subnetFileOf(a), { force: true });
         const t1 = performance.now();
@@ -46,15 +47,17 @@ export async function benchColdStart(runs = 5): Promise<BenchResult[]> {
         const t0 = performance.now();
         await a.run([process.execPath, '-e', '0']);
         bare.push(performance.now() - t0);
-        for (const mode of i % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) cold[mode].push(await start(mode, `bench${i}-${mode}`));
+        for (const mode of i % 2 === 0 ? (['off', 'on', 'gateway'] as const) : (['gateway', 'on', 'off'] as const)) cold[mode].push(await start(mode, `bench${i}-${mode}`));
       }
       const base = percentile(bare, 50);
       const off = percentile(cold.off, 50);
       const on = percentile(cold.on, 50);
+      const gw = percentile(cold.gateway, 50);
       return [
         { name: 'node process start (baseline)', value: base, unit: 'ms p50', ratio: 1 },
         { name: 'flanneld cold start to subnet.env, no code cache (before)', value: off, unit: 'ms p50', ratio: off / base, baseline: 'node start' },
         { name: 'flanneld cold start to subnet.env, V8 code cache', value: on, unit: 'ms p50', ratio: on / base, baseline: 'node start' },
+        { name: 'the same, first lease over the JSON gateway (FLANNEL_ETCD_GATEWAY=1)', value: gw, unit: 'ms p50', ratio: gw / base, baseline: 'node start' },
       ];
     } finally {
       await etcd.destroy();
