@@ -79,10 +79,10 @@ export class KubeLab {
   }
 
   /** Builds the lab; on failure everything started so far is stopped before the error is thrown. */
-  static async start(o: { hosts: readonly string[]; kubeletArgs?: readonly string[] } & KubeLabHooks): Promise<KubeLab> {
+  static async start(o: { hosts: readonly string[]; kubeletArgs?: readonly string[]; backend?: string } & KubeLabHooks): Promise<KubeLab> {
     const net = await FlannelLab.start({
       hosts: o.hosts,
-      config: JSON.stringify({ Network: NETWORK, Backend: { Type: 'vxlan' } }),
+      config: JSON.stringify({ Network: NETWORK, Backend: { Type: o.backend ?? 'vxlan' } }),
       flanneldArgs: (h) => ['--iface=eth0', '--ip-masq', `--docker-opts-file=${dockerOptsFile(h)}`],
       startFlanneld: false,
     });
