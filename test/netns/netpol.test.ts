@@ -173,6 +173,12 @@ const suite = (backend: string, full: boolean) => describe.skipIf(!existsSync(KU
     for (const ns of [...NSS, 'scratch']) await kubectlResult(['delete', 'networkpolicies', '--all', '-n', ns]);
   };
 
+  it(`a's route to b's pods is ${backend}'s (flannel.1 for vxlan, eth0 via b for host-gw)`, async () => {
+    const net = k.nodes.get('b')!.subnet.replace(/\.1\/24$/, '.0/24');
+    const routes = JSON.parse(await hostA.ipCmd(['-j', 'route', 'show', net])) as { dev: string }[];
+    expect(routes.map((r) => r.dev)).toEqual([backend === 'vxlan' ? 'flannel.1' : 'eth0']);
+  });
+
   it('no policy: every pod reaches every pod on every port', async () => {
     await expectMatrix('no policy', open);
   });
