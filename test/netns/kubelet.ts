@@ -85,10 +85,10 @@ export class KubeLab {
   }
 
   /** Builds the lab; on failure everything started so far is stopped before the error is thrown. */
-  static async start(o: { hosts: readonly string[]; kubeletArgs?: readonly string[] } & KubeLabHooks): Promise<KubeLab> {
+  static async start(o: { hosts: readonly string[]; kubeletArgs?: readonly string[]; backend?: string } & KubeLabHooks): Promise<KubeLab> {
     const net = await FlannelLab.start({
       hosts: o.hosts,
-      config: o.config ?? JSON.stringify({ Network: NETWORK, Backend: { Type: 'vxlan' } }),
+      config: o.config ?? JSON.stringify({ Network: NETWORK, Backend: { Type: o.backend ?? 'vxlan' } }),
       ...(o.prepare && { prepare: o.prepare }),
       flanneldArgs: (h) => ['--iface=eth0', '--ip-masq', `--docker-opts-file=${dockerOptsFile(h)}`],
       startFlanneld: false,

@@ -1,8 +1,8 @@
 // NetworkPolicy enforced by netpol-agent on both nodes of a lab cluster, as sig-network's netpol e2e checks
-// it: kube-apiserver (Node,RBAC), kube-controller-manager and two nodes (flanneld vxlan, dockerd, kubelet,
+// it: kube-apiserver (Node,RBAC), kube-controller-manager and two nodes (flanneld vxlan or host-gw, dockerd, kubelet,
 // kube-proxy, netpol-agent under an identity of its own bound to a ClusterRole), policies applied as YAML
 // with the real kubectl. Three namespaces x, y, z (labelled ns=<name>) × three pods a, b, c (labelled
-// pod=<name>, spread over the nodes, so a probe is bridged on one node or crosses vxlan) serving TCP 80,
+// pod=<name>, spread over the nodes, so a probe is bridged on one node or crosses to the other) serving TCP 80,
 // 81 and UDP 80; every pod probes every pod on each port (bounded, in parallel) and the observed truth
 // table is compared with the one the policies imply, printed on failure. Then: a ClusterIP judged against
 // the pod it reaches, the seed's registry policy, a connection open while a policy is added and removed,
@@ -49,7 +49,9 @@ subjects:
 type Expect = (from: LabPod, to: LabPod, port: string) => boolean;
 const open: Expect = () => true;
 
-describe.skipIf(!existsSync(KUBECTL))('NetworkPolicy: netpol-agent on two nodes, the conformance matrix', () => {
+// The whole file over vxlan; over host-gw (a pod's packets routed, not encapsulated, to the other node) the
+// matrix cases only, what differs between the backends being the path a probe takes.
+const suite = (backend: string, full: boolean) => describe.skipIf(!existsSync(KUBECTL))(`NetworkPolicy: netpol-agent on two nodes over ${backend}, the conformance matrix`, () => {
   let k: KubeLab;
   let apiserver: Proc | undefined;
   let cm: Proc | undefined;
@@ -109,6 +111,7 @@ describe.skipIf(!existsSync(KUBECTL))('NetworkPolicy: netpol-agent on two nodes,
   beforeAll(async () => {
     k = await KubeLab.start({
       hosts: ['a', 'b'],
+      backend,
       kubeletArgs: FAST_FLAGS,
       beforeKubelets: async (kl) => {
         const a = kl.lab.host('a');
@@ -170,6 +173,12 @@ describe.skipIf(!existsSync(KUBECTL))('NetworkPolicy: netpol-agent on two nodes,
     for (const ns of [...NSS, 'scratch']) await kubectlResult(['delete', 'networkpolicies', '--all', '-n', ns]);
   };
 
+  it(`a's route to b's pods is ${backend}'s (flannel.1 for vxlan, eth0 via b for host-gw)`, async () => {
+    const net = k.nodes.get('b')!.subnet.replace(/\.1\/24$/, '.0/24');
+    const routes = JSON.parse(await hostA.ipCmd(['-j', 'route', 'show', net])) as { dev: string }[];
+    expect(routes.map((r) => r.dev)).toEqual([backend === 'vxlan' ? 'flannel.1' : 'eth0']);
+  });
+
   it('no policy: every pod reaches every pod on every port', async () => {
     await expectMatrix('no policy', open);
   });
@@ -218,7 +227,7 @@ describe.skipIf(!existsSync(KUBECTL))('NetworkPolicy: netpol-agent on two nodes,
     await expectMatrix('policies deleted', open);
   });
 
-  it("traffic to a ClusterIP is judged against the pod it reaches", async () => {
+  it.skipIf(!full)("traffic to a ClusterIP is judged against the pod it reaches", async () => {
     await apply('apiVersion: v1\nkind: Service\nmetadata: {name: xa, namespace: x}\nspec:\n  selector: {pod: a}\n  ports: [{port: 8080, targetPort: 80}]\n');
     const vip = (await kubectl(['get', 'service', 'xa', '-n', 'x', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
     await apply(policy('from-b', 'x', '  podSelector: {matchLabels: {pod: a}}\n  ingress: [{from: [{podSelector: {matchLabels: {pod: b}}}], ports: [{port: 80}]}]\n'));
@@ -233,7 +242,7 @@ describe.skipIf(!existsSync(KUBECTL))('NetworkPolicy: netpol-agent on two nodes,
     await cleanup();
   });
 
-  it("the seed's registry policy through kubectl: as printed (ports dropped) and as meant (TCP 5000, 5001)", async () => {
+  it.skipIf(!full)("the seed's registry policy through kubectl: as printed (ports dropped) and as meant (TCP 5000, 5001)", async () => {
     await apply('apiVersion: v1\nkind: Namespace\nmetadata: {name: scratch}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: kube-ingress, labels: {name: kube-ingress}}\n');
     for (const ns of ['scratch', 'kube-ingress']) await waitFor(`the default ServiceAccount in ${ns}`, async () => (await kubectlResult(['get', 'serviceaccount', 'default', '-n', ns])).code === 0, 30_000, 500);
     const seedPods: LabPod[] = [
@@ -263,7 +272,7 @@ describe.skipIf(!existsSync(KUBECTL))('NetworkPolicy: netpol-agent on two nodes,
     await cleanup();
   });
 
-  it('a connection open while a deny-all is added stays open (Kubernetes leaves it), new ones are refused; removed, new ones pass', async () => {
+  it.skipIf(!full)('a connection open while a deny-all is added stays open (Kubernetes leaves it), new ones are refused; removed, new ones pass', async () => {
     const xb = PODS[1]!;
     expect((await control<{ ok: boolean }>(ctlDir, xb, { hold: [ips.get('x/a')!, 81] })).ok).toBe(true);
     await apply(policy('deny-all', 'x', '  podSelector: {}\n  policyTypes: [Ingress]\n'));
@@ -274,7 +283,7 @@ describe.skipIf(!existsSync(KUBECTL))('NetworkPolicy: netpol-agent on two nodes,
     expect((await control<{ ok: boolean }>(ctlDir, xb, { held: true })).ok).toBe(true);
   });
 
-  it('a policy the agent cannot program in full: an event on it, and what it closes stays closed', async () => {
+  it.skipIf(!full)('a policy the agent cannot program in full: an event on it, and what it closes stays closed', async () => {
     const r = await apply(policy('bad', 'x', '  podSelector: {matchLabels: {pod: a}}\n  ingress: [{from: [{ipBlock: {cidr: 10.5.0.0/33}}]}]\n'));
     expect(r).toMatch(/networkpolicy.networking.k8s.io\/bad (created|configured)/);
     const ev = await waitFor('the PolicyNotProgrammed event', async () => {
@@ -286,3 +295,6 @@ describe.skipIf(!existsSync(KUBECTL))('NetworkPolicy: netpol-agent on two nodes,
     await cleanup();
   });
 });
+
+suite('vxlan', true);
+suite('host-gw', false);
