@@ -130,7 +130,7 @@ describe.skipIf(!existsSync(KUBECTL))('the cluster: apiserver, controller manage
     // Seed 003's CronJob runs `busybox` (pull policy Always: present on the node is enough, as nothing is pulled).
     await Promise.all([...k.nodes.values()].map((n) => n.dockerd.docker(['tag', BUSYBOX_IMAGE, 'busybox:latest'])));
     // The default ServiceAccount (the serviceaccount controller's) before the first pod: the admission plugin needs it.
-    await waitFor('the default ServiceAccount', async () => (await kubectlResult(['get', 'serviceaccount', 'default'])).code === 0, 30_000, 500);
+    await waitFor('the default ServiceAccount', async () => (await kubectlResult(['get', 'serviceaccount', 'default'])).code === 0, 90_000, 500);
   }, 180_000);
 
   afterAll(async () => {

@@ -121,7 +121,7 @@ describe.skipIf(!existsSync(KUBECTL) || !existsSync(DNSMASQ))('cluster DNS as po
     for (const h of k.lab.hosts) procs.push(startProxy(h, k.etcd, { tag: 'api', storeArgs: [`--kubeconfig=${daemonConfigs.get('kube-proxy')!}`], args: ['--cluster-cidr=10.5.0.0/16', '--min-sync-period=200ms'] }));
     image = await importProjectImage([...k.nodes.values()].map((n) => n.dockerd));
     process.stdout.write(`project image: tar ${image.tar.built ? 'built' : 'from the cache'} in ${image.tar.ms} ms (${(image.tar.bytes / 2 ** 20).toFixed(0)} MiB), docker import ${image.importMs.join(' / ')} ms\n`);
-    await waitFor('the default ServiceAccount', async () => (await kubectlResult(['get', 'serviceaccount', 'default'])).code === 0, 30_000, 500);
+    await waitFor('the default ServiceAccount', async () => (await kubectlResult(['get', 'serviceaccount', 'default'])).code === 0, 90_000, 500);
   }, 240_000);
 
   afterAll(async () => {

@@ -118,7 +118,7 @@ describe.skipIf(!existsSync(KUBECTL))('a dual-stack service over v4 and v6 from 
     });
     const proxyConfig = `--kubeconfig=${daemonConfigs.get('kube-proxy')!}`;
     for (const h of k.lab.hosts) proxies.push(startProxy(h, k.etcd, { tag: 'api', storeArgs: [proxyConfig], args: [`--cluster-cidr=${NETWORK},${NETWORK6}`, '--min-sync-period=200ms'] }));
-    await waitFor('the default ServiceAccount', async () => (await kubectl(['get', 'serviceaccount', 'default']).then(() => true).catch(() => false)), 30_000, 500);
+    await waitFor('the default ServiceAccount', async () => (await kubectl(['get', 'serviceaccount', 'default']).then(() => true).catch(() => false)), 90_000, 500);
   }, 240_000);
 
   afterAll(async () => {

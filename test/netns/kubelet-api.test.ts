@@ -113,7 +113,7 @@ describe.skipIf(!existsSync(KUBECTL))('kubelet and kube-proxy on the API, driven
     const proxyConfig = `--kubeconfig=${daemonConfigs.get('kube-proxy')!}`;
     for (const h of k.lab.hosts) proxies.push(startProxy(h, k.etcd, { tag: 'api', storeArgs: [proxyConfig], args: ['--cluster-cidr=10.5.0.0/16', '--leader-elect-lease-duration=3s'] }));
     // The ServiceAccount admission refuses pods until the controller manager has made the namespace's default account.
-    await waitFor('the default ServiceAccount and kube-root-ca.crt', async () => (await kubectl(['get', 'serviceaccount/default', 'configmap/kube-root-ca.crt', '-o', 'name']).catch(() => '')).split('\n').filter(Boolean).length === 2, 30_000, 250);
+    await waitFor('the default ServiceAccount and kube-root-ca.crt', async () => (await kubectl(['get', 'serviceaccount/default', 'configmap/kube-root-ca.crt', '-o', 'name']).catch(() => '')).split('\n').filter(Boolean).length === 2, 90_000, 250);
   }, 120_000);
 
   afterAll(async () => {

@@ -146,7 +146,7 @@ const suite = (backend: string, full: boolean) => describe.skipIf(!existsSync(KU
       agents.set(h.name, h.spawn([process.execPath, AGENT, `--kubeconfig=${daemonConfigs.get('netpol-agent')!}`, `--hostname-override=${h.name}`, '--min-sync-period=100ms', '--sync-period=20s'], { logFile: path.join(h.dir, 'netpol-agent.log') }));
     }
     for (const ns of NSS) await apply(`apiVersion: v1\nkind: Namespace\nmetadata: {name: "${ns}", labels: {ns: "${ns}"}}\n`);
-    for (const ns of NSS) await waitFor(`the default ServiceAccount in ${ns}`, async () => (await kubectlResult(['get', 'serviceaccount', 'default', '-n', ns])).code === 0, 30_000, 500);
+    for (const ns of NSS) await waitFor(`the default ServiceAccount in ${ns}`, async () => (await kubectlResult(['get', 'serviceaccount', 'default', '-n', ns])).code === 0, 90_000, 500);
     await apply(PODS.map((p) => podYaml(p, ctlDir)).join('---\n'));
     for (const p of PODS) {
       const ip = await waitFor(`${podId(p)} Running with an IP`, async () => {
@@ -244,7 +244,7 @@ const suite = (backend: string, full: boolean) => describe.skipIf(!existsSync(KU
 
   it.skipIf(!full)("the seed's registry policy through kubectl: as printed (ports dropped) and as meant (TCP 5000, 5001)", async () => {
     await apply('apiVersion: v1\nkind: Namespace\nmetadata: {name: scratch}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: kube-ingress, labels: {name: kube-ingress}}\n');
-    for (const ns of ['scratch', 'kube-ingress']) await waitFor(`the default ServiceAccount in ${ns}`, async () => (await kubectlResult(['get', 'serviceaccount', 'default', '-n', ns])).code === 0, 30_000, 500);
+    for (const ns of ['scratch', 'kube-ingress']) await waitFor(`the default ServiceAccount in ${ns}`, async () => (await kubectlResult(['get', 'serviceaccount', 'default', '-n', ns])).code === 0, 90_000, 500);
     const seedPods: LabPod[] = [
       { ns: 'scratch', name: 'registry', node: 'a', labels: { app: 'registry', tier: 'registry' } },
       { ns: 'scratch', name: 'portus', node: 'b', labels: { app: 'portus', tier: 'registry' } },

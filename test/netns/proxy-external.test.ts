@@ -123,7 +123,9 @@ describe.skipIf(!existsSync(KUBECTL))('services from outside: externalIPs, LoadB
     // The client: a plain host on the underlay, no node; it routes the external IP to node a.
     client = await k.lab.addHost('client');
     await client.ipCmd(['route', 'add', `${EXTERNAL_IP}/32`, 'via', hostA.ip]);
-    await waitFor('the default ServiceAccount', async () => (await kubectlResult(['get', 'serviceaccount', 'default'])).code === 0, 30_000, 500);
+    await waitFor('the default ServiceAccount', async () => (await kubectlResult(['get', 'serviceaccount', 'default'])).code === 0, 90_000, 500).catch((e: unknown) => {
+      throw new Error(`${String(e)}\ncontroller manager:\n${(cm!.stderr() + cm!.stdout()).slice(-3000)}`);
+    });
     // One web pod per node (seed 000's label), one only on a (for the Local service), a client pod on b.
     // /who names the pod that answered.
     const web = (name: string) => `echo ${name} > /www/who && exec httpd -f -p 80 -h /www`;
