@@ -5,9 +5,11 @@ import { type ApiFlags, apiFlagsOf } from '../cluster/index.js';
 import { addEtcdOptions, type EtcdFlagValues, etcdFlagValues, isIp } from '../common/index.js';
 import { DEFAULT_BACKOFF } from './backoff.js';
 import { DEFAULT_PAUSE_IMAGE } from './runtime.js';
+import type { KubeletServerFlags } from './server/index.js';
 import { DurationError, parseDuration } from '../common/index.js';
 
-export interface KubeletOptions extends EtcdFlagValues {
+/** The flags; the HTTPS server's (--port, --address, TLS, authentication, authorization) are KubeletServerFlags. */
+export interface KubeletOptions extends EtcdFlagValues, KubeletServerFlags {
   /** The API to use (--kubeconfig or --api-servers); etcd when absent. */
   readonly api?: ApiFlags;
   readonly hostnameOverride?: string;
@@ -36,21 +38,6 @@ export interface KubeletOptions extends EtcdFlagValues {
   /** The node's resolv.conf ('' : none), for dnsPolicy Default and the search list. */
   readonly resolvConf: string;
   readonly logLevel: string;
-  /** The kubelet's HTTPS server (--port; 0: off) on --address. */
-  readonly port: number;
-  readonly address: string;
-  readonly tlsCertFile?: string;
-  readonly tlsPrivateKeyFile?: string;
-  /** Where the self-signed serving pair is kept (<root-dir>/pki when not given). */
-  readonly certDir: string;
-  readonly clientCaFile?: string;
-  readonly anonymousAuth: boolean;
-  readonly authenticationTokenWebhook: boolean;
-  readonly authenticationTokenWebhookCacheTtl: number;
-  /** Webhook or AlwaysAllow; undefined: Webhook on the API, AlwaysAllow on etcd. */
-  readonly authorizationMode?: 'Webhook' | 'AlwaysAllow';
-  readonly authorizationWebhookCacheAuthorizedTtl: number;
-  readonly authorizationWebhookCacheUnauthorizedTtl: number;
 }
 
 export const VERSION = '0.1.0';
