@@ -172,6 +172,12 @@ describe.skipIf(KUBECTLS.length === 0)('kubelet: init containers, through kubect
     expect(p.status?.phase).toBe('Running');
     expect(cond(p.status, 'Initialized')?.status).toBe('True');
     expect(p.status?.initContainerStatuses?.map((c) => [c.name, c.ready, c.state.terminated?.reason])).toEqual([['i1', true, 'Completed'], ['i2', true, 'Completed']]);
+    for (const kc of KUBECTLS) {
+      const d = await kubectl(kc.bin, ['describe', 'pod', 'init2']);
+      expect(d).toMatch(/^Init Containers:\n {2}i1:\n/m);
+      expect(d).toMatch(/^ {2}i2:\n(?: {4}.*\n)*? {4}State: +Terminated\n {6}Reason: +Completed\n {6}Exit Code: +0\n/m);
+      expect(d).toMatch(/^ {2}Initialized +True/m);
+    }
     // What the app found in the shared emptyDir: each init container's lines, whole and in order.
     const seen = await k.execIn('a', 'init2', 'app', ['cat', '/work/seen']);
     expect(seen.stdout.split('\n').filter(Boolean)).toEqual(['i1-start', 'i1-end', 'i2-start', 'i2-end']);
