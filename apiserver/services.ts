@@ -152,32 +152,7 @@ export class ServiceAllocation {
   /** Node ports into `errs`; the healthCheckNodePort's failure is returned, kube-apiserver's InternalError text. */
   private allocatePorts(spec: Obj, type: string, owner: RangeOwner, out: Reservation[], errs: FieldError[]): string | undefined {
     let hcError: string | undefined;
-    if (type === 'NodePort' || type === 'LoadBalancer') {
-      const pr = this.nodePortRange;
-      const mine: number[] = [];
-      arrOf(spec.ports).forEach((p, i) => {
-        if (!isObj(p)) return;
-        let np = numOf(p.nodePort) ?? 0;
-        if (np === 0) {
-          const off = pickFree(pr.max - pr.min + 1, (j) => this.portTaken(pr.min + j) || mine.includes(pr.min + j), this.rnd);
-          if (off === undefined) {
-            errs.push({ type: 'FieldValueInvalid', field: `spec.ports[${i}].nodePort`, value: 0, detail: 'failed to allocate a nodePort: range is full' });
-            return;
-          }
-          np = pr.min + off;
-        } else if (np < pr.min || np > pr.max) {
-          errs.push({ type: 'FieldValueInvalid', field: `spec.ports[${i}].nodePort`, value: np, detail: `provided port is not in the valid range. The range of valid ports is ${pr.min}-${pr.max}` });
-          return;
-        } else if (this.portTaken(np) || mine.includes(np)) {
-          errs.push({ type: 'FieldValueInvalid', field: `spec.ports[${i}].nodePort`, value: np, detail: 'provided port is already allocated' });
-          return;
-        }
-        p.nodePort = np;
-        mine.push(np);
-        this.pendingPorts.add(np);
-        out.push({ key: this.portKey(np), owner });
-      });
-    }
+    if (type === 'NodePort' || type === 'LoadBalancer') this.allocNodePorts(spec, new Set(), owner, out, errs);
     if (needsHealthCheck(spec)) {
       // The port an external load balancer probes for nodes with local endpoints (kube-proxy serves it).
       const mine = out.map((r) => Number(r.key.slice(this.portKey(0).length - 1)));
@@ -186,6 +161,45 @@ export class ServiceAllocation {
       else out.push({ key: this.portKey(hc), owner });
     }
     return hcError;
+  }
+
+  /**
+   * The node ports of a NodePort or LoadBalancer spec: a port without one gets a free one (not for a
+   * LoadBalancer with allocateLoadBalancerNodePorts false), one the client names is checked (in range, not
+   * in use); the numbers in `own` are the service's already (an update's kept ones). New reservations go
+   * to `out`, refusals to `errs` with kube-apiserver's field errors.
+   */
+  private allocNodePorts(spec: Obj, own: ReadonlySet<number>, owner: RangeOwner, out: Reservation[], errs: FieldError[]): void {
+    const pr = this.nodePortRange;
+    const auto = strOf(spec.type) !== 'LoadBalancer' || spec.allocateLoadBalancerNodePorts !== false;
+    const mine: number[] = [];
+    arrOf(spec.ports).forEach((p, i) => {
+      if (!isObj(p)) return;
+      let np = numOf(p.nodePort) ?? 0;
+      if (np !== 0 && own.has(np) && !mine.includes(np)) {
+        mine.push(np);
+        return;
+      }
+      if (np === 0) {
+        if (!auto) return;
+        const off = pickFree(pr.max - pr.min + 1, (j) => this.portTaken(pr.min + j) || mine.includes(pr.min + j) || own.has(pr.min + j), this.rnd);
+        if (off === undefined) {
+          errs.push({ type: 'FieldValueInvalid', field: `spec.ports[${i}].nodePort`, value: 0, detail: 'failed to allocate a nodePort: range is full' });
+          return;
+        }
+        np = pr.min + off;
+      } else if (np < pr.min || np > pr.max) {
+        errs.push({ type: 'FieldValueInvalid', field: `spec.ports[${i}].nodePort`, value: np, detail: `provided port is not in the valid range. The range of valid ports is ${pr.min}-${pr.max}` });
+        return;
+      } else if (this.portTaken(np) || mine.includes(np)) {
+        errs.push({ type: 'FieldValueInvalid', field: `spec.ports[${i}].nodePort`, value: np, detail: 'provided port is already allocated' });
+        return;
+      }
+      p.nodePort = np;
+      mine.push(np);
+      this.pendingPorts.add(np);
+      out.push({ key: this.portKey(np), owner });
+    });
   }
 
   /**
@@ -222,19 +236,39 @@ export class ServiceAllocation {
     const ns = objAt(next, 'spec');
     next.spec = ns;
     const reservations: Reservation[] = [];
-    if (needsHealthCheck(ns) && !needsHealthCheck(cs)) {
-      if (refresh || !this.known) await this.refresh();
-      const owner: RangeOwner = { namespace: namespaceOf(cur), name: nameOf(cur), ...(strOf(metaOf(cur).uid) && { uid: strOf(metaOf(cur).uid)! }) };
+    const type = strOf(ns.type);
+    const newPorts = arrOf(ns.ports).some((p) => {
+      const np = numOf(objAt(p).nodePort) ?? 0;
+      return np === 0 || !this.heldPorts(cs, false).includes(np);
+    });
+    const newHc = needsHealthCheck(ns) && !needsHealthCheck(cs);
+    if (!((type === 'NodePort' || type === 'LoadBalancer') && newPorts) && !newHc) return { reservations, releases: this.releasesOf(cs, ns) };
+    if (refresh || !this.known) await this.refresh();
+    const owner: RangeOwner = { namespace: namespaceOf(cur), name: nameOf(cur), ...(strOf(metaOf(cur).uid) && { uid: strOf(metaOf(cur).uid)! }) };
+    const errs: FieldError[] = [];
+    if (type === 'NodePort' || type === 'LoadBalancer') this.allocNodePorts(ns, new Set(this.heldPorts(cs, false)), owner, reservations, errs);
+    if (errs.length) {
+      this.settle(reservations, false);
+      throw invalid('', 'Service', nameOf(cur), errs);
+    }
+    if (newHc) {
       // Its node ports are held already: the healthCheckNodePort must be another.
       const got = this.allocHealthCheck(ns, this.heldPorts(ns, false));
-      if (typeof got === 'string') throw internalError(got);
+      if (typeof got === 'string') {
+        this.settle(reservations, false);
+        throw internalError(got);
+      }
       reservations.push({ key: this.portKey(got), owner });
     }
+    return { reservations, releases: this.releasesOf(cs, ns) };
+  }
+
+  /** The port reservations the stored spec holds and the new one does not. */
+  private releasesOf(cs: Obj, ns: Obj): string[] {
     const keep = new Set(this.heldPorts(ns));
-    const releases = this.heldPorts(cs)
+    return this.heldPorts(cs)
       .filter((p) => !keep.has(p))
       .map(this.portKey);
-    return { reservations, releases };
   }
 
   /** The node ports a service spec holds reservations for (its healthCheckNodePort when it needs one, unless `withHc` is false). */
@@ -296,16 +330,12 @@ export class ServiceAllocation {
   }
 
   /**
-   * Node ports are immutable once allocated (field errors, empty when unchanged); the ClusterIP's rule is the
-   * Service strategy's (ValidateServiceUpdate).
+   * What an update may not change of the cluster-dependent fields (field errors, empty when unchanged): the
+   * IP families (this apiserver allocates ClusterIPs at create only). The ClusterIP's rule is the Service
+   * strategy's (ValidateServiceUpdate); node ports may change, as in Kubernetes (allocateUpdate checks them).
    */
   immutable(cur: Obj, next: Obj): FieldError[] {
     const errs: FieldError[] = [];
-    const had = new Set(arrOf(objAt(cur, 'spec').ports).map((p) => numOf(objAt(p).nodePort)).filter((n) => n !== undefined));
-    arrOf(objAt(next, 'spec').ports).forEach((p, i) => {
-      const np = numOf(objAt(p).nodePort);
-      if (np !== undefined && np !== 0 && !had.has(np)) errs.push({ type: 'FieldValueInvalid', field: `spec.ports[${i}].nodePort`, value: np, detail: 'may not change once set (node ports are allocated at create in this apiserver)' });
-    });
     const cf = arrOf(objAt(cur, 'spec').ipFamilies);
     const nf = arrOf(objAt(next, 'spec').ipFamilies);
     if (strOf(objAt(next, 'spec').type) !== 'ExternalName' && strOf(objAt(cur, 'spec').type) !== 'ExternalName' && cf.length) {

@@ -124,3 +124,25 @@ describe('healthCheckNodePort allocation on update', () => {
     expect(await alloc([30001, 30005]).allocateUpdate(cur, next, false)).toEqual({ reservations: [], releases: [] });
   });
 });
+
+describe('node ports on update', () => {
+  it('allocates them on a change from ClusterIP to NodePort, and for a port added', async () => {
+    const cur = svc({ type: 'ClusterIP', ports: [{ port: 80 }] });
+    const { next } = update(cur, svc({ type: 'NodePort', ports: [{ port: 80 }] }));
+    const r = await alloc([30000]).allocateUpdate(cur, next, false);
+    expect((spec(next).ports as Record<string, unknown>[])[0]!.nodePort).toBe(30001);
+    expect(r).toEqual({ reservations: [{ key: `${PORTS}30001`, owner: { namespace: 'default', name: 'web', uid: 'u1' } }], releases: [] });
+    const np = svc({ type: 'NodePort' });
+    const added = update(np, svc({ type: 'NodePort', ports: [{ name: 'a', port: 80, nodePort: 30001 }, { name: 'b', port: 81 }] })).next;
+    expect((await alloc([30001]).allocateUpdate(np, added, false)).reservations.map((x) => x.key)).toEqual([`${PORTS}30000`]);
+  });
+
+  it('takes a renumbered one if free, releasing the old, and refuses a taken one with the field error', async () => {
+    const cur = svc({ type: 'NodePort' });
+    const moved = update(cur, svc({ type: 'NodePort', ports: [{ port: 80, nodePort: 30008 }] })).next;
+    expect(await alloc([30001]).allocateUpdate(cur, moved, false)).toMatchObject({ reservations: [{ key: `${PORTS}30008` }], releases: [`${PORTS}30001`] });
+    const clash = update(cur, svc({ type: 'NodePort', ports: [{ port: 80, nodePort: 30003 }] })).next;
+    await expect(alloc([30001, 30003]).allocateUpdate(cur, clash, false)).rejects.toMatchObject({ httpStatus: 422, details: { causes: [{ field: 'spec.ports[0].nodePort', message: 'Invalid value: 30003: provided port is already allocated' }] } });
+  });
+});
+

@@ -2,7 +2,8 @@
 // apiserver on a real etcd: `kubectl patch` to externalTrafficPolicy Local allocates one (reserved under
 // /registry/ranges/servicenodeports/), back to Cluster releases it, a value the client names is kept and
 // checked (in range, not in use), a Local service's may not change, a change to ClusterIP releases it and
-// the node ports, and a NodePort service turned into a Local LoadBalancer gets one.
+// the node ports, a NodePort service turned into a Local LoadBalancer gets one, and node ports are
+// allocated on a change from ClusterIP to NodePort and moved when the client renumbers one.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -113,5 +114,20 @@ describe.each(KUBECTLS)('healthCheckNodePort on update with kubectl $version', (
     // Deleted with the service.
     expect((await kc(['delete', 'service', npName])).code).toBe(0);
     expect(await reserved()).not.toContain(got);
+  });
+  it('allocates node ports on a change from ClusterIP to NodePort, and moves one the client renumbers', async () => {
+    const name = `cip-${tag}`;
+    await create(name, {});
+    expect((await patch(name, { type: 'NodePort' })).stderr).toBe('');
+    const npOf = async () => Number((await kc(['get', 'service', name, '-o', 'jsonpath={.spec.ports[0].nodePort}'])).stdout);
+    const np = await npOf();
+    expect(np).toBeGreaterThanOrEqual(30000);
+    expect(await reserved()).toContain(np);
+    const want = version === KUBECTLS[0]!.version ? 30800 : 30801;
+    expect((await patch(name, { ports: [{ port: 80, nodePort: want }] })).stderr).toBe('');
+    expect(await npOf()).toBe(want);
+    const left = await reserved();
+    expect(left).toContain(want);
+    expect(left).not.toContain(np);
   });
 });
