@@ -5,7 +5,8 @@
 import type { Etcd3 } from 'etcd3';
 import { REGISTRY } from '../cluster/index.js';
 import { pickFree, type PortRange, proxyKeys, type RangeOwner } from '../proxy/index.js';
-import { type FieldError, invalid } from './errors.js';
+import { type FieldError, internalError, invalid } from './errors.js';
+import { needsHealthCheck } from './kinds/index.js';
 import { addressAt, familyOfIp, initIpFamilies, type IpFamily, offsetOf, type ServiceCidr } from './service-ips.js';
 import { arrOf, isObj, metaOf, nameOf, namespaceOf, numOf, type Obj, objAt, strOf } from './object.js';
 
@@ -134,67 +135,154 @@ export class ServiceAllocation {
         for (const ip of ips) if (ip !== 'None') out.push({ key: this.ipKey(ip), owner });
       }
     }
+    let hcError: string | undefined;
     try {
-      this.allocatePorts(spec, type, owner, out, errs);
+      hcError = this.allocatePorts(spec, type, owner, out, errs);
     } finally {
-      if (errs.length) {
+      if (errs.length || hcError !== undefined) {
         for (const p of picked) this.pendingIps.get(p.f)!.delete(p.off);
         this.settle(out, false);
       }
     }
     if (errs.length) throw invalid('', 'Service', nameOf(svc), errs);
+    if (hcError !== undefined) throw internalError(hcError);
     return out;
   }
 
-  private allocatePorts(spec: Obj, type: string, owner: RangeOwner, out: Reservation[], errs: FieldError[]): void {
-    if (type === 'NodePort' || type === 'LoadBalancer') {
-      const pr = this.nodePortRange;
-      const mine: number[] = [];
-      arrOf(spec.ports).forEach((p, i) => {
-        if (!isObj(p)) return;
-        let np = numOf(p.nodePort) ?? 0;
-        if (np === 0) {
-          const off = pickFree(pr.max - pr.min + 1, (j) => this.portTaken(pr.min + j) || mine.includes(pr.min + j), this.rnd);
-          if (off === undefined) {
-            errs.push({ type: 'FieldValueInvalid', field: `spec.ports[${i}].nodePort`, value: 0, detail: 'failed to allocate a nodePort: range is full' });
-            return;
-          }
-          np = pr.min + off;
-        } else if (np < pr.min || np > pr.max) {
-          errs.push({ type: 'FieldValueInvalid', field: `spec.ports[${i}].nodePort`, value: np, detail: `provided port is not in the valid range. The range of valid ports is ${pr.min}-${pr.max}` });
-          return;
-        } else if (this.portTaken(np) || mine.includes(np)) {
-          errs.push({ type: 'FieldValueInvalid', field: `spec.ports[${i}].nodePort`, value: np, detail: 'provided port is already allocated' });
+  /** Node ports into `errs`; the healthCheckNodePort's failure is returned, kube-apiserver's InternalError text. */
+  private allocatePorts(spec: Obj, type: string, owner: RangeOwner, out: Reservation[], errs: FieldError[]): string | undefined {
+    let hcError: string | undefined;
+    if (type === 'NodePort' || type === 'LoadBalancer') this.allocNodePorts(spec, new Set(), owner, out, errs);
+    if (needsHealthCheck(spec)) {
+      // The port an external load balancer probes for nodes with local endpoints (kube-proxy serves it).
+      const mine = out.map((r) => Number(r.key.slice(this.portKey(0).length - 1)));
+      const hc = this.allocHealthCheck(spec, mine);
+      if (typeof hc === 'string') hcError = hc;
+      else out.push({ key: this.portKey(hc), owner });
+    }
+    return hcError;
+  }
+
+  /**
+   * The node ports of a NodePort or LoadBalancer spec: a port without one gets a free one (not for a
+   * LoadBalancer with allocateLoadBalancerNodePorts false), one the client names is checked (in range, not
+   * in use); the numbers in `own` are the service's already (an update's kept ones). New reservations go
+   * to `out`, refusals to `errs` with kube-apiserver's field errors.
+   */
+  private allocNodePorts(spec: Obj, own: ReadonlySet<number>, owner: RangeOwner, out: Reservation[], errs: FieldError[]): void {
+    const pr = this.nodePortRange;
+    const auto = strOf(spec.type) !== 'LoadBalancer' || spec.allocateLoadBalancerNodePorts !== false;
+    const mine: number[] = [];
+    arrOf(spec.ports).forEach((p, i) => {
+      if (!isObj(p)) return;
+      let np = numOf(p.nodePort) ?? 0;
+      if (np !== 0 && own.has(np) && !mine.includes(np)) {
+        mine.push(np);
+        return;
+      }
+      if (np === 0) {
+        if (!auto) return;
+        const off = pickFree(pr.max - pr.min + 1, (j) => this.portTaken(pr.min + j) || mine.includes(pr.min + j) || own.has(pr.min + j), this.rnd);
+        if (off === undefined) {
+          errs.push({ type: 'FieldValueInvalid', field: `spec.ports[${i}].nodePort`, value: 0, detail: 'failed to allocate a nodePort: range is full' });
           return;
         }
-        p.nodePort = np;
-        mine.push(np);
-        this.pendingPorts.add(np);
-        out.push({ key: this.portKey(np), owner });
-      });
-    }
-    if (type === 'LoadBalancer' && strOf(spec.externalTrafficPolicy) === 'Local') {
-      // The port an external load balancer probes for nodes with local endpoints (kube-proxy serves it).
-      const pr = this.nodePortRange;
-      const mine = out.map((r) => Number(r.key.slice(this.portKey(0).length - 1)));
-      let hc = numOf(spec.healthCheckNodePort) ?? 0;
-      if (hc === 0) {
-        const off = pickFree(pr.max - pr.min + 1, (j) => this.portTaken(pr.min + j) || mine.includes(pr.min + j), this.rnd);
-        if (off === undefined) errs.push({ type: 'FieldValueInvalid', field: 'spec.healthCheckNodePort', value: 0, detail: 'failed to allocate a nodePort: range is full' });
-        else hc = pr.min + off;
-      } else if (hc < pr.min || hc > pr.max) {
-        errs.push({ type: 'FieldValueInvalid', field: 'spec.healthCheckNodePort', value: hc, detail: `provided port is not in the valid range. The range of valid ports is ${pr.min}-${pr.max}` });
-        hc = 0;
-      } else if (this.portTaken(hc) || mine.includes(hc)) {
-        errs.push({ type: 'FieldValueInvalid', field: 'spec.healthCheckNodePort', value: hc, detail: 'provided port is already allocated' });
-        hc = 0;
+        np = pr.min + off;
+      } else if (np < pr.min || np > pr.max) {
+        errs.push({ type: 'FieldValueInvalid', field: `spec.ports[${i}].nodePort`, value: np, detail: `provided port is not in the valid range. The range of valid ports is ${pr.min}-${pr.max}` });
+        return;
+      } else if (this.portTaken(np) || mine.includes(np)) {
+        errs.push({ type: 'FieldValueInvalid', field: `spec.ports[${i}].nodePort`, value: np, detail: 'provided port is already allocated' });
+        return;
       }
-      if (hc !== 0) {
-        spec.healthCheckNodePort = hc;
-        this.pendingPorts.add(hc);
-        out.push({ key: this.portKey(hc), owner });
-      }
+      p.nodePort = np;
+      mine.push(np);
+      this.pendingPorts.add(np);
+      out.push({ key: this.portKey(np), owner });
+    });
+  }
+
+  /**
+   * Reserves the healthCheckNodePort the spec names, or picks one (written into the spec); the error's text
+   * when neither can be had. kube-apiserver answers this one as an InternalError (500), not Invalid.
+   */
+  private allocHealthCheck(spec: Obj, mine: readonly number[]): number | string {
+    const pr = this.nodePortRange;
+    let hc = numOf(spec.healthCheckNodePort) ?? 0;
+    if (hc === 0) {
+      const off = pickFree(pr.max - pr.min + 1, (j) => this.portTaken(pr.min + j) || mine.includes(pr.min + j), this.rnd);
+      if (off === undefined) return 'failed to allocate a HealthCheck NodePort 0: range is full';
+      hc = pr.min + off;
+    } else if (hc < pr.min || hc > pr.max) {
+      return `failed to allocate requested HealthCheck NodePort ${hc}: provided port is not in the valid range. The range of valid ports is ${pr.min}-${pr.max}`;
+    } else if (this.portTaken(hc) || mine.includes(hc)) {
+      return `failed to allocate requested HealthCheck NodePort ${hc}: provided port is already allocated`;
     }
+    spec.healthCheckNodePort = hc;
+    this.pendingPorts.add(hc);
+    return hc;
+  }
+
+  /**
+   * An update's allocations (the Service REST's allocateUpdate, for what this apiserver changes after
+   * create): a service that comes to need a healthCheckNodePort (type LoadBalancer with
+   * externalTrafficPolicy Local) gets the one it names, checked, or a free one; every port reservation
+   * the stored service holds and the new one does not (a healthCheckNodePort it no longer needs, node
+   * ports wiped by a change to ClusterIP) is released. Returns the keys to create, to be settled as a
+   * create's, and those to delete, both in the update's transaction.
+   */
+  async allocateUpdate(cur: Obj, next: Obj, refresh: boolean): Promise<{ reservations: Reservation[]; releases: string[] }> {
+    const cs = objAt(cur, 'spec');
+    const ns = objAt(next, 'spec');
+    next.spec = ns;
+    const reservations: Reservation[] = [];
+    const type = strOf(ns.type);
+    const newPorts = arrOf(ns.ports).some((p) => {
+      const np = numOf(objAt(p).nodePort) ?? 0;
+      return np === 0 || !this.heldPorts(cs, false).includes(np);
+    });
+    const newHc = needsHealthCheck(ns) && !needsHealthCheck(cs);
+    if (!((type === 'NodePort' || type === 'LoadBalancer') && newPorts) && !newHc) return { reservations, releases: this.releasesOf(cs, ns) };
+    if (refresh || !this.known) await this.refresh();
+    const owner: RangeOwner = { namespace: namespaceOf(cur), name: nameOf(cur), ...(strOf(metaOf(cur).uid) && { uid: strOf(metaOf(cur).uid)! }) };
+    const errs: FieldError[] = [];
+    if (type === 'NodePort' || type === 'LoadBalancer') this.allocNodePorts(ns, new Set(this.heldPorts(cs, false)), owner, reservations, errs);
+    if (errs.length) {
+      this.settle(reservations, false);
+      throw invalid('', 'Service', nameOf(cur), errs);
+    }
+    if (newHc) {
+      // Its node ports are held already: the healthCheckNodePort must be another.
+      const got = this.allocHealthCheck(ns, this.heldPorts(ns, false));
+      if (typeof got === 'string') {
+        this.settle(reservations, false);
+        throw internalError(got);
+      }
+      reservations.push({ key: this.portKey(got), owner });
+    }
+    return { reservations, releases: this.releasesOf(cs, ns) };
+  }
+
+  /** The port reservations the stored spec holds and the new one does not. */
+  private releasesOf(cs: Obj, ns: Obj): string[] {
+    const keep = new Set(this.heldPorts(ns));
+    return this.heldPorts(cs)
+      .filter((p) => !keep.has(p))
+      .map(this.portKey);
+  }
+
+  /** The node ports a service spec holds reservations for (its healthCheckNodePort when it needs one, unless `withHc` is false). */
+  private heldPorts(spec: Obj, withHc = true): number[] {
+    const pr = this.nodePortRange;
+    const ports = arrOf(spec.ports).map((p) => numOf(objAt(p).nodePort));
+    if (withHc && needsHealthCheck(spec)) ports.push(numOf(spec.healthCheckNodePort));
+    return [...new Set(ports.filter((n): n is number => n !== undefined && n >= pr.min && n <= pr.max))];
+  }
+
+  /** An update's transaction released these reservation keys: free again in this apiserver's view. */
+  released(keys: readonly string[]): void {
+    const portPrefix = this.portKey(0).replace(/0$/, '');
+    for (const k of keys) if (k.startsWith(portPrefix)) this.takenPorts.delete(Number(k.slice(portPrefix.length)));
   }
 
   /**
@@ -230,9 +318,11 @@ export class ServiceAllocation {
       if (arrOf(ns.ipFamilies).length === 0 && arrOf(cs.ipFamilies).length > 0) ns.ipFamilies = cs.ipFamilies;
       if (!strOf(ns.ipFamilyPolicy) && strOf(cs.ipFamilyPolicy)) ns.ipFamilyPolicy = cs.ipFamilyPolicy;
     }
-    if (!numOf(ns.healthCheckNodePort) && numOf(cs.healthCheckNodePort) && strOf(ns.type) === 'LoadBalancer' && strOf(ns.externalTrafficPolicy ?? cs.externalTrafficPolicy) === 'Local') ns.healthCheckNodePort = cs.healthCheckNodePort;
+    if (!numOf(ns.healthCheckNodePort) && numOf(cs.healthCheckNodePort) && needsHealthCheck(cs) && needsHealthCheck(ns)) ns.healthCheckNodePort = cs.healthCheckNodePort;
     const old = new Map(arrOf(cs.ports).filter(isObj).map((p) => [`${String(p.port)}/${strOf(p.protocol) ?? 'TCP'}`, p]));
-    for (const p of arrOf(ns.ports)) {
+    // Only while both types have node ports: a change to ClusterIP has had them wiped (the strategy's dropTypeDependentFields).
+    const hasNodePorts = (t: string | undefined): boolean => t === 'NodePort' || t === 'LoadBalancer';
+    for (const p of hasNodePorts(strOf(cs.type)) && hasNodePorts(strOf(ns.type)) ? arrOf(ns.ports) : []) {
       if (!isObj(p) || numOf(p.nodePort)) continue;
       const o = old.get(`${String(p.port)}/${strOf(p.protocol) ?? 'TCP'}`);
       if (o && numOf(o.nodePort)) p.nodePort = o.nodePort;
@@ -240,16 +330,12 @@ export class ServiceAllocation {
   }
 
   /**
-   * Node ports are immutable once allocated (field errors, empty when unchanged); the ClusterIP's rule is the
-   * Service strategy's (ValidateServiceUpdate).
+   * What an update may not change of the cluster-dependent fields (field errors, empty when unchanged): the
+   * IP families (this apiserver allocates ClusterIPs at create only). The ClusterIP's rule is the Service
+   * strategy's (ValidateServiceUpdate); node ports may change, as in Kubernetes (allocateUpdate checks them).
    */
   immutable(cur: Obj, next: Obj): FieldError[] {
     const errs: FieldError[] = [];
-    const had = new Set(arrOf(objAt(cur, 'spec').ports).map((p) => numOf(objAt(p).nodePort)).filter((n) => n !== undefined));
-    arrOf(objAt(next, 'spec').ports).forEach((p, i) => {
-      const np = numOf(objAt(p).nodePort);
-      if (np !== undefined && np !== 0 && !had.has(np)) errs.push({ type: 'FieldValueInvalid', field: `spec.ports[${i}].nodePort`, value: np, detail: 'may not change once set (node ports are allocated at create in this apiserver)' });
-    });
     const cf = arrOf(objAt(cur, 'spec').ipFamilies);
     const nf = arrOf(objAt(next, 'spec').ipFamilies);
     if (strOf(objAt(next, 'spec').type) !== 'ExternalName' && strOf(objAt(cur, 'spec').type) !== 'ExternalName' && cf.length) {

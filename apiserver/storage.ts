@@ -405,23 +405,41 @@ export class Storage {
       }
       this.validateUpdate(def, cur, next, sub);
       await w.admission?.validate(next, cur);
-      if (w.dryRun) return this.served(def, next, kv.mod_revision);
       // A deleted object whose last finalizer is gone is removed, not rewritten; a pod only once its graceful
       // deletion is over too (grace 0: the kubelet's final delete came while a finalizer held it).
       const nm = objAt(next, 'metadata');
       const finished = strOf(nm.deletionTimestamp) && arrOf(nm.finalizers).length === 0 && (def.def.resource !== 'pods' || nm.deletionGracePeriodSeconds === 0);
+      // Services: a healthCheckNodePort the update comes to need is reserved, and the ports it no longer holds
+      // released, in the transaction that writes it (as at create).
+      const ports = def.def.resource === 'services' && sub !== 'status' && !finished ? await this.o.services.allocateUpdate(cur, next, attempt > 0) : undefined;
+      if (w.dryRun) {
+        if (ports) this.o.services.settle(ports.reservations, false);
+        return this.served(def, next, kv.mod_revision);
+      }
+      const reservations = ports?.reservations ?? [];
       let ok: boolean;
       let rev: string;
       try {
-        const cmp = this.o.client.if(key, 'Mod', '==', kv.mod_revision);
-        const res = await (finished ? cmp.then(this.o.client.delete().key(key)) : cmp.then(this.o.client.put(key).value(this.stored(next)))).commit();
+        let cmp = this.o.client.if(key, 'Mod', '==', kv.mod_revision);
+        for (const r of reservations) cmp = cmp.and(r.key, 'Version', '==', 0);
+        const writes = [
+          ...reservations.map((r) => this.o.client.put(r.key).value(JSON.stringify(r.owner))),
+          ...(ports?.releases ?? []).map((k) => this.o.client.delete().key(k)),
+        ];
+        const res = await (finished ? cmp.then(this.o.client.delete().key(key)) : cmp.then(this.o.client.put(key).value(this.stored(next)), ...writes)).commit();
         ok = res.succeeded;
         rev = res.header.revision;
       } catch (e) {
+        if (ports) this.o.services.settle(reservations, false);
         throw etcdFailure(e);
       }
+      if (ports) {
+        this.o.services.settle(reservations, ok);
+        if (ok) this.o.services.released(ports.releases);
+      }
       if (ok) return this.noted(def, this.served(def, next, rev), Boolean(finished));
-      if (wantRv !== undefined) throw conflict(def.def.group, def.def.resource, name);
+      // A lost reservation is picked again (the next attempt refreshes); a changed object is a conflict there.
+      if (wantRv !== undefined && reservations.length === 0) throw conflict(def.def.group, def.def.resource, name);
     }
     throw conflict(def.def.group, def.def.resource, name);
   }

@@ -2,7 +2,7 @@
 // endpoints of each named port. Anything the proxy cannot program is an ObjectSpecError naming the
 // field, so one bad object is skipped with a warning and never stops the others.
 import type { Endpoints, Service } from '../cluster/index.js';
-import { isIp, isObject, parseCidr, parseIp } from '../common/index.js';
+import { contains, formatCidr, isIp, isObject, networkOf, parseCidrOrIp, parseIp, type Cidr, type Family } from '../common/index.js';
 import { ObjectSpecError, type EndpointInfo, type Protocol, type ServiceName, type ServicePortInfo } from './types.js';
 
 export const DEFAULT_AFFINITY_TIMEOUT = 10_800;
@@ -63,17 +63,15 @@ export function parseService(service: ServiceName, obj: Service, family: 4 | 6 =
   const ingress: unknown = type === 'LoadBalancer' && isObject(status) && isObject(status.loadBalancer) ? status.loadBalancer.ingress : undefined;
   if (ingress !== undefined && !Array.isArray(ingress)) throw new ObjectSpecError(key, 'status.loadBalancer.ingress', ingress, 'must be a list');
   // Hostname-only ingress points (a cloud's DNS name) have no address to program.
-  let loadBalancerIPs = ipList(
+  const loadBalancerIPs = ipList(
     key,
     'status.loadBalancer.ingress[].ip',
     (ingress ?? []).map((i: unknown) => (isObject(i) ? i.ip : undefined)).filter((ip: unknown) => ip !== undefined && ip !== ''),
     family,
   );
-  const rawRanges: unknown = spec.loadBalancerSourceRanges;
-  const hasRanges = Array.isArray(rawRanges) && rawRanges.length > 0;
-  const sourceRanges = type === 'LoadBalancer' && family === 4 ? cidrList(key, rawRanges) : [];
-  // The v6 table has no source-range firewall: a firewalled service's v6 LoadBalancer addresses are not served rather than open.
-  if (family === 6 && type === 'LoadBalancer' && hasRanges) loadBalancerIPs = [];
+  // Each table takes the ranges of its family, as kube-proxy does: a service whose ranges are all of the
+  // other family has no firewall in this one (its addresses of this family are open to every source).
+  const sourceRanges = type === 'LoadBalancer' ? cidrList(key, spec.loadBalancerSourceRanges, family) : [];
   const etp: unknown = spec.externalTrafficPolicy;
   if (etp !== undefined && etp !== '' && etp !== 'Cluster' && etp !== 'Local') throw new ObjectSpecError(key, 'spec.externalTrafficPolicy', etp, 'must be Cluster or Local');
   const itp: unknown = spec.internalTrafficPolicy;
@@ -134,28 +132,32 @@ function ipList(key: string, path: string, v: unknown, family: 4 | 6): string[] 
 }
 
 /**
- * loadBalancerSourceRanges as canonical CIDRs, without duplicates and without ranges another one
- * contains (overlapping intervals of one frontend would conflict in the kernel's interval set).
+ * The loadBalancerSourceRanges of one family as canonical CIDRs (host bits cleared), without duplicates
+ * and without ranges another one contains (overlapping intervals of one frontend would conflict in the
+ * kernel's interval set). Every entry must be a CIDR of either family (or a bare address, a /32 or
+ * /128); a zero-length prefix (0.0.0.0/0, ::/0) allows every source of its family, so it means no
+ * firewall there: the result is empty.
  */
-export function cidrList(key: string, v: unknown): string[] {
+export function cidrList(key: string, v: unknown, family: Family = 4): string[] {
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) throw new ObjectSpecError(key, 'spec.loadBalancerSourceRanges', v, 'must be a list');
-  const nets = v.map((c: unknown, i: number) => {
-    const path = `spec.loadBalancerSourceRanges[${i}]`;
-    let n: ReturnType<typeof parseCidr> | undefined;
+  const nets = v.map((c: unknown, i: number): Cidr => {
+    let n: Cidr | undefined;
     try {
-      if (typeof c === 'string') n = parseCidr(c.trim().includes('/') ? c.trim() : `${c.trim()}/32`);
+      // The apiserver's validation lets surrounding spaces through, as Kubernetes' does.
+      if (typeof c === 'string') n = networkOf(parseCidrOrIp(c.trim()));
     } catch {
       n = undefined;
     }
-    if (!n || n.addr.family !== 4) throw new ObjectSpecError(key, path, c, 'must be an IPv4 CIDR');
-    const size = 2 ** (32 - n.prefix);
-    return { base: Math.floor(Number(n.addr.value) / size) * size, size, len: n.prefix };
+    if (!n) throw new ObjectSpecError(key, `spec.loadBalancerSourceRanges[${i}]`, c, 'must be an IPv4 or IPv6 CIDR');
+    return n;
   });
-  nets.sort((a, b) => b.size - a.size || a.base - b.base);
-  const kept: typeof nets = [];
-  for (const n of nets) if (!kept.some((k) => n.base >= k.base && n.base < k.base + k.size)) kept.push(n);
-  return kept.map((n) => `${numToIp(n.base)}/${n.len}`);
+  const mine = nets.filter((n) => n.addr.family === family);
+  if (mine.some((n) => n.prefix === 0)) return [];
+  mine.sort((a, b) => a.prefix - b.prefix || (a.addr.value < b.addr.value ? -1 : a.addr.value > b.addr.value ? 1 : 0));
+  const kept: Cidr[] = [];
+  for (const n of mine) if (!kept.some((k) => contains(k, n.addr))) kept.push(n);
+  return kept.map(formatCidr);
 }
 
 /** `<port name>/<protocol>` → the ready endpoints of that port, sorted, without duplicates. */

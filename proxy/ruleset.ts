@@ -17,7 +17,7 @@
 //                   pod network (nat-prerouting looks in @external-local-ips / @local-nodeports first):
 //                   no mark (the client address is kept), only this node's endpoints
 //   (and the same for udp)
-//   firewall-check  loadBalancerSourceRanges: a new connection to a firewalled LoadBalancer frontend
+//   firewall-check  loadBalancerSourceRanges (those of the table's family): a new connection to a firewalled LoadBalancer frontend
 //                   from outside its ranges is dropped
 //   filter-prerouting / filter-output      a new connection to a service without endpoints is rejected
 //                   (TCP reset, else ICMP port unreachable)

@@ -9,7 +9,6 @@ import { formatCidr, parseNetworkConfig } from '../ipam/index.js';
 import {
   annotationNames,
   AnnotationPrefixError,
-  inClusterServer,
   KubeLeaser,
   KubeNodeRegistry,
   KubeSetupError,
@@ -195,16 +194,30 @@ describe('the NetworkUnavailable condition', () => {
 });
 
 describe('connection and node name', () => {
-  it('in a pod: the service host and port, an IPv6 host in brackets', () => {
-    expect(inClusterServer({ KUBERNETES_SERVICE_HOST: '10.254.0.1', KUBERNETES_SERVICE_PORT: '443' })).toBe('https://10.254.0.1:443');
-    expect(inClusterServer({ KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '443' })).toBe('https://[fd00::1]:443');
-    expect(() => inClusterServer({})).toThrow(/--kubeconfig-file or --kube-api-url/);
+  it("in a pod: cluster/'s in-cluster config (the service host and port, an IPv6 host in brackets, the token file named)", async () => {
+    const sa = await mkdtemp(path.join(tmpdir(), 'flannel-sa-'));
+    try {
+      await writeFile(path.join(sa, 'token'), 'tok\n');
+      await writeFile(path.join(sa, 'ca.crt'), 'CA');
+      const conn = await kubeConnection({}, { KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '443' }, sa);
+      expect(conn).toEqual({ servers: ['https://[fd00::1]:443'], token: 'tok', tokenFile: path.join(sa, 'token'), ca: Buffer.from('CA') });
+      expect((await kubeConnection({}, { KUBERNETES_SERVICE_HOST: '10.254.0.1', KUBERNETES_SERVICE_PORT: '443' }, sa)).servers).toEqual(['https://10.254.0.1:443']);
+      // The flags win over the pod's environment.
+      expect(await kubeConnection({ kubeApiUrl: 'http://10.0.0.1:8080' }, { KUBERNETES_SERVICE_HOST: '10.254.0.1', KUBERNETES_SERVICE_PORT: '443' }, sa)).toEqual({ servers: ['http://10.0.0.1:8080'] });
+    } finally {
+      await rm(sa, { recursive: true, force: true });
+    }
+  });
+
+  it('outside a pod without flags, or without a token, a KubeSetupError that says what is missing', async () => {
+    await expect(kubeConnection({}, {})).rejects.toThrow(/--kubeconfig-file or --kube-api-url, or run in a pod \(unable to load in-cluster configuration, KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be defined\)/);
+    await expect(kubeConnection({}, { KUBERNETES_SERVICE_HOST: '10.254.0.1', KUBERNETES_SERVICE_PORT: 'https' })).rejects.toThrow(KubeSetupError);
+    await expect(kubeConnection({}, { KUBERNETES_SERVICE_HOST: '10.254.0.1', KUBERNETES_SERVICE_PORT: '443' }, '/nonexistent-sa')).rejects.toThrow('cannot read the service-account token /nonexistent-sa/token');
   });
 
   it('--kube-api-url alone is the server; a bad one is refused', async () => {
     expect(await kubeConnection({ kubeApiUrl: 'http://10.0.0.1:8080/' }, {})).toEqual({ servers: ['http://10.0.0.1:8080'] });
     await expect(kubeConnection({ kubeApiUrl: 'ftp://x' }, {})).rejects.toThrow(KubeSetupError);
-    await expect(kubeConnection({}, { KUBERNETES_SERVICE_HOST: '10.254.0.1', KUBERNETES_SERVICE_PORT: '443' }, '/nonexistent-sa')).rejects.toThrow('cannot read /nonexistent-sa/token');
   });
 
   it('NODE_NAME, else the pod\'s spec.nodeName', async () => {

@@ -73,7 +73,7 @@ describe('parseService: external frontends and traffic policies', () => {
 
   it('names the bad field', () => {
     expect(() => parseService('default/x', svc('x', { externalIPs: ['192.0.2.1', 'fd00::1', 'nope'] }))).toThrow(/spec.externalIPs\[2\] must be an IP address/);
-    expect(() => parseService('default/x', svc('x', { type: 'LoadBalancer', loadBalancerSourceRanges: ['10.0.0.0/33'] }))).toThrow(/spec.loadBalancerSourceRanges\[0\] must be an IPv4 CIDR/);
+    expect(() => parseService('default/x', svc('x', { type: 'LoadBalancer', loadBalancerSourceRanges: ['10.0.0.0/33'] }))).toThrow(/spec.loadBalancerSourceRanges\[0\] must be an IPv4 or IPv6 CIDR/);
     expect(() => parseService('default/x', svc('x', { externalTrafficPolicy: 'Nearby' }))).toThrow(/spec.externalTrafficPolicy must be Cluster or Local/);
     expect(() => parseService('default/x', svc('x', { type: 'LoadBalancer' }, { loadBalancer: { ingress: [{ ip: 'nope' }] } }))).toThrow(/status.loadBalancer.ingress\[0\].ip/);
   });

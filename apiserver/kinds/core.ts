@@ -334,12 +334,38 @@ function validateService(o: KubeObject, errs: FieldError[]): void {
   validateLabels(spec.selector, 'spec.selector', errs);
 }
 
+const needsNodePorts = (spec: Record<string, unknown>): boolean => spec.type === 'NodePort' || spec.type === 'LoadBalancer';
+/** A LoadBalancer with externalTrafficPolicy Local: the one kind of service that has a healthCheckNodePort. */
+export const needsHealthCheck = (spec: Record<string, unknown> | undefined): boolean => spec?.type === 'LoadBalancer' && spec.externalTrafficPolicy === 'Local';
+const nodePortsOf = (spec: Record<string, unknown>): string => JSON.stringify(objs(spec, 'ports').map((p) => p.nodePort ?? 0));
+
+/**
+ * The Service strategy's dropTypeDependentFields: a field the new type or policy no longer has is wiped when
+ * the client left it as it was (the storage then releases what it held); one the client changed stays, for
+ * the validation to refuse.
+ */
+function dropTypeDependentFields(spec: Record<string, unknown>, old: Record<string, unknown>): void {
+  if (needsNodePorts(old) && !needsNodePorts(spec) && nodePortsOf(old) === nodePortsOf(spec)) for (const p of objs(spec, 'ports')) delete p.nodePort;
+  if (needsHealthCheck(old) && !needsHealthCheck(spec) && (old.healthCheckNodePort ?? 0) === (spec.healthCheckNodePort ?? 0)) delete spec.healthCheckNodePort;
+  if (externallyAccessible(old) && !externallyAccessible(spec) && old.externalTrafficPolicy === spec.externalTrafficPolicy) delete spec.externalTrafficPolicy;
+  if (old.type === 'LoadBalancer' && spec.type !== 'LoadBalancer' && old.allocateLoadBalancerNodePorts === spec.allocateLoadBalancerNodePorts) delete spec.allocateLoadBalancerNodePorts;
+}
+
 export const serviceStrategy = defineKind({
   def: core('services', 'Service', true, 'services/specs', { shortNames: ['svc'], categories: ['all'], subresources: ['status', 'proxy'] }),
   nameCheck: nameIsDns1035Label,
   defaults: defaultService,
   validate: validateService,
+  prepareForUpdate(o, old) {
+    const spec = obj(o, 'spec');
+    const oldSpec = obj(old, 'spec');
+    if (spec && oldSpec) dropTypeDependentFields(spec, oldSpec);
+  },
   validateUpdate(o, old, errs) {
+    // A service that keeps needing its healthCheckNodePort keeps the one it has (validateServiceExternalTrafficFieldsUpdate).
+    if (needsHealthCheck(obj(old, 'spec')) && needsHealthCheck(obj(o, 'spec')) && (obj(o, 'spec')?.healthCheckNodePort ?? 0) !== (obj(old, 'spec')?.healthCheckNodePort ?? 0)) {
+      errs.push(forbidden('spec.healthCheckNodePort', 'field is immutable'));
+    }
     const ips = strs(o.spec, 'clusterIPs');
     const oldIps = strs(old.spec, 'clusterIPs');
     if (str(old.spec, 'type') === 'ExternalName' || str(o.spec, 'type') === 'ExternalName') return;

@@ -26,6 +26,7 @@ export {
   eventStrategy,
   NAMESPACE_NAME_LABEL,
   namespaceStrategy,
+  needsHealthCheck,
   nodeStrategy,
   secretStrategy,
   serviceAccountStrategy,

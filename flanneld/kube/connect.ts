@@ -1,11 +1,9 @@
 // Where flanneld finds the API and its own Node, as flannel does: --kubeconfig-file and/or
 // --kube-api-url (the URL wins over the kubeconfig's server), else the pod's in-cluster service
-// account; the node is NODE_NAME, else the spec.nodeName of the pod POD_NAMESPACE/POD_NAME.
-import { readFile } from 'node:fs/promises';
-import { type ApiClient, type ApiConnection, loadKubeconfig } from '../../cluster/index.js';
+// account (cluster/'s in-cluster config, as client-go's rest.InClusterConfig reads it); the node is
+// NODE_NAME, else the spec.nodeName of the pod POD_NAMESPACE/POD_NAME.
+import { type ApiClient, type ApiConnection, InClusterError, inClusterServer, loadInClusterConfig, loadKubeconfig, NOT_IN_CLUSTER, SERVICE_ACCOUNT_DIR } from '../../cluster/index.js';
 import { errorMessage, FlannelError } from '../../core/index.js';
-
-export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 export class KubeSetupError extends FlannelError {
   readonly code = 'KUBE_SETUP';
@@ -18,14 +16,6 @@ export interface KubeConnectFlags {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** Pure: the in-cluster server URL from KUBERNETES_SERVICE_HOST/PORT (an IPv6 host in brackets). */
-export function inClusterServer(env: Env): string {
-  const host = env.KUBERNETES_SERVICE_HOST;
-  const port = env.KUBERNETES_SERVICE_PORT;
-  if (!host || !port) throw new KubeSetupError('no API to talk to: give --kubeconfig-file or --kube-api-url, or run in a pod (KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set)');
-  return `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
-}
-
 export async function kubeConnection(f: KubeConnectFlags, env: Env, saDir = SERVICE_ACCOUNT_DIR): Promise<ApiConnection> {
   const url = f.kubeApiUrl?.replace(/\/+$/, '');
   if (url !== undefined && !/^https?:\/\/[^/]+$/.test(url)) throw new KubeSetupError(`--kube-api-url ${JSON.stringify(f.kubeApiUrl)}: expected http(s)://host[:port]`);
@@ -34,16 +24,14 @@ export async function kubeConnection(f: KubeConnectFlags, env: Env, saDir = SERV
     return url ? { ...conn, servers: [url] } : conn;
   }
   if (url) return { servers: [url] };
-  const server = inClusterServer(env);
-  const read = async (name: string): Promise<Buffer> => {
-    try {
-      return await readFile(`${saDir}/${name}`);
-    } catch (e) {
-      throw new KubeSetupError(`in-cluster config: cannot read ${saDir}/${name}: ${errorMessage(e)}`);
-    }
-  };
-  const [token, ca] = await Promise.all([read('token'), read('ca.crt')]);
-  return { servers: [server], token: token.toString('utf8').trim(), ca };
+  try {
+    // Outside a pod the flags are what is missing: say so before client-go's words.
+    if (inClusterServer(env) === undefined) throw new KubeSetupError(`no API to talk to: give --kubeconfig-file or --kube-api-url, or run in a pod (${NOT_IN_CLUSTER})`);
+    return (await loadInClusterConfig(env, saDir)).conn;
+  } catch (e) {
+    if (e instanceof InClusterError) throw new KubeSetupError(errorMessage(e));
+    throw e;
+  }
 }
 
 /** NODE_NAME, else the node of the pod POD_NAMESPACE/POD_NAME (one GET of the pod). */

@@ -16,4 +16,4 @@ export {
 } from './annotations.js';
 export { KubeNodeRegistry, leaseOfNodeObject, nodeEvent } from './registry.js';
 export { KubeLeaser, type KubeLeaserOptions } from './leaser.js';
-export { KubeSetupError, type KubeConnectFlags, SERVICE_ACCOUNT_DIR, inClusterServer, kubeConnection, resolveNodeName } from './connect.js';
+export { KubeSetupError, type KubeConnectFlags, kubeConnection, resolveNodeName } from './connect.js';

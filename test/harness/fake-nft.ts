@@ -10,6 +10,7 @@
 // meta l4proto, th dport, numgen; set and map lookups; vmap; goto/jump/return; dnat; mark
 // arithmetic; update of a dynamic set; fib daddr type local; masquerade; reject) and walks the base
 // chains in hook and priority order, as the kernel would for the first packet of a connection.
+import { contains, parseCidr, parseIp } from '../../core/index.js';
 import { contextLines, NftError, type NftPort } from '../../proxy/index.js';
 
 interface FakeSet {
@@ -315,7 +316,7 @@ export class FakeNft implements NftPort {
     };
     const primary = (): string => {
       const a = next();
-      if (a === 'ip') {
+      if (a === 'ip' || a === 'ip6') {
         const f = next();
         if (f === 'saddr') return ctx.saddr;
         if (f === 'daddr') return ctx.daddr;
@@ -396,7 +397,7 @@ export class FakeNft implements NftPort {
       }
       if (w === 'dnat') {
         next();
-        expect('ip');
+        if (next() !== (ctx.daddr.includes(':') ? 'ip6' : 'ip')) throw new Error(`trace: dnat of the wrong family in: ${rule}`);
         expect('to');
         const key = concat();
         expect('map');
@@ -530,8 +531,5 @@ function referencesChain(t: FakeTable, name: string): boolean {
 }
 
 function inCidr(ip: string, cidr: string): boolean {
-  const [net, len] = cidr.split('/') as [string, string];
-  const n = (a: string) => a.split('.').reduce((x, p) => x * 256 + Number(p), 0);
-  const size = 2 ** (32 - Number(len));
-  return Math.floor(n(ip) / size) === Math.floor(n(net) / size);
+  return contains(parseCidr(cidr), parseIp(ip));
 }
