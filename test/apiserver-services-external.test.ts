@@ -38,7 +38,12 @@ describe('Service external traffic fields', () => {
   });
 
   it('takes loadBalancerSourceRanges only on a LoadBalancer, as CIDRs', () => {
-    expect(check(svc({ type: 'LoadBalancer', loadBalancerSourceRanges: ['10.0.0.0/8', ' 192.0.2.1 '] }))).toEqual([]);
+    expect(check(svc({ type: 'LoadBalancer', loadBalancerSourceRanges: ['10.0.0.0/8', ' 192.0.2.1/32 ', '2001:db8::/64'] }))).toEqual([]);
+    // ParseCIDR's rule: a bare address is not a range, in either family.
+    expect(check(svc({ type: 'LoadBalancer', loadBalancerSourceRanges: ['192.0.2.1', '2001:db8::1'] }))).toEqual([
+      'spec.loadBalancerSourceRanges[0]: FieldValueInvalid (must be a list of IP ranges. For example, 10.240.0.0/24,10.250.0.0/24 )',
+      'spec.loadBalancerSourceRanges[1]: FieldValueInvalid (must be a list of IP ranges. For example, 10.240.0.0/24,10.250.0.0/24 )',
+    ]);
     expect(check(svc({ type: 'LoadBalancer', loadBalancerSourceRanges: ['10.0.0.0/33'] }))).toEqual([
       'spec.loadBalancerSourceRanges[0]: FieldValueInvalid (must be a list of IP ranges. For example, 10.240.0.0/24,10.250.0.0/24 )',
     ]);

@@ -210,7 +210,7 @@ function validateTrafficPolicies(spec: Record<string, unknown>, errs: FieldError
   else
     ranges.forEach((r, i) => {
       const t = r.trim();
-      if (!isCidr(t.includes('/') ? t : `${t}/32`)) errs.push(invalid(`spec.loadBalancerSourceRanges[${i}]`, r, 'must be a list of IP ranges. For example, 10.240.0.0/24,10.250.0.0/24 '));
+      if (!isCidr(t)) errs.push(invalid(`spec.loadBalancerSourceRanges[${i}]`, r, 'must be a list of IP ranges. For example, 10.240.0.0/24,10.250.0.0/24 '));
     });
 }
 
