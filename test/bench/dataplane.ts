@@ -54,11 +54,11 @@ interface Path {
 }
 
 /** One iperf3 TCP run from `from` to `to` (server `iperf3 -s -1` in `to`); receiver bits/s. */
-export async function iperf3(from: Endpoint, to: Endpoint, seconds: number): Promise<number> {
+export async function iperf3(from: Endpoint, to: Endpoint, seconds: number, extra: readonly string[] = []): Promise<number> {
   const server = to.spawn(['iperf3', '-s', '-1', '-p', String(IPERF_PORT), '--forceflush', '--idle-timeout', String(seconds + 20)]);
   try {
     await server.waitForOutput(/Server listening on/, 5_000, 'out');
-    const argv = ['iperf3', '-c', to.ip, '-p', String(IPERF_PORT), '-t', String(seconds), '-P', '1', '-J', '--connect-timeout', '3000'];
+    const argv = ['iperf3', '-c', to.ip, '-p', String(IPERF_PORT), '-t', String(seconds), '-P', '1', '-J', '--connect-timeout', '3000', ...extra];
     const r = await from.exec(argv, { timeoutMs: (seconds + 15) * 1000 });
     let j: { error?: string; end?: { sum_received?: { bits_per_second?: number } } };
     try {

@@ -22,3 +22,25 @@ export function printResults(title: string, rows: readonly BenchResult[]): void 
     console.log(`${r.name.padEnd(w)}  ${v.padStart(9)} ${r.unit}${ratio}`);
   }
 }
+
+/**
+ * A distribution-free confidence interval of the median (no assumption about the noise's shape): the
+ * order statistics k and n + 1 - k of the sorted sample, k the largest with P(Binomial(n, 1/2) < k) ≤
+ * (1 - conf) / 2. With too few values for that (n < 6 at 95 %), the whole range.
+ */
+export function medianCi(xs: readonly number[], conf = 0.95): [number, number] {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  if (n === 0) return [NaN, NaN];
+  const tail = (1 - conf) / 2;
+  let k = 0;
+  let coef = 1; // C(n, j)
+  let below = 0; // P(B <= j)
+  for (let j = 0; j < n; j++) {
+    if (j > 0) coef = (coef * (n - j + 1)) / j;
+    below += coef / 2 ** n;
+    if (below > tail) break;
+    k = j + 1;
+  }
+  return k === 0 ? [s[0]!, s[n - 1]!] : [s[k - 1]!, s[n - k]!];
+}

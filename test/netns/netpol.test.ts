@@ -1,5 +1,5 @@
 // NetworkPolicy enforced by netpol-agent on both nodes of a lab cluster, as sig-network's netpol e2e checks
-// it: kube-apiserver (Node,RBAC), kube-controller-manager and two nodes (flanneld vxlan or host-gw, dockerd, kubelet,
+// it: kube-apiserver (Node,RBAC), kube-controller-manager and two nodes (flanneld vxlan, then host-gw, then udp; dockerd, kubelet,
 // kube-proxy, netpol-agent under an identity of its own bound to a ClusterRole), policies applied as YAML
 // with the real kubectl. Three namespaces x, y, z (labelled ns=<name>) × three pods a, b, c (labelled
 // pod=<name>, spread over the nodes, so a probe is bridged on one node or crosses to the other) serving TCP 80,
@@ -13,7 +13,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeUserKubeconfig } from '../../apiserver/index.js';
 import { REPO, waitFor } from './flannel.js';
-import { FAST_FLAGS, KubeLab } from './kubelet.js';
+import { FAST_FLAGS, KubeLab, NETWORK } from './kubelet.js';
 import type { Host, Proc } from './lab.js';
 import { cell, control, formatTruth, type LabPod, podId, podYaml, PROBE_PORTS, SERVER_JS, type Truth } from './netpol-pods.js';
 import { startProxy } from './proxy.js';
@@ -49,9 +49,16 @@ subjects:
 type Expect = (from: LabPod, to: LabPod, port: string) => boolean;
 const open: Expect = () => true;
 
-// The whole file over vxlan; over host-gw (a pod's packets routed, not encapsulated, to the other node) the
-// matrix cases only, what differs between the backends being the path a probe takes.
-const suite = (backend: string, full: boolean) => describe.skipIf(!existsSync(KUBECTL))(`NetworkPolicy: netpol-agent on two nodes over ${backend}, the conformance matrix`, () => {
+// One cluster: the whole file over vxlan, then flanneld restarted on both nodes over host-gw (a pod's
+// packets routed, not encapsulated, to the other node) and over udp (through flannel0 and flanneld's
+// userspace loop) with the same control plane and pods, and the matrix cases run again on each: what
+// differs between the backends is the path a probe takes.
+const BACKENDS = ['vxlan', 'host-gw', 'udp'] as const;
+type Backend = (typeof BACKENDS)[number];
+/** The device a's route to a pod on b goes out of. */
+const ROUTE_DEV: Record<Backend, string> = { vxlan: 'flannel.1', 'host-gw': 'eth0', udp: 'flannel0' };
+
+describe.skipIf(!existsSync(KUBECTL))('NetworkPolicy: netpol-agent on two nodes, the conformance matrix over vxlan, host-gw and udp', () => {
   let k: KubeLab;
   let apiserver: Proc | undefined;
   let cm: Proc | undefined;
@@ -111,7 +118,7 @@ const suite = (backend: string, full: boolean) => describe.skipIf(!existsSync(KU
   beforeAll(async () => {
     k = await KubeLab.start({
       hosts: ['a', 'b'],
-      backend,
+      backend: 'vxlan',
       kubeletArgs: FAST_FLAGS,
       beforeKubelets: async (kl) => {
         const a = kl.lab.host('a');
@@ -173,128 +180,148 @@ const suite = (backend: string, full: boolean) => describe.skipIf(!existsSync(KU
     for (const ns of [...NSS, 'scratch']) await kubectlResult(['delete', 'networkpolicies', '--all', '-n', ns]);
   };
 
-  it(`a's route to b's pods is ${backend}'s (flannel.1 for vxlan, eth0 via b for host-gw)`, async () => {
-    const net = k.nodes.get('b')!.subnet.replace(/\.1\/24$/, '.0/24');
-    const routes = JSON.parse(await hostA.ipCmd(['-j', 'route', 'show', net])) as { dev: string }[];
-    expect(routes.map((r) => r.dev)).toEqual([backend === 'vxlan' ? 'flannel.1' : 'eth0']);
-  });
+  const routeDev = async (): Promise<string | undefined> => {
+    const onB = ips.get(podId(PODS.find((p) => p.node === 'b')!))!;
+    return (JSON.parse(await hostA.ipCmd(['-j', 'route', 'get', onB])) as { dev?: string }[])[0]?.dev;
+  };
 
-  it('no policy: every pod reaches every pod on every port', async () => {
-    await expectMatrix('no policy', open);
-  });
+  /** flanneld restarted on both nodes on another backend (the same leases), until a's route to b's pods is its. */
+  async function switchTo(backend: Backend): Promise<void> {
+    await k.net.putConfig(JSON.stringify({ Network: NETWORK, Backend: { Type: backend } }));
+    for (const h of k.lab.hosts) await k.net.startFlanneld(h, { tag: backend, timeoutMs: 30_000 });
+    await waitFor(`a's route to b's pods through ${ROUTE_DEV[backend]}`, async () => (await routeDev()) === ROUTE_DEV[backend], 30_000, 250);
+  }
 
-  it('deny-all ingress in x', async () => {
-    await apply(policy('deny-all', 'x', '  podSelector: {}\n  policyTypes: [Ingress]\n'));
-    await expectMatrix('deny-all ingress', (_f, to) => to.ns !== 'x');
-    await cleanup();
-  });
-
-  it('allow from a podSelector, a namespaceSelector, and both in one peer', async () => {
-    await apply(policy('from-b', 'x', '  podSelector: {matchLabels: {pod: a}}\n  ingress: [{from: [{podSelector: {matchLabels: {pod: b}}}]}]\n'));
-    await expectMatrix('podSelector', (f, to) => podId(to) !== 'x/a' || podId(f) === 'x/b');
-    await apply(policy('from-b', 'x', '  podSelector: {matchLabels: {pod: a}}\n  ingress: [{from: [{namespaceSelector: {matchLabels: {ns: "y"}}}]}]\n'));
-    await expectMatrix('namespaceSelector', (f, to) => podId(to) !== 'x/a' || f.ns === 'y');
-    await apply(policy('from-b', 'x', '  podSelector: {matchLabels: {pod: a}}\n  ingress: [{from: [{namespaceSelector: {matchLabels: {ns: "y"}}, podSelector: {matchLabels: {pod: c}}}]}]\n'));
-    await expectMatrix('both in one peer', (f, to) => podId(to) !== 'x/a' || podId(f) === 'y/c');
-    await cleanup();
-  });
-
-  it('ports by number, by name and a range (endPort); TCP and UDP apart', async () => {
-    await apply(policy('ports', 'x', '  podSelector: {matchLabels: {pod: a}}\n  ingress: [{ports: [{port: 80, protocol: TCP}]}]\n'));
-    await expectMatrix('port 80/TCP', (_f, to, p) => podId(to) !== 'x/a' || p === 'tcp/80');
-    await apply(policy('ports', 'x', '  podSelector: {matchLabels: {pod: a}}\n  ingress: [{ports: [{port: serve-81-tcp}, {port: serve-80-udp, protocol: UDP}]}]\n'));
-    await expectMatrix('named ports', (_f, to, p) => podId(to) !== 'x/a' || p === 'tcp/81' || p === 'udp/80');
-    await apply(policy('ports', 'x', '  podSelector: {matchLabels: {pod: a}}\n  ingress: [{ports: [{port: 80, endPort: 81, protocol: TCP}]}]\n'));
-    await expectMatrix('endPort', (_f, to, p) => podId(to) !== 'x/a' || p !== 'udp/80');
-    await cleanup();
-  });
-
-  it('egress: deny all, then allow to an ipBlock with an except', async () => {
-    await apply(policy('eg', 'x', '  podSelector: {matchLabels: {pod: a}}\n  policyTypes: [Egress]\n'));
-    await expectMatrix('egress deny', (f) => podId(f) !== 'x/a');
-    const except = ips.get('y/b')!;
-    await apply(policy('eg', 'x', `  podSelector: {matchLabels: {pod: a}}\n  policyTypes: [Egress]\n  egress: [{to: [{ipBlock: {cidr: 10.5.0.0/16, except: [${except}/32]}}]}]\n`));
-    await expectMatrix('egress to an ipBlock with except', (f, to) => podId(f) !== 'x/a' || podId(to) !== 'y/b');
-    await cleanup();
-  });
-
-  it('allow-all beside deny-all: the union of the policies, everything open', async () => {
-    await apply(policy('deny-all', 'x', '  podSelector: {}\n  policyTypes: [Ingress, Egress]\n'));
-    await expectMatrix('deny-all both ways', (f, to) => f.ns !== 'x' && to.ns !== 'x');
-    await apply(policy('allow-all', 'x', '  podSelector: {}\n  policyTypes: [Ingress, Egress]\n  ingress: [{}]\n  egress: [{}]\n'));
-    await expectMatrix('allow-all', open);
-    await cleanup();
-    await expectMatrix('policies deleted', open);
-  });
-
-  it.skipIf(!full)("traffic to a ClusterIP is judged against the pod it reaches", async () => {
-    await apply('apiVersion: v1\nkind: Service\nmetadata: {name: xa, namespace: x}\nspec:\n  selector: {pod: a}\n  ports: [{port: 8080, targetPort: 80}]\n');
-    const vip = (await kubectl(['get', 'service', 'xa', '-n', 'x', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
-    await apply(policy('from-b', 'x', '  podSelector: {matchLabels: {pod: a}}\n  ingress: [{from: [{podSelector: {matchLabels: {pod: b}}}], ports: [{port: 80}]}]\n'));
-    const reach = async (from: string): Promise<boolean> => (await control<{ results: boolean[] }>(ctlDir, PODS.find((p) => podId(p) === from)!, { probe: [[vip, 'tcp', 8080]], timeoutMs: PROBE_MS })).results[0]!;
-    const got = await waitFor('x/b through the ClusterIP, x/c and y/b not', async () => {
-      const r = [await reach('x/b'), await reach('x/c'), await reach('y/b')];
-      return r[0] && !r[1] && !r[2] ? r : undefined;
-    }, 30_000, 500).catch(async (e: unknown) => {
-      throw new Error(`${String(e)}: ${JSON.stringify([await reach('x/b'), await reach('x/c'), await reach('y/b')])}\n${agentLogs()}`);
+  const matrixCases = (backend: Backend): void => {
+    it(`a's route to b's pods is ${backend}'s (${ROUTE_DEV[backend]})`, async () => {
+      expect(await routeDev()).toBe(ROUTE_DEV[backend]);
     });
-    expect(got).toEqual([true, false, false]);
-    await cleanup();
+
+    it('no policy: every pod reaches every pod on every port', async () => {
+      await expectMatrix('no policy', open);
+    });
+
+    it('deny-all ingress in x', async () => {
+      await apply(policy('deny-all', 'x', '  podSelector: {}\n  policyTypes: [Ingress]\n'));
+      await expectMatrix('deny-all ingress', (_f, to) => to.ns !== 'x');
+      await cleanup();
+    });
+
+    it('allow from a podSelector, a namespaceSelector, and both in one peer', async () => {
+      await apply(policy('from-b', 'x', '  podSelector: {matchLabels: {pod: a}}\n  ingress: [{from: [{podSelector: {matchLabels: {pod: b}}}]}]\n'));
+      await expectMatrix('podSelector', (f, to) => podId(to) !== 'x/a' || podId(f) === 'x/b');
+      await apply(policy('from-b', 'x', '  podSelector: {matchLabels: {pod: a}}\n  ingress: [{from: [{namespaceSelector: {matchLabels: {ns: "y"}}}]}]\n'));
+      await expectMatrix('namespaceSelector', (f, to) => podId(to) !== 'x/a' || f.ns === 'y');
+      await apply(policy('from-b', 'x', '  podSelector: {matchLabels: {pod: a}}\n  ingress: [{from: [{namespaceSelector: {matchLabels: {ns: "y"}}, podSelector: {matchLabels: {pod: c}}}]}]\n'));
+      await expectMatrix('both in one peer', (f, to) => podId(to) !== 'x/a' || podId(f) === 'y/c');
+      await cleanup();
+    });
+
+    it('ports by number, by name and a range (endPort); TCP and UDP apart', async () => {
+      await apply(policy('ports', 'x', '  podSelector: {matchLabels: {pod: a}}\n  ingress: [{ports: [{port: 80, protocol: TCP}]}]\n'));
+      await expectMatrix('port 80/TCP', (_f, to, p) => podId(to) !== 'x/a' || p === 'tcp/80');
+      await apply(policy('ports', 'x', '  podSelector: {matchLabels: {pod: a}}\n  ingress: [{ports: [{port: serve-81-tcp}, {port: serve-80-udp, protocol: UDP}]}]\n'));
+      await expectMatrix('named ports', (_f, to, p) => podId(to) !== 'x/a' || p === 'tcp/81' || p === 'udp/80');
+      await apply(policy('ports', 'x', '  podSelector: {matchLabels: {pod: a}}\n  ingress: [{ports: [{port: 80, endPort: 81, protocol: TCP}]}]\n'));
+      await expectMatrix('endPort', (_f, to, p) => podId(to) !== 'x/a' || p !== 'udp/80');
+      await cleanup();
+    });
+
+    it('egress: deny all, then allow to an ipBlock with an except', async () => {
+      await apply(policy('eg', 'x', '  podSelector: {matchLabels: {pod: a}}\n  policyTypes: [Egress]\n'));
+      await expectMatrix('egress deny', (f) => podId(f) !== 'x/a');
+      const except = ips.get('y/b')!;
+      await apply(policy('eg', 'x', `  podSelector: {matchLabels: {pod: a}}\n  policyTypes: [Egress]\n  egress: [{to: [{ipBlock: {cidr: 10.5.0.0/16, except: [${except}/32]}}]}]\n`));
+      await expectMatrix('egress to an ipBlock with except', (f, to) => podId(f) !== 'x/a' || podId(to) !== 'y/b');
+      await cleanup();
+    });
+
+    it('allow-all beside deny-all: the union of the policies, everything open', async () => {
+      await apply(policy('deny-all', 'x', '  podSelector: {}\n  policyTypes: [Ingress, Egress]\n'));
+      await expectMatrix('deny-all both ways', (f, to) => f.ns !== 'x' && to.ns !== 'x');
+      await apply(policy('allow-all', 'x', '  podSelector: {}\n  policyTypes: [Ingress, Egress]\n  ingress: [{}]\n  egress: [{}]\n'));
+      await expectMatrix('allow-all', open);
+      await cleanup();
+      await expectMatrix('policies deleted', open);
+    });
+  };
+
+  describe('over vxlan', () => {
+    matrixCases('vxlan');
+
+    it("traffic to a ClusterIP is judged against the pod it reaches", async () => {
+      await apply('apiVersion: v1\nkind: Service\nmetadata: {name: xa, namespace: x}\nspec:\n  selector: {pod: a}\n  ports: [{port: 8080, targetPort: 80}]\n');
+      const vip = (await kubectl(['get', 'service', 'xa', '-n', 'x', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+      await apply(policy('from-b', 'x', '  podSelector: {matchLabels: {pod: a}}\n  ingress: [{from: [{podSelector: {matchLabels: {pod: b}}}], ports: [{port: 80}]}]\n'));
+      const reach = async (from: string): Promise<boolean> => (await control<{ results: boolean[] }>(ctlDir, PODS.find((p) => podId(p) === from)!, { probe: [[vip, 'tcp', 8080]], timeoutMs: PROBE_MS })).results[0]!;
+      const got = await waitFor('x/b through the ClusterIP, x/c and y/b not', async () => {
+        const r = [await reach('x/b'), await reach('x/c'), await reach('y/b')];
+        return r[0] && !r[1] && !r[2] ? r : undefined;
+      }, 30_000, 500).catch(async (e: unknown) => {
+        throw new Error(`${String(e)}: ${JSON.stringify([await reach('x/b'), await reach('x/c'), await reach('y/b')])}\n${agentLogs()}`);
+      });
+      expect(got).toEqual([true, false, false]);
+      await cleanup();
+    });
+
+    it("the seed's registry policy through kubectl: as printed (ports dropped) and as meant (TCP 5000, 5001)", async () => {
+      await apply('apiVersion: v1\nkind: Namespace\nmetadata: {name: scratch}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: kube-ingress, labels: {name: kube-ingress}}\n');
+      for (const ns of ['scratch', 'kube-ingress']) await waitFor(`the default ServiceAccount in ${ns}`, async () => (await kubectlResult(['get', 'serviceaccount', 'default', '-n', ns])).code === 0, 90_000, 500);
+      const seedPods: LabPod[] = [
+        { ns: 'scratch', name: 'registry', node: 'a', labels: { app: 'registry', tier: 'registry' } },
+        { ns: 'scratch', name: 'portus', node: 'b', labels: { app: 'portus', tier: 'registry' } },
+        { ns: 'scratch', name: 'other', node: 'b', labels: { app: 'portus', tier: 'web' } },
+        { ns: 'kube-ingress', name: 'ingress', node: 'b', labels: { app: 'nginx' } },
+      ];
+      await apply(seedPods.map((p) => podYaml(p, ctlDir)).join('---\n'));
+      for (const p of seedPods) {
+        ips.set(podId(p), await waitFor(`${podId(p)} Running`, async () => {
+          const j = JSON.parse(await kubectl(['get', 'pod', p.name, '-n', p.ns, '-o', 'json'])) as { status?: { phase?: string; podIP?: string } };
+          return j.status?.phase === 'Running' && j.status.podIP ? j.status.podIP : undefined;
+        }, 120_000, 500));
+        await waitFor(`${podId(p)}'s probe server`, () => existsSync(path.join(ctlDir, `${p.ns}.${p.name}.sock`)), 30_000, 250);
+      }
+      const pods = [...seedPods, PODS[0]!];
+      const admitted = (f: LabPod): boolean => f.ns === 'kube-ingress' || podId(f) === 'scratch/portus';
+      const refused = await kubectlResult(['apply', '-f', '-'], SEED_003_NETWORK_POLICY);
+      expect(refused.code).not.toBe(0);
+      await apply(SEED_003_NETWORK_POLICY, '--validate=false');
+      const ports = ['tcp/80', 'tcp/5000', 'tcp/5001'];
+      await expectMatrix('the seed policy as printed', (f, to) => podId(to) !== 'scratch/registry' || admitted(f), pods, ports);
+      const meant = SEED_003_NETWORK_POLICY.replace('apiVersion: extensions/v1beta1', 'apiVersion: networking.k8s.io/v1').replace('\n  ports:\n', '\n      ports:\n').replace(/\n {4}- protocol: TCP\n {6}port: (\d+)/g, '\n      - protocol: TCP\n        port: $1');
+      await apply(meant);
+      await expectMatrix('the seed policy as meant', (f, to, p) => podId(to) !== 'scratch/registry' || (admitted(f) && p !== 'tcp/80'), pods, ports);
+      await cleanup();
+    });
+
+    it('a connection open while a deny-all is added stays open (Kubernetes leaves it), new ones are refused; removed, new ones pass', async () => {
+      const xb = PODS[1]!;
+      expect((await control<{ ok: boolean }>(ctlDir, xb, { hold: [ips.get('x/a')!, 81] })).ok).toBe(true);
+      await apply(policy('deny-all', 'x', '  podSelector: {}\n  policyTypes: [Ingress]\n'));
+      await waitFor('new connections to x/a refused', async () => !(await control<{ results: boolean[] }>(ctlDir, xb, { probe: [[ips.get('x/a')!, 'tcp', 81]], timeoutMs: PROBE_MS })).results[0], 30_000, 300);
+      expect((await control<{ ok: boolean }>(ctlDir, xb, { held: true })).ok).toBe(true);
+      await cleanup();
+      await waitFor('new connections to x/a pass again', async () => (await control<{ results: boolean[] }>(ctlDir, xb, { probe: [[ips.get('x/a')!, 'tcp', 81]], timeoutMs: PROBE_MS })).results[0], 30_000, 300);
+      expect((await control<{ ok: boolean }>(ctlDir, xb, { held: true })).ok).toBe(true);
+    });
+
+    it('a policy the agent cannot program in full: an event on it, and what it closes stays closed', async () => {
+      const r = await apply(policy('bad', 'x', '  podSelector: {matchLabels: {pod: a}}\n  ingress: [{from: [{ipBlock: {cidr: 10.5.0.0/33}}]}]\n'));
+      expect(r).toMatch(/networkpolicy.networking.k8s.io\/bad (created|configured)/);
+      const ev = await waitFor('the PolicyNotProgrammed event', async () => {
+        const out = await kubectl(['get', 'events', '-n', 'x', '--field-selector', 'reason=PolicyNotProgrammed', '-o', 'jsonpath={range .items[*]}{.involvedObject.name} {.source.component} {.message}{"\\n"}{end}']);
+        return out.trim() ? out : undefined;
+      }, 30_000, 500);
+      expect(ev).toMatch(/^bad netpol-agent spec\.ingress\[0\]\.from\[0\]\.ipBlock: .*10\.5\.0\.0\/33/m);
+      await expectMatrix('the bad policy isolates x/a, allowing nothing', (_f, to) => podId(to) !== 'x/a');
+      await cleanup();
+    });
   });
 
-  it.skipIf(!full)("the seed's registry policy through kubectl: as printed (ports dropped) and as meant (TCP 5000, 5001)", async () => {
-    await apply('apiVersion: v1\nkind: Namespace\nmetadata: {name: scratch}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: kube-ingress, labels: {name: kube-ingress}}\n');
-    for (const ns of ['scratch', 'kube-ingress']) await waitFor(`the default ServiceAccount in ${ns}`, async () => (await kubectlResult(['get', 'serviceaccount', 'default', '-n', ns])).code === 0, 90_000, 500);
-    const seedPods: LabPod[] = [
-      { ns: 'scratch', name: 'registry', node: 'a', labels: { app: 'registry', tier: 'registry' } },
-      { ns: 'scratch', name: 'portus', node: 'b', labels: { app: 'portus', tier: 'registry' } },
-      { ns: 'scratch', name: 'other', node: 'b', labels: { app: 'portus', tier: 'web' } },
-      { ns: 'kube-ingress', name: 'ingress', node: 'b', labels: { app: 'nginx' } },
-    ];
-    await apply(seedPods.map((p) => podYaml(p, ctlDir)).join('---\n'));
-    for (const p of seedPods) {
-      ips.set(podId(p), await waitFor(`${podId(p)} Running`, async () => {
-        const j = JSON.parse(await kubectl(['get', 'pod', p.name, '-n', p.ns, '-o', 'json'])) as { status?: { phase?: string; podIP?: string } };
-        return j.status?.phase === 'Running' && j.status.podIP ? j.status.podIP : undefined;
-      }, 120_000, 500));
-      await waitFor(`${podId(p)}'s probe server`, () => existsSync(path.join(ctlDir, `${p.ns}.${p.name}.sock`)), 30_000, 250);
-    }
-    const pods = [...seedPods, PODS[0]!];
-    const admitted = (f: LabPod): boolean => f.ns === 'kube-ingress' || podId(f) === 'scratch/portus';
-    const refused = await kubectlResult(['apply', '-f', '-'], SEED_003_NETWORK_POLICY);
-    expect(refused.code).not.toBe(0);
-    await apply(SEED_003_NETWORK_POLICY, '--validate=false');
-    const ports = ['tcp/80', 'tcp/5000', 'tcp/5001'];
-    await expectMatrix('the seed policy as printed', (f, to) => podId(to) !== 'scratch/registry' || admitted(f), pods, ports);
-    const meant = SEED_003_NETWORK_POLICY.replace('apiVersion: extensions/v1beta1', 'apiVersion: networking.k8s.io/v1').replace('\n  ports:\n', '\n      ports:\n').replace(/\n {4}- protocol: TCP\n {6}port: (\d+)/g, '\n      - protocol: TCP\n        port: $1');
-    await apply(meant);
-    await expectMatrix('the seed policy as meant', (f, to, p) => podId(to) !== 'scratch/registry' || (admitted(f) && p !== 'tcp/80'), pods, ports);
-    await cleanup();
-  });
-
-  it.skipIf(!full)('a connection open while a deny-all is added stays open (Kubernetes leaves it), new ones are refused; removed, new ones pass', async () => {
-    const xb = PODS[1]!;
-    expect((await control<{ ok: boolean }>(ctlDir, xb, { hold: [ips.get('x/a')!, 81] })).ok).toBe(true);
-    await apply(policy('deny-all', 'x', '  podSelector: {}\n  policyTypes: [Ingress]\n'));
-    await waitFor('new connections to x/a refused', async () => !(await control<{ results: boolean[] }>(ctlDir, xb, { probe: [[ips.get('x/a')!, 'tcp', 81]], timeoutMs: PROBE_MS })).results[0], 30_000, 300);
-    expect((await control<{ ok: boolean }>(ctlDir, xb, { held: true })).ok).toBe(true);
-    await cleanup();
-    await waitFor('new connections to x/a pass again', async () => (await control<{ results: boolean[] }>(ctlDir, xb, { probe: [[ips.get('x/a')!, 'tcp', 81]], timeoutMs: PROBE_MS })).results[0], 30_000, 300);
-    expect((await control<{ ok: boolean }>(ctlDir, xb, { held: true })).ok).toBe(true);
-  });
-
-  it.skipIf(!full)('a policy the agent cannot program in full: an event on it, and what it closes stays closed', async () => {
-    const r = await apply(policy('bad', 'x', '  podSelector: {matchLabels: {pod: a}}\n  ingress: [{from: [{ipBlock: {cidr: 10.5.0.0/33}}]}]\n'));
-    expect(r).toMatch(/networkpolicy.networking.k8s.io\/bad (created|configured)/);
-    const ev = await waitFor('the PolicyNotProgrammed event', async () => {
-      const out = await kubectl(['get', 'events', '-n', 'x', '--field-selector', 'reason=PolicyNotProgrammed', '-o', 'jsonpath={range .items[*]}{.involvedObject.name} {.source.component} {.message}{"\\n"}{end}']);
-      return out.trim() ? out : undefined;
-    }, 30_000, 500);
-    expect(ev).toMatch(/^bad netpol-agent spec\.ingress\[0\]\.from\[0\]\.ipBlock: .*10\.5\.0\.0\/33/m);
-    await expectMatrix('the bad policy isolates x/a, allowing nothing', (_f, to) => podId(to) !== 'x/a');
-    await cleanup();
-  });
+  for (const backend of BACKENDS.slice(1)) {
+    describe(`over ${backend}: flanneld restarted on it, the same pods`, () => {
+      beforeAll(() => switchTo(backend), 90_000);
+      matrixCases(backend);
+    });
+  }
 });
-
-suite('vxlan', true);
-suite('host-gw', false);
