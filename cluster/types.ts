@@ -72,6 +72,7 @@ export interface Volume {
 export interface PodSpec {
   nodeName?: string;
   containers: Container[];
+  initContainers?: Container[];
   volumes?: Volume[];
   restartPolicy?: 'Always' | 'OnFailure' | 'Never';
   terminationGracePeriodSeconds?: number;
@@ -115,6 +116,7 @@ export interface PodStatus {
   podIPs?: { ip: string }[];
   startTime?: string;
   containerStatuses?: ContainerStatus[];
+  initContainerStatuses?: ContainerStatus[];
   [k: string]: unknown;
 }
 

@@ -1,6 +1,8 @@
 // What one sync of a pod must do, from its spec and what Docker holds (kuberuntime's
-// computePodActions). Pure: the sync applies the result, and unit tests check the rules.
+// computePodActions). Pure: the sync applies the result, and unit tests check the rules. While the
+// pod's init containers have not all completed, only the next of them is started (init-containers.ts).
 import type { Container, Pod } from '../cluster/index.js';
+import { initContainersOf, nextInitContainer } from './init-containers.js';
 import { type ContainerRecord, type RuntimePod, latestContainer } from './runtime.js';
 import { containerHash, restartPolicyOf } from './spec.js';
 
@@ -20,6 +22,10 @@ export interface PodActions {
   readonly sandboxId: string | undefined;
   /** Spec containers to start, in spec order. */
   readonly start: readonly string[];
+  /** The init container to start (then no app container starts in this sync). */
+  readonly startInit?: string;
+  /** Init containers of earlier sandboxes to remove before a new sandbox runs them all again. */
+  readonly purgeInit?: readonly string[];
   readonly kill: readonly KillAction[];
 }
 
@@ -52,8 +58,23 @@ export function computePodActions(pod: Pod, rt: RuntimePod, livenessFailed: (con
     }
     const start = pod.spec.containers.filter((c) => !(restartPolicyOf(pod) === 'OnFailure' && succeeded(rt, c))).map((c) => c.name);
     if (start.length === 0) return { killPod: hasRunningSomething, createSandbox: false, attempt, sandboxId: undefined, start: [], kill: [] };
+    const inits = initContainersOf(pod);
+    if (inits.length > 0) {
+      const initNames = new Set(inits.map((c) => c.name));
+      const purgeInit = rt.containers.filter((c) => initNames.has(c.name)).map((c) => c.id);
+      return { killPod: hasRunningSomething, createSandbox: true, attempt, sandboxId: undefined, start: [], startInit: inits[0]!.name, purgeInit, kill: [] };
+    }
     return { killPod: hasRunningSomething, createSandbox: true, attempt, sandboxId: undefined, start, kill: [] };
   }
+
+  // Running containers that the spec no longer has.
+  const names = new Set([...pod.spec.containers, ...initContainersOf(pod)].map((c) => c.name));
+  const strays: KillAction[] = rt.containers.filter((c) => c.running && !names.has(c.name)).map((c) => ({ id: c.id, name: c.name, reason: 'container is not in the pod spec' }));
+
+  const init = nextInitContainer(pod, rt);
+  if (init.kind === 'failed') return { killPod: true, createSandbox: false, attempt: sandbox.attempt, sandboxId: sandbox.id, start: [], kill: strays };
+  if (init.kind === 'start') return { killPod: false, createSandbox: false, attempt: sandbox.attempt, sandboxId: sandbox.id, start: [], startInit: init.name, kill: strays };
+  if (init.kind === 'running') return { killPod: false, createSandbox: false, attempt: sandbox.attempt, sandboxId: sandbox.id, start: [], kill: strays };
 
   const start: string[] = [];
   const kill: KillAction[] = [];
@@ -79,9 +100,7 @@ export function computePodActions(pod: Pod, rt: RuntimePod, livenessFailed: (con
     if (restart) start.push(c.name);
     kill.push({ id: last.id, name: c.name, reason });
   }
-  // Running containers that the spec no longer has.
-  const names = new Set(pod.spec.containers.map((c) => c.name));
-  for (const c of rt.containers) if (c.running && !names.has(c.name)) kill.push({ id: c.id, name: c.name, reason: 'container is not in the pod spec' });
+  kill.push(...strays);
   if (keep === 0 && start.length === 0) return { killPod: true, createSandbox: false, attempt: sandbox.attempt, sandboxId: sandbox.id, start: [], kill };
   return { killPod: false, createSandbox: false, attempt: sandbox.attempt, sandboxId: sandbox.id, start, kill };
 }

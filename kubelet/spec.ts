@@ -138,6 +138,17 @@ export function validatePod(raw: unknown): Pod {
 
   if (!Array.isArray(spec.containers) || spec.containers.length === 0) fail('spec.containers', spec.containers, 'at least one container is required');
   const names = new Set<string>();
+  if (spec.initContainers !== undefined && spec.initContainers !== null) {
+    if (!Array.isArray(spec.initContainers)) fail('spec.initContainers', spec.initContainers, 'must be a list');
+    spec.initContainers.forEach((c: unknown, i: number) => {
+      const p = `spec.initContainers[${i}]`;
+      validateContainer(c, p, names, volumes);
+      const ic = c as Json;
+      // Sidecars (restartable init containers) run beside the app containers: this kubelet does not run them yet.
+      if (ic.restartPolicy !== undefined) fail(`${p}.restartPolicy`, ic.restartPolicy, 'sidecar containers (restartPolicy on an init container) are not supported by this kubelet');
+      for (const k of ['lifecycle', 'livenessProbe', 'readinessProbe', 'startupProbe']) if (ic[k] !== undefined) fail(`${p}.${k}`, undefined, 'may not be set for init containers without restartPolicy=Always');
+    });
+  }
   spec.containers.forEach((c: unknown, i: number) => validateContainer(c, `spec.containers[${i}]`, names, volumes));
   return raw as unknown as Pod;
 }

@@ -1,11 +1,13 @@
 // The pod status the kubelet writes back: phase, podIP/hostIP, conditions (Ready from readiness
-// probes) and one containerStatus per spec container with its restart count, state and reasons.
+// probes, Initialized from the init containers) and one containerStatus per spec container (and one
+// initContainerStatus per init container) with its restart count, state and reasons.
 // Pure: computed from the spec, what Docker holds, probe results and the reasons recorded by the last
 // sync; times of unchanged conditions are carried over from the previous status, so a status that did
 // not change compares equal and is not rewritten.
-import type { ContainerState, ContainerStatus, Pod, PodCondition, PodStatus } from '../cluster/index.js';
+import type { Container, ContainerState, ContainerStatus, Pod, PodCondition, PodStatus } from '../cluster/index.js';
 import { shouldRestart } from './actions.js';
-import { type RuntimePod, latestContainer } from './runtime.js';
+import { inCurrentSandbox, initContainersOf, initCounts, initializedCondition } from './init-containers.js';
+import type { ContainerRecord, RuntimePod } from './runtime.js';
 import { restartPolicyOf } from './spec.js';
 
 export interface Waiting {
@@ -29,7 +31,7 @@ export interface StatusInput {
 export const rfc3339 = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 const secs = (t: string | undefined): string | undefined => (t === undefined ? undefined : rfc3339(Date.parse(t)));
 
-function terminated(c: NonNullable<ReturnType<typeof latestContainer>>): ContainerState {
+function terminated(c: ContainerRecord): ContainerState {
   return {
     terminated: {
       exitCode: c.exitCode,
@@ -43,43 +45,56 @@ function terminated(c: NonNullable<ReturnType<typeof latestContainer>>): Contain
 }
 
 export function containerStatuses(i: StatusInput): ContainerStatus[] {
-  return i.pod.spec.containers.map((c) => {
-    const all = (i.rt?.containers ?? []).filter((x) => x.name === c.name);
-    const last = all[0];
-    const w = i.waiting.get(c.name);
-    const base = { name: c.name, image: c.image, restartCount: last?.restartCount ?? 0 };
-    if (!last) return { ...base, ready: false, started: false, state: { waiting: { reason: w?.reason ?? 'ContainerCreating', ...(w?.message && { message: w.message }) } } };
-    const ids = { imageID: last.imageId ? `docker-pullable://${last.image}@${last.imageId}` : '', containerID: `docker://${last.id}` };
-    const prevTerminated = all.find((x, k) => k > 0 && !x.running && x.state !== 'created');
-    if (last.running) {
-      const ready = i.ready(last.id, c.name) ?? true;
-      return {
-        ...base,
-        ...ids,
-        ready,
-        started: true,
-        state: { running: { startedAt: secs(last.startedAt) ?? i.now } },
-        ...(prevTerminated && { lastState: terminated(prevTerminated) }),
-      };
-    }
-    // Not running: waiting to be restarted (with the reason the sync recorded), or terminated for good.
-    if (w || (last.state === 'created' && shouldRestart(i.pod, last))) {
-      const stopped = last.state === 'created' ? prevTerminated : last;
-      return {
-        ...base,
-        ...ids,
-        ready: false,
-        started: false,
-        state: { waiting: { reason: w?.reason ?? 'ContainerCreating', ...(w?.message && { message: w.message }) } },
-        ...(stopped && { lastState: terminated(stopped) }),
-      };
-    }
-    return { ...base, ...ids, ready: false, started: false, state: terminated(last), ...(prevTerminated && { lastState: terminated(prevTerminated) }) };
-  });
+  // Kubernetes shows every app container of a pod with init containers as PodInitializing until it exists.
+  const initial = initContainersOf(i.pod).length > 0 ? 'PodInitializing' : 'ContainerCreating';
+  return i.pod.spec.containers.map((c) => statusOf(i, c, (i.rt?.containers ?? []).filter((x) => x.name === c.name), initial, false));
 }
 
-/** Kubernetes' getPhase: Pending until every container has started; terminal only when nothing will restart. */
-export function podPhase(pod: Pod, statuses: readonly ContainerStatus[]): NonNullable<PodStatus['phase']> {
+/** The init containers' statuses, from their instances in the current sandbox (a new sandbox runs them again). */
+export function initContainerStatuses(i: StatusInput): ContainerStatus[] {
+  return initContainersOf(i.pod).map((c) => statusOf(i, c, inCurrentSandbox(i.rt, c.name), 'PodInitializing', true));
+}
+
+function statusOf(i: StatusInput, c: Container, all: readonly ContainerRecord[], initial: string, init: boolean): ContainerStatus {
+  const last = all[0];
+  const w = i.waiting.get(c.name);
+  const base = { name: c.name, image: c.image, restartCount: last?.restartCount ?? 0 };
+  if (!last) return { ...base, ready: false, started: false, state: { waiting: { reason: w?.reason ?? initial, ...(w?.message && { message: w.message }) } } };
+  const ids = { imageID: last.imageId ? `docker-pullable://${last.image}@${last.imageId}` : '', containerID: `docker://${last.id}` };
+  const prevTerminated = all.find((x, k) => k > 0 && !x.running && x.state !== 'created');
+  if (last.running) {
+    // An init container is ready once it has completed, never while it runs.
+    const ready = init ? false : (i.ready(last.id, c.name) ?? true);
+    return {
+      ...base,
+      ...ids,
+      ready,
+      started: true,
+      state: { running: { startedAt: secs(last.startedAt) ?? i.now } },
+      ...(prevTerminated && { lastState: terminated(prevTerminated) }),
+    };
+  }
+  // Not running: waiting to be restarted (with the reason the sync recorded), or terminated for good.
+  if (w || (last.state === 'created' && shouldRestart(i.pod, last))) {
+    const stopped = last.state === 'created' ? prevTerminated : last;
+    return {
+      ...base,
+      ...ids,
+      ready: false,
+      started: false,
+      state: { waiting: { reason: w?.reason ?? initial, ...(w?.message && { message: w.message }) } },
+      ...(stopped && { lastState: terminated(stopped) }),
+    };
+  }
+  return { ...base, ...ids, ready: init && last.exitCode === 0, started: false, state: terminated(last), ...(prevTerminated && { lastState: terminated(prevTerminated) }) };
+}
+
+/**
+ * Kubernetes' getPhase: Pending until initialization is done and every container has started; Failed
+ * once an init container failed under restartPolicy Never; terminal only when nothing will restart.
+ */
+export function podPhase(pod: Pod, statuses: readonly ContainerStatus[], inits: readonly ContainerStatus[] = []): NonNullable<PodStatus['phase']> {
+  const init = initCounts(pod, inits);
   let waiting = 0;
   let running = 0;
   let stopped = 0;
@@ -94,7 +109,8 @@ export function podPhase(pod: Pod, statuses: readonly ContainerStatus[]): NonNul
       else waiting++;
     }
   }
-  if (waiting > 0) return 'Pending';
+  if (init.failed > 0 && restartPolicyOf(pod) === 'Never') return 'Failed';
+  if (init.pending > 0 || waiting > 0) return 'Pending';
   if (running > 0) return 'Running';
   if (stopped > 0) {
     const policy = restartPolicyOf(pod);
@@ -114,7 +130,8 @@ function condition(prev: PodStatus | undefined, now: string, c: Omit<PodConditio
 
 export function computePodStatus(i: StatusInput): PodStatus {
   const statuses = containerStatuses(i);
-  const phase = podPhase(i.pod, statuses);
+  const inits = initContainerStatuses(i);
+  const phase = podPhase(i.pod, statuses, inits);
   const sandbox = i.rt?.sandboxes[0];
   const podIP = sandbox?.running ? (sandbox.ip ?? sandbox.ip6) : undefined;
   // Dual stack (docker --ipv6): the v4 address first, as podIP, then the v6 one.
@@ -124,7 +141,7 @@ export function computePodStatus(i: StatusInput): PodStatus {
   const ready = unready.length === 0 && !terminal;
   const notReady = terminal ? { reason: 'PodCompleted' } : { reason: 'ContainersNotReady', message: `containers with unready status: [${unready.join(' ')}]` };
   const conditions = [
-    condition(i.prev, i.now, { type: 'Initialized', status: 'True' }),
+    condition(i.prev, i.now, initializedCondition(i.pod, phase, inits, statuses)),
     condition(i.prev, i.now, ready ? { type: 'Ready', status: 'True' } : { type: 'Ready', status: 'False', ...notReady }),
     condition(i.prev, i.now, ready ? { type: 'ContainersReady', status: 'True' } : { type: 'ContainersReady', status: 'False', ...notReady }),
     condition(i.prev, i.now, { type: 'PodScheduled', status: 'True' }),
@@ -135,6 +152,7 @@ export function computePodStatus(i: StatusInput): PodStatus {
     ...(i.hostIP && { hostIP: i.hostIP }),
     ...(podIP && { podIP, podIPs }),
     startTime: i.prev?.startTime ?? i.now,
+    ...(inits.length > 0 && { initContainerStatuses: inits }),
     containerStatuses: statuses,
   };
 }

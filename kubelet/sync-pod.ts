@@ -16,6 +16,7 @@ import { type Logger, errorMessage, isObject } from '../common/index.js';
 import { computePodActions } from './actions.js';
 import { type BackoffPolicy, CrashLoopBackoff, backoffKey } from './backoff.js';
 import { type Desired, type DesiredPods, mirrorHashOf } from './desired.js';
+import { inCurrentSandbox, initContainersOf } from './init-containers.js';
 import { ContainerConfigError, resolveContainerEnv, secretData } from './env.js';
 import type { Pleg } from './pleg.js';
 import type { PodSyncer, SyncResult } from './pod-workers.js';
@@ -107,6 +108,10 @@ export class PodSync implements PodSyncer {
         for (const s of rt.sandboxes.filter((x) => x.running)) await this.runtime.stopContainer(s.id, 2);
         changed = true;
       }
+      // A new sandbox runs every init container again: the old instances go first (kuberuntime's purge).
+      for (const id of actions.createSandbox ? (actions.purgeInit ?? []) : []) {
+        await this.runtime.removeContainer(id).catch((e: unknown) => log.debug({ containerId: id, err: errorMessage(e) }, 'cannot remove an old init container'));
+      }
       if (signal.aborted) return {};
 
       let sandboxId = actions.sandboxId;
@@ -121,14 +126,19 @@ export class PodSync implements PodSyncer {
         } catch (e) {
           log.warn({ err: errorMessage(e) }, 'cannot create the pod sandbox');
           this.event(pod, undefined, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${errorMessage(e)}`);
-          for (const c of pod.spec.containers) waiting.set(c.name, { reason: 'ContainerCreating', message: `failed to create pod sandbox: ${errorMessage(e)}` });
+          const initial = initContainersOf(pod).length > 0 ? 'PodInitializing' : 'ContainerCreating';
+          for (const c of [...initContainersOf(pod), ...pod.spec.containers]) waiting.set(c.name, { reason: initial, message: `failed to create pod sandbox: ${errorMessage(e)}` });
           later(this.o.backoff.baseMs);
         }
       }
 
       // File volumes (tokens, config maps) are rewritten on every sync, not only when a container starts.
       const fileVolumes = hasFileVolumes(pod);
-      if (sandboxId && (actions.start.length || fileVolumes) && !signal.aborted) {
+      const toStart = [
+        ...(actions.startInit !== undefined ? [{ c: initContainersOf(pod).find((x) => x.name === actions.startInit)!, init: true }] : []),
+        ...actions.start.map((name) => ({ c: pod.spec.containers.find((x) => x.name === name)!, init: false })),
+      ];
+      if (sandboxId && (toStart.length || fileVolumes) && !signal.aborted) {
         let volumes = new Map<string, string>();
         let volumeError: unknown;
         let dnsBinds: string[] = [];
@@ -137,16 +147,18 @@ export class PodSync implements PodSyncer {
           dnsBinds = await this.writeResolvConf(pod, log);
         } catch (e) {
           volumeError = e;
-          if (!actions.start.length) log.warn({ err: errorMessage(e) }, 'cannot update the pod volumes');
+          if (!toStart.length) log.warn({ err: errorMessage(e) }, 'cannot update the pod volumes');
         }
         if (fileVolumes) {
           const due = this.o.tokens?.nextRefreshIn(uid);
           later(Math.min(this.o.syncFrequencyMs, due ?? this.o.syncFrequencyMs));
         }
-        for (const name of actions.start) {
+        for (const { c, init } of toStart) {
           if (signal.aborted) break;
-          const c = pod.spec.containers.find((x) => x.name === name)!;
-          const last = latestContainer(rt, name);
+          const name = c.name;
+          const event = (type: EventType, reason: string, message: string): void => this.event(pod, name, type, reason, message, init);
+          // An init container's instances in older sandboxes do not count (they were purged, or are on their way out).
+          const last = init ? inCurrentSandbox(rt, name)[0] : latestContainer(rt, name);
           // Back-off counts from when the last instance finished (or was killed just now).
           const finished = killedAt.get(name) ?? (last && !last.running && last.finishedAt ? Date.parse(last.finishedAt) : undefined);
           if (finished !== undefined) {
@@ -154,26 +166,26 @@ export class PodSync implements PodSyncer {
             if (left > 0) {
               const delay = this.crashLoop.current(backoffKey(uid, name)) ?? left;
               waiting.set(name, { reason: 'CrashLoopBackOff', message: `back-off ${Math.round(delay / 1000)}s restarting failed container=${name} pod=${pod.metadata.name}_${namespaceOf(pod)}(${uid})` });
-              this.event(pod, name, 'Warning', 'BackOff', `Back-off restarting failed container ${name} in pod ${pod.metadata.name}_${namespaceOf(pod)}(${uid})`);
+              event('Warning', 'BackOff', `Back-off restarting failed container ${name} in pod ${pod.metadata.name}_${namespaceOf(pod)}(${uid})`);
               later(left);
               continue;
             }
           }
           if (volumeError !== undefined) {
             waiting.set(name, { reason: 'CreateContainerConfigError', message: errorMessage(volumeError) });
-            this.event(pod, name, 'Warning', 'Failed', `Error: ${errorMessage(volumeError)}`);
+            event('Warning', 'Failed', `Error: ${errorMessage(volumeError)}`);
             later(this.o.backoff.baseMs);
             continue;
           }
           const missing = await this.imageMissing(c.image, c.imagePullPolicy);
           if (missing) {
             waiting.set(name, missing);
-            this.event(pod, name, 'Warning', missing.reason, missing.message ?? missing.reason);
-            this.event(pod, name, 'Warning', 'Failed', `Error: ${missing.reason}`);
+            event('Warning', missing.reason, missing.message ?? missing.reason);
+            event('Warning', 'Failed', `Error: ${missing.reason}`);
             later(Math.min(this.o.syncFrequencyMs, this.o.backoff.baseMs));
             continue;
           }
-          this.event(pod, name, 'Normal', 'Pulled', `Container image "${c.image}" already present on machine`);
+          event('Normal', 'Pulled', `Container image "${c.image}" already present on machine`);
           try {
             const resolved = await resolveContainerEnv(pod, c, {
               secret: (ns, n) => this.readData(keys.secret(ns, n), parseSecretObject, (s) => secretData(s)),
@@ -185,17 +197,17 @@ export class PodSync implements PodSyncer {
             const binds = [...bindsFor(c, volumes), ...dnsBinds];
             const restartCount = last ? last.restartCount + 1 : 0;
             const id = await this.runtime.startContainer(pod, c, sandboxId, restartCount, containerHash(c), { ...resolved, binds });
-            log.info({ container: name, containerId: id.slice(0, 12), restartCount }, 'container started');
-            this.event(pod, name, 'Normal', 'Created', `Created container ${name}`);
-            this.event(pod, name, 'Normal', 'Started', `Started container ${name}`);
+            log.info({ container: name, containerId: id.slice(0, 12), restartCount, ...(init && { init }) }, init ? 'init container started' : 'container started');
+            event('Normal', 'Created', `Created container ${name}`);
+            event('Normal', 'Started', `Started container ${name}`);
           } catch (e) {
             if (e instanceof ContainerConfigError || e instanceof VolumeError) {
               waiting.set(name, { reason: 'CreateContainerConfigError', message: e.message });
-              this.event(pod, name, 'Warning', 'Failed', `Error: ${e.message}`);
+              event('Warning', 'Failed', `Error: ${e.message}`);
               log.warn({ container: name, err: e.message }, 'cannot configure container');
             } else if (e instanceof StartContainerError) {
               waiting.set(name, { reason: 'RunContainerError', message: e.detail });
-              this.event(pod, name, 'Warning', 'Failed', `Error: ${e.detail}`);
+              event('Warning', 'Failed', `Error: ${e.detail}`);
               log.warn({ container: name, err: e.detail }, 'container did not start');
             } else {
               throw e;
@@ -219,10 +231,11 @@ export class PodSync implements PodSyncer {
   }
 
   /** An event on the pod (or one of its containers), posted beside the sync, never awaited by it. */
-  private event(pod: Pod, container: string | undefined, type: EventType, reason: string, message: string): void {
+  private event(pod: Pod, container: string | undefined, type: EventType, reason: string, message: string, init = false): void {
     const rec = this.o.events;
     if (!rec) return;
-    void rec.event(involvedOf('v1', 'Pod', pod as unknown as Record<string, unknown>, container === undefined ? undefined : `spec.containers{${container}}`), type, reason, message);
+    const fieldPath = container === undefined ? undefined : `spec.${init ? 'initContainers' : 'containers'}{${container}}`;
+    void rec.event(involvedOf('v1', 'Pod', pod as unknown as Record<string, unknown>, fieldPath), type, reason, message);
   }
 
   /** The data of the pod's file volumes: config maps and secrets from the store, tokens through the token cache. */

@@ -208,6 +208,18 @@ function validateContainers(
       if (!str(vm, 'mountPath')) errs.push(required(`${vp}.mountPath`));
     });
     validateResources(c, p, errs);
+    // An init container without restartPolicy Always (a sidecar) runs to completion: no probes, no hooks.
+    const rcp = c.restartPolicy;
+    const sidecar = key === 'initContainers' && rcp === 'Always';
+    if (rcp !== undefined && rcp !== null) {
+      if (key === 'containers') errs.push(forbidden(`${p}.restartPolicy`, 'may not be set for non-init containers'));
+      else if (rcp !== 'Always') errs.push(notSupported(`${p}.restartPolicy`, rcp, ['Always']));
+    }
+    if (key === 'initContainers' && !sidecar) {
+      for (const f of ['lifecycle', 'livenessProbe', 'readinessProbe', 'startupProbe']) {
+        if (c[f] !== undefined && c[f] !== null) errs.push(forbidden(`${p}.${f}`, 'may not be set for init containers without restartPolicy=Always'));
+      }
+    }
     validateProbe(c.livenessProbe, `${p}.livenessProbe`, errs);
     validateProbe(c.readinessProbe, `${p}.readinessProbe`, errs);
     validateProbe(c.startupProbe, `${p}.startupProbe`, errs);
