@@ -5,6 +5,11 @@
 // a mount namespace of the node's own (node-root.ts: the manifest's hostPaths /run/flannel, /etc/cni/net.d,
 // /opt/cni/bin, /opt/flannel-ts, /run/xtables.lock are the node's, never the machine's) and kube-proxy (the
 // host-network pods reach the API in-cluster through the `kubernetes` Service).
+// Checked: the daemon pods land on the NotReady, tainted nodes (the manifest's toleration and the DaemonSet
+// controller's), run their init containers (the CNI plugin and conflist into the node's directories) and
+// flanneld with the service account's in-cluster config and the downward API's POD_NAME/POD_NAMESPACE;
+// subnet.env is the Node's podCIDR, the Nodes get flannel's annotations, NetworkUnavailable=False and Ready;
+// a daemon pod deleted is recreated, and the new flanneld rebuilds the VXLAN device deleted meanwhile.
 //
 // This kubelet puts pods on Docker's bridge, not through CNI: docker0 is the node's podCIDR (dockerd
 // --bip, the flannel MTU, no Docker masquerade), the same subnet flanneld takes from the Node, so ordinary
@@ -32,6 +37,7 @@ const MANIFEST = path.join(REPO, 'manifests', 'kube-flannel.yml');
 const SECURE = 6443;
 const NETWORK = '10.244.0.0/16';
 const P = 'flannel.alpha.coreos.com';
+const NOT_READY = 'node.kubernetes.io/not-ready';
 /** The top directories of the manifest's hostPath volumes, each an overlay in a node's mount namespace. */
 const TOPS = ['/run', '/etc', '/opt'];
 
@@ -153,6 +159,16 @@ describe.skipIf(!existsSync(KUBECTL))('kube-flannel.yml: flanneld as a DaemonSet
   }, 120_000);
 
   it('kubectl apply -f manifests/kube-flannel.yml: a kube-flannel pod Running and Ready on each node, on the node network, its init containers done', async () => {
+    // Before flannel the nodes are NotReady (no subnet.env) and tainted not-ready:NoSchedule, which the
+    // manifest's toleration lets the daemon pods through (no NoExecute taint: with every node of the zone
+    // NotReady, a full disruption, the node lifecycle controller adds none, as Kubernetes').
+    for (const h of lab.hosts) {
+      const n = await waitFor(`${h.name} tainted not-ready`, async () => {
+        const n = await getNode(h.name);
+        return (n.spec.taints ?? []).some((t) => t.key === NOT_READY && t.effect === 'NoSchedule') ? n : undefined;
+      }, 60_000, 500);
+      expect(n.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('False');
+    }
     const out = await kubectl(['apply', '-f', MANIFEST]);
     for (const o of ['namespace/kube-flannel', 'serviceaccount/flannel', 'clusterrole.rbac.authorization.k8s.io/flannel', 'clusterrolebinding.rbac.authorization.k8s.io/flannel', 'configmap/kube-flannel-cfg', 'daemonset.apps/kube-flannel-ds']) {
       expect(out).toContain(`${o} created`);
@@ -211,6 +227,7 @@ describe.skipIf(!existsSync(KUBECTL))('kube-flannel.yml: flanneld as a DaemonSet
         const n = await getNode(h.name);
         return n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? n : undefined;
       }, 60_000, 500);
+      expect(await waitFor(`${h.name} without the not-ready taints`, async () => ((await getNode(h.name)).spec.taints ?? []).every((t) => t.key !== NOT_READY) || undefined, 60_000, 500)).toBe(true);
       const a = n.metadata.annotations ?? {};
       expect(a[`${P}/kube-subnet-manager`]).toBe('true');
       expect(a[`${P}/backend-type`]).toBe('vxlan');
