@@ -57,6 +57,8 @@ function killingMessage(container: string, reason: string): string {
   return `Stopping container ${container}`;
 }
 
+// The pod of a termination may be a stand-in from Docker's labels, without a spec.
+const isInit = (pod: Pod, name: string): boolean => ((pod.spec as Pod['spec'] | undefined)?.initContainers ?? []).some((c) => c.name === name);
 const emptyRuntime = (pod: Pod): RuntimePod => ({ uid: pod.metadata.uid!, name: pod.metadata.name, namespace: namespaceOf(pod), graceSec: graceOf(pod), sandboxes: [], containers: [] });
 
 export class PodSync implements PodSyncer {
@@ -98,7 +100,7 @@ export class PodSync implements PodSyncer {
       if (kills.length) {
         await Promise.all(kills.map(async (k) => {
           log.info({ container: k.name, containerId: k.id.slice(0, 12), reason: k.reason }, 'killing container');
-          this.event(pod, k.name, 'Normal', 'Killing', killingMessage(k.name, k.reason));
+          this.event(pod, k.name, 'Normal', 'Killing', killingMessage(k.name, k.reason), isInit(pod, k.name));
           await this.runtime.stopContainer(k.id, graceOf(pod));
           killedAt.set(k.name, Date.now());
         }));
@@ -341,7 +343,7 @@ export class PodSync implements PodSyncer {
     const running = rt.containers.filter((c) => c.running);
     if (running.length) this.log.info({ uid, pod: `${rt.namespace}/${rt.name}`, grace, containers: running.map((c) => c.name) }, 'stopping pod');
     const involved = pod ?? ({ metadata: { name: rt.name, namespace: rt.namespace, uid } } as unknown as Pod);
-    for (const c of running) this.event(involved, c.name, 'Normal', 'Killing', `Stopping container ${c.name}`);
+    for (const c of running) this.event(involved, c.name, 'Normal', 'Killing', `Stopping container ${c.name}`, isInit(involved, c.name));
     await Promise.all(running.map((c) => this.runtime.stopContainer(c.id, grace)));
     await Promise.all(rt.sandboxes.filter((s) => s.running).map((s) => this.runtime.stopContainer(s.id, 2)));
   }
