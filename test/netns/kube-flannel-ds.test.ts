@@ -180,6 +180,9 @@ describe.skipIf(!existsSync(KUBECTL))('kube-flannel.yml: flanneld as a DaemonSet
     // kubectl 1.33 sees the rollout done.
     expect(await kubectl(['rollout', 'status', '-n', 'kube-flannel', 'daemonset/kube-flannel-ds', '--timeout=60s'], undefined, KUBECTL_133)).toContain('successfully rolled out');
     expect(pods.map((p) => p.spec.nodeName).sort()).toEqual(['a', 'b']);
+    // Applied again, by the other kubectl: nothing changes, no daemon pod is replaced.
+    const again = await kubectl(['apply', '-f', MANIFEST], undefined, KUBECTL_133);
+    for (const o of ['namespace/kube-flannel', 'configmap/kube-flannel-cfg', 'daemonset.apps/kube-flannel-ds']) expect(again).toContain(`${o} unchanged`);
     for (const p of pods) {
       const h = lab.host(p.spec.nodeName!);
       expect(p.spec.hostNetwork).toBe(true);
@@ -191,6 +194,7 @@ describe.skipIf(!existsSync(KUBECTL))('kube-flannel.yml: flanneld as a DaemonSet
     const hc = JSON.parse(await docker.get('a')!.docker(['inspect', '--format', '{{json .HostConfig}}', id!])) as { Privileged: boolean; CapAdd: string[] | null };
     expect(hc.Privileged).toBe(false);
     expect([...(hc.CapAdd ?? [])].sort()).toEqual(['CAP_NET_ADMIN', 'CAP_NET_RAW']);
+    expect((await flannelPods()).map((p) => p.metadata.uid).sort()).toEqual(pods.map((p) => p.metadata.uid).sort());
     const logs = await flannelLogs('a');
     expect(logs).toContain('using the Kubernetes subnet manager');
     expect(logs).toContain('"server":"https://10.254.0.1:443"');
