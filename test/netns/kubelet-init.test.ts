@@ -2,9 +2,9 @@
 // flanneld, dockerd and a kubelet on the API (its node's identity), the kube-apiserver in the same
 // namespace, kubectl there too. Two init containers that each wait for a file the test writes (so every
 // step is observed, not raced) append to an emptyDir that the app container reads: the order and the
-// sharing are proved by its content, `kubectl get pods` shows Init:0/2, Init:1/2, then Running; a kubelet
-// restart mid-way and after does not run a completed init container again; a new sandbox runs them all
-// again. A failing init container gives Init:CrashLoopBackOff (Always) or Init:Error and Failed (Never),
+// sharing are proved by its content, `kubectl get pods` shows Init:0/2, Init:1/2, then Running; an init
+// container that completes while the kubelet is down, and kubelet restarts mid-way and after, run no
+// completed init container again; a new sandbox runs them all again. A failing init container gives Init:CrashLoopBackOff (Always) or Init:Error and Failed (Never),
 // and its app container is never created.
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -150,8 +150,14 @@ describe.skipIf(KUBECTLS.length === 0)('kubelet: init containers, through kubect
     expect(cond(p.status, 'Initialized')).toMatchObject({ status: 'False', reason: 'ContainersNotInitialized', message: 'containers with incomplete status: [i1 i2]' });
     for (const kc of KUBECTLS) expect(await row(kc.bin, 'init2')).toMatchObject({ ready: '0/1', status: 'Init:0/2', restarts: '0' });
 
+    // i1 completes while the kubelet is down (its events are missed): the new kubelet reads that from Docker and starts i2.
+    const node = k.node('a');
+    await node.kubelet.stop(10_000);
     await writeFile(path.join(ctl, 'go1'), '');
+    await waitFor('i1 exited in Docker', async () => (await k.containers('a', 'init2', 'i1')).map((c) => c.state).join() === 'exited', 15_000, 200);
+    node.kubelet = k.startKubelet(node);
     await shows('init2', 'Init:1/2');
+    expect(await runs('runs')).toEqual(['i1', 'i2']);
     p = await get('init2');
     expect(initStatus(p.status, 'i1')).toMatchObject({ ready: true, state: { terminated: { exitCode: 0, reason: 'Completed' } } });
     expect(cond(p.status, 'Initialized')).toMatchObject({ status: 'False', message: 'containers with incomplete status: [i2]' });
