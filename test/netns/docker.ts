@@ -103,7 +103,10 @@ export interface DockerdOptions {
   readonly timeoutMs?: number;
   /** Distinguishes the log files of a restart. */
   readonly tag?: string;
-  /** containerd's and dockerd's argv wrapped, e.g. into a mount namespace of the node's own; it must exec (same PID). */
+  /**
+   * containerd's and dockerd's argv wrapped, e.g. into a mount namespace of the node's own; it must exec
+   * (same PID), and put both in the same one (runc, under containerd, opens dockerd's mounts: node-root.ts).
+   */
   readonly wrap?: (argv: readonly string[]) => string[];
   readonly log?: Logger;
 }
