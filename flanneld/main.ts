@@ -2,8 +2,21 @@
 // flanneld: wiring only. Flags → real etcd, netlink and backends → the daemon; SIGTERM/SIGINT abort it.
 import { compileCache } from './compile-cache.js'; // first: it speeds up loading what follows
 import { Command } from 'commander';
-import type { Etcd3 } from 'etcd3';
-import { createLogger, type Logger, errorMessage, EtcdGateway, etcdClientFromFlags, etcdOptionsFromFlags, readEtcdV2Key } from '../common/index.js';
+import type { Etcd3, IKeyValue } from 'etcd3';
+import {
+  createLogger,
+  type Logger,
+  errorMessage,
+  EtcdGateway,
+  etcdClientFromFlags,
+  etcdOptionsFromFlags,
+  type KvPair,
+  NoGatewayError,
+  type PrefixWatchBatch,
+  readEtcdV2Key,
+  watchPrefix,
+  watchPrefixViaGateway,
+} from '../common/index.js';
 import { EtcdRegistry, fallbackKv, grpcKv, type MissingConfig, type V2KeyReader, writeFileAtomic } from '../ipam/index.js';
 import { systemIptables } from '../iptables/index.js';
 import { openNetlink } from '../netlink/index.js';
@@ -22,24 +35,40 @@ function v2ReaderFromFlags(o: DaemonOptions): V2KeyReader {
 }
 
 /**
- * With FLANNEL_ETCD_GATEWAY=1 and plain-http endpoints, the registry's calls go through etcd's JSON
- * gateway and etcd3 (gRPC) is built for the lease watch only, after subnet.env: loading it is most of a
- * start. Opt-in for now: the backend labs (a peer joining under udp, DirectRouting, a backend switch)
- * lost pings on a loaded machine with it and not without; until that is understood, gRPC throughout.
+ * With plain-http endpoints the registry's calls and its lease watch go through etcd's JSON gateway
+ * (HTTP/1.1 with node:http), and etcd3, gRPC and protobufjs (most of a start, and a third of the
+ * memory) are never loaded; an etcd that serves no gateway, TLS flags, or FLANNEL_ETCD_GATEWAY=0
+ * take etcd3's gRPC client as before.
  */
 function etcdSubnetManager(o: DaemonOptions, log: Logger): { deps: { registry: EtcdRegistry }; close(): void } {
   const opts = etcdOptionsFromFlags(o);
-  if (process.env.FLANNEL_ETCD_GATEWAY !== '1' || !EtcdGateway.usable(opts)) {
+  if (process.env.FLANNEL_ETCD_GATEWAY === '0' || !EtcdGateway.usable(opts)) {
     const client = etcdClientFromFlags(o);
     return { deps: { registry: new EtcdRegistry(client, o.etcdPrefix, log, v2ReaderFromFlags(o)) }, close: () => client.close() };
   }
   let client: Etcd3 | undefined;
   const grpc = (): Etcd3 => (client ??= etcdClientFromFlags(o));
-  const calls = fallbackKv(new EtcdGateway({ ...opts, callTimeoutMs: 10_000 }), () => {
-    log.info({ endpoints: o.etcdEndpoints }, 'etcd serves no v3 JSON gateway; using gRPC');
+  let viaGateway = true;
+  const noGateway = (): void => {
+    if (viaGateway) log.info({ endpoints: o.etcdEndpoints }, 'etcd serves no v3 JSON gateway; using gRPC');
+    viaGateway = false;
+  };
+  const gw = new EtcdGateway({ ...opts, callTimeoutMs: 10_000 });
+  const calls = fallbackKv(gw, () => {
+    noGateway();
     return grpcKv(grpc());
   });
-  return { deps: { registry: new EtcdRegistry({ calls, watchVia: grpc }, o.etcdPrefix, log, v2ReaderFromFlags(o)) }, close: () => client?.close() };
+  async function* watch(prefix: string, from: bigint, signal: AbortSignal, l: Logger): AsyncIterable<PrefixWatchBatch<KvPair | IKeyValue>> {
+    if (!viaGateway) return yield* watchPrefix(grpc(), prefix, from, signal, l);
+    try {
+      yield* watchPrefixViaGateway(gw, prefix, from, signal, l);
+    } catch (e) {
+      if (!(e instanceof NoGatewayError)) throw e;
+      noGateway(); // the daemon restarts the watch from its last revision, over gRPC
+      throw e;
+    }
+  }
+  return { deps: { registry: new EtcdRegistry({ calls, watch }, o.etcdPrefix, log, v2ReaderFromFlags(o)) }, close: () => client?.close() };
 }
 
 /** --kube-subnet-mgr: the API client, our node's name, the Node registry and leaser; a setup error ends flanneld, as flannel's. */
