@@ -7,7 +7,15 @@
 // FLANNEL_TS_BUNDLE=off, the same daemon runs from the modules.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { setFlagsFromString } from 'node:v8';
 import { BUNDLE } from './compile-cache.js';
+
+// V8 grows the young generation (two semi-spaces, up to 16 MiB each) in the bursts of a big lease
+// listing or reconcile, and seldom gives it back: a third of a converged daemon's RSS. Kept at its
+// first size here, since flags on a shebang line are not portable; growth is read at each
+// scavenge, so setting it now works, where --max-semi-space-size is fixed when the heap is made.
+// A --max-semi-space-size/--semi-space-growth-factor given in NODE_OPTIONS or on node's command line wins.
+if (![...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((a) => a.includes('semi-space'))) setFlagsFromString('--semi-space-growth-factor=1');
 
 if (process.env.FLANNEL_TS_BUNDLE !== 'off' && existsSync(BUNDLE)) createRequire(import.meta.url)(BUNDLE);
 else await import('./cli.js');
