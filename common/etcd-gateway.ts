@@ -27,6 +27,9 @@ export class GatewayCallError extends Error {
   }
 }
 
+/** A bound on one listing's range calls (10 million keys at the default page size). */
+const MAX_PAGES = 20_000;
+
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
 const unb64 = (s: unknown): string => (typeof s === 'string' ? Buffer.from(s, 'base64').toString('utf8') : '');
 
@@ -69,6 +72,8 @@ export class EtcdGateway {
   constructor(
     private readonly o: EtcdOptions,
     private readonly timeoutMs = o.callTimeoutMs ?? 10_000,
+    /** Keys per range call of a listing. */
+    private readonly pageSize = 500,
   ) {}
 
   /** Whether these options can use the gateway (plain-http endpoints, no TLS files). */
@@ -80,8 +85,25 @@ export class EtcdGateway {
     return (await this.range({ key: b64(key) })).kvs[0];
   }
 
+  /**
+   * Every key under the prefix at one revision, read `pageSize` keys at a time (the later pages at
+   * the first one's revision): one response of 5,000 leases, as JSON text, then parsed, then decoded,
+   * was the peak of a restarted flanneld's memory, which V8 then kept.
+   */
   async list(prefix: string): Promise<{ kvs: KvPair[]; revision: bigint }> {
-    return this.range({ key: b64(prefix), range_end: prefixRangeEnd(prefix).toString('base64') });
+    const end = prefixRangeEnd(prefix).toString('base64');
+    const first = await this.range({ key: b64(prefix), range_end: end, limit: String(this.pageSize) });
+    const kvs = first.kvs;
+    let more = first.more;
+    for (let page = 1; more && page < MAX_PAGES; page++) {
+      // From just after the last key: its bytes and a zero byte.
+      const after = Buffer.concat([Buffer.from(kvs[kvs.length - 1]!.key, 'utf8'), Buffer.from([0])]).toString('base64');
+      const next = await this.range({ key: after, range_end: end, limit: String(this.pageSize), revision: first.revision.toString() });
+      kvs.push(...next.kvs);
+      more = next.more && next.kvs.length > 0;
+    }
+    if (more) throw new GatewayCallError(`listing ${prefix}: more than ${MAX_PAGES} pages of ${this.pageSize} keys`, 200);
+    return { kvs, revision: first.revision };
   }
 
   async put(key: string, value: string, lease?: string): Promise<void> {
@@ -192,10 +214,10 @@ export class EtcdGateway {
     });
   }
 
-  private async range(body: Record<string, unknown>): Promise<{ kvs: KvPair[]; revision: bigint }> {
+  private async range(body: Record<string, unknown>): Promise<{ kvs: KvPair[]; revision: bigint; more: boolean }> {
     const res = await this.call('/v3/kv/range', body);
     const kvs = ((res.kvs ?? []) as RawKv[]).map(kvPairOf);
-    return { kvs, revision: BigInt((res.header as { revision?: string } | undefined)?.revision ?? '0') };
+    return { kvs, revision: BigInt((res.header as { revision?: string } | undefined)?.revision ?? '0'), more: res.more === true };
   }
 
   /** One call on the first endpoint that answers; a refused or expired auth token is renewed once. */

@@ -164,6 +164,16 @@ describe('the gateway client', () => {
     await expect(bad.get('/auth/x')).rejects.toThrow(/authentication failed/);
   });
 
+  it('lists a prefix in pages at one revision, the same keys as one gRPC range', async () => {
+    for (let i = 0; i < 7; i++) await grpc.put(`/paged/k${i}`).value(`v${i}`);
+    await grpc.put('/paged0').value('outside');
+    const paged = await new EtcdGateway({ endpoints: [etcd.endpoint] }, 10_000, 3).list('/paged/');
+    const once = await grpcKv(grpc).list('/paged/');
+    expect(paged.kvs.map((kv) => [kv.key, kv.value])).toEqual(once.kvs.map((kv) => [kv.key, kv.value]));
+    expect(paged.kvs).toHaveLength(7);
+    expect(paged.revision).toBe(once.revision);
+  });
+
   it('skips an endpoint that does not answer, and names every failure when none does', async () => {
     const gw = new EtcdGateway({ endpoints: ['http://127.0.0.1:1', etcd.endpoint] });
     await gw.put('/skip/x', 'v');
