@@ -20,6 +20,22 @@ try {
   process.exit(0);
 }
 
+// sonic-boom (pino's destination) requires node:assert at load for one argument check; loading it
+// makes Node build process.stderr's stream and its colour support, a sixth of what is left of a
+// start. Bundled packages get this stand-in: the same call, the real module only if a check fails.
+const lazyAssert = {
+  name: 'lazy-assert',
+  setup(build) {
+    build.onResolve({ filter: /^(node:)?assert$/ }, (a) => (a.importer.includes(`${path.sep}node_modules${path.sep}`) ? { path: 'lazy-assert', namespace: 'lazy-assert' } : undefined));
+    build.onLoad({ filter: /.*/, namespace: 'lazy-assert' }, () => ({
+      loader: 'js',
+      contents: `const real = () => require('node:assert');
+function ok(value, message) { if (!value) real()(value, message); }
+module.exports = new Proxy(ok, { get: (t, k) => (k in t ? t[k] : real()[k]) });`,
+    }));
+  },
+};
+
 await esbuild.build({
   entryPoints: [path.join(repo, 'dist', 'flanneld', 'cli.js')],
   outfile,
@@ -35,6 +51,7 @@ await esbuild.build({
   // to package.json, which finds the same files from dist/bundle/ as from dist/<folder>/.
   define: { 'import.meta.url': '__bundleUrl' },
   banner: { js: "const __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  plugins: [lazyAssert],
   logLevel: 'warning',
   legalComments: 'none',
 });
