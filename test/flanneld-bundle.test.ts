@@ -14,7 +14,7 @@ const run = (args: string[], env: Record<string, string> = {}) => spawnSync(proc
 describe('flanneld bundle', () => {
   it('is what the bin runs, and the modules answer the same without it', () => {
     const version = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
-    for (const env of [{}, { FLANNEL_TS_BUNDLE: 'off' }]) {
+    for (const env of [{}, { FLANNEL_TS_BUNDLE: 'off' }] as Record<string, string>[]) {
       const r = run(['--version'], env);
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout.trim()).toBe(version.version);
