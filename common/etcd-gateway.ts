@@ -5,6 +5,7 @@
 // with the server's own certificate, so a client certificate's CN would no longer be the etcd user.
 import http from 'node:http';
 import type { EtcdOptions } from './etcd.js';
+import { AsyncQueue } from './queue.js';
 
 /** A key and value as text, and the etcd lease it carries ('0': none). */
 export interface KvPair {
@@ -25,6 +26,9 @@ export class GatewayCallError extends Error {
     super(message);
   }
 }
+
+/** A bound on one listing's range calls (10 million keys at the default page size). */
+const MAX_PAGES = 20_000;
 
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
 const unb64 = (s: unknown): string => (typeof s === 'string' ? Buffer.from(s, 'base64').toString('utf8') : '');
@@ -47,6 +51,19 @@ interface RawKv {
   lease?: string;
 }
 
+/** etcd's WatchResponse as proto3 JSON: zero values (a PUT event's type, revision 0) are left out. */
+export interface GatewayWatchResponse {
+  readonly header?: { readonly revision?: string };
+  readonly created?: boolean;
+  readonly canceled?: boolean;
+  readonly compact_revision?: string;
+  readonly cancel_reason?: string;
+  readonly events?: readonly { readonly type?: 'PUT' | 'DELETE'; readonly kv?: RawKv }[];
+}
+
+/** A key and value of a watch event, decoded. */
+export const kvPairOf = (kv: RawKv | undefined): KvPair => ({ key: unb64(kv?.key), value: unb64(kv?.value), lease: kv?.lease ?? '0' });
+
 export class EtcdGateway {
   private token: string | undefined;
   /** The endpoint that answered last, tried first. */
@@ -55,6 +72,8 @@ export class EtcdGateway {
   constructor(
     private readonly o: EtcdOptions,
     private readonly timeoutMs = o.callTimeoutMs ?? 10_000,
+    /** Keys per range call of a listing. */
+    private readonly pageSize = 500,
   ) {}
 
   /** Whether these options can use the gateway (plain-http endpoints, no TLS files). */
@@ -66,8 +85,25 @@ export class EtcdGateway {
     return (await this.range({ key: b64(key) })).kvs[0];
   }
 
+  /**
+   * Every key under the prefix at one revision, read `pageSize` keys at a time (the later pages at
+   * the first one's revision): one response of 5,000 leases, as JSON text, then parsed, then decoded,
+   * was the peak of a restarted flanneld's memory, which V8 then kept.
+   */
   async list(prefix: string): Promise<{ kvs: KvPair[]; revision: bigint }> {
-    return this.range({ key: b64(prefix), range_end: prefixRangeEnd(prefix).toString('base64') });
+    const end = prefixRangeEnd(prefix).toString('base64');
+    const first = await this.range({ key: b64(prefix), range_end: end, limit: String(this.pageSize) });
+    const kvs = first.kvs;
+    let more = first.more;
+    for (let page = 1; more && page < MAX_PAGES; page++) {
+      // From just after the last key: its bytes and a zero byte.
+      const after = Buffer.concat([Buffer.from(kvs[kvs.length - 1]!.key, 'utf8'), Buffer.from([0])]).toString('base64');
+      const next = await this.range({ key: after, range_end: end, limit: String(this.pageSize), revision: first.revision.toString() });
+      kvs.push(...next.kvs);
+      more = next.more && next.kvs.length > 0;
+    }
+    if (more) throw new GatewayCallError(`listing ${prefix}: more than ${MAX_PAGES} pages of ${this.pageSize} keys`, 200);
+    return { kvs, revision: first.revision };
   }
 
   async put(key: string, value: string, lease?: string): Promise<void> {
@@ -104,10 +140,84 @@ export class EtcdGateway {
     return Number(result.TTL ?? 0);
   }
 
-  private async range(body: Record<string, unknown>): Promise<{ kvs: KvPair[]; revision: bigint }> {
+  /**
+   * One watch stream (POST /v3/watch: one JSON WatchResponse per line, as long as etcd keeps it
+   * open) on the first endpoint that answers; the iterator ends when the stream does, or the signal aborts.
+   */
+  async openWatch(prefix: string, startRevision: bigint, signal: AbortSignal): Promise<AsyncIterable<GatewayWatchResponse>> {
+    if (this.o.username && this.token === undefined) await this.authenticate();
+    const body = { create_request: { key: b64(prefix), range_end: prefixRangeEnd(prefix).toString('base64'), start_revision: startRevision.toString() } };
+    const n = this.o.endpoints.length;
+    const failures: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const idx = (this.preferred + i) % n;
+      try {
+        const q = await this.stream(this.o.endpoints[idx]!, '/v3/watch', body, signal);
+        this.preferred = idx;
+        return q;
+      } catch (e) {
+        if (e instanceof GatewayCallError && this.o.username && /auth token/i.test(e.message)) this.token = undefined; // renewed on the next open
+        if (e instanceof GatewayCallError || e instanceof NoGatewayError) throw e;
+        failures.push(`${this.o.endpoints[idx]}: ${(e as Error).message}`);
+      }
+    }
+    throw new Error(failures.join('; '));
+  }
+
+  /** Resolves once the response headers are in (so a refused endpoint is an error here, not in the stream). */
+  private stream(endpoint: string, path: string, body: unknown, signal: AbortSignal): Promise<AsyncQueue<GatewayWatchResponse>> {
+    const payload = JSON.stringify(body);
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) };
+    if (this.token) headers.authorization = this.token;
+    return new Promise((resolve, reject) => {
+      const req = http.request(new URL(path, endpoint), { method: 'POST', headers, signal }, (res) => {
+        clearTimeout(connectTimer);
+        if (res.statusCode !== 200) {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            reject(res.statusCode === 404 && !text.startsWith('{') ? new NoGatewayError(`${endpoint} serves no etcd v3 gateway at ${path}`) : new GatewayCallError(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`, res.statusCode ?? 0));
+          });
+          return;
+        }
+        const q = new AsyncQueue<GatewayWatchResponse>(signal);
+        let rest = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          const lines = (rest + chunk).split('\n');
+          rest = lines.pop()!;
+          for (const line of lines) {
+            if (line.trim() === '') continue;
+            try {
+              const doc = JSON.parse(line) as { result?: GatewayWatchResponse; error?: { message?: string } };
+              if (doc.error) q.close(new GatewayCallError(`watch: ${doc.error.message ?? JSON.stringify(doc.error)}`, 200));
+              else if (doc.result) q.push(doc.result);
+            } catch {
+              q.close(new Error(`watch: unreadable line from ${endpoint}: ${line.slice(0, 200)}`));
+            }
+          }
+        });
+        res.on('end', () => q.close(new Error(`watch stream from ${endpoint} ended`)));
+        res.on('error', (e) => q.close(e));
+        res.on('close', () => q.close(new Error(`watch stream from ${endpoint} closed`)));
+        resolve(q);
+      });
+      // Only the connection is bounded: the stream itself lasts as long as the watch.
+      const connectTimer = setTimeout(() => req.destroy(new Error(`no answer in ${this.timeoutMs} ms`)), this.timeoutMs);
+      req.on('socket', (s) => s.setKeepAlive(true, 30_000)); // a peer gone silently ends the stream
+      req.on('error', (e) => {
+        clearTimeout(connectTimer);
+        reject(e);
+      });
+      req.end(payload);
+    });
+  }
+
+  private async range(body: Record<string, unknown>): Promise<{ kvs: KvPair[]; revision: bigint; more: boolean }> {
     const res = await this.call('/v3/kv/range', body);
-    const kvs = ((res.kvs ?? []) as RawKv[]).map((kv) => ({ key: unb64(kv.key), value: unb64(kv.value), lease: kv.lease ?? '0' }));
-    return { kvs, revision: BigInt((res.header as { revision?: string } | undefined)?.revision ?? '0') };
+    const kvs = ((res.kvs ?? []) as RawKv[]).map(kvPairOf);
+    return { kvs, revision: BigInt((res.header as { revision?: string } | undefined)?.revision ?? '0'), more: res.more === true };
   }
 
   /** One call on the first endpoint that answers; a refused or expired auth token is renewed once. */

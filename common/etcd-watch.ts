@@ -8,9 +8,9 @@ import { errorMessage, withTimeout } from '../core/index.js';
 import type { Logger } from './log.js';
 import { AsyncQueue } from './queue.js';
 
-export type PrefixWatchBatch =
-  | { readonly kind: 'events'; readonly events: readonly { readonly type: 'put' | 'delete'; readonly kv: IKeyValue }[]; readonly revision: bigint }
-  | { readonly kind: 'reset'; readonly kvs: readonly IKeyValue[]; readonly revision: bigint };
+export type PrefixWatchBatch<K = IKeyValue> =
+  | { readonly kind: 'events'; readonly events: readonly { readonly type: 'put' | 'delete'; readonly kv: K }[]; readonly revision: bigint }
+  | { readonly kind: 'reset'; readonly kvs: readonly K[]; readonly revision: bigint };
 
 export async function listPrefix(client: Etcd3, prefix: string): Promise<{ kvs: IKeyValue[]; revision: bigint }> {
   const res = await client.getAll().prefix(prefix).exec();

@@ -4,7 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { createRequire } from 'node:module';
-import { connect as tlsConnect, createSecureContext, type SecureContext } from 'node:tls';
+import type * as Tls from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import type * as Grpc from '@grpc/grpc-js';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { Etcd3, IOptions } from 'etcd3';
@@ -16,6 +17,8 @@ import { errorMessage, FlannelError } from '../core/index.js';
 const requireCjs = createRequire(import.meta.url);
 const etcd3 = (): typeof import('etcd3') => requireCjs('etcd3') as typeof import('etcd3');
 const grpcJs = (): typeof Grpc => requireCjs('@grpc/grpc-js') as typeof Grpc;
+// node:tls too (with crypto and its streams, a tenth of a start): only TLS endpoints need it.
+const nodeTls = (): typeof Tls => requireCjs('node:tls') as typeof Tls;
 
 /** flannel's default: the legacy client port first, then the IANA one. */
 export const DEFAULT_ETCD_ENDPOINTS = 'http://127.0.0.1:4001,http://127.0.0.1:2379';
@@ -59,7 +62,7 @@ export function createEtcdClient(o: EtcdOptions): Etcd3 {
     };
   }
   if (tls || o.endpoints.some((e) => e.startsWith('https:'))) {
-    const secureContext = createSecureContext({
+    const secureContext = nodeTls().createSecureContext({
       ...(o.cafile && { ca: readFileSync(o.cafile) }),
       ...(o.keyfile && { key: readFileSync(o.keyfile) }),
       ...(o.certfile && { cert: readFileSync(o.certfile) }),
@@ -265,7 +268,7 @@ function etcdTlsCredentials(secureContext: SecureContext): Grpc.ChannelCredentia
       return {
         connect: (socket) =>
           new Promise((resolve, reject) => {
-            const s = tlsConnect({ socket, secureContext, host, ...(isIP(host) === 0 && { servername: host }), ALPNProtocols: ['h2'] }, () => {
+            const s = nodeTls().connect({ socket, secureContext, host, ...(isIP(host) === 0 && { servername: host }), ALPNProtocols: ['h2'] }, () => {
               if (!s.authorized) {
                 s.destroy();
                 reject(s.authorizationError);

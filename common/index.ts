@@ -35,4 +35,5 @@ export {
 } from './cli-flags.js';
 export { readEtcdV2Key, type V2Lookup } from './etcd-v2.js';
 export { serveSecureHealthz, selfSignedPair, HealthzError, type SecureHealthzOptions } from './secure-healthz.js';
-export { EtcdGateway, GatewayCallError, NoGatewayError, prefixRangeEnd, type KvPair } from './etcd-gateway.js';
+export { EtcdGateway, GatewayCallError, NoGatewayError, prefixRangeEnd, type KvPair, type GatewayWatchResponse } from './etcd-gateway.js';
+export { watchPrefixViaGateway } from './etcd-gateway-watch.js';

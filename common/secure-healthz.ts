@@ -5,7 +5,9 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:https';
+import { createRequire } from 'node:module';
+import type * as Https from 'node:https';
+import type { Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -63,7 +65,8 @@ export async function selfSignedPair(name: string, certDir?: string): Promise<{ 
 export async function serveSecureHealthz(o: SecureHealthzOptions): Promise<Server> {
   const addr = `${o.ip}:${o.port}`;
   const pair = await selfSignedPair(o.name, o.certDir);
-  const srv = createServer(pair, (req, res) => {
+  // Required here, not imported: every daemon loads common/, and node:https is a tenth of a start.
+  const srv = (createRequire(import.meta.url)('node:https') as typeof Https).createServer(pair, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/healthz' && path !== '/livez' && path !== '/readyz') {
       res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('404 page not found\n');

@@ -4,8 +4,9 @@
 // start, and saves new ones once start-up is over. Hand-written because no package in the tree does
 // it (v8-compile-cache is not installed). Imported first by a daemon's main, for its side effect.
 //
-// Only files under node_modules are cached (our own dist/ is ESM, which this hook never sees). The
-// cache is a directory of files keyed by path, size and mtime, under FLANNEL_TS_COMPILE_CACHE or
+// Only files under node_modules are cached, and the ones named (a bundle of our own dist/, which is
+// otherwise ESM, never seen by this hook). The cache is a directory of files keyed by path, size
+// and mtime, under FLANNEL_TS_COMPILE_CACHE or
 // $XDG_CACHE_HOME/flannel-ts or ~/.cache/flannel-ts, per Node and V8 version; any failure (no such
 // directory, read-only disk, a rejected cache) just compiles normally.
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
@@ -50,9 +51,24 @@ function cacheDir(): string | undefined {
   return path.join(base, `v8-${process.version}-${process.versions.v8}-${process.arch}`);
 }
 
-/** Installs the hook; returns how many modules came from the cache, and a function saving the new entries. */
-export function enableCjsCompileCache(saveAfterMs = 5_000): { hits(): number; save(): void } | undefined {
+export interface CompileCache {
+  hits(): number;
+  save(): void;
+}
+
+/** Where an installed hook is kept: one per process, however many copies of this module are loaded (a bundle holds one). */
+const INSTALLED = Symbol.for('flannel-ts.compile-cache');
+
+/**
+ * Installs the hook (once per process; later calls get the installed one); returns how many modules
+ * came from the cache, and a function saving the new entries. `alsoCache`: files outside node_modules
+ * to cache too (a bundle of our own code).
+ */
+export function enableCjsCompileCache(saveAfterMs = 5_000, alsoCache: readonly string[] = []): CompileCache | undefined {
+  const g = globalThis as { [INSTALLED]?: CompileCache | null };
+  if (g[INSTALLED] !== undefined) return g[INSTALLED] ?? undefined;
   const dir = cacheDir();
+  g[INSTALLED] = null;
   if (!dir) return undefined;
   const Module = createRequire(import.meta.url)('node:module') as ModuleStatic;
   const original = Module.prototype._compile;
@@ -69,7 +85,7 @@ export function enableCjsCompileCache(saveAfterMs = 5_000): { hits(): number; sa
   };
 
   Module.prototype._compile = function compile(this: CjsModule, content: string, filename: string): unknown {
-    if (!filename.includes(`${path.sep}node_modules${path.sep}`)) return original.call(this, content, filename);
+    if (!filename.includes(`${path.sep}node_modules${path.sep}`) && !alsoCache.includes(filename)) return original.call(this, content, filename);
     const file = keyOf(filename);
     if (!file) return original.call(this, content, filename);
     let cachedData: Buffer | undefined;
@@ -108,5 +124,5 @@ export function enableCjsCompileCache(saveAfterMs = 5_000): { hits(): number; sa
   };
   setTimeout(save, saveAfterMs).unref();
   process.once('exit', save); // a daemon stopped sooner still leaves its cache for the next start
-  return { hits: () => hits, save };
+  return (g[INSTALLED] = { hits: () => hits, save });
 }

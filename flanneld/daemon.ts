@@ -102,7 +102,7 @@ async function runDaemon(c: Ctx, health: Health, signal: AbortSignal): Promise<v
 }
 
 /** Retries `fn` until it succeeds or the signal aborts, logging each failure once per attempt. */
-async function retrying<T>(c: Ctx, what: string, fn: () => Promise<T>, signal: AbortSignal, maxMs = 30_000): Promise<T | undefined> {
+async function retrying<T>(c: Pick<Ctx, 'log'>, what: string, fn: () => Promise<T>, signal: AbortSignal, maxMs = 30_000): Promise<T | undefined> {
   const backoff = new Backoff(1_000, maxMs);
   while (!signal.aborted) {
     try {
@@ -306,7 +306,7 @@ async function keepNetwork(c: Ctx, { cfg, network, mgr, traffic, first }: Runnin
 const PEER_LOG_BURST = 20;
 
 /** Peers: lists the leases, then watches from that revision; peers feed the reconciler, our own loss the lease manager. */
-async function watchPeers(c: Ctx, watcher: LeaseWatcher, mgr: SubnetLeaser, peerSync: PeerSync, signal: AbortSignal): Promise<void> {
+export async function watchPeers(c: Pick<Ctx, 'd' | 'log'>, watcher: LeaseWatcher, mgr: SubnetLeaser, peerSync: PeerSync, signal: AbortSignal): Promise<void> {
   const { d, log } = c;
   const snap = await retrying(c, 'listing leases', () => d.registry.listLeases(), signal);
   if (!snap) return;
@@ -330,6 +330,10 @@ async function watchPeers(c: Ctx, watcher: LeaseWatcher, mgr: SubnetLeaser, peer
   onOutcome(watcher.reset(snap));
   // Only now: never converge to a partial view of the peers.
   const runnerDone = peerSync.run(signal);
+  // The listed peers go into the kernel before the watch opens: opening it may first load gRPC (a
+  // synchronous require that blocks the process for a while), and a node that just wrote subnet.env
+  // is about to carry traffic to them. The watch starts at the listing's revision, so it misses nothing.
+  await Promise.race([peerSync.firstSync, new Promise((r) => signal.addEventListener('abort', r, { once: true }))]);
   let from = snap.revision + 1n;
   const backoff = new Backoff(500, 10_000);
   while (!signal.aborted) {

@@ -1,179 +1,21 @@
 #!/usr/bin/env node
-// flanneld: wiring only. Flags → real etcd, netlink and backends → the daemon; SIGTERM/SIGINT abort it.
-import { compileCache } from './compile-cache.js'; // first: it speeds up loading what follows
-import { Command } from 'commander';
-import type { Etcd3 } from 'etcd3';
-import { createLogger, type Logger, errorMessage, EtcdGateway, etcdClientFromFlags, etcdOptionsFromFlags, readEtcdV2Key } from '../common/index.js';
-import { EtcdRegistry, fallbackKv, grpcKv, type MissingConfig, type V2KeyReader, writeFileAtomic } from '../ipam/index.js';
-import { systemIptables } from '../iptables/index.js';
-import { openNetlink } from '../netlink/index.js';
-import { createBackendRegistry } from './backends.js';
-import { checkConfigText, readConfigSource } from './config-check.js';
-import { createDaemon } from './daemon.js';
-import type { KubeLeaser, KubeNodeRegistry } from './kube/index.js';
-import { renderDockerOpts } from './docker-opts.js';
-import { type FlanneldArgs, flanneldArgs } from './go-flags.js';
-import { systemdNotifier } from './sd-notify.js';
-import { addDaemonOptions, daemonOptions, type DaemonOptions, VERSION } from './options.js';
+// flanneld's executable. `npm run build` also writes dist/bundle/flanneld.cjs (scripts/build-bundle.mjs):
+// cli.ts and every package its start needs in one CommonJS file, compiled from V8's code cache as one
+// script, where the ~80 modules tsc wrote each cost Node's ES module loader a resolve, a read and a
+// link, and each CommonJS package imported from them a lexing pass. Native addons, netlink and
+// etcd3/gRPC (required lazily, by path) stay outside it. Without a bundle, or with
+// FLANNEL_TS_BUNDLE=off, the same daemon runs from the modules.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { setFlagsFromString } from 'node:v8';
+import { BUNDLE } from './compile-cache.js';
 
-function v2ReaderFromFlags(o: DaemonOptions): V2KeyReader {
-  const opts = etcdOptionsFromFlags(o);
-  return (key) => readEtcdV2Key(opts, key);
-}
+// V8 grows the young generation (two semi-spaces, up to 16 MiB each) in the bursts of a big lease
+// listing or reconcile, and seldom gives it back: a third of a converged daemon's RSS. Kept at its
+// first size here, since flags on a shebang line are not portable; growth is read at each
+// scavenge, so setting it now works, where --max-semi-space-size is fixed when the heap is made.
+// A --max-semi-space-size/--semi-space-growth-factor given in NODE_OPTIONS or on node's command line wins.
+if (![...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((a) => a.includes('semi-space'))) setFlagsFromString('--semi-space-growth-factor=1');
 
-/**
- * With FLANNEL_ETCD_GATEWAY=1 and plain-http endpoints, the registry's calls go through etcd's JSON
- * gateway and etcd3 (gRPC) is built for the lease watch only, after subnet.env: loading it is most of a
- * start. Opt-in for now: the backend labs (a peer joining under udp, DirectRouting, a backend switch)
- * lost pings on a loaded machine with it and not without; until that is understood, gRPC throughout.
- */
-function etcdSubnetManager(o: DaemonOptions, log: Logger): { deps: { registry: EtcdRegistry }; close(): void } {
-  const opts = etcdOptionsFromFlags(o);
-  if (process.env.FLANNEL_ETCD_GATEWAY !== '1' || !EtcdGateway.usable(opts)) {
-    const client = etcdClientFromFlags(o);
-    return { deps: { registry: new EtcdRegistry(client, o.etcdPrefix, log, v2ReaderFromFlags(o)) }, close: () => client.close() };
-  }
-  let client: Etcd3 | undefined;
-  const grpc = (): Etcd3 => (client ??= etcdClientFromFlags(o));
-  const calls = fallbackKv(new EtcdGateway({ ...opts, callTimeoutMs: 10_000 }), () => {
-    log.info({ endpoints: o.etcdEndpoints }, 'etcd serves no v3 JSON gateway; using gRPC');
-    return grpcKv(grpc());
-  });
-  return { deps: { registry: new EtcdRegistry({ calls, watchVia: grpc }, o.etcdPrefix, log, v2ReaderFromFlags(o)) }, close: () => client?.close() };
-}
-
-/** --kube-subnet-mgr: the API client, our node's name, the Node registry and leaser; a setup error ends flanneld, as flannel's. */
-async function kubeSubnetManager(o: DaemonOptions, log: Logger, signal: AbortSignal): Promise<{ deps: { registry: KubeNodeRegistry; leaser: KubeLeaser }; close(): void }> {
-  // Only this subnet manager needs the API client: etcd users do not load it.
-  const { ApiClient } = await import('../cluster/index.js');
-  const { annotationNames, KubeLeaser, KubeNodeRegistry, kubeConnection, resolveNodeName } = await import('./kube/index.js');
-  let client: InstanceType<typeof ApiClient> | undefined;
-  try {
-    const names = annotationNames(o.kubeAnnotationPrefix);
-    client = new ApiClient(await kubeConnection({ ...(o.kubeconfigFile && { kubeconfigFile: o.kubeconfigFile }), ...(o.kubeApiUrl && { kubeApiUrl: o.kubeApiUrl }) }, process.env), { log });
-    const nodeName = await resolveNodeName(process.env, client, signal);
-    log.info({ node: nodeName, server: client.server, netConfPath: o.netConfPath }, 'using the Kubernetes subnet manager');
-    const leaser = new KubeLeaser({ client, nodeName, names, log, setNetworkUnavailable: o.setNodeNetworkUnavailable });
-    const c = client;
-    return { deps: { registry: new KubeNodeRegistry(client, names, o.netConfPath), leaser }, close: () => c.close() };
-  } catch (e) {
-    client?.close();
-    process.stderr.write(`flanneld: --kube-subnet-mgr: ${errorMessage(e)}\n`);
-    process.exit(1);
-  }
-}
-
-const program = addDaemonOptions(new Command('flanneld'))
-  .description('flannel-compatible overlay network daemon')
-  .version(VERSION, '--version', 'print the version and exit')
-  .showHelpAfterError()
-  .action(async (raw: Record<string, unknown>) => {
-    const o = daemonOptions(raw);
-    const log = createLogger({ level: o.logLevel as 'info' });
-    log.debug({ cachedModules: compileCache?.hits() ?? 0 }, 'compile cache');
-    const ac = new AbortController();
-    for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-      process.once(sig, () => {
-        log.info({ signal: sig }, 'shutting down');
-        ac.abort();
-      });
-    }
-    const store = o.kubeSubnetMgr ? await kubeSubnetManager(o, log, ac.signal) : etcdSubnetManager(o, log);
-    const nl = openNetlink();
-    const daemon = createDaemon(o, {
-      log,
-      ...store.deps,
-      backends: createBackendRegistry(),
-      nl,
-      iptables: systemIptables,
-      // Served on the healthz listener only: without one, prom-client (and its sampling of the process) is not loaded.
-      ...(o.healthzPort > 0 && { metrics: new (await import('./metrics.js')).FlannelMetrics() }),
-      notify: systemdNotifier(log),
-    });
-    try {
-      await daemon.run(ac.signal);
-    } finally {
-      nl.close();
-      store.close();
-    }
-  });
-
-const config = program.command('config').description('network config tools');
-
-/** A short-lived registry on the daemon's own etcd flags, for the config commands. */
-async function withRegistry<T>(fn: (r: EtcdRegistry) => Promise<T>): Promise<T> {
-  const o = daemonOptions(program.opts());
-  const client = etcdClientFromFlags(o, 5_000);
-  try {
-    return await fn(new EtcdRegistry(client, o.etcdPrefix, createLogger({ level: 'warn' }), v2ReaderFromFlags(o)));
-  } finally {
-    client.close();
-  }
-}
-
-config
-  .command('check')
-  .argument('[file]', 'config file, or - for stdin; without it, the config stored in etcd')
-  .description('validate a network config and print it with every default filled in')
-  .action(async (file: string | undefined) => {
-    const raw = file !== undefined ? await readConfigSource(file) : await withRegistry(async (r) => (await r.getNetworkConfig()) ?? missingConfig(await r.explainMissingConfig()));
-    if (raw === undefined) return;
-    const r = checkConfigText(raw, createBackendRegistry());
-    (r.ok ? process.stdout : process.stderr).write(r.output);
-    process.exitCode = r.ok ? 0 : 1;
-  });
-
-config
-  .command('set')
-  .argument('[file]', 'config file, or - for stdin', '-')
-  .description("check a network config and write it to <etcd-prefix>/config with these etcd flags, as 'etcdctl set' did")
-  .action(async (file: string) => {
-    const raw = await readConfigSource(file);
-    const r = checkConfigText(raw, createBackendRegistry());
-    if (!r.ok) {
-      process.stderr.write(r.output);
-      process.exitCode = 1;
-      return;
-    }
-    const key = await withRegistry(async (reg) => {
-      await reg.putNetworkConfig(raw.trim());
-      return reg.configKey;
-    });
-    process.stdout.write(`wrote ${key}\n`);
-  });
-
-function missingConfig(why: MissingConfig): undefined {
-  const lines = [`flanneld: no network config; looked for ${why.lookedFor.join(', ')}`, ...(why.note ? [`flanneld: ${why.note}`] : []), ...why.write.map((w) => `  ${w}`)];
-  process.stderr.write(lines.join('\n') + '\n');
-  process.exitCode = 1;
-  return undefined;
-}
-
-program
-  .command('docker-opts')
-  .description("write Docker's network options from subnet.env, as mk-docker-opts.sh did (for docker.service's ExecStartPre)")
-  .option('-f, --subnet-env <path>', 'flannel subnet file', '/run/flannel/subnet.env')
-  .option('-d, --dest <path>', 'Docker environment file to write', '/run/flannel/docker')
-  .option('-k, --key <name>', 'name of the combined variable', 'DOCKER_NETWORK_OPTIONS')
-  .option('-m, --no-ip-masq', 'leave out --ip-masq')
-  .option('-i, --individual', 'write each option as its own variable (DOCKER_OPT_BIP, ...)')
-  .option('-c, --combined', 'write the combined variable (both when neither -i nor -c is given)')
-  .action(async (opts: { subnetEnv: string; dest: string; key: string; ipMasq: boolean; individual?: boolean; combined?: boolean }) => {
-    const text = await readConfigSource(opts.subnetEnv);
-    await writeFileAtomic(opts.dest, renderDockerOpts(text, { key: opts.key, noIpMasq: !opts.ipMasq, individual: opts.individual === true, combined: opts.combined === true }));
-  });
-
-let parsed: FlanneldArgs;
-try {
-  parsed = flanneldArgs(program, process.argv.slice(2));
-} catch (e) {
-  process.stderr.write(`flanneld: ${errorMessage(e)}\nRun 'flanneld --help' for usage.\n`);
-  process.exit(2);
-}
-if (parsed.ignored.length > 0) {
-  process.stderr.write(`flanneld: ignoring arguments after the flags, as flannel does: ${parsed.ignored.join(' ')} (a boolean flag takes its value as -flag=false)\n`);
-}
-program.parseAsync(parsed.args, { from: 'user' }).catch((e: unknown) => {
-  process.stderr.write(`flanneld: ${errorMessage(e)}\n`);
-  process.exit(1);
-});
+if (process.env.FLANNEL_TS_BUNDLE !== 'off' && existsSync(BUNDLE)) createRequire(import.meta.url)(BUNDLE);
+else await import('./cli.js');

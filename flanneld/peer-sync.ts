@@ -12,6 +12,9 @@ export class PeerSync {
   private removed = new Map<string, Lease[]>();
   private needFull = true;
   private readonly runner: SyncRunner;
+  private firstDone!: () => void;
+  /** Settles once the first sync has run (whether or not it succeeded; a failed one is retried). */
+  readonly firstSync = new Promise<void>((r) => (this.firstDone = r));
 
   constructor(
     private readonly network: Network,
@@ -56,6 +59,7 @@ export class PeerSync {
       this.metrics?.reconcileErrors.inc();
       throw e;
     } finally {
+      this.firstDone();
       end?.();
       for (const [kind, n] of Object.entries(this.network.objects?.() ?? {})) this.metrics?.kernelObjects.set({ kind }, n);
     }

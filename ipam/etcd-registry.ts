@@ -3,7 +3,7 @@
 // a reservation and is never given a TTL here (flannel's v3 registry did, turning reservations
 // into leases that expired).
 import type { Etcd3, IKeyValue } from 'etcd3';
-import { EtcdError, type KvPair, type Logger, silentLogger, type V2Lookup, watchPrefix } from '../common/index.js';
+import { EtcdError, type KvPair, type Logger, type PrefixWatchBatch, silentLogger, type V2Lookup, watchPrefix } from '../common/index.js';
 import { type EtcdKv, grpcKv } from './etcd-kv.js';
 import { CorruptLeaseError, type Lease, leaseKeyName, parseLease, renderLeaseAttrs } from './lease.js';
 import type { LeaseSnapshot, MissingConfig, RegistryEvent, RenewResult, SubnetRegistry, WatchBatch } from './registry.js';
@@ -13,13 +13,16 @@ export const DEFAULT_ETCD_PREFIX = '/coreos.com/network';
 /** Reads a key of etcd's v2 store (common/etcd-v2.ts), to explain a config written with `etcdctl set`. */
 export type V2KeyReader = (key: string) => Promise<V2Lookup>;
 
+/** A prefix watch, over gRPC (watchPrefix) or etcd's JSON gateway (watchPrefixViaGateway). */
+export type PrefixWatch = (prefix: string, fromRevision: bigint, signal: AbortSignal, log: Logger) => AsyncIterable<PrefixWatchBatch<KvPair | IKeyValue>>;
+
 /**
- * The registry's calls over `calls` (etcd's JSON gateway, say) and its watch over an etcd3 client
- * built on the first watch, so nothing before it waits for gRPC to load.
+ * The registry's calls over `calls` (etcd's JSON gateway, say) and its watch through `watch`, which
+ * may be the gateway's too, or build an etcd3 client on the first watch: nothing before it waits for gRPC to load.
  */
 export interface LazyEtcd {
   readonly calls: EtcdKv;
-  readonly watchVia: () => Etcd3;
+  readonly watch: PrefixWatch;
 }
 
 export class EtcdRegistry implements SubnetRegistry {
@@ -29,7 +32,7 @@ export class EtcdRegistry implements SubnetRegistry {
   readonly slashlessConfigKey: string;
   private warnedSlashless = false;
   private readonly kv: EtcdKv;
-  private readonly watchClient: () => Etcd3;
+  private readonly watch: PrefixWatch;
 
   constructor(
     client: Etcd3 | LazyEtcd,
@@ -43,10 +46,10 @@ export class EtcdRegistry implements SubnetRegistry {
     this.subnetsPrefix = `${p}/subnets/`;
     if ('calls' in client) {
       this.kv = client.calls;
-      this.watchClient = client.watchVia;
+      this.watch = client.watch;
     } else {
       this.kv = grpcKv(client);
-      this.watchClient = () => client;
+      this.watch = (prefix, from, signal, log) => watchPrefix(client, prefix, from, signal, log);
     }
   }
 
@@ -173,7 +176,7 @@ export class EtcdRegistry implements SubnetRegistry {
 
   /** Lease events from `fromRevision` on; a lost watch becomes a `reset` snapshot (see watchPrefix). */
   async *watchLeases(fromRevision: bigint, signal: AbortSignal): AsyncIterable<WatchBatch> {
-    for await (const b of watchPrefix(this.watchClient(), this.subnetsPrefix, fromRevision, signal, this.log)) {
+    for await (const b of this.watch(this.subnetsPrefix, fromRevision, signal, this.log)) {
       if (b.kind === 'events') {
         yield {
           kind: 'events',

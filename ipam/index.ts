@@ -40,7 +40,7 @@ export {
 } from './lease.js';
 export { freeSubnets, pickFreeSubnet, subnetFitsConfig } from './allocate.js';
 export type { PeerRegistry, SubnetRegistry, RegistryEvent, LeaseSnapshot, WatchBatch, RenewResult, MissingConfig } from './registry.js';
-export { EtcdRegistry, DEFAULT_ETCD_PREFIX, type V2KeyReader, type LazyEtcd } from './etcd-registry.js';
+export { EtcdRegistry, DEFAULT_ETCD_PREFIX, type V2KeyReader, type LazyEtcd, type PrefixWatch } from './etcd-registry.js';
 export { type EtcdKv, grpcKv, fallbackKv } from './etcd-kv.js';
 export { LeaseWatcher, type LeaseEvent, type WatchOutcome } from './lease-watcher.js';
 export {

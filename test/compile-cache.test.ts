@@ -1,7 +1,7 @@
 // The CommonJS code cache in real Node processes: a first start compiles a package under
 // node_modules and saves its cache on exit, a second start loads it from there with the same
-// exports, require and __dirname; a changed file is compiled again; our own files and
-// FLANNEL_TS_COMPILE_CACHE=off are left alone.
+// exports, require and __dirname; a changed file is compiled again; our own files (unless named,
+// as flanneld's bundle is) and FLANNEL_TS_COMPILE_CACHE=off are left alone.
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,7 +25,9 @@ beforeAll(async () => {
     path.join(dir, 'main.mjs'),
     `import { createRequire } from 'node:module';
 const { enableCjsCompileCache } = await import(${JSON.stringify(CACHE_MODULE)});
-const cc = enableCjsCompileCache();
+const cc = enableCjsCompileCache(5000, process.env.ALSO_CACHE ? [process.env.ALSO_CACHE] : []);
+const again = enableCjsCompileCache();
+if (again !== cc) throw new Error('a second call installed a second hook');
 const require = createRequire(import.meta.url);
 const demo = require('demo');
 require('./own.cjs');
@@ -38,8 +40,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function start(cache: string): { hits: number | null; demo: { v: number; dir: string; resolved: string } } {
-  const r = spawnSync(process.execPath, [path.join(dir, 'main.mjs')], { env: { ...process.env, FLANNEL_TS_COMPILE_CACHE: cache }, encoding: 'utf8', timeout: 20_000 });
+function start(cache: string, env: Record<string, string> = {}): { hits: number | null; demo: { v: number; dir: string; resolved: string } } {
+  const r = spawnSync(process.execPath, [path.join(dir, 'main.mjs')], { env: { ...process.env, FLANNEL_TS_COMPILE_CACHE: cache, ...env }, encoding: 'utf8', timeout: 20_000 });
   expect(r.status, r.stderr).toBe(0);
   return JSON.parse(r.stdout) as ReturnType<typeof start>;
 }
@@ -59,6 +61,13 @@ describe('CommonJS compile cache', () => {
     const changed = start(cache);
     expect(changed.hits).toBe(1);
     expect(changed.demo.v).toBe(63);
+  });
+
+  it('caches a file of our own when named (a bundle), and one hook however often it is asked for', async () => {
+    const cache = path.join(dir, 'cache-own');
+    const env = { ALSO_CACHE: path.join(dir, 'own.cjs') };
+    expect(start(cache, env).hits).toBe(0);
+    expect(start(cache, env).hits).toBe(3); // the package's two files and own.cjs
   });
 
   it('does nothing when turned off', () => {

@@ -6,9 +6,9 @@ import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Etcd3 } from 'etcd3';
+import type { Etcd3, IKeyValue } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEtcdClient, EtcdGateway, NoGatewayError, prefixRangeEnd } from '../../common/index.js';
+import { createEtcdClient, EtcdGateway, type KvPair, NoGatewayError, type PrefixWatchBatch, prefixRangeEnd, silentLogger, watchPrefix, watchPrefixViaGateway } from '../../common/index.js';
 import { EtcdRegistry, type EtcdKv, fallbackKv, grpcKv, LeaseManager, parseNetworkConfig } from '../../ipam/index.js';
 import { EtcdServer } from '../harness/index.js';
 
@@ -79,7 +79,7 @@ describe.each([
 
   it('serves EtcdRegistry and LeaseManager: a lease, a renewal, the same lease after a restart', async () => {
     const prefix = `/gw-${name}-reg/network`;
-    const reg = new EtcdRegistry({ calls: make(), watchVia: () => grpc }, prefix);
+    const reg = new EtcdRegistry({ calls: make(), watch: (p, f, sig, log) => watchPrefix(grpc, p, f, sig, log) }, prefix);
     await reg.putNetworkConfig('{"Network":"10.9.0.0/16"}');
     expect(await reg.getNetworkConfig()).toBe('{"Network":"10.9.0.0/16"}');
     const cfg = parseNetworkConfig((await reg.getNetworkConfig())!);
@@ -93,13 +93,85 @@ describe.each([
   });
 });
 
+describe.each([
+  ['gateway', (p: string, f: bigint, sig: AbortSignal) => watchPrefixViaGateway(new EtcdGateway({ endpoints: [etcd.endpoint] }), p, f, sig, silentLogger)],
+  ['grpc', (p: string, f: bigint, sig: AbortSignal) => watchPrefix(grpc, p, f, sig, silentLogger)],
+])('%s watch', (name, watch) => {
+  /** The batches until `n` events (or a reset) came, as [type, key, value, leased] rows. */
+  const take = async (it: AsyncIterator<PrefixWatchBatch<KvPair | IKeyValue>>, n: number) => {
+    const rows: unknown[] = [];
+    while (rows.length < n) {
+      const { value: b, done } = await it.next();
+      if (done) break;
+      if (b.kind === 'reset') rows.push(['reset', b.kvs.map((kv) => kv.key.toString())]);
+      else for (const e of b.events) rows.push([e.type, e.kv.key.toString(), e.kv.value.toString(), e.kv.lease !== '0']);
+    }
+    return rows;
+  };
+
+  it('starts at the revision given (missing nothing written since a listing), and tells puts, leases and deletes apart', async () => {
+    const p = `/gww-${name}/`;
+    const ac = new AbortController();
+    await grpc.put(`${p}old`).value('o');
+    const from = BigInt((await grpc.getAll().prefix(p).exec()).header.revision) + 1n;
+    const lease = grpc.lease(60, { autoKeepAlive: false });
+    await lease.put(`${p}leased`).value('é');
+    const it = watch(p, from, ac.signal)[Symbol.asyncIterator]();
+    await grpc.put(`/gww-${name}-other`).value('no');
+    await grpc.put(`${p}x`).value('1');
+    await grpc.delete().key(`${p}old`);
+    try {
+      expect(await take(it, 3)).toEqual([
+        ['put', `${p}leased`, 'é', true],
+        ['put', `${p}x`, '1', false],
+        ['delete', `${p}old`, '', false],
+      ]);
+    } finally {
+      ac.abort();
+      await lease.revoke();
+    }
+  });
+
+  it('lists again (a reset) when the revision asked for was compacted', async () => {
+    const p = `/gwc-${name}/`;
+    const ac = new AbortController();
+    await grpc.put(`${p}a`).value('1');
+    const first = BigInt((await grpc.getAll().prefix(p).exec()).header.revision);
+    await grpc.put(`${p}b`).value('2');
+    const rev = (await grpc.getAll().prefix(p).exec()).header.revision;
+    await grpc.kv.compact({ revision: rev });
+    const it = watch(p, first, ac.signal)[Symbol.asyncIterator]();
+    try {
+      expect(await take(it, 1)).toEqual([['reset', [`${p}a`, `${p}b`]]]);
+    } finally {
+      ac.abort();
+    }
+  });
+});
+
 describe('the gateway client', () => {
   it('authenticates with a password, and names a wrong one', async () => {
     const ok = new EtcdGateway({ endpoints: [authEtcd.endpoint], username: 'root', password: 'right-password' });
     await ok.put('/auth/x', 'v');
     expect((await ok.get('/auth/x'))?.value).toBe('v');
+    const ac = new AbortController();
+    const it = watchPrefixViaGateway(ok, '/auth/', (await ok.list('/auth/')).revision + 1n, ac.signal, silentLogger)[Symbol.asyncIterator]();
+    const next = it.next();
+    await ok.put('/auth/y', 'w');
+    expect(await next).toMatchObject({ value: { kind: 'events', events: [{ type: 'put', kv: { key: '/auth/y', value: 'w' } }] } });
+    ac.abort();
     const bad = new EtcdGateway({ endpoints: [authEtcd.endpoint], username: 'root', password: 'wrong-password' });
     await expect(bad.get('/auth/x')).rejects.toThrow(/authentication failed/);
+  });
+
+  it('lists a prefix in pages at one revision, the same keys as one gRPC range', async () => {
+    for (let i = 0; i < 7; i++) await grpc.put(`/paged/k${i}`).value(`v${i}`);
+    await grpc.put('/paged0').value('outside');
+    const paged = await new EtcdGateway({ endpoints: [etcd.endpoint] }, 10_000, 3).list('/paged/');
+    const once = await grpcKv(grpc).list('/paged/');
+    expect(paged.kvs.map((kv) => [kv.key, kv.value])).toEqual(once.kvs.map((kv) => [kv.key, kv.value]));
+    expect(paged.kvs).toHaveLength(7);
+    expect(paged.revision).toBe(once.revision);
   });
 
   it('skips an endpoint that does not answer, and names every failure when none does', async () => {

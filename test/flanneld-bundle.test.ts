@@ -1,0 +1,33 @@
+// The bundle `npm run build` writes for flanneld (scripts/build-bundle.mjs), as built: it exists,
+// the bin runs it and the unbundled modules alike, and what must load from node_modules (netlink's
+// native binding, etcd3/gRPC, yaml, prom-client) is not inside it.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const BIN = path.resolve('dist/flanneld/main.js');
+const BUNDLE = path.resolve('dist/bundle/flanneld.cjs');
+
+const run = (args: string[], env: Record<string, string> = {}) => spawnSync(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
+
+describe('flanneld bundle', () => {
+  it('is what the bin runs, and the modules answer the same without it', () => {
+    const version = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    for (const env of [{}, { FLANNEL_TS_BUNDLE: 'off' }] as Record<string, string>[]) {
+      const r = run(['--version'], env);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout.trim()).toBe(version.version);
+      const bad = run(['--healthz-port=70000'], env);
+      expect(bad.status).not.toBe(0);
+      expect(bad.stderr).toMatch(/healthz-port/);
+    }
+  });
+
+  it('leaves the packages loaded by path or on demand outside', () => {
+    const text = readFileSync(BUNDLE, 'utf8');
+    for (const pkg of ['netlink', 'etcd3', '@grpc/grpc-js', 'protobufjs', 'yaml', 'prom-client']) expect(text.includes(`node_modules/${pkg}/`), pkg).toBe(false);
+    expect(text).toContain('node_modules/pino/');
+    expect(text).toContain('node_modules/commander/');
+  });
+});
