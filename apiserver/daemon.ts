@@ -21,7 +21,7 @@ import { Authorizer, type AuthorizationMode, bootstrapClusterRoleBindings, boots
 import { AdmissionChain, type AdmissionPlugin, defaultTolerationSeconds, type EnabledPlugins, enabledPlugins, limitRanger, namespaceLifecycle, nodeRestriction, type PluginName, type QuotaStore, recalculateQuotas, resourceQuota, serviceAccountAdmission, EmptyListCache } from './admission/index.js';
 import { runNamespaceCache } from './namespace-cache.js';
 import { loadServiceAccountKeys, ServiceAccountKeyError, type ServiceAccountKeys, ServiceAccountTokenAuthenticator, TokenIssuer } from './serviceaccount/index.js';
-import { KubeletProxy } from './kubelet-proxy.js';
+import { KubeletProxy, specNodeName } from './kubelet-proxy.js';
 import { ApiHandler } from './server.js';
 import { firstServiceIp, ServiceAllocation } from './services.js';
 import { parseServiceCidrs } from './service-ips.js';
@@ -287,7 +287,7 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
     },
     serviceAccountTokens: { issuer: new TokenIssuer(saKeys.signing, tokenCfg), apiAudiences: o.apiAudiences, maxExpirationSeconds: o.serviceAccountMaxTokenExpirationSeconds },
     tokenReviewer: auth,
-    kubelet: new KubeletProxy(kubeletClient, { getPod: (ns, name) => storage.get(podKind, ns, name), getNode: (name) => storage.get(kind('nodes'), undefined, name), log }),
+    kubelet: new KubeletProxy(kubeletClient, { getPod: (ns, name) => storage.get(podKind, ns, name), getNode: (name) => storage.get(kind('nodes'), undefined, name), nodeNameHint: (ns, name) => specNodeName(storage.cachedHint(podKind, ns, name)), cachedNode: (name) => storage.cachedHint(kind('nodes'), undefined, name), log }),
     onPolicyWrite: (resource) => {
       policy.invalidate();
       if (resource === 'clusterroles') aggregate();

@@ -19,3 +19,4 @@ export { addApiServerOptions, apiServerOptions, type ApiServerOptions, VERSION }
 export type { Obj } from './object.js';
 export { impersonate, impersonatedUser, impersonationAttributes, impersonationRequests, type ImpersonationRequest, splitServiceAccount } from './impersonation.js';
 export { jsonErrorText, REDACTED, scrub, scrubError, secretValues, yamlErrorText } from './redact.js';
+export { KubeletTls, TlsSessionCache, SESSION_TTL_MS, type KubeletTlsConfig } from './kubelet-tls.js';

@@ -5,14 +5,17 @@
 // found from the Node: the first of its status.addresses by --kubelet-preferred-address-types, the port
 // from status.daemonEndpoints.kubeletEndpoint.Port (10250 when unset). The apiserver presents
 // --kubelet-client-certificate/--kubelet-client-key and verifies the kubelet with
-// --kubelet-certificate-authority, or (without one) does not verify it, as kube-apiserver does.
+// --kubelet-certificate-authority, or (without one) does not verify it, as kube-apiserver does (the TLS
+// context and the resumed sessions are kubelet-tls.ts's). An upgrade's pod and Node are read from etcd, the
+// Node beside the pod; the dial to the kubelet the watch cache last saw the pod on starts beside them too,
+// and is used only when etcd's answer names that same kubelet.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { errorMessage, type Logger } from '../common/index.js';
 import { ApiError, badRequest, internalError } from './errors.js';
+import { KubeletTls } from './kubelet-tls.js';
 import { isObj, type Obj, objAt, strOf } from './object.js';
 
 export const DEFAULT_KUBELET_PORT = 10250;
@@ -71,6 +74,9 @@ export function containerOf(pod: Obj, requested: string | null): string {
   throw badRequest(`a container name must be specified for pod ${name}, choose one of: [${containers.join(' ')}]${more}`);
 }
 
+/** A pod's spec.nodeName, if it has one (and is a pod at all). Pure. */
+export const specNodeName = (pod: Obj | undefined): string | undefined => (pod ? strOf(objAt(pod, 'spec').nodeName) || undefined : undefined);
+
 /** The node a pod runs on (spec.nodeName); a 400 when it has none yet. Pure. */
 export function nodeOf(pod: Obj): string {
   const node = strOf(objAt(pod, 'spec').nodeName);
@@ -112,6 +118,20 @@ export function kubeletConnectPath(kind: ConnectKind, ns: string, pod: string, c
 /** Headers not forwarded to the kubelet: the client's credentials and the hop's own. */
 const DROPPED = (h: string): boolean => h === 'authorization' || h === 'host' || h.startsWith('impersonate-');
 
+/**
+ * A pod and its node's kubelet, both read from etcd as kube-apiserver reads them. The Node the watch cache
+ * last saw the pod on is read beside the pod (one etcd round trip instead of two in turn); when the pod's
+ * spec.nodeName turns out to be another, that other Node is read after it.
+ */
+export async function podKubelet(d: Pick<KubeletProxyDeps, 'getPod' | 'getNode' | 'nodeNameHint'>, types: readonly string[], ns: string, name: string): Promise<{ pod: Obj; target: { host: string; port: number } }> {
+  const hint = d.nodeNameHint?.(ns, name);
+  const early = hint ? d.getNode(hint).then((n) => n, () => undefined) : undefined;
+  const pod = await d.getPod(ns, name);
+  const nodeName = nodeOf(pod);
+  const node = (hint === nodeName ? await early : undefined) ?? (await d.getNode(nodeName));
+  return { pod, target: kubeletAddress(node, types) };
+}
+
 export interface KubeletClientConfig {
   readonly cert?: Buffer;
   readonly key?: Buffer;
@@ -123,6 +143,10 @@ export interface KubeletClientConfig {
 export interface KubeletProxyDeps {
   getPod(ns: string, name: string): Promise<Obj>;
   getNode(name: string): Promise<Obj>;
+  /** The pod's node as the watch cache last saw it, if it has: only to read that Node beside the pod. */
+  nodeNameHint?(ns: string, name: string): string | undefined;
+  /** The Node as the watch cache last saw it, if it has: only to start a dial that etcd's answer confirms. */
+  cachedNode?(name: string): Obj | undefined;
   readonly log: Logger;
 }
 
@@ -142,29 +166,27 @@ function kubeletError(status: number, body: string, resource: string, name: stri
 }
 
 export class KubeletProxy {
+  private readonly t: KubeletTls;
+
   constructor(
     private readonly c: KubeletClientConfig,
     private readonly d: KubeletProxyDeps,
-  ) {}
-
-  private tls(host: string): ConnectionOptions {
-    return {
-      ...(this.c.cert && { cert: this.c.cert }),
-      ...(this.c.key && { key: this.c.key }),
-      ...(this.c.ca ? { ca: this.c.ca, rejectUnauthorized: true } : { rejectUnauthorized: false }),
-      ...(isIP(host) === 0 && { servername: host }),
-    };
+  ) {
+    this.t = new KubeletTls(c);
   }
 
   private async nodeTarget(nodeName: string): Promise<{ host: string; port: number }> {
     return kubeletAddress(await this.d.getNode(nodeName), this.c.preferredAddressTypes);
   }
 
+  private podTarget(ns: string, name: string): Promise<{ pod: Obj; target: { host: string; port: number } }> {
+    return podKubelet(this.d, this.c.preferredAddressTypes, ns, name);
+  }
+
   /** GET pods/<name>/log: the kubelet's answer streamed through; returns the status sent. */
   async podLog(ns: string, name: string, q: URLSearchParams, req: IncomingMessage, res: ServerResponse): Promise<number> {
-    const pod = await this.d.getPod(ns, name);
+    const { pod, target } = await this.podTarget(ns, name);
     const container = containerOf(pod, q.get('container'));
-    const target = await this.nodeTarget(nodeOf(pod));
     const qs = kubeletLogQuery(q).toString();
     const path = `/containerLogs/${[ns, name, container].map(encodeURIComponent).join('/')}${qs ? `?${qs}` : ''}`;
     const up = await this.get(target, path, 'pods/log', name);
@@ -192,7 +214,8 @@ export class KubeletProxy {
     const headers: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(req.headersDistinct)) if (v && !DROPPED(k)) headers[k] = v;
     const up = await new Promise<IncomingMessage>((resolve, reject) => {
-      const r = httpsRequest({ host: target.host, port: target.port, method: req.method, path: `${rest || '/'}${qs ? `?${qs}` : ''}`, headers, ...this.tls(target.host), agent: false, timeout: this.c.timeoutMs }, resolve);
+      const r = httpsRequest({ host: target.host, port: target.port, method: req.method, path: `${rest || '/'}${qs ? `?${qs}` : ''}`, headers, ...this.t.options(target.host, target.port), agent: false, timeout: this.c.timeoutMs }, resolve);
+      r.once('socket', (s) => this.t.track(s, target.host, target.port));
       r.on('timeout', () => r.destroy(new Error(`no answer from the kubelet at ${target.host}:${target.port} in ${this.c.timeoutMs} ms`)));
       r.on('error', (e) => reject(internalError(`error trying to reach the kubelet at ${target.host}:${target.port}: ${errorMessage(e)}`)));
       req.pipe(r);
@@ -213,7 +236,7 @@ export class KubeletProxy {
 
   private get(target: { host: string; port: number }, path: string, resource: string, name: string): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
-      const r = httpsRequest({ host: target.host, port: target.port, method: 'GET', path, ...this.tls(target.host), agent: false }, (res) => {
+      const r = httpsRequest({ host: target.host, port: target.port, method: 'GET', path, ...this.t.options(target.host, target.port), agent: false }, (res) => {
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) return resolve(res);
         const chunks: Buffer[] = [];
@@ -225,6 +248,7 @@ export class KubeletProxy {
         res.once('end', () => reject(kubeletError(status, Buffer.concat(chunks).toString('utf8'), resource, name)));
         res.once('error', (e) => reject(internalError(errorMessage(e))));
       });
+      r.once('socket', (s) => this.t.track(s, target.host, target.port));
       const timer = setTimeout(() => r.destroy(new Error(`no answer in ${this.c.timeoutMs} ms`)), this.c.timeoutMs);
       r.once('response', () => clearTimeout(timer));
       r.on('error', (e) => {
@@ -241,11 +265,28 @@ export class KubeletProxy {
    * protocol, or an error) reaches the client as the kubelet wrote it. A failure before that is answered here.
    */
   async connect(kind: ConnectKind, ns: string, name: string, q: URLSearchParams, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const pod = await this.d.getPod(ns, name);
-    const container = kind === 'portforward' ? undefined : containerOf(pod, q.get('container'));
-    const target = await this.nodeTarget(nodeOf(pod));
-    await this.tunnel(target, kubeletConnectPath(kind, ns, name, container, q), req, socket, head);
-    this.d.log.info({ kind, namespace: ns, pod: name, container, node: strOf(objAt(pod, 'spec').nodeName), kubelet: `${target.host}:${target.port}` }, 'stream proxied to the kubelet');
+    const t0 = performance.now();
+    const guess = this.kubeletGuess(ns, name);
+    const early = guess ? this.dial(guess).catch(() => undefined) : undefined;
+    let pod: Obj;
+    let target: { host: string; port: number };
+    let container: string | undefined;
+    try {
+      ({ pod, target } = await this.podTarget(ns, name));
+      container = kind === 'portforward' ? undefined : containerOf(pod, q.get('container'));
+    } catch (e) {
+      void early?.then((s) => s?.destroy());
+      throw e;
+    }
+    const t1 = performance.now();
+    const same = guess !== undefined && guess.host === target.host && guess.port === target.port;
+    if (early && !same) void early.then((s) => s?.destroy());
+    let up = same ? await early : undefined;
+    const speculative = up !== undefined && !up.destroyed;
+    if (!up || up.destroyed) up = await this.dial(target);
+    const resumed = this.splice(up, target, kubeletConnectPath(kind, ns, name, container, q), req, socket, head);
+    const ms = { lookupMs: Math.round((t1 - t0) * 10) / 10, dialMs: Math.round((performance.now() - t1) * 10) / 10 };
+    this.d.log.info({ kind, namespace: ns, pod: name, container, node: strOf(objAt(pod, 'spec').nodeName), kubelet: `${target.host}:${target.port}`, ...ms, resumed, speculative }, 'stream proxied to the kubelet');
   }
 
   /** An upgrade of nodes/<name>/proxy/<rest>. */
@@ -254,45 +295,69 @@ export class KubeletProxy {
     await this.tunnel(await this.nodeTarget(nodeName), `${rest || '/'}${qs ? `?${qs}` : ''}`, req, socket, head);
   }
 
-  private tunnel(target: { host: string; port: number }, path: string, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  /** A TLS connection to a kubelet, connected; a 500 "error dialing backend" when it cannot be. */
+  private dial(target: { host: string; port: number }): Promise<TLSSocket> {
     return new Promise((resolve, reject) => {
-      const up = tlsConnect({ host: target.host, port: target.port, ...this.tls(target.host) });
+      const up = tlsConnect({ host: target.host, port: target.port, ...this.t.options(target.host, target.port) });
+      this.t.track(up, target.host, target.port);
       // Streams are small frames each way (SPDY's SYN_STREAM/SYN_REPLY in turn): Nagle's wait for the peer's
       // delayed ACK would add ~40 ms to each round; Go's connections, kube-apiserver's among them, set TCP_NODELAY.
       up.setNoDelay(true);
-      noDelay(socket);
       const timer = setTimeout(() => up.destroy(new Error(`no connection in ${this.c.timeoutMs} ms`)), this.c.timeoutMs);
-      let connected = false;
+      const failed = (e: Error): void => {
+        clearTimeout(timer);
+        reject(internalError(`error dialing backend: ${errorMessage(e)}`));
+      };
+      up.once('error', failed);
       up.once('secureConnect', () => {
         clearTimeout(timer);
-        connected = true;
-        const lines = [`${req.method ?? 'GET'} ${path} HTTP/1.1`, `Host: ${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`];
-        for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
-          const k = req.rawHeaders[i]!;
-          if (!DROPPED(k.toLowerCase())) lines.push(`${k}: ${req.rawHeaders[i + 1]!}`);
-        }
-        up.write(`${lines.join('\r\n')}\r\n\r\n`);
-        if (head.length) up.write(head);
-        up.pipe(socket);
-        socket.pipe(up);
-        const close = (): void => {
-          up.destroy();
-          socket.destroy();
-        };
-        up.once('close', close);
-        socket.once('close', close);
-        resolve();
+        up.off('error', failed);
+        // Until it is spliced (a speculative dial may never be), an error only ends it.
+        up.on('error', () => up.destroy());
+        resolve(up);
       });
-      up.once('error', (e) => {
-        clearTimeout(timer);
-        if (connected) {
-          socket.destroy();
-          return;
-        }
-        reject(internalError(`error dialing backend: ${errorMessage(e)}`));
-      });
-      socket.once('error', () => up.destroy());
     });
+  }
+
+  /** The request line and headers written to the kubelet, then both connections piped; whether TLS resumed. */
+  private splice(up: TLSSocket, target: { host: string; port: number }, path: string, req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    noDelay(socket);
+    const lines = [`${req.method ?? 'GET'} ${path} HTTP/1.1`, `Host: ${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`];
+    for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+      const k = req.rawHeaders[i]!;
+      if (!DROPPED(k.toLowerCase())) lines.push(`${k}: ${req.rawHeaders[i + 1]!}`);
+    }
+    up.write(head.length ? Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`), head]) : `${lines.join('\r\n')}\r\n\r\n`);
+    up.pipe(socket);
+    socket.pipe(up);
+    const close = (): void => {
+      up.destroy();
+      socket.destroy();
+    };
+    up.once('close', close);
+    socket.once('close', close);
+    up.once('error', () => socket.destroy());
+    socket.once('error', () => up.destroy());
+    return up.isSessionReused();
+  }
+
+  private async tunnel(target: { host: string; port: number }, path: string, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<boolean> {
+    return this.splice(await this.dial(target), target, path, req, socket, head);
+  }
+
+  /**
+   * Where the watch cache last saw the pod's kubelet (its pod's node, that Node's address), if it has seen
+   * both: a dial there starts beside the etcd reads and is used only when they name the same kubelet.
+   */
+  private kubeletGuess(ns: string, name: string): { host: string; port: number } | undefined {
+    const nodeName = this.d.nodeNameHint?.(ns, name);
+    const node = nodeName ? this.d.cachedNode?.(nodeName) : undefined;
+    if (!node) return undefined;
+    try {
+      return kubeletAddress(node, this.c.preferredAddressTypes);
+    } catch {
+      return undefined;
+    }
   }
 }
 

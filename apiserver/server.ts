@@ -301,9 +301,11 @@ export class ApiHandler {
     const authz = auth && this.o.authorizer?.enforcing ? this.o.authorizer : undefined;
     let user: UserInfo = { name: 'system:unsecured', groups: ['system:masters', 'system:authenticated'] };
     let code = 101;
+    const t0 = performance.now();
     try {
       user = await this.userOf(req, url, auth, authz, user);
       if (authz) await authorizeRequest(authz, user, info, url.searchParams, this.o.log);
+      this.o.log.debug({ path: url.pathname, authMs: Math.round((performance.now() - t0) * 10) / 10 }, 'upgrade admitted');
       const k = this.o.kubelet;
       const core = info.kind === 'resource' && info.group === '' && info.version === 'v1' && info.name !== undefined;
       if (k && core && info.resource === 'pods' && info.namespace !== undefined && CONNECT_SUBRESOURCES.has(info.subresource ?? '')) {

@@ -191,6 +191,12 @@ export class Storage {
     }
   }
 
+  /** The newest copy of an object the watch cache has seen, if any: it may lag etcd, so a hint, never an answer. */
+  cachedHint(def: Strategy, namespace: string | undefined, name: string): Obj | undefined {
+    const kv = this.caches.get(def)?.latestKv(this.keyOf(def, namespace, name));
+    return kv && this.decode(def, kv);
+  }
+
   async get(def: Strategy, namespace: string | undefined, name: string): Promise<Obj> {
     const kv = await this.getKv(this.keyOf(def, namespace, name));
     const o = kv && this.decode(def, kv);

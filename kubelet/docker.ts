@@ -290,8 +290,9 @@ export class DockerClient {
   }
 
   /** Every container (running or not) that carries `label` (a key, or key=value). */
-  async listContainers(label: string): Promise<ContainerSummary[]> {
-    return parseContainerList(await this.json('list containers', 'GET', '/containers/json', { query: { all: 1, filters: JSON.stringify({ label: [label] }) } }));
+  /** The containers with `label` (key=value); with `running`, only those running (Docker's own list, all=0). */
+  async listContainers(label: string, o: { running?: boolean } = {}): Promise<ContainerSummary[]> {
+    return parseContainerList(await this.json('list containers', 'GET', '/containers/json', { query: { all: o.running ? 0 : 1, filters: JSON.stringify({ label: [label] }) } }));
   }
 
   async inspectContainer(id: string): Promise<ContainerDetails> {

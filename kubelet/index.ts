@@ -1,7 +1,7 @@
 // The kubelet's public surface: the node agent, its pure decision modules and the Docker client.
 export { Kubelet, type KubeletConfig, type KubeletDeps } from './kubelet.js';
 export { DockerClient, DockerError, DockerTimeoutError, DockerNoAnswerError, DockerBodyTooLargeError, MAX_BODY_BYTES, parseDockerEndpoint, demuxStream, dockerTime, parseContainerDetails, parseContainerList, type ContainerDetails, type ContainerSummary } from './docker.js';
-export { PodRuntime, LABELS, DEFAULT_PAUSE_IMAGE, type RuntimePod, type ContainerRecord, type SandboxRecord } from './runtime.js';
+export { PodRuntime, LABELS, DEFAULT_PAUSE_IMAGE, type RuntimePod, type RunningContainer, type ContainerRecord, type SandboxRecord } from './runtime.js';
 export { computePodActions, shouldRestart, type PodActions } from './actions.js';
 export { nextInitContainer, initializedCondition, initContainersOf, type InitProgress } from './init-containers.js';
 export { computePodStatus, containerStatuses, initContainerStatuses, podPhase, invalidPodStatus, rfc3339, type StatusInput, type Waiting } from './status.js';

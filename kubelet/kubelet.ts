@@ -268,6 +268,11 @@ export class Kubelet {
     return this.runtime.getPod(uid);
   }
 
+  /** The pod's running containers, newest first (the server's exec, attach and run). */
+  runningContainers(uid: string): ReturnType<PodRuntime['runningContainers']> {
+    return this.runtime.runningContainers(uid);
+  }
+
   /** For /pods on the healthz port: the pods this kubelet runs. */
   pods(): Pod[] {
     return [...this.desired.values()].map((d) => d.pod);

@@ -31,6 +31,15 @@ export const LABELS = {
 } as const;
 
 export const SANDBOX_NAME = 'POD';
+
+/** A running container of a pod as Docker's list shows it (exec's and attach's lookup). */
+export interface RunningContainer {
+  readonly id: string;
+  readonly name: string;
+  readonly restartCount: number;
+  /** Unix seconds. */
+  readonly created: number;
+}
 export const DEFAULT_PAUSE_IMAGE = 'flannel-ts/pause:1';
 
 export interface SandboxRecord {
@@ -152,6 +161,18 @@ export class PodRuntime {
   async getPod(uid: string): Promise<RuntimePod | undefined> {
     const s = byPod(await this.docker.listContainers(`${LABELS.podUid}=${uid}`)).get(uid);
     return s ? this.podStatus(s) : undefined;
+  }
+
+  /**
+   * The pod's running containers (not its sandboxes), newest instance first: one Docker list and no inspect,
+   * as the kubelet's exec and attach find their container among the runtime's running pods.
+   */
+  async runningContainers(uid: string): Promise<RunningContainer[]> {
+    const list = await this.docker.listContainers(`${LABELS.podUid}=${uid}`, { running: true });
+    return list
+      .filter((c) => c.state === 'running' && c.labels[LABELS.type] !== 'podsandbox' && c.labels[LABELS.podUid] === uid)
+      .map((c) => ({ id: c.id, name: c.labels[LABELS.containerName] ?? '', restartCount: Number(c.labels[LABELS.restartCount] ?? 0) || 0, created: c.created }))
+      .sort((a, b) => b.restartCount - a.restartCount || b.created - a.created);
   }
 
   /** The runtime's version (and the API version the client pins); throws while it is down. */

@@ -3,7 +3,7 @@
 // from a Node, the container a request is about, the kubelet paths the apiserver asks.
 import { describe, expect, it } from 'vitest';
 import { accessReviewBody, ByteBudget, dialInNetns, dockerLogsQuery, forbiddenText, FrameDemuxer, logContainer, LookupError, nodeAttributes, parseLogQuery, routeOf, runCommand, tokenReviewUser } from '../kubelet/server/index.js';
-import { containerOf, kubeletAddress, kubeletConnectPath, kubeletLogQuery, nodeOf, nodeProxyRest, parseAddressTypes } from '../apiserver/kubelet-proxy.js';
+import { containerOf, kubeletAddress, kubeletConnectPath, kubeletLogQuery, nodeOf, nodeProxyRest, parseAddressTypes, podKubelet, specNodeName } from '../apiserver/kubelet-proxy.js';
 import { ApiError } from '../apiserver/index.js';
 import type { Pod } from '../cluster/index.js';
 import type { RuntimePod } from '../kubelet/index.js';
@@ -155,6 +155,41 @@ describe("the apiserver's way to the kubelet", () => {
     expect(nodeOf(one)).toBe('a');
     expect(() => nodeOf(two)).toThrow(ApiError);
     expect(() => nodeOf(two)).toThrow('pod q does not have a host assigned');
+  });
+
+  it("reads the pod and, beside it, the Node the watch cache last saw it on; another node's after the pod when that was stale", async () => {
+    const nodes: Record<string, unknown> = { a: node, b: { ...node, metadata: { name: 'b' }, status: { addresses: [{ type: 'InternalIP', address: '10.0.0.9' }] } } };
+    const order: string[] = [];
+    let podOn = 'a';
+    const deps = (hint: string | undefined): Parameters<typeof podKubelet>[0] => ({
+      getPod: async (ns, name) => {
+        order.push(`pod ${ns}/${name}`);
+        await new Promise((r) => setTimeout(r, 5));
+        order.push('pod read');
+        return { metadata: { name }, spec: { nodeName: podOn } };
+      },
+      getNode: (name) => {
+        order.push(`node ${name}`);
+        return nodes[name] ? Promise.resolve(nodes[name] as Record<string, unknown>) : Promise.reject(new Error(`nodes "${name}" not found`));
+      },
+      nodeNameHint: () => hint,
+    });
+    expect((await podKubelet(deps('a'), ['InternalIP'], 'default', 'p')).target).toEqual({ host: '10.0.0.2', port: 10250 });
+    // The Node is asked for before the pod's read has come back: the two round trips overlap.
+    expect(order).toEqual(['node a', 'pod default/p', 'pod read']);
+    order.length = 0;
+    podOn = 'b';
+    expect((await podKubelet(deps('a'), ['InternalIP'], 'default', 'p')).target).toEqual({ host: '10.0.0.9', port: 10250 });
+    expect(order).toEqual(['node a', 'pod default/p', 'pod read', 'node b']);
+    order.length = 0;
+    expect((await podKubelet(deps(undefined), ['InternalIP'], 'default', 'p')).target.host).toBe('10.0.0.9');
+    expect(order).toEqual(['pod default/p', 'pod read', 'node b']);
+    // A pod on a Node that does not exist: the error is the read's after the pod's, not the early one's.
+    podOn = 'gone';
+    await expect(podKubelet(deps('gone'), ['InternalIP'], 'default', 'p')).rejects.toThrow('nodes "gone" not found');
+    expect(specNodeName({ spec: { nodeName: 'a' } })).toBe('a');
+    expect(specNodeName({ spec: {} })).toBeUndefined();
+    expect(specNodeName(undefined)).toBeUndefined();
   });
 
   it('asks the kubelet paths with the query passed through', () => {

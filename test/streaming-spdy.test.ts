@@ -118,6 +118,20 @@ describe('SPDY header blocks', () => {
     await expect(d.decompress(Buffer.from('garbage'))).rejects.toThrow(/header decompression failed/);
     d.close();
   });
+
+  it('hands the context over from the synchronous inflation to a streaming one past its limit', async () => {
+    const deflate = goDeflater();
+    const blocks = [];
+    for (const t of ['error', 'stdout', 'stderr', 'stdout', 'error']) blocks.push(await deflate(encodeHeaderBlock([['streamtype', t], ['port', '80']])));
+    // A limit the first two blocks fit under: the third starts the streaming context, fed the first two again.
+    const d = new HeaderDecompressor(blocks[0]!.length + blocks[1]!.length);
+    const got = [];
+    for (const b of blocks) got.push([...decodeHeaderBlock(await d.decompress(b))]);
+    expect(got.map((h) => h[0]![1][0])).toEqual(['error', 'stdout', 'stderr', 'stdout', 'error']);
+    expect(got.every((h) => h[1]![1][0] === '80')).toBe(true);
+    await expect(d.decompress(Buffer.from('garbage'))).rejects.toThrow(/header decompression failed/);
+    d.close();
+  });
 });
 
 /** Two ends of an in-memory connection. */

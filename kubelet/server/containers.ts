@@ -2,7 +2,7 @@
 // when there is none (404 for an unknown pod or container name, 400 for a container that has no
 // instance to read yet or no previous one).
 import type { Pod } from '../../cluster/index.js';
-import type { ContainerRecord, RuntimePod } from '../runtime.js';
+import type { ContainerRecord, RunningContainer, RuntimePod } from '../runtime.js';
 import type { PodRef } from './paths.js';
 
 export class LookupError extends Error {
@@ -18,6 +18,8 @@ export class LookupError extends Error {
 export interface PodSource {
   pods(): Pod[];
   getRuntimePod(uid: string): Promise<RuntimePod | undefined>;
+  /** The pod's running containers, newest instance first (one runtime list, no inspect). */
+  runningContainers(uid: string): Promise<RunningContainer[]>;
 }
 
 export function findPod(src: PodSource, ref: PodRef): Pod {
@@ -50,10 +52,10 @@ export function logContainer(pod: Pod, rt: RuntimePod | undefined, name: string,
   return cur;
 }
 
-/** The running instance of `name` (exec, attach, run). */
-export function runningContainer(pod: Pod, rt: RuntimePod | undefined, name: string): ContainerRecord {
+/** The running instance of `name` (exec, attach, run), among the pod's running containers (newest first). Pure. */
+export function runningContainer(pod: Pod, running: readonly RunningContainer[], name: string): RunningContainer {
   specContainer(pod, name);
-  const c = (rt?.containers ?? []).find((x) => x.name === name && x.running);
+  const c = running.find((x) => x.name === name);
   if (!c) throw new LookupError(400, `container ${JSON.stringify(name)} in pod ${JSON.stringify(pod.metadata.name)} is not running`);
   return c;
 }

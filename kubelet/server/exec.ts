@@ -46,10 +46,16 @@ function resizer(streams: ExecStreams, resize: (s: TerminalSize) => Promise<void
   return () => streams.resize?.off('size', on);
 }
 
+/** A duration for the logs, to 0.1 ms. */
+const ms = (d: number): number => Math.round(d * 10) / 10;
+
 export async function dockerExec(docker: DockerClient, containerId: string, cmd: readonly string[], streams: ExecStreams, opts: StreamOptions, log: Logger): Promise<ExecResult> {
   if (cmd.length === 0) return { error: 'you must specify at least one command for the container' };
+  const t0 = performance.now();
   const execId = await docker.execCreate(containerId, { cmd, stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr, tty: opts.tty });
+  const t1 = performance.now();
   const { socket, head } = await docker.hijack('exec start', `/exec/${encodeURIComponent(execId)}/start`, undefined, { Detach: false, Tty: opts.tty });
+  const t2 = performance.now();
   const stop = resizer(streams, (s) => docker.execResize(execId, s.height, s.width), log);
   try {
     await pump(socket, head, opts.tty, streams, opts.stdin);
@@ -57,10 +63,15 @@ export async function dockerExec(docker: DockerClient, containerId: string, cmd:
     stop();
     socket.destroy();
   }
+  const t3 = performance.now();
   // The output can end a moment before Docker records the exit code.
   for (let i = 0; i < 50; i++) {
     const st = await docker.execInspect(execId);
-    if (!st.running && st.exitCode !== undefined) return { exitCode: st.exitCode };
+    if (!st.running && st.exitCode !== undefined) {
+      const t4 = performance.now();
+      log.debug({ execId, createMs: ms(t1 - t0), startMs: ms(t2 - t1), outputMs: ms(t3 - t2), exitCodeMs: ms(t4 - t3), inspects: i + 1 }, 'docker exec timings');
+      return { exitCode: st.exitCode };
+    }
     await new Promise((r) => setTimeout(r, 20 * Math.min(i + 1, 10)));
   }
   return { error: `exec ${execId}: no exit code after its output ended` };

@@ -143,7 +143,7 @@ export class KubeletServer {
       case 'run': {
         if (method !== 'POST') throw new HttpError(405, 'method not allowed');
         const pod = findPod(this.o.pods, route);
-        const c = runningContainer(pod, await this.o.pods.getRuntimePod(pod.metadata.uid ?? ''), route.container);
+        const c = runningContainer(pod, await this.o.pods.runningContainers(pod.metadata.uid ?? ''), route.container);
         const out = new PassThrough();
         const chunks: Buffer[] = [];
         out.on('data', (b: Buffer) => chunks.push(b));
@@ -193,14 +193,16 @@ export class KubeletServer {
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', (e) => this.log.debug({ err: errorMessage(e) }, 'stream connection error'));
     const url = new URL(req.url ?? '/', 'https://kubelet');
+    const t0 = performance.now();
     const got = await this.admit(req, url.pathname);
+    const t1 = performance.now();
     if (got instanceof HttpError) return rawAnswer(socket, got.status, got.status === 401 ? 'Unauthorized' : got.message);
     const route = routeOf(url.pathname);
     try {
       if (!route || (route.kind !== 'exec' && route.kind !== 'attach' && route.kind !== 'portForward')) throw new HttpError(404, '404 page not found\n');
       const pod = findPod(this.o.pods, route);
-      const rt = await this.o.pods.getRuntimePod(pod.metadata.uid ?? '');
       if (route.kind === 'portForward') {
+        const rt = await this.o.pods.getRuntimePod(pod.metadata.uid ?? '');
         const sandbox = rt?.sandboxes.find((s) => s.running);
         if (!sandbox) throw new HttpError(400, `pod ${JSON.stringify(pod.metadata.name)} has no running sandbox`);
         const pid = (await this.o.docker.inspectContainer(sandbox.id)).pid;
@@ -210,10 +212,10 @@ export class KubeletServer {
         servePortForward(req, socket, head, (port) => dialInNetns(pid, port), { logger: this.log, podName: name, uid: pod.metadata.uid ?? '' });
         return;
       }
-      const c = runningContainer(pod, rt, route.container);
+      const c = runningContainer(pod, await this.o.pods.runningContainers(pod.metadata.uid ?? ''), route.container);
       const cmd = execCommand(url.searchParams);
       const kind = route.kind;
-      this.log.info({ pod: `${route.namespace}/${route.pod}`, container: route.container, kind, ...(kind === 'exec' && { cmd }) }, kind);
+      this.log.info({ pod: `${route.namespace}/${route.pod}`, container: route.container, kind, ...(kind === 'exec' && { cmd }), admitMs: Math.round((t1 - t0) * 10) / 10, lookupMs: Math.round((performance.now() - t1) * 10) / 10 }, kind);
       const tty = kind === 'attach' ? (await this.o.docker.inspectContainer(c.id)).tty : false;
       serveExec(req, socket, head, async (streams, opts): Promise<ExecResult> => {
         try {

@@ -60,6 +60,8 @@ export interface KubeLabHooks {
   readonly prepare?: (h: Host) => Promise<void>;
   /** More dockerd flags from the host's subnet.env (mk-docker-opts.sh has none for IPv6: --ipv6, --fixed-cidr-v6). */
   readonly dockerArgs?: (env: Record<string, string>) => readonly string[];
+  /** node's own flags for the kubelets (before the script), e.g. --cpu-prof. */
+  readonly kubeletNodeArgs?: readonly string[];
 }
 
 export class KubeLab {
@@ -157,6 +159,7 @@ export class KubeLab {
   startKubelet(n: KubeNode, extra: readonly string[] = []): Proc {
     const argv = [
       process.execPath,
+      ...(this.o.kubeletNodeArgs ?? []),
       KUBELET,
       ...(this.o.storeArgs ? this.o.storeArgs(n) : [`--etcd-endpoints=${this.etcd.endpoint}`]),
       `--hostname-override=${n.host.name}`,
