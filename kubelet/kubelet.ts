@@ -7,6 +7,8 @@
 //   probes ─► a result changed ─► sync            housekeeping (pleg.ts, every --sync-frequency)
 //   pod workers (pod-workers.ts) ─► PodSync (sync-pod.ts): syncPod, syncTerminatingPod, syncTerminatedPod
 //   node status (node-status.ts): heartbeats with the runtime's and the subnet file's readiness
+//   --network-plugin=cni (cni-network.ts): sandboxes get their interface from the CNI plugins, and the
+//       node's network readiness is the conf dir's instead of the subnet file's
 //
 // Nothing is started or killed before every source (pods, static pods, services) has listed once.
 import type { Pod, Service } from '../cluster/index.js';
@@ -21,6 +23,7 @@ import { EVENTED_RELIST_MS, Pleg, housekeep } from './pleg.js';
 import { PodWorkers } from './pod-workers.js';
 import { ProbeManager } from './prober.js';
 import { PodRuntime } from './runtime.js';
+import { CniNetwork } from './cni-network.js';
 import { type ClusterStore, type StoreCache, StaticPodSource, storeCache } from './sources.js';
 import { networkReadiness } from './subnet-file.js';
 import { PodSync } from './sync-pod.js';
@@ -52,6 +55,8 @@ export interface KubeletConfig {
   readonly dns?: { readonly clusterDns: readonly string[]; readonly clusterDomain: string; readonly resolvConf: string };
   /** The port of the kubelet's HTTPS server, reported in the Node's status.daemonEndpoints (absent: not served). */
   readonly kubeletPort?: number;
+  /** --network-plugin=cni with its dirs; absent: Docker's bridge (the subnet file says when the network is up). */
+  readonly cni?: { readonly confDir: string; readonly binDirs: readonly string[]; readonly cacheDir: string };
 }
 
 export interface KubeletDeps {
@@ -79,6 +84,8 @@ export class Kubelet {
   private readonly mirrorRunner: SyncRunner;
   private readonly housekeeping: SyncRunner;
   private dockerVersion: string | undefined;
+  /** --network-plugin=cni */
+  readonly cni: CniNetwork | undefined;
   private subnetProblem: string | undefined;
 
   constructor(
@@ -89,7 +96,9 @@ export class Kubelet {
     const log = root.child({ component: 'kubelet' });
     this.log = log;
     const store = deps.store;
-    this.runtime = new PodRuntime({ docker: deps.docker, log: root, pauseImage: config.pauseImage, pauseBusybox: config.pauseBusybox, ...(config.nodeIP && { hostIP: config.nodeIP }) });
+    this.cni = config.cni ? new CniNetwork({ ...config.cni, log: root }) : undefined;
+    const cni = this.cni;
+    this.runtime = new PodRuntime({ docker: deps.docker, log: root, pauseImage: config.pauseImage, pauseBusybox: config.pauseBusybox, ...(config.nodeIP && { hostIP: config.nodeIP }), ...(cni && { network: cni }) });
     // The sync functions are bound late: the syncer needs the desired pods, which need the workers.
     this.podWorkers = new PodWorkers(
       { syncPod: (p, s) => this.syncer.syncPod(p, s), syncTerminatingPod: (u, p, g) => this.syncer.syncTerminatingPod(u, p, g), syncTerminatedPod: (u, p) => this.syncer.syncTerminatedPod(u, p) },
@@ -137,6 +146,7 @@ export class Kubelet {
       serviceCache: this.serviceCache,
       ...(deps.requestToken && { tokens: new TokenCache(deps.requestToken) }),
       ...(config.dns && { dns: config.dns }),
+      ...(cni && { networkNotReady: () => cni.notReadyMessage() }),
       events,
     });
     const mirrors = new MirrorPods({
@@ -191,6 +201,11 @@ export class Kubelet {
       await nodeStatus;
       return;
     }
+    if (this.cni) {
+      // Before any pod syncs: a running sandbox's address comes back from the cache, never from another ADD.
+      await this.cni.loadCache();
+      await this.cni.refresh().catch((e: unknown) => this.log.warn({ err: errorMessage(e) }, 'cannot read the CNI config'));
+    }
     this.podWorkers.start(signal);
     this.prober.start(signal);
     this.runtime.ensurePauseImage().catch((e: unknown) => this.log.error({ image: this.config.pauseImage, err: errorMessage(e) }, 'cannot make the pause image'));
@@ -203,6 +218,7 @@ export class Kubelet {
       this.pleg.run(signal),
       this.mirrorRunner.run(signal),
       this.housekeeping.run(signal),
+      ...(this.cni ? [this.cni.run(signal)] : []),
     ];
     const results = await Promise.allSettled(loops);
     await this.podWorkers.stop();
@@ -240,6 +256,11 @@ export class Kubelet {
 
   private async readiness(): Promise<Readiness> {
     if (!this.pleg.runtimeUp || !(await this.runtime.ping())) return { ready: false, reason: 'KubeletNotReady', message: 'container runtime is down' };
+    if (this.cni) {
+      const m = this.cni.notReadyMessage();
+      if (m !== undefined) return { ready: false, reason: 'KubeletNotReady', message: m };
+      return { ready: true, reason: 'KubeletReady', message: 'kubelet is posting ready status' };
+    }
     const n = await this.network();
     if (!n.ready) return { ready: false, reason: 'KubeletNotReady', message: n.message };
     return { ready: true, reason: 'KubeletReady', message: 'kubelet is posting ready status' };

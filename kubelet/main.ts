@@ -43,6 +43,7 @@ const program = addKubeletOptions(new Command('kubelet'))
         maxPods: o.maxPods,
         dns: { clusterDns: o.clusterDns, clusterDomain: o.clusterDomain, resolvConf: o.resolvConf },
         ...(o.port > 0 && { kubeletPort: o.port }),
+        ...(o.networkPlugin === 'cni' && { cni: { confDir: o.cniConfDir, binDirs: o.cniBinDirs, cacheDir: o.cniCacheDir } }),
       },
       { log, store: cluster.store, docker, ...(cluster.api && { requestToken: apiTokenRequester(cluster.api.client), events: apiEventSink(cluster.api.client) }) },
     );

@@ -38,6 +38,28 @@ export interface KubeletOptions extends EtcdFlagValues, KubeletServerFlags {
   /** The node's resolv.conf ('' : none), for dnsPolicy Default and the search list. */
   readonly resolvConf: string;
   readonly logLevel: string;
+  /** --network-plugin: 'docker' (Docker's bridge, the default) or 'cni'. */
+  readonly networkPlugin: NetworkPlugin;
+  readonly cniConfDir: string;
+  readonly cniBinDirs: readonly string[];
+  readonly cniCacheDir: string;
+}
+
+export type NetworkPlugin = 'docker' | 'cni';
+
+/** --network-plugin: the kubelet's '' (no plugin: Docker's own bridge, which this kubelet calls docker) or cni. */
+export function networkPlugin(v: string): NetworkPlugin {
+  const t = v.trim();
+  if (t === '' || t === 'docker') return 'docker';
+  if (t === 'cni') return 'cni';
+  throw new InvalidArgumentError(`${JSON.stringify(t)} is not a network plugin of this kubelet: expected cni, or docker (Docker's bridge, also '')`);
+}
+
+/** --cni-bin-dir: a comma-separated list of directories. */
+export function dirList(v: string): string[] {
+  const out = v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (!out.length) throw new InvalidArgumentError('expected at least one directory');
+  return out;
 }
 
 export const VERSION = '0.1.0';
@@ -117,6 +139,10 @@ export function addKubeletOptions(cmd: Command): Command {
     .addOption(opt('--cluster-dns <ips>', 'the DNS server(s) of pods with dnsPolicy ClusterFirst, comma-separated (kube-dns\'s ClusterIP)').argParser(ipList).default([], ''))
     .addOption(opt('--cluster-domain <domain>', "the cluster's DNS domain: pods search <ns>.svc.<domain>, svc.<domain> and <domain>").default(''))
     .addOption(opt('--resolv-conf <file>', "the node's resolver configuration, for dnsPolicy Default and the search list of ClusterFirst ('': none)").default('/etc/resolv.conf'))
+    .addOption(opt('--network-plugin <name>', "how pods get their network: docker (Docker's bridge, from the subnet file's podCIDR) or cni (the plugins of the first config in --cni-conf-dir)").argParser(networkPlugin).default('docker'))
+    .addOption(opt('--cni-conf-dir <dir>', 'with --network-plugin=cni: where the network configs (*.conflist, *.conf, *.json) are read').default('/etc/cni/net.d'))
+    .addOption(opt('--cni-bin-dir <dirs>', 'with --network-plugin=cni: where the plugins are found, comma-separated').argParser(dirList).default(['/opt/cni/bin'], '/opt/cni/bin'))
+    .addOption(opt('--cni-cache-dir <dir>', "with --network-plugin=cni: libcni's cache of results (what DEL replays)").default('/var/lib/cni/cache'))
     .addOption(opt('--log-level <level>', 'log level: trace, debug, info, warn, error').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
     .addOption(opt('--port <port>', "the port of the kubelet's HTTPS server (logs, exec, attach, port-forward, /pods); 0 disables it").argParser(port).default(10250))
     .addOption(opt('--address <ip>', "the address of the kubelet's HTTPS server").default('0.0.0.0'))
@@ -162,6 +188,10 @@ export function kubeletOptions(raw: Record<string, unknown>, etcdGiven = false):
     clusterDomain: String(raw.clusterDomain ?? '').trim().replace(/\.$/, ''),
     resolvConf: String(raw.resolvConf ?? ''),
     logLevel: String(raw.logLevel),
+    networkPlugin: typeof raw.networkPlugin === 'string' ? networkPlugin(raw.networkPlugin) : 'docker',
+    cniConfDir: String(raw.cniConfDir ?? '/etc/cni/net.d'),
+    cniBinDirs: Array.isArray(raw.cniBinDir) ? (raw.cniBinDir as string[]) : typeof raw.cniBinDir === 'string' ? dirList(raw.cniBinDir) : ['/opt/cni/bin'],
+    cniCacheDir: String(raw.cniCacheDir ?? '/var/lib/cni/cache'),
     port: Number(raw.port ?? 10250),
     address: String(raw.address ?? '0.0.0.0'),
     tlsCertFile: str(raw.tlsCertFile),

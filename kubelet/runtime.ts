@@ -9,7 +9,8 @@
 // Names follow dockershim: k8s_<container>_<pod>_<namespace>_<uid>_<attempt>, k8s_POD_… for the infra.
 import { readFile } from 'node:fs/promises';
 import type { Container, Pod } from '../cluster/index.js';
-import { type Logger } from '../common/index.js';
+import { type Logger, errorMessage } from '../common/index.js';
+import type { SandboxNetwork } from './cni-network.js';
 import { type ContainerDetails, type ContainerSummary, type DockerClient, DockerError, type DockerVersion, isConflict } from './docker.js';
 import { dockerSecurity, isHostNetwork } from './host-config.js';
 import { dockerResources, graceOf, namespaceOf } from './spec.js';
@@ -49,6 +50,8 @@ export interface SandboxRecord {
   readonly ip: string | undefined;
   readonly ip6?: string;
   readonly createdAt: number;
+  /** The infra container's process while it runs (its network namespace, for the CNI plugins' DEL). */
+  readonly pid?: number;
 }
 
 export interface ContainerRecord {
@@ -127,6 +130,19 @@ export interface PodRuntimeOptions {
   readonly pauseBusybox: string;
   /** The node's address: a host-network pod's IP. */
   readonly hostIP?: string;
+  /**
+   * --network-plugin=cni: a sandbox not on the host network gets NetworkMode none and its interface from
+   * the CNI plugins (its addresses from their result); absent, Docker's bridge gives it one.
+   */
+  readonly network?: SandboxNetwork;
+}
+
+/** The sandbox was started, but the CNI plugins could not give it its network (the sandbox is removed again). */
+export class SandboxNetworkError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'SandboxNetworkError';
+  }
 }
 
 export class PodRuntime {
@@ -206,7 +222,12 @@ export class PodRuntime {
       if (!d) continue;
       const created = d.createdAt ? Date.parse(d.createdAt) : 0;
       if (d.labels[LABELS.type] === 'podsandbox') {
-        sandboxes.push({ id: d.id, attempt: Number(d.labels[LABELS.attempt] ?? 0) || 0, running: d.running, ip: d.running ? (d.labels[LABELS.hostNetwork] === 'true' ? this.o.hostIP : d.ip) : undefined, ...(d.running && d.ip6 && { ip6: d.ip6 }), createdAt: created });
+        const host = d.labels[LABELS.hostNetwork] === 'true';
+        // Under CNI Docker knows no address of the sandbox: the plugins' cached result does.
+        const cni = !host && !d.ip ? this.o.network?.podIPs(d.id) : undefined;
+        const ip = host ? this.o.hostIP : (d.ip ?? cni?.find((a) => !a.includes(':')));
+        const ip6 = d.ip6 ?? cni?.find((a) => a.includes(':'));
+        sandboxes.push({ id: d.id, attempt: Number(d.labels[LABELS.attempt] ?? 0) || 0, running: d.running, ip: d.running ? ip : undefined, ...(d.running && ip6 && { ip6 }), createdAt: created, ...(d.running && d.pid > 0 && { pid: d.pid }) });
         continue;
       }
       // A container whose start failed stays "created" with State.Error: it counts as exited.
@@ -296,13 +317,16 @@ export class PodRuntime {
       }
     }
     const host = isHostNetwork(pod);
+    const cni = !host ? this.o.network : undefined;
     // On the node's network the ports are the node's already, and Docker refuses a hostname of the sandbox's own.
+    // Under CNI the plugins make the interface (hostPorts would be the portmap plugin's, which is not run here).
+    const network = host ? { NetworkMode: 'host' } : cni ? { NetworkMode: 'none' } : { PortBindings: bindings };
     const config = {
       Image: this.o.pauseImage,
       ...(!host && { Hostname: pod.metadata.name.slice(0, 63).replace(/\.+$/, '') }),
       Labels: this.labels(pod, { [LABELS.containerName]: SANDBOX_NAME, [LABELS.type]: 'podsandbox', [LABELS.attempt]: String(attempt), ...(host && { [LABELS.hostNetwork]: 'true' }) }),
-      ...(!host && { ExposedPorts: exposed }),
-      HostConfig: { IpcMode: 'shareable', ...(host ? { NetworkMode: 'host' } : { PortBindings: bindings }), RestartPolicy: { Name: 'no' } },
+      ...(!host && !cni && { ExposedPorts: exposed }),
+      HostConfig: { IpcMode: 'shareable', ...network, RestartPolicy: { Name: 'no' } },
     };
     const id = await this.createReplacingStale(name, config);
     try {
@@ -312,7 +336,27 @@ export class PodRuntime {
       throw e;
     }
     const d = await this.docker.inspectContainer(id);
-    return { id, attempt, running: d.running, ip: host ? this.o.hostIP : d.ip, createdAt: d.createdAt ? Date.parse(d.createdAt) : Date.now() };
+    const createdAt = d.createdAt ? Date.parse(d.createdAt) : Date.now();
+    if (!cni) return { id, attempt, running: d.running, ip: host ? this.o.hostIP : d.ip, createdAt, ...(d.pid > 0 && { pid: d.pid }) };
+    let ips: string[];
+    try {
+      if (!d.running || !(d.pid > 0)) throw new Error('the sandbox container is not running');
+      ips = await cni.setUp({ namespace: ns, name: pod.metadata.name }, id, d.pid);
+    } catch (e) {
+      await this.docker.removeContainer(id).catch((r: unknown) => this.log.warn({ sandbox: id.slice(0, 12), err: errorMessage(r) }, 'cannot remove a sandbox whose network failed'));
+      throw new SandboxNetworkError(`failed to set up sandbox container "${id}" network for pod "${pod.metadata.name}": networkPlugin cni failed to set up pod "${pod.metadata.name}_${ns}" network: ${errorMessage(e)}`, { cause: e });
+    }
+    const ip6 = ips.find((a) => a.includes(':'));
+    return { id, attempt, running: true, ip: ips.find((a) => !a.includes(':')), ...(ip6 && { ip6 }), createdAt, pid: d.pid };
+  }
+
+  /**
+   * Stops a sandbox as dockershim's StopPodSandbox: its CNI attachment torn down first (DEL, also for a
+   * sandbox that died on its own: its plugins then get no netns), then the infra container stopped.
+   */
+  async stopSandbox(s: Pick<SandboxRecord, 'id' | 'running' | 'pid'>, graceSec = 2): Promise<void> {
+    await this.o.network?.tearDown(s.id, s.running ? s.pid : undefined);
+    if (s.running) await this.stopContainer(s.id, graceSec);
   }
 
   /** Creates and starts an app container in the sandbox; a start failure leaves it for the status (StartContainerError). */

@@ -24,6 +24,7 @@ import type { ProbeManager } from './prober.js';
 import { type PodRuntime, type RuntimePod, StartContainerError, latestContainer } from './runtime.js';
 import { type ClusterStore, type StoreCache, servicesIn } from './sources.js';
 import { containerHash, graceOf, namespaceOf, podFullName } from './spec.js';
+import { isHostNetwork } from './host-config.js';
 import { type Waiting, computePodStatus, rfc3339 } from './status.js';
 import type { ProjectionSources, TokenCache } from './projected.js';
 import { type ClusterDnsSettings, kubeletManagesDns, podDnsConfig } from './dns-config.js';
@@ -48,7 +49,15 @@ export interface PodSyncOptions {
   readonly dns?: { readonly clusterDns: readonly string[]; readonly clusterDomain: string; readonly resolvConf: string };
   /** The pods' events (Pulled, Created, Started, Killing, BackOff, Failed), as `kubectl describe pod` shows them. */
   readonly events?: EventRecorder;
+  /**
+   * --network-plugin=cni: why the pod network is not ready (no CNI config yet), undefined once it is; a
+   * pod off the host network gets no sandbox meanwhile.
+   */
+  readonly networkNotReady?: () => string | undefined;
 }
+
+/** The back-off key of a pod's sandbox (no container is named so: container names are lower case). */
+const SANDBOX_KEY = 'POD';
 
 /** The Killing event's message for a kill reason of computePodActions, in the kubelet's words. */
 function killingMessage(container: string, reason: string): string {
@@ -68,6 +77,8 @@ export class PodSync implements PodSyncer {
   readonly crashLoop: CrashLoopBackoff;
   /** The last status written per pod UID (not written again while unchanged). */
   private readonly written = new Map<string, string>();
+  /** When the pod's last sandbox creation failed (its back-off counts from there). */
+  private readonly sandboxFailedAt = new Map<string, number>();
 
   constructor(private readonly o: PodSyncOptions) {
     this.log = o.log;
@@ -107,7 +118,8 @@ export class PodSync implements PodSyncer {
         changed = true;
       }
       if (actions.killPod) {
-        for (const s of rt.sandboxes.filter((x) => x.running)) await this.runtime.stopContainer(s.id, 2);
+        // Every sandbox, running or dead: a dead one's CNI attachment still holds its address.
+        for (const s of rt.sandboxes) await this.runtime.stopSandbox(s);
         changed = true;
       }
       // A new sandbox runs every init container again: the old instances go first (kuberuntime's purge).
@@ -118,19 +130,37 @@ export class PodSync implements PodSyncer {
 
       let sandboxId = actions.sandboxId;
       let podIP = actions.createSandbox ? undefined : rt.sandboxes[0]?.ip;
-      if (actions.createSandbox) {
+      const initial = initContainersOf(pod).length > 0 ? 'PodInitializing' : 'ContainerCreating';
+      const waitAll = (message: string): void => {
+        for (const c of [...initContainersOf(pod), ...pod.spec.containers]) waiting.set(c.name, { reason: initial, message });
+      };
+      const networkProblem = actions.createSandbox && !isHostNetwork(pod) ? this.o.networkNotReady?.() : undefined;
+      const sandboxFailed = this.sandboxFailedAt.get(uid);
+      const sandboxWait = actions.createSandbox && networkProblem === undefined && sandboxFailed !== undefined ? this.crashLoop.check(backoffKey(uid, SANDBOX_KEY), sandboxFailed) : 0;
+      if (networkProblem !== undefined) {
+        // The kubelet's NetworkNotReady: no sandbox until the CNI config is there (host-network pods run).
+        this.event(pod, undefined, 'Warning', 'NetworkNotReady', `network is not ready: ${networkProblem}`);
+        waitAll(`network is not ready: ${networkProblem}`);
+        later(Math.min(2000, this.o.syncFrequencyMs));
+      } else if (sandboxWait > 0) {
+        waitAll('back-off creating the pod sandbox after a failure');
+        later(sandboxWait);
+      } else if (actions.createSandbox) {
         try {
           const sb = await this.runtime.createSandbox(pod, actions.attempt);
           sandboxId = sb.id;
           podIP = sb.ip;
           changed = true;
+          this.sandboxFailedAt.delete(uid);
           log.info({ sandbox: sb.id.slice(0, 12), podIP: sb.ip, attempt: actions.attempt }, 'pod sandbox started');
         } catch (e) {
           log.warn({ err: errorMessage(e) }, 'cannot create the pod sandbox');
           this.event(pod, undefined, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: ${errorMessage(e)}`);
-          const initial = initContainersOf(pod).length > 0 ? 'PodInitializing' : 'ContainerCreating';
-          for (const c of [...initContainersOf(pod), ...pod.spec.containers]) waiting.set(c.name, { reason: initial, message: `failed to create pod sandbox: ${errorMessage(e)}` });
-          later(this.o.backoff.baseMs);
+          waitAll(`failed to create pod sandbox: ${errorMessage(e)}`);
+          this.sandboxFailedAt.set(uid, Date.now());
+          // The next try waits as a crashing container's restart does: base, then doubling up to max.
+          const left = this.crashLoop.check(backoffKey(uid, SANDBOX_KEY), Date.now());
+          later(left > 0 ? left : this.o.backoff.baseMs);
         }
       }
 
@@ -304,7 +334,12 @@ export class PodSync implements PodSyncer {
       if (n >= 2) drop.push(c.id);
       kept.set(c.name, n + 1);
     }
-    for (const s of rt.sandboxes.slice(1)) if (!s.running) drop.push(s.id);
+    for (const s of rt.sandboxes.slice(1)) {
+      if (s.running) continue;
+      // A sandbox that died without being stopped by this kubelet may still hold a CNI attachment.
+      const torn = await this.runtime.stopSandbox(s).then(() => true, (e: unknown) => (this.log.warn({ sandbox: s.id.slice(0, 12), err: errorMessage(e) }, 'gc: cannot tear down the sandbox network'), false));
+      if (torn) drop.push(s.id);
+    }
     for (const id of drop) await this.runtime.removeContainer(id).catch((e: unknown) => this.log.debug({ containerId: id, err: errorMessage(e) }, 'gc: remove failed'));
   }
 
@@ -345,16 +380,19 @@ export class PodSync implements PodSyncer {
     const involved = pod ?? ({ metadata: { name: rt.name, namespace: rt.namespace, uid } } as unknown as Pod);
     for (const c of running) this.event(involved, c.name, 'Normal', 'Killing', `Stopping container ${c.name}`, isInit(involved, c.name));
     await Promise.all(running.map((c) => this.runtime.stopContainer(c.id, grace)));
-    await Promise.all(rt.sandboxes.filter((s) => s.running).map((s) => this.runtime.stopContainer(s.id, 2)));
+    await Promise.all(rt.sandboxes.map((s) => this.runtime.stopSandbox(s)));
   }
 
   async syncTerminatedPod(uid: string, pod: Pod | undefined): Promise<void> {
     const rt = await this.runtime.getPod(uid);
+    // Torn down while terminating; again here for a sandbox that died since (DEL of what is gone is fine).
+    for (const s of rt?.sandboxes ?? []) await this.runtime.stopSandbox(s);
     for (const c of [...(rt?.containers ?? []), ...(rt?.sandboxes ?? [])]) await this.runtime.removeContainer(c.id);
     const err = await tearDownPodDir(this.o.rootDir, uid);
     if (err) this.log.warn({ uid, err }, 'cannot remove the pod directory');
     this.prober.removePod(uid);
     this.crashLoop.forgetPod(uid);
+    this.sandboxFailedAt.delete(uid);
     this.o.tokens?.forgetPod(uid);
     this.written.delete(uid);
     this.o.pleg.forget(uid);
