@@ -11,9 +11,11 @@
 // subnet.env is the Node's podCIDR, the Nodes get flannel's annotations, NetworkUnavailable=False and Ready;
 // a daemon pod deleted is recreated, and the new flanneld rebuilds the VXLAN device deleted meanwhile.
 //
-// This kubelet puts pods on Docker's bridge, not through CNI: docker0 is the node's podCIDR (dockerd
-// --bip, the flannel MTU, no Docker masquerade), the same subnet flanneld takes from the Node, so ordinary
-// pods are on the flannel network without the conflist the init containers install (checked as installed).
+// The kubelets run with --network-plugin=cni, as a kubelet of Kubernetes 1.20–1.23 under kube-flannel.yml:
+// NotReady until the init container installs the conflist (the host-network daemon pods run meanwhile),
+// then ordinary pods get their interface and address from it (flannel → bridge cni0 → host-local, from
+// /opt/cni/bin and Debian's /usr/lib/cni), in the node's podCIDR; a restarted kubelet adds no pod again,
+// and a deleted pod's address is released. Docker's own bridge is out of the way on 172.31.254.0/24.
 import { existsSync } from 'node:fs';
 import { readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -39,7 +41,10 @@ const NETWORK = '10.244.0.0/16';
 const P = 'flannel.alpha.coreos.com';
 const NOT_READY = 'node.kubernetes.io/not-ready';
 /** The top directories of the manifest's hostPath volumes, each an overlay in a node's mount namespace. */
-const TOPS = ['/run', '/etc', '/opt'];
+const TOPS = ['/run', '/etc', '/opt', '/var'];
+/** The kubelet's CNI flags: the manifest's conf dir and plugin dir, and Debian's plugins for the bridge. */
+const CNI_FLAGS = ['--network-plugin=cni', '--cni-conf-dir=/etc/cni/net.d', '--cni-bin-dir=/opt/cni/bin,/usr/lib/cni'];
+const NOT_READY_CNI = 'container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:docker: network plugin is not ready: cni config uninitialized';
 
 interface ContainerStatusJson {
   name: string;
@@ -55,7 +60,7 @@ interface PodJson {
 interface NodeJson {
   metadata: { name: string; annotations?: Record<string, string> };
   spec: { podCIDR?: string; taints?: { key: string; effect: string }[] };
-  status?: { conditions?: { type: string; status: string; reason?: string }[] };
+  status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] };
 }
 const isReady = (p: PodJson): boolean => p.status?.phase === 'Running' && !!p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
 const gw = (cidr: string): string => cidr.split('/')[0]!.replace(/\.0$/, '.1');
@@ -67,6 +72,8 @@ describe.skipIf(!existsSync(KUBECTL))('kube-flannel.yml: flanneld as a DaemonSet
   const docker = new Map<string, Dockerd>();
   const roots = new Map<string, NodeRoot>();
   const cidr = new Map<string, string>();
+  const kubelets = new Map<string, Proc>();
+  let kubeletSeq = 0;
   let dir: string;
   let kubeconfig: string;
   let cniConf: string;
@@ -90,8 +97,8 @@ describe.skipIf(!existsSync(KUBECTL))('kube-flannel.yml: flanneld as a DaemonSet
   const diagnose = async (e: unknown): Promise<never> => {
     const describe = await kubectl(['describe', 'pods', '-n', 'kube-flannel']).catch(String);
     const logs = await Promise.all(lab.hosts.map((h) => flannelLogs(h.name).catch(String)));
-    const kubelets = await Promise.all(lab.hosts.map(async (h) => `${h.name} kubelet: ${(await readFile(path.join(h.dir, 'kubelet.log'), 'utf8').catch(() => '')).split('\n').filter((l) => /"level":(40|50)/.test(l)).slice(-15).join('\n')}`));
-    throw new Error(`${String(e)}\n${describe}\n${logs.join('\n')}\n${kubelets.join('\n')}`.slice(-15_000));
+    const kl = lab.hosts.map((h) => `${h.name} kubelet: ${(kubelets.get(h.name)?.stderr() ?? '').split('\n').filter((l) => /"level":(40|50)/.test(l)).slice(-15).join('\n')}`);
+    throw new Error(`${String(e)}\n${describe}\n${logs.join('\n')}\n${kl.join('\n')}`.slice(-15_000));
   };
   /** `docker exec` in the single container of an ordinary pod. */
   const execIn = async (node: string, pod: string, argv: readonly string[]) => {
@@ -99,7 +106,22 @@ describe.skipIf(!existsSync(KUBECTL))('kube-flannel.yml: flanneld as a DaemonSet
     if (!id) throw new Error(`no container of pod ${pod} on ${node}`);
     return docker.get(node)!.dockerExec(['exec', id, ...argv], { timeoutMs: 20_000 });
   };
+  /** The full ID of a pod's running sandbox (libcni's cache names it). */
+  const sandboxOf = async (node: string, pod: string): Promise<string> => {
+    const out = await docker.get(node)!.docker(['ps', '--no-trunc', '-q', '--filter', 'label=io.kubernetes.container.name=POD', '--filter', `label=io.kubernetes.pod.name=${pod}`]);
+    const id = out.split('\n').find(Boolean);
+    if (!id) throw new Error(`no running sandbox of ${pod} on ${node}`);
+    return id;
+  };
   const pingOk = async (node: string, pod: string, ip: string): Promise<boolean> => (await execIn(node, pod, ['ping', '-c', '2', '-W', '2', ip])).code === 0;
+
+  const kubeletArgv = new Map<string, string[]>();
+  const startKubelet = (h: Host): Proc => {
+    const p = h.spawn(roots.get(h.name)!.wrap(kubeletArgv.get(h.name)!), { logFile: path.join(h.dir, `kubelet-${++kubeletSeq}.log`) });
+    procs.push(p);
+    kubelets.set(h.name, p);
+    return p;
+  };
 
   beforeAll(async () => {
     lab = await Lab.create({ hosts: ['a', 'b'] });
@@ -123,14 +145,15 @@ describe.skipIf(!existsSync(KUBECTL))('kube-flannel.yml: flanneld as a DaemonSet
     procs.push(sw.spawn([process.execPath, SCHEDULER, `--kubeconfig=${sched}`, '--secure-port=0'], { logFile: path.join(dir, 'scheduler.log') }));
     const proxyConfig = await writeDaemonKubeconfig(certs, server, dir, 'kube-proxy');
 
-    // The kubelets first: each registers its Node (NotReady: no subnet.env yet) while Docker is not up,
-    // and the node IPAM gives it a podCIDR, which Docker's bridge then takes.
+    // The kubelets first: each registers its Node (NotReady: no CNI config yet) while Docker is not up,
+    // and the node IPAM gives it a podCIDR, which flanneld takes, and the CNI plugins from it.
     for (const h of lab.hosts) {
       const root = await startNodeRoot(h, TOPS);
       roots.set(h.name, root);
       const kc = await writeDaemonKubeconfig(certs, server, dir, 'kubelet', h.name);
-      const argv = [process.execPath, KUBELET, `--kubeconfig=${kc}`, `--hostname-override=${h.name}`, `--node-ip=${h.ip}`, `--docker-endpoint=unix://${path.join(h.dir, 'dk', 'd.sock')}`, `--root-dir=${path.join(h.dir, 'kubelet')}`, '--healthz-port=10248', ...FAST_FLAGS];
-      procs.push(h.spawn(root.wrap(argv), { logFile: path.join(h.dir, 'kubelet.log') }));
+      const argv = [process.execPath, KUBELET, `--kubeconfig=${kc}`, `--hostname-override=${h.name}`, `--node-ip=${h.ip}`, `--docker-endpoint=unix://${path.join(h.dir, 'dk', 'd.sock')}`, `--root-dir=${path.join(h.dir, 'kubelet')}`, '--healthz-port=10248', ...FAST_FLAGS, ...CNI_FLAGS];
+      kubeletArgv.set(h.name, argv);
+      startKubelet(h);
       procs.push(startProxy(h, etcd, { tag: 'api', storeArgs: [`--kubeconfig=${proxyConfig}`], args: [`--cluster-cidr=${NETWORK}`, '--min-sync-period=200ms'] }));
     }
     await waitFor('both Nodes registered with a podCIDR', async () => {
@@ -139,7 +162,7 @@ describe.skipIf(!existsSync(KUBECTL))('kube-flannel.yml: flanneld as a DaemonSet
       for (const n of ns) cidr.set(n!.metadata.name, n!.spec.podCIDR!);
       return true;
     }, 90_000, 500);
-    const started = await Promise.allSettled(lab.hosts.map(async (h) => docker.set(h.name, await startDockerd(h, { wrap: roots.get(h.name)!.wrap, bip: `${gw(cidr.get(h.name)!)}/24`, mtu: 1450, ipMasq: false }))));
+    const started = await Promise.allSettled(lab.hosts.map(async (h) => docker.set(h.name, await startDockerd(h, { wrap: roots.get(h.name)!.wrap, bip: '172.31.254.1/24', ipMasq: false }))));
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
     const image = await importProjectImage([...docker.values()]);
@@ -159,7 +182,7 @@ describe.skipIf(!existsSync(KUBECTL))('kube-flannel.yml: flanneld as a DaemonSet
   }, 120_000);
 
   it('kubectl apply -f manifests/kube-flannel.yml: a kube-flannel pod Running and Ready on each node, on the node network, its init containers done', async () => {
-    // Before flannel the nodes are NotReady (no subnet.env) and tainted not-ready:NoSchedule, which the
+    // Before flannel the nodes are NotReady (no CNI config) and tainted not-ready:NoSchedule, which the
     // manifest's toleration lets the daemon pods through (no NoExecute taint: with every node of the zone
     // NotReady, a full disruption, the node lifecycle controller adds none, as Kubernetes').
     for (const h of lab.hosts) {
@@ -167,7 +190,7 @@ describe.skipIf(!existsSync(KUBECTL))('kube-flannel.yml: flanneld as a DaemonSet
         const n = await getNode(h.name);
         return (n.spec.taints ?? []).some((t) => t.key === NOT_READY && t.effect === 'NoSchedule') ? n : undefined;
       }, 60_000, 500);
-      expect(n.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('False');
+      expect(n.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', message: NOT_READY_CNI });
     }
     const out = await kubectl(['apply', '-f', MANIFEST]);
     for (const o of ['namespace/kube-flannel', 'serviceaccount/flannel', 'clusterrole.rbac.authorization.k8s.io/flannel', 'clusterrolebinding.rbac.authorization.k8s.io/flannel', 'configmap/kube-flannel-cfg', 'daemonset.apps/kube-flannel-ds']) {
@@ -219,7 +242,7 @@ describe.skipIf(!existsSync(KUBECTL))('kube-flannel.yml: flanneld as a DaemonSet
       expect(JSON.parse(v.stdout)).toMatchObject({ supportedVersions: expect.arrayContaining(['1.0.0']) as unknown });
     }
     // The machine's own directories were never written.
-    for (const p of ['/run/flannel', '/etc/cni', '/opt/cni', '/opt/flannel-ts']) expect(existsSync(p)).toBe(false);
+    for (const p of ['/run/flannel', '/etc/cni', '/opt/cni', '/opt/flannel-ts', '/var/lib/cni']) expect(existsSync(p)).toBe(false);
   });
 
   it("each node's /run/flannel/subnet.env is its podCIDR; the Nodes carry flannel's annotations, NetworkUnavailable=False and become Ready", async () => {
@@ -254,9 +277,19 @@ describe.skipIf(!existsSync(KUBECTL))('kube-flannel.yml: flanneld as a DaemonSet
         const p = JSON.parse(await kubectl(['get', 'pod', `p-${node}`, '-o', 'json'])) as PodJson;
         return p.status?.phase === 'Running' && p.status.podIP ? p : undefined;
       }, 90_000, 500).catch(diagnose);
-      // docker0 is the node's podCIDR, so the pod's address is in it.
+      // The flannel plugin's host-local range is the node's podCIDR, so the pod's address is in it.
       expect(p.status!.podIP!.startsWith(cidr.get(node)!.split('.').slice(0, 3).join('.') + '.')).toBe(true);
       podIp.set(node, p.status!.podIP!);
+      // Through CNI: the sandbox on NetworkMode none, the address host-local's, the result in libcni's cache, cni0 the gateway.
+      const sb = await sandboxOf(node, `p-${node}`);
+      expect((await docker.get(node)!.docker(['inspect', '--format', '{{.HostConfig.NetworkMode}}', sb])).trim()).toBe('none');
+      const r = roots.get(node)!;
+      expect(existsSync(r.pathOf(`/var/lib/cni/networks/cbr0/${p.status!.podIP!}`))).toBe(true);
+      const cached = JSON.parse(await readFile(r.pathOf(`/var/lib/cni/cache/results/cbr0-${sb}-eth0`), 'utf8')) as { kind: string; result: { ips: { address: string }[] } };
+      expect(cached.kind).toBe('cniCacheV1');
+      expect(cached.result.ips.map((i) => i.address.split('/')[0])).toContain(p.status!.podIP);
+      const cni0 = await ipJson<{ addr_info: { local: string; family: string }[] }[]>(lab.host(node), ['addr', 'show', 'dev', 'cni0']);
+      expect(cni0[0]!.addr_info.filter((a) => a.family === 'inet').map((a) => a.local)).toEqual([gw(cidr.get(node)!)]);
     }
     for (const h of lab.hosts) {
       const other = cidr.get(h.name === 'a' ? 'b' : 'a')!;
@@ -287,4 +320,25 @@ describe.skipIf(!existsSync(KUBECTL))('kube-flannel.yml: flanneld as a DaemonSet
     expect(await waitFor('b to reach a again', async () => (await pingOk('b', 'p-b', podIp.get('a')!)) || undefined, 30_000, 1000)).toBe(true);
     expect(await pingOk('a', 'p-a', podIp.get('b')!)).toBe(true);
   }, 300_000);
+
+  it("a restarted kubelet adds no pod again; a deleted pod's address is released", async () => {
+    const a = lab.host('a');
+    const r = roots.get('a')!;
+    await kubelets.get('a')!.stop(10_000);
+    const fresh = startKubelet(a);
+    await waitFor('the new kubelet reading the CNI cache', () => fresh.stderr().includes('CNI results read back from the cache'), 60_000, 250);
+    // A few pod syncs and heartbeats.
+    await new Promise((res) => setTimeout(res, 5_000));
+    const p = JSON.parse(await kubectl(['get', 'pod', 'p-a', '-o', 'json'])) as PodJson;
+    expect(p.status?.podIP).toBe(podIp.get('a'));
+    expect(fresh.stderr()).not.toContain('pod network set up');
+    expect(await pingOk('a', 'p-a', podIp.get('b')!)).toBe(true);
+    const ipFile = r.pathOf(`/var/lib/cni/networks/cbr0/${podIp.get('a')!}`);
+    expect(existsSync(ipFile)).toBe(true);
+    const sb = await sandboxOf('a', 'p-a');
+    await kubectl(['delete', 'pod', 'p-a', '--wait=false']);
+    await waitFor("p-a's address released", () => !existsSync(ipFile), 60_000, 250).catch(diagnose);
+    expect(existsSync(r.pathOf(`/var/lib/cni/cache/results/cbr0-${sb}-eth0`))).toBe(false);
+    expect(fresh.stderr()).toContain('pod network torn down');
+  }, 120_000);
 });
