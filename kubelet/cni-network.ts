@@ -211,7 +211,19 @@ export class CniNetwork implements SandboxNetwork {
       this.attachments.delete(sandboxId);
       return;
     }
-    const { entry, list } = parseCacheEntry(file, text);
+    let parsed: ReturnType<typeof parseCacheEntry>;
+    try {
+      parsed = parseCacheEntry(file, text);
+    } catch (e) {
+      if (!(e instanceof CniConfigError)) throw e;
+      // A corrupt entry must not wedge the pod's termination: DEL with the config in use, at best.
+      this.log.warn({ file, reason: e.reason }, 'bad CNI cache file: DEL with the current config');
+      if (this.current) await this.del(this.current, undefined, sandboxId, pid ? netnsPath(pid) : '', []).catch((d: unknown) => this.log.warn({ sandbox: sandboxId.slice(0, 12), err: errorMessage(d) }, 'DEL failed'));
+      await rm(file, { force: true });
+      this.attachments.delete(sandboxId);
+      return;
+    }
+    const { entry, list } = parsed;
     const args = entry.cniArgs ?? [];
     await this.del(list, entry.result, sandboxId, pid ? netnsPath(pid) : '', args);
     await rm(file, { force: true });

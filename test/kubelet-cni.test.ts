@@ -283,5 +283,11 @@ describe('CniNetwork', () => {
     await n.loadCache();
     expect(n.podIPs('ok')).toEqual(['10.9.0.9']);
     expect(n.podIPs('bad')).toBeUndefined();
+    // Tearing the bad one down is a DEL with the config in use, and the file goes: a pod's termination is never stuck on it.
+    await writeFile(path.join(dir, 'net.d', '10-n1.conflist'), conf);
+    await n.refresh();
+    await n.tearDown('bad', undefined);
+    expect(calls.map((c) => [c.type, c.env.CNI_COMMAND, c.env.CNI_CONTAINERID])).toEqual([['firewall', 'DEL', 'bad'], ['bridge', 'DEL', 'bad']]);
+    expect(await readdir(path.join(dir, 'cache', 'results'))).toEqual(['n1-ok-eth0']);
   });
 });
