@@ -2,7 +2,9 @@
 //
 // A pod is an infra ("pause") container that holds the network namespace on docker0, plus one Docker
 // container per spec container joined to it (NetworkMode and IpcMode `container:<infra>`), so every
-// container of a pod shares one IP from the node's flannel subnet. Everything the kubelet creates
+// container of a pod shares one IP from the node's flannel subnet. Under --network-plugin=cni the infra
+// container is on NetworkMode none and the CNI plugins (cni-network.ts) give it its interface and address;
+// stopSandbox runs their DEL before the container stops, as dockershim's StopPodSandbox does. Everything the kubelet creates
 // carries labels naming the pod (namespace, name, UID), the container, its restart count and its
 // spec hash: that is how a restarted kubelet finds and adopts its pods, and how it leaves every other
 // container alone (anything without io.kubernetes.pod.uid is never listed, let alone touched).

@@ -2,7 +2,9 @@
 //
 //   syncPod: runtime state → computePodActions (pure) → kill / sandbox / start (back-off, image, env,
 //            volumes) → runtime state again → computePodStatus (pure) → CAS write of status if changed
-//   syncTerminatingPod: stop every container, then the sandbox (throws to be retried)
+//            (no new sandbox off the host network while the CNI network is not ready; a failed sandbox
+//            is retried with the crash-loop back-off)
+//   syncTerminatingPod: stop every container, then the sandbox, its CNI DEL first (throws to be retried)
 //   syncTerminatedPod: remove the containers and the pod directory, forget the pod; delete its key
 //            when it was deleted gracefully (metadata.deletionTimestamp)
 // A restarted kubelet syncs the pods it finds like any other: a container whose spec hash matches is
