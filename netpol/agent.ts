@@ -133,8 +133,9 @@ export class Agent {
     const full = this.needFull || Date.now() - this.lastFull >= this.o.syncPeriodMs;
     if (!full && !this.state.hasChanges) return;
     const plan = this.state.plan(full);
+    let via: 'netlink' | 'nft' = 'nft';
     try {
-      if (plan.elements && this.d.nft.runElements) await this.d.nft.runElements(plan.elements, plan.script);
+      if (plan.elements && this.d.nft.runElements) via = await this.d.nft.runElements(plan.elements, plan.script);
       else await this.d.nft.run(plan.script);
     } catch (e) {
       this.needFull = true;
@@ -152,7 +153,7 @@ export class Agent {
     this.lastSync = { at: Date.now(), full, ms, compiled: plan.compiled, elementsChanged: plan.stats.elements };
     this.syncs++;
     this.d.log.info(
-      { full, policies: this.state.policyCount, pods: this.state.podCount, isolatedIngress: this.state.isolated('ingress'), isolatedEgress: this.state.isolated('egress'), compiled: plan.compiled, changedElements: plan.stats.elements, ms },
+      { full, policies: this.state.policyCount, pods: this.state.podCount, isolatedIngress: this.state.isolated('ingress'), isolatedEgress: this.state.isolated('egress'), compiled: plan.compiled, changedElements: plan.stats.elements, via, ms },
       'rules synced',
     );
   }

@@ -26,14 +26,17 @@ export interface NftCliOptions {
   readonly interactive?: boolean;
   /** Larger element scripts go through `nft -f`. Default 256 KiB. */
   readonly interactiveMaxBytes?: number;
-  /** Let `runElements` write over netlink (when argv ends in `nft`). Default true. */
+  /** Let `runElements` write over netlink (when argv ends in `nft`, or netlinkPrefix is given). Default true. */
   readonly netlink?: boolean;
+  /** The command prefix that enters nft's namespace, when argv is not `[…prefix, nft]` (a wrapper). */
+  readonly netlinkPrefix?: readonly string[];
   readonly log?: Logger;
 }
 
 /** Element changes given as data, with the same change as an nft script for when netlink cannot write them. */
 export interface ElementPort {
-  runElements(changes: readonly ElementChange[], script: string): Promise<void>;
+  /** Says which path wrote the change. */
+  runElements(changes: readonly ElementChange[], script: string): Promise<'netlink' | 'nft'>;
   /** Opens the netlink path now, so that the first change does not wait for it. */
   prepareElements(): void;
 }
@@ -66,18 +69,18 @@ export class NftRunner implements ElementPort {
     this.maxInteractive = o.interactiveMaxBytes ?? 256 << 10;
     this.log = o.log;
     if (o.interactive ?? true) this.session = new NftSession({ argv: this.argv, timeoutMs: Math.min(this.timeoutMs, 30_000) });
-    this.netlinkPrefix = (o.netlink ?? true) ? prefixOf(this.argv) : undefined;
+    this.netlinkPrefix = (o.netlink ?? true) ? (o.netlinkPrefix ? [...o.netlinkPrefix] : prefixOf(this.argv)) : undefined;
   }
 
   /** Applies element changes as one transaction: over netlink when it can, else `script` through `run`. */
-  async runElements(changes: readonly ElementChange[], script: string): Promise<void> {
+  async runElements(changes: readonly ElementChange[], script: string): Promise<'netlink' | 'nft'> {
     const w = this.elementWriter();
     if (w && changes.length) {
       try {
         await w.apply(changes);
         this.writerFailures = 0;
         this.elementStats.netlink++;
-        return;
+        return 'netlink';
       } catch (e) {
         if (e instanceof NetlinkLinkError) {
           // Not known whether the batch went in: nft writes it again (adds are idempotent; a delete
@@ -91,7 +94,8 @@ export class NftRunner implements ElementPort {
       }
     }
     this.elementStats.nft++;
-    return this.run(script);
+    await this.run(script);
+    return 'nft';
   }
 
   prepareElements(): void {

@@ -224,7 +224,7 @@ export function parseAcks(buf: Buffer): Ack[] {
   while (at + 16 <= buf.length) {
     const len = buf.readUInt32LE(at);
     if (len < 16 || at + len > buf.length) break;
-    if (buf.readUInt16LE(at + 4) === NLMSG_ERROR && len >= 20) out.push({ seq: buf.readUInt32LE(at + 8), errno: -buf.readInt32LE(at + 16) });
+    if (buf.readUInt16LE(at + 4) === NLMSG_ERROR && len >= 20) out.push({ seq: buf.readUInt32LE(at + 8), errno: -buf.readInt32LE(at + 16) | 0 });
     at += pad4(len);
   }
   return out;

@@ -5,6 +5,8 @@
 // kernel refuses changed nothing (NftError naming the set and errno); a relay or socket that fails or
 // does not answer in time is reported as NetlinkLinkError and replaced on the next call.
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Ack, batchOutcome, describeErrors, type ElementBatch, type ElementChange, encodeElementBatch, parseAcks } from './elements.js';
 import { NftError } from './errors.js';
@@ -25,6 +27,13 @@ interface Link {
   send(b: Buffer): void;
   close(): void;
 }
+
+/** The built relay, whether this module runs from dist/ or from the source tree (tests, after the build). */
+export const RELAY = ((): string => {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5 && !existsSync(path.join(dir, 'package.json')); i++) dir = path.dirname(dir);
+  return path.join(dir, 'dist/nft/netlink-relay.js');
+})();
 
 /** Batches larger than this go to nft: one datagram, within the socket's send buffer. */
 export const MAX_BATCH_BYTES = 256 << 10;
@@ -131,8 +140,7 @@ export class NetlinkElementWriter {
   }
 
   private openRelay(prefix: readonly string[]): Link {
-    const relay = fileURLToPath(new URL('./netlink-relay.js', import.meta.url));
-    const argv = [...prefix, process.execPath, relay];
+    const argv = [...prefix, process.execPath, RELAY];
     const child: ChildProcessWithoutNullStreams = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
     let buf: Buffer = Buffer.alloc(0);
     let err = '';

@@ -48,10 +48,11 @@ class TimedNft implements NftPort, ElementPort {
     await this.inner.run(script);
     this.runs.push(performance.now() - t0);
   }
-  async runElements(changes: readonly ElementChange[], script: string): Promise<void> {
+  async runElements(changes: readonly ElementChange[], script: string): Promise<'netlink' | 'nft'> {
     const t0 = performance.now();
-    await this.inner.runElements(changes, script);
+    const via = await this.inner.runElements(changes, script);
     this.runs.push(performance.now() - t0);
+    return via;
   }
   prepareElements(): void {
     this.inner.prepareElements();
