@@ -151,6 +151,7 @@ async function agentRun(cli: NftCli, pods: Obj[], nss: [string, Obj][], pols: [s
     change.push(performance.now() - t0);
     changeNft.push(nft.runs.slice(before).reduce((a, b) => a + b, 0));
   }
+  log(`${what}: one pod relabelled, ${rounds} rounds: ${change.map((x) => x.toFixed(1)).join(' ')} ms`);
   cli.close();
   return { full, fullNft, change, changeNft, viaNetlink: cli.elementStats.netlink };
 }
