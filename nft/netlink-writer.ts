@@ -35,8 +35,13 @@ export const RELAY = ((): string => {
   return path.join(dir, 'dist/nft/netlink-relay.js');
 })();
 
-/** Batches larger than this go to nft: one datagram, within the socket's send buffer. */
-export const MAX_BATCH_BYTES = 256 << 10;
+/**
+ * Batches larger than this go to nft. A refused message comes back whole inside its error, and an
+ * overflow of the receive buffer (SO_RCVBUF is capped by net.core.rmem_max, 208 KiB by default) aborts
+ * the process with npm `netlink` 0.3.0; 64 KiB of echoes stays well inside it. The agent's element syncs
+ * are a few hundred bytes.
+ */
+export const MAX_BATCH_BYTES = 64 << 10;
 
 export class NetlinkElementWriter {
   private readonly prefix: readonly string[] | undefined;

@@ -103,10 +103,16 @@ describe.skipIf(!isRoot)('nf_tables element batches over netlink in a lab namesp
       await r.runElements(blocks, script(blocks));
       expect(r.elementStats).toEqual({ netlink: 0, nft: 1 });
       expect(await elements('set', 'blocks')).toEqual(['10.2.0.0/16', '10.3.0.0-10.3.0.9']);
+      // A batch above MAX_BATCH_BYTES (5,000 addresses: ~100 KB) goes to nft too.
+      const big = [ch('add', 's4', ...Array.from({ length: 5000 }, (_, i) => `10.7.${i >> 8}.${i & 255}`))];
+      await r.runElements(big, script(big));
+      expect(r.elementStats).toEqual({ netlink: 0, nft: 2 });
+      expect((await elements('set', 's4')).length).toBe(5000);
     } finally {
       r.close();
     }
     // A relay that cannot start: each change goes through nft; after three failures netlink is given up.
+    await table();
     const broken = new NftRunner({ argv, netlinkPrefix: ['sh', '-c', 'exit 7', 'sh'] });
     try {
       for (let i = 1; i <= 4; i++) {
