@@ -1,8 +1,10 @@
 // The agent's one writer: watch handlers only feed the state and ask the runner for a sync; a sync writes
-// one `nft -f` transaction. Nothing is written before the three initial listings (pods, namespaces,
+// one transaction (`nft -f`; an element-only change as one netlink batch when the nft port takes data,
+// through nft when that fails). Nothing is written before the three initial listings (pods, namespaces,
 // policies) are in, so a restart never programs half a view (the rules of the last run stay in the kernel
 // until then). A failed sync makes the next one full; a full sync also runs every --sync-period.
 import { errorMessage, type Logger, SyncRunner } from '../common/index.js';
+import type { ElementPort } from '../nft/index.js';
 import type { NftPort } from '../proxy/index.js';
 import { namespaceLabels, parsePod, parsePolicy, type Policy } from './model.js';
 import { FAMILY, TABLE } from './ruleset.js';
@@ -18,7 +20,8 @@ export interface AgentOptions {
 }
 
 export interface AgentDeps {
-  readonly nft: NftPort;
+  /** With `runElements`, element-only changes are given as data too (netlink: no ruleset fetched by nft). */
+  readonly nft: NftPort & Partial<ElementPort>;
   readonly log: Logger;
   /** Told of a policy's problems when they change (the server posts an event). */
   readonly onProblems?: (raw: Obj, pol: Policy) => void;
@@ -130,8 +133,10 @@ export class Agent {
     const full = this.needFull || Date.now() - this.lastFull >= this.o.syncPeriodMs;
     if (!full && !this.state.hasChanges) return;
     const plan = this.state.plan(full);
+    let via: 'netlink' | 'nft' = 'nft';
     try {
-      await this.d.nft.run(plan.script);
+      if (plan.elements && this.d.nft.runElements) via = await this.d.nft.runElements(plan.elements, plan.script);
+      else await this.d.nft.run(plan.script);
     } catch (e) {
       this.needFull = true;
       const err = e as { line?: number; context?: string[]; stderr?: string };
@@ -140,12 +145,15 @@ export class Agent {
     }
     this.state.commit(plan);
     this.needFull = false;
-    if (full) this.lastFull = Date.now();
+    if (full) {
+      this.lastFull = Date.now();
+      this.d.nft.prepareElements?.();
+    }
     const ms = Math.round((performance.now() - t0) * 10) / 10;
     this.lastSync = { at: Date.now(), full, ms, compiled: plan.compiled, elementsChanged: plan.stats.elements };
     this.syncs++;
     this.d.log.info(
-      { full, policies: this.state.policyCount, pods: this.state.podCount, isolatedIngress: this.state.isolated('ingress'), isolatedEgress: this.state.isolated('egress'), compiled: plan.compiled, changedElements: plan.stats.elements, ms },
+      { full, policies: this.state.policyCount, pods: this.state.podCount, isolatedIngress: this.state.isolated('ingress'), isolatedEgress: this.state.isolated('egress'), compiled: plan.compiled, changedElements: plan.stats.elements, via, ms },
       'rules synced',
     );
   }

@@ -1,6 +1,7 @@
 // A ruleset as data (chains and sets with their elements) and the `nft -f` scripts that write it: the whole
 // of it in one transaction (the table deleted and written again, so nothing stale survives), or the
 // difference between two versions of some of its parts. Pure.
+import type { ElementChange } from '../nft/index.js';
 
 export const FAMILY = 'inet';
 export const TABLE = 'kube-network-policies';
@@ -68,9 +69,11 @@ export interface DiffStats {
  * From `before` to `after` (the same parts, as last written and as wanted now), in an order the kernel
  * accepts in one transaction: new sets and chains; element deletions and additions (a changed value is
  * both); changed chains flushed and written again; chains no longer wanted flushed, then deleted; sets
- * no longer wanted deleted. Empty when nothing differs.
+ * no longer wanted deleted. Empty when nothing differs. When the difference is set elements only,
+ * `elementOps` receives it as data too (for netlink), in the script's order.
  */
-export function renderDiff(before: readonly Part[], after: readonly Part[], stats?: DiffStats): string {
+export function renderDiff(before: readonly Part[], after: readonly Part[], stats?: DiffStats, elementOps?: ElementChange[]): string {
+  const op = (verb: 'add' | 'delete', set: string, decl: string, elements: readonly (readonly [string, string])[]): ElementChange => ({ verb, family: FAMILY, table: TABLE, set, decl, elements });
   const union = <T>(ps: readonly Part[], pick: (p: Part) => ReadonlyMap<string, T>): Map<string, T> => {
     const m = new Map<string, T>();
     for (const p of ps) for (const [k, v] of pick(p)) m.set(k, v);
@@ -85,6 +88,8 @@ export function renderDiff(before: readonly Part[], after: readonly Part[], stat
   const adds: string[] = [];
   const rules: string[] = [];
   const tail: string[] = [];
+  const delOps: ElementChange[] = [];
+  const addOps: ElementChange[] = [];
   let elements = 0;
   let chains = 0;
   for (const [n, s] of newSets) {
@@ -103,8 +108,8 @@ export function renderDiff(before: readonly Part[], after: readonly Part[], stat
       else if (nv !== v) (gone.push([k, v]), added.push([k, nv]));
     }
     for (const [k, v] of s.elements) if (!old.elements.has(k)) added.push([k, v]);
-    if (gone.length) dels.push(...elementLines('delete', s.kind, n, gone));
-    if (added.length) adds.push(...elementLines('add', s.kind, n, added));
+    if (gone.length) (dels.push(...elementLines('delete', s.kind, n, gone)), delOps.push(op('delete', n, old.decl, gone)));
+    if (added.length) (adds.push(...elementLines('add', s.kind, n, added)), addOps.push(op('add', n, s.decl, added)));
     elements += gone.length + added.length;
   }
   for (const [n, c] of newChains) {
@@ -128,5 +133,7 @@ export function renderDiff(before: readonly Part[], after: readonly Part[], stat
     stats.chains = chains;
   }
   const lines = [...head, ...dels, ...adds, ...rules, ...tail];
+  // The same change as data, when it is elements only (deletions first, as in the script).
+  if (elementOps && !head.length && !rules.length && !tail.length) elementOps.push(...delOps, ...addOps);
   return lines.length ? `${lines.join('\n')}\n` : '';
 }

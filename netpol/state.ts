@@ -6,6 +6,7 @@ import { GlobalIndex } from './global.js';
 import { type Dir, policyPart, selectionOf } from './layout.js';
 import { type PodInfo, type Policy, policyHash } from './model.js';
 import { type ClusterView, policyConcerns, resolvePolicy, usesNamespaceLabels } from './resolve.js';
+import type { ElementChange } from '../nft/index.js';
 import { type DiffStats, type Part, renderDiff, renderFull } from './ruleset.js';
 
 
@@ -15,6 +16,8 @@ export interface SyncPlan {
   /** Policies compiled anew for this plan. */
   readonly compiled: number;
   readonly stats: DiffStats;
+  /** The script as element changes given as data, when it is nothing else (for netlink). */
+  readonly elements?: readonly ElementChange[];
   /** The policies compiled for this plan, as they become "applied" once the script is in (undefined: removed). */
   readonly parts: ReadonlyMap<string, Part | undefined>;
   readonly global: Part;
@@ -136,19 +139,22 @@ export class PolicyState {
     const g = this.global.flush();
     const stats: DiffStats = { elements: 0, chains: 0 };
     let script: string;
+    let elements: ElementChange[] | undefined;
     if (full) {
       script = renderFull([this.global.part, ...this.compiled.values()]);
       stats.chains = this.global.part.chains.size + [...this.compiled.values()].reduce((n, c) => n + c.chains.size, 0);
     } else {
       const before = [g.before, ...touched.flatMap((id) => this.applied.get(id) ?? [])];
       const after = [g.after, ...touched.flatMap((id) => this.compiled.get(id) ?? [])];
-      script = renderDiff(before, after, stats);
+      elements = [];
+      script = renderDiff(before, after, stats, elements);
+      if (!elements.length) elements = undefined;
     }
     const parts = new Map(touched.flatMap((id) => [[id, this.compiled.get(id)] as const]));
     // Changes that arrive while the script is written are the next plan's; a failed write makes that one full.
     for (const id of touched) this.dirty.delete(id);
     this.globalDirty = false;
-    return { full, script, compiled: touched.length, stats, parts, global: this.global.part };
+    return { full, script, compiled: touched.length, stats, parts, global: this.global.part, ...(elements && { elements }) };
   }
 
   /** The plan's script is in the kernel. */

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { type ElementChange, isElementOnly } from '../nft/index.js';
 import { cidrRanges, type ClusterView, globalPart, mergeRanges, namespaceLabels, parsePod, parsePolicy, type Part, type PodInfo, type Policy, policyEvent, policyHash, policyPart, PolicyState, rangeElement, renderDiff, renderFull, resolvePolicy, selectionOf } from '../netpol/index.js';
 
 type Obj = Record<string, unknown>;
+
+/** Element changes as the nft statements they stand for (a map's values on add only). */
+const asScript = (ops: readonly ElementChange[]): string =>
+  ops.map((o) => `${o.verb} element ${o.family} ${o.table} ${o.set} { ${o.elements.map(([k, v]) => (o.verb === 'add' && v ? `${k} : ${v}` : k)).join(', ')} }\n`).join('');
 const pol = (ns: string, name: string, spec: Obj): Obj => ({ metadata: { namespace: ns, name, uid: 'u1', resourceVersion: '7' }, spec });
 const pod = (ns: string, name: string, ip: string, labels: Record<string, string>, node = 'a', ports: Obj[] = []): Obj => ({
   metadata: { namespace: ns, name, labels },
@@ -184,6 +189,24 @@ describe('netpol: incremental state', () => {
     expect(renderDiff([a], [b])).toBe('delete element inet kube-network-policies m { 10.0.0.1 }\nadd element inet kube-network-policies m { 10.0.0.1 : goto y }\n');
     expect(renderDiff([a], [a])).toBe('');
   });
+
+  it('renderDiff: an element-only difference is also given as data, in the script\'s order; any other none', () => {
+    const a: Part = { chains: new Map(), sets: new Map([['m', { kind: 'map', decl: 'type ipv4_addr : verdict ;', elements: new Map([['10.0.0.1', 'goto x'], ['10.0.0.2', 'goto x']]) }], ['s', { kind: 'set', decl: 'type ipv4_addr ;', elements: new Map([['10.0.0.9', '']]) }]]) };
+    const b: Part = { chains: new Map(), sets: new Map([['m', { kind: 'map', decl: 'type ipv4_addr : verdict ;', elements: new Map([['10.0.0.1', 'goto y'], ['10.0.0.2', 'goto x']]) }], ['s', { kind: 'set', decl: 'type ipv4_addr ;', elements: new Map([['10.0.0.8', '']]) }]]) };
+    const ops: ElementChange[] = [];
+    renderDiff([a], [b], undefined, ops);
+    const t = { family: 'inet', table: 'kube-network-policies' };
+    expect(ops).toEqual([
+      { verb: 'delete', ...t, set: 'm', decl: 'type ipv4_addr : verdict ;', elements: [['10.0.0.1', 'goto x']] },
+      { verb: 'delete', ...t, set: 's', decl: 'type ipv4_addr ;', elements: [['10.0.0.9', '']] },
+      { verb: 'add', ...t, set: 'm', decl: 'type ipv4_addr : verdict ;', elements: [['10.0.0.1', 'goto y']] },
+      { verb: 'add', ...t, set: 's', decl: 'type ipv4_addr ;', elements: [['10.0.0.8', '']] },
+    ]);
+    const withChain: Part = { chains: new Map([['c', { rules: ['accept'] }]]), sets: b.sets };
+    const none: ElementChange[] = [];
+    expect(renderDiff([a], [withChain], undefined, none)).toContain('add chain');
+    expect(none).toEqual([]);
+  });
 });
 
 describe('netpol: incremental equals from scratch', () => {
@@ -219,6 +242,7 @@ describe('netpol: incremental equals from scratch', () => {
         const m = /^(add element \S+ \S+ \S+) \{ (.*) \}$/.exec(l);
         return m ? m[2]!.split(', ').map((e) => `${m[1]} ${e}`) : [l];
       }).sort();
+    let elementOnly = 0;
     for (let step = 0; step < 60; step++) {
       const ns = rnd(3);
       const what = rnd(4);
@@ -239,10 +263,15 @@ describe('netpol: incremental equals from scratch', () => {
         pods.delete(`n${ns}/p${i}`);
         s.setPod(`n${ns}`, `p${i}`, undefined);
       }
-      s.commit(s.plan(false));
+      const plan = s.plan(false);
+      // The same change as data whenever it is elements only, and then exactly the script's elements.
+      expect(plan.elements !== undefined, `step ${step}`).toBe(plan.script !== '' && isElementOnly(plan.script));
+      if (plan.elements) (expect(sorted(asScript(plan.elements))).toEqual(sorted(plan.script)), elementOnly++);
+      s.commit(plan);
       const fresh = new PolicyState('a');
       load(fresh);
       expect(sorted(s.plan(true).script), `step ${step}`).toEqual(sorted(fresh.plan(true).script));
     }
+    expect(elementOnly).toBeGreaterThan(5);
   });
 });

@@ -1,7 +1,8 @@
 // NetworkPolicy rule syncs: netpol-agent's layout (sets per peer, a verdict map per pod, a chain per policy)
 // beside the naive layout (a chain per pod and rule, a rule per peer, a jump per isolated pod), the same
 // resolved policies written into lab namespaces of their own (never the caller's) with nft (ours through
-// nft/: full syncs by `nft -f`, element changes through a long-lived `nft -i`; and once more with `nft -f` only).
+// nft/: full syncs by `nft -f`, element changes as one netlink batch; again with them through the long-lived
+// `nft -i`, and with `nft -f` only).
 //
 // Workload: 50 namespaces x 100 pods = 5,000 pods, all on the measured node (the worst case: every policy
 // selects pods here); 20 policies per namespace = 1,000, each selecting the 5 pods of one app, admitting
@@ -11,6 +12,7 @@
 // end to end (plan + nft), median of rounds; for the naive layout the rewrite of the chains of the
 // policies that change.
 import { silentLogger } from '../../common/index.js';
+import type { ElementChange, ElementPort } from '../../nft/index.js';
 import { Agent, mergeRanges, parsePod, parsePolicy, type PodInfo, type Policy, policyConcerns, PolicyState, rangeElement, resolvePolicy, type ResolvedPolicy } from '../../netpol/index.js';
 import { NftCli, type NftPort } from '../../proxy/index.js';
 import { type Host, Lab } from '../netns/index.js';
@@ -38,20 +40,29 @@ const policyObj = (n: number, j: number): Obj => ({
   },
 });
 
-class TimedNft implements NftPort {
+class TimedNft implements NftPort, ElementPort {
   readonly runs: number[] = [];
-  constructor(private readonly inner: NftPort) {}
+  constructor(private readonly inner: NftCli) {}
   async run(script: string): Promise<void> {
     const t0 = performance.now();
     await this.inner.run(script);
     this.runs.push(performance.now() - t0);
+  }
+  async runElements(changes: readonly ElementChange[], script: string): Promise<'netlink' | 'nft'> {
+    const t0 = performance.now();
+    const via = await this.inner.runElements(changes, script);
+    this.runs.push(performance.now() - t0);
+    return via;
+  }
+  prepareElements(): void {
+    this.inner.prepareElements();
   }
   listChains(): Promise<string[]> {
     return this.inner.listChains();
   }
 }
 
-const nftIn = (h: Host, interactive = true): NftCli => new NftCli({ argv: ['nsenter', `--net=${h.nsPath}`, '--', 'nft'], timeoutMs: 1_200_000, interactive });
+const nftIn = (h: Host, interactive = true, netlink = true): NftCli => new NftCli({ argv: ['nsenter', `--net=${h.nsPath}`, '--', 'nft'], timeoutMs: 1_200_000, interactive, netlink });
 
 // ---------------------------------------------------------------- the naive layout
 
@@ -118,7 +129,7 @@ function naiveRewrite(rps: readonly ResolvedPolicy[]): string {
 // ---------------------------------------------------------------- the benchmark
 
 /** The agent's full sync, then `rounds` relabellings of one pod; the times of each sync and of its nft part. */
-async function agentRun(cli: NftCli, pods: Obj[], nss: [string, Obj][], pols: [string, Obj][], rounds: number, log: (s: string) => void, what: string): Promise<{ full: number; fullNft: number; change: number[]; changeNft: number[] }> {
+async function agentRun(cli: NftCli, pods: Obj[], nss: [string, Obj][], pols: [string, Obj][], rounds: number, log: (s: string) => void, what: string): Promise<{ full: number; fullNft: number; change: number[]; changeNft: number[]; viaNetlink: number }> {
   const nft = new TimedNft(cli);
   const agent = new Agent({ nodeName: NODE, minSyncMs: 0, syncPeriodMs: 3_600_000 }, { nft, log: silentLogger });
   agent.resetPods(pods.map((p) => { const m = p.metadata as { namespace: string; name: string }; return [m.namespace, m.name, p]; }));
@@ -140,23 +151,26 @@ async function agentRun(cli: NftCli, pods: Obj[], nss: [string, Obj][], pols: [s
     change.push(performance.now() - t0);
     changeNft.push(nft.runs.slice(before).reduce((a, b) => a + b, 0));
   }
+  log(`${what}: one pod relabelled, ${rounds} rounds: ${change.map((x) => x.toFixed(1)).join(' ')} ms`);
   cli.close();
-  return { full, fullNft, change, changeNft };
+  return { full, fullNft, change, changeNft, viaNetlink: cli.elementStats.netlink };
 }
 
 export async function benchNetpol(o: { rounds?: number } = {}): Promise<BenchResult[]> {
-  const rounds = o.rounds ?? 5;
-  const lab = await Lab.create({ hosts: ['ours', 'oursf', 'naive'] });
+  const rounds = o.rounds ?? 21;
+  const lab = await Lab.create({ hosts: ['ours', 'oursi', 'oursf', 'naive'] });
   const log = (s: string) => console.log(`  ${s}`);
   try {
     const pods = Array.from({ length: NS }, (_, n) => Array.from({ length: PER_NS }, (_x, i) => podObj(n, i))).flat();
     const nss = Array.from({ length: NS }, (_, n) => [`ns${n}`, { metadata: { name: `ns${n}`, labels: { team: `t-${n % 25}` } } }] as [string, Obj]);
     const pols = Array.from({ length: NS }, (_, n) => Array.from({ length: POL_PER_NS }, (_x, j) => [`ns${n}/pol${j}`, policyObj(n, j)] as [string, Obj])).flat();
 
-    // Ours: the agent, as it runs (compile + nft): element changes through the long-lived nft -i, and
-    // once more with a process per change (nft -f only).
+    // Ours: the agent, as it runs (compile + nft): element changes as one netlink batch; again through
+    // the long-lived nft -i (netlink off), and with a process per change (nft -f only).
     const ours = await agentRun(nftIn(lab.host('ours')), pods, nss, pols, rounds, log, 'ours');
-    const oursF = await agentRun(nftIn(lab.host('oursf'), false), pods, nss, pols, rounds, log, 'ours, nft -f per change');
+    if (ours.viaNetlink !== rounds) throw new Error(`${rounds - ours.viaNetlink} of ${rounds} changes did not go through netlink`);
+    const oursI = await agentRun(nftIn(lab.host('oursi'), true, false), pods, nss, pols, rounds, log, 'ours, nft -i');
+    const oursF = await agentRun(nftIn(lab.host('oursf'), false, false), pods, nss, pols, rounds, log, 'ours, nft -f per change');
     const [oursFull, oursFullNft, change, changeNft] = [ours.full, ours.fullNft, ours.change, ours.changeNft];
     let t0: number;
 
@@ -192,8 +206,12 @@ export async function benchNetpol(o: { rounds?: number } = {}): Promise<BenchRes
       { name: `full sync: ours (sets + verdict maps)`, value: oursFull / 1000, unit: 's', ratio: oursFull / naiveFullMs, baseline: 'naive' },
       { name: '  of which nft -f', value: oursFullNft / 1000, unit: 's' },
       { name: 'one pod relabelled: naive, the changed chains rewritten (baseline)', value: med(naiveChange), unit: 'ms p50', ratio: 1 },
-      { name: 'one pod relabelled: ours, compile + nft', value: med(change), unit: 'ms p50', ratio: med(change) / med(naiveChange), baseline: 'naive' },
-      { name: '  of which nft (element change: the long-lived nft -i)', value: med(changeNft), unit: 'ms p50' },
+      { name: 'one pod relabelled: ours, compile + netlink batch', value: med(change), unit: 'ms p50', ratio: med(change) / med(naiveChange), baseline: 'naive' },
+      { name: '  p90', value: percentile(change, 90), unit: 'ms p90' },
+      { name: '  of which the netlink batch (no ruleset fetched)', value: med(changeNft), unit: 'ms p50' },
+      { name: 'one pod relabelled: ours, compile + the long-lived nft -i', value: med(oursI.change), unit: 'ms p50', ratio: med(oursI.change) / med(naiveChange), baseline: 'naive' },
+      { name: '  p90', value: percentile(oursI.change, 90), unit: 'ms p90' },
+      { name: '  of which nft -i', value: med(oursI.changeNft), unit: 'ms p50' },
       { name: 'one pod relabelled: ours, a process per change (nft -f)', value: med(oursF.change), unit: 'ms p50', ratio: med(oursF.change) / med(naiveChange), baseline: 'naive' },
     ];
   } finally {

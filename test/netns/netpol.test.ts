@@ -305,6 +305,23 @@ describe.skipIf(!existsSync(KUBECTL))('NetworkPolicy: netpol-agent on two nodes,
       expect((await control<{ ok: boolean }>(ctlDir, xb, { held: true })).ok).toBe(true);
     });
 
+    it('a pod relabelled into and out of a peer selector: element-only changes, each one netlink batch', async () => {
+      await apply(policy('from-client', 'x', '  podSelector: {matchLabels: {pod: a}}\n  ingress: [{from: [{namespaceSelector: {}, podSelector: {matchLabels: {role: client}}}]}]\n'));
+      await expectMatrix('no client yet', (_f, to) => podId(to) !== 'x/a');
+      const before = [...agents.values()].map((p) => (p.stdout() + p.stderr()).split('\n').length);
+      await kubectl(['label', 'pod', 'b', '-n', 'y', 'role=client']);
+      await expectMatrix('y/b labelled a client', (f, to) => podId(to) !== 'x/a' || podId(f) === 'y/b');
+      await kubectl(['label', 'pod', 'b', '-n', 'y', 'role-']);
+      await expectMatrix('y/b no longer a client', (_f, to) => podId(to) !== 'x/a');
+      // Every sync since the policy was in was elements only (the pod's address in the policy's peer set):
+      // one netlink batch each, none through nft.
+      const synced = [...agents.values()].flatMap((p, i) => (p.stdout() + p.stderr()).split('\n').slice(before[i]).filter((l) => l.includes('"rules synced"')));
+      expect(synced.filter((l) => l.includes('"via":"netlink"')).length, synced.join('\n')).toBeGreaterThanOrEqual(2);
+      expect(synced.filter((l) => l.includes('"changedElements"') && !l.includes('"full":true') && !l.includes('"via":"netlink"')), synced.join('\n')).toEqual([]);
+      expect(agentLogs()).not.toMatch(/netfilter netlink/);
+      await cleanup();
+    });
+
     it('a policy the agent cannot program in full: an event on it, and what it closes stays closed', async () => {
       const r = await apply(policy('bad', 'x', '  podSelector: {matchLabels: {pod: a}}\n  ingress: [{from: [{ipBlock: {cidr: 10.5.0.0/33}}]}]\n'));
       expect(r).toMatch(/networkpolicy.networking.k8s.io\/bad (created|configured)/);
