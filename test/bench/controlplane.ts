@@ -72,7 +72,7 @@ async function agent<T>(h: Host, job: string, opts: Record<string, string | numb
  * The kernel's floor: a fresh host with a flannel.1 made by hand, and the same per-peer entries flanneld
  * would program, written by three batch processes (neighbours, FDB, routes: flanneld's order).
  */
-async function ipBatchBaseline(b: Host, peers: number, skip: number): Promise<number> {
+export async function ipBatchBaseline(b: Host, peers: number, skip: number): Promise<number> {
   await b.ipCmd(['link', 'del', 'flannel.1']).catch(() => undefined);
   await b.ipCmd(['link', 'add', 'flannel.1', 'type', 'vxlan', 'id', '1', 'local', b.ip, 'dev', 'eth0', 'dstport', '8472', 'nolearning']);
   await b.ipCmd(['link', 'set', 'flannel.1', 'up']);
