@@ -53,9 +53,14 @@ async function agentResult<T>(h: Host, job: string, opts: Record<string, string 
   return JSON.parse(line.slice('RESULT '.length)) as T;
 }
 
-/** Stops flanneld and insists on a clean exit: a profile is only written then. */
+/**
+ * Stops flanneld and insists on a clean exit: a profile is only written then. One SIGTERM, to flanneld
+ * alone: Proc.stop signals the group and the process, and flanneld's handler is a `process.once`, so
+ * a second SIGTERM arriving after the first was handled kills it mid-shutdown (no profile).
+ */
 async function stopClean(fl: Proc): Promise<void> {
-  const exit = await fl.stop(20_000);
+  fl.kill('SIGTERM');
+  const exit = (await fl.wait(20_000)) ?? (await fl.stop(1_000));
   if (!exit || exit.code !== 0) throw new Error(`flanneld did not exit cleanly on SIGTERM: ${JSON.stringify(exit)}`);
 }
 
