@@ -49,6 +49,11 @@ export interface SubnetLeaser {
   markLost(): void;
   /** The network is up on this node with `held` (subnet.env written): tell whoever waits for it. */
   networkUp?(held: AcquiredLease, signal: AbortSignal): Promise<void>;
+  /**
+   * The listing the last acquire chose from, handed over once (then forgotten): the peer watch starts
+   * from it instead of listing every lease a second time. Undefined when there is none to hand over.
+   */
+  takeListing?(): LeaseSnapshot | undefined;
 }
 
 export interface LeaseManagerOptions {
@@ -82,6 +87,9 @@ export class LeaseManager implements SubnetLeaser {
   private readonly maxAttempts: number;
   private readonly clock: LeaseClock;
   private lost = new AbortController();
+  private listing: LeaseSnapshot | undefined;
+  /** Only the first acquire's listing is wanted (at start); later ones are not kept. */
+  private listingTaken = false;
 
   constructor(o: LeaseManagerOptions) {
     this.registry = o.registry;
@@ -100,10 +108,15 @@ export class LeaseManager implements SubnetLeaser {
   async acquire(cfg: NetworkConfig, attrs: LeaseAttrs, signal?: AbortSignal): Promise<AcquiredLease> {
     const backoff = new Backoff(20, 1_000, this.rnd);
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
-      const got = await this.tryAcquire(cfg, attrs, await this.registry.listLeases(), attempt);
+      const snap = await this.registry.listLeases();
+      const got = await this.tryAcquire(cfg, attrs, snap, attempt);
       if (got) {
-        this.previous = { ...(got.lease.subnet && { subnet: got.lease.subnet }), ...(got.lease.ipv6Subnet && { ipv6Subnet: got.lease.ipv6Subnet }) };
-        return got;
+        // Our own key is written after this listing (the watch from its revision on reports it); a
+        // lease of ours that was deleted is in it too, so only the plain cases hand it over.
+        this.listing = got.deletedOwn || this.listingTaken ? undefined : snap;
+        const { lease } = got.acquired;
+        this.previous = { ...(lease.subnet && { subnet: lease.subnet }), ...(lease.ipv6Subnet && { ipv6Subnet: lease.ipv6Subnet }) };
+        return got.acquired;
       }
       this.log.info({ attempt }, 'another node took the chosen subnet first; retrying');
       if (!(await this.clock.sleep(backoff.next(), signal))) break;
@@ -111,23 +124,32 @@ export class LeaseManager implements SubnetLeaser {
     throw new LeaseConflictError(this.maxAttempts);
   }
 
-  private async tryAcquire(cfg: NetworkConfig, attrs: LeaseAttrs, snap: LeaseSnapshot, attempts: number): Promise<AcquiredLease | undefined> {
+  takeListing(): LeaseSnapshot | undefined {
+    const l = this.listing;
+    this.listing = undefined;
+    this.listingTaken = true;
+    return l;
+  }
+
+  private async tryAcquire(cfg: NetworkConfig, attrs: LeaseAttrs, snap: LeaseSnapshot, attempts: number): Promise<{ acquired: AcquiredLease; deletedOwn: boolean } | undefined> {
     for (const c of snap.corrupt) this.log.warn({ key: c.key, reason: c.reason }, 'skipping corrupt lease');
     const leases = [...snap.leases.values()];
 
     const mine = leases.find((l) => heldBy(l, attrs, cfg));
+    let deletedOwn = false;
     if (mine) {
       if (fitsConfig(cfg, mine)) {
         const lease: Lease = { ...mine, attrs };
         const expiration = await this.registry.updateLease(lease, this.ttlSec);
         this.log.info({ subnet: describeLease(lease), reservation: lease.reservation }, 'reusing the lease held by this node');
-        return { lease, key: leaseKeyName(lease), expiration, attempts };
+        return { acquired: { lease, key: leaseKeyName(lease), expiration, attempts }, deletedOwn: false };
       }
       if (mine.reservation) {
         this.log.error({ subnet: describeLease(mine) }, 'ignoring a reservation for this node that is outside the configured network');
       } else {
         this.log.warn({ subnet: describeLease(mine) }, 'deleting this node\'s lease: it no longer fits the network config');
         await this.registry.deleteLease(mine);
+        deletedOwn = true;
       }
     }
 
@@ -143,7 +165,7 @@ export class LeaseManager implements SubnetLeaser {
       const res = await this.registry.createLease(lease, this.ttlSec);
       if (res.created) {
         this.log.info({ subnet: describeLease(lease) }, 'leased a new subnet');
-        return { lease, key: leaseKeyName(lease), expiration: res.expiration, attempts };
+        return { acquired: { lease, key: leaseKeyName(lease), expiration: res.expiration, attempts }, deletedOwn };
       }
       if (subnet) taken4.push(subnet);
       if (ipv6Subnet) taken6.push(ipv6Subnet);

@@ -76,6 +76,25 @@ function familyOf(s: string): 4 | 6 | undefined {
   }
 }
 
+/** The LeaseAttrs fields, by the slot parseLease collects them in. */
+const FIELDS = ['PublicIP', 'PublicIPv6', 'BackendType', 'BackendData', 'BackendV6Data'] as const;
+
+/**
+ * The slot of the field a key decodes into, or -1: exact names first (what flannel writes), then as
+ * Go matches a struct field (ignoring case; core/json.ts's jsonField, which the lengths keep cheap).
+ */
+function fieldSlot(k: string): number {
+  switch (k) {
+    case 'PublicIP': return 0;
+    case 'PublicIPv6': return 1;
+    case 'BackendType': return 2;
+    case 'BackendData': return 3;
+    case 'BackendV6Data': return 4;
+  }
+  for (let i = 0; i < FIELDS.length; i++) if (k.length === FIELDS[i]!.length && jsonField({ [k]: true }, FIELDS[i]!) === true) return i;
+  return -1;
+}
+
 export function parseLease(key: string, raw: string, reservation: boolean): Lease {
   const name = key.slice(key.lastIndexOf('/') + 1);
   const sub = parseSubnetKeyName(name);
@@ -87,29 +106,32 @@ export function parseLease(key: string, raw: string, reservation: boolean): Leas
     throw new CorruptLeaseError(key, raw, `value is not JSON: ${(e as Error).message}`);
   }
   if (!isObject(doc)) throw new CorruptLeaseError(key, raw, 'value is not a JSON object');
-  // Field names match as flannel's json.Unmarshal of LeaseAttrs matches them (case-insensitively).
-  const d = doc;
-  const str = (field: string, check?: (v: string) => boolean): string | undefined => {
-    const v = jsonField(d, field);
-    if (v === undefined || v === null || v === '') return undefined;
-    if (typeof v !== 'string' || (check && !check(v))) {
-      throw new CorruptLeaseError(key, raw, `${field} ${JSON.stringify(v)} is not valid`);
-    }
-    return v;
+  // Field names match as flannel's json.Unmarshal of LeaseAttrs matches them (case-insensitively; the
+  // last non-null key wins): one pass over the keys, not one per field.
+  const v: unknown[] = [undefined, undefined, undefined, undefined, undefined];
+  for (const k of Object.keys(doc)) {
+    const x = doc[k];
+    if (x === null) continue;
+    const slot = fieldSlot(k);
+    if (slot >= 0) v[slot] = x;
+  }
+  const str = (slot: number, check?: (s: string) => boolean): string | undefined => {
+    const x = v[slot];
+    if (x === undefined || x === '') return undefined;
+    if (typeof x !== 'string' || (check && !check(x))) throw new CorruptLeaseError(key, raw, `${FIELDS[slot]} ${JSON.stringify(x)} is not valid`);
+    return x;
   };
-  const publicIP = str('PublicIP', (v) => familyOf(v) === 4);
-  const publicIPv6 = str('PublicIPv6', (v) => familyOf(v) === 6);
+  const publicIP = str(0, (x) => familyOf(x) === 4);
+  const publicIPv6 = str(1, (x) => familyOf(x) === 6);
   if (publicIP === undefined && publicIPv6 === undefined) throw new CorruptLeaseError(key, raw, 'no PublicIP');
-  const backendType = str('BackendType');
-  const backendData = jsonField(d, 'BackendData');
-  const backendV6Data = jsonField(d, 'BackendV6Data');
-  const attrs: LeaseAttrs = {
-    ...(publicIP !== undefined && { publicIP }),
-    ...(publicIPv6 !== undefined && { publicIPv6 }),
-    ...(backendType !== undefined && { backendType }),
-    ...(backendData !== undefined && { backendData }),
-    ...(backendV6Data !== undefined && { backendV6Data }),
-  };
+  const backendType = str(2);
+  // The same keys in the same order as before (sameLease compares the attributes as JSON text).
+  const attrs: { -readonly [K in keyof LeaseAttrs]: LeaseAttrs[K] } = {};
+  if (publicIP !== undefined) attrs.publicIP = publicIP;
+  if (publicIPv6 !== undefined) attrs.publicIPv6 = publicIPv6;
+  if (backendType !== undefined) attrs.backendType = backendType;
+  if (v[3] !== undefined) attrs.backendData = v[3];
+  if (v[4] !== undefined) attrs.backendV6Data = v[4];
   return { ...sub, attrs, reservation };
 }
 

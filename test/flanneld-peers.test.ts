@@ -38,4 +38,38 @@ describe('watchPeers', () => {
     await watchPeers({ d, log: silentLogger }, watcher, mgr, sync, ac.signal);
     expect(seenAtWatch).toEqual([{ reconciled: [1], from: 42n }]);
   });
+
+  it('starts from the lease manager\'s listing when it hands one over: no second listing, and our key missing from it is no loss', async () => {
+    const ac = new AbortController();
+    const reconciled: number[] = [];
+    const network = { reconcile: async (peers: readonly Lease[]) => void reconciled.push(peers.length) } as unknown as Network;
+    let listed = 0;
+    const froms: bigint[] = [];
+    const registry: PeerRegistry = {
+      getNetworkConfig: () => Promise.resolve(undefined),
+      listLeases: () => {
+        listed++;
+        return Promise.resolve({ leases: new Map(), corrupt: [], revision: 99n });
+      },
+      watchLeases: async function* (from: bigint): AsyncIterable<WatchBatch> {
+        froms.push(from);
+        ac.abort();
+      },
+    };
+    let lost = 0;
+    let handed: LeaseSnapshot | undefined = { leases: new Map([['10.5.7.0-24', peer]]), corrupt: [], revision: 41n };
+    const mgr = {
+      markLost: () => void lost++,
+      takeListing: () => {
+        const h = handed;
+        handed = undefined;
+        return h;
+      },
+    } as unknown as SubnetLeaser;
+    const watcher = new LeaseWatcher('10.5.1.0-24', silentLogger);
+    const sync = new PeerSync(network, () => watcher.current(), silentLogger, 60_000);
+    const d = { registry, log: silentLogger } as unknown as Parameters<typeof watchPeers>[0]['d'];
+    await watchPeers({ d, log: silentLogger }, watcher, mgr, sync, ac.signal);
+    expect({ listed, lost, froms, reconciled }).toEqual({ listed: 0, lost: 0, froms: [42n], reconciled: [1] });
+  });
 });

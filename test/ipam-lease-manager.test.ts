@@ -184,6 +184,32 @@ describe('acquire', () => {
   });
 });
 
+describe('takeListing', () => {
+  it('hands the first acquire\'s listing over once, without our own new key (written after it)', async () => {
+    const { reg, mgr } = setup();
+    reg.put(lease('10.5.2.0/24', '192.0.2.2'), TTL);
+    const m = mgr();
+    const before = reg.calls.list;
+    const a = await m.acquire(cfg16, attrs('192.0.2.1'));
+    expect(reg.calls.list - before).toBe(1);
+    const snap = m.takeListing();
+    expect([...snap!.leases.keys()]).toEqual(['10.5.2.0-24']);
+    expect(snap!.leases.has(a.key)).toBe(false);
+    expect(m.takeListing()).toBeUndefined();
+    // A later acquire (after a loss) keeps nothing: only the start wants it.
+    await m.acquire(cfg16, attrs('192.0.2.1'));
+    expect(m.takeListing()).toBeUndefined();
+  });
+
+  it('hands over nothing when it deleted a lease of ours that the listing still holds', async () => {
+    const { reg, mgr } = setup();
+    reg.put(lease('10.9.1.0/24', '192.0.2.1'), TTL);
+    const m = mgr();
+    await m.acquire(cfg16, attrs('192.0.2.1'));
+    expect(m.takeListing()).toBeUndefined();
+  });
+});
+
 describe('reservations', () => {
   it('gives a node its reservation, without a TTL, and never renews it', async () => {
     const { reg, clock, mgr } = setup();

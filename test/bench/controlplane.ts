@@ -72,7 +72,7 @@ async function agent<T>(h: Host, job: string, opts: Record<string, string | numb
  * The kernel's floor: a fresh host with a flannel.1 made by hand, and the same per-peer entries flanneld
  * would program, written by three batch processes (neighbours, FDB, routes: flanneld's order).
  */
-async function ipBatchBaseline(b: Host, peers: number, skip: number): Promise<number> {
+export async function ipBatchBaseline(b: Host, peers: number, skip: number): Promise<number> {
   await b.ipCmd(['link', 'del', 'flannel.1']).catch(() => undefined);
   await b.ipCmd(['link', 'add', 'flannel.1', 'type', 'vxlan', 'id', '1', 'local', b.ip, 'dev', 'eth0', 'dstport', '8472', 'nolearning']);
   await b.ipCmd(['link', 'set', 'flannel.1', 'up']);
@@ -201,7 +201,8 @@ export async function benchControlPlane(peers = 5000, events = 200, idlePeers = 
 
     // ---- restart onto an empty kernel with every lease in etcd
     const all = total + 2 * events;
-    await fl.stop(20_000);
+    fl.kill('SIGTERM');
+    if (!(await fl.wait(20_000))) await fl.stop(1_000);
     await a.ipCmd(['link', 'del', 'flannel.1']);
     const restartFloorMs = await ipBatchBaseline(lab.host('b'), all, skip);
     const watcher = a.spawn([process.execPath, AGENT, 'converge', `--count=${all}`, '--wait-ms=120000'], { logFile: path.join(a.dir, 'agent-converge.log') });
@@ -261,7 +262,10 @@ export async function benchControlPlane(peers = 5000, events = 200, idlePeers = 
     ];
   } finally {
     if (prof && fl) {
-      await fl.stop(20_000); // the profile is written on a clean exit
+      // The profile is written on a clean exit: one SIGTERM to flanneld alone (Proc.stop sends two,
+      // and the second, after flanneld's `process.once` handler ran, kills it before it writes one).
+      fl.kill('SIGTERM');
+      if (!(await fl.wait(20_000))) await fl.stop(1_000);
       for (const tag of ['first', 'restart']) await copyFile(path.join(lab.host('a').dir, `flanneld-${tag}.log`), path.join(path.resolve(prof), `flanneld-${tag}.log`)).catch(() => undefined);
     }
     await etcd?.destroy();

@@ -7,6 +7,7 @@ import { benchDataplane } from './dataplane.js';
 import { benchDns } from './dns.js';
 import { benchExec } from './exec.js';
 import { benchControlPlane } from './controlplane.js';
+import { benchConverge } from './converge.js';
 import { benchConcurrentAcquire } from './leases.js';
 import { benchKubelet } from './kubelet.js';
 import { benchNetpol } from './netpol.js';
@@ -20,6 +21,7 @@ const benches: Record<string, { title: string; run: () => Promise<BenchResult[]>
   coldstart: { title: 'flanneld cold start', run: () => benchColdStart(9) },
   dataplane: { title: 'Data plane: iperf3 TCP and ping, pod to pod over vxlan, udp and host-gw vs the underlay and vs routes set by hand', run: () => benchDataplane({ rounds: 3, seconds: 5, pings: 20 }) },
   controlplane: { title: 'Control plane: 5,000 peer leases, one flanneld (vxlan)', run: () => benchControlPlane(5000, 200) },
+  converge: { title: 'Convergence onto an empty kernel: flanneld (vxlan) restarted with 5,000 peer leases, 3 rounds', run: () => benchConverge(5000, 3) },
   kubelet: { title: 'kubelet: pod startup latency (etcd write → Running with podIP), 50 pods, image present', run: () => benchKubelet(50, 500) },
   cni: { title: 'CNI ADD/DEL latency, one and 40 at once: flannel -> bridge -> our host-local (shims -> daemon, and daemon off) vs bridge + Debian host-local', run: () => benchCni(30, 40, 5) },
   apiserver: { title: 'kube-apiserver: 10,000 pod creates at concurrency 50 vs etcd, kubectl get pods, one change to 100 watchers, RSS', run: () => benchApiServer() },
