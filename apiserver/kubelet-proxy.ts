@@ -345,12 +345,25 @@ export class KubeletProxy {
     noDelay(socket);
     const lines = path === undefined ? undefined : requestHead(req, target, path);
     if (lines !== undefined || head.length) up.write(head.length ? Buffer.concat([Buffer.from(lines ?? ''), head]) : lines!);
+    // A kubelet that says nothing (its host gone while a spare waited, a hung server) is given up on after the
+    // kubelet timeout, as a dial to it would be; the client gets a Status, since nothing reached it yet.
+    let gaveUp = false;
+    const silent = setTimeout(() => {
+      gaveUp = true;
+      socket.unpipe(up);
+      up.unpipe(socket);
+      answerOnSocket(socket, internalError(`error dialing backend: no answer from the kubelet at ${target.host}:${target.port} in ${this.c.timeoutMs} ms`));
+      up.destroy();
+    }, this.c.timeoutMs);
+    up.once('data', () => clearTimeout(silent));
+    up.once('close', () => clearTimeout(silent));
     up.pipe(socket);
     socket.pipe(up);
     let closed = false;
     const close = (): void => {
       up.destroy();
-      socket.destroy();
+      // Given up on, the client's connection ends once the Status is written.
+      if (!gaveUp) socket.destroy();
       if (closed) return;
       closed = true;
       this.refill(target);

@@ -123,6 +123,7 @@ describe("an upgrade's dial to the kubelet", () => {
   /** Per server: connections made, and the request lines received. */
   const seen: { conns: number; closed: number; requests: string[]; at: number[]; connectedAt: number[] }[] = [];
   let client: { cert: Buffer; key: Buffer; ca: Buffer };
+  let servingPem: { cert: Buffer; key: Buffer };
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'kubelet-dial-'));
@@ -130,6 +131,7 @@ describe("an upgrade's dial to the kubelet", () => {
     const serving = await ensureServing(dir, ca, servingSans(['127.0.0.1'], ['localhost']));
     const c = await ensureUserClient(dir, ca, 'kube-apiserver-kubelet-client', []);
     client = { cert: await readFile(c.cert), key: await readFile(c.key), ca: await readFile(ca.cert) };
+    servingPem = { cert: await readFile(serving.cert), key: await readFile(serving.key) };
     for (let i = 0; i < 2; i++) {
       const mine = { conns: 0, closed: 0, requests: [] as string[], at: [] as number[], connectedAt: [] as number[] };
       const connected = new WeakMap<object, number>();
@@ -269,6 +271,27 @@ describe("an upgrade's dial to the kubelet", () => {
     expect(seen[0]!.requests).toEqual(['POST /exec/default/web/old?command=true&output=1', 'POST /exec/default/web/c?command=true&output=1']);
     proxy.close();
     await settled(0);
+  });
+
+  it('answers a 500 Status when the kubelet says nothing within the kubelet timeout', async () => {
+    const srv = createServer({ cert: servingPem.cert, key: servingPem.key });
+    srv.on('upgrade', () => undefined);
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const nodes: Record<string, Record<string, unknown>> = { a: nodeAt('a', (srv.address() as AddressInfo).port) };
+      const proxy = new KubeletProxy({ ...client, preferredAddressTypes: ['InternalIP'], timeoutMs: 300 }, {
+        getPod: () => Promise.resolve(web('a', 'c')),
+        getNode: (n) => Promise.resolve(nodes[n]!),
+        log: silentLogger,
+      });
+      const answer = await exec(proxy);
+      expect(answer).toMatch(/^HTTP\/1.1 500 /);
+      expect(answer).toContain('no answer from the kubelet');
+      proxy.close();
+    } finally {
+      srv.closeAllConnections();
+      srv.close();
+    }
   });
 
   it('sends the next stream on the spare connection the last one left: no new dial', async () => {
