@@ -268,6 +268,7 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
   log.info({ plugins: admissionPlugins.names }, 'admission plugins');
   const registry = new Registry();
   const requests = new Counter({ name: 'apiserver_request_total', help: 'Requests by verb, resource and HTTP code.', labelNames: ['verb', 'resource', 'code'], registers: [registry] });
+  const kubeletProxy = new KubeletProxy(kubeletClient, { getPod: (ns, name) => storage.get(podKind, ns, name), getNode: (name) => storage.get(kind('nodes'), undefined, name), nodeNameHint: (ns, name) => specNodeName(storage.cachedHint(podKind, ns, name)), cachedNode: (name) => storage.cachedHint(kind('nodes'), undefined, name), cachedPod: (ns, name) => storage.cachedHint(podKind, ns, name), log });
   const handler = new ApiHandler({
     storage,
     kinds: ALL_STRATEGIES,
@@ -287,7 +288,7 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
     },
     serviceAccountTokens: { issuer: new TokenIssuer(saKeys.signing, tokenCfg), apiAudiences: o.apiAudiences, maxExpirationSeconds: o.serviceAccountMaxTokenExpirationSeconds },
     tokenReviewer: auth,
-    kubelet: new KubeletProxy(kubeletClient, { getPod: (ns, name) => storage.get(podKind, ns, name), getNode: (name) => storage.get(kind('nodes'), undefined, name), nodeNameHint: (ns, name) => specNodeName(storage.cachedHint(podKind, ns, name)), cachedNode: (name) => storage.cachedHint(kind('nodes'), undefined, name), log }),
+    kubelet: kubeletProxy,
     onPolicyWrite: (resource) => {
       policy.invalidate();
       if (resource === 'clusterroles') aggregate();
@@ -368,6 +369,7 @@ export async function startApiServer(o: ApiServerOptions, log: Logger): Promise<
       secure.closeAllConnections();
       insecure?.closeAllConnections();
       await Promise.all([closed(secure), ...(insecure ? [closed(insecure)] : [])]);
+      kubeletProxy.close();
       graphAbort.abort();
       await graphLoop;
       await storage.stopCaches();

@@ -16,6 +16,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { errorMessage, type Logger } from '../common/index.js';
 import { ApiError, badRequest, internalError } from './errors.js';
 import { KubeletTls } from './kubelet-tls.js';
+import { SpareConnections } from './kubelet-spares.js';
 import { isObj, type Obj, objAt, strOf } from './object.js';
 
 export const DEFAULT_KUBELET_PORT = 10250;
@@ -147,6 +148,8 @@ export interface KubeletProxyDeps {
   nodeNameHint?(ns: string, name: string): string | undefined;
   /** The Node as the watch cache last saw it, if it has: only to start a dial that etcd's answer confirms. */
   cachedNode?(name: string): Obj | undefined;
+  /** The pod as the watch cache last saw it, if it has: only to write a request that etcd's answer confirms. */
+  cachedPod?(ns: string, name: string): Obj | undefined;
   readonly log: Logger;
 }
 
@@ -167,6 +170,8 @@ function kubeletError(status: number, body: string, resource: string, name: stri
 
 export class KubeletProxy {
   private readonly t: KubeletTls;
+  private readonly spares = new SpareConnections<TLSSocket>();
+  private readonly refilling = new Set<string>();
 
   constructor(
     private readonly c: KubeletClientConfig,
@@ -263,11 +268,20 @@ export class KubeletProxy {
    * An upgrade request for pods/<name>/exec|attach|portforward (or a node proxy path): the request line and
    * headers written to the kubelet over TLS, then both connections piped. The kubelet's answer (101 and its
    * protocol, or an error) reaches the client as the kubelet wrote it. A failure before that is answered here.
+   *
+   * When the watch cache has the pod and its Node, the request it implies is written to that kubelet as soon as
+   * the connection is up, beside the etcd reads: the kubelet looks the container up and answers meanwhile, and
+   * its answer is held, unread, until etcd's pod names the same kubelet and container (the same request, byte for
+   * byte). Otherwise that connection is closed with its answer unread: the kubelet has upgraded it at most, and an
+   * exec, attach or port-forward does nothing until the client opens its streams, which never reach it.
    */
   async connect(kind: ConnectKind, ns: string, name: string, q: URLSearchParams, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const t0 = performance.now();
-    const guess = this.kubeletGuess(ns, name);
-    const early = guess ? this.dial(guess).catch(() => undefined) : undefined;
+    const guess = this.kubeletGuess(kind, ns, name, q);
+    const early = guess ? this.open(guess.target).then((up) => {
+      if (guess.path !== undefined && !up.destroyed) up.write(requestHead(req, guess.target, guess.path));
+      return up;
+    }, () => undefined) : undefined;
     let pod: Obj;
     let target: { host: string; port: number };
     let container: string | undefined;
@@ -279,14 +293,18 @@ export class KubeletProxy {
       throw e;
     }
     const t1 = performance.now();
-    const same = guess !== undefined && guess.host === target.host && guess.port === target.port;
-    if (early && !same) void early.then((s) => s?.destroy());
-    let up = same ? await early : undefined;
+    const path = kubeletConnectPath(kind, ns, name, container, q);
+    const same = guess !== undefined && guess.target.host === target.host && guess.target.port === target.port;
+    // A request already written is usable only when it is the one etcd's pod makes.
+    const usable = same && (guess.path === undefined || guess.path === path);
+    if (early && !usable) void early.then((s) => s?.destroy());
+    let up = usable ? await early : undefined;
     const speculative = up !== undefined && !up.destroyed;
-    if (!up || up.destroyed) up = await this.dial(target);
-    const resumed = this.splice(up, target, kubeletConnectPath(kind, ns, name, container, q), req, socket, head);
+    const sent = speculative && guess?.path !== undefined;
+    if (!up || up.destroyed) up = await this.open(target);
+    const resumed = this.splice(up, target, sent ? undefined : path, req, socket, head);
     const ms = { lookupMs: Math.round((t1 - t0) * 10) / 10, dialMs: Math.round((performance.now() - t1) * 10) / 10 };
-    this.d.log.info({ kind, namespace: ns, pod: name, container, node: strOf(objAt(pod, 'spec').nodeName), kubelet: `${target.host}:${target.port}`, ...ms, resumed, speculative }, 'stream proxied to the kubelet');
+    this.d.log.info({ kind, namespace: ns, pod: name, container, node: strOf(objAt(pod, 'spec').nodeName), kubelet: `${target.host}:${target.port}`, ...ms, resumed, speculative, sent }, 'stream proxied to the kubelet');
   }
 
   /** An upgrade of nodes/<name>/proxy/<rest>. */
@@ -319,20 +337,36 @@ export class KubeletProxy {
     });
   }
 
-  /** The request line and headers written to the kubelet, then both connections piped; whether TLS resumed. */
-  private splice(up: TLSSocket, target: { host: string; port: number }, path: string, req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+  /**
+   * The request line and headers written to the kubelet (unless path is undefined: they were, speculatively),
+   * then both connections piped; whether TLS resumed. A spare connection to the kubelet is dialled once they close.
+   */
+  private splice(up: TLSSocket, target: { host: string; port: number }, path: string | undefined, req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     noDelay(socket);
-    const lines = [`${req.method ?? 'GET'} ${path} HTTP/1.1`, `Host: ${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`];
-    for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
-      const k = req.rawHeaders[i]!;
-      if (!DROPPED(k.toLowerCase())) lines.push(`${k}: ${req.rawHeaders[i + 1]!}`);
-    }
-    up.write(head.length ? Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`), head]) : `${lines.join('\r\n')}\r\n\r\n`);
+    const lines = path === undefined ? undefined : requestHead(req, target, path);
+    if (lines !== undefined || head.length) up.write(head.length ? Buffer.concat([Buffer.from(lines ?? ''), head]) : lines!);
+    // A kubelet that says nothing (its host gone while a spare waited, a hung server) is given up on after the
+    // kubelet timeout, as a dial to it would be; the client gets a Status, since nothing reached it yet.
+    let gaveUp = false;
+    const silent = setTimeout(() => {
+      gaveUp = true;
+      socket.unpipe(up);
+      up.unpipe(socket);
+      answerOnSocket(socket, internalError(`error dialing backend: no answer from the kubelet at ${target.host}:${target.port} in ${this.c.timeoutMs} ms`));
+      up.destroy();
+    }, this.c.timeoutMs);
+    up.once('data', () => clearTimeout(silent));
+    up.once('close', () => clearTimeout(silent));
     up.pipe(socket);
     socket.pipe(up);
+    let closed = false;
     const close = (): void => {
       up.destroy();
-      socket.destroy();
+      // Given up on, the client's connection ends once the Status is written.
+      if (!gaveUp) socket.destroy();
+      if (closed) return;
+      closed = true;
+      this.refill(target);
     };
     up.once('close', close);
     socket.once('close', close);
@@ -341,24 +375,65 @@ export class KubeletProxy {
     return up.isSessionReused();
   }
 
+  /** A spare connection to target if one is held, else a new dial. */
+  private async open(target: { host: string; port: number }): Promise<TLSSocket> {
+    return this.spares.take(`${target.host}:${target.port}`) ?? this.dial(target);
+  }
+
+  /** A spare connection to target dialled in the background, unless one is held or on its way. */
+  private refill(target: { host: string; port: number }): void {
+    const key = `${target.host}:${target.port}`;
+    if (this.spares.has(key) || this.refilling.has(key)) return;
+    this.refilling.add(key);
+    this.dial(target).then(
+      (s) => this.spares.offer(key, s),
+      (e: unknown) => this.d.log.debug({ kubelet: key, err: errorMessage(e) }, 'no spare connection to the kubelet'),
+    ).finally(() => this.refilling.delete(key));
+  }
+
+  /** Closes the spare connections (the apiserver is stopping). */
+  close(): void {
+    this.spares.close();
+  }
+
   private async tunnel(target: { host: string; port: number }, path: string, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<boolean> {
-    return this.splice(await this.dial(target), target, path, req, socket, head);
+    return this.splice(await this.open(target), target, path, req, socket, head);
   }
 
   /**
    * Where the watch cache last saw the pod's kubelet (its pod's node, that Node's address), if it has seen
-   * both: a dial there starts beside the etcd reads and is used only when they name the same kubelet.
+   * both, and the kubelet path the cached pod makes (when it has the pod itself and names a container): a
+   * connection there starts beside the etcd reads, with that request written on it, and is used only when
+   * etcd's pod makes the same request of the same kubelet.
    */
-  private kubeletGuess(ns: string, name: string): { host: string; port: number } | undefined {
+  private kubeletGuess(kind: ConnectKind, ns: string, name: string, q: URLSearchParams): { target: { host: string; port: number }; path?: string } | undefined {
     const nodeName = this.d.nodeNameHint?.(ns, name);
     const node = nodeName ? this.d.cachedNode?.(nodeName) : undefined;
     if (!node) return undefined;
+    let target: { host: string; port: number };
     try {
-      return kubeletAddress(node, this.c.preferredAddressTypes);
+      target = kubeletAddress(node, this.c.preferredAddressTypes);
     } catch {
       return undefined;
     }
+    const pod = this.d.cachedPod?.(ns, name);
+    if (!pod || specNodeName(pod) !== nodeName) return { target };
+    try {
+      return { target, path: kubeletConnectPath(kind, ns, name, kind === 'portforward' ? undefined : containerOf(pod, q.get('container')), q) };
+    } catch {
+      return { target };
+    }
   }
+}
+
+/** The HTTP request line and headers for the kubelet: the client's, less its credentials and this hop's. */
+function requestHead(req: IncomingMessage, target: { host: string; port: number }, path: string): string {
+  const lines = [`${req.method ?? 'GET'} ${path} HTTP/1.1`, `Host: ${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`];
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    const k = req.rawHeaders[i]!;
+    if (!DROPPED(k.toLowerCase())) lines.push(`${k}: ${req.rawHeaders[i + 1]!}`);
+  }
+  return `${lines.join('\r\n')}\r\n\r\n`;
 }
 
 /** TCP_NODELAY on a connection when it is a socket (a TLS or TCP one). */

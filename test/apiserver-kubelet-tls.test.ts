@@ -1,7 +1,9 @@
 // The apiserver's TLS to the kubelets: the session cache (newest per kubelet, TTL, bounded), and over real
 // TLS (the CA, serving and client certificates the labs make) a second dial resuming the first one's session
 // while the kubelet's authenticator still sees the apiserver's client certificate, verified; and an upgrade's
-// dial started toward the kubelet the watch cache guessed, used only when etcd's pod and Node name it.
+// dial started toward the kubelet the watch cache guessed, used only when etcd's pod and Node name it, with the
+// cached pod's request written on it before etcd answers and the kubelet's answer held until etcd agrees; the
+// spare connection dialled after a stream ends, used by the next one, closed with the proxy.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -119,8 +121,9 @@ describe("an upgrade's dial to the kubelet", () => {
   const servers: Server[] = [];
   const ports: number[] = [];
   /** Per server: connections made, and the request lines received. */
-  const seen: { conns: number; closed: number; requests: string[] }[] = [];
+  const seen: { conns: number; closed: number; requests: string[]; at: number[]; connectedAt: number[] }[] = [];
   let client: { cert: Buffer; key: Buffer; ca: Buffer };
+  let servingPem: { cert: Buffer; key: Buffer };
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'kubelet-dial-'));
@@ -128,17 +131,22 @@ describe("an upgrade's dial to the kubelet", () => {
     const serving = await ensureServing(dir, ca, servingSans(['127.0.0.1'], ['localhost']));
     const c = await ensureUserClient(dir, ca, 'kube-apiserver-kubelet-client', []);
     client = { cert: await readFile(c.cert), key: await readFile(c.key), ca: await readFile(ca.cert) };
+    servingPem = { cert: await readFile(serving.cert), key: await readFile(serving.key) };
     for (let i = 0; i < 2; i++) {
-      const mine = { conns: 0, closed: 0, requests: [] as string[] };
+      const mine = { conns: 0, closed: 0, requests: [] as string[], at: [] as number[], connectedAt: [] as number[] };
+      const connected = new WeakMap<object, number>();
       seen.push(mine);
       const srv = createServer({ cert: await readFile(serving.cert), key: await readFile(serving.key) });
       srv.on('secureConnection', (s) => {
         mine.conns++;
+        connected.set(s, Date.now());
         s.once('close', () => mine.closed++);
       });
       srv.on('upgrade', (req: IncomingMessage, sock: Duplex) => {
         mine.requests.push(`${req.method ?? ''} ${req.url ?? ''}`);
-        sock.end('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n\r\n');
+        mine.at.push(Date.now());
+        mine.connectedAt.push(connected.get(req.socket) ?? 0);
+        sock.end(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Seen: ${req.url ?? ''}\r\n\r\n`);
       });
       await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', () => resolve()));
       servers.push(srv);
@@ -169,6 +177,15 @@ describe("an upgrade's dial to the kubelet", () => {
     return answer;
   }
 
+  const settled = async (i: number): Promise<void> => {
+    for (let n = 0; n < 100 && seen[i]!.closed < seen[i]!.conns; n++) await new Promise((r) => setTimeout(r, 20));
+    expect(seen[i]!.closed).toBe(seen[i]!.conns);
+  };
+  const until = async (what: () => boolean): Promise<void> => {
+    for (let n = 0; n < 100 && !what(); n++) await new Promise((r) => setTimeout(r, 20));
+    expect(what()).toBe(true);
+  };
+
   it('uses the dial it started toward the cached kubelet when etcd names the same one', async () => {
     const nodes: Record<string, Record<string, unknown>> = { a: nodeAt('a', ports[0]!), b: nodeAt('b', ports[1]!) };
     const proxy = new KubeletProxy({ ...client, preferredAddressTypes: ['InternalIP'], timeoutMs: 5_000 }, {
@@ -179,8 +196,12 @@ describe("an upgrade's dial to the kubelet", () => {
       log: silentLogger,
     });
     expect(await exec(proxy)).toContain('101 Switching Protocols');
-    expect(seen[0]).toMatchObject({ conns: 1, requests: ['POST /exec/default/web/c?command=true&output=1'] });
+    expect(seen[0]!.requests).toEqual(['POST /exec/default/web/c?command=true&output=1']);
     expect(seen[1]!.conns).toBe(0);
+    // The stream over, a spare connection is dialled to that kubelet; closing the proxy closes it.
+    await until(() => seen[0]!.conns === 2);
+    proxy.close();
+    await settled(0);
   });
 
   it('drops that dial, unused, when the pod is on another kubelet now, and dials that one', async () => {
@@ -201,7 +222,96 @@ describe("an upgrade's dial to the kubelet", () => {
     expect(seen[0]!.conns).toBe(before + 1);
     expect(seen[0]!.requests).toEqual([]);
     // ... and closed, not left open on the kubelet.
-    for (let i = 0; i < 100 && seen[0]!.closed < seen[0]!.conns; i++) await new Promise((r) => setTimeout(r, 20));
-    expect(seen[0]!.closed).toBe(seen[0]!.conns);
+    await settled(0);
+    proxy.close();
+    await settled(1);
+  });
+
+  const web = (nodeName: string, container: string): Record<string, unknown> => ({ metadata: { name: 'web' }, spec: { nodeName, containers: [{ name: container }] } });
+
+  it("writes the cached pod's request before etcd answers, and passes the kubelet's answer on once etcd agrees", async () => {
+    for (const x of seen) x.requests.length = x.at.length = x.connectedAt.length = 0;
+    const nodes: Record<string, Record<string, unknown>> = { a: nodeAt('a', ports[0]!), b: nodeAt('b', ports[1]!) };
+    let etcdAt = 0;
+    const proxy = new KubeletProxy({ ...client, preferredAddressTypes: ['InternalIP'], timeoutMs: 5_000 }, {
+      getPod: () => new Promise((r) => setTimeout(() => {
+        etcdAt = Date.now();
+        r(web('a', 'c'));
+      }, 300)),
+      getNode: (n) => Promise.resolve(nodes[n]!),
+      nodeNameHint: () => 'a',
+      cachedNode: (n) => nodes[n],
+      cachedPod: () => web('a', 'c'),
+      log: silentLogger,
+    });
+    const answer = await exec(proxy);
+    expect(answer).toContain('101 Switching Protocols');
+    expect(answer).toContain('X-Seen: /exec/default/web/c?command=true&output=1');
+    expect(seen[0]!.requests).toEqual(['POST /exec/default/web/c?command=true&output=1']);
+    expect(seen[0]!.at[0]!).toBeLessThan(etcdAt);
+    proxy.close();
+    await settled(0);
+  });
+
+  it("closes that connection unanswered when etcd's pod makes another request, and asks again", async () => {
+    for (const x of seen) x.requests.length = x.at.length = x.connectedAt.length = 0;
+    const nodes: Record<string, Record<string, unknown>> = { a: nodeAt('a', ports[0]!), b: nodeAt('b', ports[1]!) };
+    const proxy = new KubeletProxy({ ...client, preferredAddressTypes: ['InternalIP'], timeoutMs: 5_000 }, {
+      // The cache has the pod's previous incarnation, whose only container was another.
+      getPod: () => new Promise((r) => setTimeout(() => r(web('a', 'c')), 100)),
+      getNode: (n) => Promise.resolve(nodes[n]!),
+      nodeNameHint: () => 'a',
+      cachedNode: (n) => nodes[n],
+      cachedPod: () => web('a', 'old'),
+      log: silentLogger,
+    });
+    const answer = await exec(proxy);
+    expect(answer).toContain('X-Seen: /exec/default/web/c?command=true&output=1');
+    expect(answer).not.toContain('/old');
+    expect(seen[0]!.requests).toEqual(['POST /exec/default/web/old?command=true&output=1', 'POST /exec/default/web/c?command=true&output=1']);
+    proxy.close();
+    await settled(0);
+  });
+
+  it('answers a 500 Status when the kubelet says nothing within the kubelet timeout', async () => {
+    const srv = createServer({ cert: servingPem.cert, key: servingPem.key });
+    srv.on('upgrade', () => undefined);
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const nodes: Record<string, Record<string, unknown>> = { a: nodeAt('a', (srv.address() as AddressInfo).port) };
+      const proxy = new KubeletProxy({ ...client, preferredAddressTypes: ['InternalIP'], timeoutMs: 300 }, {
+        getPod: () => Promise.resolve(web('a', 'c')),
+        getNode: (n) => Promise.resolve(nodes[n]!),
+        log: silentLogger,
+      });
+      const answer = await exec(proxy);
+      expect(answer).toMatch(/^HTTP\/1.1 500 /);
+      expect(answer).toContain('no answer from the kubelet');
+      proxy.close();
+    } finally {
+      srv.closeAllConnections();
+      srv.close();
+    }
+  });
+
+  it('sends the next stream on the spare connection the last one left: no new dial', async () => {
+    for (const x of seen) x.requests.length = x.at.length = x.connectedAt.length = 0;
+    const nodes: Record<string, Record<string, unknown>> = { a: nodeAt('a', ports[0]!) };
+    const proxy = new KubeletProxy({ ...client, preferredAddressTypes: ['InternalIP'], timeoutMs: 5_000 }, {
+      getPod: () => Promise.resolve(web('a', 'c')),
+      getNode: (n) => Promise.resolve(nodes[n]!),
+      log: silentLogger,
+    });
+    expect(await exec(proxy)).toContain('101 Switching Protocols');
+    // The first stream over, its spare is dialled (give it the time).
+    await new Promise((r) => setTimeout(r, 300));
+    const second = Date.now();
+    expect(await exec(proxy)).toContain('X-Seen: /exec/default/web/c?command=true&output=1');
+    // The second request came on a connection made before it was asked for.
+    expect(seen[0]!.connectedAt[1]!).toBeLessThan(second);
+    expect(seen[0]!.connectedAt[1]!).toBeGreaterThan(seen[0]!.at[0]!);
+    expect(seen[0]!.requests).toEqual(['POST /exec/default/web/c?command=true&output=1', 'POST /exec/default/web/c?command=true&output=1']);
+    proxy.close();
+    await settled(0);
   });
 });

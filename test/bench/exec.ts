@@ -108,6 +108,10 @@ export async function benchExec(runs = 30): Promise<BenchResult[]> {
     const kube = (bin: string): Promise<number> => timed(host, kubectlArgv(bin, ['exec', 'bench-exec', '--', 'true']), env());
     const trace = async (dir: string): Promise<void> => {
       await mkdir(dir, { recursive: true });
+      // Both hops' packets (kubectl → the apiserver, the apiserver → the kubelet), timestamped: where each round trip goes.
+      const pcap = path.join(dir, 'hops.pcap');
+      const dump = host.spawn(['tcpdump', '-i', 'any', '-n', '-U', '-w', pcap, `tcp port ${SECURE} or tcp port 10250`], { logFile: path.join(dir, 'tcpdump.log') });
+      await new Promise((r) => setTimeout(r, 500));
       for (const kc of KUBECTLS) {
         for (let i = 0; i < 5; i++) {
           const t0 = Date.now();
@@ -116,6 +120,7 @@ export async function benchExec(runs = 30): Promise<BenchResult[]> {
           await writeFile(path.join(dir, `${path.basename(kc.bin)}-${i}.txt`), `start ${new Date(t0).toISOString()} end ${new Date(t1).toISOString()} ms ${t1 - t0} exit ${String(r.code)}\n${r.stderr}`);
         }
       }
+      await dump.stop(3_000);
       const logs = (await readdir(host.dir, { recursive: true })).filter((f) => f.endsWith('.log') && !f.startsWith('dk/'));
       for (const f of logs) await cp(path.join(host.dir, f), path.join(dir, f.replaceAll('/', '_')));
     };
