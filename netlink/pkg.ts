@@ -14,8 +14,15 @@ const nodeRequire = createRequire(import.meta.url);
  */
 function load(): typeof Netlink {
   try {
-    const part = (file: string): Record<string, unknown> => nodeRequire(`netlink/dist/${file}`) as Record<string, unknown>;
-    const some = { ...part('constants'), ...part('raw'), ...part('structs'), ...part('netlink'), rt: part('rt/structs'), ifla: part('rt/ifla') } as unknown as typeof Netlink;
+    // Literal paths: the bundle (scripts/build-bundle.mjs) takes these files in.
+    const some = {
+      ...(nodeRequire('netlink/dist/constants') as object),
+      ...(nodeRequire('netlink/dist/raw') as object),
+      ...(nodeRequire('netlink/dist/structs') as object),
+      ...(nodeRequire('netlink/dist/netlink') as object),
+      rt: nodeRequire('netlink/dist/rt/structs') as object,
+      ifla: nodeRequire('netlink/dist/rt/ifla') as object,
+    } as unknown as typeof Netlink;
     if (USED.every((k) => some[k] !== undefined) && typeof some.rt.parseMessage === 'function' && typeof some.ifla.parseVxlan === 'function') return some;
   } catch {
     // another layout: the index has them all

@@ -1,6 +1,6 @@
 // The bundle `npm run build` writes for flanneld (scripts/build-bundle.mjs), as built: it exists,
-// the bin runs it and the unbundled modules alike, and what must load from node_modules (netlink's
-// native binding, etcd3/gRPC, yaml, prom-client) is not inside it.
+// the bin runs it and the unbundled modules alike, and what must load from node_modules (native
+// bindings, etcd3/gRPC, yaml, prom-client) is not inside it.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -26,7 +26,11 @@ describe('flanneld bundle', () => {
 
   it('leaves the packages loaded by path or on demand outside', () => {
     const text = readFileSync(BUNDLE, 'utf8');
-    for (const pkg of ['netlink', 'etcd3', '@grpc/grpc-js', 'protobufjs', 'yaml', 'prom-client']) expect(text.includes(`node_modules/${pkg}/`), pkg).toBe(false);
+    for (const pkg of ['etcd3', '@grpc/grpc-js', 'protobufjs', 'yaml', 'prom-client', 'node-gyp-build']) expect(text.includes(`node_modules/${pkg}/`), pkg).toBe(false);
+    // netlink: the files netlink/pkg.ts names, not the index or what only it loads; the binding from the package's directory
+    for (const file of ['constants', 'raw', 'structs', 'netlink', 'rt/structs', 'rt/ifla']) expect(text, file).toContain(`node_modules/netlink/dist/${file}.js`);
+    for (const file of ['index', 'nl80211/structs', 'wg/structs', 'genl/genl']) expect(text, file).not.toContain(`node_modules/netlink/dist/${file}.js`);
+    expect(text).toContain('require("node-gyp-build")(require("node:path").dirname(require.resolve("netlink/package.json")))');
     expect(text).toContain('node_modules/pino/');
     expect(text).toContain('node_modules/commander/');
   });
