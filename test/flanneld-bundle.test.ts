@@ -2,7 +2,8 @@
 // the bin runs it and the unbundled modules alike, and what must load from node_modules (native
 // bindings, etcd3/gRPC, yaml, prom-client) is not inside it.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -21,6 +22,32 @@ describe('flanneld bundle', () => {
       const bad = run(['--healthz-port=70000'], env);
       expect(bad.status).not.toBe(0);
       expect(bad.stderr).toMatch(/healthz-port/);
+    }
+  });
+
+  it("takes the next start's code from the cache the last one wrote, under the V8 flags main.js sets", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'flanneld-cc-'));
+    try {
+      const env = { FLANNEL_TS_COMPILE_CACHE: dir };
+      // `config check` runs past main.js's last line (--version exits inside the bundle's first turn)
+      const conf = path.join(dir, 'net-conf.json');
+      writeFileSync(conf, '{"Network":"10.5.0.0/16","Backend":{"Type":"vxlan"}}');
+      const check = (): void => {
+        const r = run(['config', 'check', conf], env);
+        expect(r.status, r.stderr).toBe(0);
+      };
+      check();
+      const files = (): Map<string, number> => {
+        const sub = readdirSync(dir).find((f) => f.startsWith('v8-'));
+        return new Map(readdirSync(path.join(dir, sub!)).map((f) => [f, statSync(path.join(dir, sub!, f)).mtimeMs]));
+      };
+      const first = files();
+      expect(first.size).toBeGreaterThan(0);
+      // A cache V8 rejects (made under other flags) is written again at exit: an accepted one is left alone.
+      check();
+      expect(files()).toEqual(first);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
