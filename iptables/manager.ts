@@ -4,7 +4,7 @@
 // iptables-nft the kernel announces every ruleset change (NFNLGRP_NFTABLES): a check then runs only
 // after a change, plus a slow one every FULL_CHECK_PERIODS periods; an idle host spawns nothing.
 import { execFile } from 'node:child_process';
-import { Protocol, RawNetlinkSocket } from 'netlink';
+import { Protocol, RawNetlinkSocket } from '../netlink/index.js';
 import { promisify } from 'node:util';
 import { errorMessage, FlannelError, type Logger, sleep } from '../common/index.js';
 import { type ChainSpec, parseIptablesSave, planRestore } from './rules.js';

@@ -12,3 +12,6 @@ export {
   addrKey, canonicalRoute, DEFAULT_VXLAN_PORT, type VxlanWant,
 } from './codec.js';
 export { canonicalIp, canonicalCidr, canonicalMac, familyOf } from './addr.js';
+// The raw socket of the package, for the other netlink families (nf_tables notifications): loaded with
+// the few files of the package we use, not its whole index.
+export { Protocol, RawNetlinkSocket } from './pkg.js';

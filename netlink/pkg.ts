@@ -5,7 +5,32 @@
 import { createRequire } from 'node:module';
 import type * as Netlink from 'netlink';
 
-const pkg = createRequire(import.meta.url)('netlink') as typeof Netlink;
+const nodeRequire = createRequire(import.meta.url);
+
+/**
+ * The package's index also loads its generic-netlink, nl80211 (a quarter of a megabyte of generated
+ * structs) and WireGuard modules, a fifth of a flanneld start, for nothing we use: the files holding
+ * what we use are required one by one. A release that moves them gets the whole package instead.
+ */
+function load(): typeof Netlink {
+  try {
+    // Literal paths: the bundle (scripts/build-bundle.mjs) takes these files in.
+    const some = {
+      ...(nodeRequire('netlink/dist/constants') as object),
+      ...(nodeRequire('netlink/dist/raw') as object),
+      ...(nodeRequire('netlink/dist/structs') as object),
+      ...(nodeRequire('netlink/dist/netlink') as object),
+      rt: nodeRequire('netlink/dist/rt/structs') as object,
+      ifla: nodeRequire('netlink/dist/rt/ifla') as object,
+    } as unknown as typeof Netlink;
+    if (USED.every((k) => some[k] !== undefined) && typeof some.rt.parseMessage === 'function' && typeof some.ifla.parseVxlan === 'function') return some;
+  } catch {
+    // another layout: the index has them all
+  }
+  return nodeRequire('netlink') as typeof Netlink;
+}
+const USED = ['AttrStream', 'FlagsNew', 'Flags', 'MessageType', 'Protocol', 'RawNetlinkSocket', 'createNetlink', 'parseError'] as const;
+const pkg = load();
 
 export const { AttrStream, FlagsNew, Flags, MessageType, Protocol, RawNetlinkSocket, createNetlink, parseError } = pkg;
 export type RawNetlinkSocket = Netlink.RawNetlinkSocket;

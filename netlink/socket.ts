@@ -22,6 +22,7 @@ import {
   type LinkChange, type Neigh, type NeighSpec, type Netlink, type NetlinkEvent, type Route, type RouteFilter,
   type VxlanOptions, type VxlanSpec, type WatchOptions,
 } from './types.js';
+import { LITTLE_ENDIAN, parseLinkLite } from './link-lite.js';
 import { NetlinkWatch } from './watch.js';
 import { WireEncoder, parseReplies, type NetlinkWrite } from './wire.js';
 
@@ -58,6 +59,11 @@ interface PendingChunk {
   reply(seq: number, errno: number): void;
   fail(errno: number): void;
 }
+
+const RTM_NEWLINK = 16;
+const parseFull = (m: NetlinkMessage): rt.Message => rt.parseMessage(m.type, m.data);
+/** Links read for what a Link holds (link-lite.ts), on the little-endian hosts it reads; the package's full parse elsewhere. */
+const parseLinkReply = (m: NetlinkMessage): rt.Message => (m.type === RTM_NEWLINK && LITTLE_ENDIAN ? parseLinkLite(m.data) : parseFull(m));
 
 const isErrno = (e: unknown, ...errnos: number[]): e is NetlinkError => e instanceof NetlinkError && errnos.includes(e.errno);
 
@@ -132,7 +138,7 @@ class RtnlClient implements Netlink {
   }
 
   /** A dump, parsed; retried when the kernel flags it as interrupted by a concurrent change. */
-  private async dump<T>(op: NetlinkOp, object: string, req: Request, pick: (m: rt.Message) => T | undefined): Promise<T[]> {
+  private async dump<T>(op: NetlinkOp, object: string, req: Request, pick: (m: rt.Message) => T | undefined, parse: (m: NetlinkMessage) => rt.Message = parseFull): Promise<T[]> {
     for (let attempt = 1; ; attempt++) {
       const msgs = await this.request(op, object, req);
       if (msgs.some((m) => m.flags & Flags.DUMP_INTR) && attempt < DUMP_ATTEMPTS) continue;
@@ -143,7 +149,7 @@ class RtnlClient implements Netlink {
       for (const m of msgs) {
         let v: T | undefined;
         try {
-          v = pick(rt.parseMessage(m.type, m.data));
+          v = pick(parse(m));
         } catch (e) {
           throw toNetlinkError(op, object, e);
         }
@@ -316,7 +322,7 @@ class RtnlClient implements Netlink {
     }
     try {
       for (const m of msgs) {
-        const parsed = rt.parseMessage(m.type, m.data);
+        const parsed = parseLinkReply(m);
         if (parsed.kind === 'link') return parseLink(parsed);
       }
     } catch (e) {
@@ -326,7 +332,7 @@ class RtnlClient implements Netlink {
   }
 
   dumpLinks(): Promise<Link[]> {
-    return this.dump('dumpLinks', 'links', dumpReq('link'), (m) => (m.kind === 'link' ? parseLink(m) : undefined));
+    return this.dump('dumpLinks', 'links', dumpReq('link'), (m) => (m.kind === 'link' ? parseLink(m) : undefined), parseLinkReply);
   }
 
   // ------------------------------------------------------------ addresses
