@@ -4,3 +4,4 @@ export { execFileInput, contextLines, failingLine, type ExecResult } from './exe
 export { isElementOnly, joinScript, scriptLineAt, takeReply, failed, errorColumn, errorLines, type JoinedScript, type Reply } from './interactive.js';
 export { NftSession, type NftSessionOptions } from './session.js';
 export { NftRunner, type NftCliOptions } from './cli.js';
+export { NftGeneration, NftGenerationError, encodeGetGen, parseGenReplies, type GenReply } from './generation.js';

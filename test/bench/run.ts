@@ -12,6 +12,7 @@ import { benchKubelet } from './kubelet.js';
 import { benchNetpol } from './netpol.js';
 import { benchNetpolThroughput } from './netpol-throughput.js';
 import { benchProxy } from './proxy.js';
+import { benchProxyIdle } from './proxyidle.js';
 import { benchScheduler } from './scheduler.js';
 import { printResults, type BenchResult } from './stats.js';
 
@@ -27,6 +28,7 @@ const benches: Record<string, { title: string; run: () => Promise<BenchResult[]>
   dns: { title: 'Cluster DNS: service names over UDP, kube-dns vs dnsmasq (same names, same load generator); kubectl exec POD -- true vs docker exec', run: async () => [...(await benchDns()), ...(await benchExec(30))] },
   exec: { title: 'kubectl exec POD -- true vs docker exec of the same container (SPDY and WebSocket kubectls)', run: () => benchExec(30) },
   netpol: { title: 'NetworkPolicy rule syncs: 1,000 policies over 5,000 pods, netpol-agent vs a chain per pod and rule; pod->pod iperf3 with 1,000 policies vs none', run: async () => [...(await benchNetpol()), ...(await benchNetpolThroughput({ rounds: 32, seconds: 2 }))] },
+  proxyidle: { title: 'kube-proxy at rest: 100 services x 3 endpoints on etcd, CPU of the daemon and its nft over 20.5 s; a hand-deleted table healed', run: () => benchProxyIdle(100, 3) },
   proxy: { title: 'Service proxy: rule syncs, 10,000 services x 5 endpoints, vs kube-proxy iptables layout; endpoint shares', run: () => benchProxy() },
 };
 
