@@ -9,6 +9,7 @@ import { benchExec } from './exec.js';
 import { benchControlPlane } from './controlplane.js';
 import { benchConcurrentAcquire } from './leases.js';
 import { benchKubelet } from './kubelet.js';
+import { benchKubeletIdle } from './kubeletidle.js';
 import { benchNetpol } from './netpol.js';
 import { benchNetpolThroughput } from './netpol-throughput.js';
 import { benchProxy } from './proxy.js';
@@ -22,6 +23,7 @@ const benches: Record<string, { title: string; run: () => Promise<BenchResult[]>
   dataplane: { title: 'Data plane: iperf3 TCP and ping, pod to pod over vxlan, udp and host-gw vs the underlay and vs routes set by hand', run: () => benchDataplane({ rounds: 3, seconds: 5, pings: 20 }) },
   controlplane: { title: 'Control plane: 5,000 peer leases, one flanneld (vxlan)', run: () => benchControlPlane(5000, 200) },
   kubelet: { title: 'kubelet: pod startup latency (etcd write → Running with podIP), 50 pods, image present', run: () => benchKubelet(50, 500) },
+  kubeletidle: { title: 'kubelet at rest: 50 pods, default periods, CPU of the kubelet and dockerd over 20.5 s', run: () => benchKubeletIdle(50) },
   cni: { title: 'CNI ADD/DEL latency, one and 40 at once: flannel -> bridge -> our host-local (shims -> daemon, and daemon off) vs bridge + Debian host-local', run: () => benchCni(30, 40, 5) },
   apiserver: { title: 'kube-apiserver: 10,000 pod creates at concurrency 50 vs etcd, kubectl get pods, one change to 100 watchers, RSS', run: () => benchApiServer() },
   scheduler: { title: 'kube-scheduler: 10,000 pending pods onto 1,000 nodes (binds/s vs creates/s, spread), an RC scaled 0→500', run: () => benchScheduler() },
