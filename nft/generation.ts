@@ -51,7 +51,7 @@ export function parseGenReplies(buf: Buffer): GenReply[] {
     } else if (type === ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN)) {
       for (let a = off + HEADER + NFGENMSG; a + 4 <= off + len; ) {
         const alen = buf.readUInt16LE(a);
-        if (alen < 4) break;
+        if (alen < 4 || a + alen > off + len) break;
         if ((buf.readUInt16LE(a + 2) & 0x3fff) === NFTA_GEN_ID && alen >= 8) {
           out.push({ seq, gen: buf.readUInt32BE(a + 4) });
           break;

@@ -20,6 +20,12 @@ import { follow } from './watch.js';
 import { HealthCheckServers } from './healthcheck.js';
 import { ProxyMetrics } from './metrics.js';
 
+/**
+ * The reservation repair's period when no service changes (each pass lists every reservation key and
+ * every service): kube-apiserver's ClusterIP and node port repair loops run every 3 minutes.
+ */
+const RANGE_REPAIR_MS = 180_000;
+
 export interface ProxyServerOptions {
   readonly nodeName: string;
   readonly serviceRange: IpRange;
@@ -197,7 +203,7 @@ export class ProxyServer {
     const log = this.d.log.child({ component: 'maintainer' });
     const etcd = this.d.etcd;
     const ranges = etcd && fence ? new RangeReconciler(etcd, { serviceRange: this.o.serviceRange, nodePortRange: this.o.nodePortRange, log }) : undefined;
-    const rangeRunner = ranges && fence ? new SyncRunner({ name: 'ranges', fn: async () => void (await ranges.reconcile(fence)), minMs: 500, maxMs: 60_000, retryMs: 5_000, log }) : undefined;
+    const rangeRunner = ranges && fence ? new SyncRunner({ name: 'ranges', fn: async () => void (await ranges.reconcile(fence)), minMs: 500, maxMs: RANGE_REPAIR_MS, retryMs: 5_000, log }) : undefined;
     const controller = new EndpointsController(this.d.store, {
       log,
       minIntervalMs: Math.min(100, this.o.minSyncMs),

@@ -3,8 +3,9 @@
 // synced into `table ip kube-proxy` by the real nft. After the first sync and a settle period, the CPU
 // of the daemon and of everything it runs (its nft processes, the long-lived `nft -i` included) over
 // 20.5 s of nothing changing. Then the table is deleted by hand and the time until it is back is taken.
-// PROXY_IDLE_NODE_ARGS adds node flags (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`; written on stop).
-import { readFile } from 'node:fs/promises';
+// PROXY_IDLE_NODE_ARGS adds node flags (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`; written on stop);
+// PROXY_IDLE_KEEP_LOG=<file> keeps the daemon's log.
+import { copyFile, readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type { EtcdServer } from '../harness/index.js';
@@ -68,8 +69,13 @@ export async function benchProxyIdle(services = 100, endpointsPer = 3): Promise<
       { name: `kube-proxy idle CPU (with its nft), ${services} services x ${endpointsPer} endpoints, per 20.5 s`, value: idle, unit: 'ms', ratio: idle / IDLE_TARGET_MS, baseline: "flanneld's idle target (50 ms)" },
       { name: 'table ip kube-proxy deleted by hand → back with every service', value: healMs, unit: 'ms' },
     ];
+  } catch (e) {
+    const log = await readFile(path.join(lab.host('a').dir, 'kube-proxy.log'), 'utf8').catch(() => '');
+    console.error(`proxyidle: kube-proxy's log ends:\n${log.slice(-3000)}`);
+    throw e;
   } finally {
     await kp?.stop(20_000).catch(() => undefined);
+    if (process.env.PROXY_IDLE_KEEP_LOG) await copyFile(path.join(lab.host('a').dir, 'kube-proxy.log'), process.env.PROXY_IDLE_KEEP_LOG).catch(() => undefined);
     await etcd?.destroy();
     await lab.destroy();
   }
