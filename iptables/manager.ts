@@ -1,10 +1,11 @@
 // Keeps flanneld's chains in place: applies them atomically with iptables-restore --noflush, then
 // every `resyncSec` compares iptables-save with what they should be and repairs any difference
 // (someone flushed a chain, Docker restarted and put its rules first, ...). Where iptables is
-// iptables-nft the kernel announces every ruleset change (NFNLGRP_NFTABLES): a check then runs only
-// after a change, plus a slow one every FULL_CHECK_PERIODS periods; an idle host spawns nothing.
+// iptables-nft every ruleset change bumps nf_tables' generation, read over netlink each second: a
+// check then runs only after a change, plus a slow one every FULL_CHECK_PERIODS periods; an idle host
+// spawns nothing.
 import { execFile } from 'node:child_process';
-import { Protocol, RawNetlinkSocket } from '../netlink/index.js';
+import { NftGeneration } from '../netlink/index.js';
 import { promisify } from 'node:util';
 import { errorMessage, FlannelError, type Logger, sleep } from '../common/index.js';
 import { type ChainSpec, parseIptablesSave, planRestore } from './rules.js';
@@ -33,19 +34,21 @@ export interface IptablesRunner {
   watchChanges?(onChange: () => void): Promise<(() => void) | undefined>;
 }
 
-/** nfnetlink's multicast group of nf_tables ruleset changes (linux/netfilter/nfnetlink.h). */
-const NFNLGRP_NFTABLES = 7;
 /** A check after this many quiet periods anyway: a lost notification or a legacy table next to nft. */
 const FULL_CHECK_PERIODS = 12;
 
-/** Subscribes to nf_tables change notifications in this network namespace. */
+/**
+ * Calls `onChange` after nf_tables changes in this network namespace. The generation is polled rather than
+ * NFNLGRP_NFTABLES joined: a large commit by another program (kube-proxy's full sync) overflows any
+ * subscriber's buffer, and npm netlink 0.3.0 aborts the process on that ENOBUFS.
+ */
 function watchNftables(onChange: () => void): () => void {
-  const sock = new RawNetlinkSocket(Protocol.NETFILTER, { recvBufferSize: 1 << 16, sendBufferSize: 0 });
-  sock.unref(); // a watch never keeps the daemon alive by itself
-  sock.on('message', () => onChange());
-  sock.on('error', () => onChange()); // ENOBUFS: changes were lost, so check
-  sock.addMembership(NFNLGRP_NFTABLES);
-  return () => sock.close();
+  const gen = new NftGeneration();
+  const stop = gen.watch(onChange, 1_000);
+  return () => {
+    stop();
+    gen.close();
+  };
 }
 
 /** The iptables (or ip6tables) binaries of this host. */

@@ -22,7 +22,7 @@ export {
 } from './spec.js';
 export { parseManifest, apiPodFor, StaticPodSource, storeCache, ANNOTATIONS, type StoreCache, type ClusterStore, type StaticPod, type ApiPod } from './sources.js';
 export { readPodCIDR, podCIDRFromSubnetEnv, networkReadiness, SubnetFileError } from './subnet-file.js';
-export { buildNode, markStale, readCapacity, NodeStatusManager, KUBELET_VERSION, type NodeFacts, type Readiness } from './node-status.js';
+export { buildNode, markStale, readCapacity, NodeStatusManager, KUBELET_VERSION, MACHINE_FACTS_MS, SlowRefresh, type NodeFacts, type Readiness } from './node-status.js';
 export { tarball, type TarEntry } from './tar.js';
 export { setUpVolumes, bindsFor, emptyDirPath, VolumeError } from './volumes.js';
 export { defaultRouteIface, detectNodeIp } from './netinfo.js';

@@ -18,7 +18,7 @@ import type { BackoffPolicy } from './backoff.js';
 import { DesiredPods } from './desired.js';
 import type { DockerClient } from './docker.js';
 import { MirrorPods } from './mirror-pods.js';
-import { type NodeFacts, NodeStatusManager, type Readiness, machineInfo, readCapacity } from './node-status.js';
+import { MACHINE_FACTS_MS, type NodeFacts, NodeStatusManager, type Readiness, SlowRefresh, machineInfo, readCapacity } from './node-status.js';
 import { EVENTED_RELIST_MS, Pleg, housekeep } from './pleg.js';
 import { PodWorkers } from './pod-workers.js';
 import { ProbeManager } from './prober.js';
@@ -87,6 +87,11 @@ export class Kubelet {
   /** --network-plugin=cni */
   readonly cni: CniNetwork | undefined;
   private subnetProblem: string | undefined;
+  /** Capacity and machine info hardly ever change: read at the first heartbeat, then every MACHINE_FACTS_MS. */
+  private readonly machineFacts = new SlowRefresh(MACHINE_FACTS_MS, async (dockerVersion: string) => ({
+    capacity: await readCapacity(this.config.maxPods),
+    nodeInfo: await machineInfo(dockerVersion || undefined),
+  }));
 
   constructor(
     readonly config: KubeletConfig,
@@ -244,12 +249,13 @@ export class Kubelet {
   // ---------------------------------------------------------------- node status
 
   private async nodeFacts(): Promise<NodeFacts> {
+    const machine = await this.machineFacts.get(this.dockerVersion ?? '');
     return {
       name: this.config.nodeName,
       ip: this.config.nodeIP,
       podCIDR: await this.network().then((n) => (n.ready ? n.podCIDR : undefined)),
-      capacity: await readCapacity(this.config.maxPods),
-      nodeInfo: await machineInfo(this.dockerVersion),
+      capacity: machine.capacity,
+      nodeInfo: machine.nodeInfo,
       ...(this.config.kubeletPort !== undefined && { kubeletPort: this.config.kubeletPort }),
     };
   }

@@ -212,3 +212,33 @@ export class NodeStatusManager {
     }
   }
 }
+
+/** How long the node's capacity and machine info are reused between reads (cadvisor's machine info is read once). */
+export const MACHINE_FACTS_MS = 5 * 60_000;
+
+/**
+ * A value read again only after `periodMs`, or at once when its key changes (e.g. the runtime's
+ * version after Docker was upgraded). Callers at the same time share one read; a failed read is not
+ * kept.
+ */
+export class SlowRefresh<K, V> {
+  private held: { key: K; at: number; value: Promise<V> } | undefined;
+
+  constructor(
+    private readonly periodMs: number,
+    private readonly read: (key: K) => Promise<V>,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get(key: K): Promise<V> {
+    const h = this.held;
+    if (h && h.key === key && this.now() - h.at < this.periodMs) return h.value;
+    const value = this.read(key);
+    const held = { key, at: this.now(), value };
+    this.held = held;
+    value.catch(() => {
+      if (this.held === held) this.held = undefined;
+    });
+    return value;
+  }
+}

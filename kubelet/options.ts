@@ -126,7 +126,7 @@ export function addKubeletOptions(cmd: Command): Command {
     .addOption(opt('--pause-busybox <path>', 'a static busybox binary for making the pause image').default('/bin/busybox'))
     .addOption(opt('--healthz-bind-address <ip>', 'the address of the healthz server').default('127.0.0.1'))
     .addOption(opt('--healthz-port <port>', 'the port of the healthz server (/healthz, /pods); 0 disables it').argParser(port).default(10248))
-    .addOption(opt('--sync-frequency <duration>', 'how often every pod is synced even without a change').argParser(flagDuration).default(10_000, '10s'))
+    .addOption(opt('--sync-frequency <duration>', 'how often every pod is synced even without a change (Kubernetes\' 1m: PLEG and the sources report changes; this is the safety net)').argParser(flagDuration).default(60_000, '1m'))
     .addOption(opt('--file-check-frequency <duration>', 'how often the static pod manifests are re-read').argParser(flagDuration).default(20_000, '20s'))
     .addOption(opt('--pleg-relist-period <duration>', 'how often Docker is listed for container changes').argParser(flagDuration).default(1_000, '1s'))
     .addOption(opt('--node-status-update-frequency <duration>', "how often the node's status (heartbeat) is written").argParser(flagDuration).default(10_000, '10s'))

@@ -15,3 +15,4 @@ export { canonicalIp, canonicalCidr, canonicalMac, familyOf } from './addr.js';
 // The raw socket of the package, for the other netlink families (nf_tables notifications): loaded with
 // the few files of the package we use, not its whole index.
 export { Protocol, RawNetlinkSocket } from './pkg.js';
+export { NftGeneration, NftGenerationError, encodeGetGen, parseGenReplies, type GenReply } from './nft-generation.js';

@@ -8,3 +8,5 @@ export { NftRunner, prefixOf, type NftCliOptions, type ElementPort } from './cli
 export { encodeElementBatch, encodeKey, parseDecl, parseAcks, batchOutcome, describeErrors, errnoName, ElementEncodeError, type ElementChange, type ElementBatch, type Ack, type BatchOutcome, type SetType } from './elements.js';
 export { NetlinkElementWriter, NetlinkLinkError, MAX_BATCH_BYTES, type NetlinkElementWriterOptions } from './netlink-writer.js';
 export { frame, takeFrames } from './frames.js';
+// The ruleset generation lives with the netlink layer (flanneld's iptables check reads it too).
+export { NftGeneration, NftGenerationError, encodeGetGen, parseGenReplies, type GenReply } from '../netlink/index.js';

@@ -23,7 +23,8 @@ export {
   type ChainDef,
 } from './ruleset.js';
 export { ProxyState, type SyncPlan, type ConntrackFlush } from './state.js';
-export { Proxier, type ProxierOptions, type ProxierDeps } from './proxier.js';
+export { Proxier, FULL_SYNC_PERIOD_MS, type ProxierOptions, type ProxierDeps } from './proxier.js';
+export { GenerationTracker, type ForeignChanges, type GenerationSource } from './changes.js';
 export { NftCli, type NftPort, contextLines, failingLine } from './nft.js';
 export { ConntrackCli, ConntrackError, type ConntrackPort, conntrackArgs } from './conntrack.js';
 export { computeEndpoints, sameEndpoints } from './endpoints.js';

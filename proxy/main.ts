@@ -5,6 +5,7 @@
 import { Command } from 'commander';
 import { openClusterStore } from '../cluster/index.js';
 import { createLogger, errorMessage, flagTableOf, normalizePflagArgs } from '../common/index.js';
+import { NftGeneration } from '../nft/index.js';
 import { ConntrackCli } from './conntrack.js';
 import { NftCli } from './nft.js';
 import { addProxyOptions, proxyOptions, VERSION } from './options.js';
@@ -18,7 +19,8 @@ const program = addProxyOptions(new Command('kube-proxy'))
   .action(async (raw: Record<string, unknown>) => {
     const o = proxyOptions(raw, program.getOptionValueSource('etcdEndpoints') !== 'default');
     const log = createLogger({ level: o.logLevel as 'info', name: 'kube-proxy' });
-    const nft = new NftCli({ log });
+    // kube-proxy writes in its own namespace: the generation read here is that of the table it writes.
+    const nft = new NftCli({ log, generation: new NftGeneration() });
     if (o.cleanup) {
       await nft.run(`add table ${FAMILY} ${TABLE}\ndelete table ${FAMILY} ${TABLE}\n`);
       log.info({ table: `${FAMILY} ${TABLE}` }, 'rules removed');

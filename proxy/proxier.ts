@@ -2,10 +2,14 @@
 // and ask the runner for a sync; the sync plans against the desired state, writes one nft
 // transaction, and then deletes the UDP flows the change orphaned. Nothing is written before both
 // initial listings (services and endpoints) are in, so a restart never programs half a view. A
-// failed sync makes the next one full; a full sync also runs every --sync-period and removes chains
-// no service uses any more.
+// failed sync makes the next one full; a full sync also removes chains no service uses any more.
+// With the ruleset generation (the daemon's case) the --sync-period wake-up, and the generation's poll
+// every 2 s seeing it move, only checks that nobody else changed nf_tables since our last write (one netlink
+// round trip) and runs a full sync when someone did; the unconditional full sync is hourly, as
+// kube-proxy's. Without it (a table in another namespace) every --sync-period sync is full.
 import type { Endpoints, Service } from '../cluster/index.js';
 import { errorMessage, type Logger, SyncRunner } from '../common/index.js';
+import type { ForeignChanges } from './changes.js';
 import type { ConntrackPort } from './conntrack.js';
 import type { HealthCheckServers } from './healthcheck.js';
 import type { ProxyMetrics } from './metrics.js';
@@ -20,8 +24,12 @@ export interface ProxierOptions {
   readonly ruleset: RulesetConfig;
   readonly minSyncMs: number;
   readonly syncPeriodMs: number;
+  /** With foreign-change checks, the unconditional full sync's period (kube-proxy's FullSyncPeriod). Default 1 h. */
+  readonly fullSyncPeriodMs?: number;
   readonly retryMs?: number;
 }
+
+export const FULL_SYNC_PERIOD_MS = 3_600_000;
 
 export interface ProxierDeps {
   readonly nft: NftPort;
@@ -30,6 +38,8 @@ export interface ProxierDeps {
   readonly metrics?: ProxyMetrics;
   /** The healthCheckNodePort listeners, brought in line with the services after each sync. */
   readonly healthChecks?: HealthCheckServers;
+  /** Whether another program changed nf_tables since our last write (absent: full syncs every sync period). */
+  readonly changes?: ForeignChanges;
 }
 
 export interface SyncRecord {
@@ -105,6 +115,11 @@ export class Proxier {
     if (this.state.endpoints.reset(parsed)) this.request('endpoints');
   }
 
+  /** Asks for a sync that, with nothing to write, checks for other programs' nf_tables changes. */
+  check(): void {
+    this.runner.request();
+  }
+
   /** Makes the next sync a full one (and asks for it). */
   requestFullSync(): void {
     this.needFull = true;
@@ -158,8 +173,18 @@ export class Proxier {
   async sync(): Promise<void> {
     if (!this.initialized) return;
     const t0 = performance.now();
-    const full = this.needFull || Date.now() - this.lastFull >= this.o.syncPeriodMs;
-    if (!full && !this.state.hasChanges && this.pendingFlush.size === 0) return;
+    const changes = this.d.changes;
+    const fullEvery = changes ? (this.o.fullSyncPeriodMs ?? FULL_SYNC_PERIOD_MS) : this.o.syncPeriodMs;
+    let full = this.needFull || Date.now() - this.lastFull >= fullEvery;
+    if (!full && changes && (await changes.takeForeign())) {
+      this.d.log.info({ table: `${this.family === 6 ? 'ip6' : 'ip'} kube-proxy` }, 'nf_tables changed by another program; full sync');
+      full = true;
+    }
+    if (!full && !this.state.hasChanges && this.pendingFlush.size === 0) {
+      // Checked intact: as recent as a sync for /healthz.
+      if (this.lastOk) this.lastOk = { ...this.lastOk, at: Date.now() };
+      return;
+    }
     const plan = this.state.plan({ full, recreate: full && this.fullFailures >= 2 });
     for (const f of plan.conntrack) this.pendingFlush.set(conntrackFlushId(f), f);
     try {
@@ -178,6 +203,7 @@ export class Proxier {
     if (full) {
       this.fullFailures = 0;
       this.lastFull = Date.now();
+      changes?.healed();
       await this.cleanup(plan);
     }
     await this.flushConntrack();

@@ -12,12 +12,19 @@ import type { ConntrackPort } from './conntrack.js';
 import { etcdFencedWriter, type FencedWriter, LeaderElection, type LeaderFence } from './election.js';
 import { EndpointsController } from './endpoints-controller.js';
 import { proxyKeys } from './keys.js';
+import type { ForeignChanges } from './changes.js';
 import type { NftPort } from './nft.js';
 import { Proxier } from './proxier.js';
 import type { RulesetConfig } from './ruleset.js';
 import { follow } from './watch.js';
 import { HealthCheckServers } from './healthcheck.js';
 import { ProxyMetrics } from './metrics.js';
+
+/**
+ * The reservation repair's period when no service changes (each pass lists every reservation key and
+ * every service): kube-apiserver's ClusterIP and node port repair loops run every 3 minutes.
+ */
+const RANGE_REPAIR_MS = 180_000;
 
 export interface ProxyServerOptions {
   readonly nodeName: string;
@@ -64,10 +71,10 @@ export class ProxyServer {
     this.healthChecks = new HealthCheckServers(o.healthCheckBindAddress ?? '0.0.0.0', () => this.proxier.healthy(), d.log.child({ component: 'healthcheck' }));
     this.proxier = new Proxier(
       { nodeName: o.nodeName, ruleset: o.ruleset, minSyncMs: o.minSyncMs, syncPeriodMs: o.syncPeriodMs },
-      { nft: d.nft, conntrack: d.conntrack, log: d.log.child({ component: 'proxier' }), metrics: this.metrics, healthChecks: this.healthChecks },
+      { nft: d.nft, conntrack: d.conntrack, log: d.log.child({ component: 'proxier' }), metrics: this.metrics, healthChecks: this.healthChecks, ...changesOf(d.nft) },
     );
     this.proxier6 = o.ruleset6
-      ? new Proxier({ nodeName: o.nodeName, ruleset: { ...o.ruleset6, family: 6 }, minSyncMs: o.minSyncMs, syncPeriodMs: o.syncPeriodMs }, { nft: d.nft, conntrack: d.conntrack, log: d.log.child({ component: 'proxier6' }), metrics: this.metrics })
+      ? new Proxier({ nodeName: o.nodeName, ruleset: { ...o.ruleset6, family: 6 }, minSyncMs: o.minSyncMs, syncPeriodMs: o.syncPeriodMs }, { nft: d.nft, conntrack: d.conntrack, log: d.log.child({ component: 'proxier6' }), metrics: this.metrics, ...changesOf(d.nft) })
       : undefined;
     this.proxiers = this.proxier6 ? [this.proxier, this.proxier6] : [this.proxier];
     const elog = d.log.child({ component: 'election' });
@@ -90,6 +97,10 @@ export class ProxyServer {
     const metricsSrv = this.o.metrics && this.o.metrics.port > 0 ? await this.startMetrics(this.o.metrics.ip, this.o.metrics.port) : undefined;
     const svcPrefix = keys.services();
     const epPrefix = keys.allEndpoints();
+    // Someone's nf_tables change (ours too): each proxier checks the generation at its next sync.
+    const unwatch = this.d.nft.watchChanges?.(() => {
+      for (const p of this.proxiers) p.check();
+    });
     try {
       await Promise.all([
         ...this.proxiers.map((p) => p.run(signal)),
@@ -147,6 +158,7 @@ export class ProxyServer {
         this.election?.run(signal),
       ]);
     } finally {
+      unwatch?.();
       if (srv) await new Promise<void>((r) => srv.close(() => r()));
       if (metricsSrv) await new Promise<void>((r) => metricsSrv.close(() => r()));
       await this.healthChecks.close();
@@ -191,7 +203,7 @@ export class ProxyServer {
     const log = this.d.log.child({ component: 'maintainer' });
     const etcd = this.d.etcd;
     const ranges = etcd && fence ? new RangeReconciler(etcd, { serviceRange: this.o.serviceRange, nodePortRange: this.o.nodePortRange, log }) : undefined;
-    const rangeRunner = ranges && fence ? new SyncRunner({ name: 'ranges', fn: async () => void (await ranges.reconcile(fence)), minMs: 500, maxMs: 60_000, retryMs: 5_000, log }) : undefined;
+    const rangeRunner = ranges && fence ? new SyncRunner({ name: 'ranges', fn: async () => void (await ranges.reconcile(fence)), minMs: 500, maxMs: RANGE_REPAIR_MS, retryMs: 5_000, log }) : undefined;
     const controller = new EndpointsController(this.d.store, {
       log,
       minIntervalMs: Math.min(100, this.o.minSyncMs),
@@ -236,4 +248,10 @@ export class ProxyServer {
       res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
     }, this.d.log);
   }
+}
+
+/** Each proxier's own view of foreign nf_tables changes, when the nft edge knows the generation. */
+function changesOf(nft: NftPort): { changes?: ForeignChanges } {
+  const c = nft.changes?.();
+  return c ? { changes: c } : {};
 }

@@ -37,7 +37,7 @@ function benchPod(name: string): Pod {
  * Writes the pods, returns each one's write → Running-with-podIP latency seen by a watch. `gapMs`:
  * the pause between writes; 'sequential': each pod is written once the previous one runs.
  */
-async function startup(k: KubeLab, names: readonly string[], gapMs: number | 'sequential'): Promise<number[]> {
+export async function startup(k: KubeLab, names: readonly string[], gapMs: number | 'sequential'): Promise<number[]> {
   const written = new Map<string, number>();
   const seen = new Map<string, number>();
   const ac = new AbortController();
@@ -69,7 +69,7 @@ async function startup(k: KubeLab, names: readonly string[], gapMs: number | 'se
   return names.map((n) => seen.get(n)! - written.get(n)!);
 }
 
-async function removeAll(k: KubeLab, names: readonly string[]): Promise<void> {
+export async function removeAll(k: KubeLab, names: readonly string[]): Promise<void> {
   await Promise.all(names.map((n) => k.store.delete(keys.pod(NS, n))));
   await waitFor('bench pods removed', async () => (await k.containers('a', names[0]!)).length === 0 && (await k.node('a').dockerd.docker(['ps', '-aq'])).trim() === '', 120_000, 250);
 }

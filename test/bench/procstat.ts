@@ -1,6 +1,6 @@
 // What a benchmarked daemon costs, from /proc: its node process behind the nsenter that started it,
 // its CPU time (and its waited-for children's), and that over an idle window.
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import type { Proc } from '../netns/index.js';
 
 /** A daemon's own node process: the labs spawn `nsenter … -- node …`, and nsenter execs node in place. */
@@ -45,3 +45,41 @@ export async function idleCpuMs(pid: number, windowMs = 20_500): Promise<{ own: 
   return { own: after.own - before.own, children: after.children - before.children };
 }
 
+
+/** The live descendants of a process (children, their children, …), from /proc/<pid>/task/<tid>/children. */
+export async function descendants(pid: number): Promise<number[]> {
+  const out: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0 && out.length < 10_000) {
+    const p = queue.shift()!;
+    const tasks = await readdir(`/proc/${p}/task`).catch(() => [] as string[]);
+    for (const t of tasks) {
+      const text = await readFile(`/proc/${p}/task/${t}/children`, 'utf8').catch(() => '');
+      for (const c of text.trim().split(/\s+/).filter(Boolean).map(Number)) {
+        out.push(c);
+        queue.push(c);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * CPU of a process and everything it runs: its own, its reaped children's, and its live descendants'
+ * (a long-lived helper such as `nft -i` is reaped only when it exits), in ms.
+ */
+export async function treeCpuMs(pid: number): Promise<number> {
+  let total = 0;
+  for (const p of [pid, ...(await descendants(pid))]) {
+    const c = await cpuMs(p).catch(() => ({ own: 0, children: 0 }));
+    total += c.own + c.children;
+  }
+  return total;
+}
+
+/** treeCpuMs over an idle window (a descendant that exits inside it is counted in its parent's reaped children). */
+export async function idleTreeCpuMs(pid: number, windowMs = 20_500): Promise<number> {
+  const before = await treeCpuMs(pid);
+  await new Promise((r) => setTimeout(r, windowMs));
+  return (await treeCpuMs(pid)) - before;
+}
