@@ -16,3 +16,4 @@ export { canonicalIp, canonicalCidr, canonicalMac, familyOf } from './addr.js';
 // the few files of the package we use, not its whole index.
 export { Protocol, RawNetlinkSocket } from './pkg.js';
 export { NftGeneration, NftGenerationError, encodeGetGen, parseGenReplies, type GenReply } from './nft-generation.js';
+export { parseReplies, type WireReply } from './wire.js';

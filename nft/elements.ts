@@ -6,6 +6,7 @@
 // NEWSETELEM / DELSETELEM per set, BATCH_END): all of it applies or none. Only plain (non-interval)
 // sets and verdict maps of address, protocol and port keys are encoded; anything else is left to nft.
 import { constants } from 'node:os';
+import { parseReplies, type WireReply } from '../netlink/index.js';
 
 export interface ElementChange {
   readonly verb: 'add' | 'delete';
@@ -105,7 +106,6 @@ const NLM_F_REQUEST = 0x1;
 const NLM_F_ACK = 0x4;
 const NLM_F_CREATE = 0x400;
 const NLA_F_NESTED = 0x8000;
-const NLMSG_ERROR = 2;
 const NFNL_MSG_BATCH_BEGIN = 0x10;
 const NFNL_MSG_BATCH_END = 0x11;
 const NFNL_SUBSYS_NFTABLES = 10;
@@ -211,24 +211,11 @@ export function encodeElementBatch(changes: readonly ElementChange[], seq: numbe
 
 // ---------------------------------------------------------------- replies
 
-export interface Ack {
-  readonly seq: number;
-  /** 0 for an ACK, else the positive errno. */
-  readonly errno: number;
-}
+/** An ACK (errno 0) or error answering one message of a batch: netlink's NLMSG_ERROR, read as rtnetlink's are. */
+export type Ack = WireReply;
 
 /** The NLMSG_ERROR messages (ACKs and errors) of one datagram; other messages are skipped. */
-export function parseAcks(buf: Buffer): Ack[] {
-  const out: Ack[] = [];
-  let at = 0;
-  while (at + 16 <= buf.length) {
-    const len = buf.readUInt32LE(at);
-    if (len < 16 || at + len > buf.length) break;
-    if (buf.readUInt16LE(at + 4) === NLMSG_ERROR && len >= 20) out.push({ seq: buf.readUInt32LE(at + 8), errno: -buf.readInt32LE(at + 16) | 0 });
-    at += pad4(len);
-  }
-  return out;
-}
+export const parseAcks: (buf: Buffer) => Ack[] = parseReplies;
 
 export type BatchOutcome = { readonly done: false } | { readonly done: true; readonly errors: readonly { readonly seq: number; readonly errno: number; readonly change?: ElementChange }[] };
 
