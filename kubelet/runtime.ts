@@ -152,6 +152,15 @@ export class PodRuntime {
   private readonly log: Logger;
   /** Inspect results of containers that have stopped: they never change again. */
   private readonly finished = new Map<string, ContainerDetails>();
+  /**
+   * Inspect results of running containers, kept only while Docker's events are followed: any event of
+   * a container drops its entry (a lost stream drops all), and nothing else changes a running container's
+   * inspect that the kubelet reads. The minute's resync of every pod inspected each container again.
+   */
+  private readonly running = new Map<string, ContainerDetails>();
+  private eventsFollowed = false;
+  /** Bumped by every event: an inspect answered across one is not kept (it may predate the change). */
+  private eventEpoch = 0;
   private pauseReady: Promise<void> | undefined;
 
   constructor(private readonly o: PodRuntimeOptions) {
@@ -164,6 +173,7 @@ export class PodRuntime {
     const all = await this.docker.listContainers(LABELS.podUid);
     const live = new Set(all.map((c) => c.id));
     for (const id of this.finished.keys()) if (!live.has(id)) this.finished.delete(id);
+    for (const id of this.running.keys()) if (!live.has(id)) this.running.delete(id);
     return byPod(all);
   }
 
@@ -171,8 +181,30 @@ export class PodRuntime {
    * Docker's lifecycle events of kubelet-made containers (created, started, died, destroyed, …), as a
    * signal that a relist would find a change; exec events (probes, kubectl exec) are not among them.
    */
-  containerChanges(signal: AbortSignal, onConnected: () => void): AsyncIterable<unknown> {
-    return this.docker.events({ type: ['container'], label: [LABELS.podUid], event: ['create', 'start', 'die', 'destroy', 'stop', 'kill', 'oom', 'pause', 'unpause', 'restart'] }, signal, onConnected);
+  async *containerChanges(signal: AbortSignal, onConnected: () => void): AsyncIterable<unknown> {
+    const filters = { type: ['container'], label: [LABELS.podUid], event: ['create', 'start', 'die', 'destroy', 'stop', 'kill', 'oom', 'pause', 'unpause', 'restart'] };
+    const connected = (): void => {
+      this.dropRunning();
+      this.eventsFollowed = true;
+      onConnected();
+    };
+    try {
+      for await (const ev of this.docker.events(filters, signal, connected)) {
+        this.eventEpoch++;
+        const id = ev['id'] ?? (ev['Actor'] as { ID?: unknown } | undefined)?.ID;
+        if (typeof id === 'string') this.running.delete(id);
+        else this.running.clear();
+        yield ev;
+      }
+    } finally {
+      this.eventsFollowed = false;
+      this.dropRunning();
+    }
+  }
+
+  private dropRunning(): void {
+    this.eventEpoch++;
+    this.running.clear();
   }
 
   /** The full state of one pod, undefined when Docker holds no container of it. */
@@ -206,11 +238,13 @@ export class PodRuntime {
   async podStatus(s: RuntimePodSummary): Promise<RuntimePod> {
     const details = await Promise.all(
       s.containers.map(async (c) => {
-        const cached = this.finished.get(c.id);
+        const cached = this.finished.get(c.id) ?? (c.state === 'running' ? this.running.get(c.id) : undefined);
         if (cached) return cached;
         try {
+          const epoch = this.eventEpoch;
           const d = await this.docker.inspectContainer(c.id);
           if (!d.running && (d.status === 'exited' || d.status === 'dead' || (d.status === 'created' && d.error !== ''))) this.finished.set(c.id, d);
+          else if (d.running && this.eventsFollowed && epoch === this.eventEpoch) this.running.set(c.id, d);
           return d;
         } catch (e) {
           if (e instanceof DockerError && e.status === 404) return undefined; // removed meanwhile
