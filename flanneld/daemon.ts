@@ -15,6 +15,7 @@ import {
   OutOfSubnetsError,
   parseNetworkConfig,
   type PeerRegistry,
+  type PrefetchedListing,
   readPreviousSubnets,
   renderSubnetEnv,
   type SubnetLeaser,
@@ -76,6 +77,9 @@ interface LoadedConfig {
 
 /** The daemon's life, step by step; each waiting step returns undefined when the signal aborts. */
 async function runDaemon(c: Ctx, health: Health, signal: AbortSignal): Promise<void> {
+  // The leases are listed at once, beside the config read and the backend's set-up: with 5,000 peers
+  // the listing was the longest wait of a start. The lease manager takes it if it is still fresh.
+  const prefetched = c.d.leaser === undefined ? prefetchLeases(c.d.registry) : undefined;
   const srv = c.o.healthzPort > 0 ? await startHealthz(c.o.healthzIp, c.o.healthzPort, health, c.log, c.d.metrics?.registry) : undefined;
   try {
     const loaded = await loadConfig(c, signal);
@@ -84,7 +88,7 @@ async function runDaemon(c: Ctx, health: Health, signal: AbortSignal): Promise<v
     if (!ext) return;
     const network = await setUpBackend(c, loaded, ext, signal);
     if (!network) return;
-    const mgr = await createLeaseManager(c);
+    const mgr = await createLeaseManager(c, prefetched);
     const first = await acquireLease(c, mgr, loaded.cfg, network, signal);
     if (!first) return;
     await network.setLease(first.lease);
@@ -184,15 +188,24 @@ async function setUpBackend(c: Ctx, { cfg, factory, backendCfg }: LoadedConfig, 
 }
 
 /** Lease: the injected leaser, else a manager that prefers the subnet of the previous run (from subnet.env). */
-async function createLeaseManager(c: Ctx): Promise<SubnetLeaser> {
+async function createLeaseManager(c: Ctx, prefetched?: Promise<PrefetchedListing | undefined>): Promise<SubnetLeaser> {
   if (c.d.leaser !== undefined) return c.d.leaser;
   return new LeaseManager({
+    ...(prefetched && { prefetched }),
     registry: c.d.registry,
     log: c.log,
     ttlSec: c.o.subnetLeaseTtl,
     renewMarginSec: c.o.subnetLeaseRenewMargin * 60,
     previous: await readPreviousSubnets(c.o.subnetFile),
   });
+}
+
+/** Never rejects: a failed listing is simply listed again by the lease manager. */
+function prefetchLeases(registry: SubnetRegistry): Promise<PrefetchedListing | undefined> {
+  return registry.listLeases().then(
+    (snap) => ({ snap, at: Date.now() }),
+    () => undefined,
+  );
 }
 
 /** Lease: acquires the first one, retrying (and saying so) while etcd fails or the network is full. */

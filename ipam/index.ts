@@ -49,6 +49,8 @@ export {
   type LeaseManagerOptions,
   type SubnetLeaser,
   type LeaseClock,
+  type PrefetchedListing,
+  PREFETCH_FRESH_MS,
   systemClock,
   OutOfSubnetsError,
   LeaseConflictError,

@@ -67,7 +67,21 @@ export interface LeaseManagerOptions {
   readonly maxAttempts?: number;
   /** Time and waiting, injected so tests can drive the renew/retry state machine without real waits. */
   readonly clock?: LeaseClock;
+  /**
+   * A listing started earlier (at the daemon's start, beside the config read and the device set-up,
+   * where listing 5,000 leases waited for them), taken by the first acquire when it is fresh.
+   */
+  readonly prefetched?: Promise<PrefetchedListing | undefined>;
 }
+
+export interface PrefetchedListing {
+  readonly snap: LeaseSnapshot;
+  /** When the listing came back (clock ms). */
+  readonly at: number;
+}
+
+/** A prefetched listing older than this is listed again: the daemon waited (for a config, for etcd). */
+export const PREFETCH_FRESH_MS = 5_000;
 
 export interface LeaseClock {
   now(): number;
@@ -90,6 +104,7 @@ export class LeaseManager implements SubnetLeaser {
   private listing: LeaseSnapshot | undefined;
   /** Only the first acquire's listing is wanted (at start); later ones are not kept. */
   private listingTaken = false;
+  private prefetched: Promise<PrefetchedListing | undefined> | undefined;
 
   constructor(o: LeaseManagerOptions) {
     this.registry = o.registry;
@@ -103,12 +118,22 @@ export class LeaseManager implements SubnetLeaser {
     this.rnd = o.rnd ?? Math.random;
     this.maxAttempts = o.maxAttempts ?? 30;
     this.clock = o.clock ?? systemClock;
+    this.prefetched = o.prefetched;
+  }
+
+  /** The prefetched listing, once, if it is fresh; else a listing now. */
+  private async list(): Promise<LeaseSnapshot> {
+    const early = this.prefetched;
+    this.prefetched = undefined;
+    const got = early && (await early.catch(() => undefined));
+    if (got && this.clock.now() - got.at <= PREFETCH_FRESH_MS) return got.snap;
+    return this.registry.listLeases();
   }
 
   async acquire(cfg: NetworkConfig, attrs: LeaseAttrs, signal?: AbortSignal): Promise<AcquiredLease> {
     const backoff = new Backoff(20, 1_000, this.rnd);
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
-      const snap = await this.registry.listLeases();
+      const snap = await this.list();
       const got = await this.tryAcquire(cfg, attrs, snap, attempt);
       if (got) {
         // Our own key is written after this listing (the watch from its revision on reports it); a

@@ -23,6 +23,7 @@ export interface WatchSocket {
   on(event: 'message', listener: (msgs: NetlinkMessage[]) => void): unknown;
   on(event: 'error', listener: (err: ErrnoException) => void): unknown;
   addMembership(group: number): void;
+  dropMembership(group: number): void;
   close(): void;
 }
 
@@ -37,8 +38,12 @@ export class NetlinkWatch implements AsyncIterable<NetlinkEvent> {
   private waiter: (() => void) | undefined;
   private closed = false;
   private iterating = false;
-  private failure: NetlinkError | undefined;
+  private failure: Error | undefined;
   private readonly signal: AbortSignal;
+  private readonly groups: readonly rt.MulticastGroups[];
+  private paused = false;
+  /** Called once when the watch closes (its client stops pausing it). */
+  onClose: (() => void) | undefined;
   private readonly onAbort = (): void => {
     this.queue.length = 0; // aborting means stop now, not drain
     this.close();
@@ -53,6 +58,7 @@ export class NetlinkWatch implements AsyncIterable<NetlinkEvent> {
     this.onlyDeletions = opts.onlyDeletions === true;
     this.object = `groups ${opts.groups.join(',')}`;
     this.signal = opts.signal;
+    this.groups = [...new Set(opts.groups)].map((g) => GROUPS[g]);
     sock.on('message', (msgs) => this.receive(msgs));
     sock.on('error', (err) => {
       if (err.errno === ENOBUFS) return this.push(OVERFLOW); // the kernel dropped notifications for us
@@ -65,7 +71,7 @@ export class NetlinkWatch implements AsyncIterable<NetlinkEvent> {
     }
     opts.signal.addEventListener('abort', this.onAbort, { once: true });
     try {
-      for (const g of new Set(opts.groups)) sock.addMembership(GROUPS[g]);
+      for (const g of this.groups) sock.addMembership(g);
     } catch (e) {
       this.close();
       throw toNetlinkError('watch', this.object, e);
@@ -105,10 +111,40 @@ export class NetlinkWatch implements AsyncIterable<NetlinkEvent> {
     w?.();
   }
 
+  /**
+   * Leaves the groups for a while (a bulk write of our own, whose thousands of announcements would
+   * outrun this socket); resume() joins them again and reports an overflow, since changes made by
+   * others meanwhile went unseen.
+   */
+  pause(): void {
+    if (this.closed || this.paused) return;
+    this.paused = true;
+    try {
+      for (const g of this.groups) this.sock.dropMembership(g);
+    } catch (e) {
+      this.failure = toNetlinkError('watch', this.object, e);
+      this.close();
+    }
+  }
+
+  resume(): void {
+    if (this.closed || !this.paused) return;
+    this.paused = false;
+    try {
+      for (const g of this.groups) this.sock.addMembership(g);
+    } catch (e) {
+      this.failure = toNetlinkError('watch', this.object, e);
+      this.close();
+      return;
+    }
+    this.push(OVERFLOW);
+  }
+
   /** Closes the subscription socket; the iteration ends after the events already queued. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.onClose?.();
     this.signal.removeEventListener('abort', this.onAbort);
     this.sock.close();
     this.wake();

@@ -7,6 +7,9 @@ import {
   type Lease,
   type LeaseAttrs,
   LeaseManager,
+  type LeaseManagerOptions,
+  type LeaseSnapshot,
+  PREFETCH_FRESH_MS,
   LeaseWatcher,
   OutOfSubnetsError,
   formatCidr,
@@ -207,6 +210,40 @@ describe('takeListing', () => {
     const m = mgr();
     await m.acquire(cfg16, attrs('192.0.2.1'));
     expect(m.takeListing()).toBeUndefined();
+  });
+});
+
+describe('a prefetched listing', () => {
+  const mgrWith = (s: ReturnType<typeof setup>, prefetched: LeaseManagerOptions['prefetched']) =>
+    new LeaseManager({ registry: s.reg, clock: s.clock, ttlSec: TTL, renewMarginSec: MARGIN, ...(prefetched && { prefetched }) });
+
+  it('is the first acquire\'s when fresh (no listing of its own), and is handed over to the peer watch', async () => {
+    const s = setup();
+    s.reg.put(lease('10.5.2.0/24', '192.0.2.2'), TTL);
+    const snap = await s.reg.listLeases();
+    const m = mgrWith(s, Promise.resolve({ snap, at: s.clock.now() - PREFETCH_FRESH_MS }));
+    const before = s.reg.calls.list;
+    await m.acquire(cfg16, attrs('192.0.2.1'));
+    expect(s.reg.calls.list - before).toBe(0);
+    expect(m.takeListing()).toBe(snap);
+  });
+
+  it('is listed again when stale, failed or empty-handed; and is used only once', async () => {
+    for (const early of [
+      (s: ReturnType<typeof setup>, snap: LeaseSnapshot) => Promise.resolve({ snap, at: s.clock.now() - PREFETCH_FRESH_MS - 1 }),
+      () => Promise.reject(new Error('etcd unreachable')),
+      () => Promise.resolve(undefined),
+    ]) {
+      const s = setup();
+      const snap = await s.reg.listLeases();
+      s.reg.put(lease('10.5.2.0/24', '192.0.2.2'), TTL); // after the early listing: it must be seen
+      const m = mgrWith(s, early(s, snap));
+      const before = s.reg.calls.list;
+      const got = await m.acquire(cfg16, attrs('192.0.2.1'));
+      expect(s.reg.calls.list - before).toBe(1);
+      expect(m.takeListing()?.leases.has('10.5.2.0-24')).toBe(true);
+      expect(subnetOf(got)).not.toBe('10.5.2.0/24');
+    }
   });
 });
 

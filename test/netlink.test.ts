@@ -239,6 +239,9 @@ class FakeSocket extends EventEmitter implements WatchSocket {
   addMembership(group: number): void {
     this.groups.push(group);
   }
+  dropMembership(group: number): void {
+    this.groups = this.groups.filter((g) => g !== group);
+  }
   close(): void {
     this.closed = true;
   }
@@ -320,6 +323,27 @@ describe('notifications', () => {
     const got = await take(it, 3);
     expect(got.map((e) => `${e.kind} ${'action' in e ? e.action : ''}`)).toEqual(['route del', 'link new', 'neigh del']);
     ac.abort();
+  });
+
+  it('leaves its groups while paused, and on resume joins them again and reports an overflow (changes went unseen)', async () => {
+    const sock = new FakeSocket();
+    const ac = new AbortController();
+    const w = new NetlinkWatch({ groups: ['ipv4-route', 'neigh'], signal: ac.signal }, sock, silentLogger);
+    const it = w[Symbol.asyncIterator]();
+    w.pause();
+    w.pause(); // idempotent
+    expect(sock.groups).toEqual([]);
+    w.resume();
+    w.resume(); // one overflow, not two
+    expect(sock.groups).toEqual([rt.MulticastGroups.IPV4_ROUTE, rt.MulticastGroups.NEIGH]);
+    sock.deliver(routeReq('del', { dst: '10.5.3.0/24' }, 2));
+    const got = await take(it, 2);
+    expect(got.map((e) => e.kind)).toEqual(['overflow', 'route']);
+    let closedOnce = 0;
+    w.onClose = () => closedOnce++;
+    ac.abort();
+    w.pause(); // after close: nothing to leave
+    expect(closedOnce).toBe(1);
   });
 
   it('reports an overflow instead of growing without bound', async () => {

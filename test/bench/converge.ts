@@ -17,13 +17,14 @@ import type { EtcdServer } from '../harness/index.js';
 import { FLANNELD, type Host, Lab, type Proc, readEnvFile, startLabEtcd, subnetFileOf, waitFor } from '../netns/index.js';
 import { ipBatchBaseline } from './controlplane.js';
 import { peerSlot } from './controlplane-agent.js';
-import { nodePid } from './procstat.js';
+import { memStatus, nodePid } from './procstat.js';
 import { percentile, type BenchResult } from './stats.js';
 
 const PREFIX = '/coreos.com/network';
 const AGENT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'controlplane-agent.js');
 /** Clock ticks per second of /proc/<pid>/stat (USER_HZ: 100 on every Linux we run on). */
 const USER_HZ = 100;
+const RSS_SETTLE_MS = 5_000;
 
 function flanneld(h: Host, etcd: EtcdServer, tag: string): Proc {
   const prof = process.env.CONVERGE_CPU_PROF;
@@ -80,7 +81,7 @@ export async function benchConverge(peers = 5000, rounds = 3): Promise<BenchResu
     const skip = peerSlot(env.FLANNEL_SUBNET!.replace(/\/\d+$/, ''));
     await agentResult(a, 'bulk', { endpoint: etcd.endpoint, prefix: PREFIX, count: peers, first: 0, skip, ttl: 3600, 'wait-ms': 240_000 }, 300_000);
 
-    const rows: { floor: number; fromStart: number; fromRead: number; cpu: number }[] = [];
+    const rows: { floor: number; fromStart: number; fromRead: number; cpu: number; rss: number; hwm: number }[] = [];
     for (let r = 1; r <= rounds; r++) {
       await stopClean(fl);
       fl = undefined;
@@ -95,11 +96,15 @@ export async function benchConverge(peers = 5000, rounds = 3): Promise<BenchResu
       const line = (await watcher.waitForOutput(/^RESULT /m, 1_000, 'out')).split('\n').find((l) => l.startsWith('RESULT '))!;
       const res = JSON.parse(line.slice('RESULT '.length)) as { lastRouteAt?: number; routesSeen: number };
       if (res.lastRouteAt === undefined) throw new Error(`round ${r}: only ${res.routesSeen} of ${peers} routes appeared`);
-      const cpu = await cpuMsOf(await nodePid(fl));
-      rows.push({ floor, fromStart: res.lastRouteAt - startedAt, fromRead: res.lastRouteAt - firstRead, cpu });
+      const pid = await nodePid(fl);
+      const cpu = await cpuMsOf(pid);
+      // The memory a converged daemon keeps: read after the resync that follows the bulk write has run.
+      await new Promise((r) => setTimeout(r, RSS_SETTLE_MS));
+      const mem = await memStatus(pid);
+      rows.push({ floor, fromStart: res.lastRouteAt - startedAt, fromRead: res.lastRouteAt - firstRead, cpu, rss: mem.rssKiB / 1024, hwm: mem.hwmKiB / 1024 });
       console.error(
         `converge round ${r}: ip -batch ${floor.toFixed(0)} ms; start → last route ${(res.lastRouteAt - startedAt).toFixed(0)} ms (x${((res.lastRouteAt - startedAt) / floor).toFixed(2)}); ` +
-          `first read → last route ${(res.lastRouteAt - firstRead).toFixed(0)} ms (x${((res.lastRouteAt - firstRead) / floor).toFixed(2)}); flanneld CPU ${cpu} ms; load ${(await readFile('/proc/loadavg', 'utf8')).split(' ', 3).join(' ')}`,
+          `first read → last route ${(res.lastRouteAt - firstRead).toFixed(0)} ms (x${((res.lastRouteAt - firstRead) / floor).toFixed(2)}); flanneld CPU ${cpu} ms; RSS ${(mem.rssKiB / 1024).toFixed(1)} MiB ${RSS_SETTLE_MS / 1000} s later (peak ${(mem.hwmKiB / 1024).toFixed(1)}); load ${(await readFile('/proc/loadavg', 'utf8')).split(' ', 3).join(' ')}`,
       );
     }
     await stopClean(fl);
@@ -112,6 +117,8 @@ export async function benchConverge(peers = 5000, rounds = 3): Promise<BenchResu
       { name: `flanneld start → ${n} routes, median`, value: med('fromStart'), unit: 'ms', ratio: ratios('fromStart'), baseline: 'ip -batch (median of per-round ratios)' },
       { name: `flanneld first lease read → ${n} routes, median`, value: med('fromRead'), unit: 'ms', ratio: ratios('fromRead'), baseline: 'ip -batch (median of per-round ratios)' },
       { name: `flanneld CPU, start → converged, median`, value: med('cpu'), unit: 'ms' },
+      { name: `flanneld RSS ${RSS_SETTLE_MS / 1000} s after converging, median`, value: med('rss'), unit: 'MiB' },
+      { name: `flanneld peak RSS (VmHWM), median`, value: med('hwm'), unit: 'MiB' },
     ];
   } finally {
     if (fl) await fl.stop(20_000);

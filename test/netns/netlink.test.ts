@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Link } from '../../netlink/index.js';
+import type { Link, NetlinkWrite } from '../../netlink/index.js';
 import { NetlinkDriver } from './fixtures/index.js';
 
 const run = promisify(execFile);
@@ -243,6 +243,34 @@ describe.skipIf(!isRoot)(`netlink layer in netns ${NS}`, () => {
     await ipn('link', 'set', 'ul0p', 'mtu', '1400');
     await d().waitEvent((e) => e.kind === 'link' && e.link.name === 'ul0p' && e.link.mtu === 1400, 5_000, from);
     await d().unwatch(watch);
+  });
+
+  it('a bulk write (600 entries): every entry in, the watch paused meanwhile, then an overflow and the watch working again', async () => {
+    const watch = await d().watch(['ipv4-route', 'neigh']);
+    const from = d().events.length;
+    const peers = Array.from({ length: 200 }, (_, i) => ({ gw: `10.9.${i}.0`, mac: `0e:00:00:09:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`, dst: `192.0.2.${(i % 200) + 20}` }));
+    const writes: NetlinkWrite[] = [
+      ...peers.map((p) => ({ op: 'addNeigh' as const, neigh: { ip: p.gw, mac: p.mac, ifindex: vx.index } })),
+      ...peers.map((p) => ({ op: 'addFdb' as const, fdb: { mac: p.mac, dst: p.dst, ifindex: vx.index } })),
+      ...peers.map((p) => ({ op: 'addRoute' as const, route: { dst: `${p.gw}/24`, gw: p.gw, ifindex: vx.index, onlink: true } })),
+    ];
+    const res = await d().call('writeBatch', writes);
+    expect(res.filter((e) => e !== 0)).toEqual([]);
+    expect((await d().call('dumpRoutes', { family: 4 })).filter((r) => r.dst.startsWith('10.9.'))).toHaveLength(200);
+    await d().waitEvent((e) => e.kind === 'overflow', 5_000, from);
+    const during = d().events.slice(from).filter((e) => e.event.kind === 'route' && e.event.route.dst.startsWith('10.9.'));
+    expect(during).toEqual([]); // not one of our own 600 announcements reached the paused watch
+    const after = d().events.length;
+    await ipn('route', 'del', '10.9.7.0/24');
+    await d().waitEvent((e) => e.kind === 'route' && e.action === 'del' && e.route.dst === '10.9.7.0/24', 5_000, after);
+    await d().unwatch(watch);
+    const rest = peers.flatMap((p): NetlinkWrite[] => [
+      { op: 'deleteRoute', route: { dst: `${p.gw}/24`, gw: p.gw, ifindex: vx.index, onlink: true } },
+      { op: 'deleteNeigh', neigh: { ip: p.gw, ifindex: vx.index } },
+      { op: 'deleteFdb', fdb: { mac: p.mac, dst: p.dst, ifindex: vx.index } },
+    ]);
+    const gone = await d().call('writeBatch', rest);
+    expect(gone.filter((e) => e !== 0)).toHaveLength(1); // the route deleted by hand: ESRCH
   });
 
   it('deletes idempotently', async () => {
