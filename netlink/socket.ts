@@ -535,8 +535,11 @@ class RtnlClient implements Netlink {
       throw toNetlinkError('watch', object, e);
     }
     const w = new NetlinkWatch(opts, sock, this.log);
-    this.watches.add(w);
-    w.onClose = () => this.watches.delete(w);
+    if (!opts.signal.aborted) {
+      // (an aborted signal closed it already: nothing to pause, and no onClose would remove it)
+      this.watches.add(w);
+      w.onClose = () => this.watches.delete(w);
+    }
     return w;
   }
 }
