@@ -119,25 +119,28 @@ export class NetlinkWatch implements AsyncIterable<NetlinkEvent> {
   pause(): void {
     if (this.closed || this.paused) return;
     this.paused = true;
-    try {
-      for (const g of this.groups) this.sock.dropMembership(g);
-    } catch (e) {
-      this.failure = toNetlinkError('watch', this.object, e);
-      this.close();
-    }
+    this.setMembership(false);
   }
 
   resume(): void {
     if (this.closed || !this.paused) return;
     this.paused = false;
+    if (this.setMembership(true)) this.push(OVERFLOW);
+  }
+
+  /** Joins or leaves every group; a failure ends the watch, whose consumer sees it as the iteration's error. */
+  private setMembership(join: boolean): boolean {
     try {
-      for (const g of this.groups) this.sock.addMembership(g);
+      for (const g of this.groups) {
+        if (join) this.sock.addMembership(g);
+        else this.sock.dropMembership(g);
+      }
+      return true;
     } catch (e) {
       this.failure = toNetlinkError('watch', this.object, e);
       this.close();
-      return;
+      return false;
     }
-    this.push(OVERFLOW);
   }
 
   /** Closes the subscription socket; the iteration ends after the events already queued. */
